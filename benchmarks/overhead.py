@@ -1,0 +1,73 @@
+"""Framework overhead on a tiny graph: 100 x (y = y * 1.0 + 0.0) on a 4x4 tensor, then
+sum().backward(). Lucid vs MLX's own autograd (mx.grad) and, when installed, PyTorch eager, all
+measured in this run. Prints milliseconds per loop and ratios."""
+
+import statistics
+import time
+
+import mlx.core as mx
+import numpy as np
+
+import lucid
+
+STEPS = 100
+
+
+def timeit(fn, repeat=30, warmup=5):
+    """Median wall time of fn() in milliseconds."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def lucid_loop():
+    x = lucid.ones(4, 4, requires_grad=True)
+    y = x
+    for _ in range(STEPS):
+        y = y * 1.0 + 0.0
+    y.sum().backward()
+    x.grad.numpy()
+
+
+def mlx_loop():
+    def f(x):
+        y = x
+        for _ in range(STEPS):
+            y = y * 1.0 + 0.0
+        return y.sum()
+
+    g = mx.grad(f)(mx.ones((4, 4)))
+    mx.eval(g)
+
+
+def torch_loop(torch):
+    x = torch.ones(4, 4, requires_grad=True)
+    y = x
+    for _ in range(STEPS):
+        y = y * 1.0 + 0.0
+    y.sum().backward()
+    x.grad.numpy()
+
+
+def main():
+    results = {"lucid": timeit(lucid_loop), "mlx.grad": timeit(mlx_loop)}
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+        results["torch eager"] = timeit(lambda: torch_loop(torch))
+    except ImportError:
+        pass
+    print(f"{STEPS} x (y = y * 1.0 + 0.0) on 4x4, then sum().backward(); median of 30 runs")
+    for name, ms in results.items():
+        print(f"  {name:12s} {ms:8.3f} ms   lucid/{name} = {results['lucid'] / ms:5.2f}x")
+    np.testing.assert_allclose(lucid.ones(1).numpy(), 1.0)
+
+
+if __name__ == "__main__":
+    main()

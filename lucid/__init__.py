@@ -1,0 +1,33 @@
+"""Lucid: a small deep-learning framework on MLX for 3D convolutional networks.
+
+>>> import lucid
+>>> x = lucid.tensor([[1.0, 2.0]], requires_grad=True)
+>>> (x * x).sum().backward()
+>>> x.grad
+Tensor([[2.0, 4.0]])
+"""
+
+from lucid import _methods
+from lucid.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
+from lucid.dtypes import (bfloat16, bool_, double, dtype, float16, float32, float64,  # noqa: F401
+                          half, int8, int16, int32, int64, long, uint8, uint32)
+from lucid.tensor import Tensor  # noqa: F401
+
+_methods.bind()
+
+from lucid import random  # noqa: E402,F401
+from lucid.creation import (arange, empty, empty_like, eye, full, full_like, linspace,  # noqa: E402,F401
+                            ones, ones_like, tensor, zeros, zeros_like)
+from lucid.ops import *  # noqa: E402,F401,F403
+from lucid.ops import (abs, all, any, max, min, pow, sum)  # noqa: E402,F401
+from lucid.random import rand, rand_like, randint, randn, randn_like  # noqa: E402,F401
+from lucid import autograd  # noqa: E402,F401
+
+__version__ = "0.1.0"
+
+
+def device_info() -> dict:
+    """What Lucid can run on here: ``{"gpu": "metal"|"cuda"|None, "default": "cpu"}``."""
+    from lucid import _backend as B
+
+    return {"gpu": B.gpu_kind(), "default": "cpu"}

@@ -1,0 +1,10 @@
+"""The one seam between Lucid and MLX.
+
+Every MLX primitive that Lucid relies on is named here (or in the kernel modules beside this
+file: ``conv``, ``native_conv``), so a reader sees in one place what the framework needs from
+its array library, and a faster path can be swapped in without touching ``lucid.ops``.
+Nothing outside ``lucid/_backend`` imports ``mlx.core``.
+"""
+
+from lucid._backend.core import *  # noqa: F401,F403  (the explicit list lives in core.__all__)
+from lucid._backend.core import __all__  # noqa: F401

@@ -1,0 +1,59 @@
+"""Whether operations are recorded for differentiation (thread-local, like PyTorch)."""
+
+from __future__ import annotations
+
+import functools
+import threading
+
+_state = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    """True when new operations are recorded on the tape in this thread."""
+    return getattr(_state, "enabled", True)
+
+
+def set_grad_enabled(mode: bool) -> None:
+    """Turn recording on or off for this thread."""
+    _state.enabled = bool(mode)
+
+
+class _GradMode:
+    """A context manager and decorator that sets grad mode and restores it afterwards."""
+
+    mode = True
+
+    def __enter__(self):
+        self._prev = is_grad_enabled()
+        set_grad_enabled(self.mode)
+        return self
+
+    def __exit__(self, *exc):
+        set_grad_enabled(self._prev)
+        return False
+
+    def __call__(self, fn):
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            prev = is_grad_enabled()
+            set_grad_enabled(mode)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                set_grad_enabled(prev)
+
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """Do not record operations (inference, optimizer updates): ``with lucid.no_grad(): ...``."""
+
+    mode = False
+
+
+class enable_grad(_GradMode):
+    """Record operations again inside a ``no_grad`` region."""
+
+    mode = True

@@ -1,0 +1,142 @@
+"""The tape: how operations are recorded and how ``backward()`` replays them.
+
+Each differentiable op calls :func:`record` with its output array, its inputs and a closure
+that maps the output's gradient to one gradient per input. The closure (a ``Node``) hangs off
+the output tensor, so the tape is owned by whatever still references the result: a forward
+pass nobody keeps is freed with it, and ``backward()`` frees the nodes it replays unless
+``retain_graph=True``.
+"""
+
+from __future__ import annotations
+
+from lucid import _backend as B
+from lucid.autograd.grad_mode import _state
+
+_Tensor = None  # set by lucid.tensor once the class exists (it is built on this module)
+
+
+class Node:
+    """One recorded op: the backward closure and the inputs it differentiates into."""
+
+    __slots__ = ("backward", "parents", "name")
+
+    def __init__(self, backward, parents, name):
+        self.backward = backward
+        self.parents = parents
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<{self.name}Backward>"
+
+
+def record(data, parents, backward, name="Op"):
+    """A new Tensor holding ``data``, recorded on the tape when grad mode is on and any of
+    ``parents`` (Tensors, or plain numbers which get no gradient) requires grad.
+
+    ``backward(g)`` returns one gradient (a backend array, or None) per parent; gradients whose
+    shape differs from the parent's (broadcasting) are summed back to it by the engine.
+    """
+    out = _Tensor.__new__(_Tensor)
+    out.data = data
+    out.grad = None
+    out._hooks = None
+    out._retains_grad = False
+    device = "cpu"
+    needs = False
+    for p in parents:
+        if isinstance(p, _Tensor):
+            device = p._device
+            break
+    if getattr(_state, "enabled", True):
+        for p in parents:
+            if getattr(p, "requires_grad", False):
+                needs = True
+                break
+    out._device = device
+    out.requires_grad = needs
+    out._node = Node(backward, parents, name) if needs else None
+    return out
+
+
+def unbroadcast(g, shape):
+    """Sum a broadcast gradient back to ``shape``."""
+    if g.shape == shape:
+        return g
+    extra = g.ndim - len(shape)
+    axes = list(range(extra))
+    axes += [extra + i for i, n in enumerate(shape) if n == 1 and g.shape[extra + i] != 1]
+    if axes:
+        g = B.sum(g, axis=axes, keepdims=True)
+    return B.reshape(g, shape)
+
+
+def _topological_order(root):
+    """Tensors that require grad reachable from ``root``, each after everything it feeds."""
+    order, seen = [], {id(root)}
+    stack = [(root, False)]
+    while stack:
+        t, expanded = stack.pop()
+        if expanded:
+            order.append(t)
+            continue
+        stack.append((t, True))
+        node = t._node
+        if node is not None:
+            for p in node.parents:
+                if getattr(p, "requires_grad", False) and id(p) not in seen:
+                    seen.add(id(p))
+                    stack.append((p, False))
+    order.reverse()
+    return order
+
+
+FREED_MESSAGE = ("trying to backward through the graph a second time (or to use values the first "
+                 "backward already freed); call backward(retain_graph=True) the first time if you "
+                 "need to backward through it again")
+
+
+def backward(root, seed, retain_graph=False):
+    """Replay the tape from ``root`` in reverse with initial gradient ``seed`` (an array),
+    accumulating into the ``.grad`` of leaves (and of non-leaves that ``retain_grad()``)."""
+    grads = {id(root): seed}
+    for t in _topological_order(root):
+        g = grads.pop(id(t), None)
+        if g is None:
+            continue
+        if t._hooks:
+            for hook in list(t._hooks.values()):
+                out = hook(_Tensor._wrap(g, t._device))
+                if out is not None:
+                    g = out.data if isinstance(out, _Tensor) else B.asarray(out)
+        node = t._node
+        if node is None or t._retains_grad:
+            _accumulate(t, g)
+        if node is None:
+            continue
+        if node.backward is None:
+            raise RuntimeError(FREED_MESSAGE)
+        if t._device == B.default_device_name():
+            parent_grads = node.backward(g)
+        else:
+            with B.device_scope(t._device):
+                parent_grads = node.backward(g)
+        for p, pg in zip(node.parents, parent_grads):
+            if pg is None or not getattr(p, "requires_grad", False):
+                continue
+            if pg.shape != p.data.shape:
+                pg = unbroadcast(pg, p.data.shape)
+            if pg.dtype != p.data.dtype:
+                pg = pg.astype(p.data.dtype)
+            key = id(p)
+            prev = grads.get(key)
+            grads[key] = pg if prev is None else prev + pg
+        if not retain_graph:  # drop the saved arrays and the inputs now, keep a tombstone
+            node.backward = None
+            node.parents = ()
+
+
+def _accumulate(t, g):
+    if t.grad is None:
+        t.grad = _Tensor._wrap(g, t._device)
+    else:
+        t.grad.data = t.grad.data + g

@@ -1,0 +1,112 @@
+"""Tensor constructors: from data, constant fills, ranges, identity, and random draws."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from lucid import _backend as B
+from lucid.dtypes import as_dtype_name
+from lucid.tensor import Tensor
+
+
+def _shape(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    shape = tuple(int(s) for s in shape)
+    if any(s < 0 for s in shape):
+        raise ValueError(f"sizes must be non-negative, got shape {shape}")
+    return shape
+
+
+def _make(data, device, requires_grad):
+    t = Tensor._wrap(data, B.resolve_device(device))
+    if t._device == "gpu" and data.dtype == B.DTYPES["float64"]:
+        raise TypeError("float64 is not supported on the GPU: use float32, or device='cpu'")
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A new tensor from a scalar, nested list, numpy/MLX array or Tensor."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
+
+
+def zeros(*shape, dtype="float32", device=None, requires_grad=False) -> Tensor:
+    """A tensor of zeros."""
+    return _make(B.zeros(_shape(shape), dtype=B.DTYPES[as_dtype_name(dtype)]), device,
+                 requires_grad)
+
+
+def ones(*shape, dtype="float32", device=None, requires_grad=False) -> Tensor:
+    """A tensor of ones."""
+    return _make(B.ones(_shape(shape), dtype=B.DTYPES[as_dtype_name(dtype)]), device,
+                 requires_grad)
+
+
+def full(shape, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A tensor filled with ``fill_value``."""
+    shape = _shape((shape,) if isinstance(shape, int) else (tuple(shape),))
+    if dtype is None:
+        dtype = "bool" if isinstance(fill_value, bool) else (
+            "int64" if isinstance(fill_value, int) else "float32")
+    return _make(B.full(shape, fill_value, dtype=B.DTYPES[as_dtype_name(dtype)]), device,
+                 requires_grad)
+
+
+def empty(*shape, dtype="float32", device=None, requires_grad=False) -> Tensor:
+    """An uninitialised tensor (MLX has no such thing: zeros)."""
+    return zeros(*shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def arange(start, stop=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Evenly spaced values in [start, stop) (int64 for integer arguments, else float32)."""
+    if stop is None:
+        start, stop = 0, start
+    if step == 0:
+        raise ValueError("arange: step must not be zero")
+    if dtype is None:
+        dtype = "int64" if all(isinstance(v, int) for v in (start, stop, step)) else "float32"
+    n = max(0, math.ceil((stop - start) / step))
+    exact_ints = all(isinstance(v, int) for v in (start, stop, step))
+    values = start + step * np.arange(n, dtype=np.int64 if exact_ints else np.float64)
+    return _make(B.asarray(values, as_dtype_name(dtype)), device, requires_grad)
+
+
+def linspace(start, stop, num=50, dtype="float32", device=None, requires_grad=False) -> Tensor:
+    """``num`` evenly spaced values from start to stop inclusive."""
+    return _make(B.asarray(np.linspace(start, stop, num), as_dtype_name(dtype)), device,
+                 requires_grad)
+
+
+def eye(n, m=None, dtype="float32", device=None, requires_grad=False) -> Tensor:
+    """The identity matrix (n x m)."""
+    return _make(B.eye(n, m, dtype=B.DTYPES[as_dtype_name(dtype)]), device, requires_grad)
+
+
+def _like(fn, t, dtype, device, requires_grad, *args):
+    return fn(*args, dtype=dtype or t.dtype, device=device or t.device,
+              requires_grad=requires_grad)
+
+
+def zeros_like(t, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Zeros with ``t``'s shape (and dtype/device unless given)."""
+    return _like(zeros, t, dtype, device, requires_grad, t.shape)
+
+
+def ones_like(t, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Ones with ``t``'s shape (and dtype/device unless given)."""
+    return _like(ones, t, dtype, device, requires_grad, t.shape)
+
+
+def empty_like(t, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """An uninitialised (zero) tensor with ``t``'s shape."""
+    return _like(zeros, t, dtype, device, requires_grad, t.shape)
+
+
+def full_like(t, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """``fill_value`` everywhere, with ``t``'s shape."""
+    return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device or t.device,
+                requires_grad=requires_grad)

@@ -1,0 +1,76 @@
+"""Helpers shared by the op families: operand unpacking, the device decorator, axis handling."""
+
+from __future__ import annotations
+
+import functools
+import numbers
+
+import numpy as np
+
+from lucid import _backend as B
+from lucid.autograd.graph import record  # noqa: F401  (re-exported for the op modules)
+from lucid.tensor import Tensor
+
+
+def raw(v):
+    """The backend value of an operand: a Tensor's array, a Python number as is (MLX keeps the
+    tensor's dtype for Python scalars), anything else converted to an array."""
+    if isinstance(v, Tensor):
+        return v.data
+    if isinstance(v, (bool, int, float)):
+        return v
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, numbers.Number):
+        return float(v)
+    return B.asarray(v)
+
+
+def as_tensor(v, like: Tensor | None = None) -> Tensor:
+    """``v`` as a Tensor (constants get ``like``'s device)."""
+    if isinstance(v, Tensor):
+        return v
+    data = B.asarray(v)
+    if like is not None and B.is_floating(like.data.dtype) and B.is_floating(data.dtype):
+        data = data.astype(like.data.dtype)
+    return Tensor._wrap(data, like._device if like is not None else "cpu")
+
+
+def _device_of(args) -> str:
+    for a in args:
+        if isinstance(a, Tensor):
+            return a._device
+        if isinstance(a, (list, tuple)) and a and isinstance(a[0], Tensor):
+            return a[0]._device
+    return "cpu"
+
+
+def op(fn):
+    """Run an op's forward on the MLX stream of its first tensor argument."""
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        device = _device_of(args)
+        if device == B.default_device_name():
+            return fn(*args, **kwargs)
+        with B.device_scope(device):
+            return fn(*args, **kwargs)
+
+    return run
+
+
+def normalize_axes(axis, ndim: int, what: str = "axis") -> tuple:
+    """``axis`` (None, an int or a sequence) as a sorted tuple of non-negative axes, checked."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        if not isinstance(a, (int, np.integer)):
+            raise TypeError(f"{what} must be an int or a tuple of ints, got {axis!r}")
+        if not -max(ndim, 1) <= a < max(ndim, 1):
+            raise ValueError(f"{what} {a} is out of range for a tensor with {ndim} dimensions")
+        out.append(int(a) % max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise ValueError(f"repeated {what} in {axis!r}")
+    return tuple(sorted(out))

@@ -1,0 +1,212 @@
+"""Elementwise ops with numpy broadcasting; each forward beside its backward.
+
+Gradients of broadcast operands are summed back to the operand's shape by the engine.
+"""
+
+from __future__ import annotations
+
+import math
+
+from lucid import _backend as B
+from lucid.ops._util import as_tensor, op, raw, record
+from lucid.tensor import Tensor
+
+
+def _check_broadcast(a, b, name):
+    sa = getattr(a, "shape", ())
+    sb = getattr(b, "shape", ())
+    for x, y in zip(reversed(tuple(sa)), reversed(tuple(sb))):
+        if x != y and x != 1 and y != 1:
+            raise ValueError(f"{name}: shapes {tuple(sa)} and {tuple(sb)} cannot be broadcast "
+                             "together")
+
+
+# --- arithmetic -------------------------------------------------------------------------------
+@op
+def add(a, b):
+    """a + b."""
+    x, y = raw(a), raw(b)
+    _check_broadcast(x, y, "add")
+    return record(x + y, (a, b), lambda g: (g, g), "Add")
+
+
+@op
+def sub(a, b):
+    """a - b."""
+    x, y = raw(a), raw(b)
+    _check_broadcast(x, y, "sub")
+    return record(x - y, (a, b), lambda g: (g, -g), "Sub")
+
+
+@op
+def mul(a, b):
+    """a * b."""
+    x, y = raw(a), raw(b)
+    _check_broadcast(x, y, "mul")
+    return record(x * y, (a, b), lambda g: (g * y, g * x), "Mul")
+
+
+@op
+def div(a, b):
+    """a / b (true division)."""
+    x, y = raw(a), raw(b)
+    _check_broadcast(x, y, "div")
+    out = x / y
+    return record(out, (a, b), lambda g: (g / y, -g * out / y), "Div")
+
+
+@op
+def floordiv(a, b):
+    """a // b; its gradient is zero almost everywhere (a step function)."""
+    x, y = raw(a), raw(b)
+    _check_broadcast(x, y, "floordiv")
+    out = B.floor_divide(x, y)
+    return record(out, (a, b), lambda g: (g * 0, g * 0), "FloorDiv")
+
+
+@op
+def pow(a, b):
+    """a ** b."""
+    x, y = raw(a), raw(b)
+    _check_broadcast(x, y, "pow")
+    out = B.power(x, y)
+
+    def backward(g):
+        ga = g * y * B.power(x, y - 1) if isinstance(a, Tensor) else None
+        gb = g * out * B.log(x) if isinstance(b, Tensor) else None
+        return ga, gb
+
+    return record(out, (a, b), backward, "Pow")
+
+
+@op
+def neg(a):
+    """-a."""
+    return record(-a.data, (a,), lambda g: (-g,), "Neg")
+
+
+# --- unary math ---------------------------------------------------------------------------------
+def _unary(name, forward, derivative, doc):
+    """An op y = forward(x) whose gradient is g * derivative(x, y)."""
+
+    @op
+    def fn(x):
+        x = as_tensor(x)
+        xd = x.data
+        y = forward(xd)
+        return record(y, (x,), lambda g: (g * derivative(xd, y),), name)
+
+    fn.__name__ = fn.__qualname__ = name.lower()
+    fn.__doc__ = doc
+    return fn
+
+
+abs = _unary("Abs", B.abs, lambda x, y: B.sign(x), "|x| (gradient sign(x), 0 at 0).")
+exp = _unary("Exp", B.exp, lambda x, y: y, "e ** x.")
+log = _unary("Log", B.log, lambda x, y: 1.0 / x, "Natural logarithm.")
+log1p = _unary("Log1p", B.log1p, lambda x, y: 1.0 / (1.0 + x), "log(1 + x), accurate near 0.")
+sqrt = _unary("Sqrt", B.sqrt, lambda x, y: 0.5 / y, "Square root.")
+sin = _unary("Sin", B.sin, lambda x, y: B.cos(x), "Sine.")
+cos = _unary("Cos", B.cos, lambda x, y: -B.sin(x), "Cosine.")
+tanh = _unary("Tanh", B.tanh, lambda x, y: 1.0 - y * y, "Hyperbolic tangent.")
+sigmoid = _unary("Sigmoid", B.sigmoid, lambda x, y: y * (1.0 - y), "Logistic sigmoid.")
+relu = _unary("Relu", lambda x: B.maximum(x, 0), lambda x, y: (x > 0).astype(x.dtype),
+              "max(x, 0) (gradient 0 at 0).")
+square = _unary("Square", B.square, lambda x, y: 2 * x, "x * x.")
+erf = _unary("Erf", B.erf, lambda x, y: (2.0 / math.sqrt(math.pi)) * B.exp(-x * x),
+             "The error function.")
+
+
+def sign(x):
+    """The sign of each element (no gradient)."""
+    x = as_tensor(x)
+    return Tensor._wrap(B.sign(x.data), x._device)
+
+
+@op
+def clip(x, min=None, max=None):
+    """Values limited to [min, max]; the gradient passes where the value was not clipped."""
+    if min is None and max is None:
+        raise ValueError("clip needs min or max")
+    xd = x.data
+    lo, hi = raw(min) if min is not None else None, raw(max) if max is not None else None
+    y = B.clip(xd, lo, hi)
+    mask = B.ones(xd.shape, dtype=B.DTYPES["bool"])
+    if lo is not None:
+        mask = mask & (xd >= lo)
+    if hi is not None:
+        mask = mask & (xd <= hi)
+    return record(y, (x,), lambda g: (B.where(mask, g, 0),), "Clip")
+
+
+@op
+def maximum(a, b):
+    """Elementwise maximum; a tie sends half the gradient to each side."""
+    x, y = raw(a), raw(b)
+    _check_broadcast(x, y, "maximum")
+    out = B.maximum(x, y)
+
+    def backward(g):
+        share = B.where(x == y, 0.5, B.where(x > y, 1.0, 0.0)).astype(g.dtype)
+        return g * share, g * (1.0 - share)
+
+    return record(out, (a, b), backward, "Maximum")
+
+
+@op
+def minimum(a, b):
+    """Elementwise minimum; a tie sends half the gradient to each side."""
+    x, y = raw(a), raw(b)
+    _check_broadcast(x, y, "minimum")
+    out = B.minimum(x, y)
+
+    def backward(g):
+        share = B.where(x == y, 0.5, B.where(x < y, 1.0, 0.0)).astype(g.dtype)
+        return g * share, g * (1.0 - share)
+
+    return record(out, (a, b), backward, "Minimum")
+
+
+@op
+def where(condition, a, b):
+    """``a`` where ``condition`` holds, else ``b``."""
+    c = raw(condition)
+    x, y = raw(a), raw(b)
+    out = B.where(c, x, y)
+    return record(out, (a, b), lambda g: (B.where(c, g, 0), B.where(c, 0, g)), "Where")
+
+
+# --- comparisons (no gradient) ------------------------------------------------------------------
+def _compare(fn, name):
+    def compare(a, b):
+        x, y = raw(a), raw(b)
+        _check_broadcast(x, y, name)
+        dev = a._device if isinstance(a, Tensor) else getattr(b, "_device", "cpu")
+        return Tensor._wrap(fn(x, y), dev)
+
+    compare.__name__ = name
+    compare.__doc__ = f"Elementwise {name} comparison (a bool tensor, no gradient)."
+    return compare
+
+
+eq = _compare(B.equal, "eq")
+ne = _compare(B.not_equal, "ne")
+lt = _compare(B.less, "lt")
+le = _compare(B.less_equal, "le")
+gt = _compare(B.greater, "gt")
+ge = _compare(B.greater_equal, "ge")
+
+
+def logical_not(a):
+    """Elementwise not of a bool tensor."""
+    return Tensor._wrap(~raw(a), a._device)
+
+
+def isnan(a):
+    """Where values are NaN."""
+    return Tensor._wrap(B.isnan(raw(a)), a._device)
+
+
+def isinf(a):
+    """Where values are infinite."""
+    return Tensor._wrap(B.isinf(raw(a)), a._device)

@@ -1,0 +1,62 @@
+"""Random tensors; ``lucid.random.seed(s)`` makes every random call reproducible."""
+
+from __future__ import annotations
+
+from lucid import _backend as B
+from lucid.creation import _make, _shape
+from lucid.dtypes import as_dtype_name
+
+
+def seed(value: int) -> None:
+    """Seed every random draw Lucid makes (tensors, initialisers, dropout)."""
+    B.random_seed(value)
+
+
+def randn(*shape, dtype="float32", device=None, requires_grad=False):
+    """Standard normal samples."""
+    return _make(B.random_normal(_shape(shape), as_dtype_name(dtype)), device, requires_grad)
+
+
+def rand(*shape, dtype="float32", device=None, requires_grad=False):
+    """Uniform samples in [0, 1)."""
+    return _make(B.random_uniform(_shape(shape), as_dtype_name(dtype)), device, requires_grad)
+
+
+def uniform(low=0.0, high=1.0, size=(), dtype="float32", device=None, requires_grad=False):
+    """Uniform samples in [low, high)."""
+    return _make(B.random_uniform(_shape((size,) if isinstance(size, int) else (tuple(size),)),
+                                  as_dtype_name(dtype), low, high), device, requires_grad)
+
+
+def normal(mean=0.0, std=1.0, size=(), dtype="float32", device=None, requires_grad=False):
+    """Normal samples with the given mean and standard deviation."""
+    return _make(B.random_normal(_shape((size,) if isinstance(size, int) else (tuple(size),)),
+                                 as_dtype_name(dtype), mean, std), device, requires_grad)
+
+
+def randint(low, high=None, size=(), dtype="int64", device=None):
+    """Integers uniformly drawn from [low, high) (from [0, low) when ``high`` is None)."""
+    if high is None:
+        low, high = 0, low
+    if high <= low:
+        raise ValueError(f"randint: empty range [{low}, {high})")
+    return _make(B.random_randint(low, high, _shape((size,) if isinstance(size, int) else
+                                                    (tuple(size),)), as_dtype_name(dtype)),
+                 device, False)
+
+
+def permutation(n: int, device=None):
+    """A random permutation of 0..n-1 (int64)."""
+    return _make(B.random_permutation(n).astype(B.DTYPES["int64"]), device, False)
+
+
+def rand_like(t, dtype=None, device=None, requires_grad=False):
+    """Uniform samples with ``t``'s shape."""
+    return rand(t.shape, dtype=dtype or t.dtype, device=device or t.device,
+                requires_grad=requires_grad)
+
+
+def randn_like(t, dtype=None, device=None, requires_grad=False):
+    """Normal samples with ``t``'s shape."""
+    return randn(t.shape, dtype=dtype or t.dtype, device=device or t.device,
+                 requires_grad=requires_grad)
