@@ -31,3 +31,4 @@ def device_info() -> dict:
     from lucid import _backend as B
 
     return {"gpu": B.gpu_kind(), "default": "cpu"}
+from lucid import nn  # noqa: E402,F401

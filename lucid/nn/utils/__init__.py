@@ -1,0 +1,1 @@
+"""Utilities (being written)."""
