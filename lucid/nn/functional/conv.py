@@ -1,3 +1,130 @@
-"""(being written)"""
+"""``conv1d/2d/3d`` and ``conv_transpose1d/2d/3d``: argument checks once, for N dims, then the
+``conv`` ops. Every check runs before MLX is called, with a message naming the problem."""
 
-__all__ = []
+from __future__ import annotations
+
+from lucid.ops import _nd
+from lucid.ops.conv import conv as _conv_op
+from lucid.ops.conv import conv_transpose as _conv_transpose_op
+from lucid.tensor import Tensor
+
+__all__ = ["conv1d", "conv2d", "conv3d", "conv_nd", "conv_transpose1d", "conv_transpose2d",
+           "conv_transpose3d", "conv_transpose_nd"]
+
+
+def _check_common(x, weight, bias, n, groups, what):
+    for name, t in (("input", x), ("weight", weight)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{what}: {name} must be a lucid.Tensor, got {type(t).__name__}")
+    if bias is not None and not isinstance(bias, Tensor):
+        raise TypeError(f"{what}: bias must be a lucid.Tensor or None, got {type(bias).__name__}")
+    if weight.ndim != n + 2:
+        raise ValueError(f"{what}: weight must be {n + 2}-D, got shape {weight.shape}")
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+        raise ValueError(f"{what}: groups must be a positive int, got {groups!r}")
+    if not x.is_floating_point():
+        raise TypeError(f"{what}: input must be floating point, got dtype {x.dtype}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.dtype != x.dtype:
+            raise TypeError(f"{what}: input has dtype {x.dtype} but {name} has dtype {t.dtype}")
+
+
+def _batched(x, n, channels, what):
+    unbatched = _nd.check_input(x.shape, n, channels, what)
+    return (x.unsqueeze(0) if unbatched else x), unbatched
+
+
+def conv_nd(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, n=None):
+    """N-d convolution (cross-correlation) of (N, C_in, *S) or unbatched (C_in, *S) input with
+    weight (C_out, C_in/groups, *K); ``padding`` is ``"same"``, ``"valid"``, an int or a tuple."""
+    n = weight.ndim - 2 if n is None else n
+    what = f"conv{n}d"
+    _check_common(x, weight, bias, n, groups, what)
+    c_out, c_in_per_group = weight.shape[:2]
+    kernel_size = weight.shape[2:]
+    if any(k <= 0 for k in kernel_size) or c_out <= 0 or c_in_per_group <= 0:
+        raise ValueError(f"{what}: weight sizes must be positive, got shape {weight.shape}")
+    if c_out % groups:
+        raise ValueError(f"{what}: groups={groups} must divide out_channels={c_out}")
+    if bias is not None and bias.shape != (c_out,):
+        raise ValueError(f"{what}: bias must have shape ({c_out},), got {bias.shape}")
+    stride = _nd.ntuple(stride, n, "stride")
+    dilation = _nd.ntuple(dilation, n, "dilation")
+    pads = _nd.conv_padding(padding, kernel_size, dilation, stride, n)
+    xb, unbatched = _batched(x, n, c_in_per_group * groups, what)
+    _nd.check_kernel_fits(xb.shape[2:], kernel_size, pads, dilation)
+    y = _conv_op(xb, weight, bias, stride, pads, dilation, groups)
+    return y.squeeze(0) if unbatched else y
+
+
+def conv_transpose_nd(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                      dilation=1, n=None):
+    """N-d transposed convolution of (N, C_in, *S) or unbatched input with weight
+    (C_in, C_out/groups, *K); output size (S-1)*stride - 2*padding + dilation*(K-1)
+    + output_padding + 1."""
+    n = weight.ndim - 2 if n is None else n
+    what = f"conv_transpose{n}d"
+    _check_common(x, weight, bias, n, groups, what)
+    c_in, c_out_per_group = weight.shape[:2]
+    kernel_size = weight.shape[2:]
+    if any(k <= 0 for k in kernel_size) or c_in <= 0 or c_out_per_group <= 0:
+        raise ValueError(f"{what}: weight sizes must be positive, got shape {weight.shape}")
+    if c_in % groups:
+        raise ValueError(f"{what}: groups={groups} must divide in_channels={c_in}")
+    c_out = c_out_per_group * groups
+    if bias is not None and bias.shape != (c_out,):
+        raise ValueError(f"{what}: bias must have shape ({c_out},), got {bias.shape}")
+    if isinstance(padding, str):
+        raise ValueError(f"{what}: padding must be an int or a tuple, got {padding!r}")
+    stride = _nd.ntuple(stride, n, "stride")
+    dilation = _nd.ntuple(dilation, n, "dilation")
+    pad = _nd.ntuple(padding, n, "padding", minimum=0)
+    out_pad = _nd.ntuple(output_padding, n, "output_padding", minimum=0)
+    for o, s, d in zip(out_pad, stride, dilation):
+        if o >= max(s, d):
+            raise ValueError(f"{what}: output_padding {out_pad} must be smaller than stride "
+                             f"{stride} or dilation {dilation} in every dimension")
+    xb, unbatched = _batched(x, n, c_in, what)
+    out = _nd.transpose_output_size(xb.shape[2:], kernel_size, stride, pad, out_pad, dilation)
+    if any(o <= 0 for o in out):
+        raise ValueError(f"{what}: the output size {out} would not be positive (input spatial "
+                         f"{xb.shape[2:]}, kernel {kernel_size}, padding {pad})")
+    y = _conv_transpose_op(xb, weight, bias, stride, tuple((p, p) for p in pad), out, dilation,
+                           groups)
+    return y.squeeze(0) if unbatched else y
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D convolution of (N, C_in, W) input; see ``conv_nd``."""
+    return conv_nd(input, weight, bias, stride, padding, dilation, groups, n=1)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution of (N, C_in, H, W) input; see ``conv_nd``."""
+    return conv_nd(input, weight, bias, stride, padding, dilation, groups, n=2)
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """3-D convolution of (N, C_in, D, H, W) input; see ``conv_nd``."""
+    return conv_nd(input, weight, bias, stride, padding, dilation, groups, n=3)
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """1-D transposed convolution; see ``conv_transpose_nd``."""
+    return conv_transpose_nd(input, weight, bias, stride, padding, output_padding, groups,
+                             dilation, n=1)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """2-D transposed convolution; see ``conv_transpose_nd``."""
+    return conv_transpose_nd(input, weight, bias, stride, padding, output_padding, groups,
+                             dilation, n=2)
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """3-D transposed convolution; see ``conv_transpose_nd``."""
+    return conv_transpose_nd(input, weight, bias, stride, padding, output_padding, groups,
+                             dilation, n=3)

@@ -1,0 +1,78 @@
+"""Which convolution/matmul kernels run for a tensor on a given device.
+
+MLX's kernels serve the GPU and, on macOS, the CPU (Accelerate). MLX's Linux CPU wheel links a
+reference BLAS (~4 GFLOP/s for a 2048^2 matmul against ~170 for numpy's OpenBLAS on the same
+machine), so on Linux the CPU default is Lucid's NumPy/OpenBLAS kernels (``native_conv``).
+``LUCID_CPU_KERNELS=mlx|native`` (or :func:`set_cpu_kernels`) forces one choice. float64, which
+MLX's convolution does not support, always uses the NumPy kernels.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from lucid._backend import conv as mlx_conv
+from lucid._backend.core import from_numpy, to_numpy
+
+_choice = None
+
+
+def _default_cpu_kernels() -> str:
+    env = os.environ.get("LUCID_CPU_KERNELS", "").strip().lower()
+    if env:
+        if env not in ("mlx", "native"):
+            raise ValueError(f"LUCID_CPU_KERNELS must be 'mlx' or 'native', got {env!r}")
+        return env
+    return "mlx" if sys.platform == "darwin" else "native"
+
+
+def cpu_kernels() -> str:
+    """``"native"`` or ``"mlx"``: the kernels used for CPU tensors."""
+    global _choice
+    if _choice is None:
+        _choice = _default_cpu_kernels()
+    return _choice
+
+
+def set_cpu_kernels(name: str) -> None:
+    """Choose the CPU kernels (``"native"`` or ``"mlx"``) from now on."""
+    global _choice
+    if name not in ("mlx", "native"):
+        raise ValueError(f"CPU kernels must be 'mlx' or 'native', got {name!r}")
+    _choice = name
+
+
+class _NumpyKernels:
+    """Adapts the NumPy kernels to MLX arrays: an evaluated MLX array is read by numpy without a
+    copy, and the result becomes an MLX array again (one copy)."""
+
+    def __init__(self, module):
+        self._m = module
+
+    def conv_forward(self, x, w, *args):
+        return from_numpy(self._m.conv_forward(to_numpy(x), to_numpy(w), *args))
+
+    def conv_input_grad(self, dy, w, *args):
+        return from_numpy(self._m.conv_input_grad(to_numpy(dy), to_numpy(w), *args))
+
+    def conv_weight_grad(self, x, dy, *args):
+        return from_numpy(self._m.conv_weight_grad(to_numpy(x), to_numpy(dy), *args))
+
+
+_native = None
+
+
+def conv_kernels(device: str, dtype_name: str):
+    """The kernel set (an object with conv_forward / conv_input_grad / conv_weight_grad on MLX
+    arrays) for tensors of this device and dtype."""
+    global _native
+    # MLX's convolution has no float64 kernel: float64 (CPU only) always takes the NumPy path
+    if dtype_name == "float64" or (device == "cpu" and dtype_name == "float32"
+                                   and cpu_kernels() == "native"):
+        if _native is None:
+            from lucid._backend import native_conv
+
+            _native = _NumpyKernels(native_conv)
+        return _native
+    return mlx_conv

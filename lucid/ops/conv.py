@@ -1,0 +1,82 @@
+"""Convolution and transposed convolution (N-d, grouped), forward beside backward.
+
+The gradients are the textbook ones, each computed by a backend routine (never by MLX's
+autograd):
+- dL/dx = transposed convolution of dL/dy with W   (``conv_input_grad``)
+- dL/dW = cross-correlation of x with dL/dy         (``conv_weight_grad``)
+- dL/db = dL/dy summed over batch and space
+A transposed convolution's forward is the convolution's input gradient and its input gradient
+is the convolution's forward, so each formula exists once.
+"""
+
+from __future__ import annotations
+
+from lucid import _backend as B
+from lucid.ops._util import op, record
+
+
+def _bias_grad(g):
+    return B.sum(g, axis=[0] + list(range(2, g.ndim)))
+
+
+def _add_bias(y, b):
+    return y + B.reshape(b.data, (1, -1) + (1,) * (y.ndim - 2))
+
+
+@op
+def conv(x, weight, bias, stride, padding, dilation, groups):
+    """Cross-correlation of a batched (N, C_in, *S) ``x`` with ``weight`` (C_out, C_in/groups, *K).
+
+    Arguments are already normalised: per-dim tuples, ``padding`` as (lo, hi) pairs.
+    """
+    kernels = B.conv_kernels(x._device, B.mx_dtype_of(x.data))
+    xd, wd = x.data, weight.data
+    in_spatial, kernel_size = tuple(xd.shape[2:]), tuple(wd.shape[2:])
+    y = kernels.conv_forward(xd, wd, stride, padding, dilation, groups)
+    if bias is not None:
+        y = _add_bias(y, bias)
+
+    def backward(g):
+        dx = dw = None
+        if x.requires_grad:
+            dx = kernels.conv_input_grad(g, wd, in_spatial, stride, padding, dilation, groups)
+        if weight.requires_grad:
+            dw = kernels.conv_weight_grad(xd, g, kernel_size, stride, padding, dilation, groups)
+        db = _bias_grad(g) if bias is not None else None
+        return dx, dw, db
+
+    return record(y, (x, weight, bias), backward, "Conv")
+
+
+@op
+def conv_transpose(x, weight, bias, stride, padding, out_spatial, dilation, groups):
+    """Transposed convolution of a batched (N, C_in, *S) ``x`` with ``weight``
+    (C_in, C_out/groups, *K) to spatial size ``out_spatial``; ``padding`` as (lo, hi) pairs."""
+    kernels = B.conv_kernels(x._device, B.mx_dtype_of(x.data))
+    xd, wd = x.data, weight.data
+    in_spatial, kernel_size = tuple(xd.shape[2:]), tuple(wd.shape[2:])
+    y = kernels.conv_input_grad(xd, wd, out_spatial, stride, padding, dilation, groups)
+    if bias is not None:
+        y = _add_bias(y, bias)
+
+    def backward(g):
+        dx = dw = None
+        if x.requires_grad:
+            dx = kernels.conv_forward(g, wd, stride, padding, dilation, groups)
+            # an output_padding >= stride adds positions no input reaches: crop them
+            if tuple(dx.shape[2:]) != in_spatial:
+                dx = dx[(slice(None), slice(None)) + tuple(slice(0, n) for n in in_spatial)]
+        if weight.requires_grad:
+            # x plays dy's role; where output_padding >= stride the convolution of the output
+            # has more positions than x: x is zero there
+            full = tuple(g.shape[2:][i] + lo + hi - d * (k - 1) - 1 for i, ((lo, hi), d, k) in
+                         enumerate(zip(padding, dilation, kernel_size)))
+            full = tuple(f // s + 1 for f, s in zip(full, stride))
+            xs = xd
+            if full != in_spatial:
+                xs = B.pad(xd, [(0, 0), (0, 0)] + [(0, f - n) for f, n in zip(full, in_spatial)])
+            dw = kernels.conv_weight_grad(g, xs, kernel_size, stride, padding, dilation, groups)
+        db = _bias_grad(g) if bias is not None else None
+        return dx, dw, db
+
+    return record(y, (x, weight, bias), backward, "ConvTranspose")
