@@ -3,8 +3,8 @@
 MLX's kernels serve the GPU and, on macOS, the CPU (Accelerate). MLX's Linux CPU wheel links a
 reference BLAS (~4 GFLOP/s for a 2048^2 matmul against ~170 for numpy's OpenBLAS on the same
 machine), so on Linux the CPU default is Lucid's NumPy/OpenBLAS kernels (``native_conv``).
-``LUCID_CPU_KERNELS=mlx|native`` (or :func:`set_cpu_kernels`) forces one choice. float64, which
-MLX's convolution does not support, always uses the NumPy kernels.
+``LUCID_CPU_KERNELS=mlx|native`` (or :func:`set_cpu_kernels`) forces one choice. Half precision always
+runs on MLX's kernels.
 """
 
 from __future__ import annotations
@@ -67,9 +67,7 @@ def conv_kernels(device: str, dtype_name: str):
     """The kernel set (an object with conv_forward / conv_input_grad / conv_weight_grad on MLX
     arrays) for tensors of this device and dtype."""
     global _native
-    # MLX's convolution has no float64 kernel: float64 (CPU only) always takes the NumPy path
-    if dtype_name == "float64" or (device == "cpu" and dtype_name == "float32"
-                                   and cpu_kernels() == "native"):
+    if device == "cpu" and dtype_name in ("float32", "float64") and cpu_kernels() == "native":
         if _native is None:
             from lucid._backend import native_conv
 

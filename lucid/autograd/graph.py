@@ -72,19 +72,23 @@ def unbroadcast(g, shape):
 
 def _topological_order(root):
     """Tensors that require grad reachable from ``root``, each after everything it feeds."""
-    order, seen = [], {id(root)}
+    # iterative post-order DFS; a tensor is marked when it is expanded, not when pushed, so it is
+    # finished only after all of its inputs (marking on push can emit an input too early)
+    order, seen = [], set()
     stack = [(root, False)]
     while stack:
         t, expanded = stack.pop()
         if expanded:
             order.append(t)
             continue
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
         stack.append((t, True))
         node = t._node
         if node is not None:
             for p in node.parents:
                 if getattr(p, "requires_grad", False) and id(p) not in seen:
-                    seen.add(id(p))
                     stack.append((p, False))
     order.reverse()
     return order
@@ -99,6 +103,7 @@ def backward(root, seed, retain_graph=False):
     """Replay the tape from ``root`` in reverse with initial gradient ``seed`` (an array),
     accumulating into the ``.grad`` of leaves (and of non-leaves that ``retain_grad()``)."""
     grads = {id(root): seed}
+    default_device = B.default_device_name()
     for t in _topological_order(root):
         g = grads.pop(id(t), None)
         if g is None:
@@ -115,7 +120,7 @@ def backward(root, seed, retain_graph=False):
             continue
         if node.backward is None:
             raise RuntimeError(FREED_MESSAGE)
-        if t._device == B.default_device_name():
+        if t._device == default_device:
             parent_grads = node.backward(g)
         else:
             with B.device_scope(t._device):

@@ -1,0 +1,199 @@
+"""MLX convolution kernels (lucid/_backend/conv.py) against the float64 oracle tests/reference.py.
+
+A seeded random sweep of small 1D/2D/3D problems checks forward, input gradient and weight
+gradient in float32 (relative error <= 1e-4), through the routed public functions and through
+each private implementation (the tap path and the mx.conv_general path) where it applies.
+Sizes are tiny because MLX on the CPU is slow.
+"""
+
+import os
+import sys
+
+import mlx.core as mx
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import reference as ref  # noqa: E402
+
+from lucid._backend import conv as C  # noqa: E402
+
+RTOL = 1e-4
+
+
+def _rel(got, want):
+    """max |got - want| / max |want| (float64)."""
+    got = np.asarray(got.astype(mx.float32) if got.dtype in (mx.float16, mx.bfloat16) else got,
+                     dtype=np.float64)
+    assert got.shape == want.shape, (got.shape, want.shape)
+    return float(np.abs(got - want).max() / max(np.abs(want).max(), 1e-30))
+
+
+def _make_configs(count=150, seed=20240611):
+    """Random conv problems; every fifth one forces the harder corners (stride and dilation 3,
+    even kernels, padding wider than the kernel's reach)."""
+    rng = np.random.default_rng(seed)
+    configs = []
+    for i in range(count):
+        nd = 1 + i % 3
+        hard = i % 5 == 0
+        k = tuple(int(v) for v in rng.integers(2 if hard else 1, 5, nd))
+        s = tuple(int(v) for v in rng.integers(2 if hard else 1, 4, nd))
+        d = tuple(int(v) for v in rng.integers(1, 4, nd))
+        pad = tuple((int(rng.integers(0, 4)), int(rng.integers(0, 4))) for _ in range(nd))
+        kind = ("dense", "groups2", "depthwise")[(i // 3) % 3]
+        if kind == "dense":
+            groups, cig, og = 1, int(rng.integers(1, 4)), int(rng.integers(1, 4))
+        elif kind == "groups2":
+            groups, cig, og = 2, int(rng.integers(2, 4)), int(rng.integers(1, 3))
+        else:
+            groups, cig, og = int(rng.integers(2, 5)), 1, int(rng.integers(1, 3))
+        n = int(rng.integers(1, 3))
+        spatial = []
+        for kk, dd, (lo, hi) in zip(k, d, pad):
+            least = max(1, dd * (kk - 1) + 1 - lo - hi)    # at least one output position
+            spatial.append(int(rng.integers(least, least + (4 if nd == 3 else 7))))
+        configs.append(dict(n=n, groups=groups, cig=cig, og=og, spatial=tuple(spatial),
+                            kernel=k, stride=s, dilation=d, padding=pad))
+    return configs
+
+
+CONFIGS = _make_configs()
+
+
+def _cid(c):
+    return "{}d-g{}x{}x{}-k{}-s{}-d{}-p{}-S{}-n{}".format(
+        len(c["kernel"]), c["groups"], c["cig"], c["og"], "".join(map(str, c["kernel"])),
+        "".join(map(str, c["stride"])), "".join(map(str, c["dilation"])),
+        "".join(f"{lo}{hi}" for lo, hi in c["padding"]), "x".join(map(str, c["spatial"])), c["n"])
+
+
+def _data(c, seed):
+    """x, w, dy (float64 numpy) and the reference results for config c."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((c["n"], c["groups"] * c["cig"]) + c["spatial"])
+    w = rng.standard_normal((c["groups"] * c["og"], c["cig"]) + c["kernel"])
+    args = (c["stride"], c["padding"], c["dilation"], c["groups"])
+    y = ref.conv_forward(x, w, *args)
+    dy = rng.standard_normal(y.shape)
+    dx = ref.conv_input_grad(dy, w, c["spatial"], *args)
+    dw = ref.conv_weight_grad(x, dy, c["kernel"], *args)
+    return x, w, dy, (y, dx, dw)
+
+
+def _run(fns, c, x, w, dy, dtype):
+    """Apply (forward, input_grad, weight_grad) to mx arrays of ``dtype``."""
+    f, fi, fw = fns
+    xm, wm, dym = (mx.array(a, dtype=dtype) for a in (x, w, dy))
+    args = (c["stride"], c["padding"], c["dilation"], c["groups"])
+    out = (f(xm, wm, *args), fi(dym, wm, c["spatial"], *args), fw(xm, dym, c["kernel"], *args))
+    mx.eval(*out)
+    return out
+
+
+PUBLIC = (C.conv_forward, C.conv_input_grad, C.conv_weight_grad)
+TAPS = (C._tap_forward, C._tap_input_grad, C._tap_weight_grad)
+NATIVE = (C._native_forward, C._native_input_grad, C._native_weight_grad)
+
+
+def test_sweep_covers_the_required_corners():
+    """The sweep is >= 120 configs and hits every corner the contract cares about."""
+    cs = CONFIGS
+    assert len(cs) >= 120
+    assert {len(c["kernel"]) for c in cs} == {1, 2, 3}
+    assert {k for c in cs for k in c["kernel"]} == {1, 2, 3, 4}
+    assert {s for c in cs for s in c["stride"]} == {1, 2, 3}
+    assert {d for c in cs for d in c["dilation"]} == {1, 2, 3}
+    assert any(lo != hi for c in cs for lo, hi in c["padding"])
+    assert any(lo > d * (k - 1) for c in cs for (lo, _), d, k in
+               zip(c["padding"], c["dilation"], c["kernel"]))
+    kinds = {(len(c["kernel"]), "dense" if c["groups"] == 1 else
+              "depthwise" if c["cig"] == 1 else "grouped") for c in cs}
+    assert kinds == {(nd, kd) for nd in (1, 2, 3) for kd in ("dense", "grouped", "depthwise")}
+    assert any(c["cig"] == 1 and c["og"] > 1 for c in cs)          # depth multiplier
+    assert {c["n"] for c in cs} == {1, 2}
+    # strides that do not divide the padded extent: some input positions are never read
+    assert any((n + lo + hi - d * (k - 1) - 1) % s for c in cs for n, k, s, d, (lo, hi) in
+               zip(c["spatial"], c["kernel"], c["stride"], c["dilation"], c["padding"]))
+
+
+@pytest.mark.parametrize("idx", range(len(CONFIGS)), ids=[_cid(c) for c in CONFIGS])
+def test_public_float32_matches_reference(idx):
+    """Routed public functions (the device's choice) match the oracle to 1e-4."""
+    c = CONFIGS[idx]
+    x, w, dy, want = _data(c, idx)
+    got = _run(PUBLIC, c, x, w, dy, mx.float32)
+    for name, g, r in zip(("forward", "input_grad", "weight_grad"), got, want):
+        assert g.dtype == mx.float32
+        assert _rel(g, r) <= RTOL, name
+
+
+@pytest.mark.parametrize("impl", ["taps", "native"])
+def test_each_implementation_matches_reference(impl):
+    """Both private implementations on every config they support (native: no grouped 3D)."""
+    fns = TAPS if impl == "taps" else NATIVE
+    checked = 0
+    for idx, c in enumerate(CONFIGS):
+        if impl == "native" and c["groups"] > 1 and len(c["kernel"]) == 3:
+            continue
+        x, w, dy, want = _data(c, idx)
+        got = _run(fns, c, x, w, dy, mx.float32)
+        errs = [_rel(g, r) for g, r in zip(got, want)]
+        assert max(errs) <= RTOL, (_cid(c), errs)
+        checked += 1
+    assert checked >= 100
+
+
+def test_float64_is_exact_to_rounding():
+    """float64 works on the CPU (through the tap path: MLX's conv kernels reject float64)."""
+    for idx in range(0, len(CONFIGS), 4):
+        c = CONFIGS[idx]
+        x, w, dy, want = _data(c, idx)
+        got = _run(PUBLIC, c, x, w, dy, mx.float64)
+        for g, r in zip(got, want):
+            assert g.dtype == mx.float64
+            assert _rel(g, r) <= 1e-12, _cid(c)
+
+
+@pytest.mark.parametrize("dtype,tol", [(mx.float16, 5e-3), (mx.bfloat16, 3e-2)])
+@pytest.mark.parametrize("impl", ["public", "native"])
+def test_half_precision_runs_and_is_close(dtype, tol, impl):
+    """float16/bfloat16 keep their dtype and stay close to the oracle (inputs rounded first)."""
+    fns = PUBLIC if impl == "public" else NATIVE
+    for idx in range(0, 60, 3):
+        c = CONFIGS[idx]
+        if impl == "native" and c["groups"] > 1 and len(c["kernel"]) == 3:
+            continue
+        x, w, dy, _ = _data(c, idx)
+        # the oracle sees the same rounded inputs, so only accumulation error is measured
+        x, w, dy = (np.array(mx.array(a, dtype=dtype).astype(mx.float32)) for a in (x, w, dy))
+        args = (c["stride"], c["padding"], c["dilation"], c["groups"])
+        want = (ref.conv_forward(x, w, *args), ref.conv_input_grad(dy, w, c["spatial"], *args),
+                ref.conv_weight_grad(x, dy, c["kernel"], *args))
+        got = _run(fns, c, x, w, dy, dtype)
+        for g, r in zip(got, want):
+            assert g.dtype == dtype
+            assert _rel(g, r) <= tol, _cid(c)
+
+
+def test_batch_chunking_matches_unchunked(monkeypatch):
+    """Splitting the batch to bound im2col memory does not change the results."""
+    c = dict(n=5, groups=2, cig=2, og=3, spatial=(5, 4, 6), kernel=(3, 2, 3), stride=(2, 1, 2),
+             dilation=(1, 2, 1), padding=((1, 1), (0, 2), (2, 1)))
+    x, w, dy, want = _data(c, 7)
+    monkeypatch.setattr(C, "_COLS_LIMIT", 300)
+    assert len(C._batch_chunks(5, 5 * 4 * 18 * 40)) > 1
+    got = _run(TAPS, c, x, w, dy, mx.float32)
+    for g, r in zip(got, want):
+        assert _rel(g, r) <= RTOL
+
+
+def test_depthwise_3d_at_layer_width():
+    """Depthwise Conv3d(64, 64, 3, groups=64, padding=1), the case MLX rejects, at its real
+    channel count (the sweep uses 2-4 groups)."""
+    c = dict(n=1, groups=64, cig=1, og=1, spatial=(3, 4, 4), kernel=(3, 3, 3), stride=(1, 1, 1),
+             dilation=(1, 1, 1), padding=((1, 1),) * 3)
+    x, w, dy, want = _data(c, 3)
+    got = _run(PUBLIC, c, x, w, dy, mx.float32)
+    for g, r in zip(got, want):
+        assert _rel(g, r) <= RTOL
