@@ -25,6 +25,7 @@ from mlx.core import (  # noqa: F401  (re-exported: this list *is* Lucid's primi
     cumprod,
     equal,
     erf,
+    erfinv,
     exp,
     expand_dims,
     eye,
@@ -79,7 +80,7 @@ Array = mx.array
 
 __all__ = [
     "Array", "abs", "all", "any", "arange", "argmax", "argmin", "array", "broadcast_to", "clip",
-    "concatenate", "cos", "cumprod", "equal", "erf", "exp", "expand_dims", "eye", "floor",
+    "concatenate", "cos", "cumprod", "equal", "erf", "erfinv", "exp", "expand_dims", "eye", "floor",
     "floor_divide", "full", "greater", "greater_equal", "isinf", "isnan", "less", "less_equal",
     "linspace", "log", "log1p", "logsumexp", "matmul", "max", "maximum", "mean", "min", "minimum",
     "moveaxis", "negative", "not_equal", "ones", "pad", "power", "prod", "repeat", "reshape",
@@ -179,11 +180,21 @@ def resolve_device(name) -> str:
             import warnings
 
             warnings.warn("no GPU is available to MLX here: device 'gpu' runs on the CPU",
-                          RuntimeWarning, stacklevel=3)
+                          RuntimeWarning, stacklevel=_caller_stacklevel())
         return "cpu"
     if name == "cpu":
         return "cpu"
     raise ValueError(f"unknown device {name!r}: expected 'cpu' or 'gpu'")
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` (for a warning raised by our caller) of the first frame outside Lucid,
+    so the warning names the user's line whichever public function led here."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame, level = sys._getframe(2), 2
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 _STREAMS = {"cpu": mx.cpu, "gpu": mx.gpu}
@@ -216,9 +227,7 @@ def asarray(data, dtype: str | None = None):
         if arr.dtype.kind == "f":
             dtype = "float32" if arr.dtype != np.float16 else "float16"
         elif arr.dtype.kind in "iu":
-            dtype = "int64" if arr.dtype.kind == "i" or arr.dtype.itemsize >= 4 else arr.dtype.name
-            if arr.dtype == np.uint8:
-                dtype = "uint8"
+            dtype = "uint8" if arr.dtype == np.uint8 else "int64"  # image bytes stay bytes
         elif arr.dtype.kind == "b":
             dtype = "bool"
         else:
@@ -230,7 +239,7 @@ def asarray(data, dtype: str | None = None):
 
 def from_numpy(arr: np.ndarray):
     """An MLX array holding a copy of a numpy array's values (dtype kept)."""
-    arr = np.ascontiguousarray(arr)
+    arr = np.asarray(arr, order="C")  # not ascontiguousarray: it turns a 0-d array into 1-d
     return mx.array(arr, dtype=DTYPES[arr.dtype.name])  # without dtype, MLX turns float64 into float32
 
 
@@ -291,4 +300,4 @@ def save_safetensors(path: str, arrays: dict, metadata: dict) -> None:
 
 def load_safetensors(path: str):
     """(arrays, metadata) from a safetensors file."""
-    return mx.load(path, return_metadata=True)
+    return mx.load(path, format="safetensors", return_metadata=True)  # any file name
