@@ -32,3 +32,5 @@ def device_info() -> dict:
 
     return {"gpu": B.gpu_kind(), "default": "cpu"}
 from lucid import nn  # noqa: E402,F401
+from lucid.serialization import load, save  # noqa: E402,F401
+from lucid import data, optim  # noqa: E402,F401

@@ -1,3 +1,269 @@
-"""(being written)"""
+"""Loss functions (PyTorch's semantics): classification losses on logits or log-probabilities
+with class axis 1 (``(N, C)``, ``(N, C, d1, d2, ...)`` or unbatched ``(C,)``), and elementwise
+regression losses whose target must have the input's shape.
 
-__all__ = []
+``reduction`` is ``'none'`` (per element), ``'mean'`` or ``'sum'``. For class-index targets the
+weighted mean divides by the summed weights of the non-ignored targets, as PyTorch does.
+"""
+
+from __future__ import annotations
+
+from lucid import _backend as B
+from lucid import ops
+from lucid.ops import loss as _fused
+from lucid.ops.activation import log_softmax
+from lucid.tensor import Tensor
+
+__all__ = ["cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+           "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div"]
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+# --- argument checks ----------------------------------------------------------------------------
+def _tensor(v, name, like=None):
+    if isinstance(v, Tensor):
+        return v
+    try:
+        data = B.asarray(v)
+    except TypeError as exc:
+        raise TypeError(f"{name} must be a Tensor or array-like, got {type(v).__name__}") from exc
+    if like is not None and B.is_floating(data.dtype) and like.is_floating_point():
+        data = data.astype(like.data.dtype)
+    return Tensor._wrap(data, like._device if like is not None else "cpu")
+
+
+def _check_reduction(reduction, allowed=_REDUCTIONS):
+    if reduction not in allowed:
+        raise ValueError(f"reduction must be one of {allowed}, got {reduction!r}")
+
+
+def _reduce(loss, reduction):
+    if reduction == "mean":
+        return ops.mean(loss)
+    if reduction == "sum":
+        return ops.sum(loss)
+    return loss
+
+
+def _same_shape(input, target, fn):
+    if input.shape != target.shape:
+        raise ValueError(f"{fn}: target shape {target.shape} must equal input shape "
+                         f"{input.shape}")
+
+
+def _class_weight(weight, c, like, fn):
+    if weight is None:
+        return None
+    w = _tensor(weight, "weight", like)
+    if w.shape != (c,):
+        raise ValueError(f"{fn}: weight must have shape ({c},) (one per class), got {w.shape}")
+    return w.data.astype(like.data.dtype)
+
+
+def _check_indices(input, target, ignore_index, fn):
+    """Shape and range checks for class-index targets; returns (input, target array, unbatched)."""
+    if not input.is_floating_point():
+        raise TypeError(f"{fn}: input must be floating point, got {input.dtype}")
+    if input.ndim == 0:
+        raise ValueError(f"{fn}: input must have shape (C,), (N, C) or (N, C, d1, ...), got a "
+                         "0-d tensor")
+    unbatched = input.ndim == 1
+    expected = () if unbatched else (input.shape[0],) + input.shape[2:]
+    if target.shape != expected:
+        raise ValueError(f"{fn}: for input of shape {input.shape} the class-index target must "
+                         f"have shape {expected}, got {target.shape}")
+    t = B.cast(target.data, "int64")  # uint8 etc. cannot even be compared with -100
+    c = input.shape[0] if unbatched else input.shape[1]
+    if t.size:
+        bad = B.any((t != ignore_index) & ((t < 0) | (t >= c))).item()
+        if bad:
+            lo = B.min(B.where(t == ignore_index, 0, t)).item()
+            hi = B.max(B.where(t == ignore_index, 0, t)).item()
+            raise ValueError(f"{fn}: target class indices must be in [0, {c}) (or ignore_index="
+                             f"{ignore_index}), got values in [{lo}, {hi}]")
+    if unbatched:
+        input, t = ops.unsqueeze(input, 0), B.reshape(t, (1,))
+    return input, t, unbatched
+
+
+def _index_reduce(loss, t, weight, ignore_index, reduction, unbatched, dtype):
+    if reduction == "sum":
+        return ops.sum(loss)
+    if reduction == "mean":
+        _, wy = _fused.target_weights(t, weight, ignore_index, dtype)
+        return ops.sum(loss) / Tensor._wrap(B.sum(wy), loss._device)  # 0/0 = nan if all ignored
+    return ops.reshape(loss, ()) if unbatched else loss
+
+
+# --- classification -----------------------------------------------------------------------------
+def cross_entropy(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean",
+                  label_smoothing: float = 0.0):
+    """Cross entropy between logits ``input`` (class axis 1, or (C,)) and ``target``.
+
+    ``target`` holds class indices (an integer tensor of shape (N, d1, ...), or () unbatched),
+    or class probabilities (a float tensor of the input's shape). ``weight`` (C,) rescales each
+    class; ``ignore_index`` (index targets only) marks positions that contribute nothing;
+    ``label_smoothing`` in [0, 1] mixes the target with the uniform distribution.
+    """
+    _check_reduction(reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
+    input = _tensor(input, "input")
+    target = _tensor(target, "target")
+    if target.is_floating_point():
+        return _cross_entropy_probs(input, target, weight, reduction, label_smoothing)
+    if target.dtype.name == "bool":
+        raise TypeError("cross_entropy: target must hold integer class indices or float "
+                        "probabilities, got a bool tensor")
+    x, t, unbatched = _check_indices(input, target, ignore_index, "cross_entropy")
+    w = _class_weight(weight, x.shape[1], x, "cross_entropy")
+    loss = _fused.cross_entropy(x, t, w, ignore_index, label_smoothing)
+    return _index_reduce(loss, t, w, ignore_index, reduction, unbatched, x.data.dtype)
+
+
+def _cross_entropy_probs(input, target, weight, reduction, label_smoothing):
+    _same_shape(input, target, "cross_entropy (probability targets)")
+    if input.ndim == 0:
+        raise ValueError("cross_entropy: input must have shape (C,), (N, C) or (N, C, d1, ...)")
+    axis = 0 if input.ndim == 1 else 1
+    c = input.shape[axis]
+    if label_smoothing > 0:
+        target = target * (1.0 - label_smoothing) + label_smoothing / c
+    prod = log_softmax(input, axis=axis) * target
+    w = _class_weight(weight, c, input, "cross_entropy")
+    if w is not None:
+        prod = prod * Tensor._wrap(B.reshape(w, (c,) + (1,) * (input.ndim - axis - 1)),
+                                   input._device)
+    loss = -ops.sum(prod, axis=axis)
+    if reduction == "mean":  # PyTorch divides by the number of positions, weights or not
+        n = input.size // c if c else 0
+        return ops.sum(loss) / (n if n else float("nan"))
+    return _reduce(loss, reduction)
+
+
+def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean"):
+    """Negative log-likelihood of log-probabilities ``input`` (class axis 1, or (C,)) at class
+    indices ``target``; ``weight``, ``ignore_index`` and ``reduction`` as in cross_entropy."""
+    _check_reduction(reduction)
+    input = _tensor(input, "input")
+    target = _tensor(target, "target")
+    if target.is_floating_point() or target.dtype.name == "bool":
+        raise TypeError(f"nll_loss: target must hold integer class indices, got {target.dtype}")
+    x, t, unbatched = _check_indices(input, target, ignore_index, "nll_loss")
+    w = _class_weight(weight, x.shape[1], x, "nll_loss")
+    loss = _fused.nll_loss(x, t, w, ignore_index)
+    return _index_reduce(loss, t, w, ignore_index, reduction, unbatched, x.data.dtype)
+
+
+def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
+    """Binary cross entropy of probabilities ``input`` in [0, 1] against ``target`` (same
+    shape); each log is clamped to >= -100 so p = 0 or 1 gives a finite loss. ``weight`` is
+    broadcast against the elementwise loss."""
+    _check_reduction(reduction)
+    input = _tensor(input, "input")
+    target = _tensor(target, "target", input)
+    _same_shape(input, target, "binary_cross_entropy")
+    if input.size:
+        lo, hi = B.min(input.data).item(), B.max(input.data).item()
+        if not (0.0 <= lo and hi <= 1.0):
+            raise ValueError("binary_cross_entropy: input must hold probabilities in [0, 1], got "
+                             f"values in [{lo}, {hi}] (use binary_cross_entropy_with_logits "
+                             "for logits)")
+    loss = _fused.binary_cross_entropy(input, target)
+    if weight is not None:
+        loss = loss * _broadcastable(weight, "weight", input, "binary_cross_entropy")
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction: str = "mean",
+                                     pos_weight=None):
+    """Sigmoid + binary cross entropy in one numerically stable step, on logits ``input``.
+
+    ``pos_weight`` weights the positive term per class (broadcast against the input from the
+    right: shape (C,) for (N, C) inputs, (C, 1, 1, 1) for (N, C, D, H, W)); ``weight``
+    rescales the elementwise loss.
+    """
+    _check_reduction(reduction)
+    input = _tensor(input, "input")
+    target = _tensor(target, "target", input)
+    _same_shape(input, target, "binary_cross_entropy_with_logits")
+    pw = None
+    if pos_weight is not None:
+        pw = _broadcastable(pos_weight, "pos_weight", input, "binary_cross_entropy_with_logits")
+    loss = _fused.binary_cross_entropy_with_logits(input, target, pw)
+    if weight is not None:
+        loss = loss * _broadcastable(weight, "weight", input, "binary_cross_entropy_with_logits")
+    return _reduce(loss, reduction)
+
+
+def _broadcastable(v, name, input, fn):
+    v = _tensor(v, name, input)
+    shape = v.shape
+    ok = len(shape) <= input.ndim and all(
+        a == b or a == 1 for a, b in zip(reversed(shape), reversed(input.shape)))
+    if not ok:
+        raise ValueError(f"{fn}: {name} of shape {shape} does not broadcast to the input shape "
+                         f"{input.shape}")
+    return v
+
+
+# --- regression ---------------------------------------------------------------------------------
+def _diff(input, target, fn, reduction):
+    _check_reduction(reduction)
+    input = _tensor(input, "input")
+    target = _tensor(target, "target", input)
+    _same_shape(input, target, fn)
+    return input - target
+
+
+def mse_loss(input, target, reduction: str = "mean"):
+    """Squared error ``(input - target) ** 2``."""
+    return _reduce(ops.square(_diff(input, target, "mse_loss", reduction)), reduction)
+
+
+def l1_loss(input, target, reduction: str = "mean"):
+    """Absolute error ``|input - target|``."""
+    return _reduce(ops.abs(_diff(input, target, "l1_loss", reduction)), reduction)
+
+
+def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0):
+    """``0.5 * d**2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 * beta`` (plain L1 when
+    ``beta`` is 0)."""
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
+    d = _diff(input, target, "smooth_l1_loss", reduction)
+    a = ops.abs(d)
+    if beta == 0:
+        return _reduce(a, reduction)
+    return _reduce(ops.where(a < beta, 0.5 * d * d / beta, a - 0.5 * beta), reduction)
+
+
+def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0):
+    """``0.5 * d**2`` where ``|d| < delta``, else ``delta * (|d| - 0.5 * delta)``."""
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
+    d = _diff(input, target, "huber_loss", reduction)
+    a = ops.abs(d)
+    return _reduce(ops.where(a < delta, 0.5 * d * d, delta * (a - 0.5 * delta)), reduction)
+
+
+def kl_div(input, target, reduction: str = "mean", log_target: bool = False):
+    """Kullback-Leibler divergence with ``input`` holding log-probabilities: elementwise
+    ``target * (log(target) - input)`` (0 where target is 0), or with ``log_target`` the target
+    given as log-probabilities too. ``'batchmean'`` divides the sum by the batch size (the true
+    KL divergence per sample); ``'mean'`` averages over every element."""
+    _check_reduction(reduction, _REDUCTIONS + ("batchmean",))
+    input = _tensor(input, "input")
+    target = _tensor(target, "target", input)
+    _same_shape(input, target, "kl_div")
+    if log_target:
+        loss = ops.exp(target) * (target - input)
+    else:
+        pos = target > 0
+        safe = ops.where(pos, target, 1.0)  # keeps log() and its gradient finite where t = 0
+        loss = ops.where(pos, target * ops.log(safe), 0.0) - target * input
+    if reduction == "batchmean":
+        n = input.shape[0] if input.ndim else 1
+        return ops.sum(loss) / n
+    return _reduce(loss, reduction)

@@ -1,0 +1,103 @@
+"""Datasets: the indexable collections a ``DataLoader`` batches."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from lucid import _backend as B
+from lucid.tensor import Tensor
+
+__all__ = ["Dataset", "TensorDataset", "Subset", "random_split"]
+
+
+class Dataset:
+    """Base class: subclasses define ``__getitem__(index)`` and ``__len__()``."""
+
+    def __getitem__(self, index):
+        raise NotImplementedError(f"{type(self).__name__} does not define __getitem__")
+
+    def __len__(self) -> int:
+        raise NotImplementedError(f"{type(self).__name__} does not define __len__")
+
+
+class TensorDataset(Dataset):
+    """Samples are slices along the first axis of the given tensors (or numpy arrays), which
+    must all have the same length: ``TensorDataset(x, y)[i] == (x[i], y[i])``."""
+
+    def __init__(self, *tensors):
+        if not tensors:
+            raise ValueError("TensorDataset needs at least one tensor")
+        self.tensors = tuple(t if isinstance(t, Tensor) else Tensor(t) for t in tensors)
+        lengths = [t.shape[0] if t.ndim else None for t in self.tensors]
+        if None in lengths or len(set(lengths)) != 1:
+            raise ValueError("TensorDataset needs tensors with the same first dimension, got "
+                             f"shapes {[t.shape for t in self.tensors]}")
+
+    def __getitem__(self, index):
+        return tuple(t[index] for t in self.tensors)
+
+    def __len__(self) -> int:
+        return self.tensors[0].shape[0]
+
+    def batch(self, indices) -> tuple:
+        """The samples at ``indices`` (a numpy int array), stacked: one gather per tensor."""
+        idx = B.asarray(np.asarray(indices, dtype=np.int64), "int32")
+        return tuple(Tensor._wrap(B.take(t.data, idx, axis=0), t._device) for t in self.tensors)
+
+
+class Subset(Dataset):
+    """The samples of ``dataset`` at ``indices``, in that order."""
+
+    def __init__(self, dataset, indices):
+        self.dataset = dataset
+        self.indices = [int(i) for i in indices]
+
+    def __getitem__(self, index):
+        if isinstance(index, (list, tuple, np.ndarray)):
+            return [self.dataset[self.indices[i]] for i in index]
+        return self.dataset[self.indices[index]]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def _split_lengths(n: int, lengths) -> list:
+    lengths = list(lengths)
+    if not lengths:
+        raise ValueError("random_split needs at least one length")
+    if all(isinstance(x, (int, np.integer)) for x in lengths):
+        if any(x < 0 for x in lengths) or sum(lengths) != n:
+            raise ValueError(f"random_split: lengths {lengths} must be non-negative and sum to "
+                             f"the dataset's length {n}")
+        return [int(x) for x in lengths]
+    fracs = [float(x) for x in lengths]
+    if any(f < 0 or f > 1 for f in fracs) or not math.isclose(sum(fracs), 1.0, abs_tol=1e-6):
+        raise ValueError(f"random_split: fractions {lengths} must lie in [0, 1] and sum to 1")
+    sizes = [int(math.floor(n * f)) for f in fracs]
+    for i in range(n - sum(sizes)):  # hand out the remainder round-robin, as PyTorch does
+        sizes[i % len(sizes)] += 1
+    return sizes
+
+
+def random_split(dataset, lengths, seed=None) -> list:
+    """Split ``dataset`` at random into non-overlapping ``Subset``s of the given ``lengths``
+    (ints summing to ``len(dataset)``, or fractions summing to 1, the remainder going one by
+    one to the first splits). ``seed`` makes the split reproducible; without it the split
+    follows Lucid's global random state (``lucid.random.seed``)."""
+    n = len(dataset)
+    sizes = _split_lengths(n, lengths)
+    order = np.random.default_rng(_seed(seed)).permutation(n)
+    out, start = [], 0
+    for size in sizes:
+        out.append(Subset(dataset, order[start:start + size]))
+        start += size
+    return out
+
+
+def _seed(seed):
+    """``seed``, or one drawn from Lucid's global generator so ``lucid.random.seed`` governs."""
+    if seed is not None:
+        return int(seed)
+    return int(B.random_randint(0, 2 ** 31 - 1, (), "int64").item())

@@ -1,0 +1,11 @@
+"""Optimizers (``SGD``, ``Adam``, ``AdamW``, ``RMSprop``, ``Adagrad``) and learning-rate
+schedules (``lucid.optim.lr_scheduler``)."""
+
+from lucid.optim.optimizer import Optimizer  # noqa: F401
+from lucid.optim.sgd import SGD  # noqa: F401
+from lucid.optim.adam import Adam, AdamW  # noqa: F401
+from lucid.optim.rmsprop import RMSprop  # noqa: F401
+from lucid.optim.adagrad import Adagrad  # noqa: F401
+from lucid.optim import lr_scheduler  # noqa: F401,E402
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "lr_scheduler"]
