@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 
@@ -14,7 +15,10 @@ from lucid.tensor import Tensor
 def _shape(shape):
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    shape = tuple(int(s) for s in shape)
+    try:
+        shape = tuple(operator.index(s) for s in shape)  # not int(): it would truncate 2.5
+    except TypeError:
+        raise TypeError(f"sizes must be ints, got {shape!r}") from None
     if any(s < 0 for s in shape):
         raise ValueError(f"sizes must be non-negative, got shape {shape}")
     return shape
@@ -52,7 +56,9 @@ def full(shape, fill_value, dtype=None, device=None, requires_grad=False) -> Ten
     if dtype is None:
         dtype = "bool" if isinstance(fill_value, bool) else (
             "int64" if isinstance(fill_value, int) else "float32")
-    return _make(B.full(shape, fill_value, dtype=B.DTYPES[as_dtype_name(dtype)]), device,
+    name = as_dtype_name(dtype)
+    # MLX keeps a float fill's dtype even when an integer dtype is asked for: cast explicitly
+    return _make(B.cast(B.full(shape, fill_value, dtype=B.DTYPES[name]), name), device,
                  requires_grad)
 
 

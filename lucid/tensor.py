@@ -14,6 +14,7 @@ from lucid import _backend as B
 from lucid.autograd import graph
 from lucid.autograd.grad_mode import is_grad_enabled
 from lucid.dtypes import BY_NAME, as_dtype_name
+from lucid.dtypes import dtype as DType
 
 
 class Tensor:
@@ -171,9 +172,12 @@ class Tensor:
         return self.data.tolist()
 
     def to(self, device=None, dtype=None) -> "Tensor":
-        """This tensor on another device and/or with another dtype (differentiable)."""
+        """This tensor on another device and/or with another dtype (differentiable);
+        ``t.to(lucid.float16)`` works too."""
         from lucid.ops import shape as _shape
 
+        if isinstance(device, DType):
+            device, dtype = None, device
         out = self
         if dtype is not None:
             out = out.astype(dtype)
@@ -186,7 +190,8 @@ class Tensor:
         return self.to("cpu")
 
     def gpu(self) -> "Tensor":
-        """This tensor on the GPU stream (the CPU where there is no GPU; see docs/devices.md)."""
+        """This tensor on the GPU stream. Where MLX has no GPU it stays on the CPU, with one
+        RuntimeWarning per process (see ``lucid._backend.resolve_device``)."""
         return self.to("gpu")
 
     def __array__(self, dtype=None, copy=None):
@@ -257,8 +262,14 @@ class Tensor:
 def _format_values(t: Tensor, prefix: str) -> str:
     arr = t.numpy()
     if arr.dtype.kind == "f":
-        fmt = {"float_kind": lambda v: np.format_float_positional(v, precision=6, unique=True,
-                                                                   trim="0")}
+        mags = np.abs(arr[np.isfinite(arr) & (arr != 0)]).astype(np.float64)
+        # positional notation would print 1e-8 as 0.0: switch to scientific for such ranges
+        if mags.size and (mags.min() < 1e-4 or mags.max() >= 1e8):
+            fmt = {"float_kind": lambda v: np.format_float_scientific(v, precision=6, unique=True,
+                                                                       trim="0")}
+        else:
+            fmt = {"float_kind": lambda v: np.format_float_positional(v, precision=6, unique=True,
+                                                                       trim="0")}
     else:
         fmt = None
     return np.array2string(arr, separator=", ", formatter=fmt, threshold=1000, edgeitems=3,

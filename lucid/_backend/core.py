@@ -163,8 +163,10 @@ _warned_no_gpu = False
 def resolve_device(name) -> str:
     """Map a user's device request to ``"cpu"`` or ``"gpu"``.
 
-    ``"gpu"`` where no GPU exists falls back to ``"cpu"`` with a single warning, so the same script
-    runs on a Mac laptop and on a CPU-only CI runner (documented in docs/devices.md).
+    ``"gpu"`` (or ``"metal"``, ``"cuda"``, ``"mps"``) where MLX has no GPU falls back to
+    ``"cpu"``: the tensor reports ``device == "cpu"`` and behaves as any CPU tensor (float64
+    included), and one RuntimeWarning is given per process, pointing at the user's line. So the
+    same script runs on a Mac laptop and on a CPU-only CI runner.
     """
     global _warned_no_gpu
     if name is None:

@@ -142,6 +142,8 @@ def backward(root, seed, retain_graph=False):
 
 def _accumulate(t, g):
     if t.grad is None:
-        t.grad = _Tensor._wrap(g, t._device)
+        # a fresh array object: ``g`` may be shared (add passes one array to both inputs, or it is
+        # the user's seed), and writing into one .grad (x.grad[i] = ...) must not change another
+        t.grad = _Tensor._wrap(B.array(g), t._device)
     else:
         t.grad.data = t.grad.data + g

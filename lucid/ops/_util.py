@@ -63,14 +63,17 @@ def normalize_axes(axis, ndim: int, what: str = "axis") -> tuple:
     """``axis`` (None, an int or a sequence) as a sorted tuple of non-negative axes, checked."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    try:
+        axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    except TypeError:
+        raise TypeError(f"{what} must be an int or a tuple of ints, got {axis!r}") from None
     out = []
     for a in axes:
         if not isinstance(a, (int, np.integer)):
             raise TypeError(f"{what} must be an int or a tuple of ints, got {axis!r}")
-        if not -max(ndim, 1) <= a < max(ndim, 1):
+        if not -ndim <= a < ndim:  # as numpy: a 0-d tensor has no axis 0 to reduce over
             raise ValueError(f"{what} {a} is out of range for a tensor with {ndim} dimensions")
-        out.append(int(a) % max(ndim, 1))
+        out.append(int(a) % ndim)
     if len(set(out)) != len(out):
         raise ValueError(f"repeated {what} in {axis!r}")
     return tuple(sorted(out))

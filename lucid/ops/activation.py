@@ -106,5 +106,7 @@ def softplus(x, beta=1.0, threshold=20.0):
 def _log_softmax(xd, ax):
     # subtract the max first (exact for the largest logits), not logsumexp: x - logsumexp(x)
     # cancels two large numbers and loses the low bits when logits are in the thousands
+    if xd.size == 0:  # nothing to normalise (and MLX cannot max-reduce an empty axis)
+        return xd
     shifted = xd - B.max(xd, axis=ax, keepdims=True)
     return shifted - B.log(B.sum(B.exp(shifted), axis=ax, keepdims=True))

@@ -72,8 +72,11 @@ def pow(a, b):
     out = B.power(x, y)
 
     def backward(g):
-        ga = g * y * B.power(x, y - 1) if isinstance(a, Tensor) else None
-        gb = g * out * B.log(x) if isinstance(b, Tensor) else None
+        # d(x ** 0)/dx is 0 (not 0 * 0 ** -1 = nan); d(0 ** y)/dy is 0 for y >= 0 (not 0 * log 0)
+        ga = B.where(B.equal(y, 0), 0.0, g * y * B.power(x, y - 1)) if isinstance(a, Tensor) \
+            else None
+        gb = B.where(B.equal(x, 0) & B.greater_equal(y, 0), 0.0, g * out * B.log(x)) \
+            if isinstance(b, Tensor) else None
         return ga, gb
 
     return record(out, (a, b), backward, "Pow")
@@ -172,6 +175,8 @@ def where(condition, a, b):
     """``a`` where ``condition`` holds, else ``b``."""
     c = raw(condition)
     x, y = raw(a), raw(b)
+    for u, v in ((c, x), (c, y), (x, y)):  # pairwise compatible means jointly compatible
+        _check_broadcast(u, v, "where")
     out = B.where(c, x, y)
     return record(out, (a, b), lambda g: (B.where(c, g, 0), B.where(c, 0, g)), "Where")
 

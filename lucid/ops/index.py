@@ -11,14 +11,18 @@ from lucid.tensor import Tensor
 
 def _convert(item, dim_size):
     if isinstance(item, Tensor):
-        item = item.data if item.dtype.name != "bool" else item.numpy()
-    if isinstance(item, list):
-        item = np.asarray(item)
+        item = item.numpy()  # small, and checked below: MLX reads out-of-range indices silently
+    if isinstance(item, (list, tuple)):
+        item = np.asarray(item) if len(item) else np.zeros(0, dtype=np.int64)
     if isinstance(item, np.ndarray):
         if item.dtype == bool:
             return item
         if item.dtype.kind not in "iu":
             raise TypeError(f"index arrays must be integers or booleans, got dtype {item.dtype}")
+        if dim_size is not None and item.size and not (
+                -dim_size <= item.min() and item.max() < dim_size):
+            bad = item.min() if item.min() < -dim_size else item.max()
+            raise IndexError(f"index {bad} is out of range for an axis of size {dim_size}")
         return B.asarray(item, "int32")
     if isinstance(item, (int, np.integer)) and dim_size is not None:
         if not -dim_size <= item < dim_size:
@@ -84,4 +88,24 @@ def getitem(x, index):
     """``x[index]``; repeated integer indices accumulate their gradients."""
     idx = normalize_index(index, x.shape)
     shape, dtype = x.data.shape, x.data.dtype
-    return record(x.data[idx], (x,), lambda g: (B.scatter_add(shape, idx, g, dtype),), "Index")
+    items = idx if isinstance(idx, tuple) else (idx,)
+    if not any(isinstance(it, B.Array) for it in items):
+        if None not in items:
+            return record(x.data[idx], (x,), lambda g: (B.scatter_add(shape, idx, g, dtype),),
+                          "Index")
+        # MLX's scatter (.at[]) mishandles new axes: scatter without them (they have size 1)
+        plain = tuple(it for it in items if it is not None)
+        plain_shape = x.data[plain].shape
+        return record(x.data[idx], (x,), lambda g: (
+            B.scatter_add(shape, plain, B.reshape(g, plain_shape), dtype),), "Index")
+
+    size = x.data.size
+
+    def backward(g):
+        # MLX's scatter (.at[]) lays out mixed int/array/None indices differently from its gather,
+        # so scatter through flat positions picked by the very same gather
+        where = B.reshape(B.reshape(B.arange(size, dtype=B.DTYPES["int32"]), shape)[idx], (-1,))
+        flat = B.scatter_add((size,), where, B.reshape(g, (-1,)), dtype)
+        return (B.reshape(flat, shape),)
+
+    return record(x.data[idx], (x,), backward, "Index")

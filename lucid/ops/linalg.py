@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from lucid import _backend as B
 from lucid.autograd.graph import unbroadcast
 from lucid.ops._util import as_tensor, op, record
@@ -18,6 +20,11 @@ def matmul(a, b):
     if ka != kb:
         raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not aligned "
                          f"({ka} != {kb})")
+    try:
+        np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise ValueError(f"matmul: the batch dimensions of shapes {a.shape} and {b.shape} cannot "
+                         "be broadcast together") from None
     ad, bd = a.data, b.data
     a2 = ad if ad.ndim > 1 else B.reshape(ad, (1, -1))
     b2 = bd if bd.ndim > 1 else B.reshape(bd, (-1, 1))

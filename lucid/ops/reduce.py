@@ -115,7 +115,10 @@ def logsumexp(x, axis=None, keepdims=False):
     """log(sum(exp(x))) over ``axis``, computed stably."""
     axes = normalize_axes(axis, x.ndim)
     xd = x.data
-    y = B.logsumexp(xd, axis=list(axes), keepdims=keepdims)
+    if x.size == 0:  # MLX's logsumexp rejects empty input; numpy gives log(0) = -inf
+        y = B.log(B.sum(B.exp(xd), axis=list(axes), keepdims=keepdims))
+    else:
+        y = B.logsumexp(xd, axis=list(axes), keepdims=keepdims)
     return record(y, (x,), lambda g: (_spread(g, xd.shape, axes, keepdims) *
                                       B.exp(xd - _spread(y, xd.shape, axes, keepdims)),),
                   "LogSumExp")

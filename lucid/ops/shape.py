@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 
@@ -15,7 +16,10 @@ from lucid.tensor import Tensor
 def _shape_arg(shape):
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    return tuple(int(s) for s in shape)
+    try:
+        return tuple(operator.index(s) for s in shape)  # not int(): it would truncate 2.5
+    except TypeError:
+        raise TypeError(f"sizes must be ints, got {shape!r}") from None
 
 
 @op
@@ -127,6 +131,9 @@ def expand(x, *sizes):
     lead = len(sizes) - x.ndim
     if lead < 0:
         raise ValueError(f"expand: {sizes} has fewer dims than the tensor's shape {x.shape}")
+    if -1 in sizes[:lead]:
+        raise ValueError(f"expand: -1 (keep the size) is not allowed for the new leading "
+                         f"dimensions in {sizes} of a tensor of shape {x.shape}")
     return broadcast_to(x, tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes)))
 
 
@@ -209,6 +216,8 @@ def split(x, indices_or_sections, axis=0):
 def chunk(x, chunks, axis=0):
     """Split into ``chunks`` pieces of size ceil(n / chunks) (the last may be smaller)."""
     n = x.shape[normalize_axes(axis, x.ndim)[0]]
+    if not isinstance(chunks, int) or chunks <= 0:
+        raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
     step = -(-n // chunks)
     return split(x, list(range(step, n, step)), axis)
 
@@ -253,6 +262,8 @@ def repeat(x, repeats, axis=None):
 def tile(x, reps):
     """Repeat the whole tensor ``reps`` times along each axis (numpy's tile)."""
     reps = (reps,) if isinstance(reps, int) else tuple(reps)
+    if builtins_any(not isinstance(r, (int, np.integer)) or r < 0 for r in reps):
+        raise ValueError(f"tile: reps must be non-negative ints, got {reps!r}")
     nd = builtins_max(len(reps), x.ndim)
     reps = (1,) * (nd - len(reps)) + reps
     shape = (1,) * (nd - x.ndim) + x.shape
