@@ -82,14 +82,14 @@ def pool_output_size(in_size, kernel_size, stride, padding, dilation, ceil_mode)
 
 
 def check_input(x_shape, n: int, channels: int, what: str) -> bool:
-    """Check an input's rank and channel count; returns True when the input is unbatched
-    (``(C, *S)``) rather than batched (``(N, C, *S)``)."""
+    """Check an input's rank and channel count (any count when ``channels`` is None); returns
+    True when the input is unbatched (``(C, *S)``) rather than batched (``(N, C, *S)``)."""
     if len(x_shape) not in (n + 1, n + 2):
         raise ValueError(f"{what} expects a {n + 2}-D input (N, C, {_dims(n)}) or an unbatched "
                          f"{n + 1}-D input (C, {_dims(n)}), got shape {tuple(x_shape)}")
     unbatched = len(x_shape) == n + 1
     c = x_shape[0] if unbatched else x_shape[1]
-    if c != channels:
+    if channels is not None and c != channels:
         raise ValueError(f"{what}: expected input with {channels} channels, got {c} "
                          f"(input shape {tuple(x_shape)})")
     if any(s <= 0 for s in x_shape[-n:]):

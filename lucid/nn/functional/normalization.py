@@ -1,3 +1,163 @@
-"""(being written)"""
+"""Normalisation functions: batch, instance, group and layer norm.
 
-__all__ = []
+Each standardises with the single ``lucid.ops.norm.standardize`` op and then applies the optional
+per-channel (or per-element) affine map with ordinary differentiable ops. Running statistics are
+plain buffers updated outside the tape.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+from lucid import _backend as B
+from lucid.ops import elementwise as E
+from lucid.ops import shape as S
+from lucid.ops.norm import standardize
+from lucid.tensor import Tensor
+
+__all__ = ["batch_norm", "instance_norm", "group_norm", "layer_norm"]
+
+
+def _channel_view(t, ndim, axis=1):
+    """A per-channel vector shaped to broadcast against an ``ndim``-d input at ``axis``."""
+    return S.reshape(t, (-1,) + (1,) * (ndim - axis - 1))
+
+
+def _like(p, y):
+    """Parameter ``p`` in ``y``'s dtype, so float32 parameters keep a half-precision output half."""
+    return p if p.dtype == y.dtype else S.astype(p, y.dtype)
+
+
+def _affine(y, weight, bias, axis=1):
+    if weight is not None:
+        y = E.mul(y, _channel_view(_like(weight, y), y.ndim, axis))
+    if bias is not None:
+        y = E.add(y, _channel_view(_like(bias, y), y.ndim, axis))
+    return y
+
+
+def _check_vector(t, channels, what, name):
+    if t is not None and tuple(t.shape) != (channels,):
+        raise ValueError(f"{name}: {what} must have shape ({channels},) to match the input's "
+                         f"{channels} channels, got {tuple(t.shape)}")
+
+
+def _update(buffer, batch_value, momentum):
+    """buffer <- (1 - momentum) * buffer + momentum * batch_value, in place, off the tape."""
+    old = buffer.data
+    batch_value = B.reshape(B.cast(batch_value, B.dtype_name(old.dtype)), old.shape)
+    buffer.data = (1.0 - momentum) * old + momentum * batch_value
+
+
+def _with_running_stats(input, running_mean, running_var, weight, bias, eps, axis=1):
+    """(x - running_mean) / sqrt(running_var + eps) * weight + bias, differentiable in x and the
+    affine parameters; the statistics are constants."""
+    rstd = 1.0 / B.sqrt(running_var.data + eps)
+    scale = Tensor._wrap(B.cast(rstd, B.dtype_name(input.data.dtype)), input._device)
+    shift = Tensor._wrap(B.cast(-running_mean.data * rstd, B.dtype_name(input.data.dtype)),
+                         input._device)
+    if weight is not None:
+        scale = E.mul(scale, _like(weight, scale))
+        shift = E.mul(shift, _like(weight, shift))
+    if bias is not None:
+        shift = E.add(shift, _like(bias, shift))
+    return E.add(E.mul(input, _channel_view(scale, input.ndim, axis)),
+                 _channel_view(shift, input.ndim, axis))
+
+
+def batch_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
+               training=False, momentum=0.1, eps=1e-5):
+    """Batch normalisation of an ``(N, C, *S)`` input over N and S, per channel.
+
+    In training (or without running statistics) the batch statistics are used, and given
+    ``running_mean``/``running_var`` buffers are updated in place with ``momentum`` (the running
+    variance takes the unbiased batch variance). Otherwise the running statistics are used.
+    """
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm expects an input of shape (N, C, *), got {input.shape}")
+    channels = input.shape[1]
+    for t, what in ((running_mean, "running_mean"), (running_var, "running_var"),
+                    (weight, "weight"), (bias, "bias")):
+        _check_vector(t, channels, what, "batch_norm")
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("batch_norm: give both running_mean and running_var, or neither")
+    if not training and running_mean is not None:
+        return _with_running_stats(input, running_mean, running_var, weight, bias, eps)
+    axes = (0,) + tuple(range(2, input.ndim))
+    count = input.size // channels
+    if training and count <= 1:
+        raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got "
+                         f"input of shape {input.shape}")
+    y, mean, var = standardize(input, axes, eps)
+    if training and running_mean is not None:
+        _update(running_mean, mean, momentum)
+        _update(running_var, var * (count / (count - 1)), momentum)
+    return _affine(y, weight, bias)
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats=True, momentum=0.1, eps=1e-5):
+    """Instance normalisation: each sample's channels standardised over their spatial dims.
+
+    Accepts ``(N, C, *S)``. With ``use_input_stats`` the per-instance statistics are used and
+    given running buffers are updated with their batch average (unbiased variances); otherwise the
+    running statistics are used, as batch norm in eval mode.
+    """
+    if input.ndim < 3:
+        raise ValueError(f"instance_norm expects an input of shape (N, C, *S) with at least one "
+                         f"spatial dim, got {input.shape}")
+    channels = input.shape[1]
+    for t, what in ((running_mean, "running_mean"), (running_var, "running_var"),
+                    (weight, "weight"), (bias, "bias")):
+        _check_vector(t, channels, what, "instance_norm")
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise ValueError("instance_norm: use_input_stats=False needs running_mean and "
+                             "running_var")
+        return _with_running_stats(input, running_mean, running_var, weight, bias, eps)
+    count = input.size // (input.shape[0] * channels)
+    if count <= 1:
+        raise ValueError(f"instance_norm: expected more than 1 spatial element per channel, got "
+                         f"input of shape {input.shape}")
+    y, mean, var = standardize(input, tuple(range(2, input.ndim)), eps)
+    if running_mean is not None:
+        _update(running_mean, B.mean(mean, axis=0), momentum)
+        _update(running_var, B.mean(var, axis=0) * (count / (count - 1)), momentum)
+    return _affine(y, weight, bias)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Group normalisation of ``(N, C, *S)``: channels split into ``num_groups`` groups, each
+    standardised over its channels and spatial dims, then a per-channel affine map."""
+    if input.ndim < 2:
+        raise ValueError(f"group_norm expects an input of shape (N, C, *), got {input.shape}")
+    channels = input.shape[1]
+    if not isinstance(num_groups, numbers.Integral) or num_groups < 1 or channels % num_groups:
+        raise ValueError(f"group_norm: num_groups={num_groups!r} must be a positive divisor of the "
+                         f"input's {channels} channels")
+    _check_vector(weight, channels, "weight", "group_norm")
+    _check_vector(bias, channels, "bias", "group_norm")
+    n = input.shape[0]
+    grouped = S.reshape(input, (n, num_groups, -1))
+    y, _, _ = standardize(grouped, 2, eps)
+    return _affine(S.reshape(y, input.shape), weight, bias)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Layer normalisation over the trailing dims ``normalized_shape``, with an elementwise
+    affine map of that shape."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) \
+        else tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or input.ndim < k or tuple(input.shape[-k:]) != shape:
+        raise ValueError(f"layer_norm: normalized_shape {shape} must match the trailing dims of "
+                         f"the input, got input shape {input.shape}")
+    for t, what in ((weight, "weight"), (bias, "bias")):
+        if t is not None and tuple(t.shape) != shape:
+            raise ValueError(f"layer_norm: {what} must have shape {shape}, got {tuple(t.shape)}")
+    y, _, _ = standardize(input, tuple(range(input.ndim - k, input.ndim)), eps)
+    if weight is not None:
+        y = E.mul(y, _like(weight, y))
+    if bias is not None:
+        y = E.add(y, _like(bias, y))
+    return y

@@ -1,0 +1,387 @@
+"""N-d pooling ops (max, average, adaptive max, adaptive average), each forward beside its backward.
+
+One implementation serves 1, 2 and 3 spatial dims. The last ``n`` axes of the input are spatial;
+every axis before them (batch, channels) is pooled independently, so batched ``(N, C, *S)`` and
+unbatched ``(C, *S)`` inputs take the same path.
+
+Each spatial axis is described by a *tap table* ``T[o, k]``: the (padded) input coordinate that
+output position ``o`` reads with kernel tap ``k``. Regular pooling has ``T[o, k] = o * stride +
+k * dilation`` (every column a strided slice, i.e. a view); adaptive pooling has uneven bins, read
+with one gather. Box windows are separable, so both poolings reduce one axis at a time: a max
+over a box is the max over each axis in turn, and the first maximum in row-major window order is
+found by routing the gradient back through those per-axis maxima outermost axis first. The Python
+loops run over the taps of one axis; everything else is vectorised. (On MLX's CPU a ``where`` costs
+about ten plain arithmetic ops, so the hot loops use comparisons, ``maximum`` and products.)
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import numbers
+
+import numpy as np
+
+from lucid import _backend as B
+from lucid.ops._nd import check_input, check_kernel_fits, ntuple, pool_output_size
+from lucid.ops._util import op, record
+from lucid.tensor import Tensor
+
+__all__ = ["max_pool", "avg_pool", "adaptive_max_pool", "adaptive_avg_pool"]
+
+
+# ----------------------------------------------------------------------------- tap tables
+def _column_slice(col):
+    """A slice reading ``col`` (increasing, evenly spaced coordinates), or None."""
+    step = int(col[1] - col[0]) if len(col) > 1 else 1
+    if step <= 0 or np.any(np.diff(col) != step):
+        return None
+    return slice(int(col[0]), int(col[-1]) + 1, step if step > 1 else None)  # MLX: None is faster
+
+
+class _Axis:
+    """How one spatial axis is windowed: its tap table, its padded length ``size``, which taps
+    fall inside the input (``valid``; None when all do) and how taps are read (strided slices,
+    or a gather). The input occupies ``[input_start, input_start + input_size)`` of the axis."""
+
+    def __init__(self, table, size, input_start=0, input_size=None):
+        self.table, self.size = table, size
+        self.out, self.kernel = table.shape
+        input_size = size - input_start if input_size is None else input_size
+        inside = (table >= input_start) & (table < input_start + input_size)
+        self.valid = None if inside.all() else inside
+        slices = [_column_slice(table[:, k]) for k in range(self.kernel)]
+        self.slices = slices if all(s is not None for s in slices) else None
+        start = int(table[0, 0])
+        # windows that tile the axis back to back (stride == kernel, no dilation)
+        self.tiled = bool(np.array_equal(table, start + np.arange(table.size).reshape(table.shape)))
+        self.start = start
+
+    def reduce(self, a, axis, how):
+        """``how`` ("sum" or "max") over the taps, or None where a tap loop is cheaper. Long
+        tiled windows (global pooling) reduce in one op over a (..., O, K, ...) view."""
+        if not self.tiled or self.kernel <= 4:
+            return None
+        end = self.start + self.out * self.kernel
+        win = a[(slice(None),) * axis + (slice(self.start, end),)]
+        win = B.reshape(win, a.shape[:axis] + self.table.shape + a.shape[axis + 1:])
+        return (B.sum if how == "sum" else B.max)(win, axis=axis + 1)
+
+    def columns(self, a, axis):
+        """The K arrays ``a[..., T[:, k], ...]`` (O long on ``axis``)."""
+        if self.slices is not None:
+            return [a[(slice(None),) * axis + (s,)] for s in self.slices]
+        g = B.take(a, B.asarray(self.table.reshape(-1), "int32"), axis=axis)
+        g = B.reshape(g, a.shape[:axis] + self.table.shape + a.shape[axis + 1:])
+        return [g[(slice(None),) * (axis + 1) + (k,)] for k in range(self.kernel)]
+
+    def spread(self, parts, axis):
+        """The adjoint of ``columns``: zeros of ``size`` on ``axis`` with ``parts[k]`` added at
+        ``T[:, k]`` (overlapping taps accumulate)."""
+        shape = parts[0].shape
+        if self.tiled or self.slices is None:
+            a = B.stack(parts, axis=axis + 1) if self.kernel > 1 else parts[0]
+            a = B.reshape(a, shape[:axis] + (self.out * self.kernel,) + shape[axis + 1:])
+            if self.tiled:
+                return _pad_axis(a, axis, self.start, self.size - self.start - a.shape[axis])
+            index = (slice(None),) * axis + (B.asarray(self.table.reshape(-1), "int32"),)
+            return B.scatter_add(shape[:axis] + (self.size,) + shape[axis + 1:], index, a, a.dtype)
+        out = None
+        for part, sl in zip(parts, self.slices):
+            term = _place(part, axis, sl, self.size)
+            out = term if out is None else out + term
+        return out
+
+
+def _pad_axis(a, axis, lo, hi):
+    if not lo and not hi:
+        return a
+    widths = [(0, 0)] * a.ndim
+    widths[axis] = (lo, hi)
+    return B.pad(a, widths)
+
+
+def _place(a, axis, sl, size):
+    """Zeros of ``size`` along ``axis`` with ``a`` written at the coordinates of slice ``sl``."""
+    count, step = a.shape[axis], sl.step or 1
+    if step > 1 and count > 1:  # interleave step-1 zeros after each element
+        a = _pad_axis(B.expand_dims(a, axis + 1), axis + 1, 0, step - 1)
+        a = B.reshape(a, a.shape[:axis] + (count * step,) + a.shape[axis + 2:])
+        a = a[(slice(None),) * axis + (slice(0, (count - 1) * step + 1),)]
+    return _pad_axis(a, axis, sl.start, size - sl.start - a.shape[axis])
+
+
+def _regular_axes(size, out, kernel, stride, padding, dilation):
+    """One ``_Axis`` per spatial dim of a regular pooling, and the (lo, hi) padding it needs:
+    ``padding`` before, and after only as far as the last window reaches."""
+    axes, pads = [], []
+    for s, o, k, st, p, d in zip(size, out, kernel, stride, padding, dilation):
+        table = np.arange(o)[:, None] * st + np.arange(k)[None, :] * d
+        hi = max(0, int(table.max()) + 1 - p - s)
+        axes.append(_Axis(table, p + s + hi, p, s))
+        pads.append((p, hi))
+    return axes, pads
+
+
+def _adaptive_axis(size, out):
+    """PyTorch's adaptive bins [floor(i*S/O), ceil((i+1)*S/O)) as an ``_Axis`` (short bins are
+    padded to the longest by repeating their last element) and the bin lengths."""
+    i = np.arange(out)
+    start, end = (i * size) // out, -((-(i + 1) * size) // out)
+    lengths = end - start
+    k = np.arange(int(lengths.max()))[None, :]
+    return _Axis(np.minimum(start[:, None] + k, end[:, None] - 1), size), lengths
+
+
+def _spatial_pad(a, n, pads, value):
+    if not any(lo or hi for lo, hi in pads):
+        return a
+    return B.pad(a, [(0, 0)] * (a.ndim - n) + list(pads), constant_values=value)
+
+
+def _spatial_crop(a, n, pads, size):
+    if not any(lo or hi for lo, hi in pads):
+        return a
+    return a[(Ellipsis,) + tuple(slice(lo, lo + s) for (lo, _), s in zip(pads, size))]
+
+
+def _along(values, like, ndim, axis):
+    """A numpy vector as an array of ``like``'s dtype that broadcasts along ``axis``."""
+    return B.asarray(np.asarray(values).reshape((-1,) + (1,) * (ndim - axis - 1)),
+                     B.dtype_name(like.dtype))
+
+
+# ----------------------------------------------------------------------------- max pooling
+def _max_stages(xp, axes):
+    """The per-axis maxima, last spatial axis first: ``[xp, ..., y]``."""
+    n = len(axes)
+    stages = [xp]
+    for i in reversed(range(n)):
+        a = stages[-1]
+        m = axes[i].reduce(a, a.ndim - n + i, "max")
+        if m is None:
+            cols = axes[i].columns(a, a.ndim - n + i)
+            m = cols[0]
+            for c in cols[1:]:
+                m = B.maximum(m, c)
+        stages.append(m)
+    return stages
+
+
+def _max_axis_adjoint(g, a, m, axis, ax):
+    """Route ``g`` (the gradient of ``m``, the max of ``a`` over ``ax``'s taps on ``axis``) to
+    the first tap holding the maximum (a NaN counts as the maximum; padding never does)."""
+    seen, parts = None, []
+    for k, v in enumerate(ax.columns(a, axis)):
+        hit = (v >= m) | B.isnan(v)
+        if ax.valid is not None and not ax.valid[:, k].all():
+            hit = hit & B.asarray(ax.valid[:, k].reshape((-1,) + (1,) * (a.ndim - axis - 1)))
+        first = hit if seen is None else hit & ~seen
+        seen = hit if seen is None else seen | hit
+        parts.append(g * first)
+    return ax.spread(parts, axis)
+
+
+def _argmax_index(xp, y, axes, pads, size):
+    """Flat index into the input's spatial dims of each window's first maximum (-1 for a window
+    of padding only): a pass over all taps keeping the smallest tap ordinal that holds ``y``."""
+    n = len(axes)
+    kernel = [ax.kernel for ax in axes]
+    total = math.prod(kernel)
+    if all(ax.slices is not None for ax in axes):
+        def read(ks):
+            return xp[(Ellipsis,) + tuple(ax.slices[k] for ax, k in zip(axes, ks))]
+    else:
+        g = xp
+        for i, ax in enumerate(axes):
+            g = B.take(g, B.asarray(ax.table.reshape(-1), "int32"), axis=g.ndim - n + i)
+        g = B.reshape(g, g.shape[:g.ndim - n] + tuple(v for ax in axes for v in ax.table.shape))
+
+        def read(ks):
+            return g[(Ellipsis,) + tuple(v for k in ks for v in (slice(None), k))]
+    arg = None
+    for ordinal, ks in enumerate(itertools.product(*(range(k) for k in kernel))):
+        v = read(ks)
+        hit = (v >= y) | B.isnan(v)
+        mask = np.ones((), dtype=bool)  # the tap lies inside the input (outer product over dims)
+        for ax, k in zip(axes, ks):
+            mask = np.logical_and.outer(mask, np.ones(ax.out, bool) if ax.valid is None
+                                        else ax.valid[:, k])
+        if not mask.all():
+            hit = hit & B.asarray(mask)
+        cand = total - hit.astype(B.DTYPES["int32"]) * (total - ordinal)
+        arg = cand if arg is None else B.minimum(arg, cand)
+    flat = None
+    for i, (ax, (lo, _)) in enumerate(zip(axes, pads)):
+        inner = math.prod(kernel[i + 1:])
+        k = (arg // inner) % kernel[i]  # a window without a hit (arg == total) reads tap 0
+        o = B.reshape(B.arange(ax.out, dtype=B.DTYPES["int32"]), (ax.out,) + (1,) * (n - 1 - i))
+        coord = B.take(B.asarray(ax.table.reshape(-1) - lo, "int32"), o * ax.kernel + k)
+        term = coord * math.prod(size[i + 1:])
+        flat = term if flat is None else flat + term
+    flat = flat.astype(B.DTYPES["int64"])
+    return B.where(arg == total, -1, flat)
+
+
+def _max_pool_op(x, n, axes, pads, return_indices, name):
+    xd = x.data
+    size = xd.shape[-n:]
+    xp = _spatial_pad(xd, n, pads, float("-inf"))
+    y = _max_stages(xp, axes)[-1]
+
+    def backward(g):
+        stages = _max_stages(_spatial_pad(xd, n, pads, float("-inf")), axes)
+        for i in range(n):  # outermost axis first: the row-major first maximum wins ties
+            a, m = stages[n - 1 - i], stages[n - i]
+            g = _max_axis_adjoint(g, a, m, a.ndim - n + i, axes[i])
+        return (_spatial_crop(g, n, pads, size),)
+
+    out = record(y, (x,), backward, name)
+    if not return_indices:
+        return out
+    return out, Tensor._wrap(_argmax_index(xp, y, axes, pads, size), x._device)
+
+
+# ----------------------------------------------------------------------------- weighted window sums
+def _sum_axis(a, axis, ax, weight):
+    """out[o] = sum_k weight[o, k] * a[T[o, k]] along ``axis``."""
+    if np.all(weight == weight[:, :1]):  # one weight per window: sum first, scale once
+        out = ax.reduce(a, axis, "sum")
+        if out is None:
+            cols = ax.columns(a, axis)
+            out = cols[0]
+            for c in cols[1:]:
+                out = out + c
+        return out * _along(weight[:, 0], a, a.ndim, axis)
+    out = None
+    for k, c in enumerate(ax.columns(a, axis)):
+        term = c * _along(weight[:, k], a, a.ndim, axis)
+        out = term if out is None else out + term
+    return out
+
+
+def _sum_axis_adjoint(g, axis, ax, weight):
+    if np.all(weight == weight[:, :1]):
+        parts = [g * _along(weight[:, 0], g, g.ndim, axis)] * ax.kernel
+    else:
+        parts = [g * _along(weight[:, k], g, g.ndim, axis) for k in range(ax.kernel)]
+    return ax.spread(parts, axis)
+
+
+def _window_sum_op(x, n, axes, weights, pads, name):
+    """y = separable weighted window sums of the zero-padded input (average pooling)."""
+    xd = x.data
+    size = xd.shape[-n:]
+    y = _spatial_pad(xd, n, pads, 0.0)
+    for i, (ax, w) in enumerate(zip(axes, weights)):
+        y = _sum_axis(y, y.ndim - n + i, ax, w)
+
+    def backward(g):
+        for i in reversed(range(n)):
+            g = _sum_axis_adjoint(g, g.ndim - n + i, axes[i], weights[i])
+        return (_spatial_crop(g, n, pads, size),)
+
+    return record(y, (x,), backward, name)
+
+
+# ----------------------------------------------------------------------------- argument checks
+def _check_pool(x, n, kernel_size, stride, padding, dilation, ceil_mode, name):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name} expects a Tensor input, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} expects a floating-point input, got dtype {x.dtype}")
+    check_input(x.shape, n, None, name)
+    kernel = ntuple(kernel_size, n, "kernel_size")
+    empty = stride is None or (isinstance(stride, (tuple, list)) and not stride)
+    stride = kernel if empty else ntuple(stride, n, "stride")
+    padding = ntuple(padding, n, "padding", minimum=0)
+    dilation = ntuple(dilation, n, "dilation")
+    if any(p > k // 2 for p, k in zip(padding, kernel)):
+        raise ValueError(f"{name}: padding {padding} must be at most half of kernel_size {kernel} "
+                         "in every dimension")
+    size = x.shape[-n:]
+    check_kernel_fits(size, kernel, [(p, p) for p in padding], dilation, f"{name}: kernel")
+    out = pool_output_size(size, kernel, stride, padding, dilation, ceil_mode)
+    if any(o < 1 for o in out):
+        raise ValueError(f"{name}: input spatial size {tuple(size)} gives an empty output {out}")
+    return kernel, stride, padding, dilation, out
+
+
+def _check_adaptive(x, n, output_size, name):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name} expects a Tensor input, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} expects a floating-point input, got dtype {x.dtype}")
+    check_input(x.shape, n, None, name)
+    size = x.shape[-n:]
+    if output_size is None or isinstance(output_size, numbers.Integral):
+        output_size = (output_size,) * n
+    if not isinstance(output_size, (tuple, list)) or len(output_size) != n:
+        raise ValueError(f"{name}: output_size must be an int or a tuple of {n} ints (None keeps "
+                         f"that input size), got {output_size!r}")
+    out = tuple(s if o is None else o for o, s in zip(output_size, size))
+    if not all(isinstance(o, numbers.Integral) and not isinstance(o, bool) and o >= 1
+               for o in out):
+        raise ValueError(f"{name}: output_size must contain positive ints, got {output_size!r}")
+    return tuple(int(o) for o in out)
+
+
+# ----------------------------------------------------------------------------- public ops
+@op
+def max_pool(x, n, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+             return_indices=False, name="max_pool"):
+    """Max pooling over the last ``n`` axes (padding is -inf). With ``return_indices`` also
+    returns each maximum's flat index into the input's spatial dims (int64). Ties go to the first
+    maximal element in row-major window order; the gradient goes to that element."""
+    kernel, stride, padding, dilation, out = _check_pool(x, n, kernel_size, stride, padding,
+                                                        dilation, ceil_mode, name)
+    axes, pads = _regular_axes(x.shape[-n:], out, kernel, stride, padding, dilation)
+    return _max_pool_op(x, n, axes, pads, return_indices, "MaxPool")
+
+
+@op
+def avg_pool(x, n, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+             divisor_override=None, name="avg_pool"):
+    """Average pooling over the last ``n`` axes with zero padding and PyTorch's divisor: the
+    window clipped to input + padding (or to the input alone when ``count_include_pad`` is False),
+    or ``divisor_override``."""
+    kernel, stride, padding, _, out = _check_pool(x, n, kernel_size, stride, padding, 1,
+                                                 ceil_mode, name)
+    size = x.shape[-n:]
+    axes, pads = _regular_axes(size, out, kernel, stride, padding, (1,) * n)
+    weights = []
+    for s, o, k, st, p in zip(size, out, kernel, stride, padding):
+        start = np.arange(o) * st - p
+        end = np.minimum(start + k, s + p)
+        if not count_include_pad:
+            start, end = np.maximum(start, 0), np.minimum(end, s)
+        weights.append(np.repeat((1.0 / (end - start))[:, None], k, axis=1))
+    if divisor_override is not None:
+        if isinstance(divisor_override, bool) or not isinstance(divisor_override, numbers.Number) \
+                or divisor_override == 0:
+            raise ValueError(f"{name}: divisor_override must be a non-zero number, got "
+                             f"{divisor_override!r}")
+        weights = [np.ones_like(w) for w in weights]
+        weights[0] = weights[0] / float(divisor_override)
+    return _window_sum_op(x, n, axes, weights, pads, "AvgPool")
+
+
+@op
+def adaptive_max_pool(x, n, output_size, return_indices=False, name="adaptive_max_pool"):
+    """Max over PyTorch's adaptive bins [floor(i*S/O), ceil((i+1)*S/O)) of the last ``n`` axes."""
+    out = _check_adaptive(x, n, output_size, name)
+    axes = [_adaptive_axis(s, o)[0] for s, o in zip(x.shape[-n:], out)]
+    return _max_pool_op(x, n, axes, [(0, 0)] * n, return_indices, "AdaptiveMaxPool")
+
+
+@op
+def adaptive_avg_pool(x, n, output_size, name="adaptive_avg_pool"):
+    """Mean over PyTorch's adaptive bins [floor(i*S/O), ceil((i+1)*S/O)) of the last ``n`` axes."""
+    out = _check_adaptive(x, n, output_size, name)
+    axes, weights = [], []
+    for s, o in zip(x.shape[-n:], out):
+        ax, lengths = _adaptive_axis(s, o)
+        axes.append(ax)
+        # taps repeated to pad a short bin get weight 0
+        weights.append((np.arange(ax.kernel)[None, :] < lengths[:, None]) / lengths[:, None])
+    return _window_sum_op(x, n, axes, weights, [(0, 0)] * n, "AdaptiveAvgPool")
