@@ -11,7 +11,7 @@ $(BIN)/python:
 
 demo: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
-	$(BIN)/python examples/quickstart.py
+	$(BIN)/python examples/train_shapes3d.py
 
 test: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test]"
@@ -20,6 +20,7 @@ test: $(BIN)/python
 bench: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	$(BIN)/python benchmarks/overhead.py
+	$(BIN)/python benchmarks/conv.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
