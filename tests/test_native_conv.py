@@ -1,0 +1,276 @@
+"""NumPy/OpenBLAS convolution kernels (lucid/_backend/native_conv.py) against the float64
+oracle tests/reference.py.
+
+A seeded random sweep of 1D/2D/3D problems (kernels 1-4 incl. even, strides and dilations 1-3,
+asymmetric and over-wide padding, dense / 2 groups / depthwise incl. depth multiplier, batch 1
+and > 1, strides that leave input positions unread) checks forward, input gradient and weight
+gradient in float32 (relative error <= 1e-4) and float64.  Further tests force every chunking
+regime, the no-copy paths, layer-width depthwise, and bounded temporary memory.
+"""
+
+import os
+import sys
+import tracemalloc
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import reference as ref  # noqa: E402
+
+from lucid._backend import native_conv as nc  # noqa: E402
+
+RTOL = 1e-4
+
+
+def _rel(got, want):
+    """max |got - want| / max |want|, in float64."""
+    assert got.shape == want.shape, (got.shape, want.shape)
+    got = np.asarray(got, dtype=np.float64)
+    return float(np.abs(got - want).max() / max(np.abs(want).max(), 1e-30))
+
+
+def _make_configs(count=180, seed=7_2024):
+    """Random conv problems; every fourth one forces the hard corners (stride >= 2, even or
+    large kernels, padding wider than the kernel's reach)."""
+    rng = np.random.default_rng(seed)
+    configs = []
+    for i in range(count):
+        nd = 1 + i % 3
+        hard = i % 4 == 0
+        k = tuple(int(v) for v in rng.integers(2 if hard else 1, 5, nd))
+        s = tuple(int(v) for v in rng.integers(2 if hard else 1, 4, nd))
+        d = tuple(int(v) for v in rng.integers(1, 4, nd))
+        pad = tuple((int(rng.integers(0, 5 if hard else 3)), int(rng.integers(0, 3))) for _ in range(nd))
+        kind = ("dense", "groups2", "depthwise")[(i // 3) % 3]
+        if kind == "dense":
+            groups, cig, og = 1, int(rng.integers(1, 5)), int(rng.integers(1, 5))
+        elif kind == "groups2":
+            groups, cig, og = 2, int(rng.integers(1, 4)), int(rng.integers(1, 3))
+        else:
+            groups, cig, og = int(rng.integers(2, 6)), 1, int(rng.integers(1, 3))
+        n = int(rng.integers(1, 4))
+        spatial = []
+        for kk, dd, (lo, hi) in zip(k, d, pad):
+            least = max(1, dd * (kk - 1) + 1 - lo - hi)     # at least one output position
+            spatial.append(int(rng.integers(least, least + {1: 12, 2: 8, 3: 5}[nd])))
+        configs.append(dict(n=n, groups=groups, cig=cig, og=og, spatial=tuple(spatial),
+                            kernel=k, stride=s, dilation=d, padding=pad))
+    return configs
+
+
+CONFIGS = _make_configs()
+
+
+def _cid(c):
+    return "{}d-g{}x{}x{}-k{}-s{}-d{}-p{}-S{}-n{}".format(
+        len(c["kernel"]), c["groups"], c["cig"], c["og"], "".join(map(str, c["kernel"])),
+        "".join(map(str, c["stride"])), "".join(map(str, c["dilation"])),
+        "".join(f"{lo}{hi}" for lo, hi in c["padding"]), "x".join(map(str, c["spatial"])), c["n"])
+
+
+def _args(c):
+    return c["stride"], c["padding"], c["dilation"], c["groups"]
+
+
+def _data(c, seed):
+    """x, w, dy (float64) and the oracle's (y, dx, dw) for config c."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((c["n"], c["groups"] * c["cig"]) + c["spatial"])
+    w = rng.standard_normal((c["groups"] * c["og"], c["cig"]) + c["kernel"])
+    y = ref.conv_forward(x, w, *_args(c))
+    dy = rng.standard_normal(y.shape)
+    dx = ref.conv_input_grad(dy, w, c["spatial"], *_args(c))
+    dw = ref.conv_weight_grad(x, dy, c["kernel"], *_args(c))
+    return x, w, dy, (y, dx, dw)
+
+
+def _run(c, x, w, dy, dtype):
+    """The three native kernels on ``dtype`` copies of x, w, dy."""
+    x, w, dy = (a.astype(dtype) for a in (x, w, dy))
+    return (nc.conv_forward(x, w, *_args(c)),
+            nc.conv_input_grad(dy, w, c["spatial"], *_args(c)),
+            nc.conv_weight_grad(x, dy, c["kernel"], *_args(c)))
+
+
+def _check(c, seed, dtype=np.float32, tol=RTOL):
+    x, w, dy, want = _data(c, seed)
+    got = _run(c, x, w, dy, dtype)
+    for name, g, r in zip(("forward", "input_grad", "weight_grad"), got, want):
+        assert g.dtype == dtype, name
+        assert _rel(g, r) <= tol, (name, _cid(c), _rel(g, r))
+
+
+def test_sweep_covers_the_required_corners():
+    """The sweep has >= 150 configs and hits every corner the contract cares about."""
+    cs = CONFIGS
+    assert len(cs) >= 150
+    assert {len(c["kernel"]) for c in cs} == {1, 2, 3}
+    assert {k for c in cs for k in c["kernel"]} == {1, 2, 3, 4}
+    assert {s for c in cs for s in c["stride"]} == {1, 2, 3}
+    assert {d for c in cs for d in c["dilation"]} == {1, 2, 3}
+    assert any(lo != hi for c in cs for lo, hi in c["padding"])
+    assert any(lo > d * (k - 1) for c in cs for (lo, _), d, k in
+               zip(c["padding"], c["dilation"], c["kernel"]))
+    kinds = {(len(c["kernel"]), "dense" if c["groups"] == 1 else
+              "depthwise" if c["cig"] == 1 else "grouped") for c in cs}
+    assert kinds == {(nd, kd) for nd in (1, 2, 3) for kd in ("dense", "grouped", "depthwise")}
+    assert any(c["cig"] == 1 and c["og"] > 1 and c["groups"] > 2 for c in cs)   # depth multiplier
+    assert {c["n"] for c in cs} >= {1, 2}
+    # strides that do not divide the padded extent: some input positions are never read
+    assert any((n + lo + hi - d * (k - 1) - 1) % s for c in cs for n, k, s, d, (lo, hi) in
+               zip(c["spatial"], c["kernel"], c["stride"], c["dilation"], c["padding"]))
+    # stride and dilation sharing a factor (taps of one phase with a stride > 1)
+    assert any(s > 1 and d % s == 0 and k > 1 for c in cs
+               for s, d, k in zip(c["stride"], c["dilation"], c["kernel"]))
+
+
+def test_float32_sweep_matches_reference():
+    """Every config, all three kernels, float32, relative error <= 1e-4."""
+    for idx, c in enumerate(CONFIGS):
+        _check(c, idx)
+
+
+def test_float64_sweep_is_exact_to_rounding():
+    """float64 in, float64 out, agreeing with the oracle to rounding."""
+    for idx in range(0, len(CONFIGS), 2):
+        _check(CONFIGS[idx], idx, np.float64, 1e-12)
+
+
+@pytest.mark.parametrize("cols_bytes,grid_bytes", [(1, 1), (3000, 20000), (60000, 10 ** 9)])
+def test_every_chunking_regime_gives_the_same_result(monkeypatch, cols_bytes, grid_bytes):
+    """Tiny budgets force one-sample batch blocks and segments split into pieces; middling
+    ones several segments or samples per chunk."""
+    monkeypatch.setattr(nc, "_COLS_BYTES", cols_bytes)
+    monkeypatch.setattr(nc, "_GRID_BYTES", grid_bytes)
+    for idx in range(0, len(CONFIGS), 5):
+        _check(CONFIGS[idx], idx)
+    c = dict(n=3, groups=2, cig=3, og=2, spatial=(6, 9, 11), kernel=(3, 2, 3), stride=(2, 1, 2),
+             dilation=(1, 2, 1), padding=((1, 2), (0, 1), (2, 1)))
+    _check(c, 99)
+
+
+def test_layer_sized_problems():
+    """Realistic layer shapes (several segments per chunk, multi-chunk samples)."""
+    cases = [
+        dict(n=2, groups=1, cig=8, og=16, spatial=(6, 20, 20), kernel=(3, 3, 3), stride=(1, 1, 1),
+             dilation=(1, 1, 1), padding=((1, 1),) * 3),
+        dict(n=2, groups=1, cig=8, og=8, spatial=(8, 16, 16), kernel=(3, 3, 3), stride=(2, 2, 2),
+             dilation=(1, 1, 1), padding=((1, 1),) * 3),
+        dict(n=2, groups=1, cig=4, og=8, spatial=(40, 40), kernel=(4, 4), stride=(1, 1),
+             dilation=(1, 1), padding=((1, 2),) * 2),                     # "same", even kernel
+        dict(n=3, groups=1, cig=6, og=5, spatial=(300,), kernel=(5,), stride=(1,),
+             dilation=(2,), padding=((4, 4),)),
+    ]
+    for i, c in enumerate(cases):
+        _check(c, 200 + i)
+
+
+def test_depthwise_3d_at_layer_width():
+    """Depthwise Conv3d(64, 64, 3, groups=64, padding=1) and a x2 depth multiplier."""
+    for og in (1, 2):
+        c = dict(n=2, groups=64, cig=1, og=og, spatial=(4, 6, 5), kernel=(3, 3, 3),
+                 stride=(1, 1, 1), dilation=(1, 1, 1), padding=((1, 1),) * 3)
+        _check(c, 300 + og)
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_no_copy_paths(nd):
+    """No padding and stride 1 (the input is the grid) and 1x1 kernels (no output halo)."""
+    for k in (1, 2):
+        c = dict(n=2, groups=1, cig=3, og=4, spatial=(5, 6, 4)[:nd], kernel=(k,) * nd,
+                 stride=(1,) * nd, dilation=(1,) * nd, padding=((0, 0),) * nd)
+        _check(c, 400 + k)
+
+
+def test_unusual_input_layouts():
+    """Non-contiguous and read-only inputs are accepted and not modified."""
+    c = dict(n=2, groups=2, cig=2, og=3, spatial=(5, 6, 7), kernel=(3, 3, 3), stride=(1, 1, 1),
+             dilation=(1, 1, 1), padding=((0, 0),) * 3)
+    x, w, dy, want = _data(c, 500)
+    xs = np.asfortranarray(x.astype(np.float32))
+    ws = w.astype(np.float32)[:, :, ::-1][:, :, ::-1]                    # negative strides, same values
+    dys = np.asfortranarray(dy.astype(np.float32))
+    for a in (xs, ws, dys):
+        a.flags.writeable = False
+    got = (nc.conv_forward(xs, ws, *_args(c)), nc.conv_input_grad(dys, ws, c["spatial"], *_args(c)),
+           nc.conv_weight_grad(xs, dys, c["kernel"], *_args(c)))
+    for g, r in zip(got, want):
+        assert g.flags.c_contiguous and g.dtype == np.float32
+        assert _rel(g, r) <= RTOL
+
+
+def test_temporary_memory_is_bounded(monkeypatch):
+    """Peak extra memory stays at O(input + output) plus one im2col block, and batch blocking
+    caps it further (a 30-sample batch with a 1-sample grid budget)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((30, 4, 8, 16, 16), dtype=np.float32)
+    w = rng.standard_normal((8, 4, 3, 3, 3), dtype=np.float32)
+    args = ((1, 1, 1), ((1, 1),) * 3, (1, 1, 1), 1)
+    nc.conv_forward(x, w, *args)                  # warm the scratch buffer
+    ybytes = 30 * 8 * 8 * 16 * 16 * 4
+    tracemalloc.start()
+    y = nc.conv_forward(x, w, *args)
+    peak_full = tracemalloc.get_traced_memory()[1] - ybytes
+    tracemalloc.stop()
+    monkeypatch.setattr(nc, "_GRID_BYTES", 1)
+    tracemalloc.start()
+    y2 = nc.conv_forward(x, w, *args)
+    peak_small = tracemalloc.get_traced_memory()[1] - ybytes
+    tracemalloc.stop()
+    np.testing.assert_array_equal(y, y2)
+    assert peak_full < 2.5 * (x.nbytes + ybytes)
+    assert peak_small < 0.2 * (x.nbytes + ybytes)
+
+
+def test_depth_blocks_for_samples_bigger_than_the_grid_budget(monkeypatch):
+    """A sample over the grid budget is cut along the first spatial dim (overlapping input
+    halos, blocks that only see padding); results do not change."""
+    monkeypatch.setattr(nc, "_GRID_BYTES", 300)
+    cases = [
+        dict(n=2, groups=1, cig=3, og=2, spatial=(9, 5, 6), kernel=(3, 2, 3), stride=(2, 1, 1),
+             dilation=(2, 1, 1), padding=((3, 1), (1, 0), (1, 1))),
+        dict(n=1, groups=2, cig=2, og=2, spatial=(4, 5), kernel=(1, 3), stride=(1, 2),
+             dilation=(1, 1), padding=((5, 3), (1, 1))),                  # rows of pure padding
+    ]
+    for i, c in enumerate(cases):
+        plan = nc._Plan(c["spatial"], c["kernel"], c["stride"], c["padding"], c["dilation"])
+        blocks = nc._depth_blocks(plan, c["groups"] * c["cig"], c["groups"] * c["og"], 4)
+        assert blocks is not None and len(blocks) > 1
+        assert (i == 1) == any(sub is None for _, _, sub in blocks)
+        _check(c, 600 + i)
+
+
+def test_dy_sizes_that_differ_from_the_formula():
+    """ConvTranspose with output_padding passes a dy shorter than the conv's output formula
+    (the forward of ConvTranspose is conv_input_grad); a longer dy is read past the high pad."""
+    rng = np.random.default_rng(700)
+    # ConvTranspose: output_padding 1 with stride 1 (allowed because dilation 2 > 1)
+    x = rng.standard_normal((2, 4, 3, 3))
+    w = rng.standard_normal((4, 3, 1, 3))
+    s, p, op, d = (3, 1), (0, 2), (0, 1), (3, 2)
+    out = ref.conv_transpose_out_size((3, 3), (1, 3), s, p, op, d)
+    want = ref.conv_transpose_forward(x, w, s, p, op, d, 1)
+    pairs = tuple((q, q) for q in p)
+    got = nc.conv_input_grad(x.astype(np.float32), w.astype(np.float32), out, s, pairs, d, 1)
+    assert _rel(got, want) <= RTOL
+    # weight grad of that ConvTranspose: x plays dy, the transpose's dy plays x
+    g = rng.standard_normal(want.shape)
+    wg = nc.conv_weight_grad(g.astype(np.float32), x.astype(np.float32), (1, 3), s, pairs, d, 1)
+    e = np.zeros_like(w)
+    num = np.zeros_like(w)
+    for idx in np.ndindex(w.shape):                  # <T(x, w), g> is linear in w
+        e[idx] = 1.0
+        num[idx] = np.sum(ref.conv_transpose_forward(x, e, s, p, op, d, 1) * g)
+        e[idx] = 0.0
+    assert _rel(wg, num) <= RTOL
+    # a dy longer than the formula: the same as extending the high padding by whole strides
+    xx = rng.standard_normal((2, 3, 7))
+    ww = rng.standard_normal((2, 3, 3))
+    dy = rng.standard_normal((2, 2, 5))              # formula gives (7 + 1 - 2 - 1)//2 + 1 = 3
+    args = ((2,), ((1, 0),), (1,), 1)
+    longer = ((2,), ((1, 4),), (1,), 1)
+    assert _rel(nc.conv_input_grad(dy.astype(np.float32), ww.astype(np.float32), (7,), *args),
+                ref.conv_input_grad(dy, ww, (7,), *longer)) <= RTOL
+    assert _rel(nc.conv_weight_grad(xx.astype(np.float32), dy.astype(np.float32), (3,), *args),
+                ref.conv_weight_grad(xx, dy, (3,), *longer)) <= RTOL
