@@ -1,6 +1,6 @@
 """Train a 3D CNN to tell apart five solid shapes rendered as noisy voxel grids (`make demo`).
 
-    python examples/train_shapes3d.py [--epochs 6] [--batch-size 32] [--lr 0.003] [--device cpu]
+    python examples/train_shapes3d.py [--epochs 12] [--batch-size 32] [--lr 0.003] [--device cpu]
                                       [--seed 0] [--out runs/shapes3d]
 
 The data is generated from the seed (lucid.datasets.make_shapes3d): no download. The script
@@ -27,13 +27,13 @@ from common import ShapeNet3d, evaluate, train_epoch  # noqa: E402
 def parse_args(argv=None):
     """Command-line options."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--device", default="cpu", help="'cpu' or 'gpu' (Metal/CUDA when present)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/shapes3d")
-    p.add_argument("--train-size", type=int, default=2000)
+    p.add_argument("--train-size", type=int, default=3000)
     p.add_argument("--test-size", type=int, default=500)
     p.add_argument("--size", type=int, default=16, help="voxel grid edge length")
     return p.parse_args(argv)

@@ -47,6 +47,8 @@ def _update(buffer, batch_value, momentum):
     old = buffer.data
     batch_value = B.reshape(B.cast(batch_value, B.dtype_name(old.dtype)), old.shape)
     buffer.data = (1.0 - momentum) * old + momentum * batch_value
+    # evaluate now: a lazily chained update would grow MLX's graph with every training step
+    B.evaluate(buffer.data)
 
 
 def _with_running_stats(input, running_mean, running_var, weight, bias, eps, axis=1):
