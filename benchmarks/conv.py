@@ -142,15 +142,18 @@ def main():
     header = f"{'case':42s} {'lucid[mlx]':>11s} {'mlx autograd':>13s} {'ratio':>6s} " \
              f"{'lucid[native]':>14s} {'torch cpu':>10s} {'nat/mlx':>8s} {'nat/torch':>10s}"
     print(header)
-    for key in args.cases.split(","):
+    keys = args.cases.split(",")
+    # the fast columns first, for every case: MLX's CPU runs leave the machine busy for a while
+    native = {k: timed(lucid_step(CASES[k], "native"), max(args.repeat, 5)) for k in keys}
+    torch_t = {k: timed(torch_step(CASES[k], torch), max(args.repeat, 5)) if torch else float("nan")
+               for k in keys}
+    for key in keys:
         c = CASES[key]
-        lm = ma = tt = float("nan")
+        lm = ma = float("nan")
         if not args.skip_mlx:
             lm = timed(lucid_step(c, "mlx"), args.repeat)
             ma = timed(mlx_step(c), args.repeat)
-        ln = timed(lucid_step(c, "native"), max(args.repeat, 5))
-        if torch is not None:
-            tt = timed(torch_step(c, torch), max(args.repeat, 5))
+        ln, tt = native[key], torch_t[key]
         print(f"{describe(c):42s} {lm:11.4f} {ma:13.4f} {lm / ma:6.2f} {ln:14.4f} {tt:10.4f} "
               f"{ma / ln:7.1f}x {ln / tt:9.2f}x", flush=True)
     B.set_cpu_kernels(before)

@@ -9,3 +9,4 @@ Nothing outside ``lucid/_backend`` imports ``mlx.core``.
 from lucid._backend.core import *  # noqa: F401,F403  (the explicit list lives in core.__all__)
 from lucid._backend.core import __all__  # noqa: F401
 from lucid._backend.dispatch import conv_kernels, cpu_kernels, set_cpu_kernels  # noqa: F401,E402
+from lucid._backend.dispatch import matmul as matmul_on  # noqa: F401,E402

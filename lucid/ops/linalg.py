@@ -28,7 +28,8 @@ def matmul(a, b):
     ad, bd = a.data, b.data
     a2 = ad if ad.ndim > 1 else B.reshape(ad, (1, -1))
     b2 = bd if bd.ndim > 1 else B.reshape(bd, (-1, 1))
-    out2 = B.matmul(a2, b2)
+    dev = a._device
+    out2 = B.matmul_on(a2, b2, dev)
     out_shape = out2.shape
     out = out2
     if ad.ndim == 1:
@@ -38,8 +39,10 @@ def matmul(a, b):
 
     def backward(g):
         g2 = B.reshape(g, out_shape)
-        ga = B.reshape(unbroadcast(B.matmul(g2, B.swapaxes(b2, -1, -2)), a2.shape), ad.shape)
-        gb = B.reshape(unbroadcast(B.matmul(B.swapaxes(a2, -1, -2), g2), b2.shape), bd.shape)
+        ga = B.matmul_on(g2, B.swapaxes(b2, -1, -2), dev)
+        gb = B.matmul_on(B.swapaxes(a2, -1, -2), g2, dev)
+        ga = B.reshape(unbroadcast(ga, a2.shape), ad.shape)
+        gb = B.reshape(unbroadcast(gb, b2.shape), bd.shape)
         return ga, gb
 
     return record(out, (a, b), backward, "MatMul")

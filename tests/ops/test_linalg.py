@@ -50,3 +50,26 @@ def test_matmul_method_and_chain():
 def test_matmul_bad_shapes(sa, sb, pattern):
     with pytest.raises(ValueError, match=pattern):
         lucid.ones(*sa) @ lucid.ones(*sb)
+
+
+@pytest.mark.parametrize("kernels", ["mlx", "native"])
+def test_large_matmul_under_both_cpu_kernels(kernels):
+    # big enough (>= 2^18 multiply-adds) for the native path to take it on Linux
+    import lucid._backend as B
+
+    before = B.cpu_kernels()
+    B.set_cpu_kernels(kernels)
+    try:
+        rng = np.random.default_rng(7)
+        a, b = rng.standard_normal((3, 64, 128)), rng.standard_normal((128, 96))
+        g = rng.standard_normal((3, 64, 96))
+        at = lucid.tensor(a, requires_grad=True)
+        bt = lucid.tensor(b, requires_grad=True)
+        out = at @ bt
+        out.backward(lucid.tensor(g))
+        np.testing.assert_allclose(out.numpy(), a @ b, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(at.grad.numpy(), g @ b.T, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(bt.grad.numpy(), np.einsum("bij,bik->jk", a, g), rtol=1e-4,
+                                   atol=1e-3)
+    finally:
+        B.set_cpu_kernels(before)
