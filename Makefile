@@ -13,9 +13,11 @@ demo: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	$(BIN)/python examples/train_shapes3d.py
 
+# The suite runs under both CPU kernel sets (Lucid's NumPy/OpenBLAS ones and MLX's).
 test: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test]"
-	$(BIN)/python -m pytest
+	LUCID_CPU_KERNELS=mlx $(BIN)/python -m pytest
+	LUCID_CPU_KERNELS=native $(BIN)/python -m pytest
 
 bench: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
