@@ -6,79 +6,29 @@ each private implementation (the tap path and the mx.conv_general path) where it
 Sizes are tiny because MLX on the CPU is slow.
 """
 
-import os
-import sys
 
 import mlx.core as mx
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-import reference as ref  # noqa: E402
-
-from lucid._backend import conv as C  # noqa: E402
+from lucid._backend import conv as C
+from tests import reference as ref
+from tests.conv_cases import config_id as _cid
+from tests.conv_cases import make_configs
+from tests.conv_cases import make_data as _data
+from tests.conv_cases import rel_err
 
 RTOL = 1e-4
 
 
 def _rel(got, want):
-    """max |got - want| / max |want| (float64)."""
-    got = np.asarray(got.astype(mx.float32) if got.dtype in (mx.float16, mx.bfloat16) else got,
-                     dtype=np.float64)
-    assert got.shape == want.shape, (got.shape, want.shape)
-    return float(np.abs(got - want).max() / max(np.abs(want).max(), 1e-30))
+    """rel_err of an MLX result (half precision read back as float32)."""
+    half = got.dtype in (mx.float16, mx.bfloat16)
+    return rel_err(np.asarray(got.astype(mx.float32) if half else got), want)
 
 
-def _make_configs(count=150, seed=20240611):
-    """Random conv problems; every fifth one forces the harder corners (stride and dilation 3,
-    even kernels, padding wider than the kernel's reach)."""
-    rng = np.random.default_rng(seed)
-    configs = []
-    for i in range(count):
-        nd = 1 + i % 3
-        hard = i % 5 == 0
-        k = tuple(int(v) for v in rng.integers(2 if hard else 1, 5, nd))
-        s = tuple(int(v) for v in rng.integers(2 if hard else 1, 4, nd))
-        d = tuple(int(v) for v in rng.integers(1, 4, nd))
-        pad = tuple((int(rng.integers(0, 4)), int(rng.integers(0, 4))) for _ in range(nd))
-        kind = ("dense", "groups2", "depthwise")[(i // 3) % 3]
-        if kind == "dense":
-            groups, cig, og = 1, int(rng.integers(1, 4)), int(rng.integers(1, 4))
-        elif kind == "groups2":
-            groups, cig, og = 2, int(rng.integers(2, 4)), int(rng.integers(1, 3))
-        else:
-            groups, cig, og = int(rng.integers(2, 5)), 1, int(rng.integers(1, 3))
-        n = int(rng.integers(1, 3))
-        spatial = []
-        for kk, dd, (lo, hi) in zip(k, d, pad):
-            least = max(1, dd * (kk - 1) + 1 - lo - hi)    # at least one output position
-            spatial.append(int(rng.integers(least, least + (4 if nd == 3 else 7))))
-        configs.append(dict(n=n, groups=groups, cig=cig, og=og, spatial=tuple(spatial),
-                            kernel=k, stride=s, dilation=d, padding=pad))
-    return configs
-
-
-CONFIGS = _make_configs()
-
-
-def _cid(c):
-    return "{}d-g{}x{}x{}-k{}-s{}-d{}-p{}-S{}-n{}".format(
-        len(c["kernel"]), c["groups"], c["cig"], c["og"], "".join(map(str, c["kernel"])),
-        "".join(map(str, c["stride"])), "".join(map(str, c["dilation"])),
-        "".join(f"{lo}{hi}" for lo, hi in c["padding"]), "x".join(map(str, c["spatial"])), c["n"])
-
-
-def _data(c, seed):
-    """x, w, dy (float64 numpy) and the reference results for config c."""
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((c["n"], c["groups"] * c["cig"]) + c["spatial"])
-    w = rng.standard_normal((c["groups"] * c["og"], c["cig"]) + c["kernel"])
-    args = (c["stride"], c["padding"], c["dilation"], c["groups"])
-    y = ref.conv_forward(x, w, *args)
-    dy = rng.standard_normal(y.shape)
-    dx = ref.conv_input_grad(dy, w, c["spatial"], *args)
-    dw = ref.conv_weight_grad(x, dy, c["kernel"], *args)
-    return x, w, dy, (y, dx, dw)
+CONFIGS = make_configs(150, 20240611, hard_every=5, max_batch=2, extent={1: 7, 2: 7, 3: 4},
+                       max_dense_channels=3)
 
 
 def _run(fns, c, x, w, dy, dtype):

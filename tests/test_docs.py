@@ -7,7 +7,6 @@ examples such as multi-process launches).
 """
 
 import doctest
-import os
 import pathlib
 import re
 

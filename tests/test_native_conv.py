@@ -8,81 +8,24 @@ gradient in float32 (relative error <= 1e-4) and float64.  Further tests force e
 regime, the no-copy paths, layer-width depthwise, and bounded temporary memory.
 """
 
-import os
-import sys
 import tracemalloc
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-import reference as ref  # noqa: E402
-
-from lucid._backend import native_conv as nc  # noqa: E402
+from lucid._backend import native_conv as nc
+from tests import reference as ref
+from tests.conv_cases import config_id as _cid
+from tests.conv_cases import conv_args as _args
+from tests.conv_cases import make_configs
+from tests.conv_cases import make_data as _data
+from tests.conv_cases import rel_err as _rel
 
 RTOL = 1e-4
 
 
-def _rel(got, want):
-    """max |got - want| / max |want|, in float64."""
-    assert got.shape == want.shape, (got.shape, want.shape)
-    got = np.asarray(got, dtype=np.float64)
-    return float(np.abs(got - want).max() / max(np.abs(want).max(), 1e-30))
-
-
-def _make_configs(count=180, seed=7_2024):
-    """Random conv problems; every fourth one forces the hard corners (stride >= 2, even or
-    large kernels, padding wider than the kernel's reach)."""
-    rng = np.random.default_rng(seed)
-    configs = []
-    for i in range(count):
-        nd = 1 + i % 3
-        hard = i % 4 == 0
-        k = tuple(int(v) for v in rng.integers(2 if hard else 1, 5, nd))
-        s = tuple(int(v) for v in rng.integers(2 if hard else 1, 4, nd))
-        d = tuple(int(v) for v in rng.integers(1, 4, nd))
-        pad = tuple((int(rng.integers(0, 5 if hard else 3)), int(rng.integers(0, 3))) for _ in range(nd))
-        kind = ("dense", "groups2", "depthwise")[(i // 3) % 3]
-        if kind == "dense":
-            groups, cig, og = 1, int(rng.integers(1, 5)), int(rng.integers(1, 5))
-        elif kind == "groups2":
-            groups, cig, og = 2, int(rng.integers(1, 4)), int(rng.integers(1, 3))
-        else:
-            groups, cig, og = int(rng.integers(2, 6)), 1, int(rng.integers(1, 3))
-        n = int(rng.integers(1, 4))
-        spatial = []
-        for kk, dd, (lo, hi) in zip(k, d, pad):
-            least = max(1, dd * (kk - 1) + 1 - lo - hi)     # at least one output position
-            spatial.append(int(rng.integers(least, least + {1: 12, 2: 8, 3: 5}[nd])))
-        configs.append(dict(n=n, groups=groups, cig=cig, og=og, spatial=tuple(spatial),
-                            kernel=k, stride=s, dilation=d, padding=pad))
-    return configs
-
-
-CONFIGS = _make_configs()
-
-
-def _cid(c):
-    return "{}d-g{}x{}x{}-k{}-s{}-d{}-p{}-S{}-n{}".format(
-        len(c["kernel"]), c["groups"], c["cig"], c["og"], "".join(map(str, c["kernel"])),
-        "".join(map(str, c["stride"])), "".join(map(str, c["dilation"])),
-        "".join(f"{lo}{hi}" for lo, hi in c["padding"]), "x".join(map(str, c["spatial"])), c["n"])
-
-
-def _args(c):
-    return c["stride"], c["padding"], c["dilation"], c["groups"]
-
-
-def _data(c, seed):
-    """x, w, dy (float64) and the oracle's (y, dx, dw) for config c."""
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((c["n"], c["groups"] * c["cig"]) + c["spatial"])
-    w = rng.standard_normal((c["groups"] * c["og"], c["cig"]) + c["kernel"])
-    y = ref.conv_forward(x, w, *_args(c))
-    dy = rng.standard_normal(y.shape)
-    dx = ref.conv_input_grad(dy, w, c["spatial"], *_args(c))
-    dw = ref.conv_weight_grad(x, dy, c["kernel"], *_args(c))
-    return x, w, dy, (y, dx, dw)
+CONFIGS = make_configs(180, 7_2024, hard_every=4, max_batch=3, extent={1: 12, 2: 8, 3: 5},
+                       max_hard_pad=5)
 
 
 def _run(c, x, w, dy, dtype):

@@ -207,7 +207,6 @@ def _native_weight_grad(x, dy, kernel_size, stride, padding, dilation, groups,
     result has exactly kernel_size positions.
     """
     n, c_in = x.shape[:2]
-    c_out = dy.shape[1]
     nd = len(kernel_size)
     cig = c_in // groups
     pads, crops = [], []
