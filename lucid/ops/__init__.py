@@ -13,4 +13,13 @@ from lucid.ops.shape import (astype, broadcast_to, cat, chunk, concatenate, expa
                              expand_dims, flatten, pad, permute, repeat, reshape, split, squeeze,
                              stack, swapaxes, tile, to_device, transpose, unsqueeze, view)
 
-__all__ = ['abs', 'add', 'all', 'any', 'argmax', 'argmin', 'astype', 'broadcast_to', 'cat', 'chunk', 'clip', 'concatenate', 'cos', 'div', 'dot', 'eq', 'erf', 'exp', 'expand', 'expand_dims', 'flatten', 'floordiv', 'ge', 'getitem', 'gt', 'isinf', 'isnan', 'le', 'log', 'log1p', 'logical_not', 'logsumexp', 'lt', 'matmul', 'max', 'maximum', 'mean', 'min', 'minimum', 'mul', 'ne', 'neg', 'pad', 'permute', 'pow', 'prod', 'relu', 'repeat', 'reshape', 'sigmoid', 'sign', 'sin', 'split', 'sqrt', 'square', 'squeeze', 'stack', 'std', 'sub', 'sum', 'swapaxes', 'tanh', 'tile', 'to_device', 'transpose', 'unsqueeze', 'var', 'view', 'where']
+__all__ = [
+    'abs', 'add', 'all', 'any', 'argmax', 'argmin', 'astype', 'broadcast_to', 'cat', 'chunk',
+    'clip', 'concatenate', 'cos', 'div', 'dot', 'eq', 'erf', 'exp', 'expand', 'expand_dims',
+    'flatten', 'floordiv', 'ge', 'getitem', 'gt', 'isinf', 'isnan', 'le', 'log', 'log1p',
+    'logical_not', 'logsumexp', 'lt', 'matmul', 'max', 'maximum', 'mean', 'min', 'minimum',
+    'mul', 'ne', 'neg', 'pad', 'permute', 'pow', 'prod', 'relu', 'repeat', 'reshape',
+    'sigmoid', 'sign', 'sin', 'split', 'sqrt', 'square', 'squeeze', 'stack', 'std', 'sub',
+    'sum', 'swapaxes', 'tanh', 'tile', 'to_device', 'transpose', 'unsqueeze', 'var', 'view',
+    'where',
+]

@@ -12,7 +12,10 @@ __all__ = ["conv1d", "conv2d", "conv3d", "conv_nd", "conv_transpose1d", "conv_tr
            "conv_transpose3d", "conv_transpose_nd"]
 
 
-def _check_common(x, weight, bias, n, groups, what):
+def _check_arguments(x, weight, bias, n, groups, what, transposed):
+    """Check types, ranks, dtypes, groups and the bias shape; return the layer's (C_in, C_out).
+    A convolution's weight is (C_out, C_in/groups, *K), a transposed one's
+    (C_in, C_out/groups, *K)."""
     for name, t in (("input", x), ("weight", weight)):
         if not isinstance(t, Tensor):
             raise TypeError(f"{what}: {name} must be a lucid.Tensor, got {type(t).__name__}")
@@ -27,6 +30,16 @@ def _check_common(x, weight, bias, n, groups, what):
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and t.dtype != x.dtype:
             raise TypeError(f"{what}: input has dtype {x.dtype} but {name} has dtype {t.dtype}")
+    full, per_group = weight.shape[:2]
+    if any(k <= 0 for k in weight.shape):
+        raise ValueError(f"{what}: weight sizes must be positive, got shape {weight.shape}")
+    if full % groups:
+        name = "in_channels" if transposed else "out_channels"
+        raise ValueError(f"{what}: groups={groups} must divide {name}={full}")
+    c_in, c_out = (full, per_group * groups) if transposed else (per_group * groups, full)
+    if bias is not None and bias.shape != (c_out,):
+        raise ValueError(f"{what}: bias must have shape ({c_out},), got {bias.shape}")
+    return c_in, c_out
 
 
 def _batched(x, n, channels, what):
@@ -39,19 +52,12 @@ def conv_nd(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, n=N
     weight (C_out, C_in/groups, *K); ``padding`` is ``"same"``, ``"valid"``, an int or a tuple."""
     n = weight.ndim - 2 if n is None else n
     what = f"conv{n}d"
-    _check_common(x, weight, bias, n, groups, what)
-    c_out, c_in_per_group = weight.shape[:2]
+    c_in, _ = _check_arguments(x, weight, bias, n, groups, what, transposed=False)
     kernel_size = weight.shape[2:]
-    if any(k <= 0 for k in kernel_size) or c_out <= 0 or c_in_per_group <= 0:
-        raise ValueError(f"{what}: weight sizes must be positive, got shape {weight.shape}")
-    if c_out % groups:
-        raise ValueError(f"{what}: groups={groups} must divide out_channels={c_out}")
-    if bias is not None and bias.shape != (c_out,):
-        raise ValueError(f"{what}: bias must have shape ({c_out},), got {bias.shape}")
     stride = _nd.ntuple(stride, n, "stride")
     dilation = _nd.ntuple(dilation, n, "dilation")
     pads = _nd.conv_padding(padding, kernel_size, dilation, stride, n)
-    xb, unbatched = _batched(x, n, c_in_per_group * groups, what)
+    xb, unbatched = _batched(x, n, c_in, what)
     _nd.check_kernel_fits(xb.shape[2:], kernel_size, pads, dilation)
     y = _conv_op(xb, weight, bias, stride, pads, dilation, groups)
     return y.squeeze(0) if unbatched else y
@@ -64,16 +70,8 @@ def conv_transpose_nd(x, weight, bias=None, stride=1, padding=0, output_padding=
     + output_padding + 1."""
     n = weight.ndim - 2 if n is None else n
     what = f"conv_transpose{n}d"
-    _check_common(x, weight, bias, n, groups, what)
-    c_in, c_out_per_group = weight.shape[:2]
+    c_in, _ = _check_arguments(x, weight, bias, n, groups, what, transposed=True)
     kernel_size = weight.shape[2:]
-    if any(k <= 0 for k in kernel_size) or c_in <= 0 or c_out_per_group <= 0:
-        raise ValueError(f"{what}: weight sizes must be positive, got shape {weight.shape}")
-    if c_in % groups:
-        raise ValueError(f"{what}: groups={groups} must divide in_channels={c_in}")
-    c_out = c_out_per_group * groups
-    if bias is not None and bias.shape != (c_out,):
-        raise ValueError(f"{what}: bias must have shape ({c_out},), got {bias.shape}")
     if isinstance(padding, str):
         raise ValueError(f"{what}: padding must be an int or a tuple, got {padding!r}")
     stride = _nd.ntuple(stride, n, "stride")
