@@ -7,6 +7,7 @@
 Tensor([[2.0, 4.0]])
 """
 
+# Tensor first, then its operators (bound from lucid.ops), then everything built on them.
 from lucid import _methods
 from lucid.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
 from lucid.dtypes import (bfloat16, bool_, double, dtype, float16, float32, float64,  # noqa: F401
@@ -15,13 +16,13 @@ from lucid.tensor import Tensor  # noqa: F401
 
 _methods.bind()
 
-from lucid import random  # noqa: E402,F401
-from lucid.creation import (arange, empty, empty_like, eye, full, full_like, linspace,  # noqa: E402,F401
-                            ones, ones_like, tensor, zeros, zeros_like)
+from lucid import autograd, random  # noqa: E402,F401
+from lucid.creation import (arange, empty, empty_like, eye, full, full_like,  # noqa: E402,F401
+                            linspace, ones, ones_like, tensor, zeros, zeros_like)
 from lucid.ops import *  # noqa: E402,F401,F403
-from lucid.ops import (abs, all, any, max, min, pow, sum)  # noqa: E402,F401
 from lucid.random import rand, rand_like, randint, randn, randn_like  # noqa: E402,F401
-from lucid import autograd  # noqa: E402,F401
+from lucid import data, nn, optim  # noqa: E402,F401
+from lucid.serialization import load, save  # noqa: E402,F401
 
 __version__ = "0.1.0"
 
@@ -31,6 +32,3 @@ def device_info() -> dict:
     from lucid import _backend as B
 
     return {"gpu": B.gpu_kind(), "default": "cpu"}
-from lucid import nn  # noqa: E402,F401
-from lucid.serialization import load, save  # noqa: E402,F401
-from lucid import data, optim  # noqa: E402,F401
