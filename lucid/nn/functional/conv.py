@@ -58,7 +58,7 @@ def conv_nd(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, n=N
     dilation = _nd.ntuple(dilation, n, "dilation")
     pads = _nd.conv_padding(padding, kernel_size, dilation, stride, n)
     xb, unbatched = _batched(x, n, c_in, what)
-    _nd.check_kernel_fits(xb.shape[2:], kernel_size, pads, dilation)
+    _nd.check_kernel_fits(xb.shape[2:], kernel_size, pads, dilation, f"{what}: kernel")
     y = _conv_op(xb, weight, bias, stride, pads, dilation, groups)
     return y.squeeze(0) if unbatched else y
 
