@@ -47,6 +47,25 @@ def make_configs(count, seed, hard_every, max_batch, extent, max_dense_channels=
     return configs
 
 
+def assert_covers_corners(cs):
+    """The sweep hits every corner the kernel contract cares about."""
+    assert {len(c["kernel"]) for c in cs} == {1, 2, 3}
+    assert {k for c in cs for k in c["kernel"]} == {1, 2, 3, 4}
+    assert {s for c in cs for s in c["stride"]} == {1, 2, 3}
+    assert {d for c in cs for d in c["dilation"]} == {1, 2, 3}
+    assert any(lo != hi for c in cs for lo, hi in c["padding"])
+    assert any(lo > d * (k - 1) for c in cs for (lo, _), d, k in
+               zip(c["padding"], c["dilation"], c["kernel"]))
+    kinds = {(len(c["kernel"]), "dense" if c["groups"] == 1 else
+              "depthwise" if c["cig"] == 1 else "grouped") for c in cs}
+    assert kinds == {(nd, kd) for nd in (1, 2, 3) for kd in ("dense", "grouped", "depthwise")}
+    assert any(c["cig"] == 1 and c["og"] > 1 and c["groups"] > 2 for c in cs)  # depth multiplier
+    assert {c["n"] for c in cs} >= {1, 2}
+    # strides that do not divide the padded extent: some input positions are never read
+    assert any((n + lo + hi - d * (k - 1) - 1) % s for c in cs for n, k, s, d, (lo, hi) in
+               zip(c["spatial"], c["kernel"], c["stride"], c["dilation"], c["padding"]))
+
+
 def config_id(c):
     """A readable test id for a config."""
     return "{}d-g{}x{}x{}-k{}-s{}-d{}-p{}-S{}-n{}".format(
