@@ -142,32 +142,29 @@ def clip(x, min=None, max=None):
     return record(y, (x,), lambda g: (B.where(mask, g, 0),), "Clip")
 
 
+def _extremum(a, b, fn, first_wins, name):
+    """fn(a, b) for fn = maximum/minimum: the gradient goes to the winner, halves on a tie."""
+    x, y = raw(a), raw(b)
+    _check_broadcast(x, y, name.lower())
+    out = fn(x, y)
+
+    def backward(g):
+        share = B.where(x == y, 0.5, B.where(first_wins(x, y), 1.0, 0.0)).astype(g.dtype)
+        return g * share, g * (1.0 - share)
+
+    return record(out, (a, b), backward, name)
+
+
 @op
 def maximum(a, b):
     """Elementwise maximum; a tie sends half the gradient to each side."""
-    x, y = raw(a), raw(b)
-    _check_broadcast(x, y, "maximum")
-    out = B.maximum(x, y)
-
-    def backward(g):
-        share = B.where(x == y, 0.5, B.where(x > y, 1.0, 0.0)).astype(g.dtype)
-        return g * share, g * (1.0 - share)
-
-    return record(out, (a, b), backward, "Maximum")
+    return _extremum(a, b, B.maximum, B.greater, "Maximum")
 
 
 @op
 def minimum(a, b):
     """Elementwise minimum; a tie sends half the gradient to each side."""
-    x, y = raw(a), raw(b)
-    _check_broadcast(x, y, "minimum")
-    out = B.minimum(x, y)
-
-    def backward(g):
-        share = B.where(x == y, 0.5, B.where(x < y, 1.0, 0.0)).astype(g.dtype)
-        return g * share, g * (1.0 - share)
-
-    return record(out, (a, b), backward, "Minimum")
+    return _extremum(a, b, B.minimum, B.less, "Minimum")
 
 
 @op
