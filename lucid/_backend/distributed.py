@@ -115,33 +115,32 @@ def _stream():
     return mx.gpu if _nccl else mx.cpu
 
 
-def all_sum(a):
-    """Element-wise sum of ``a`` over all ranks, evaluated now (so every rank runs its
-    collectives in program order)."""
-    out = mx.distributed.all_sum(a, group=_require(), stream=_stream())
+def _collective(fn, a):
+    """Run an MLX collective on ``a`` and evaluate it now (so every rank runs its collectives in
+    program order)."""
+    out = fn(a, group=_require(), stream=_stream())
     mx.eval(out)
     return out
+
+
+def all_sum(a):
+    """Element-wise sum of ``a`` over all ranks, evaluated now."""
+    return _collective(mx.distributed.all_sum, a)
 
 
 def all_max(a):
     """Element-wise maximum of ``a`` over all ranks, evaluated now."""
-    out = mx.distributed.all_max(a, group=_require(), stream=_stream())
-    mx.eval(out)
-    return out
+    return _collective(mx.distributed.all_max, a)
 
 
 def all_min(a):
     """Element-wise minimum of ``a`` over all ranks, evaluated now."""
-    out = mx.distributed.all_min(a, group=_require(), stream=_stream())
-    mx.eval(out)
-    return out
+    return _collective(mx.distributed.all_min, a)
 
 
 def all_gather(a):
     """Every rank's ``a`` concatenated along axis 0 in rank order, evaluated now."""
-    out = mx.distributed.all_gather(a, group=_require(), stream=_stream())
-    mx.eval(out)
-    return out
+    return _collective(mx.distributed.all_gather, a)
 
 
 def send(a, dst: int) -> None:
