@@ -23,7 +23,23 @@ def _check_optimizer(optimizer):
         raise TypeError(f"expected a lucid.optim.Optimizer, got {type(optimizer).__name__}")
 
 
-class LRScheduler:
+class _SchedulerState:
+    """What every schedule shares: the last learning rates and a state dict of its attributes."""
+
+    def get_last_lr(self) -> list:
+        """The learning rates the last ``step()`` set, one per group."""
+        return list(self._last_lr)
+
+    def state_dict(self) -> dict:
+        """Everything but the optimizer (numbers and lists: ``lucid.save`` can store it)."""
+        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore a schedule saved by ``state_dict()``."""
+        self.__dict__.update(state_dict)
+
+
+class LRScheduler(_SchedulerState):
     """Base class: subclasses define ``lr_at(base_lr, epoch)`` (or override ``get_lr``).
 
     ``last_epoch=-1`` starts a fresh schedule (groups get ``initial_lr``); resuming needs each
@@ -58,18 +74,6 @@ class LRScheduler:
         for group, lr in zip(self.optimizer.param_groups, lrs):
             group["lr"] = lr
         self._last_lr = list(lrs)
-
-    def get_last_lr(self) -> list:
-        """The learning rates the last ``step()`` set, one per group."""
-        return list(self._last_lr)
-
-    def state_dict(self) -> dict:
-        """Everything but the optimizer (numbers and lists: ``lucid.save`` can store it)."""
-        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        """Restore a schedule saved by ``state_dict()``."""
-        self.__dict__.update(state_dict)
 
 
 class StepLR(LRScheduler):
@@ -227,7 +231,7 @@ def _per_group(value, groups, name):
     return [value] * len(groups)
 
 
-class ReduceLROnPlateau:
+class ReduceLROnPlateau(_SchedulerState):
     """Multiply the learning rates by ``factor`` when a metric stops improving.
 
     ``step(metric)`` once per epoch. The metric improves when it beats the best so far by
@@ -294,15 +298,3 @@ class ReduceLROnPlateau:
     def in_cooldown(self) -> bool:
         """True while bad epochs are not being counted."""
         return self.cooldown_counter > 0
-
-    def get_last_lr(self) -> list:
-        """The learning rates after the last ``step()``, one per group."""
-        return list(self._last_lr)
-
-    def state_dict(self) -> dict:
-        """Everything but the optimizer."""
-        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        """Restore a state saved by ``state_dict()``."""
-        self.__dict__.update(state_dict)
