@@ -24,8 +24,13 @@ def _shape(shape):
     return shape
 
 
-def _make(data, device, requires_grad):
-    t = Tensor._wrap(data, B.resolve_device(device))
+def _make(build, device, requires_grad):
+    """A Tensor on ``device`` around the array ``build()`` makes, built on that device's stream
+    (MLX's default stream may be another device's, e.g. a Mac's GPU, which has no float64)."""
+    device = B.resolve_device(device)
+    with B.device_scope(device):
+        data = build()
+    t = Tensor._wrap(data, device)
     if t._device == "gpu" and data.dtype == B.DTYPES["float64"]:
         raise TypeError("float64 is not supported on the GPU: use float32, or device='cpu'")
     if requires_grad:
@@ -40,13 +45,13 @@ def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
 
 def zeros(*shape, dtype="float32", device=None, requires_grad=False) -> Tensor:
     """A tensor of zeros."""
-    return _make(B.zeros(_shape(shape), dtype=B.DTYPES[as_dtype_name(dtype)]), device,
+    return _make(lambda: B.zeros(_shape(shape), dtype=B.DTYPES[as_dtype_name(dtype)]), device,
                  requires_grad)
 
 
 def ones(*shape, dtype="float32", device=None, requires_grad=False) -> Tensor:
     """A tensor of ones."""
-    return _make(B.ones(_shape(shape), dtype=B.DTYPES[as_dtype_name(dtype)]), device,
+    return _make(lambda: B.ones(_shape(shape), dtype=B.DTYPES[as_dtype_name(dtype)]), device,
                  requires_grad)
 
 
@@ -58,7 +63,7 @@ def full(shape, fill_value, dtype=None, device=None, requires_grad=False) -> Ten
             "int64" if isinstance(fill_value, int) else "float32")
     name = as_dtype_name(dtype)
     # MLX keeps a float fill's dtype even when an integer dtype is asked for: cast explicitly
-    return _make(B.cast(B.full(shape, fill_value, dtype=B.DTYPES[name]), name), device,
+    return _make(lambda: B.cast(B.full(shape, fill_value, dtype=B.DTYPES[name]), name), device,
                  requires_grad)
 
 
@@ -78,18 +83,18 @@ def arange(start, stop=None, step=1, dtype=None, device=None, requires_grad=Fals
     n = max(0, math.ceil((stop - start) / step))
     exact_ints = all(isinstance(v, int) for v in (start, stop, step))
     values = start + step * np.arange(n, dtype=np.int64 if exact_ints else np.float64)
-    return _make(B.asarray(values, as_dtype_name(dtype)), device, requires_grad)
+    return _make(lambda: B.asarray(values, as_dtype_name(dtype)), device, requires_grad)
 
 
 def linspace(start, stop, num=50, dtype="float32", device=None, requires_grad=False) -> Tensor:
     """``num`` evenly spaced values from start to stop inclusive."""
-    return _make(B.asarray(np.linspace(start, stop, num), as_dtype_name(dtype)), device,
+    return _make(lambda: B.asarray(np.linspace(start, stop, num), as_dtype_name(dtype)), device,
                  requires_grad)
 
 
 def eye(n, m=None, dtype="float32", device=None, requires_grad=False) -> Tensor:
     """The identity matrix (n x m)."""
-    return _make(B.eye(n, m, dtype=B.DTYPES[as_dtype_name(dtype)]), device, requires_grad)
+    return _make(lambda: B.eye(n, m, dtype=B.DTYPES[as_dtype_name(dtype)]), device, requires_grad)
 
 
 def _like(fn, t, dtype, device, requires_grad, *args):

@@ -12,26 +12,32 @@ def seed(value: int) -> None:
     B.random_seed(value)
 
 
+def _size(size):
+    return _shape((size,) if isinstance(size, int) else (tuple(size),))
+
+
 def randn(*shape, dtype="float32", device=None, requires_grad=False):
     """Standard normal samples."""
-    return _make(B.random_normal(_shape(shape), as_dtype_name(dtype)), device, requires_grad)
+    shape, name = _shape(shape), as_dtype_name(dtype)
+    return _make(lambda: B.random_normal(shape, name), device, requires_grad)
 
 
 def rand(*shape, dtype="float32", device=None, requires_grad=False):
     """Uniform samples in [0, 1)."""
-    return _make(B.random_uniform(_shape(shape), as_dtype_name(dtype)), device, requires_grad)
+    shape, name = _shape(shape), as_dtype_name(dtype)
+    return _make(lambda: B.random_uniform(shape, name), device, requires_grad)
 
 
 def uniform(low=0.0, high=1.0, size=(), dtype="float32", device=None, requires_grad=False):
     """Uniform samples in [low, high)."""
-    return _make(B.random_uniform(_shape((size,) if isinstance(size, int) else (tuple(size),)),
-                                  as_dtype_name(dtype), low, high), device, requires_grad)
+    shape, name = _size(size), as_dtype_name(dtype)
+    return _make(lambda: B.random_uniform(shape, name, low, high), device, requires_grad)
 
 
 def normal(mean=0.0, std=1.0, size=(), dtype="float32", device=None, requires_grad=False):
     """Normal samples with the given mean and standard deviation."""
-    return _make(B.random_normal(_shape((size,) if isinstance(size, int) else (tuple(size),)),
-                                 as_dtype_name(dtype), mean, std), device, requires_grad)
+    shape, name = _size(size), as_dtype_name(dtype)
+    return _make(lambda: B.random_normal(shape, name, mean, std), device, requires_grad)
 
 
 def randint(low, high=None, size=(), dtype="int64", device=None):
@@ -40,14 +46,13 @@ def randint(low, high=None, size=(), dtype="int64", device=None):
         low, high = 0, low
     if high <= low:
         raise ValueError(f"randint: empty range [{low}, {high})")
-    return _make(B.random_randint(low, high, _shape((size,) if isinstance(size, int) else
-                                                    (tuple(size),)), as_dtype_name(dtype)),
-                 device, False)
+    shape, name = _size(size), as_dtype_name(dtype)
+    return _make(lambda: B.random_randint(low, high, shape, name), device, False)
 
 
 def permutation(n: int, device=None):
     """A random permutation of 0..n-1 (int64)."""
-    return _make(B.random_permutation(n).astype(B.DTYPES["int64"]), device, False)
+    return _make(lambda: B.random_permutation(n).astype(B.DTYPES["int64"]), device, False)
 
 
 def rand_like(t, dtype=None, device=None, requires_grad=False):

@@ -33,8 +33,9 @@ class Tensor:
         name = as_dtype_name(dtype)
         if isinstance(data, Tensor):
             data = data.data
-        self.data = B.asarray(data, name)
         self._device = B.resolve_device(device)
+        with B.device_scope(self._device):  # a dtype conversion runs on the tensor's stream
+            self.data = B.asarray(data, name)
         self.grad = None
         self._node = None
         self._hooks = None
@@ -123,15 +124,18 @@ class Tensor:
             raise RuntimeError("backward() called on a tensor that does not require grad: no "
                                "input of the computation had requires_grad=True (or it ran under "
                                "no_grad())")
-        if gradient is None:
-            seed = B.ones(self.data.shape, dtype=self.data.dtype)
-        else:
-            seed = gradient.data if isinstance(gradient, Tensor) else B.asarray(gradient)
-            if tuple(seed.shape) != self.shape:
-                raise ValueError(f"gradient has shape {tuple(seed.shape)} but the tensor has "
-                                 f"shape {self.shape}")
-            seed = seed.astype(self.data.dtype)
-        graph.backward(self, seed, retain_graph=retain_graph)
+        # the whole replay runs on this tensor's stream (MLX's default may be a Mac's GPU,
+        # which cannot run a CPU tensor's float64 gradients)
+        with B.device_scope(self._device):
+            if gradient is None:
+                seed = B.ones(self.data.shape, dtype=self.data.dtype)
+            else:
+                seed = gradient.data if isinstance(gradient, Tensor) else B.asarray(gradient)
+                if tuple(seed.shape) != self.shape:
+                    raise ValueError(f"gradient has shape {tuple(seed.shape)} but the tensor "
+                                     f"has shape {self.shape}")
+                seed = seed.astype(self.data.dtype)
+            graph.backward(self, seed, retain_graph=retain_graph)
 
     def retain_grad(self) -> None:
         """Keep this non-leaf tensor's gradient in ``.grad`` after backward."""

@@ -136,9 +136,14 @@ def is_floating(dt) -> bool:
 
 
 def cast(a, name: str):
-    """``a`` converted to the named dtype (no copy when it already has it)."""
+    """``a`` converted to the named dtype (no copy when it already has it). A conversion from
+    or to float64 runs on the CPU stream: GPUs (Metal) have no float64."""
     dt = DTYPES[name]
-    return a if a.dtype == dt else a.astype(dt)
+    if a.dtype == dt:
+        return a
+    if dt == mx.float64 or a.dtype == mx.float64:
+        return a.astype(dt, stream=mx.cpu)
+    return a.astype(dt)
 
 
 # --- devices and streams ----------------------------------------------------------------------

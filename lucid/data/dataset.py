@@ -44,7 +44,11 @@ class TensorDataset(Dataset):
     def batch(self, indices) -> tuple:
         """The samples at ``indices`` (a numpy int array), stacked: one gather per tensor."""
         idx = B.asarray(np.asarray(indices, dtype=np.int64), "int32")
-        return tuple(Tensor._wrap(B.take(t.data, idx, axis=0), t._device) for t in self.tensors)
+        out = []
+        for t in self.tensors:
+            with B.device_scope(t._device):  # gather on the tensor's own stream
+                out.append(Tensor._wrap(B.take(t.data, idx, axis=0), t._device))
+        return tuple(out)
 
 
 class Subset(Dataset):

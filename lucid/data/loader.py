@@ -20,7 +20,8 @@ def default_collate(samples):
     first = samples[0]
     if isinstance(first, Tensor):
         _same_shapes([s.shape for s in samples])
-        return Tensor._wrap(B.stack([s.data for s in samples]), first._device)
+        with B.device_scope(first._device):
+            return Tensor._wrap(B.stack([s.data for s in samples]), first._device)
     if isinstance(first, np.ndarray):
         _same_shapes([s.shape for s in samples])
         return Tensor(np.stack(samples))

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from lucid import _backend as B
+from lucid.ops._util import op  # each initialiser runs on its tensor's device stream
 from lucid.tensor import Tensor
 
 __all__ = ["calculate_gain", "calculate_fan_in_and_fan_out", "uniform_", "normal_", "constant_",
@@ -80,6 +81,7 @@ def _fan(tensor, mode):
     raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
 
 
+@op
 def uniform_(tensor, a: float = 0.0, b: float = 1.0):
     """Fill with samples from U(a, b)."""
     _check_tensor(tensor, "uniform_")
@@ -88,6 +90,7 @@ def uniform_(tensor, a: float = 0.0, b: float = 1.0):
     return _store(tensor, B.random_uniform(tensor.shape, "float32", a, b))
 
 
+@op
 def normal_(tensor, mean: float = 0.0, std: float = 1.0):
     """Fill with samples from N(mean, std^2)."""
     _check_tensor(tensor, "normal_")
@@ -96,22 +99,26 @@ def normal_(tensor, mean: float = 0.0, std: float = 1.0):
     return _store(tensor, B.random_normal(tensor.shape, "float32", mean, std))
 
 
+@op
 def constant_(tensor, val):
     """Fill with ``val``."""
     _check_tensor(tensor, "constant_", floating=False)
     return _store(tensor, B.full(tensor.shape, val, dtype=tensor.data.dtype))
 
 
+@op
 def zeros_(tensor):
     """Fill with zeros."""
     return constant_(tensor, 0)
 
 
+@op
 def ones_(tensor):
     """Fill with ones."""
     return constant_(tensor, 1)
 
 
+@op
 def xavier_uniform_(tensor, gain: float = 1.0):
     """Glorot uniform: U(-r, r) with r = gain * sqrt(6 / (fan_in + fan_out))."""
     _check_tensor(tensor, "xavier_uniform_")
@@ -120,6 +127,7 @@ def xavier_uniform_(tensor, gain: float = 1.0):
     return uniform_(tensor, -bound, bound)
 
 
+@op
 def xavier_normal_(tensor, gain: float = 1.0):
     """Glorot normal: N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     _check_tensor(tensor, "xavier_normal_")
@@ -127,6 +135,7 @@ def xavier_normal_(tensor, gain: float = 1.0):
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
 
 
+@op
 def kaiming_uniform_(tensor, a: float = 0.0, mode: str = "fan_in",
                      nonlinearity: str = "leaky_relu"):
     """He uniform: U(-r, r) with r = gain * sqrt(3 / fan), gain from ``calculate_gain``
@@ -137,6 +146,7 @@ def kaiming_uniform_(tensor, a: float = 0.0, mode: str = "fan_in",
     return uniform_(tensor, -bound, bound)
 
 
+@op
 def kaiming_normal_(tensor, a: float = 0.0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu"):
     """He normal: N(0, std^2) with std = gain / sqrt(fan)."""
@@ -150,6 +160,7 @@ def _normal_cdf(v: float) -> float:
     return 0.5 * (1.0 + math.erf(v / math.sqrt(2.0)))
 
 
+@op
 def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
                   b: float = 2.0):
     """Fill with N(mean, std^2) restricted to [a, b] (absolute bounds), by the inverse CDF."""
@@ -164,6 +175,7 @@ def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
     return _store(tensor, B.clip(values, a, b))  # clip: erfinv(+-1) is infinite
 
 
+@op
 def orthogonal_(tensor, gain: float = 1.0):
     """Fill with a (semi-)orthogonal matrix: the tensor viewed as ``(shape[0], rest)`` has
     orthonormal rows or columns, times ``gain``. The QR runs in numpy float64 on a Gaussian draw

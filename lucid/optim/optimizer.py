@@ -122,14 +122,17 @@ class Optimizer:
                 if p.grad is None:
                     continue
                 state = self.state.setdefault(p, {})
-                grad = p.grad.data
-                if grad.dtype != p.data.dtype:
-                    grad = grad.astype(p.data.dtype)
-                if group.get("maximize", False):
-                    grad = -grad
-                new = self._update(group, p.data, grad, state)
-                if new.dtype != p.data.dtype:  # Python floats must not promote float16 params
-                    new = new.astype(p.data.dtype)
+                # on the parameter's own stream: MLX's default (the GPU on a Mac) cannot run a
+                # CPU parameter's float64 update
+                with B.device_scope(p._device):
+                    grad = p.grad.data
+                    if grad.dtype != p.data.dtype:
+                        grad = grad.astype(p.data.dtype)
+                    if group.get("maximize", False):
+                        grad = -grad
+                    new = self._update(group, p.data, grad, state)
+                    if new.dtype != p.data.dtype:  # Python floats must not promote float16 params
+                        new = new.astype(p.data.dtype)
                 p.data = new
                 touched.append(new)
                 for v in state.values():

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from lucid import _backend as B
+from lucid.ops._util import op  # runs on the input's device stream
 from lucid.tensor import Tensor
 
 __all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d", "feature_dropout"]
@@ -23,6 +24,7 @@ def _apply_mask(x, mask_shape, p):
     return x * scale
 
 
+@op
 def dropout(x, p: float = 0.5, training: bool = True, inplace: bool = False):
     """Zero each element with probability ``p`` and scale the survivors by 1/(1-p) while
     ``training``; return ``x`` unchanged otherwise."""
@@ -34,6 +36,7 @@ def dropout(x, p: float = 0.5, training: bool = True, inplace: bool = False):
     return _apply_mask(x, x.shape, p)
 
 
+@op
 def feature_dropout(x, p: float, training: bool, spatial_dims: int, name: str = "dropout"):
     """Zero whole channels: ``x`` is ``(N, C, *S)`` or unbatched ``(C, *S)`` with
     ``spatial_dims`` spatial dimensions; one keep/drop draw per (sample, channel)."""

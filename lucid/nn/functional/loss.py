@@ -12,6 +12,7 @@ from lucid import _backend as B
 from lucid import ops
 from lucid.ops import loss as _fused
 from lucid.ops.activation import log_softmax
+from lucid.ops._util import op  # runs on the input's device stream
 from lucid.tensor import Tensor
 
 __all__ = ["cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
@@ -97,6 +98,7 @@ def _index_reduce(loss, t, weight, ignore_index, reduction, unbatched, dtype):
 
 
 # --- classification -----------------------------------------------------------------------------
+@op
 def cross_entropy(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean",
                   label_smoothing: float = 0.0):
     """Cross entropy between logits ``input`` (class axis 1, or (C,)) and ``target``.
@@ -142,6 +144,7 @@ def _cross_entropy_probs(input, target, weight, reduction, label_smoothing):
     return _reduce(loss, reduction)
 
 
+@op
 def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean"):
     """Negative log-likelihood of log-probabilities ``input`` (class axis 1, or (C,)) at class
     indices ``target``; ``weight``, ``ignore_index`` and ``reduction`` as in cross_entropy."""
@@ -156,6 +159,7 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
     return _index_reduce(loss, t, w, ignore_index, reduction, unbatched, x.data.dtype)
 
 
+@op
 def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
     """Binary cross entropy of probabilities ``input`` in [0, 1] against ``target`` (same
     shape); each log is clamped to >= -100 so p = 0 or 1 gives a finite loss. ``weight`` is
@@ -176,6 +180,7 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
     return _reduce(loss, reduction)
 
 
+@op
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction: str = "mean",
                                      pos_weight=None):
     """Sigmoid + binary cross entropy in one numerically stable step, on logits ``input``.
@@ -217,16 +222,19 @@ def _diff(input, target, fn, reduction):
     return input - target
 
 
+@op
 def mse_loss(input, target, reduction: str = "mean"):
     """Squared error ``(input - target) ** 2``."""
     return _reduce(ops.square(_diff(input, target, "mse_loss", reduction)), reduction)
 
 
+@op
 def l1_loss(input, target, reduction: str = "mean"):
     """Absolute error ``|input - target|``."""
     return _reduce(ops.abs(_diff(input, target, "l1_loss", reduction)), reduction)
 
 
+@op
 def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0):
     """``0.5 * d**2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 * beta`` (plain L1 when
     ``beta`` is 0)."""
@@ -239,6 +247,7 @@ def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0):
     return _reduce(ops.where(a < beta, 0.5 * d * d / beta, a - 0.5 * beta), reduction)
 
 
+@op
 def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0):
     """``0.5 * d**2`` where ``|d| < delta``, else ``delta * (|d| - 0.5 * delta)``."""
     if delta <= 0:
@@ -248,6 +257,7 @@ def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0):
     return _reduce(ops.where(a < delta, 0.5 * d * d, delta * (a - 0.5 * delta)), reduction)
 
 
+@op
 def kl_div(input, target, reduction: str = "mean", log_target: bool = False):
     """Kullback-Leibler divergence with ``input`` holding log-probabilities: elementwise
     ``target * (log(target) - input)`` (0 where target is 0), or with ``log_target`` the target

@@ -13,6 +13,7 @@ from lucid import _backend as B
 from lucid.ops import elementwise as E
 from lucid.ops import shape as S
 from lucid.ops.norm import standardize
+from lucid.ops._util import op  # runs on the input's device stream
 from lucid.tensor import Tensor
 
 __all__ = ["batch_norm", "instance_norm", "group_norm", "layer_norm"]
@@ -45,8 +46,9 @@ def _check_vector(t, channels, what, name):
 def _update(buffer, batch_value, momentum):
     """buffer <- (1 - momentum) * buffer + momentum * batch_value, in place, off the tape."""
     old = buffer.data
-    batch_value = B.reshape(B.cast(batch_value, B.dtype_name(old.dtype)), old.shape)
-    buffer.data = (1.0 - momentum) * old + momentum * batch_value
+    with B.device_scope(buffer._device):
+        batch_value = B.reshape(B.cast(batch_value, B.dtype_name(old.dtype)), old.shape)
+        buffer.data = (1.0 - momentum) * old + momentum * batch_value
     # evaluate now: a lazily chained update would grow MLX's graph with every training step
     B.evaluate(buffer.data)
 
@@ -67,6 +69,7 @@ def _with_running_stats(input, running_mean, running_var, weight, bias, eps, axi
                  _channel_view(shift, input.ndim, axis))
 
 
+@op
 def batch_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
                training=False, momentum=0.1, eps=1e-5):
     """Batch normalisation of an ``(N, C, *S)`` input over N and S, per channel.
@@ -97,6 +100,7 @@ def batch_norm(input, running_mean=None, running_var=None, weight=None, bias=Non
     return _affine(y, weight, bias)
 
 
+@op
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
                   use_input_stats=True, momentum=0.1, eps=1e-5):
     """Instance normalisation: each sample's channels standardised over their spatial dims.
@@ -128,6 +132,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     return _affine(y, weight, bias)
 
 
+@op
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Group normalisation of ``(N, C, *S)``: channels split into ``num_groups`` groups, each
     standardised over its channels and spatial dims, then a per-channel affine map."""
@@ -145,6 +150,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     return _affine(S.reshape(y, input.shape), weight, bias)
 
 
+@op
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Layer normalisation over the trailing dims ``normalized_shape``, with an elementwise
     affine map of that shape."""

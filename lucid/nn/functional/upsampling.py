@@ -16,6 +16,7 @@ from lucid import _backend as B
 from lucid.ops import elementwise as E
 from lucid.ops import pool as _pool
 from lucid.ops import shape as S
+from lucid.ops._util import op  # runs on the input's device stream
 from lucid.tensor import Tensor
 
 __all__ = ["interpolate", "upsample"]
@@ -117,6 +118,7 @@ def _linear_by_integer_factor(x, axis, r):
     return S.reshape(y, x.shape[:axis] + (n * r,) + x.shape[axis + 1:])
 
 
+@op
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None):
     """Resize the spatial dims of an ``(N, C, *S)`` input to ``size`` or by ``scale_factor``.

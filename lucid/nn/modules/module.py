@@ -434,10 +434,11 @@ class Module:
                                 ".to(lucid.float32) first")
         for t in tensors:
             if name and t.is_floating_point():
-                arr = B.cast(t.data, name)
-                t._set_array(arr) if isinstance(t, Parameter) else setattr(t, "data", arr)
-                if t.grad is not None:
-                    t.grad.data = B.cast(t.grad.data, name)
+                with B.device_scope(target or t._device):  # cast where the tensor will live
+                    arr = B.cast(t.data, name)
+                    t._set_array(arr) if isinstance(t, Parameter) else setattr(t, "data", arr)
+                    if t.grad is not None:
+                        t.grad.data = B.cast(t.grad.data, name)
             if target is not None:
                 t._device = target
                 if t.grad is not None:

@@ -39,7 +39,8 @@ class Embedding(Module):
         init.normal_(self.weight)
         if self.padding_idx is not None:
             data = self.weight.data
-            data[self.padding_idx] = B.zeros((self.embedding_dim,), dtype=data.dtype)
+            with B.device_scope(self.weight.device):
+                data[self.padding_idx] = B.zeros((self.embedding_dim,), dtype=data.dtype)
             self.weight.data = data
 
     def forward(self, indices):

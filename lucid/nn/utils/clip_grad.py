@@ -41,17 +41,19 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
         else "float32"
     if not grads:
         return Tensor._wrap(B.zeros((), dtype=B.DTYPES[acc]))
-    if math.isinf(norm_type):
-        total = B.max(B.stack([B.max(B.abs(B.cast(g.data, acc))) for g in grads]))
-    else:
-        parts = [B.sum(B.power(B.abs(B.cast(g.data, acc)), norm_type)) for g in grads]
-        total = B.power(B.sum(B.stack(parts)), 1.0 / norm_type)
-    if error_if_nonfinite and not math.isfinite(total.item()):
-        raise RuntimeError(f"the total norm of order {norm_type} of the gradients is "
-                           f"{total.item()}: not finite, so they cannot be clipped")
-    scale = B.minimum(max_norm / (total + 1e-6), 1.0)
-    for g in grads:
-        g.data = g.data * B.cast(scale, B.dtype_name(g.data.dtype))
+    # on the gradients' stream: MLX's default (a Mac's GPU) cannot run float64 CPU gradients
+    with B.device_scope(grads[0]._device):
+        if math.isinf(norm_type):
+            total = B.max(B.stack([B.max(B.abs(B.cast(g.data, acc))) for g in grads]))
+        else:
+            parts = [B.sum(B.power(B.abs(B.cast(g.data, acc)), norm_type)) for g in grads]
+            total = B.power(B.sum(B.stack(parts)), 1.0 / norm_type)
+        if error_if_nonfinite and not math.isfinite(total.item()):
+            raise RuntimeError(f"the total norm of order {norm_type} of the gradients is "
+                               f"{total.item()}: not finite, so they cannot be clipped")
+        scale = B.minimum(max_norm / (total + 1e-6), 1.0)
+        for g in grads:
+            g.data = g.data * B.cast(scale, B.dtype_name(g.data.dtype))
     return Tensor._wrap(total, grads[0]._device)
 
 
