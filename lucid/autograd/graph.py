@@ -41,18 +41,15 @@ def record(data, parents, backward, name="Op"):
     out.grad = None
     out._hooks = None
     out._retains_grad = False
-    device = "cpu"
+    device = None
     needs = False
-    for p in parents:
+    for p in parents:  # one pass: the first tensor's device, and whether any needs a gradient
         if isinstance(p, _Tensor):
-            device = p._device
-            break
-    if getattr(_state, "enabled", True):
-        for p in parents:
-            if getattr(p, "requires_grad", False):
-                needs = True
-                break
-    out._device = device
+            if device is None:
+                device = p._device
+            needs = needs or p.requires_grad
+    needs = needs and getattr(_state, "enabled", True)
+    out._device = device or "cpu"
     out.requires_grad = needs
     out._node = Node(backward, parents, name) if needs else None
     return out
@@ -88,7 +85,7 @@ def _topological_order(root):
         node = t._node
         if node is not None:
             for p in node.parents:
-                if getattr(p, "requires_grad", False) and id(p) not in seen:
+                if isinstance(p, _Tensor) and p.requires_grad and id(p) not in seen:
                     stack.append((p, False))
     order.reverse()
     return order
@@ -126,7 +123,7 @@ def backward(root, seed, retain_graph=False):
             with B.device_scope(t._device):
                 parent_grads = node.backward(g)
         for p, pg in zip(node.parents, parent_grads):
-            if pg is None or not getattr(p, "requires_grad", False):
+            if pg is None or not isinstance(p, _Tensor) or not p.requires_grad:
                 continue
             if pg.shape != p.data.shape:
                 pg = unbroadcast(pg, p.data.shape)

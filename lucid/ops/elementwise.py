@@ -13,8 +13,12 @@ from lucid.tensor import Tensor
 
 
 def _check_broadcast(a, b, name):
+    if isinstance(a, (int, float)) or isinstance(b, (int, float)):
+        return  # a Python number broadcasts against anything
     sa = getattr(a, "shape", ())
     sb = getattr(b, "shape", ())
+    if sa == sb:
+        return
     for x, y in zip(reversed(tuple(sa)), reversed(tuple(sb))):
         if x != y and x != 1 and y != 1:
             raise ValueError(f"{name}: shapes {tuple(sa)} and {tuple(sb)} cannot be broadcast "
