@@ -193,8 +193,8 @@ def _check_file(path):
 def load(path, device=None):
     """Read a checkpoint written by ``lucid.save`` and rebuild the saved structure (Tensors on
     ``device``, default the CPU). A safetensors file from elsewhere (no Lucid metadata) loads
-    as a flat ``{name: Tensor}`` dict. A missing file raises FileNotFoundError; a truncated or
-    foreign file raises ValueError naming the path."""
+    as a flat ``{name: Tensor}`` dict. A missing file raises FileNotFoundError; a truncated file, or
+    one that is not safetensors at all, raises ValueError naming the path."""
     path = os.fspath(path)
     _check_file(path)
     try:

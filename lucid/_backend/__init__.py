@@ -1,8 +1,10 @@
 """The one seam between Lucid and MLX.
 
-Every MLX primitive that Lucid relies on is named here (or in the kernel modules beside this
-file: ``conv``, ``native_conv``), so a reader sees in one place what the framework needs from
-its array library, and a faster path can be swapped in without touching ``lucid.ops``.
+Every MLX primitive that Lucid relies on is named here (``core``) or in the modules beside
+it: ``conv`` (MLX convolution kernels), ``native_conv`` (NumPy/OpenBLAS CPU kernels, no MLX),
+``dispatch`` (which kernels run for a device) and ``distributed`` (MLX's collectives). A reader
+sees in one place what the framework needs from its array library, and a faster path can be
+swapped in without touching ``lucid.ops``.
 Nothing outside ``lucid/_backend`` imports ``mlx.core``.
 """
 
