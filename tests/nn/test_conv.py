@@ -1,7 +1,9 @@
 """Conv layers: the reference page's examples (in the consistent reading of ERRATA.md), layer
 configuration, initialisation, repr, and clear errors for bad input."""
 
+import importlib.util
 import math
+import pathlib
 
 import numpy as np
 import pytest
@@ -56,26 +58,16 @@ def test_page_example_2_batch_with_bias():
     np.testing.assert_array_equal(conv3d.bias.grad.numpy(), [16.0, 16.0])
 
 
-class Conv3dModel(nn.Module):
-    """The page's third example, verbatim apart from the input size (ERRATA 3)."""
+def _page_model():
+    """The page's Conv3dModel, exactly as examples/conv3d_reference.py (its one copy) holds it."""
+    path = pathlib.Path(__file__).resolve().parents[2] / "examples" / "conv3d_reference.py"
+    spec = importlib.util.spec_from_file_location("conv3d_reference", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.Conv3dModel
 
-    def __init__(self):
-        super(Conv3dModel, self).__init__()
-        self.conv1 = nn.Conv3d(in_channels=1, out_channels=8, kernel_size=3, padding=1)
-        self.relu = nn.ReLU()
-        self.conv2 = nn.Conv3d(in_channels=8, out_channels=16, kernel_size=3)
-        self.pool = nn.MaxPool3D(kernel_size=2, stride=2)
-        self.fc = nn.Linear(in_features=16 * 4 * 4 * 4, out_features=10)
 
-    def forward(self, x):
-        x = self.conv1(x)
-        x = self.relu(x)
-        x = self.conv2(x)
-        x = self.relu(x)
-        x = self.pool(x)
-        x = x.reshape(x.shape[0], -1)
-        x = self.fc(x)
-        return x
+Conv3dModel = _page_model()
 
 
 def test_page_example_3_model_on_10_cubed():
