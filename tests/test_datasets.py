@@ -67,10 +67,11 @@ def flow_features(clips):
 # shapes3d
 # ---------------------------------------------------------------------------------------
 
-def test_shapes3d_deterministic():
-    a, la = make_shapes3d(40, seed=3)
-    b, lb = make_shapes3d(40, seed=3)
-    c, lc = make_shapes3d(40, seed=4)
+@pytest.mark.parametrize("make, n", [(make_shapes3d, 40), (make_motion_clips, 30)])
+def test_same_seed_same_data_other_seed_other_data(make, n):
+    a, la = make(n, seed=3)
+    b, lb = make(n, seed=3)
+    c, lc = make(n, seed=4)
     assert np.array_equal(a, b) and np.array_equal(la, lb)
     assert not np.array_equal(a, c)
     assert not np.array_equal(la, lc)
@@ -145,15 +146,6 @@ def test_shapes3d_separable_by_shape_not_by_volume():
 # ---------------------------------------------------------------------------------------
 # motion clips
 # ---------------------------------------------------------------------------------------
-
-def test_motion_deterministic():
-    a, la = make_motion_clips(30, seed=3)
-    b, lb = make_motion_clips(30, seed=3)
-    c, lc = make_motion_clips(30, seed=4)
-    assert np.array_equal(a, b) and np.array_equal(la, lb)
-    assert not np.array_equal(a, c)
-    assert not np.array_equal(la, lc)
-
 
 @pytest.mark.parametrize("n,frames,size", [(23, 8, 16), (11, 4, 12), (0, 8, 16)])
 def test_motion_shapes_dtypes_balance(n, frames, size):
