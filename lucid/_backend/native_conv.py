@@ -287,6 +287,18 @@ def _depth_blocks(plan, C, Co, itemsize):
     return blocks
 
 
+def _column_chunks(src, sample_stride, chan_stride, C, ntaps, tp, segs, front=0):
+    """For each chunk of ``segs``: (first sample, samples, first column, columns, cols), with
+    cols (samples, C, ntaps, columns) the chunk's im2col block (a reused scratch buffer: use it
+    before asking for the next chunk)."""
+    for ch in segs.chunks:
+        c0, nn, j0, nj, t0, tl = ch
+        L = nj * tl
+        cols = _cols_buf(nn * C * ntaps * L, src.dtype).reshape(nn, C, ntaps, L)
+        _fill(src, sample_stride, chan_stride, C, tp, segs, ch, cols, front)
+        yield c0, nn, j0 * segs.seglen + t0, L, cols
+
+
 def _forward(x, w, plan, G):
     """conv_forward for one plan (whole samples)."""
     N, C = x.shape[:2]
@@ -307,12 +319,7 @@ def _forward(x, w, plan, G):
         direct = segs.M == math.prod(plan.O)
         comp = y[n0:n1].reshape(nb, Co, -1) if direct else np.empty((nb, Co, segs.M), x.dtype)
         cs = plan.nph * plan.plane
-        for ch in segs.chunks:
-            c0, nn, j0, nj, t0, tl = ch
-            L = nj * tl
-            cols = _cols_buf(nn * C * nk * L, x.dtype).reshape(nn, C, nk, L)
-            _fill(grid, C * cs, cs, C, tp, segs, ch, cols)
-            m0 = j0 * segs.seglen + t0
+        for c0, nn, m0, L, cols in _column_chunks(grid, C * cs, cs, C, nk, tp, segs):
             out = comp[c0:c0 + nn].reshape(nn, G, Cog, segs.M)[..., m0:m0 + L]
             np.matmul(W, cols.reshape(nn, G, Cg * nk, L), out=out)
         if not direct:
@@ -346,12 +353,7 @@ def _weight_grad(x, dy, plan, G):
         segs = _Segs(plan, zero, plan.O, nb, C * nk * it)
         dyc = _dy_segments(dy[n0:n1], segs)
         cs = plan.nph * plan.plane
-        for ch in segs.chunks:
-            c0, nn, j0, nj, t0, tl = ch
-            L = nj * tl
-            cols = _cols_buf(nn * C * nk * L, x.dtype).reshape(nn, C, nk, L)
-            _fill(grid, C * cs, cs, C, tp, segs, ch, cols)
-            m0 = j0 * segs.seglen + t0
+        for c0, nn, m0, L, cols in _column_chunks(grid, C * cs, cs, C, nk, tp, segs):
             d = dyc[c0:c0 + nn].reshape(nn, G, Cog, segs.M)[..., m0:m0 + L]
             prod = np.matmul(cols.reshape(nn, G, Cg * nk, L), d.transpose(0, 1, 3, 2))
             dWT += prod.sum(axis=0) if nn > 1 else prod[0]
@@ -385,12 +387,8 @@ def _input_grad(dy, w, plan, G):
         for (js, us), kp, wp, tp in phases:
             segs = _Segs(plan, [a for a, _ in js], [n for _, n in js], nb, Co * kp * it)
             comp = np.empty((nb, C, segs.M), dy.dtype)
-            for ch in segs.chunks:
-                c0, nn, j0, nj, t0, tl = ch
-                L = nj * tl
-                cols = _cols_buf(nn * Co * kp * L, dy.dtype).reshape(nn, Co, kp, L)
-                _fill(dyg, Co * plan.plane, plan.plane, Co, tp, segs, ch, cols, front)
-                m0 = j0 * segs.seglen + t0
+            for c0, nn, m0, L, cols in _column_chunks(dyg, Co * plan.plane, plan.plane, Co, kp,
+                                                      tp, segs, front):
                 out = comp[c0:c0 + nn].reshape(nn, G, Cg, segs.M)[..., m0:m0 + L]
                 np.matmul(wp, cols.reshape(nn, G, Cog * kp, L), out=out)
             np.copyto(dx[(slice(n0, n1), slice(None)) + us], segs.valid_view(comp))
