@@ -411,30 +411,11 @@ def conv_forward(x, w, stride, padding, dilation, groups):
     return y
 
 
-def _fit_dy(dy, plan):
-    """Reconcile dy's spatial size with the plan's output size.
-
-    ConvTranspose with output_padding hands in a dy shorter or longer than the formula's
-    output: a longer one extends the high padding by whole strides (the extra outputs only see
-    padding past the input), a shorter one is zero-extended (missing outputs contribute nothing).
-    """
-    got = tuple(dy.shape[2:])
-    if got == plan.O:
-        return dy, plan
-    if any(g > o for g, o in zip(got, plan.O)):
-        pad = tuple((lo, hi + max(0, g - o) * s)
-                    for (lo, hi), g, o, s in zip(plan.pad, got, plan.O, plan.s))
-        plan = _Plan(plan.S, plan.K, plan.s, pad, plan.d)
-    if got != plan.O:
-        dy = np.pad(dy, [(0, 0), (0, 0)] + [(0, o - g) for g, o in zip(got, plan.O)])
-    return dy, plan
-
-
 def conv_weight_grad(x, dy, kernel_size, stride, padding, dilation, groups):
     """dW[co, ci, k] = sum_{n,o} dy[n, co, o] * xpad[n, ci, o*stride + k*dilation]."""
     x = np.asarray(x)
     dy = np.asarray(dy, dtype=x.dtype)
-    dy, plan = _fit_dy(dy, _Plan(x.shape[2:], kernel_size, stride, padding, dilation))
+    plan = _Plan(x.shape[2:], kernel_size, stride, padding, dilation)
     blocks = _depth_blocks(plan, x.shape[1], dy.shape[1], x.itemsize)
     if blocks is None:
         return _weight_grad(x, dy, plan, groups)
@@ -450,7 +431,7 @@ def conv_input_grad(dy, w, in_spatial, stride, padding, dilation, groups):
     """dx = adjoint of conv_forward in x (transposed convolution), spatial size in_spatial."""
     dy = np.asarray(dy)
     w = np.asarray(w, dtype=dy.dtype)
-    dy, plan = _fit_dy(dy, _Plan(in_spatial, w.shape[2:], stride, padding, dilation))
+    plan = _Plan(in_spatial, w.shape[2:], stride, padding, dilation)
     C = w.shape[1] * groups
     blocks = _depth_blocks(plan, C, dy.shape[1], dy.itemsize)
     if blocks is None:

@@ -12,6 +12,7 @@ is the convolution's forward, so each formula exists once.
 from __future__ import annotations
 
 from lucid import _backend as B
+from lucid.ops import _nd
 from lucid.ops._util import op, record
 
 
@@ -55,6 +56,12 @@ def conv_transpose(x, weight, bias, stride, padding, out_spatial, dilation, grou
     kernels = B.conv_kernels(x._device, B.mx_dtype_of(x.data))
     xd, wd = x.data, weight.data
     in_spatial, kernel_size = tuple(xd.shape[2:]), tuple(wd.shape[2:])
+    # x plays the role of a convolution's dy. With output_padding >= stride the convolution of
+    # an out_spatial input has more positions than x: x is zero there, so pad it once and every
+    # kernel call below gets the sizes the backend contract promises.
+    full = _nd.conv_output_size(out_spatial, kernel_size, stride, padding, dilation)
+    if full != in_spatial:
+        xd = B.pad(xd, [(0, 0), (0, 0)] + [(0, f - n) for f, n in zip(full, in_spatial)])
     y = kernels.conv_input_grad(xd, wd, out_spatial, stride, padding, dilation, groups)
     if bias is not None:
         y = _add_bias(y, bias)
@@ -63,19 +70,10 @@ def conv_transpose(x, weight, bias, stride, padding, out_spatial, dilation, grou
         dx = dw = None
         if x.requires_grad:
             dx = kernels.conv_forward(g, wd, stride, padding, dilation, groups)
-            # an output_padding >= stride adds positions no input reaches: crop them
-            if tuple(dx.shape[2:]) != in_spatial:
+            if full != in_spatial:  # the positions added above get no gradient
                 dx = dx[(slice(None), slice(None)) + tuple(slice(0, n) for n in in_spatial)]
         if weight.requires_grad:
-            # x plays dy's role; where output_padding >= stride the convolution of the output
-            # has more positions than x: x is zero there
-            full = tuple(g.shape[2:][i] + lo + hi - d * (k - 1) - 1 for i, ((lo, hi), d, k) in
-                         enumerate(zip(padding, dilation, kernel_size)))
-            full = tuple(f // s + 1 for f, s in zip(full, stride))
-            xs = xd
-            if full != in_spatial:
-                xs = B.pad(xd, [(0, 0), (0, 0)] + [(0, f - n) for f, n in zip(full, in_spatial)])
-            dw = kernels.conv_weight_grad(g, xs, kernel_size, stride, padding, dilation, groups)
+            dw = kernels.conv_weight_grad(g, xd, kernel_size, stride, padding, dilation, groups)
         db = _bias_grad(g) if bias is not None else None
         return dx, dw, db
 

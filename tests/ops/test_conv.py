@@ -128,13 +128,14 @@ def random_transpose_config(rng):
 
 def test_conv_transpose_sweep_against_reference(kernels):
     rng = np.random.default_rng(1)
-    checked = 0
+    checked = padded_past_stride = 0
     while checked < 120:
         c = random_transpose_config(rng)
         out = ref.conv_transpose_out_size(c["size"], c["k"], c["s"], c["p"], c["op"], c["d"])
         if min(out) <= 0:
             continue
         checked += 1
+        padded_past_stride += any(o >= st for o, st in zip(c["op"], c["s"]))
         x = rng.standard_normal((c["batch"], c["c_in"]) + c["size"])
         w = rng.standard_normal((c["c_in"], c["c_out"] // c["groups"]) + c["k"])
         b = rng.standard_normal(c["c_out"]) if c["bias"] else None
@@ -164,6 +165,7 @@ def test_conv_transpose_sweep_against_reference(kernels):
         errs = [rel_err(y.numpy(), y_ref), rel_err(xt.grad.numpy(), dx_ref),
                 rel_err(wt.grad.numpy(), dw_ref)]
         assert max(errs) <= TOL, (c, errs)
+    assert padded_past_stride >= 5  # output_padding >= stride (allowed when dilation > stride)
 
 
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
