@@ -43,8 +43,10 @@ conv_general path (``_native_*``; channels-last, MLX weights (C_out, *K, C_in/gr
   MLX rejects groups != 1 for 3D and float64 in its conv kernels, so those always take the
   tap path.
 
-Routing (``_use_taps``): the tap path on the CPU for everything, the conv_general path on other
-devices where it applies.  Measured with ``benchmarks/depthwise_options.py`` (MLX 0.32.4, CPU
+Routing (``_use_taps``): the tap path for grouped 3D, for float64, and for everything on a
+Linux CPU (MLX's reference-BLAS build, where it measured faster in every case below); the
+conv_general path on Metal, CUDA and macOS's Accelerate-backed CPU, which were not measured
+here.  Measured with ``benchmarks/depthwise_options.py`` (MLX 0.32.4, CPU
 backend, shared 2-core VM, best of 7, float32, N=2, padding K//2; times in ms for forward /
 input grad / weight grad; runs vary by up to ~30% under load):
 
@@ -71,7 +73,7 @@ input grad / weight grad; runs vary by up to ~30% under load):
   per depth tap; fold1 = the KD depth-shifted slices stacked into channels, one grouped conv2d.
   The tap path was fastest in every row, dense convs included (MLX's CPU conv has an im2col +
   gemm path only for undilated groups=1 convs and a naive loop otherwise, and both measured
-  slower), so on the CPU it serves everything.  A depthwise Conv3d(64, 64, 3, groups=64) is 27
+  slower), so on a Linux CPU it serves everything.  A depthwise Conv3d(64, 64, 3, groups=64) is 27
   broadcast multiply-adds, not 64 kernel calls.
 """
 
