@@ -10,8 +10,8 @@ import lucid
 
 def compare_with_torch(lucid_fn, torch_fn, *arrays, grad=True, rtol=1e-10, atol=1e-12):
     """``lucid_fn(*tensors)`` against ``torch_fn(*torch_tensors)`` in float64; non-array arguments
-    pass through unchanged. Outputs may be a tensor or a tuple of tensors (gradients flow from the
-    first floating one). Returns Lucid's output."""
+    pass through unchanged. Outputs may be a tensor or a tuple of tensors (the gradient is that of
+    sum(out * seed) over every floating output). Returns Lucid's output."""
     torch = pytest.importorskip("torch")
     is_arr = [isinstance(a, np.ndarray) for a in arrays]
     floating = [arr and a.dtype.kind == "f" for a, arr in zip(arrays, is_arr)]
@@ -27,10 +27,12 @@ def compare_with_torch(lucid_fn, torch_fn, *arrays, grad=True, rtol=1e-10, atol=
         assert lo.shape == tuple(to.shape), f"shape {lo.shape} != torch's {tuple(to.shape)}"
         np.testing.assert_allclose(lo.numpy(), to.detach().numpy(), rtol=rtol, atol=atol)
     if grad and any(floating):
-        lo, to = louts[0], touts[0]
-        seed = np.random.default_rng(7).standard_normal(lo.shape)
-        lo.backward(lucid.tensor(seed, dtype="float64"))
-        to.backward(torch.tensor(seed))
+        rng = np.random.default_rng(7)
+        pairs = [(lo, to) for lo, to in zip(louts, touts) if to.is_floating_point()]
+        seeds = [rng.standard_normal(lo.shape) for lo, _ in pairs]
+        sum((lo * lucid.tensor(s, dtype="float64")).sum() for (lo, _), s in zip(pairs, seeds)
+            ).backward()
+        sum((to * torch.tensor(s)).sum() for (_, to), s in zip(pairs, seeds)).backward()
         for a, b, f in zip(lx, tx, floating):
             if f:
                 assert a.grad is not None, "no gradient reached a floating input"
