@@ -12,3 +12,8 @@ from lucid.nn.functional.pooling import *  # noqa: F401,F403
 from lucid.nn.functional.normalization import *  # noqa: F401,F403
 from lucid.nn.functional.upsampling import *  # noqa: F401,F403
 from lucid.nn.functional.loss import *  # noqa: F401,F403
+from lucid.nn.functional.rms_norm import *  # noqa: F401,F403
+from lucid.nn.functional.local_response_norm import *  # noqa: F401,F403
+from lucid.nn.functional.lp_pool import *  # noqa: F401,F403
+from lucid.nn.functional.max_unpool import *  # noqa: F401,F403
+from lucid.nn.functional.alpha_dropout import *  # noqa: F401,F403
