@@ -19,7 +19,7 @@ from lucid.ops.grid import meshgrid  # noqa: F401
 from lucid.ops.reorder import flip, roll  # noqa: F401
 from lucid.ops.scan import cumprod, cumsum  # noqa: F401
 from lucid.ops.sort import argsort, sort, topk  # noqa: F401
-from lucid.ops.ternary import clamp, clip, lerp  # noqa: F401  (clip: PyTorch's alias of clamp)
+from lucid.ops.ternary import clamp, clip, lerp  # noqa: F401,F811  (PyTorch: clip = clamp)
 
 __all__ = [
     'abs', 'add', 'all', 'any', 'argmax', 'argmin', 'astype', 'broadcast_to', 'cat', 'chunk',

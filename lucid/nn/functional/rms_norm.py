@@ -19,7 +19,8 @@ def normalized_shape_tuple(normalized_shape, what):
         else tuple(normalized_shape)
     if not shape or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0
                             for s in shape):
-        raise ValueError(f"{what}: normalized_shape must be positive ints, got {normalized_shape!r}")
+        raise ValueError(f"{what}: normalized_shape must be positive ints, got "
+                         f"{normalized_shape!r}")
     return tuple(int(s) for s in shape)
 
 
