@@ -12,6 +12,11 @@ def seed(value: int) -> None:
     B.random_seed(value)
 
 
+def manual_seed(seed: int) -> None:
+    """PyTorch's name for ``seed``: make every random draw Lucid makes reproducible."""
+    B.random_seed(seed)
+
+
 def _size(size):
     return _shape((size,) if isinstance(size, int) else (tuple(size),))
 

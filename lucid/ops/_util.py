@@ -8,6 +8,7 @@ import numbers
 import numpy as np
 
 from lucid import _backend as B
+from lucid._args import dim_aliases  # noqa: F401  (re-exported for the op modules)
 from lucid.autograd.graph import record  # noqa: F401  (re-exported for the op modules)
 from lucid.tensor import Tensor
 
@@ -77,3 +78,4 @@ def normalize_axes(axis, ndim: int, what: str = "axis") -> tuple:
     if len(set(out)) != len(out):
         raise ValueError(f"repeated {what} in {axis!r}")
     return tuple(sorted(out))
+

@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 
 from lucid import _backend as B
-from lucid.ops._util import normalize_axes, op, record
+from lucid.ops._util import dim_aliases, normalize_axes, op, record
 
 
+@dim_aliases
 @op
-def softmax(x, axis=-1):
-    """exp(x) / sum(exp(x)) along ``axis``, computed stably."""
-    (ax,) = normalize_axes(axis, x.ndim)
+def softmax(x, dim=-1):
+    """exp(x) / sum(exp(x)) along ``dim``, computed stably."""
+    (ax,) = normalize_axes(dim, x.ndim, "dim")
     y = B.exp(_log_softmax(x.data, ax))
 
     def backward(g):
@@ -20,10 +21,11 @@ def softmax(x, axis=-1):
     return record(y, (x,), backward, "Softmax")
 
 
+@dim_aliases
 @op
-def log_softmax(x, axis=-1):
-    """x - logsumexp(x) along ``axis``."""
-    (ax,) = normalize_axes(axis, x.ndim)
+def log_softmax(x, dim=-1):
+    """x - logsumexp(x) along ``dim``."""
+    (ax,) = normalize_axes(dim, x.ndim, "dim")
     y = _log_softmax(x.data, ax)
 
     def backward(g):
