@@ -14,6 +14,7 @@ from lucid.autograd import inference_mode  # noqa: F401
 from lucid.dtypes import (bfloat16, bool, bool_, double, dtype, float16, float32,  # noqa: F401
                           float64, half, int8, int16, int32, int64, long, short, uint8, uint32)
 from lucid.tensor import Size, Tensor  # noqa: F401
+from lucid.dtypes import float_ as float, int_ as int  # noqa: F401,E402  (PyTorch's dtype names)
 
 _methods.bind()
 

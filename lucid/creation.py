@@ -120,9 +120,10 @@ def arange(start, stop=None, step=1, dtype=None, device=None, requires_grad=Fals
     return _make(lambda: B.asarray(values, as_dtype_name(dtype)), device, requires_grad)
 
 
-def linspace(start, stop, num=50, dtype="float32", device=None, requires_grad=False) -> Tensor:
-    """``num`` evenly spaced values from start to stop inclusive."""
-    return _make(lambda: B.asarray(np.linspace(start, stop, num), as_dtype_name(dtype)), device,
+def linspace(start, end, steps, dtype="float32", device=None, requires_grad=False) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (PyTorch's signature:
+    ``steps`` has no default)."""
+    return _make(lambda: B.asarray(np.linspace(start, end, steps), as_dtype_name(dtype)), device,
                  requires_grad)
 
 

@@ -415,7 +415,7 @@ class Tensor:
 
     def __format__(self, spec: str) -> str:
         # f"{loss:.4f}" formats a 0-d tensor's value, as PyTorch does
-        if self.ndim == 0:
+        if self.ndim == 0 and spec:
             return format(self.item(), spec)
         return object.__format__(self, spec)
 

@@ -101,6 +101,8 @@ def test_bad_construction(data, kwargs, error, pattern):
     (lambda: lucid.arange(3, 1), np.arange(3, 1)),
     (lambda: lucid.linspace(0, 1, 5), np.linspace(0, 1, 5)),
     (lambda: lucid.linspace(-1, 1, 1), np.linspace(-1, 1, 1)),
+    (lambda: lucid.linspace(0, 1, steps=3), np.linspace(0, 1, 3)),
+    (lambda: lucid.randint(3, (4,)) * 0, np.zeros(4, np.int64)),
     (lambda: lucid.eye(3), np.eye(3)),
     (lambda: lucid.eye(2, 3), np.eye(2, 3)),
 ])

@@ -19,6 +19,11 @@ values_indices = namedtuple("values_indices", ["values", "indices"])
 _F32 = B.DTYPES["float32"]
 
 
+def _all_if_empty(dim):
+    """PyTorch's sum/mean/amax/amin read an empty ``dim`` (``()`` or ``[]``) as every dim."""
+    return None if isinstance(dim, (tuple, list)) and not dim else dim
+
+
 def _spread(g, x_shape, axes, keepdim):
     """Broadcast a reduced gradient back over the reduced axes."""
     if not keepdim and axes:
@@ -55,7 +60,7 @@ def _scaled(g, scale, dtype):
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     """Sum over ``dim`` (all dims when None); integer and bool sums are int64, as PyTorch's."""
     x = _as_dtype(input, dtype)
-    axes = normalize_axes(dim, x.ndim)
+    axes = normalize_axes(_all_if_empty(dim), x.ndim)
     xd = x.data
     if B.is_floating(xd.dtype):
         y = B.accurate_sum(xd, axes, keepdim)
@@ -73,7 +78,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
     if not x.is_floating_point():
         raise TypeError(f"mean() needs a floating-point tensor, got dtype {x.dtype}: convert "
                         "with .float() or pass dtype=lucid.float32")
-    axes = normalize_axes(dim, x.ndim)
+    axes = normalize_axes(_all_if_empty(dim), x.ndim)
     n = _count(x.shape, axes)
     xd = x.data
     total = B.accurate_sum(xd, axes, keepdim, out_dtype="float32" if _half(xd.dtype) else None)
@@ -84,7 +89,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
 
 
 def _extreme(x, dim, keepdim, fn, name):
-    axes = normalize_axes(dim, x.ndim)
+    axes = normalize_axes(_all_if_empty(dim), x.ndim)
     if x.numel() == 0:
         raise ValueError(f"{name.lower()}() of an empty tensor (shape {x.shape}) has no value")
     xd = x.data
