@@ -5,14 +5,14 @@ from __future__ import annotations
 import math
 
 from lucid import _backend as B
-from lucid.ops._util import dim_aliases, normalize_axes, op, record
+from lucid.ops._util import dim_aliases, op, record, single_dim
 
 
 @dim_aliases
 @op
 def softmax(x, dim=-1):
     """exp(x) / sum(exp(x)) along ``dim``, computed stably."""
-    (ax,) = normalize_axes(dim, x.ndim, "dim")
+    ax = single_dim(dim, x.ndim, "dim")
     y = B.exp(_log_softmax(x.data, ax))
 
     def backward(g):
@@ -25,7 +25,7 @@ def softmax(x, dim=-1):
 @op
 def log_softmax(x, dim=-1):
     """x - logsumexp(x) along ``dim``."""
-    (ax,) = normalize_axes(dim, x.ndim, "dim")
+    ax = single_dim(dim, x.ndim, "dim")
     y = _log_softmax(x.data, ax)
 
     def backward(g):

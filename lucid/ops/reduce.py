@@ -10,7 +10,7 @@ import math
 from collections import namedtuple
 
 from lucid import _backend as B
-from lucid.ops._util import dim_aliases, normalize_axes, op, record
+from lucid.ops._util import dim_aliases, normalize_axes, op, record, single_dim
 from lucid.tensor import Tensor
 
 #: what ``max(dim)``/``min(dim)`` return: PyTorch's ``(values, indices)`` named tuple
@@ -107,7 +107,7 @@ def _extreme(x, dim, keepdim, fn, name):
 @op
 def _extreme_with_index(x, dim, keepdim, arg_fn, name):
     """(values, indices) along one dim; the gradient goes to the selected index only."""
-    (ax,) = normalize_axes(dim, x.ndim, "dim")
+    ax = single_dim(dim, x.ndim, "dim")
     if x.numel() == 0:
         raise ValueError(f"{name.lower()}(dim={dim}) over an empty dim (shape {x.shape})")
     xd = x.data if x.ndim else B.reshape(x.data, (1,))
@@ -292,7 +292,7 @@ def _arg(x, dim, keepdim, fn, name):
         if keepdim:
             out = B.reshape(out, (1,) * x.ndim)
     else:
-        (ax,) = normalize_axes(dim, x.ndim, "dim")
+        ax = single_dim(dim, x.ndim, "dim")
         out = fn(x.data, axis=ax, keepdims=keepdim)
     return Tensor._wrap(out.astype(B.DTYPES["int64"]), x._device)
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from lucid import _backend as B
 from lucid.dtypes import as_dtype_name
-from lucid.ops._util import as_tensor, dim_aliases, normalize_axes, op, record
+from lucid.ops._util import as_tensor, dim_aliases, normalize_axes, op, record, single_dim
 from lucid.tensor import Tensor
 
 
@@ -57,8 +57,8 @@ def flatten(input, start_dim=0, end_dim=-1):
     x = input
     if x.ndim == 0:
         return reshape(x, 1)
-    (s,) = normalize_axes(start_dim, x.ndim, "start_dim")
-    (e,) = normalize_axes(end_dim, x.ndim, "end_dim")
+    s = single_dim(start_dim, x.ndim, "start_dim")
+    e = single_dim(end_dim, x.ndim, "end_dim")
     if s > e:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     shape = x.shape[:s] + (math.prod(x.shape[s:e + 1]),) + x.shape[e + 1:]
@@ -116,8 +116,8 @@ def permute_dims(x, axes=None):
 def transpose(input, dim0, dim1):
     """Swap two dims (PyTorch's transpose; numpy's is ``permute_dims``)."""
     x = input
-    (a,) = normalize_axes(dim0, x.ndim, "dim0")
-    (b,) = normalize_axes(dim1, x.ndim, "dim1")
+    a = single_dim(dim0, x.ndim, "dim0")
+    b = single_dim(dim1, x.ndim, "dim1")
     perm = list(range(x.ndim))
     perm[a], perm[b] = perm[b], perm[a]
     return permute(x, perm)
@@ -172,7 +172,7 @@ def cat(tensors, dim=0):
     if not tensors:
         raise ValueError("concatenate needs at least one tensor")
     first = tensors[0]
-    (ax,) = normalize_axes(axis, first.ndim, "dim")
+    ax = single_dim(axis, first.ndim, "dim")
     for t in tensors[1:]:
         if t.ndim != first.ndim or builtins_any(
                 a != b for i, (a, b) in enumerate(zip(t.shape, first.shape)) if i != ax):
@@ -226,7 +226,7 @@ def split(tensor, split_size_or_sections, dim=0):
     """PyTorch's split: an int gives pieces of that size along ``dim`` (the last may be smaller);
     a list gives the pieces' sizes, which must sum to the dim's size. Returns a tuple."""
     x = tensor
-    (ax,) = normalize_axes(dim, x.ndim, "dim")
+    ax = single_dim(dim, x.ndim, "dim")
     n = x.shape[ax]
     if isinstance(split_size_or_sections, (int, np.integer)):
         size = int(split_size_or_sections)
@@ -259,7 +259,7 @@ def sum_ints(values):
 def chunk(input, chunks, dim=0):
     """Split into pieces of size ceil(n / chunks) along ``dim`` (the last may be smaller, and
     there may be fewer than ``chunks``, as PyTorch). Returns a tuple."""
-    n = input.shape[normalize_axes(dim, input.ndim, "dim")[0]]
+    n = input.shape[single_dim(dim, input.ndim)]
     if not isinstance(chunks, int) or chunks <= 0:
         raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
     return split(input, builtins_max(1, -(-n // chunks)), dim)
@@ -291,7 +291,7 @@ def repeat_interleave(input, repeats, dim=None):
     if dim is None:
         x = reshape(x, -1)
         dim = 0
-    (ax,) = normalize_axes(dim, x.ndim, "dim")
+    ax = single_dim(dim, x.ndim, "dim")
     if not isinstance(repeats, (int, np.integer)) or repeats < 0:
         raise ValueError(f"repeat_interleave: repeats must be a non-negative int, got "
                          f"{repeats!r}")

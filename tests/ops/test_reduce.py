@@ -333,3 +333,11 @@ def test_reductions_match_torch():
         form(xg).backward()
         form(tg).backward()
         np.testing.assert_allclose(xg.grad.numpy(), tg.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("call", [lambda x: x.max(dim=(0, 1)), lambda x: x.argmax(dim=(0, 1)),
+                                  lambda x: x.softmax(dim=(0,)), lambda x: x.transpose((0,), 1),
+                                  lambda x: lucid.cat([x, x], dim=(0,))])
+def test_ops_of_one_dim_reject_a_tuple(call):
+    with pytest.raises(TypeError, match=r"dim0? must be one int here, got \(0"):
+        call(lucid.ones(2, 3))
