@@ -91,7 +91,7 @@ __all__ = [
     "scatter_add", "cast", "gpu_available", "gpu_kind", "resolve_device", "device_scope",
     "default_device_name", "random_seed", "random_normal", "random_uniform", "random_randint",
     "random_bernoulli", "random_permutation", "from_numpy", "save_safetensors",
-    "load_safetensors", "mx_dtype_of", "copy", "accurate_sum", "bitwise_and", "bitwise_or",
+    "load_safetensors", "mx_dtype_of", "copy", "accurate_sum", "accurate_mean", "bitwise_and", "bitwise_or",
     "bitwise_xor", "bitwise_invert", "logical_and", "logical_or", "logical_xor",
 ]
 from mlx.core import (bitwise_and, bitwise_invert, bitwise_or, bitwise_xor,  # noqa: E402,F401
@@ -327,6 +327,16 @@ def accurate_sum(a, axes, keepdims: bool = False, out_dtype: str | None = None):
     out = mx.reshape(work, kept if keepdims else tuple(n for k, n in enumerate(shape)
                                                         if k not in axes))
     return out if out.dtype == out_dt else out.astype(out_dt)
+
+
+def accurate_mean(a, axes, keepdims: bool = False):
+    """The mean of floating ``a`` over ``axes`` (a sorted tuple), summed as ``accurate_sum``."""
+    count = 1
+    for ax in axes:
+        count *= a.shape[ax]
+    wide = "float32" if a.dtype in _HALF else None
+    total = accurate_sum(a, tuple(axes), keepdims, out_dtype=wide)
+    return (total / count).astype(a.dtype)
 
 
 # --- random ---------------------------------------------------------------------------------------

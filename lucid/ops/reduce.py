@@ -81,8 +81,8 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
     axes = normalize_axes(_all_if_empty(dim), x.ndim)
     n = _count(x.shape, axes)
     xd = x.data
-    total = B.accurate_sum(xd, axes, keepdim, out_dtype="float32" if _half(xd.dtype) else None)
-    y = (total / n if n else total * float("nan")).astype(xd.dtype)
+    y = B.accurate_mean(xd, axes, keepdim) if n else B.sum(xd, axis=list(axes),
+                                                            keepdims=keepdim) * float("nan")
     shape = xd.shape
     return record(y, (x,), lambda g: (_spread(_scaled(g, 1.0 / n if n else 1.0, g.dtype), shape,
                                               axes, keepdim),), "Mean")
