@@ -8,8 +8,9 @@ listed too. Tensor methods are written out in lucid/tensor.py (so IDEs see them)
 tests/test_surface.py checks all three surfaces against this table: same function, same
 signature (``dim``/``keepdim``, with ``axis``/``keepdims`` aliases), nothing missing or extra.
 
-A new op registers by adding one line here (and, for a method, a thin wrapper in tensor.py's
-"PyTorch-style methods" block with the function's signature minus its first parameter).
+A new op registers by adding one line here and exporting it from ``lucid.ops.__all__`` (for "L");
+for "T", a thin wrapper goes in tensor.py's "op methods" block: tests/test_surface.py prints the
+exact source to paste when it is missing (the function's signature minus its first parameter).
 """
 
 from lucid import ops

@@ -24,15 +24,43 @@ def _params(fn, drop_first):
     return [(p.name, p.kind, p.default) for p in params]
 
 
+def wrapper_source(name):
+    """The thin method tensor.py needs for the table entry ``name`` (printed when it is missing
+    or differs, to paste into the "op methods" block)."""
+    fn, _ = OPS[name]
+    head, call, star = ["self"], [], False
+    for p in list(inspect.signature(fn).parameters.values())[1:]:
+        default = "" if p.default is p.empty else f"={p.default!r}"
+        if p.kind == p.VAR_POSITIONAL:
+            head.append(f"*{p.name}")
+            call.append(f"*{p.name}")
+            star = True
+        elif p.kind == p.KEYWORD_ONLY:
+            if not star:
+                head.append("*")
+                star = True
+            head.append(p.name + default)
+            call.append(f"{p.name}={p.name}")
+        else:
+            head.append(p.name + default)
+            call.append(p.name)
+    target = name if getattr(ops, name, None) is fn else fn.__name__
+    deco = "    @dim_aliases\n" if getattr(fn, "dim_aliases", False) else ""
+    return (f"{deco}    def {name}({', '.join(head)}):\n"
+            f'        """``lucid.ops.{target}`` as a method."""\n'
+            f"        return _ops.{target}({', '.join(['self'] + call)})\n")
+
+
 # --- the table ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", sorted(n for n, (_, s) in OPS.items() if "T" in s))
 def test_methods_are_defined_on_the_class_with_the_function_signature(name):
     fn, _ = OPS[name]
     method = Tensor.__dict__.get(name)
-    assert method is not None, f"Tensor.{name} is not defined in the class body"
+    hint = f"; add to lucid/tensor.py's op methods:\n{wrapper_source(name)}"
+    assert method is not None, f"Tensor.{name} is not defined in the class body" + hint
     assert method.__qualname__ == f"Tensor.{name}", f"Tensor.{name} is bound, not defined"
     assert inspect.getsourcefile(inspect.unwrap(method)).endswith("tensor.py")
-    assert _params(method, True) == _params(fn, True), f"Tensor.{name} differs from its function"
+    assert _params(method, True) == _params(fn, True), f"Tensor.{name} differs" + hint
     assert getattr(method, "dim_aliases", False) == getattr(fn, "dim_aliases", False)
 
 
@@ -48,6 +76,13 @@ def test_functional_names_take_the_same_leading_arguments(name):
     ours = [p[0] for p in _params(getattr(F, name), True)]
     theirs = [p[0] for p in _params(fn, True)]
     assert ours[:len(theirs)] == theirs
+
+
+def test_the_wrappers_are_what_the_table_generates():
+    source = inspect.getsource(Tensor)
+    for name, (_, surfaces) in OPS.items():
+        if "T" in surfaces:
+            assert wrapper_source(name) in source, wrapper_source(name)
 
 
 def test_every_exported_op_is_in_the_table():
