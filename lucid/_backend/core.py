@@ -306,7 +306,13 @@ def accurate_sum(a, axes, keepdims: bool = False, out_dtype: str | None = None):
     float16/bfloat16 in float32 (cast back to ``a``'s dtype, or ``out_dtype`` when given)."""
     out_dt = DTYPES[out_dtype] if out_dtype else a.dtype
     work = a.astype(mx.float32) if a.dtype in _HALF else a
-    shape = tuple(a.shape)
+    shape = a.shape
+    count = 1
+    for ax in axes:
+        count *= shape[ax]
+    if count <= _SUM_BLOCK:  # one block: MLX's own sum is as accurate
+        out = mx.sum(work, axis=list(axes), keepdims=keepdims)
+        return out if out.dtype == out_dt else out.astype(out_dt)
     # merge each run of adjacent reduced axes into one (a free reshape for contiguous data)
     merged, merged_axes, i = [], [], 0
     while i < len(shape):
@@ -335,8 +341,8 @@ def accurate_mean(a, axes, keepdims: bool = False):
     for ax in axes:
         count *= a.shape[ax]
     wide = "float32" if a.dtype in _HALF else None
-    total = accurate_sum(a, tuple(axes), keepdims, out_dtype=wide)
-    return (total / count).astype(a.dtype)
+    mean = accurate_sum(a, tuple(axes), keepdims, out_dtype=wide) / count
+    return mean if mean.dtype == a.dtype else mean.astype(a.dtype)
 
 
 # --- random ---------------------------------------------------------------------------------------

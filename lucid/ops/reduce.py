@@ -75,7 +75,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
 def mean(input, dim=None, keepdim=False, *, dtype=None):
     """Mean over ``dim`` (NaN for an empty reduction); floating inputs only, as PyTorch."""
     x = _as_dtype(input, dtype)
-    if not x.is_floating_point():
+    if not B.is_floating(x.data.dtype):
         raise TypeError(f"mean() needs a floating-point tensor, got dtype {x.dtype}: convert "
                         "with .float() or pass dtype=lucid.float32")
     axes = normalize_axes(_all_if_empty(dim), x.ndim)
