@@ -485,6 +485,42 @@ class Tensor:
 
     clip_ = clamp_
 
+    def abs_(self) -> "Tensor":
+        """In-place ``abs``."""
+        return self._write(_ops.abs, "abs_")
+
+    def neg_(self) -> "Tensor":
+        """In-place ``neg``."""
+        return self._write(_ops.neg, "neg_")
+
+    def exp_(self) -> "Tensor":
+        """In-place ``exp``."""
+        return self._write(_ops.exp, "exp_")
+
+    def log_(self) -> "Tensor":
+        """In-place ``log``."""
+        return self._write(_ops.log, "log_")
+
+    def sqrt_(self) -> "Tensor":
+        """In-place ``sqrt``."""
+        return self._write(_ops.sqrt, "sqrt_")
+
+    def relu_(self) -> "Tensor":
+        """In-place ``relu``."""
+        return self._write(_ops.relu, "relu_")
+
+    def sigmoid_(self) -> "Tensor":
+        """In-place ``sigmoid``."""
+        return self._write(_ops.sigmoid, "sigmoid_")
+
+    def tanh_(self) -> "Tensor":
+        """In-place ``tanh``."""
+        return self._write(_ops.tanh, "tanh_")
+
+    def where(self, condition, other) -> "Tensor":
+        """``lucid.where(condition, self, other)`` (PyTorch's ``Tensor.where``)."""
+        return _ops.where(condition, self, other)
+
     def zero_(self) -> "Tensor":
         """Fill with zeros, in place."""
         return self.fill_(0)

@@ -251,6 +251,19 @@ def test_in_place_methods():
     assert u.min().item() >= 5.0
 
 
+@pytest.mark.parametrize("name", ["abs", "neg", "exp", "log", "sqrt", "relu", "sigmoid", "tanh"])
+def test_unary_in_place_methods(name):
+    a = np.array([0.5, 1.5, 2.0])
+    x = lucid.tensor(a)
+    assert getattr(x, name + "_")() is x
+    np.testing.assert_allclose(x.numpy(), getattr(lucid.tensor(a), name)().numpy(), rtol=1e-7)
+
+
+def test_tensor_where():
+    x = lucid.tensor([1.0, -2.0])
+    assert x.where(x > 0, 0.0).tolist() == [1.0, 0.0]
+
+
 def test_in_place_on_a_leaf_that_requires_grad_raises():
     w = lucid.ones(3, requires_grad=True)
     for write in (lambda: w.add_(1), lambda: w.zero_(), lambda: w.mul_(2)):
