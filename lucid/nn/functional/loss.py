@@ -139,7 +139,7 @@ def _cross_entropy_probs(input, target, weight, reduction, label_smoothing):
                                    input._device)
     loss = -ops.sum(prod, axis=axis)
     if reduction == "mean":  # PyTorch divides by the number of positions, weights or not
-        n = input.size // c if c else 0
+        n = input.numel() // c if c else 0
         return ops.sum(loss) / (n if n else float("nan"))
     return _reduce(loss, reduction)
 
@@ -168,7 +168,7 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
     input = _tensor(input, "input")
     target = _tensor(target, "target", input)
     _same_shape(input, target, "binary_cross_entropy")
-    if input.size:
+    if input.numel():
         lo, hi = B.min(input.data).item(), B.max(input.data).item()
         if not (0.0 <= lo and hi <= 1.0):
             raise ValueError("binary_cross_entropy: input must hold probabilities in [0, 1], got "

@@ -89,7 +89,7 @@ def _gather(x, axis, index):
     if len(index) == n and np.array_equal(index, np.arange(n)):
         return x
     if len(index) % n == 0 and np.array_equal(index, np.repeat(np.arange(n), len(index) // n)):
-        return S.repeat(x, len(index) // n, axis=axis)
+        return S.repeat_interleave(x, len(index) // n, dim=axis)
     step = int(index[1] - index[0]) if len(index) > 1 else 1
     if step > 0 and np.array_equal(index, index[0] + step * np.arange(len(index))):
         return x[(slice(None),) * axis + (slice(int(index[0]), int(index[-1]) + 1, step),)]
