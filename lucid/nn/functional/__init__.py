@@ -10,3 +10,5 @@ from lucid.nn.functional.pooling import *  # noqa: F401,F403
 from lucid.nn.functional.normalization import *  # noqa: F401,F403
 from lucid.nn.functional.upsampling import *  # noqa: F401,F403
 from lucid.nn.functional.loss import *  # noqa: F401,F403
+from lucid.nn.functional.margin_loss import *  # noqa: F401,F403
+from lucid.nn.functional.likelihood_loss import *  # noqa: F401,F403

@@ -12,3 +12,5 @@ from lucid.nn.modules.normalization import *  # noqa: F401,F403
 from lucid.nn.modules.upsampling import *  # noqa: F401,F403
 from lucid.nn.modules.sparse import *  # noqa: F401,F403
 from lucid.nn.modules.loss import *  # noqa: F401,F403
+from lucid.nn.modules.margin_loss import *  # noqa: F401,F403
+from lucid.nn.modules.likelihood_loss import *  # noqa: F401,F403
