@@ -1,8 +1,9 @@
-"""Resizing of ``(N, C, *S)`` inputs: nearest, (bi/tri)linear and area interpolation, N-d.
+"""Resizing of ``(N, C, *S)`` inputs: nearest, (bi/tri)linear, bicubic and area interpolation.
 
-Interpolation is separable: each spatial axis is resampled in turn with a gather of integer source
-indices (and, for the linear modes, a weighted sum of two gathers; bicubic, of four). Those are ordinary
-differentiable ops, so the gradient needs no code of its own. Index arithmetic follows PyTorch.
+Interpolation is separable: each spatial axis is resampled in turn with a gather of integer
+source indices (and, for the linear modes, a weighted sum of two gathers; bicubic, of four).
+Those are ordinary differentiable ops, so the gradient needs no code of its own. Index arithmetic
+follows PyTorch's forward.
 """
 
 from __future__ import annotations
