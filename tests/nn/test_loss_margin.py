@@ -265,7 +265,7 @@ def test_bad_arguments():
         F.margin_ranking_loss(x, x, lucid.ones(3))
 
 
-# --- empty batches and all-ignored targets (issue 10 item 7, issue 11 item 4) ----------------------
+# --- empty batches and all-ignored targets (issue 10 item 7, issue 11 item 4) ---------------
 def empty_cases():
     e = np.zeros((0, 4))
     idx = np.zeros((0,), np.int64)

@@ -135,17 +135,23 @@ LBFGS_CASES = [
 ]
 
 
-def lbfgs_lucid(kw, dtype, steps, opt_state=None):
-    w = nn.Parameter(lucid.tensor(W0, dtype=dtype))
-    b = nn.Parameter(lucid.tensor(B0, dtype=dtype))
-    xt, yt = lucid.tensor(X, dtype=dtype), lucid.tensor(Y, dtype=dtype)
-    opt = optim.LBFGS([w, b], **kw)
-
+def closure_of(opt, w, b, xt, yt):
+    """The closure LBFGS.step needs: zero the grads, recompute the loss, backward."""
     def closure():
         opt.zero_grad()
         loss = loss_fn(w, b, xt, yt)
         loss.backward()
         return loss
+    return closure
+
+
+def lbfgs_lucid(kw, dtype, steps):
+    w = nn.Parameter(lucid.tensor(W0, dtype=dtype))
+    b = nn.Parameter(lucid.tensor(B0, dtype=dtype))
+    xt, yt = lucid.tensor(X, dtype=dtype), lucid.tensor(Y, dtype=dtype)
+    opt = optim.LBFGS([w, b], **kw)
+
+    closure = closure_of(opt, w, b, xt, yt)
 
     losses = [float(opt.step(closure)) for _ in range(steps)]
     return losses, opt, (w, b)
@@ -167,11 +173,7 @@ def test_lbfgs_matches_torch(kw, dtype):
     xt, yt = torch.tensor(X, dtype=tdtype), torch.tensor(Y, dtype=tdtype)
     topt = torch.optim.LBFGS([tw, tb], **kw)
 
-    def closure():
-        topt.zero_grad()
-        loss = loss_fn(tw, tb, xt, yt)
-        loss.backward()
-        return loss
+    closure = closure_of(topt, tw, tb, xt, yt)
 
     tlosses = [float(topt.step(closure)) for _ in range(3)]
     np.testing.assert_allclose(losses, tlosses, rtol=tol * 10)
@@ -193,11 +195,7 @@ def test_lbfgs_converges_and_round_trips(tmp_path):
     opt2.load_state_dict(lucid.load(tmp_path / "lbfgs.lucid"))
     xt, yt = lucid.tensor(X, dtype="float64"), lucid.tensor(Y, dtype="float64")
 
-    def closure():
-        opt2.zero_grad()
-        loss = loss_fn(w2, b2, xt, yt)
-        loss.backward()
-        return loss
+    closure = closure_of(opt2, w2, b2, xt, yt)
 
     resumed = [float(opt2.step(closure)) for _ in range(2)]
     np.testing.assert_allclose(resumed, straight[2:], rtol=1e-12)
