@@ -202,6 +202,30 @@ def test_gaussian_and_poisson_formulas():
     np.testing.assert_allclose(out.numpy(), np.exp(x) - k * x + stirling, rtol=RTOL)
 
 
+def test_pairwise_and_logistic_formulas():
+    x1, x2 = RNG.normal(size=(6, 3)), RNG.normal(size=(6, 3))
+    y = signs(6, 3)
+    t64s = [lucid.tensor(a, dtype="float64") for a in (x1, x2, y)]
+    out = F.margin_ranking_loss(*t64s, 0.2, reduction="none")
+    np.testing.assert_allclose(out.numpy(), np.maximum(0, -y * (x1 - x2) + 0.2), rtol=1e-12)
+    out = F.hinge_embedding_loss(t64s[0], t64s[2], 0.7, reduction="none")
+    np.testing.assert_allclose(out.numpy(), np.where(y == 1, x1, np.maximum(0, 0.7 - x1)),
+                               rtol=1e-12)
+    out = F.soft_margin_loss(t64s[0] * 30, t64s[2], reduction="none")  # large: stable form
+    np.testing.assert_allclose(out.numpy(), np.logaddexp(0, -y * x1 * 30), rtol=RTOL)
+    p01 = (y > 0).astype(float)
+    out = F.multilabel_soft_margin_loss(t64s[0], lucid.tensor(p01, dtype="float64"),
+                                        reduction="none")
+    expected = np.mean(p01 * np.logaddexp(0, -x1) + (1 - p01) * np.logaddexp(0, x1), axis=1)
+    np.testing.assert_allclose(out.numpy(), expected, rtol=RTOL)
+    label = y[:, 0]
+    cos = (x1 * x2).sum(1) / np.sqrt(((x1 * x1).sum(1) + 1e-12) * ((x2 * x2).sum(1) + 1e-12))
+    out = F.cosine_embedding_loss(t64s[0], t64s[1], lucid.tensor(label, dtype="float64"), 0.1,
+                                  reduction="none")
+    np.testing.assert_allclose(out.numpy(), np.where(label == 1, 1 - cos,
+                                                     np.maximum(0, cos - 0.1)), rtol=1e-12)
+
+
 # --- modules ------------------------------------------------------------------------------------
 def test_modules_call_their_functional():
     x, y = RNG.normal(size=(4, 3)), RNG.normal(size=(4, 3))

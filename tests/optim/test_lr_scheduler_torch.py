@@ -136,6 +136,40 @@ def test_closed_forms_written_out():
     np.testing.assert_allclose(s.get_last_lr()[0], 0.1 * (0.5 + 0.5 * 2 / 4))
 
 
+def _lrs(sched, n):
+    out = [sched.get_last_lr()[0]]
+    for _ in range(n - 1):
+        sched.step()
+        out.append(sched.get_last_lr()[0])
+    return np.array(out)
+
+
+def test_more_closed_forms_written_out():
+    def fresh():
+        return make_opt(optim, "sgd", [nn.Parameter(lucid.zeros(2)) for _ in range(2)])
+
+    e = np.arange(20)
+    np.testing.assert_allclose(_lrs(S.LambdaLR(fresh(), lambda k: 1 / (k + 1)), 20),
+                               0.1 / (e + 1), rtol=1e-14)
+    np.testing.assert_allclose(_lrs(S.MultiplicativeLR(fresh(), lambda k: 0.9), 20),
+                               0.1 * 0.9 ** e, rtol=1e-13)
+    np.testing.assert_allclose(_lrs(S.ConstantLR(fresh(), 0.5, total_iters=4), 20),
+                               np.where(e < 4, 0.05, 0.1), rtol=1e-14)
+    np.testing.assert_allclose(_lrs(S.LinearLR(fresh(), 0.2, 1.0, total_iters=8), 20),
+                               0.1 * (0.2 + 0.8 * np.minimum(e, 8) / 8), rtol=1e-13)
+    cyc = 1 - np.abs(e / 4 - 2 * np.floor(e / 8) - 1)  # triangle wave, period 8, peak at 4
+    np.testing.assert_allclose(_lrs(S.CyclicLR(fresh(), 0.01, 0.1, step_size_up=4), 20),
+                               0.01 + 0.09 * cyc, rtol=1e-13, atol=1e-16)
+    t_cur = e % 5
+    np.testing.assert_allclose(_lrs(S.CosineAnnealingWarmRestarts(fresh(), T_0=5), 20),
+                               0.05 * (1 + np.cos(np.pi * t_cur / 5)), rtol=1e-13, atol=1e-16)
+    opt = fresh()
+    chained = S.ChainedScheduler([S.ConstantLR(opt, 0.5, total_iters=3),
+                                  S.ExponentialLR(opt, 0.9)])
+    np.testing.assert_allclose(_lrs(chained, 20), 0.1 * np.where(e < 3, 0.5, 1) * 0.9 ** e,
+                               rtol=1e-13)
+
+
 def test_constructor_checks():
     opt = make_opt(optim, "sgd", [nn.Parameter(lucid.zeros(2)) for _ in range(2)])
     with pytest.raises(ValueError, match="Expected 2 lr_lambdas"):

@@ -253,3 +253,108 @@ def test_bad_hyperparameters_raise_like_torch(name):
     opt = cls([p], **({"lr": 0.1} if name == "SGD" else {}))
     with pytest.raises(ValueError, match="Invalid learning rate"):
         opt.add_param_group({"params": [nn.Parameter(lucid.zeros(2))], "lr": math.nan})
+
+
+# --- numpy references (the published algorithms, written out; run without PyTorch too) ---------
+def np_grad(w, b):
+    r = X @ w.T + b - Y
+    return 2 * r.T @ X + 0.2 * w ** 3, 2 * r.sum(0)
+
+
+def np_run(update, steps=STEPS):
+    """Apply ``update(p, g, state, t)`` to (w, b) with the problem's exact float64 gradients."""
+    ps, states = [W0.copy(), B0.copy()], [{}, {}]
+    for t in range(1, steps + 1):
+        gs = np_grad(*ps)
+        ps = [update(p, g, s, t) for p, g, s in zip(ps, gs, states)]
+    return ps
+
+
+def np_nadam(p, g, s, t, lr=0.05, b1=0.9, b2=0.999, eps=1e-8, psi=4e-3):
+    mu, mu_next = b1 * (1 - 0.5 * 0.96 ** (t * psi)), b1 * (1 - 0.5 * 0.96 ** ((t + 1) * psi))
+    s["prod"] = s.get("prod", 1.0) * mu
+    s["m"] = b1 * s.get("m", 0) + (1 - b1) * g
+    s["v"] = b2 * s.get("v", 0) + (1 - b2) * g * g
+    d = np.sqrt(s["v"] / (1 - b2 ** t)) + eps
+    return p - lr * (1 - mu) / (1 - s["prod"]) * g / d \
+        - lr * mu_next / (1 - s["prod"] * mu_next) * s["m"] / d
+
+
+def np_radam(p, g, s, t, lr=0.05, b1=0.8, b2=0.9, eps=1e-8):
+    s["m"] = b1 * s.get("m", 0) + (1 - b1) * g
+    s["v"] = b2 * s.get("v", 0) + (1 - b2) * g * g
+    m_hat = s["m"] / (1 - b1 ** t)
+    rho_inf = 2 / (1 - b2) - 1
+    rho = rho_inf - 2 * t * b2 ** t / (1 - b2 ** t)
+    if rho <= 5:
+        return p - lr * m_hat
+    r = np.sqrt((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho))
+    return p - lr * m_hat * r * np.sqrt(1 - b2 ** t) / (np.sqrt(s["v"]) + eps)
+
+
+def np_adamax(p, g, s, t, lr=0.05, b1=0.9, b2=0.999, eps=1e-8):
+    s["m"] = b1 * s.get("m", 0) + (1 - b1) * g
+    s["u"] = np.maximum(b2 * s.get("u", 0), np.abs(g) + eps)
+    return p - lr / (1 - b1 ** t) * s["m"] / s["u"]
+
+
+def np_adadelta(p, g, s, t, lr=1.0, rho=0.9, eps=1e-6):
+    s["v"] = rho * s.get("v", 0) + (1 - rho) * g * g
+    delta = np.sqrt(s.get("a", 0) + eps) / np.sqrt(s["v"] + eps) * g
+    s["a"] = rho * s.get("a", 0) + (1 - rho) * delta * delta
+    return p - lr * delta
+
+
+def np_asgd(p, g, s, t, lr=0.01, lambd=0.1, alpha=0.5, t0=4):
+    eta, mu = s.get("eta", lr), s.get("mu", 1.0)
+    p = p * (1 - lambd * eta) - eta * g
+    s["ax"] = p.copy() if mu == 1 else s["ax"] + mu * (p - s["ax"])
+    s["eta"], s["mu"] = lr / (1 + lambd * lr * t) ** alpha, 1 / max(1, t - t0)
+    return p
+
+
+def np_rprop(p, g, s, t, lr=0.01, etas=(0.5, 1.2), sizes=(1e-6, 50)):
+    prev, size = s.get("prev", np.zeros_like(p)), s.get("size", np.full_like(p, lr))
+    sign = np.sign(g * prev)
+    size = np.clip(size * np.where(sign > 0, etas[1], np.where(sign < 0, etas[0], 1.0)), *sizes)
+    g = np.where(sign < 0, 0.0, g)
+    s["prev"], s["size"] = g, size
+    return p - np.sign(g) * size
+
+
+NUMPY_CASES = [("NAdam", {"lr": 0.05}, np_nadam),
+               ("RAdam", {"lr": 0.05, "betas": (0.8, 0.9)}, np_radam),
+               ("Adamax", {"lr": 0.05}, np_adamax), ("Adadelta", {}, np_adadelta),
+               ("ASGD", {"lr": 0.01, "lambd": 0.1, "alpha": 0.5, "t0": 4}, np_asgd),
+               ("Rprop", {}, np_rprop)]
+
+
+@pytest.mark.parametrize("name,kw,update", NUMPY_CASES, ids=[c[0] for c in NUMPY_CASES])
+def test_steps_match_numpy_reference(name, kw, update):
+    mine, _, _ = run_lucid(name, kw, "float64")
+    w, b = np_run(update)
+    np.testing.assert_allclose(mine[-1][0], w, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(mine[-1][1], b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("line_search", [None, "strong_wolfe"])
+def test_lbfgs_solves_a_quadratic(line_search):
+    """On a least-squares problem L-BFGS reaches numpy's lstsq solution."""
+    a, y = X, Y[:, 0]
+    w = nn.Parameter(lucid.zeros(4, dtype="float64"))
+    at, yt = lucid.tensor(a, dtype="float64"), lucid.tensor(y, dtype="float64")
+    opt = optim.LBFGS([w], lr=1.0 if line_search else 0.5, max_iter=100,
+                      line_search_fn=line_search, tolerance_grad=1e-12,
+                      tolerance_change=1e-14)
+
+    def closure():
+        opt.zero_grad()
+        r = at @ w - yt
+        loss = (r * r).sum()
+        loss.backward()
+        return loss
+
+    for _ in range(3):
+        opt.step(closure)
+    # stopping on a loss change below 1e-14 leaves a parameter error of order sqrt(1e-14)
+    np.testing.assert_allclose(w.numpy(), np.linalg.lstsq(a, y, rcond=None)[0], rtol=1e-6)
