@@ -93,7 +93,12 @@ def _index_reduce(loss, t, weight, ignore_index, reduction, unbatched, dtype):
         return ops.sum(loss)
     if reduction == "mean":
         _, wy = _fused.target_weights(t, weight, ignore_index, dtype)
-        return ops.sum(loss) / Tensor._wrap(B.sum(wy), loss._device)  # 0/0 = nan if all ignored
+        total = B.sum(wy)
+        # every target ignored (or an empty batch): the value is NaN but, as in PyTorch, the
+        # gradient is 0, so the NaN is added as a constant after dividing by a safe 1
+        none = B.equal(total, 0)
+        mean = ops.sum(loss) / Tensor._wrap(B.where(none, 1, total), loss._device)
+        return mean + Tensor._wrap(B.where(none, float("nan"), 0).astype(dtype), loss._device)
     return ops.reshape(loss, ()) if unbatched else loss
 
 
