@@ -127,6 +127,12 @@ def test_unusual_input_layouts():
         assert _rel(g, r) <= RTOL
 
 
+def _same_up_to_rounding(a, b, rtol=1e-5):
+    """Equal within float32 rounding of differently ordered sums: max |a - b| <= rtol * max |b|
+    (rounding differences are ~1e-7 of the output's scale)."""
+    return a.shape == b.shape and float(np.abs(a - b).max()) <= rtol * float(np.abs(b).max())
+
+
 def test_temporary_memory_is_bounded(monkeypatch):
     """Peak extra memory stays at O(input + output) plus one im2col block, and batch blocking
     caps it further (a 30-sample batch with a 1-sample grid budget)."""
@@ -145,7 +151,12 @@ def test_temporary_memory_is_bounded(monkeypatch):
     y2 = nc.conv_forward(x, w, *args)
     peak_small = tracemalloc.get_traced_memory()[1] - ybytes
     tracemalloc.stop()
-    np.testing.assert_array_equal(y, y2)
+    # different batch blocks mean different GEMM shapes, so OpenBLAS may block and thread the
+    # sums differently: equal up to float32 rounding, not bit for bit
+    assert _same_up_to_rounding(y, y2)
+    wrong = y2.copy()
+    wrong.flat[12345] += 1e-3 * np.abs(y2).max()       # a real error of 0.1% of the scale...
+    assert not _same_up_to_rounding(y, wrong)           # ...is caught
     assert peak_full < 2.5 * (x.nbytes + ybytes)
     assert peak_small < 0.2 * (x.nbytes + ybytes)
 
