@@ -15,6 +15,7 @@ import sys
 import mlx.core as mx
 import numpy as np
 
+from lucid._backend import blas_threads
 from lucid._backend import conv as mlx_conv
 from lucid._backend.core import from_numpy, to_numpy
 
@@ -90,5 +91,5 @@ def matmul(a, b, device: str):
             and cpu_kernels() == "native"):
         batch = max(a.size // (a.shape[-2] * a.shape[-1] or 1), b.size // (b.shape[-2] * b.shape[-1] or 1))
         if batch * a.shape[-2] * a.shape[-1] * b.shape[-1] >= _NATIVE_MATMUL_MIN_WORK:
-            return from_numpy(np.matmul(to_numpy(a), to_numpy(b)))
+            return from_numpy(blas_threads.matmul(to_numpy(a), to_numpy(b)))
     return mx.matmul(a, b)

@@ -61,6 +61,8 @@ import threading
 
 import numpy as np
 
+from lucid._backend import blas_threads as blas
+
 __all__ = ["conv_forward", "conv_input_grad", "conv_weight_grad"]
 
 # Target size of one im2col block: big enough for efficient GEMMs, small enough to stay cached.
@@ -321,7 +323,7 @@ def _forward(x, w, plan, G):
         cs = plan.nph * plan.plane
         for c0, nn, m0, L, cols in _column_chunks(grid, C * cs, cs, C, nk, tp, segs):
             out = comp[c0:c0 + nn].reshape(nn, G, Cog, segs.M)[..., m0:m0 + L]
-            np.matmul(W, cols.reshape(nn, G, Cg * nk, L), out=out)
+            blas.matmul(W, cols.reshape(nn, G, Cg * nk, L), out=out)
         if not direct:
             np.copyto(y[n0:n1], segs.valid_view(comp))
     return y
@@ -355,7 +357,7 @@ def _weight_grad(x, dy, plan, G):
         cs = plan.nph * plan.plane
         for c0, nn, m0, L, cols in _column_chunks(grid, C * cs, cs, C, nk, tp, segs):
             d = dyc[c0:c0 + nn].reshape(nn, G, Cog, segs.M)[..., m0:m0 + L]
-            prod = np.matmul(cols.reshape(nn, G, Cg * nk, L), d.transpose(0, 1, 3, 2))
+            prod = blas.matmul(cols.reshape(nn, G, Cg * nk, L), d.transpose(0, 1, 3, 2))
             dWT += prod.sum(axis=0) if nn > 1 else prod[0]
     dW = np.empty((Co, Cg, nk), x.dtype)
     dW[:, :, order] = dWT.transpose(0, 2, 1).reshape(Co, Cg, nk)
@@ -390,7 +392,7 @@ def _input_grad(dy, w, plan, G):
             for c0, nn, m0, L, cols in _column_chunks(dyg, Co * plan.plane, plan.plane, Co, kp,
                                                       tp, segs, front):
                 out = comp[c0:c0 + nn].reshape(nn, G, Cg, segs.M)[..., m0:m0 + L]
-                np.matmul(wp, cols.reshape(nn, G, Cog * kp, L), out=out)
+                blas.matmul(wp, cols.reshape(nn, G, Cog * kp, L), out=out)
             np.copyto(dx[(slice(n0, n1), slice(None)) + us], segs.valid_view(comp))
     return dx
 
