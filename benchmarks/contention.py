@@ -65,7 +65,7 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
-    lucid_step = train_step.lucid_step("native")
+    lucid_step = train_step.lucid_step("numpy")
     steps = {"lucid, thread policy": lucid_step,
              "lucid, one thread per GEMM": with_split_threshold(lucid_step, float("inf")),
              "lucid, all threads (before)": with_split_threshold(lucid_step, 0)}

@@ -1,5 +1,5 @@
 """Random convolution problems shared by the kernel-set tests (test_backend_conv.py for MLX,
-test_native_conv.py for NumPy): one generator, one oracle call, one error measure."""
+test_numpy_conv.py for NumPy): one generator, one oracle call, one error measure."""
 
 import numpy as np
 

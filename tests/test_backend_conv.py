@@ -1,8 +1,9 @@
-"""MLX convolution kernels (lucid/_backend/conv.py) against the float64 oracle tests/reference.py.
+"""MLX convolution kernels (lucid/_backend/conv.py) against the float64 oracle tests/reference.py,
+and the routing decision that picks a kernel set (lucid/_backend/dispatch.py).
 
 A seeded random sweep of small 1D/2D/3D problems checks forward, input gradient and weight
-gradient in float32 (relative error <= 1e-4), through the routed public functions and through
-each private implementation (the tap path and the mx.conv_general path) where it applies.
+gradient in float32 (relative error <= 1e-4), through the routed functions (with the MLX CPU
+kernel set) and through each MLX kernel set (taps, mx.conv_general) where it applies.
 Sizes are tiny because MLX on the CPU is slow.
 """
 
@@ -11,7 +12,9 @@ import mlx.core as mx
 import numpy as np
 import pytest
 
+import lucid._backend as B
 from lucid._backend import conv as C
+from lucid._backend import dispatch as D
 from tests import reference as ref
 from tests.conv_cases import config_id as _cid
 from tests.conv_cases import assert_covers_corners, make_configs
@@ -31,19 +34,30 @@ CONFIGS = make_configs(150, 20240611, hard_every=5, max_batch=2, extent={1: 7, 2
                        max_dense_channels=3)
 
 
+@pytest.fixture(autouse=True)
+def mlx_cpu_kernels():
+    """The routed functions use the MLX kernel sets on the CPU here, whatever the environment."""
+    before = B.cpu_kernels()
+    B.set_cpu_kernels("mlx")
+    yield
+    B.set_cpu_kernels(before)
+
+
+PUBLIC = "routed"   # the routed functions, as ops call them, for CPU tensors of the run's dtype
+TAPS = C.TAPS
+CONV_GENERAL = C.CONV_GENERAL
+
+
 def _run(fns, c, x, w, dy, dtype):
-    """Apply (forward, input_grad, weight_grad) to mx arrays of ``dtype``."""
-    f, fi, fw = fns
+    """Apply a kernel set's (forward, input_grad, weight_grad) to mx arrays of ``dtype``."""
+    if fns is PUBLIC:
+        fns = B.conv_kernels("cpu", B.dtype_name(dtype))
+    f, fi, fw = fns.conv_forward, fns.conv_input_grad, fns.conv_weight_grad
     xm, wm, dym = (mx.array(a, dtype=dtype) for a in (x, w, dy))
     args = (c["stride"], c["padding"], c["dilation"], c["groups"])
     out = (f(xm, wm, *args), fi(dym, wm, c["spatial"], *args), fw(xm, dym, c["kernel"], *args))
     mx.eval(*out)
     return out
-
-
-PUBLIC = (C.conv_forward, C.conv_input_grad, C.conv_weight_grad)
-TAPS = (C._tap_forward, C._tap_input_grad, C._tap_weight_grad)
-NATIVE = (C._native_forward, C._native_input_grad, C._native_weight_grad)
 
 
 def test_sweep_covers_the_required_corners():
@@ -63,13 +77,13 @@ def test_public_float32_matches_reference(idx):
         assert _rel(g, r) <= RTOL, name
 
 
-@pytest.mark.parametrize("impl", ["taps", "native"])
+@pytest.mark.parametrize("impl", ["taps", "conv_general"])
 def test_each_implementation_matches_reference(impl):
-    """Both private implementations on every config they support (native: no grouped 3D)."""
-    fns = TAPS if impl == "taps" else NATIVE
+    """Both MLX kernel sets on every config they support (conv_general: no grouped 3D)."""
+    fns = TAPS if impl == "taps" else CONV_GENERAL
     checked = 0
     for idx, c in enumerate(CONFIGS):
-        if impl == "native" and c["groups"] > 1 and len(c["kernel"]) == 3:
+        if impl == "conv_general" and c["groups"] > 1 and len(c["kernel"]) == 3:
             continue
         x, w, dy, want = _data(c, idx)
         got = _run(fns, c, x, w, dy, mx.float32)
@@ -91,13 +105,13 @@ def test_float64_is_exact_to_rounding():
 
 
 @pytest.mark.parametrize("dtype,tol", [(mx.float16, 5e-3), (mx.bfloat16, 3e-2)])
-@pytest.mark.parametrize("impl", ["public", "native"])
+@pytest.mark.parametrize("impl", ["public", "conv_general"])
 def test_half_precision_runs_and_is_close(dtype, tol, impl):
     """float16/bfloat16 keep their dtype and stay close to the oracle (inputs rounded first)."""
-    fns = PUBLIC if impl == "public" else NATIVE
+    fns = PUBLIC if impl == "public" else CONV_GENERAL
     for idx in range(0, 60, 3):
         c = CONFIGS[idx]
-        if impl == "native" and c["groups"] > 1 and len(c["kernel"]) == 3:
+        if impl == "conv_general" and c["groups"] > 1 and len(c["kernel"]) == 3:
             continue
         x, w, dy, _ = _data(c, idx)
         # the oracle sees the same rounded inputs, so only accumulation error is measured
@@ -132,3 +146,43 @@ def test_depthwise_3d_at_layer_width():
     got = _run(PUBLIC, c, x, w, dy, mx.float32)
     for g, r in zip(got, want):
         assert _rel(g, r) <= RTOL
+
+
+def test_routing_table(monkeypatch):
+    """One decision (dispatch.conv_route) picks the kernel set for every call."""
+    B.set_cpu_kernels("numpy")
+    assert D.conv_route("cpu", "float32", 3, 1) == "numpy"
+    assert D.conv_route("cpu", "float64", 2, 4) == "numpy"
+    assert D.conv_route("cpu", "float16", 3, 1) != "numpy"        # half precision: MLX's
+    assert D.conv_route("gpu", "float32", 3, 1) != "numpy"
+    B.set_cpu_kernels("mlx")
+    assert D.conv_route("gpu", "float32", 3, 4) == "taps"         # MLX: no grouped 3D conv
+    assert D.conv_route("cpu", "float64", 2, 1) == "taps"         # MLX's conv rejects float64
+    assert D.conv_route("gpu", "float32", 3, 1) == "conv_general"
+    assert D.conv_route("gpu", "bfloat16", 2, 2) == "conv_general"
+    monkeypatch.setattr(D, "_LINUX_CPU", True)
+    assert D.conv_route("cpu", "float32", 3, 1) == "taps"
+    monkeypatch.setattr(D, "_LINUX_CPU", False)                  # macOS: Accelerate's conv
+    assert D.conv_route("cpu", "float32", 3, 1) == "conv_general"
+    for route in ("numpy", "taps", "conv_general"):
+        assert callable(D.kernel_set(route).conv_forward)
+
+
+def test_cpu_kernel_names(monkeypatch):
+    """"numpy" and "mlx" are the names; "native" (the old name of "numpy") warns once."""
+    monkeypatch.setattr(D, "_warned_deprecated", False)
+    with pytest.warns(FutureWarning, match="'numpy'"):
+        B.set_cpu_kernels("native")
+    assert B.cpu_kernels() == "numpy"
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        B.set_cpu_kernels("native")                                # once per process
+        monkeypatch.setenv("LUCID_CPU_KERNELS", " NumPy ")
+        assert D._default_cpu_kernels() == "numpy"
+    with pytest.raises(ValueError, match="'mlx' or 'numpy'"):
+        B.set_cpu_kernels("fast")
+    monkeypatch.setenv("LUCID_CPU_KERNELS", "fast")
+    with pytest.raises(ValueError, match="LUCID_CPU_KERNELS"):
+        D._default_cpu_kernels()

@@ -1,9 +1,10 @@
 """The one seam between Lucid and MLX.
 
 Every MLX primitive that Lucid relies on is named here (``core``) or in the modules beside
-it: ``conv`` (MLX convolution kernels), ``native_conv`` (NumPy/OpenBLAS CPU kernels, no MLX),
-``dispatch`` (which kernels run for a device) and ``distributed`` (MLX's collectives). A reader
-sees in one place what the framework needs from its array library, and a faster path can be
+it: ``conv`` (MLX convolution kernels), ``numpy_conv`` (NumPy/OpenBLAS CPU kernels, no MLX),
+``blas_threads`` (their GEMM thread policy), ``conv_shape`` (the output-size formula),
+``dispatch`` (the one routing decision: which kernels run for a call) and ``distributed``
+(MLX's collectives). A reader sees in one place what the framework needs from its array library, and a faster path can be
 swapped in without touching ``lucid.ops``.
 Nothing outside ``lucid/_backend`` imports ``mlx.core``.
 """

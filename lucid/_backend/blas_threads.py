@@ -125,10 +125,16 @@ def gemm_threads(work: int):
         blas.set(before)
 
 
+def gemm_work(a_shape, a_size, b_shape, b_size) -> int:
+    """Multiply-adds of a (batched, broadcast) matmul of operands of these shapes and sizes
+    (both at least 2-D)."""
+    batch = max(a_size // max(1, a_shape[-2] * a_shape[-1]),
+                b_size // max(1, b_shape[-2] * b_shape[-1]))
+    return batch * a_shape[-2] * a_shape[-1] * b_shape[-1]
+
+
 def matmul(a, b, out=None):
     """``np.matmul(a, b, out=out)`` with the threads the policy gives a GEMM of its size (every
     GEMM of Lucid's NumPy kernels goes through here)."""
-    batch = max(a.size // max(1, a.shape[-2] * a.shape[-1]),
-                b.size // max(1, b.shape[-2] * b.shape[-1]))
-    with gemm_threads(batch * a.shape[-2] * a.shape[-1] * b.shape[-1]):
+    with gemm_threads(gemm_work(a.shape, a.size, b.shape, b.size)):
         return np.matmul(a, b, out=out)

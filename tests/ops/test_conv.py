@@ -13,7 +13,7 @@ CONFIGS = 320
 TOL = 1e-4
 
 
-@pytest.fixture(params=["mlx", "native"])
+@pytest.fixture(params=["mlx", "numpy"])
 def kernels(request):
     """Run the test under each CPU kernel set, restoring the previous choice."""
     before = B.cpu_kernels()

@@ -1,4 +1,4 @@
-"""NumPy/OpenBLAS convolution kernels (lucid/_backend/native_conv.py) against the float64
+"""NumPy/OpenBLAS convolution kernels (lucid/_backend/numpy_conv.py) against the float64
 oracle tests/reference.py.
 
 A seeded random sweep of 1D/2D/3D problems (kernels 1-4 incl. even, strides and dilations 1-3,
@@ -13,7 +13,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from lucid._backend import native_conv as nc
+from lucid._backend import numpy_conv as nc
 from tests.conv_cases import config_id as _cid
 from tests.conv_cases import conv_args as _args
 from tests.conv_cases import assert_covers_corners, make_configs
@@ -28,7 +28,7 @@ CONFIGS = make_configs(180, 7_2024, hard_every=4, max_batch=3, extent={1: 12, 2:
 
 
 def _run(c, x, w, dy, dtype):
-    """The three native kernels on ``dtype`` copies of x, w, dy."""
+    """The three NumPy kernels on ``dtype`` copies of x, w, dy."""
     x, w, dy = (a.astype(dtype) for a in (x, w, dy))
     return (nc.conv_forward(x, w, *_args(c)),
             nc.conv_input_grad(dy, w, c["spatial"], *_args(c)),
