@@ -17,7 +17,7 @@ from lucid._backend import conv as C
 from lucid._backend import dispatch as D
 from tests import reference as ref
 from tests.conv_cases import config_id as _cid
-from tests.conv_cases import assert_covers_corners, make_configs
+from tests.conv_cases import assert_covers_corners, make_configs, make_patch_configs
 from tests.conv_cases import make_data as _data
 from tests.conv_cases import rel_err
 
@@ -32,6 +32,7 @@ def _rel(got, want):
 
 CONFIGS = make_configs(150, 20240611, hard_every=5, max_batch=2, extent={1: 7, 2: 7, 3: 4},
                        max_dense_channels=3)
+PATCH_CONFIGS = make_patch_configs(36, 20261130)
 
 
 @pytest.fixture(autouse=True)
@@ -46,6 +47,7 @@ def mlx_cpu_kernels():
 PUBLIC = "routed"   # the routed functions, as ops call them, for CPU tensors of the run's dtype
 TAPS = C.TAPS
 CONV_GENERAL = C.CONV_GENERAL
+PATCH = C.PATCH
 
 
 def _run(fns, c, x, w, dy, dtype):
@@ -148,24 +150,83 @@ def test_depthwise_3d_at_layer_width():
         assert _rel(g, r) <= RTOL
 
 
+def _route(device, dtype, nd, groups, kernel=3, stride=1, pad=1, dilation=1):
+    return D.conv_route(device, dtype, (kernel,) * nd, (stride,) * nd, ((pad, pad),) * nd,
+                        (dilation,) * nd, groups)
+
+
 def test_routing_table(monkeypatch):
     """One decision (dispatch.conv_route) picks the kernel set for every call."""
     B.set_cpu_kernels("numpy")
-    assert D.conv_route("cpu", "float32", 3, 1) == "numpy"
-    assert D.conv_route("cpu", "float64", 2, 4) == "numpy"
-    assert D.conv_route("cpu", "float16", 3, 1) != "numpy"        # half precision: MLX's
-    assert D.conv_route("gpu", "float32", 3, 1) != "numpy"
+    assert _route("cpu", "float32", 3, 1) == "numpy"
+    assert _route("cpu", "float64", 2, 4, kernel=1, pad=0) == "numpy"
+    assert _route("cpu", "float16", 3, 1) != "numpy"              # half precision: MLX's
+    assert _route("gpu", "float32", 3, 1) != "numpy"
     B.set_cpu_kernels("mlx")
-    assert D.conv_route("gpu", "float32", 3, 4) == "taps"         # MLX: no grouped 3D conv
-    assert D.conv_route("cpu", "float64", 2, 1) == "taps"         # MLX's conv rejects float64
-    assert D.conv_route("gpu", "float32", 3, 1) == "conv_general"
-    assert D.conv_route("gpu", "bfloat16", 2, 2) == "conv_general"
+    assert _route("gpu", "float32", 3, 4) == "taps"               # MLX: no grouped 3D conv
+    assert _route("cpu", "float64", 2, 1) == "taps"               # MLX's conv rejects float64
+    assert _route("gpu", "float32", 3, 1) == "conv_general"
+    assert _route("gpu", "bfloat16", 2, 2) == "conv_general"
+    # disjoint windows without padding go to matmuls on every device
+    for dev in ("cpu", "gpu"):
+        assert _route(dev, "float32", 3, 1, kernel=1, pad=0) == "patch"               # 1x1x1
+        assert _route(dev, "float32", 3, 4, kernel=1, stride=2, pad=0) == "patch"     # subsample
+        assert _route(dev, "float16", 2, 1, kernel=4, stride=4, pad=0) == "patch"     # patchify
+        assert _route(dev, "float32", 1, 1, kernel=1, pad=0, dilation=3) == "patch"
+    assert _route("gpu", "float32", 3, 1, kernel=1, pad=1) == "conv_general"          # padded
+    assert _route("gpu", "float32", 3, 1, kernel=3, stride=2, pad=0) == "conv_general"  # overlap
+    assert _route("gpu", "float32", 2, 1, kernel=2, stride=4, pad=0, dilation=2) == "conv_general"
     monkeypatch.setattr(D, "_LINUX_CPU", True)
-    assert D.conv_route("cpu", "float32", 3, 1) == "taps"
+    assert _route("cpu", "float32", 3, 1) == "taps"
     monkeypatch.setattr(D, "_LINUX_CPU", False)                  # macOS: Accelerate's conv
-    assert D.conv_route("cpu", "float32", 3, 1) == "conv_general"
-    for route in ("numpy", "taps", "conv_general"):
+    assert _route("cpu", "float32", 3, 1) == "conv_general"
+    for route in ("numpy", "taps", "conv_general", "patch"):
         assert callable(D.kernel_set(route).conv_forward)
+
+
+def test_patch_sweep_covers_its_cases():
+    """1D/2D/3D x dense/grouped/depthwise, 1x1 at stride 1 and above, patchify, kernels narrower
+    than the stride, and sizes the stride does not divide (positions no window reads)."""
+    cs = PATCH_CONFIGS
+    kinds = {(len(c["kernel"]), "dense" if c["groups"] == 1 else
+              "depthwise" if c["cig"] == 1 else "grouped") for c in cs}
+    assert kinds == {(nd, kd) for nd in (1, 2, 3) for kd in ("dense", "grouped", "depthwise")}
+    assert any(set(c["kernel"]) == {1} and set(c["stride"]) == {1} for c in cs)
+    assert any(set(c["kernel"]) == {1} and min(c["stride"]) > 1 and max(c["dilation"]) > 1
+               for c in cs)
+    assert any(c["kernel"] == c["stride"] and min(c["kernel"]) > 1 for c in cs)
+    assert any(1 < k < s for c in cs for k, s in zip(c["kernel"], c["stride"]))
+    assert any((n - k) % s for c in cs for n, k, s in zip(c["spatial"], c["kernel"], c["stride"]))
+
+
+@pytest.mark.parametrize("idx", range(len(PATCH_CONFIGS)),
+                         ids=[_cid(c) for c in PATCH_CONFIGS])
+def test_patch_route_matches_reference(idx):
+    """1x1x1 (strided too) and patchify convolutions: routed to the patch set, whose forward and
+    both gradients match the oracle in float32 and float64."""
+    c = PATCH_CONFIGS[idx]
+    args = (c["kernel"], c["stride"], c["padding"], c["dilation"], c["groups"])
+    assert D.conv_route("cpu", "float32", *args) == "patch"
+    x, w, dy, want = _data(c, 1000 + idx)
+    for fns in (PUBLIC, PATCH):
+        got = _run(fns, c, x, w, dy, mx.float32)
+        for name, g, r in zip(("forward", "input_grad", "weight_grad"), got, want):
+            assert g.dtype == mx.float32 and _rel(g, r) <= RTOL, name
+    for g, r in zip(_run(PUBLIC, c, x, w, dy, mx.float64), want):
+        assert g.dtype == mx.float64 and _rel(g, r) <= 1e-12
+
+
+def test_patch_route_half_precision():
+    """float16 in, float16 out, accumulated in float32."""
+    for idx in range(0, len(PATCH_CONFIGS), 4):
+        c = PATCH_CONFIGS[idx]
+        x, w, dy, _ = _data(c, 1000 + idx)
+        x, w, dy = (np.array(mx.array(a, dtype=mx.float16).astype(mx.float32)) for a in (x, w, dy))
+        args = (c["stride"], c["padding"], c["dilation"], c["groups"])
+        want = (ref.conv_forward(x, w, *args), ref.conv_input_grad(dy, w, c["spatial"], *args),
+                ref.conv_weight_grad(x, dy, c["kernel"], *args))
+        for g, r in zip(_run(PATCH, c, x, w, dy, mx.float16), want):
+            assert g.dtype == mx.float16 and _rel(g, r) <= 5e-3, _cid(c)
 
 
 def test_cpu_kernel_names(monkeypatch):

@@ -116,7 +116,7 @@ def test_unusual_input_layouts():
              dilation=(1, 1, 1), padding=((0, 0),) * 3)
     x, w, dy, want = _data(c, 500)
     xs = np.asfortranarray(x.astype(np.float32))
-    ws = w.astype(np.float32)[:, :, ::-1][:, :, ::-1]                    # negative strides, same values
+    ws = w.astype(np.float32)[:, :, ::-1][:, :, ::-1]          # negative strides, same values
     dys = np.asfortranarray(dy.astype(np.float32))
     for a in (xs, ws, dys):
         a.flags.writeable = False

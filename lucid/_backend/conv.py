@@ -43,6 +43,17 @@ conv_general set (``CONV_GENERAL``, ``_conv_general_*``; channels-last, MLX weig
                padding is trimmed so the result is exactly (Cig, *K, C_out), which is then
                transposed to (C_out, Cig, *K).
   MLX rejects groups != 1 for 3D and float64 in its conv kernels, so those never come here.
+
+Patch set (``PATCH``, ``_patch_*``; channels-first) for windows that do not overlap and need
+no padding (``disjoint_windows``: 1x1x1 at any stride, patchify with stride == kernel).  Input
+position o*s + k (k < K <= s) is read by tap k of output o only, so with x cut into its stride
+blocks, (N, C, O0, s0, O1, s1, ...), the im2col is the first K entries of each block, moved to
+(N, G, Cig*T, M) (for 1x1 just the subsampled x, no copy at stride 1):
+
+  forward      y = W (G, Og, Cig*T) @ cols (N, G, Cig*T, M).
+  weight grad  dw[g] = dy[g] . cols[g]^T with batch and positions as one contraction axis.
+  input grad   dcols = W^T @ dy, put back into the blocks (zero at the block entries >= K and
+               past the last window), then reshaped to (N, C_in, *S_in).
 """
 
 import itertools
@@ -53,7 +64,7 @@ import mlx.core as mx
 
 from lucid._backend.conv_shape import conv_output_size
 
-__all__ = ["KernelSet", "TAPS", "CONV_GENERAL"]
+__all__ = ["KernelSet", "TAPS", "CONV_GENERAL", "PATCH", "disjoint_windows"]
 
 class KernelSet(NamedTuple):
     """The contract's three functions (docs/backend-conv-contract.md) of one formulation."""
@@ -376,6 +387,96 @@ def _tap_input_grad(dy, w, in_spatial, stride, padding, dilation, groups):
     return _interleave_phases(zs, stride, in_spatial).astype(dt)
 
 
+# ----------------------------------------------------------------------------- patch set
+# Kernel windows that do not overlap and need no padding: 1x1x1 convolutions (any stride: a
+# strided one reads a subsample) and patchify convolutions (stride == kernel, e.g. a vision
+# transformer's patch embedding).  Every input position is read by at most one tap, so the
+# im2col is the input itself, subsampled or reshaped into its blocks (no T-fold copy), and each
+# of the three kernels is one batched matmul, channels-first: no channels-last round trip.
+
+def disjoint_windows(kernel_size, stride, padding, dilation) -> bool:
+    """True when the patch set applies: no padding and, per dim, a 1-wide kernel or an undilated
+    one no wider than the stride (windows that do not overlap)."""
+    return all(lo == 0 and hi == 0 and (k == 1 or (d == 1 and k <= s))
+               for k, s, (lo, hi), d in zip(kernel_size, stride, padding, dilation))
+
+
+def _blocks(a, out, stride):
+    """(N, C, *S) -> (N, C, O0, s0, O1, s1, ...): the input cut into its stride blocks, zero-padded
+    or cropped to O*s per dim first (positions past the last window are never read)."""
+    a = _pad_spatial(a, [(0, o * s - n) for o, s, n in zip(out, stride, a.shape[2:])])
+    return a.reshape(a.shape[:2] + tuple(v for o, s in zip(out, stride) for v in (o, s)))
+
+
+def _patch_taps(a, kernel_size, out, stride):
+    """(A, B, *S) -> (A, B, *K, *O): the entry of ``a`` that tap k of output o reads, o*s + k,
+    for disjoint windows (a copy of at most ``a``'s size; none for 1x1 at stride 1)."""
+    lead, nd = a.shape[:2], len(out)
+    if all(k == 1 for k in kernel_size):          # 1x1: the (subsampled) input
+        if any(s > 1 for s in stride):
+            a = _spatial(a, (_win(0, o, s) for o, s in zip(out, stride)))
+        return a.reshape(lead + (1,) * nd + tuple(out))
+    taps = _blocks(a, out, stride)[(slice(None),) * 2 + tuple(
+        v for k in kernel_size for v in (slice(None), slice(0, k)))]
+    # (A, B, O0, K0, O1, K1, ...) -> (A, B, K0, K1, ..., O0, O1, ...)
+    return mx.transpose(taps, (0, 1) + tuple(3 + 2 * i for i in range(nd))
+                        + tuple(2 + 2 * i for i in range(nd)))
+
+
+def _patch_forward(x, w, stride, padding, dilation, groups):
+    """y = W (G, Og, Cig*T) @ cols (N, G, Cig*T, M): one batched matmul."""
+    dt = x.dtype
+    wd = _work_dtype(dt)
+    x, w = x.astype(wd), w.astype(wd)
+    n, k = x.shape[0], w.shape[2:]
+    out = conv_output_size(x.shape[2:], k, stride, padding, dilation)
+    cols = _patch_taps(x, k, out, stride).reshape((n, groups, -1, math.prod(out)))
+    y = w.reshape((1, groups, w.shape[0] // groups, -1)) @ cols
+    return y.reshape((n, w.shape[0]) + out).astype(dt)
+
+
+def _patch_weight_grad(x, dy, kernel_size, stride, padding, dilation, groups):
+    """dw[g] = cols[g] (Cig*T, N*M) @ dy[g] (N*M, Og), transposed: batch and positions form one
+    contraction axis, both operands contiguous (as in _tap_weight_grad)."""
+    dt = x.dtype
+    wd = _work_dtype(dt)
+    x, dy = x.astype(wd), dy.astype(wd)
+    n, c_out = dy.shape[:2]
+    out, nd = dy.shape[2:], dy.ndim - 2
+    # taps of x viewed as (C_in, N, *S): (C_in, N, *K, *O) -> (C_in, *K, N, *O)
+    cols = _patch_taps(mx.swapaxes(x, 0, 1), kernel_size, out, stride)
+    cols = mx.transpose(cols, (0,) + tuple(range(2, 2 + nd)) + (1,)
+                        + tuple(range(2 + nd, 2 + 2 * nd)))
+    cols = cols.reshape((groups, -1, n * math.prod(out)))
+    dyt = mx.transpose(dy.reshape((n, groups, c_out // groups, -1)), (1, 0, 3, 2))
+    dw = mx.swapaxes(cols @ dyt.reshape((groups, -1, c_out // groups)), 1, 2)  # (G, Og, Cig*T)
+    return dw.reshape((c_out, x.shape[1] // groups) + tuple(kernel_size)).astype(dt)
+
+
+def _patch_input_grad(dy, w, in_spatial, stride, padding, dilation, groups):
+    """dcols = W^T (G, Cig*T, Og) @ dy (N, G, Og, M), put back in place: each input position gets
+    the gradient of the one tap that reads it (zero where none does)."""
+    dt = dy.dtype
+    wd = _work_dtype(dt)
+    dy, w = dy.astype(wd), w.astype(wd)
+    n, c_out = dy.shape[:2]
+    k, out, nd = w.shape[2:], dy.shape[2:], dy.ndim - 2
+    c_in = groups * w.shape[1]
+    wt = mx.swapaxes(w.reshape((1, groups, c_out // groups, -1)), 2, 3)
+    dcols = wt @ dy.reshape((n, groups, c_out // groups, math.prod(out)))   # (N, G, Cig*T, M)
+    if all(kk == 1 for kk in k) and all(s == 1 for s in stride):
+        return dcols.reshape((n, c_in) + tuple(out)).astype(dt)              # 1x1x1
+    # (N, C, K0, ..., O0, ...) -> (N, C, O0, K0, O1, K1, ...), each K padded with zeros to s
+    dcols = dcols.reshape((n, c_in) + tuple(k) + tuple(out))
+    blocks = mx.transpose(dcols, (0, 1) + tuple(a for i in range(nd) for a in (2 + nd + i, 2 + i)))
+    pads = [(0, 0)] * 2 + [p for kk, s in zip(k, stride) for p in ((0, 0), (0, s - kk))]
+    if any(hi for _, hi in pads):
+        blocks = mx.pad(blocks, pads)
+    dx = blocks.reshape((n, c_in) + tuple(o * s for o, s in zip(out, stride)))
+    return _pad_spatial(dx, [(0, i - o * s) for i, o, s in zip(in_spatial, out, stride)]).astype(dt)
+
+
 TAPS = KernelSet(_tap_forward, _tap_input_grad, _tap_weight_grad)
 CONV_GENERAL = KernelSet(_conv_general_forward, _conv_general_input_grad,
                          _conv_general_weight_grad)
+PATCH = KernelSet(_patch_forward, _patch_input_grad, _patch_weight_grad)

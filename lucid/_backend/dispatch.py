@@ -1,22 +1,23 @@
-"""Which kernels run for a convolution or a matmul: the one routing decision (``conv_route``,
-``_numpy_set``).
+"""Which kernels run for a convolution or a matmul: the one routing decision.
 
-Convolutions, first rule that applies:
+A convolution goes to the first kernel set whose rule applies (``conv_route``):
 
-  ==========  ========================================================================
-  "numpy"     CPU tensor, float32/float64, CPU kernel set "numpy" (``numpy_conv``:
-              NumPy/OpenBLAS GEMMs, the Linux default)
-  "taps"      MLX: grouped 3D (MLX has no grouped 3D conv), float64 (MLX's conv rejects
-              it), or a CPU tensor on Linux (MLX's Linux CPU conv runs on a reference BLAS,
-              where the taps measured faster in every case, docs/benchmarks.md)
-  "conv_general"  MLX's own ``mx.conv_general``: Metal, CUDA and macOS's Accelerate CPU
-  ==========  ========================================================================
+1. "numpy" (``numpy_conv``: NumPy/OpenBLAS GEMMs): a CPU tensor, float32/float64, with the CPU
+   kernel set "numpy" (the Linux default).
+2. "patch" (``conv.PATCH``: one matmul per kernel): windows that do not overlap and need no
+   padding (1x1x1 at any stride, patchify with stride == kernel), where MLX's conv is slow and
+   pays two layout transposes per call (docs/benchmarks.md, conv_shapes).
+3. "taps" (``conv.TAPS``): grouped 3D (MLX has no grouped 3D conv), float64 (MLX's conv rejects
+   it), or a CPU tensor on Linux (MLX's Linux CPU conv runs on a reference BLAS; the taps
+   measured faster in every case, docs/benchmarks.md).
+4. "conv_general" (``conv.CONV_GENERAL``): MLX's own convolution, on Metal, CUDA and macOS's
+   Accelerate CPU.
 
-The CPU kernel set is "numpy" on Linux, where MLX's CPU wheel links a reference BLAS (a
-2048^2 float32 matmul at ~4 GFLOP/s against ~170 for numpy's OpenBLAS on the machine in
+The CPU kernel set is "numpy" on Linux, where MLX's CPU wheel links a reference BLAS (a 2048^2
+float32 matmul at ~4 GFLOP/s against ~170 for numpy's OpenBLAS on the machine in
 docs/benchmarks.md), and "mlx" on macOS; ``LUCID_CPU_KERNELS=mlx|numpy`` or
 :func:`set_cpu_kernels` forces one ("native", the old name of "numpy", is accepted with a
-warning). Half precision always runs on MLX's kernels. Matmuls follow the same kernel set
+warning). Half precision always runs on MLX's kernels. Matmuls follow the same CPU kernel set
 (``matmul``).
 """
 
@@ -81,11 +82,15 @@ def _numpy_set(device: str, dtype_name: str) -> bool:
 _LINUX_CPU = sys.platform != "darwin"
 
 
-def conv_route(device: str, dtype_name: str, nd: int, groups: int) -> str:
-    """The name of the kernel set (module docstring's table) for one convolution."""
+def conv_route(device: str, dtype_name: str, kernel_size, stride, padding, dilation,
+               groups: int) -> str:
+    """The name of the kernel set (module docstring's rules) for one convolution."""
     if _numpy_set(device, dtype_name):
         return "numpy"
-    if (groups > 1 and nd == 3) or dtype_name == "float64" or (_LINUX_CPU and device == "cpu"):
+    if mlx_conv.disjoint_windows(kernel_size, stride, padding, dilation):
+        return "patch"
+    if ((groups > 1 and len(kernel_size) == 3) or dtype_name == "float64"
+            or (_LINUX_CPU and device == "cpu")):
         return "taps"
     return "conv_general"
 
@@ -107,7 +112,7 @@ class _NumpyKernels:
         return from_numpy(self._m.conv_weight_grad(to_numpy(x), to_numpy(dy), *args))
 
 
-_SETS = {"taps": mlx_conv.TAPS, "conv_general": mlx_conv.CONV_GENERAL}
+_SETS = {"taps": mlx_conv.TAPS, "conv_general": mlx_conv.CONV_GENERAL, "patch": mlx_conv.PATCH}
 
 
 def kernel_set(route: str):
@@ -127,21 +132,22 @@ class _Routed:
     def __init__(self, device, dtype_name):
         self.device, self.dtype_name = device, dtype_name
 
-    def _set(self, nd, groups):
-        return kernel_set(conv_route(self.device, self.dtype_name, nd, groups))
+    def _set(self, *geometry):
+        return kernel_set(conv_route(self.device, self.dtype_name, *geometry))
 
     def conv_forward(self, x, w, stride, padding, dilation, groups):
         """Cross-correlation x (N, C_in, *S), w (C_out, C_in/groups, *K) -> (N, C_out, *S_out)."""
-        return self._set(x.ndim - 2, groups).conv_forward(x, w, stride, padding, dilation, groups)
+        return self._set(w.shape[2:], stride, padding, dilation, groups).conv_forward(
+            x, w, stride, padding, dilation, groups)
 
     def conv_input_grad(self, dy, w, in_spatial, stride, padding, dilation, groups):
         """Adjoint of conv_forward in x: dy -> dx (N, C_in, *in_spatial)."""
-        return self._set(dy.ndim - 2, groups).conv_input_grad(
+        return self._set(w.shape[2:], stride, padding, dilation, groups).conv_input_grad(
             dy, w, tuple(in_spatial), stride, padding, dilation, groups)
 
     def conv_weight_grad(self, x, dy, kernel_size, stride, padding, dilation, groups):
         """Adjoint of conv_forward in w: x, dy -> dw (C_out, C_in/groups, *kernel_size)."""
-        return self._set(x.ndim - 2, groups).conv_weight_grad(
+        return self._set(kernel_size, stride, padding, dilation, groups).conv_weight_grad(
             x, dy, tuple(kernel_size), stride, padding, dilation, groups)
 
 

@@ -216,7 +216,8 @@ def _fill(src, nstride, cstride, C, taps, segs, ch, cols, src_off=0):
     for poff, shape, base, kstr in taps:
         sshape = (nn, C) + shape + (nj, tl)
         sstr = (nstride, cstride) + kstr + (segs.segstride, 1)
-        dstr = (C * nk * L, nk * L) + tuple(math.prod(shape[i + 1:]) * L for i in range(len(shape))) + (tl, 1)
+        tap_strides = tuple(math.prod(shape[i + 1:]) * L for i in range(len(shape)))
+        dstr = (C * nk * L, nk * L) + tap_strides + (tl, 1)
         np.copyto(_view(cols, koff * L, sshape, dstr), _view(src, a0 + poff + base, sshape, sstr))
         koff += math.prod(shape)
 
@@ -247,7 +248,8 @@ _scratch = threading.local()
 
 
 def _cols_buf(n, dtype):
-    """Per-thread reusable scratch of n elements (a fresh 4 MiB block would page-fault each time)."""
+    """Per-thread reusable scratch of n elements (a fresh 4 MiB block would page-fault each
+    time)."""
     cache = getattr(_scratch, "bufs", None)
     if cache is None:
         cache = _scratch.bufs = {}
@@ -282,7 +284,8 @@ def _depth_blocks(plan, C, Co, itemsize):
     if per <= _GRID_BYTES or O0 == 1:
         return None
     rows = max(1, O0 * _GRID_BYTES // per)
-    (lo, _), s, d, K, S = plan.pad[0], plan.stride[0], plan.dilation[0], plan.kernel[0], plan.in_size[0]
+    (lo, _), s, d = plan.pad[0], plan.stride[0], plan.dilation[0]
+    K, S = plan.kernel[0], plan.in_size[0]
     blocks = []
     for a in range(0, O0, rows):
         b = min(O0, a + rows)
@@ -391,7 +394,8 @@ def _input_grad(dy, w, plan, G):
     for n0, n1 in _batch_blocks(N, _sample_bytes(plan, C, Co, it)):
         nb = n1 - n0
         dyg = np.zeros(front + nb * Co * plan.plane, dy.dtype)
-        dgv = _view(dyg, front, (nb, Co) + plan.out_size, (Co * plan.plane, plan.plane) + plan.pitch)
+        dgv = _view(dyg, front, (nb, Co) + plan.out_size,
+                    (Co * plan.plane, plan.plane) + plan.pitch)
         np.copyto(dgv, dy[n0:n1])
         for (js, us), kp, wp, tp in phases:
             segs = _Segs(plan, [a for a, _ in js], [n for _, n in js], nb, Co * kp * it)
