@@ -5,8 +5,8 @@ PyTorch eager CPU, all in this run.
 The neighbour is a subprocess running numpy float32 matmuls in a loop with its BLAS's default
 thread count (another training run or a test worker). Each condition times Lucid with its GEMM
 thread policy (lucid/_backend/blas_threads.py), Lucid with every GEMM split over all threads (the
-policy before issue 10), Lucid with every GEMM on one thread, and PyTorch, in interleaved
-rounds; figures are mean ms per step (a stall counts, as it does in training).
+policy before issue 10), Lucid with every GEMM on one thread, and PyTorch (all threads and one
+thread), in interleaved rounds; figures are mean ms per step (a stall counts, as it does in training).
 
     python benchmarks/contention.py [--steps 20] [--rounds 3]
 """
@@ -51,6 +51,14 @@ def with_split_threshold(step, threshold):
     return run
 
 
+def with_torch_threads(torch, step, threads):
+    """``step`` run with PyTorch limited to ``threads`` intra-op threads."""
+    def run():
+        torch.set_num_threads(threads)
+        step()
+    return run
+
+
 def measure(steps_by_name, steps, rounds):
     """Best over ``rounds`` interleaved rounds of each step's mean time."""
     best = {name: float("inf") for name in steps_by_name}
@@ -72,8 +80,10 @@ def main():
     try:
         import torch
 
-        torch.set_num_threads(os.cpu_count() or 1)
-        steps["torch eager CPU"] = train_step.torch_step(torch)
+        torch_step = train_step.torch_step(torch)
+        steps["torch eager CPU"] = with_torch_threads(torch, torch_step, os.cpu_count() or 1)
+        # PyTorch's threads suffer from a busy machine as well: one thread is the steady baseline
+        steps["torch eager CPU, 1 thread"] = with_torch_threads(torch, torch_step, 1)
     except ImportError:
         pass
     results = {"quiet": measure(steps, args.steps, args.rounds)}
