@@ -6,7 +6,8 @@ The neighbour is a subprocess running numpy float32 matmuls in a loop with its B
 thread count (another training run or a test worker). Each condition times Lucid with its GEMM
 thread policy (lucid/_backend/blas_threads.py), Lucid with every GEMM split over all threads (the
 policy before issue 10), Lucid with every GEMM on one thread, and PyTorch (all threads and one
-thread), in interleaved rounds; figures are mean ms per step (a stall counts, as it does in training).
+thread), in interleaved rounds; figures are mean ms per step (a stall counts, as it does in
+training).
 
     python benchmarks/contention.py [--steps 20] [--rounds 3]
 """
