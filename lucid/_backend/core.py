@@ -10,6 +10,8 @@ import mlx.core as mx
 import numpy as np
 
 # --- the array type and the primitives the ops are written with -----------------------------
+# (matmul is not here: ops multiply through dispatch.matmul, exported as ``matmul_on``, which
+# routes to the CPU kernel set)
 from mlx.core import (  # noqa: F401  (re-exported: this list *is* Lucid's primitive set)
     abs,
     all,
@@ -29,7 +31,6 @@ from mlx.core import (  # noqa: F401  (re-exported: this list *is* Lucid's primi
     exp,
     expand_dims,
     eye,
-    floor,
     floor_divide,
     full,
     greater,
@@ -38,18 +39,14 @@ from mlx.core import (  # noqa: F401  (re-exported: this list *is* Lucid's primi
     isnan,
     less,
     less_equal,
-    linspace,
     log,
     log1p,
     logsumexp,
-    matmul,
     max,
     maximum,
     mean,
     min,
     minimum,
-    moveaxis,
-    negative,
     not_equal,
     ones,
     pad,
@@ -71,7 +68,6 @@ from mlx.core import (  # noqa: F401  (re-exported: this list *is* Lucid's primi
     tanh,
     tile,
     transpose,
-    var,
     where,
     zeros,
     cumsum,
@@ -83,14 +79,14 @@ Array = mx.array
 
 __all__ = [
     "Array", "abs", "all", "any", "arange", "argmax", "argmin", "array", "broadcast_to", "clip",
-    "concatenate", "cos", "cumprod", "equal", "erf", "erfinv", "exp", "expand_dims", "eye", "floor",
+    "concatenate", "cos", "cumprod", "equal", "erf", "erfinv", "exp", "expand_dims", "eye",
     "floor_divide", "full", "greater", "greater_equal", "isinf", "isnan", "less", "less_equal",
-    "linspace", "log", "log1p", "logsumexp", "matmul", "max", "maximum", "mean", "min", "minimum",
-    "moveaxis", "negative", "not_equal", "ones", "pad", "power", "prod", "repeat", "reshape",
+    "log", "log1p", "logsumexp", "max", "maximum", "mean", "min", "minimum",
+    "not_equal", "ones", "pad", "power", "prod", "repeat", "reshape",
     "sigmoid", "sign", "sin", "sqrt", "square", "stack", "sum", "swapaxes", "take",
-    "take_along_axis", "put_along_axis", "tanh", "tile", "transpose", "var", "where", "zeros",
+    "take_along_axis", "put_along_axis", "tanh", "tile", "transpose", "where", "zeros",
     # defined below
-    "DTYPES", "to_backend_dtype", "dtype_name", "is_floating", "asarray", "to_numpy", "evaluate",
+    "DTYPES", "dtype_name", "is_floating", "asarray", "to_numpy", "evaluate",
     "scatter_add", "cast", "gpu_available", "gpu_kind", "resolve_device", "device_scope",
     "default_device_name", "random_seed", "random_normal", "random_uniform", "random_randint",
     "random_bernoulli", "random_permutation", "from_numpy", "save_safetensors",
@@ -117,11 +113,6 @@ DTYPES = {
 }
 _NAME_OF = {v: k for k, v in DTYPES.items()}
 _FLOATING = {mx.float32, mx.float16, mx.bfloat16, mx.float64}
-
-
-def to_backend_dtype(name: str):
-    """The MLX dtype for one of Lucid's dtype names (``"float32"``, ``"int64"``, ...)."""
-    return DTYPES[name]
 
 
 def dtype_name(dt) -> str:
