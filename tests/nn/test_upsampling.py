@@ -2,6 +2,7 @@
 implementation (a loop over output positions, all 2^n corners at once, not separable), known
 PyTorch values, gradients by finite differences, and clear errors."""
 
+import zlib
 import itertools
 
 import numpy as np
@@ -212,7 +213,7 @@ def test_random_sizes_and_factors_match_torch(mode, dtype):
     """Many random sizes and factors (incl. recompute_scale_factor and align_corners): values
     and input gradients equal PyTorch's."""
     torch = pytest.importorskip("torch")
-    rng = np.random.default_rng(abs(hash((mode, dtype))) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(f"{mode}-{dtype}".encode()))  # same cases every run
     tol = 1e-5 if dtype == "float32" else 1e-12
     cases = 0
     for _ in range(60):
