@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 
 from lucid import _backend as B
-from lucid.data.dataset import Subset, TensorDataset, _seed
+from lucid.data.dataset import Subset, TensorDataset, _seed, checked_indices
 from lucid.tensor import Tensor
 
 __all__ = ["DataLoader", "default_collate"]
@@ -50,17 +50,26 @@ def _same_shapes(shapes):
 
 
 def _tensor_source(dataset):
-    """(TensorDataset, index map or None) when batches can be gathered straight from the
-    dataset's arrays (a TensorDataset, possibly inside Subsets), else None."""
-    mapping = None
+    """(TensorDataset, index arrays of the Subsets around it, outermost first) when batches can
+    be gathered straight from the dataset's arrays, else None."""
+    levels = []
     while isinstance(dataset, Subset) and type(dataset).__getitem__ is Subset.__getitem__:
-        idx = np.asarray(dataset.indices, dtype=np.int64)
-        mapping = idx if mapping is None else idx[mapping]
+        levels.append(np.asarray(dataset.indices, dtype=np.int64))
         dataset = dataset.dataset
     if isinstance(dataset, TensorDataset) and \
             type(dataset).__getitem__ is TensorDataset.__getitem__:
-        return dataset, mapping
+        return dataset, levels
     return None
+
+
+def _gather(source, indices) -> tuple:
+    """One batch of a TensorDataset source: the indices mapped through each Subset (each
+    checked against that Subset's length), then one gather per tensor."""
+    dataset, levels = source
+    idx = indices
+    for level in levels:
+        idx = level[checked_indices(idx, len(level), "Subset")]
+    return dataset.batch(idx)
 
 
 class DataLoader:
@@ -69,45 +78,66 @@ class DataLoader:
     ``shuffle`` draws a new order every epoch from the loader's own numpy Generator, seeded
     once from ``seed`` (or from ``lucid.random.seed``'s state when ``seed`` is None), so epochs
     differ and a run is reproducible. ``sampler`` (an iterable of indices, re-iterated each
-    epoch) replaces the order. ``drop_last`` skips a final short batch. ``collate_fn`` turns a
-    list of samples into a batch (``default_collate`` by default). A ``TensorDataset`` (or a
-    ``Subset`` of one) with the default collate is batched by one gather per tensor.
+    epoch) replaces the order; ``batch_sampler`` (an iterable of lists of indices) replaces the
+    batching too. ``drop_last`` skips a final short batch. ``collate_fn`` turns a list of
+    samples into a batch (``default_collate`` by default). A ``TensorDataset`` (or a ``Subset``
+    of one) with the default collate is batched by one gather per tensor. Indices are checked
+    on the host: one outside the dataset raises IndexError naming it and the size.
     """
 
-    def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False,
-                 drop_last: bool = False, collate_fn=None, seed=None, sampler=None):
-        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+    def __init__(self, dataset, batch_size: int | None = 1, shuffle: bool = False,
+                 sampler=None, batch_sampler=None, collate_fn=None, drop_last: bool = False,
+                 seed=None):
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError("batch_sampler is mutually exclusive with batch_size, "
+                                 "shuffle, sampler and drop_last")
+            batch_size = None
+        elif isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+                or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         if sampler is not None and shuffle:
             raise ValueError("sampler and shuffle=True are mutually exclusive")
+        if shuffle and len(dataset) == 0:  # as PyTorch's RandomSampler
+            raise ValueError("shuffle=True needs a non-empty dataset, got one of length 0")
         self.dataset = dataset
-        self.batch_size = int(batch_size)
+        self.batch_size = None if batch_size is None else int(batch_size)
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.collate_fn = collate_fn
         self.sampler = sampler
+        self.batch_sampler = batch_sampler
         self.seed = seed
         self._rng = np.random.default_rng(_seed(seed)) if shuffle else None
         self._source = _tensor_source(dataset) if collate_fn is None else None
 
-    def _order(self) -> np.ndarray:
+    def _index_batches(self):
+        """The lists of indices of this epoch's batches."""
+        if self.batch_sampler is not None:
+            yield from (list(b) for b in self.batch_sampler)
+            return
         if self.sampler is not None:
-            return np.fromiter((int(i) for i in self.sampler), dtype=np.int64)
-        n = len(self.dataset)
-        return self._rng.permutation(n) if self.shuffle else np.arange(n)
-
-    def __iter__(self):
-        order = self._order()
+            order = list(self.sampler)
+        elif self.shuffle:
+            order = self._rng.permutation(len(self.dataset)).tolist()
+        else:
+            order = range(len(self.dataset))
         stop = len(order) - (len(order) % self.batch_size if self.drop_last else 0)
         for start in range(0, stop, self.batch_size):
-            idx = order[start:start + self.batch_size]
-            if self._source is not None:
-                ds, mapping = self._source
-                yield ds.batch(idx if mapping is None else mapping[idx])
-            else:
-                samples = [self.dataset[int(i)] for i in idx]
-                yield (self.collate_fn or default_collate)(samples)
+            yield list(order[start:start + self.batch_size])
+
+    def _fetch(self, indices):
+        """The batch at ``indices``."""
+        if self._source is not None:
+            return _gather(self._source, indices)
+        return (self.collate_fn or default_collate)([self.dataset[i] for i in indices])
+
+    def __iter__(self):
+        for indices in self._index_batches():
+            yield self._fetch(indices)
 
     def __len__(self) -> int:
+        if self.batch_sampler is not None:
+            return len(self.batch_sampler)
         n = len(self.sampler) if self.sampler is not None else len(self.dataset)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
