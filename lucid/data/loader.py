@@ -16,21 +16,27 @@ __all__ = ["DataLoader", "default_collate"]
 def default_collate(samples):
     """Stack a list of samples into a batch: Tensors, numpy arrays and numbers become one
     Tensor with a new leading axis; tuples, lists and dicts are collated field by field
-    (keeping their type); strings and anything else stay a list."""
+    (keeping their type); strings and anything else stay a list.
+
+    dtypes follow PyTorch: numpy arrays and scalars keep their dtype (promoted across the
+    batch as ``np.stack`` does), Python floats give float64, ints int64, bools bool. A batch
+    mixing Python ints and floats is float64 whatever its order (PyTorch gives float32 when
+    the first sample is an int: docs/data.md)."""
     first = samples[0]
     if isinstance(first, Tensor):
         _same_shapes([s.shape for s in samples])
         with B.device_scope(first._device):
             return Tensor._wrap(B.stack([s.data for s in samples]), first._device)
-    if isinstance(first, np.ndarray):
-        _same_shapes([s.shape for s in samples])
-        return Tensor(np.stack(samples))
-    if isinstance(first, (bool, np.bool_)):
-        return Tensor(np.array(samples, dtype=bool))
-    if isinstance(first, numbers.Integral):
-        return Tensor(np.array(samples, dtype=np.int64))
-    if isinstance(first, numbers.Real):
-        return Tensor(np.array(samples, dtype=np.float32))
+    if isinstance(first, (np.ndarray, np.generic)) and not isinstance(first, (str, bytes)):
+        _same_shapes([np.shape(s) for s in samples])
+        return _keeping_dtype(np.stack([np.asarray(s) for s in samples]))
+    if isinstance(first, numbers.Number) and all(isinstance(s, numbers.Number)
+                                                 for s in samples):
+        if all(isinstance(s, (bool, np.bool_)) for s in samples):
+            return Tensor(np.array(samples, dtype=bool))
+        if all(isinstance(s, numbers.Integral) for s in samples):
+            return Tensor(np.array(samples, dtype=np.int64))
+        return Tensor(np.array(samples, dtype=np.float64), dtype="float64")
     if isinstance(first, dict):
         return {k: default_collate([s[k] for s in samples]) for k in first}
     if isinstance(first, tuple) and hasattr(first, "_fields"):  # namedtuple
@@ -41,6 +47,13 @@ def default_collate(samples):
         fields = [default_collate(list(f)) for f in zip(*samples)]
         return tuple(fields) if isinstance(first, tuple) else fields
     return list(samples)
+
+
+def _keeping_dtype(arr: np.ndarray) -> Tensor:
+    """A Tensor of ``arr``'s own dtype where Lucid has it (numpy dtypes it lacks, such as
+    uint16, convert as ``lucid.tensor`` converts them)."""
+    name = arr.dtype.name
+    return Tensor(arr, dtype=name) if name in B.DTYPES else Tensor(arr)
 
 
 def _same_shapes(shapes):
