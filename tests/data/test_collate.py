@@ -20,7 +20,7 @@ BATCHES = {
 
 @pytest.mark.parametrize("name", sorted(BATCHES))
 def test_collate_dtypes_match_pytorch(name):
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     from torch.utils.data import default_collate as torch_collate
 
     batch = BATCHES[name]
