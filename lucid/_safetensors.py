@@ -64,26 +64,34 @@ def read(path: str) -> tuple[dict, dict]:
     arrays are fresh copies (bfloat16 as its uint16 bits) and the file is closed on return.
     Raises ``FormatError`` (a ValueError) naming ``path`` and the problem."""
     with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        head = f.read(8)
-        if len(head) < 8:
-            raise _error(path, f"{size} bytes is too short for a safetensors file "
-                               "(empty or truncated)")
-        n = int.from_bytes(head, "little")
-        if n > size - 8 or n > MAX_HEADER:
-            raise _error(path, f"its header claims {n} bytes, the file has {size} "
-                               "(truncated, or not a safetensors file)")
-        header = _parse_header(path, f.read(n))
-        entries = _check_entries(path, header, size - 8 - n)
-        out = {}
-        for name, (dtype, shape, begin, end) in entries.items():
-            bits = np.empty(shape, dtype=CODES[CODE_OF[dtype]][1])
-            f.seek(8 + n + begin)
-            if f.readinto(bits.reshape(-1).view(np.uint8)) != end - begin:
-                raise _error(path, f"tensor {name!r} is cut short (the file changed while read)")
-            if dtype == "bool" and bits.view(np.uint8).max(initial=0) > 1:
-                raise _error(path, f"tensor {name!r} of dtype BOOL holds bytes other than 0/1")
-            out[name] = (dtype, bits.astype(bits.dtype.newbyteorder("="), copy=False))
+        return read_from(f, path)
+
+
+def read_from(f, path: str) -> tuple[dict, dict]:
+    """``read`` from an open binary file object positioned at the checkpoint's first byte (the
+    checkpoint runs to the end of ``f``); ``path`` names it in errors."""
+    start = f.tell()
+    size = f.seek(0, os.SEEK_END) - start
+    f.seek(start)
+    head = f.read(8)
+    if len(head) < 8:
+        raise _error(path, f"{size} bytes is too short for a safetensors file "
+                           "(empty or truncated)")
+    n = int.from_bytes(head, "little")
+    if n > size - 8 or n > MAX_HEADER:
+        raise _error(path, f"its header claims {n} bytes, the file has {size} "
+                           "(truncated, or not a safetensors file)")
+    header = _parse_header(path, f.read(n))
+    entries = _check_entries(path, header, size - 8 - n)
+    out = {}
+    for name, (dtype, shape, begin, end) in entries.items():
+        bits = np.empty(shape, dtype=CODES[CODE_OF[dtype]][1])
+        f.seek(start + 8 + n + begin)
+        if f.readinto(bits.reshape(-1).view(np.uint8)) != end - begin:
+            raise _error(path, f"tensor {name!r} is cut short (the file changed while read)")
+        if dtype == "bool" and bits.view(np.uint8).max(initial=0) > 1:
+            raise _error(path, f"tensor {name!r} of dtype BOOL holds bytes other than 0/1")
+        out[name] = (dtype, bits.astype(bits.dtype.newbyteorder("="), copy=False))
     return out, header.get(METADATA, {})
 
 

@@ -137,11 +137,16 @@ def _decode(node, arrays, device):
         if stored == "bfloat16":
             raise ValueError(f"array {key!r} is bfloat16, which numpy lacks")
         return bits
-    t = Tensor(B.from_element_bits(bits, stored),
-               device=device if device is not None else node.get("device"))
-    if node.get("requires_grad"):
-        t.requires_grad_(True)
-    return t
+    requires_grad = node.get("requires_grad", False)
+    if requires_grad not in (False, True) or (requires_grad and not stored.startswith(
+            ("float", "bfloat"))):
+        raise ValueError(f"tensor {key!r} of dtype {stored} has requires_grad={requires_grad!r}")
+    saved_on = node.get("device", "cpu")
+    if saved_on not in ("cpu", "gpu"):
+        raise ValueError(f"tensor {key!r} was saved on an unknown device {ST._short(saved_on)}")
+    # errors from here on are not the file's: float64 asked onto a GPU raises TypeError
+    return Tensor(B.from_element_bits(bits, stored), requires_grad=requires_grad,
+                  device=device if device is not None else saved_on)
 
 
 def _list(value):
@@ -158,15 +163,19 @@ def _write_bytes(f, buffer) -> None:
 
 def save(obj, f) -> None:
     """Write ``obj`` (a nested dict/list/tuple of Tensors, numpy arrays, numbers, strings,
-    bools and None) to the path ``f`` as a safetensors file, atomically. Raises TypeError for
+    bools and None) to ``f`` as a safetensors file. ``f`` is a path, written atomically (a
+    symlink's target is written; an existing file keeps its permissions), or an open binary
+    file object (``io.BytesIO``...), written from its current position. Raises TypeError for
     anything else (nothing is pickled) and ValueError for a key the format reserves
-    (``"__metadata__"``). A symlink's target is written; an existing file keeps its permissions.
-    """
-    path = os.fspath(f)
+    (``"__metadata__"``)."""
     enc = _Encoder()
     structure = enc.encode(obj, [])
     metadata = {"format": _FORMAT, "version": _VERSION,
                 "structure": json.dumps(structure, allow_nan=True)}
+    if hasattr(f, "write"):  # an open binary file object, e.g. io.BytesIO: written in place
+        ST.write(f, enc.arrays, metadata, _write_bytes)
+        return
+    path = os.fspath(f)
     target = os.path.realpath(path)  # a symlink stays a link: its target gets the new file
     folder, base = os.path.split(target)
     _remove_leftovers(folder, base)
@@ -254,7 +263,8 @@ def _map_location(map_location, device):
 
 
 def load(f, map_location=None, *, weights_only=None, device=None):
-    """Read a checkpoint written by ``lucid.save`` and rebuild the saved structure.
+    """Read a checkpoint written by ``lucid.save`` (from a path or an open binary file
+    object) and rebuild the saved structure.
 
     ``map_location`` (or ``device``) puts every tensor on ``"cpu"`` or ``"gpu"`` (``"cuda"``,
     ``"cuda:0"`` and ``"mps"`` mean the GPU); None puts each tensor where it was saved (the
@@ -265,12 +275,16 @@ def load(f, map_location=None, *, weights_only=None, device=None):
     FileNotFoundError; any malformed file raises ValueError naming the path and the problem.
     """
     target = _map_location(map_location, device)
-    path = os.fspath(f)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"lucid.load: no such file: {path!r}")
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"lucid.load: {path!r} is a directory, not a checkpoint file")
-    arrays, meta = ST.read(path)
+    if hasattr(f, "read"):  # an open binary file object, read from its current position
+        path = str(getattr(f, "name", "<file object>"))
+        arrays, meta = ST.read_from(f, path)
+    else:
+        path = os.fspath(f)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"lucid.load: no such file: {path!r}")
+        if os.path.isdir(path):
+            raise IsADirectoryError(f"lucid.load: {path!r} is a directory, not a checkpoint")
+        arrays, meta = ST.read(path)
     if meta.get("format") != _FORMAT:
         return {k: Tensor(B.from_element_bits(bits, name), device=target)
                 for k, (name, bits) in arrays.items()}
@@ -280,6 +294,5 @@ def load(f, map_location=None, *, weights_only=None, device=None):
     try:
         structure = ST.parse_json(meta.get("structure", ""), "its structure record")
         return _decode(structure, arrays, target)
-    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError,
-            RecursionError) as exc:
+    except (KeyError, ValueError, RecursionError) as exc:
         raise ValueError(f"lucid.load: {path!r} has a damaged structure record: {exc}") from None

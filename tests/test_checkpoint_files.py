@@ -172,3 +172,20 @@ def test_map_location(tmp_path):
         lucid.load(path, map_location="tpu")
     with pytest.raises(ValueError, match="disagree"):
         lucid.load(path, map_location="cpu", device="gpu")
+
+
+def test_file_objects_like_pytorch(tmp_path):
+    import io
+
+    buffer = io.BytesIO()
+    state = {"w": lucid.tensor([1.5, 2.5]), "step": 7}
+    lucid.save(state, buffer)
+    buffer.seek(0)
+    back = lucid.load(buffer)
+    assert back["w"].tolist() == [1.5, 2.5] and back["step"] == 7
+    with open(tmp_path / "f.safetensors", "wb") as f:
+        lucid.save(state, f)
+    with open(tmp_path / "f.safetensors", "rb") as f:
+        assert lucid.load(f)["step"] == 7
+    with pytest.raises(ValueError, match="<file object>.*header claims"):
+        lucid.load(io.BytesIO(b"\xff" * 16))

@@ -72,6 +72,12 @@ MALFORMED = {  # name: (header, data, header length override, what the error mus
         '{"tensor": "nope", "dtype": "float32"}')}, b"", None, "does not hold"),
     "structure_wrong_dtype": ({"__metadata__": lucid_meta(
         '{"tensor": "w", "dtype": "int32"}'), "w": entry()}, F4, None, "recorded as 'int32'"),
+    "structure_grad_on_ints": ({"__metadata__": lucid_meta(
+        '{"tensor": "w", "dtype": "int32", "requires_grad": true}'),
+        "w": entry(dtype="I32")}, F4, None, "requires_grad=True"),
+    "structure_unknown_device": ({"__metadata__": lucid_meta(
+        '{"tensor": "w", "dtype": "float32", "device": "tpu"}'), "w": entry()}, F4, None,
+        "unknown device 'tpu'"),
     "structure_bad_pairs": ({"__metadata__": lucid_meta('{"dict": [[1]]}')}, b"", None,
                             "pairs"),
     "structure_list_key": ({"__metadata__": lucid_meta('{"dict": [[[1], {"value": 1}]]}')},

@@ -37,7 +37,7 @@ class TensorDataset(Dataset):
                              f"shapes {[t.shape for t in self.tensors]}")
 
     def __getitem__(self, index):
-        if not isinstance(index, slice):
+        if not (isinstance(index, slice) or _is_mask(index)):  # masks: checked by indexing
             index = checked_indices(index, len(self), "TensorDataset")
         return tuple(t[index] for t in self.tensors)
 
@@ -99,6 +99,12 @@ def checked_indices(index, size: int, what: str):
         raise IndexError(f"index {int(arr[bad].reshape(-1)[0])} is out of range for a {what} "
                          f"of size {size}")
     return np.where(arr < 0, arr + size, arr)
+
+
+def _is_mask(index) -> bool:
+    if isinstance(index, Tensor):
+        return index.dtype == "bool"
+    return isinstance(index, np.ndarray) and index.dtype == np.bool_
 
 
 def _index_in_int64(i: int, size: int, what: str) -> int:

@@ -40,6 +40,8 @@ def test_tensor_dataset_getitem_checks_every_index_kind():
             ds[bad]
     assert ds[[1, -1]][0].tolist() == [1, 9]
     assert ds[2:4][0].tolist() == [2, 3]
+    mask = np.arange(10) % 3 == 0
+    assert ds[mask][0].tolist() == ds[lucid.tensor(mask)][0].tolist() == [0, 3, 6, 9]
     with pytest.raises(TypeError, match="integers"):
         ds[1.5]
 
