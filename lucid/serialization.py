@@ -178,6 +178,8 @@ def save(obj, f) -> None:
     path = os.fspath(f)
     target = os.path.realpath(path)  # a symlink stays a link: its target gets the new file
     folder, base = os.path.split(target)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"lucid.save: cannot write {path!r}: no folder {folder!r}")
     _remove_leftovers(folder, base)
     tmp = os.path.join(folder, f".{base}.{_HOST}.{os.getpid()}.{secrets.token_hex(4)}"
                                f"{_TMP_SUFFIX}")

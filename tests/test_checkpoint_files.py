@@ -143,6 +143,11 @@ def test_permissions_kept_and_umask_read_at_save_time(tmp_path):
         assert os.stat(fresh).st_mode & 0o777 == mode
 
 
+def test_saving_into_a_missing_folder_names_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no folder .*nope"):
+        lucid.save({"w": lucid.ones(1)}, tmp_path / "nope" / "x.safetensors")
+
+
 def test_reserved_key_is_refused_at_save(tmp_path):
     path = tmp_path / "x.safetensors"
     with pytest.raises(ValueError, match="'__metadata__' is reserved"):
