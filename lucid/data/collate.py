@@ -11,7 +11,8 @@ import numpy as np
 from lucid import _backend as B
 from lucid.tensor import Tensor
 
-__all__ = ["default_collate", "stack_samples", "finish_batch", "to_host", "from_host"]
+__all__ = ["default_collate", "stack_samples", "finish_batch", "to_host", "from_host",
+           "convert_sample"]
 
 
 def default_collate(samples):
@@ -55,6 +56,22 @@ def to_host(tree):
 def from_host(tree):
     """The inverse of ``to_host``, in the thread that will use the Tensors."""
     return _map_tree(tree, lambda x: x.tensor() if isinstance(x, HostTensor) else x)
+
+
+def convert_sample(tree):
+    """One unbatched sample as PyTorch's ``default_convert`` gives it: numpy arrays and
+    scalars become Tensors of their dtype, containers are converted inside (a plain tuple
+    becomes a list, as there), the rest stays."""
+    if isinstance(tree, tuple) and not hasattr(tree, "_fields"):
+        tree = list(tree)
+
+    def leaf(x):
+        if isinstance(x, HostTensor):
+            return x.tensor()
+        if isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind in "biuf":
+            return finish_batch(_Stacked(np.asarray(x)))
+        return x
+    return _map_tree(tree, leaf)
 
 
 def _map_tree(tree, leaf):

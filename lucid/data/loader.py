@@ -9,7 +9,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 import numpy as np
 
-from lucid.data.collate import finish_batch, from_host, stack_samples, to_host
+from lucid.data.collate import convert_sample, finish_batch, from_host, stack_samples, to_host
 from lucid.data.dataset import Subset, TensorDataset, _seed, checked_indices
 from lucid.data.workers import WorkerPool, fetch_samples, raise_from_worker
 
@@ -46,10 +46,12 @@ class DataLoader:
     once from ``seed`` (or from ``lucid.random.seed``'s state when ``seed`` is None), so epochs
     differ and a run is reproducible. ``sampler`` (an iterable of indices, re-iterated each
     epoch) replaces the order; ``batch_sampler`` (an iterable of lists of indices) replaces the
-    batching too. ``drop_last`` skips a final short batch. ``collate_fn`` turns a list of
-    samples into a batch (``default_collate`` by default). A ``TensorDataset`` (or a ``Subset``
-    of one) with the default collate is batched by one gather per tensor. Indices are checked
-    on the host: one outside the dataset raises IndexError naming it and the size.
+    batching too; ``batch_size=None`` yields samples one by one (numpy arrays made Tensors,
+    ``collate_fn`` applied to each), as in PyTorch. ``drop_last`` skips a final short batch.
+    ``collate_fn`` turns a list of samples into a batch (``default_collate`` by default). A
+    ``TensorDataset`` (or a ``Subset`` of one) with the default collate is batched by one
+    gather per tensor. Indices are checked on the host: one outside the dataset raises
+    IndexError naming it and the size.
 
     ``num_workers > 0`` fetches samples in that many worker threads, up to
     ``prefetch_factor`` (default 2) batches per worker ahead, while the step runs; batches
@@ -70,9 +72,9 @@ class DataLoader:
                 raise ValueError("batch_sampler is mutually exclusive with batch_size, "
                                  "shuffle, sampler and drop_last")
             batch_size = None
-        elif isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-                or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        elif batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
+                batch_size, (int, np.integer)) or batch_size < 1):
+            raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
         if sampler is not None and shuffle:
             raise ValueError("sampler and shuffle=True are mutually exclusive")
         if shuffle and len(dataset) == 0:  # as PyTorch's RandomSampler
@@ -97,7 +99,9 @@ class DataLoader:
         self._rng = np.random.default_rng(self._base_seed) if shuffle else None
         self._epoch = 0
         self._pool = None
-        self._source = _tensor_source(dataset) if collate_fn is None else None
+        self._unbatched = batch_size is None and batch_sampler is None
+        self._source = _tensor_source(dataset) if collate_fn is None and \
+            not self._unbatched else None
 
     def _index_batches(self):
         """The lists of indices of this epoch's batches."""
@@ -110,6 +114,9 @@ class DataLoader:
             order = self._rng.permutation(len(self.dataset)).tolist()
         else:
             order = range(len(self.dataset))
+        if self._unbatched:  # PyTorch's batch_size=None: one sample at a time
+            yield from ([i] for i in order)
+            return
         stop = len(order) - (len(order) % self.batch_size if self.drop_last else 0)
         for start in range(0, stop, self.batch_size):
             yield list(order[start:start + self.batch_size])
@@ -126,10 +133,14 @@ class DataLoader:
         samples = fetch_samples(self.dataset, indices, position, self._base_seed, epoch)
         if self.num_workers:
             samples = to_host(samples)  # a worker's MLX arrays are unusable elsewhere
+        if self._unbatched:
+            return samples[0]
         return samples if self.collate_fn is not None else stack_samples(samples)
 
     def _finish(self, loaded):
         """The batch from ``_load``'s result (runs where the loader is iterated)."""
+        if self._unbatched and self.collate_fn is None:
+            return convert_sample(loaded)
         if self.collate_fn is not None:
             return self.collate_fn(from_host(loaded) if self.num_workers else loaded)
         return finish_batch(loaded)
@@ -175,6 +186,8 @@ class DataLoader:
         if self.batch_sampler is not None:
             return len(self.batch_sampler)
         n = len(self.sampler) if self.sampler is not None else len(self.dataset)
+        if self._unbatched:
+            return n
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
 

@@ -102,7 +102,31 @@ def test_empty_dataset_and_batch_size_zero_like_pytorch():
     assert [len(p) for p in random_split(empty, [0, 0])] == [0, 0]
     with pytest.raises(ValueError, match="non-empty"):
         DataLoader(empty, shuffle=True)
-    for bad in (0, -1, 1.5, True):
+    for bad in (0, -1, 1.5, True, "2"):
         with pytest.raises(ValueError, match="batch_size"):
             DataLoader(ten(), batch_size=bad)
     assert list(DataLoader(ten(), batch_size=4, sampler=[])) == []
+
+
+class Mixed(Dataset):
+    def __len__(self):
+        return 3
+
+    def __getitem__(self, i):
+        return {"x": np.full(2, i, np.float32), "y": i, "f": np.float64(0.5), "s": "a"}
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_batch_size_none_yields_converted_samples_like_pytorch(num_workers):
+    loader = DataLoader(Mixed(), batch_size=None, num_workers=num_workers)
+    got = list(loader)
+    assert len(loader) == len(got) == 3
+    assert got[2]["x"].dtype == lucid.float32 and got[2]["x"].tolist() == [2.0, 2.0]
+    assert got[2]["y"] == 2 and type(got[2]["y"]) is int and got[2]["s"] == "a"
+    assert got[2]["f"].dtype == lucid.float64 and got[2]["f"].shape == ()
+    plain = list(DataLoader(ten(), batch_size=None, sampler=[4, -1], num_workers=num_workers))
+    assert [type(s) for s in plain] == [list, list]  # PyTorch's default_convert: tuple -> list
+    assert [s[0].item() for s in plain] == [4, 9]
+    with pytest.raises(IndexError, match="index 10 is out of range"):
+        list(DataLoader(ten(), batch_size=None, sampler=[10], num_workers=num_workers))
+    assert list(DataLoader(Mixed(), batch_size=None, collate_fn=lambda s: s["y"])) == [0, 1, 2]
