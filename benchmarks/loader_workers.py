@@ -1,8 +1,10 @@
 """DataLoader workers on an augmentation-heavy numpy pipeline: batches/s with num_workers=0 and
 2 (Lucid's worker threads), and 2 worker processes (multiprocessing, fork) doing the same numpy
-work, all in this run. Two settings: loading alone, and loading while the main thread runs a
-small Conv3d training step per batch (what a worker should hide). Prints batches/s and ratios
-against 0 workers; this is how threads were chosen over processes (docs/benchmarks.md).
+work, all in this run. Three settings: loading alone; loading while the main thread runs a
+small Conv3d training step per batch on the CPU; and loading while the main thread waits 60 ms
+per batch, as it does for a step on an accelerator (what workers should hide). Prints
+batches/s and ratios against 0 workers; this is how threads were chosen over processes
+(docs/benchmarks.md).
 
     python benchmarks/loader_workers.py [--batches 24] [--batch-size 8] [--repeat 3]
 """
@@ -108,7 +110,12 @@ def main():
           f"{os.getloadavg()[0]:.1f}; {args.batches} batches of {args.batch_size} x 1x{SIZE}^3")
     configs = [("0 workers", rate_loader, 0), ("2 worker threads", rate_loader, 2),
                ("2 worker processes", rate_processes, 2)]
-    for label, step in (("loading only", None), ("loading + Conv3d step", make_step())):
+    def gpu_like_step(x, y):  # a step that leaves the CPU free, as one on an accelerator does
+        time.sleep(0.06)
+
+    settings = (("loading only", None), ("loading + Conv3d step (CPU)", make_step()),
+                ("loading + 60 ms step that frees the CPU (GPU-like)", gpu_like_step))
+    for label, step in settings:
         rates = {name: [] for name, _, _ in configs}
         for _ in range(args.repeat):  # interleaved, so a busy moment hits every config
             for name, fn, workers in configs:
