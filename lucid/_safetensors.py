@@ -20,19 +20,20 @@ MAX_HEADER = 100 * 2 ** 20  # bytes of JSON: more is not a checkpoint header
 MAX_RANK = 64  # more dims than any real tensor has; a hostile rank must not reach MLX
 MAX_DIM = 2 ** 31 - 1  # MLX stores each dim as an int32
 
-# safetensors code -> (Lucid dtype name, numpy dtype of the stored element bits)
+# safetensors code -> (dtype name, numpy dtype of the stored element bits); a reader loads
+# those its caller can hold (``dtypes``) and refuses the others by name
 CODES = {
     "F64": ("float64", np.dtype("<f8")), "F32": ("float32", np.dtype("<f4")),
     "F16": ("float16", np.dtype("<f2")), "BF16": ("bfloat16", np.dtype("<u2")),
     "I64": ("int64", np.dtype("<i8")), "I32": ("int32", np.dtype("<i4")),
     "I16": ("int16", np.dtype("<i2")), "I8": ("int8", np.dtype("i1")),
-    "U32": ("uint32", np.dtype("<u4")), "U8": ("uint8", np.dtype("u1")),
+    "U64": ("uint64", np.dtype("<u8")), "U32": ("uint32", np.dtype("<u4")),
+    "U16": ("uint16", np.dtype("<u2")), "U8": ("uint8", np.dtype("u1")),
     "BOOL": ("bool", np.dtype("?")),
 }
 CODE_OF = {name: code for code, (name, _) in CODES.items()}
-# standard codes Lucid has no dtype for: refused by name, never loaded as another dtype
-UNSUPPORTED = {"U16": "uint16", "U64": "uint64", "F8_E4M3": "float8_e4m3",
-               "F8_E5M2": "float8_e5m2", "C64": "complex64"}
+# standard codes numpy cannot hold either: always refused by name
+UNSUPPORTED = {"F8_E4M3": "float8_e4m3", "F8_E5M2": "float8_e5m2", "C64": "complex64"}
 
 
 class FormatError(ValueError):
@@ -59,15 +60,16 @@ def write(f, arrays: dict, metadata: dict, write_bytes=None) -> None:
         write_bytes(f, flat.view(np.uint8).data)
 
 
-def read(path: str) -> tuple[dict, dict]:
+def read(path: str, dtypes=None) -> tuple[dict, dict]:
     """``({name: (Lucid dtype name, numpy array)}, metadata)`` from the file at ``path``; the
     arrays are fresh copies (bfloat16 as its uint16 bits) and the file is closed on return.
-    Raises ``FormatError`` (a ValueError) naming ``path`` and the problem."""
+    Raises ``FormatError`` (a ValueError) naming ``path`` and the problem, also for a tensor
+    whose dtype is not in ``dtypes`` (names; default: every code in CODES)."""
     with open(path, "rb") as f:
-        return read_from(f, path)
+        return read_from(f, path, dtypes)
 
 
-def read_from(f, path: str) -> tuple[dict, dict]:
+def read_from(f, path: str, dtypes=None) -> tuple[dict, dict]:
     """``read`` from an open binary file object positioned at the checkpoint's first byte (the
     checkpoint runs to the end of ``f``); ``path`` names it in errors."""
     start = f.tell()
@@ -82,7 +84,7 @@ def read_from(f, path: str) -> tuple[dict, dict]:
         raise _error(path, f"its header claims {n} bytes, the file has {size} "
                            "(truncated, or not a safetensors file)")
     header = _parse_header(path, f.read(n))
-    entries = _check_entries(path, header, size - 8 - n)
+    entries = _check_entries(path, header, size - 8 - n, dtypes)
     out = {}
     for name, (dtype, shape, begin, end) in entries.items():
         bits = np.empty(shape, dtype=CODES[CODE_OF[dtype]][1])
@@ -131,7 +133,7 @@ def _parse_header(path, raw: bytes) -> dict:
     return header
 
 
-def _check_entries(path, header: dict, data_size: int) -> dict:
+def _check_entries(path, header: dict, data_size: int, dtypes=None) -> dict:
     """{name: (dtype, shape, begin, end)} after checking every field of every tensor entry."""
     entries = {}
     for name, entry in header.items():
@@ -141,9 +143,13 @@ def _check_entries(path, header: dict, data_size: int) -> dict:
             raise _error(path, f"tensor {name!r}: expected an object with exactly 'dtype', "
                                f"'shape' and 'data_offsets', got {_short(entry)}")
         code, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
-        if isinstance(code, str) and code in UNSUPPORTED:
-            raise _error(path, f"tensor {name!r} has dtype {code} ({UNSUPPORTED[code]}), which "
-                               "Lucid does not support")
+        refused = UNSUPPORTED.get(code) if isinstance(code, str) else None
+        if refused is None and isinstance(code, str) and code in CODES and dtypes is not None \
+                and CODES[code][0] not in dtypes:
+            refused = CODES[code][0]
+        if refused is not None:
+            raise _error(path, f"tensor {name!r} has dtype {code} ({refused}), which Lucid does "
+                               "not support")
         if not isinstance(code, str) or code not in CODES:
             raise _error(path, f"tensor {name!r} has unknown dtype {_short(code)}")
         if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):

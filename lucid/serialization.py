@@ -67,7 +67,7 @@ class _Encoder:
             name = B.dtype_name(obj.data.dtype)
             return self._array(path, name, B.element_bits(obj.data), "tensor", extra)
         if isinstance(obj, np.ndarray):
-            if obj.dtype.name not in ST.CODE_OF:
+            if obj.dtype.name not in ST.CODE_OF or obj.dtype.name not in B.DTYPES:
                 raise TypeError(f"lucid.save: cannot store a numpy array of dtype {obj.dtype} "
                                 f"(at {_where(path)})")
             return self._array(path, obj.dtype.name, obj, "ndarray")
@@ -279,14 +279,14 @@ def load(f, map_location=None, *, weights_only=None, device=None):
     target = _map_location(map_location, device)
     if hasattr(f, "read"):  # an open binary file object, read from its current position
         path = str(getattr(f, "name", "<file object>"))
-        arrays, meta = ST.read_from(f, path)
+        arrays, meta = ST.read_from(f, path, B.DTYPES)
     else:
         path = os.fspath(f)
         if not os.path.exists(path):
             raise FileNotFoundError(f"lucid.load: no such file: {path!r}")
         if os.path.isdir(path):
             raise IsADirectoryError(f"lucid.load: {path!r} is a directory, not a checkpoint")
-        arrays, meta = ST.read(path)
+        arrays, meta = ST.read(path, B.DTYPES)
     if meta.get("format") != _FORMAT:
         return {k: Tensor(B.from_element_bits(bits, name), device=target)
                 for k, (name, bits) in arrays.items()}

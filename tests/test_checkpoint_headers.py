@@ -140,3 +140,15 @@ def test_dtypes_lucid_lacks_are_refused_by_name(code, name, tmp_path):
     with pytest.raises(ValueError, match=f"u.safetensors.*dtype {code} \\({name}\\).*not "
                                          "support"):
         lucid.load(path)
+
+
+def test_the_reader_loads_u16_u64_once_lucid_has_those_dtypes(tmp_path):
+    from lucid import _safetensors
+
+    values = np.array([1, 65535], np.uint16)
+    path = raw_file(tmp_path / "u16.safetensors", {"w": entry("U16", (2,), (0, 4))},
+                    values.tobytes())
+    (dtype, bits), = _safetensors.read(str(path))[0].values()  # every standard code allowed
+    assert dtype == "uint16" and bits.dtype == np.uint16 and bits.tolist() == [1, 65535]
+    with pytest.raises(ValueError, match=r"dtype U16 \(uint16\)"):
+        _safetensors.read(str(path), dtypes={"float32"})
