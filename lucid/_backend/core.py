@@ -90,8 +90,8 @@ __all__ = [
     "DTYPES", "dtype_name", "is_floating", "asarray", "to_numpy", "evaluate",
     "scatter_add", "cast", "gpu_available", "gpu_kind", "resolve_device", "device_scope",
     "default_device_name", "random_seed", "random_normal", "random_uniform", "random_randint",
-    "random_bernoulli", "random_permutation", "from_numpy", "save_safetensors",
-    "load_safetensors", "mx_dtype_of", "copy", "accurate_sum", "accurate_mean", "bitwise_and", "bitwise_or",
+    "random_bernoulli", "random_permutation", "from_numpy", "element_bits", "from_element_bits",
+    "mx_dtype_of", "copy", "accurate_sum", "accurate_mean", "bitwise_and", "bitwise_or",
     "bitwise_xor", "bitwise_invert", "logical_and", "logical_or", "logical_xor",
     "cumsum", "einsum", "roll",
 ]
@@ -372,12 +372,18 @@ def random_permutation(n: int):
     return mx.random.permutation(n)
 
 
-# --- files ----------------------------------------------------------------------------------------
-def save_safetensors(path: str, arrays: dict, metadata: dict) -> None:
-    """Write arrays to a safetensors file (MLX appends no suffix when ``path`` has one)."""
-    mx.save_safetensors(path, arrays, metadata=metadata)
+# --- raw element bits (checkpoint files) ---------------------------------------------------------
+def element_bits(a) -> np.ndarray:
+    """A numpy array with the exact element bits of ``a`` (bfloat16, which numpy lacks, as
+    uint16; NaN payloads kept). It may share memory with ``a``: read it, do not keep it."""
+    if a.dtype == mx.bfloat16:
+        a = mx.view(a, mx.uint16)
+    mx.eval(a)
+    return np.array(a, copy=False)
 
 
-def load_safetensors(path: str):
-    """(arrays, metadata) from a safetensors file."""
-    return mx.load(path, format="safetensors", return_metadata=True)  # any file name
+def from_element_bits(bits: np.ndarray, name: str):
+    """An MLX array of dtype ``name`` that owns a copy of ``bits`` (as ``element_bits`` gives)."""
+    if name == "bfloat16":
+        return mx.view(mx.array(np.asarray(bits, dtype=np.uint16)), mx.bfloat16)
+    return from_numpy(bits)
