@@ -7,6 +7,7 @@ every op keeps its forward and backward side by side.
 from __future__ import annotations
 
 import itertools
+import operator
 
 import numpy as np
 
@@ -25,8 +26,8 @@ class Tensor:
     integer data to int64.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_hooks", "_retains_grad", "_device",
-                 "__weakref__", "__dict__")
+    __slots__ = ("_data", "_version", "_grad", "requires_grad", "_node", "_hooks",
+                 "_retains_grad", "_device", "__weakref__", "__dict__")
     __array_priority__ = 1000  # numpy scalars/arrays on the left defer to Tensor's operators
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
@@ -34,9 +35,10 @@ class Tensor:
         if isinstance(data, Tensor):
             data = data.data
         self._device = B.resolve_device(device)
+        self._version = -1  # the first assignment below makes it 0
         with B.device_scope(self._device):  # a dtype conversion runs on the tensor's stream
             self.data = B.asarray(data, name)
-        self.grad = None
+        self._grad = None
         self._node = None
         self._hooks = None
         self._retains_grad = False
@@ -50,14 +52,51 @@ class Tensor:
     def _wrap(cls, data, device="cpu", requires_grad=False):
         """A Tensor around an existing backend array, without conversion or copies."""
         t = cls.__new__(cls)
-        t.data = data
+        t._data = data
+        t._version = 0
         t._device = device
-        t.grad = None
+        t._grad = None
         t._node = None
         t._hooks = None
         t._retains_grad = False
         t.requires_grad = requires_grad
         return t
+
+    # --- storage: every in-place write goes through the ``data`` setter ------------------------
+    def _set_data(self, value) -> None:
+        if not isinstance(value, B.Array):
+            value = value._data if isinstance(value, Tensor) else B.asarray(value)
+        self._data = value
+        try:
+            self._version += 1
+        except AttributeError:  # a subclass assigning before Tensor.__init__ ran
+            self._version = 0
+
+    # the getter is a C-level attrgetter: ``t.data`` is on every op's hot path
+    data = property(operator.attrgetter("_data"), _set_data, doc=(
+        "The backend (MLX) array. Assigning it (``t.data = values``) replaces the values in "
+        "place and bumps ``t._version``; every in-place write (``t[i] = v``, in-place methods, "
+        "optimizer updates) goes through this assignment."))
+
+    def _set_grad(self, value) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad must be a Tensor or None, got "
+                                f"{type(value).__name__}")
+            if value.shape != self.shape:
+                raise ValueError(f"assigned grad has shape {value.shape} but the tensor has shape "
+                                 f"{self.shape}")
+            if value._data.dtype != self._data.dtype:
+                raise TypeError(f"assigned grad has dtype {value.dtype} but the tensor has dtype "
+                                f"{self.dtype}")
+            if value._device != self._device:
+                raise ValueError(f"assigned grad is on device {value._device!r} but the tensor is "
+                                 f"on {self._device!r}")
+        self._grad = value
+
+    grad = property(operator.attrgetter("_grad"), _set_grad, doc=(
+        "The accumulated gradient (a Tensor of this tensor's shape, dtype and device) or None; "
+        "an assignment of any other shape, dtype or device is refused at once."))
 
     # --- metadata --------------------------------------------------------------------------
     @property
@@ -239,7 +278,9 @@ class Tensor:
         from lucid.ops.index import normalize_index
 
         value = value.data if isinstance(value, Tensor) else value
-        data = self.data
+        # write into a copy, never into the array itself: MLX's in-place update would also change
+        # every holder of that array (backward closures that saved it, detached tensors)
+        data = B.array(self._data)
         data[normalize_index(index, self.shape)] = value
         self.data = data
 

@@ -92,12 +92,13 @@ def getitem(x, index):
     if not any(isinstance(it, B.Array) for it in items):
         if None not in items:
             return record(x.data[idx], (x,), lambda g: (B.scatter_add(shape, idx, g, dtype),),
-                          "Index")
+                          "Index", saves=(), saves_output=False)
         # MLX's scatter (.at[]) mishandles new axes: scatter without them (they have size 1)
         plain = tuple(it for it in items if it is not None)
         plain_shape = x.data[plain].shape
         return record(x.data[idx], (x,), lambda g: (
-            B.scatter_add(shape, plain, B.reshape(g, plain_shape), dtype),), "Index")
+            B.scatter_add(shape, plain, B.reshape(g, plain_shape), dtype),), "Index", saves=(),
+            saves_output=False)
 
     size = x.data.size
 
@@ -108,4 +109,4 @@ def getitem(x, index):
         flat = B.scatter_add((size,), where, B.reshape(g, (-1,)), dtype)
         return (B.reshape(flat, shape),)
 
-    return record(x.data[idx], (x,), backward, "Index")
+    return record(x.data[idx], (x,), backward, "Index", saves=(), saves_output=False)
