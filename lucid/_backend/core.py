@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import os
 import sys
@@ -230,18 +231,46 @@ def asarray(data, dtype: str | None = None):
             return cast(data, dtype)
         return data
     arr = np.asarray(data)
+    if arr.dtype == object:  # Python ints beyond 64 bits, or mixed objects
+        arr = _object_ints(arr)
     if dtype is None:
         if arr.dtype.kind == "f":
             dtype = "float32" if arr.dtype != np.float16 else "float16"
-        elif arr.dtype.kind in "iu":
+        elif arr.dtype.kind in "iuO":  # (object: Python ints, refused below if too large)
             dtype = "uint8" if arr.dtype == np.uint8 else "int64"  # image bytes stay bytes
         elif arr.dtype.kind == "b":
             dtype = "bool"
         else:
             raise TypeError(f"cannot make a tensor from data of numpy dtype {arr.dtype}")
+    if arr.dtype.kind in "iuO" and dtype in _INT_NAMES:
+        _check_int_range(arr, dtype)
     if dtype == "bfloat16":
         return mx.array(arr.astype(np.float32)).astype(mx.bfloat16)
     return from_numpy(arr.astype(np.dtype(dtype), copy=False))
+
+
+_INT_NAMES = ("int8", "int16", "int32", "int64", "uint8", "uint32")
+
+
+def _object_ints(arr: np.ndarray) -> np.ndarray:
+    """An object array of Python ints (some beyond 64 bits) kept as objects for the range check;
+    anything else in it is refused."""
+    if arr.size and builtins.all(isinstance(v, int) for v in arr.flat):
+        return arr
+    raise TypeError("cannot make a tensor from data of numpy dtype object (mixed or non-numeric "
+                    "values)")
+
+
+def _check_int_range(arr: np.ndarray, dtype: str) -> None:
+    """Refuse integers that do not fit ``dtype`` (numpy would wrap them silently)."""
+    if arr.dtype != object and np.can_cast(arr.dtype, dtype, "safe") or arr.size == 0:
+        return
+    info = np.iinfo(dtype)
+    lo, hi = arr.min(), arr.max()
+    if lo < info.min or hi > info.max:
+        bad = int(lo) if lo < info.min else int(hi)
+        raise OverflowError(f"value {bad} does not fit dtype {dtype} (range [{info.min}, "
+                            f"{info.max}])")
 
 
 def from_numpy(arr: np.ndarray):
