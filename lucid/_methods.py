@@ -25,6 +25,8 @@ METHODS = [
     "argmax", "argmin", "logsumexp", "all", "any", "reshape", "view", "flatten", "squeeze",
     "unsqueeze", "permute", "transpose", "swapaxes", "broadcast_to", "expand", "split", "chunk",
     "pad", "repeat", "tile", "astype", "matmul", "dot", "isnan", "isinf",
+    "gather", "index_select", "masked_fill", "masked_fill_", "scatter", "scatter_", "scatter_add",
+    "scatter_add_",
 ]
 
 

@@ -38,6 +38,7 @@ class Tensor:
         self._version = -1  # the first assignment below makes it 0
         with B.device_scope(self._device):  # a dtype conversion runs on the tensor's stream
             self.data = B.asarray(data, name)
+        B.check_ndim(self._data.shape)
         self._grad = None
         self._node = None
         self._hooks = None
@@ -200,19 +201,24 @@ class Tensor:
         self.grad = None
 
     # --- conversion ------------------------------------------------------------------------
+    # every host read first runs the deferred index checks (see lucid._backend.checks)
     def numpy(self) -> np.ndarray:
         """The values as a numpy array (a copy; bfloat16 comes back as float32)."""
-        return np.array(B.to_numpy(self.data))
+        B.check_indices()
+        return np.array(B.to_numpy(self._data))
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
-        return self.data.item()
+        B.check_indices()
+        return self._data.item()
 
     def tolist(self):
         """The values as (nested) Python lists."""
-        return self.data.tolist()
+        B.check_indices()
+        B.check_ndim(self._data.shape)
+        return self._data.tolist()
 
     def to(self, device=None, dtype=None) -> "Tensor":
         """This tensor on another device and/or with another dtype (differentiable);
@@ -255,7 +261,7 @@ class Tensor:
         if self.data.size != 1:
             raise ValueError(f"the truth value of a tensor with {self.data.size} elements is "
                              "ambiguous; use .any() or .all()")
-        return bool(self.data.item())
+        return bool(self.item())
 
     def __float__(self) -> float:
         return float(self.item())

@@ -92,7 +92,7 @@ __all__ = [
     "scatter_add", "cast", "gpu_available", "gpu_kind", "resolve_device", "device_scope",
     "default_device_name", "random_seed", "random_normal", "random_uniform", "random_randint",
     "random_bernoulli", "random_permutation", "from_numpy", "save_safetensors",
-    "load_safetensors", "mx_dtype_of",
+    "load_safetensors", "mx_dtype_of", "MAX_NDIM", "check_ndim",
 ]
 
 # --- dtypes -------------------------------------------------------------------------------------
@@ -279,8 +279,19 @@ def from_numpy(arr: np.ndarray):
     return mx.array(arr, dtype=DTYPES[arr.dtype.name])  # without dtype, MLX turns float64 into float32
 
 
+MAX_NDIM = 64  # numpy's limit: MLX's numpy conversion aborts the process above it
+
+
+def check_ndim(shape) -> None:
+    """Refuse shapes of more than ``MAX_NDIM`` dimensions with a ValueError (MLX would accept
+    them, then abort the interpreter when they reach numpy)."""
+    if len(shape) > MAX_NDIM:
+        raise ValueError(f"tensors have at most {MAX_NDIM} dimensions, got {len(shape)}")
+
+
 def to_numpy(a) -> np.ndarray:
     """The values of an MLX array as a numpy array (bfloat16 comes back as float32)."""
+    check_ndim(a.shape)
     if a.dtype == mx.bfloat16:
         a = a.astype(mx.float32)
     mx.eval(a)

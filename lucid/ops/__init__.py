@@ -5,7 +5,8 @@ from lucid.ops.elementwise import (abs, add, clip, cos, div, eq, erf, exp, floor
                                    isinf, isnan, le, log, log1p, logical_not, lt, maximum,
                                    minimum, mul, ne, neg, pow, relu, sigmoid, sign, sin, sqrt,
                                    square, sub, tanh, where)
-from lucid.ops.index import getitem  # noqa: F401
+from lucid.ops.index import (gather, getitem, index_select, masked_fill,  # noqa: F401
+                             masked_fill_, scatter, scatter_, scatter_add, scatter_add_)
 from lucid.ops.linalg import dot, matmul  # noqa: F401
 from lucid.ops.reduce import (all, any, argmax, argmin, logsumexp, max, mean, min, prod, std,  # noqa: F401
                               sum, var)
@@ -21,5 +22,6 @@ __all__ = [
     'mul', 'ne', 'neg', 'pad', 'permute', 'pow', 'prod', 'relu', 'repeat', 'reshape',
     'sigmoid', 'sign', 'sin', 'split', 'sqrt', 'square', 'squeeze', 'stack', 'std', 'sub',
     'sum', 'swapaxes', 'tanh', 'tile', 'to_device', 'transpose', 'unsqueeze', 'var', 'view',
-    'where',
+    'where', 'gather', 'index_select', 'masked_fill', 'masked_fill_', 'scatter', 'scatter_',
+    'scatter_add', 'scatter_add_',
 ]
