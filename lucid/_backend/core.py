@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import math
 import os
 import sys
 
@@ -22,12 +23,9 @@ from mlx.core import (  # noqa: F401  (re-exported: this list *is* Lucid's primi
     broadcast_to,
     clip,
     concatenate,
-    cos,
     cumprod,
     equal,
-    erf,
     erfinv,
-    exp,
     expand_dims,
     eye,
     floor,
@@ -42,7 +40,6 @@ from mlx.core import (  # noqa: F401  (re-exported: this list *is* Lucid's primi
     linspace,
     log,
     log1p,
-    logsumexp,
     matmul,
     max,
     maximum,
@@ -58,9 +55,7 @@ from mlx.core import (  # noqa: F401  (re-exported: this list *is* Lucid's primi
     prod,
     repeat,
     reshape,
-    sigmoid,
     sign,
-    sin,
     sqrt,
     square,
     stack,
@@ -79,6 +74,62 @@ from mlx.core import (  # noqa: F401  (re-exported: this list *is* Lucid's primi
 
 Array = mx.array
 
+
+# --- float64 that means float64 -------------------------------------------------------------------
+# MLX's CPU kernels compute these in float32 accuracy even for float64 arrays (exp off by ~4e-7
+# relative, erf and cos by ~2e-5): float64 arrays go through numpy instead (measured: MLX's log,
+# log1p, tanh, power, expm1, sqrt are float64-accurate, so they stay on MLX).
+_erf64 = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def _sigmoid64(x):
+    e = np.exp(-np.abs(x))  # never overflows; one formula per sign keeps full relative accuracy
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+_EXACT = {"exp": np.exp, "sin": np.sin, "cos": np.cos, "erf": _erf64, "sigmoid": _sigmoid64}
+
+
+def exact_unary(name: str, x):
+    """``name`` (exp, sin, cos, erf, sigmoid) of a float64 array, computed in numpy float64 (the
+    result is a new MLX float64 array; the input is evaluated)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = _EXACT[name](to_numpy(x))
+    return from_numpy(np.asarray(out, dtype=np.float64))
+
+
+def _float64_exact(name, mlx_fn):
+    def fn(a, *args, **kwargs):
+        if isinstance(a, mx.array) and a.dtype == mx.float64:
+            return exact_unary(name, a)
+        return mlx_fn(a, *args, **kwargs)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"MLX's ``{name}``; float64 arrays are computed in numpy (full accuracy)."
+    return fn
+
+
+exp = _float64_exact("exp", mx.exp)
+sin = _float64_exact("sin", mx.sin)
+cos = _float64_exact("cos", mx.cos)
+erf = _float64_exact("erf", mx.erf)
+sigmoid = _float64_exact("sigmoid", mx.sigmoid)
+
+
+def logsumexp(a, axis=None, keepdims=False):
+    """log(sum(exp(a))) over ``axis``, stable; float64 arrays are computed in numpy."""
+    if a.dtype != mx.float64:
+        return mx.logsumexp(a, axis=axis, keepdims=keepdims)
+    x = to_numpy(a)
+    ax = tuple(axis) if isinstance(axis, (list, tuple)) else axis
+    m = np.max(x, axis=ax, keepdims=True) if x.size else np.zeros([1] * x.ndim)
+    m = np.where(np.isfinite(m), m, 0.0)  # all -inf (or an inf) along the axis: no shift
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        out = np.log(np.sum(np.exp(x - m), axis=ax, keepdims=True)) + m
+    if not keepdims:
+        out = np.squeeze(out, axis=ax if ax is not None else tuple(range(x.ndim)))
+    return from_numpy(np.asarray(out, dtype=np.float64))
+
 __all__ = [
     "Array", "abs", "all", "any", "arange", "argmax", "argmin", "array", "broadcast_to", "clip",
     "concatenate", "cos", "cumprod", "equal", "erf", "erfinv", "exp", "expand_dims", "eye", "floor",
@@ -92,7 +143,7 @@ __all__ = [
     "scatter_add", "cast", "gpu_available", "gpu_kind", "resolve_device", "device_scope",
     "default_device_name", "random_seed", "random_normal", "random_uniform", "random_randint",
     "random_bernoulli", "random_permutation", "from_numpy", "save_safetensors",
-    "load_safetensors", "mx_dtype_of", "MAX_NDIM", "check_ndim",
+    "load_safetensors", "mx_dtype_of", "MAX_NDIM", "check_ndim", "exact_unary",
 ]
 
 # --- dtypes -------------------------------------------------------------------------------------
