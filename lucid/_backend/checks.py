@@ -12,6 +12,8 @@ checks each one immediately instead (a host read per call).
 
 from __future__ import annotations
 
+import contextlib
+
 import mlx.core as mx
 import numpy as np
 
@@ -19,6 +21,7 @@ _MODES = ("deferred", "eager")
 _mode = "deferred"
 _pending: list = []  # (bad flag, indices, size, what)
 _MAX_PENDING = 256  # without any host read for this many checks, check them now (bounded memory)
+_paused = 0
 
 
 def set_index_checks(mode: str) -> None:
@@ -36,9 +39,23 @@ def index_check_mode() -> str:
     return _mode
 
 
+@contextlib.contextmanager
+def paused():
+    """Register no deferred checks inside (the ops stay memory-safe: clamped and NaN-poisoned).
+    For code traced by ``mx.compile``, whose arrays cannot be evaluated outside the trace."""
+    global _paused
+    _paused += 1
+    try:
+        yield
+    finally:
+        _paused -= 1
+
+
 def defer_index_check(bad, indices, size: int, what: str) -> None:
     """Register a check: ``bad`` is a lazy bool array, True when some entry of ``indices`` (a
     backend int array) is outside ``[0, size)``; ``what`` names the op in the message."""
+    if _paused:
+        return
     _pending.append((bad, indices, size, what))
     if _mode == "eager" or len(_pending) >= _MAX_PENDING:
         check_indices()
