@@ -133,11 +133,13 @@ def backward(root, seed, retain_graph=False):
             raise RuntimeError(FREED_MESSAGE)
         if node.reads_output and t._version:
             _raise_modified(node, t, t._version, 0, "the output")
-        versions = node.versions
-        for i, p in enumerate(node.parents):
-            if isinstance(p, _Tensor) and p._version != (0 if versions is None else versions[i]) \
-                    and (node.saves is None or i in node.saves):
-                _raise_modified(node, p, p._version, versions and versions[i] or 0, "an input")
+        if node.saves != ():  # () is an op that reads none of its inputs (add, indexing...)
+            versions = node.versions
+            for i, p in enumerate(node.parents):
+                if isinstance(p, _Tensor) and p._version != (versions[i] if versions else 0) \
+                        and (node.saves is None or i in node.saves):
+                    _raise_modified(node, p, p._version, versions[i] if versions else 0,
+                                    "an input")
         if t._device == default_device:
             parent_grads = node.backward(g)
         else:
