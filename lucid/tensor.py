@@ -84,6 +84,8 @@ class Tensor:
             if not isinstance(value, Tensor):
                 raise TypeError(f"assigned grad must be a Tensor or None, got "
                                 f"{type(value).__name__}")
+            if not B.is_floating(value._data.dtype):
+                raise TypeError(f"assigned grad must be floating point, got dtype {value.dtype}")
             if value.shape != self.shape:
                 raise ValueError(f"assigned grad has shape {value.shape} but the tensor has shape "
                                  f"{self.shape}")
@@ -204,19 +206,19 @@ class Tensor:
     # every host read first runs the deferred index checks (see lucid._backend.checks)
     def numpy(self) -> np.ndarray:
         """The values as a numpy array (a copy; bfloat16 comes back as float32)."""
-        B.check_indices()
+        B.check_indices(self._data)
         return np.array(B.to_numpy(self._data))
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
         if self._data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
-        B.check_indices()
+        B.check_indices(self._data)
         return self._data.item()
 
     def tolist(self):
         """The values as (nested) Python lists."""
-        B.check_indices()
+        B.check_indices(self._data)
         B.check_ndim(self._data.shape)
         return self._data.tolist()
 

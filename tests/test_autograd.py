@@ -460,6 +460,8 @@ def test_grad_assignment_with_a_wrong_shape_dtype_or_type_is_refused():
         p.grad = lucid.tensor([1.0, 2.0, 3.0], dtype=lucid.float64)
     with pytest.raises(TypeError, match="Tensor or None"):
         p.grad = [1.0, 2.0, 3.0]
+    with pytest.raises(TypeError, match="floating point, got dtype lucid.int64"):
+        p.grad = lucid.tensor([1, 2, 3])
     assert p.grad is None
     lucid.optim.SGD([p], lr=0.1).step()  # no gradient: the parameter keeps its shape and values
     assert p.shape == (3,) and p.tolist() == [1.0, 2.0, 3.0]

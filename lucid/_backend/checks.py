@@ -66,14 +66,15 @@ def has_pending() -> bool:
     return bool(_pending)
 
 
-def check_indices() -> None:
+def check_indices(*also) -> None:
     """Evaluate every deferred index check now; raise IndexError for the first that failed
-    (all pending checks are consumed either way)."""
+    (all pending checks are consumed either way). Arrays in ``also`` (what the caller is about
+    to read) are evaluated in the same pass: one synchronisation, not two."""
     if not _pending:
         return
     checks = list(_pending)
     _pending.clear()
-    mx.eval(*[bad for bad, *_ in checks])
+    mx.eval(*[bad for bad, *_ in checks], *also)
     for bad, indices, size, what in checks:
         if bad.item():
             values = np.array(indices.astype(mx.int64), copy=True).ravel()
