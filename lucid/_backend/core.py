@@ -327,7 +327,8 @@ def _check_int_range(arr: np.ndarray, dtype: str) -> None:
 def from_numpy(arr: np.ndarray):
     """An MLX array holding a copy of a numpy array's values (dtype kept)."""
     arr = np.asarray(arr, order="C")  # not ascontiguousarray: it turns a 0-d array into 1-d
-    return mx.array(arr, dtype=DTYPES[arr.dtype.name])  # without dtype, MLX turns float64 into float32
+    # without dtype, MLX turns float64 into float32
+    return mx.array(arr, dtype=DTYPES[arr.dtype.name])
 
 
 MAX_NDIM = 64  # numpy's limit: MLX's numpy conversion aborts the process above it
