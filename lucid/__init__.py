@@ -28,6 +28,7 @@ from lucid.random import (manual_seed, rand, rand_like, randint, randn,  # noqa:
 from lucid.random import randperm  # noqa: E402,F401
 from lucid import data, nn, optim  # noqa: E402,F401
 from lucid.serialization import load, save  # noqa: E402,F401
+from lucid._backend.checks import check_indices, set_index_checks  # noqa: E402,F401
 
 __version__ = "0.1.0"
 

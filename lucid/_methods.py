@@ -52,6 +52,11 @@ OPS = {
     "tile": (ops.tile, TL), "astype": (ops.astype, TL), "to_device": (ops.to_device, L),
     "pad": (ops.pad, LF), "flip": (ops.flip, TL), "roll": (ops.roll, TL),
     "diag": (ops.diag, TL), "meshgrid": (ops.meshgrid, L),
+    # indexing
+    "gather": (ops.gather, TL), "index_select": (ops.index_select, TL),
+    "masked_fill": (ops.masked_fill, TL), "masked_fill_": (ops.masked_fill_, T),
+    "scatter": (ops.scatter, TL), "scatter_": (ops.scatter_, T),
+    "scatter_add": (ops.scatter_add, TL), "scatter_add_": (ops.scatter_add_, T),
     # sorting, scans, counting
     "sort": (ops.sort, TL), "argsort": (ops.argsort, TL), "topk": (ops.topk, TL),
     "cumsum": (ops.cumsum, TL), "cumprod": (ops.cumprod, TL), "bincount": (ops.bincount, TL),

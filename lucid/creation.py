@@ -21,6 +21,7 @@ def _shape(shape):
         raise TypeError(f"sizes must be ints, got {shape!r}") from None
     if any(s < 0 for s in shape):
         raise ValueError(f"sizes must be non-negative, got shape {shape}")
+    B.check_ndim(shape)
     return shape
 
 

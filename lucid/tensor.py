@@ -7,6 +7,7 @@ every op keeps its forward and backward side by side.
 from __future__ import annotations
 
 import itertools
+import operator
 
 import numpy as np
 
@@ -51,8 +52,8 @@ class Tensor:
     integer data to int64.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_hooks", "_retains_grad", "_device",
-                 "__weakref__", "__dict__")
+    __slots__ = ("_data", "_version", "_grad", "requires_grad", "_node", "_hooks",
+                 "_retains_grad", "_device", "__weakref__", "__dict__")
     __array_priority__ = 1000  # numpy scalars/arrays on the left defer to Tensor's operators
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
@@ -60,9 +61,11 @@ class Tensor:
         if isinstance(data, Tensor):
             data = data.data
         self._device = B.resolve_device(device)
+        self._version = -1  # the first assignment below makes it 0
         with B.device_scope(self._device):  # a dtype conversion runs on the tensor's stream
             self.data = B.asarray(data, name)
-        self.grad = None
+        B.check_ndim(self._data.shape)
+        self._grad = None
         self._node = None
         self._hooks = None
         self._retains_grad = False
@@ -76,14 +79,53 @@ class Tensor:
     def _wrap(cls, data, device="cpu", requires_grad=False):
         """A Tensor around an existing backend array, without conversion or copies."""
         t = cls.__new__(cls)
-        t.data = data
+        t._data = data
+        t._version = 0
         t._device = device
-        t.grad = None
+        t._grad = None
         t._node = None
         t._hooks = None
         t._retains_grad = False
         t.requires_grad = requires_grad
         return t
+
+    # --- storage: every in-place write goes through the ``data`` setter ------------------------
+    def _set_data(self, value) -> None:
+        if not isinstance(value, B.Array):
+            value = value._data if isinstance(value, Tensor) else B.asarray(value)
+        self._data = value
+        try:
+            self._version += 1
+        except AttributeError:  # a subclass assigning before Tensor.__init__ ran
+            self._version = 0
+
+    # the getter is a C-level attrgetter: ``t.data`` is on every op's hot path
+    data = property(operator.attrgetter("_data"), _set_data, doc=(
+        "The backend (MLX) array. Assigning it (``t.data = values``) replaces the values in "
+        "place and bumps ``t._version``; every in-place write (``t[i] = v``, in-place methods, "
+        "optimizer updates) goes through this assignment."))
+
+    def _set_grad(self, value) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad must be a Tensor or None, got "
+                                f"{type(value).__name__}")
+            if not B.is_floating(value._data.dtype):
+                raise TypeError(f"assigned grad must be floating point, got dtype {value.dtype}")
+            if value.shape != self.shape:
+                raise ValueError(f"assigned grad has shape {value.shape} but the tensor has shape "
+                                 f"{self.shape}")
+            if value._data.dtype != self._data.dtype:
+                raise TypeError(f"assigned grad has dtype {value.dtype} but the tensor has dtype "
+                                f"{self.dtype}")
+            if value._device != self._device:
+                raise ValueError(f"assigned grad is on device {value._device!r} but the tensor is "
+                                 f"on {self._device!r}")
+        self._grad = value
+
+    grad = property(operator.attrgetter("_grad"), _set_grad, doc=(
+        "The accumulated gradient (a Tensor of this tensor's shape, dtype and device) or None; "
+        "an assignment of any other shape, dtype or device is refused at once."))
 
     # --- metadata --------------------------------------------------------------------------
     @property
@@ -182,19 +224,24 @@ class Tensor:
         self.grad = None
 
     # --- conversion ------------------------------------------------------------------------
+    # every host read first runs the deferred index checks (see lucid._backend.checks)
     def numpy(self) -> np.ndarray:
         """The values as a numpy array (a copy; bfloat16 comes back as float32)."""
-        return np.array(B.to_numpy(self.data))
+        B.check_indices(self._data)
+        return np.array(B.to_numpy(self._data))
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
-        return self.data.item()
+        B.check_indices(self._data)
+        return self._data.item()
 
     def tolist(self):
         """The values as (nested) Python lists."""
-        return self.data.tolist()
+        B.check_indices(self._data)
+        B.check_ndim(self._data.shape)
+        return self._data.tolist()
 
     def to(self, device=None, dtype=None) -> "Tensor":
         """This tensor on another device and/or with another dtype (differentiable);
@@ -237,7 +284,7 @@ class Tensor:
         if self.data.size != 1:
             raise ValueError(f"the truth value of a tensor with {self.data.size} elements is "
                              "ambiguous; use .any() or .all()")
-        return bool(self.data.item())
+        return bool(self.item())
 
     def __float__(self) -> float:
         return float(self.item())
@@ -260,7 +307,9 @@ class Tensor:
         from lucid.ops.index import normalize_index
 
         value = value.data if isinstance(value, Tensor) else value
-        data = self.data
+        # write into a copy, never into the array itself: MLX's in-place update would also change
+        # every holder of that array (backward closures that saved it, detached tensors)
+        data = B.array(self._data)
         data[normalize_index(index, self.shape)] = value
         self.data = data
 
@@ -322,7 +371,8 @@ class Tensor:
 
     def clone(self) -> "Tensor":
         """A copy with its own storage; differentiable (the gradient passes through)."""
-        return graph.record(B.copy(self.data), (self,), lambda g: (g,), "Clone")
+        return graph.record(B.copy(self.data), (self,), lambda g: (g,), "Clone", saves=(),
+                            saves_output=False)
 
     # --- dtype conversions ---------------------------------------------------------------------
     def _cast(self, name):
@@ -442,6 +492,7 @@ class Tensor:
         if recording:
             current = Tensor._wrap(self.data, self._device, self.requires_grad)
             current._node = self._node
+            current._version = self._version  # it holds the values self's node produced
         out = compute(current)
         if not isinstance(out, Tensor):
             out = Tensor._wrap(B.asarray(out), self._device)
@@ -456,6 +507,8 @@ class Tensor:
         self.data = out.data
         if recording:
             self._node = out._node
+            if self._node is not None:
+                self._node.out_version = self._version  # the node is attached after the write
             self.requires_grad = out.requires_grad
         return self
 
@@ -1029,6 +1082,46 @@ class Tensor:
     def bincount(self, weights=None, minlength=0):
         """``lucid.ops.bincount`` as a method."""
         return _ops.bincount(self, weights, minlength)
+
+    def gather(self, dim, index):
+        """``lucid.ops.gather`` as a method."""
+        return _ops.gather(self, dim, index)
+
+    def index_select(self, dim, index):
+        """``lucid.ops.index_select`` as a method."""
+        return _ops.index_select(self, dim, index)
+
+    def masked_fill(self, mask, value):
+        """``lucid.ops.masked_fill`` as a method."""
+        return _ops.masked_fill(self, mask, value)
+
+    def masked_fill_(self, mask, value):
+        """``lucid.ops.masked_fill_`` as a method."""
+        return _ops.masked_fill_(self, mask, value)
+
+    def scatter(self, dim, index, src=None, value=None, *, reduce=None):
+        """``lucid.ops.scatter`` as a method."""
+        return _ops.scatter(self, dim, index, src, value, reduce=reduce)
+
+    def scatter_(self, dim, index, src=None, value=None, *, reduce=None):
+        """``lucid.ops.scatter_`` as a method."""
+        return _ops.scatter_(self, dim, index, src, value, reduce=reduce)
+
+    def scatter_add(self, dim, index, src):
+        """``lucid.ops.scatter_add`` as a method."""
+        return _ops.scatter_add(self, dim, index, src)
+
+    def scatter_add_(self, dim, index, src):
+        """``lucid.ops.scatter_add_`` as a method."""
+        return _ops.scatter_add_(self, dim, index, src)
+
+
+
+
+
+
+
+
 
 
 

@@ -286,3 +286,19 @@ def test_bad_conversions(call, error, pattern):
 def test_tensors_are_hashable_by_identity():
     a, b = lucid.tensor([1.0]), lucid.tensor([1.0])
     assert len({a, b, a}) == 2
+
+
+@pytest.mark.parametrize("data,dtype", [
+    ([2 ** 63], None), ([2 ** 70], None), ([-2 ** 63 - 1], None), ([300], "uint8"),
+    ([-1], "uint8"), ([2 ** 31], "int32"), (np.array([2 ** 40]), "int32"), ([128], "int8"),
+    (np.array([2 ** 63], dtype=np.uint64), "int64"),
+])
+def test_integers_out_of_the_dtype_range_are_refused_not_wrapped(data, dtype):
+    with pytest.raises(OverflowError, match="does not fit dtype"):
+        lucid.tensor(data, dtype=dtype)
+
+
+def test_integers_at_the_dtype_limits_are_kept_exactly():
+    assert lucid.tensor([2 ** 63 - 1, -2 ** 63]).tolist() == [2 ** 63 - 1, -2 ** 63]
+    assert lucid.tensor([0, 255], dtype="uint8").tolist() == [0, 255]
+    assert lucid.tensor([2 ** 70], dtype="float64").item() == float(2 ** 70)

@@ -14,3 +14,5 @@ from lucid._backend.core import __all__  # noqa: F401
 from lucid._backend.dispatch import (  # noqa: F401,E402
     conv_kernels, conv_route, cpu_kernels, set_cpu_kernels)
 from lucid._backend.dispatch import matmul as matmul_on  # noqa: F401,E402
+from lucid._backend.checks import (check_indices, defer_index_check,  # noqa: F401,E402
+                                   has_pending, index_check_mode, set_index_checks)

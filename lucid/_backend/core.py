@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import builtins
 import contextlib
+import math
 import os
 import sys
 
@@ -23,12 +25,9 @@ from mlx.core import (  # noqa: F401  (re-exported: this list *is* Lucid's primi
     broadcast_to,
     clip,
     concatenate,
-    cos,
     cumprod,
     equal,
-    erf,
     erfinv,
-    exp,
     expand_dims,
     eye,
     floor_divide,
@@ -41,7 +40,6 @@ from mlx.core import (  # noqa: F401  (re-exported: this list *is* Lucid's primi
     less_equal,
     log,
     log1p,
-    logsumexp,
     max,
     moveaxis,
     maximum,
@@ -55,9 +53,7 @@ from mlx.core import (  # noqa: F401  (re-exported: this list *is* Lucid's primi
     prod,
     repeat,
     reshape,
-    sigmoid,
     sign,
-    sin,
     sqrt,
     square,
     stack,
@@ -78,6 +74,62 @@ from mlx.core import (  # noqa: F401  (re-exported: this list *is* Lucid's primi
 
 Array = mx.array
 
+
+# --- float64 that means float64 -------------------------------------------------------------------
+# MLX's CPU kernels compute these in float32 accuracy even for float64 arrays (exp off by ~4e-7
+# relative, erf and cos by ~2e-5): float64 arrays go through numpy instead (measured: MLX's log,
+# log1p, tanh, power, expm1, sqrt are float64-accurate, so they stay on MLX).
+_erf64 = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def _sigmoid64(x):
+    e = np.exp(-np.abs(x))  # never overflows; one formula per sign keeps full relative accuracy
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+_EXACT = {"exp": np.exp, "sin": np.sin, "cos": np.cos, "erf": _erf64, "sigmoid": _sigmoid64}
+
+
+def exact_unary(name: str, x):
+    """``name`` (exp, sin, cos, erf, sigmoid) of a float64 array, computed in numpy float64 (the
+    result is a new MLX float64 array; the input is evaluated)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = _EXACT[name](to_numpy(x))
+    return from_numpy(np.asarray(out, dtype=np.float64))
+
+
+def _float64_exact(name, mlx_fn):
+    def fn(a, *args, **kwargs):
+        if isinstance(a, mx.array) and a.dtype == mx.float64:
+            return exact_unary(name, a)
+        return mlx_fn(a, *args, **kwargs)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"MLX's ``{name}``; float64 arrays are computed in numpy (full accuracy)."
+    return fn
+
+
+exp = _float64_exact("exp", mx.exp)
+sin = _float64_exact("sin", mx.sin)
+cos = _float64_exact("cos", mx.cos)
+erf = _float64_exact("erf", mx.erf)
+sigmoid = _float64_exact("sigmoid", mx.sigmoid)
+
+
+def logsumexp(a, axis=None, keepdims=False):
+    """log(sum(exp(a))) over ``axis``, stable; float64 arrays are computed in numpy."""
+    if a.dtype != mx.float64:
+        return mx.logsumexp(a, axis=axis, keepdims=keepdims)
+    x = to_numpy(a)
+    ax = tuple(axis) if isinstance(axis, (list, tuple)) else axis
+    m = np.max(x, axis=ax, keepdims=True) if x.size else np.zeros([1] * x.ndim)
+    m = np.where(np.isfinite(m), m, 0.0)  # all -inf (or an inf) along the axis: no shift
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        out = np.log(np.sum(np.exp(x - m), axis=ax, keepdims=True)) + m
+    if not keepdims:
+        out = np.squeeze(out, axis=ax if ax is not None else tuple(range(x.ndim)))
+    return from_numpy(np.asarray(out, dtype=np.float64))
+
 __all__ = [
     "Array", "abs", "all", "any", "arange", "argmax", "argmin", "array", "broadcast_to", "clip",
     "concatenate", "cos", "cumprod", "equal", "erf", "erfinv", "exp", "expand_dims", "eye",
@@ -94,6 +146,7 @@ __all__ = [
     "mx_dtype_of", "copy", "accurate_sum", "accurate_mean", "bitwise_and", "bitwise_or",
     "bitwise_xor", "bitwise_invert", "logical_and", "logical_or", "logical_xor",
     "cumsum", "einsum", "roll",
+    "MAX_NDIM", "check_ndim", "exact_unary",
 ]
 from mlx.core import (bitwise_and, bitwise_invert, bitwise_or, bitwise_xor,  # noqa: E402,F401
                       logical_and, logical_or, logical_xor)
@@ -229,24 +282,63 @@ def asarray(data, dtype: str | None = None):
             return cast(data, dtype)
         return data
     arr = np.asarray(data)
+    if arr.dtype == object:  # Python ints beyond 64 bits, or mixed objects
+        arr = _object_ints(arr)
     if dtype is None:
         if arr.dtype.kind == "f":
             dtype = "float32" if arr.dtype != np.float16 else "float16"
-        elif arr.dtype.kind in "iu":
+        elif arr.dtype.kind in "iuO":  # (object: Python ints, refused below if too large)
             dtype = "uint8" if arr.dtype == np.uint8 else "int64"  # image bytes stay bytes
         elif arr.dtype.kind == "b":
             dtype = "bool"
         else:
             raise TypeError(f"cannot make a tensor from data of numpy dtype {arr.dtype}")
+    if arr.dtype.kind in "iuO" and dtype in _INT_NAMES:
+        _check_int_range(arr, dtype)
     if dtype == "bfloat16":
         return mx.array(arr.astype(np.float32)).astype(mx.bfloat16)
     return from_numpy(arr.astype(np.dtype(dtype), copy=False))
 
 
+_INT_NAMES = ("int8", "int16", "int32", "int64", "uint8", "uint32")
+
+
+def _object_ints(arr: np.ndarray) -> np.ndarray:
+    """An object array of Python ints (some beyond 64 bits) kept as objects for the range check;
+    anything else in it is refused."""
+    if arr.size and builtins.all(isinstance(v, int) for v in arr.flat):
+        return arr
+    raise TypeError("cannot make a tensor from data of numpy dtype object (mixed or non-numeric "
+                    "values)")
+
+
+def _check_int_range(arr: np.ndarray, dtype: str) -> None:
+    """Refuse integers that do not fit ``dtype`` (numpy would wrap them silently)."""
+    if arr.dtype != object and np.can_cast(arr.dtype, dtype, "safe") or arr.size == 0:
+        return
+    info = np.iinfo(dtype)
+    lo, hi = arr.min(), arr.max()
+    if lo < info.min or hi > info.max:
+        bad = int(lo) if lo < info.min else int(hi)
+        raise OverflowError(f"value {bad} does not fit dtype {dtype} (range [{info.min}, "
+                            f"{info.max}])")
+
+
 def from_numpy(arr: np.ndarray):
     """An MLX array holding a copy of a numpy array's values (dtype kept)."""
     arr = np.asarray(arr, order="C")  # not ascontiguousarray: it turns a 0-d array into 1-d
-    return mx.array(arr, dtype=DTYPES[arr.dtype.name])  # without dtype, MLX turns float64 into float32
+    # without dtype, MLX turns float64 into float32
+    return mx.array(arr, dtype=DTYPES[arr.dtype.name])
+
+
+MAX_NDIM = 64  # numpy's limit: MLX's numpy conversion aborts the process above it
+
+
+def check_ndim(shape) -> None:
+    """Refuse shapes of more than ``MAX_NDIM`` dimensions with a ValueError (MLX would accept
+    them, then abort the interpreter when they reach numpy)."""
+    if len(shape) > MAX_NDIM:
+        raise ValueError(f"tensors have at most {MAX_NDIM} dimensions, got {len(shape)}")
 
 
 def copy(a):
@@ -256,6 +348,7 @@ def copy(a):
 
 def to_numpy(a) -> np.ndarray:
     """The values of an MLX array as a numpy array (bfloat16 comes back as float32)."""
+    check_ndim(a.shape)
     if a.dtype == mx.bfloat16:
         a = a.astype(mx.float32)
     mx.eval(a)

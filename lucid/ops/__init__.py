@@ -9,7 +9,8 @@ from lucid.ops.elementwise import (abs, add, cos, div, eq, erf, exp, floordiv, g
                                    isinf, isnan, le, log, log1p, logical_not, lt, maximum,
                                    minimum, mul, ne, neg, pow, relu, sigmoid, sign, sin, sqrt,
                                    square, sub, tanh, where)
-from lucid.ops.index import getitem  # noqa: F401
+from lucid.ops.index import (gather, getitem, index_select, masked_fill,  # noqa: F401
+                             masked_fill_, scatter, scatter_, scatter_add, scatter_add_)
 from lucid.ops.linalg import dot, matmul  # noqa: F401
 from lucid.ops.logical import (bitwise_and, bitwise_not, bitwise_or, bitwise_xor,  # noqa: F401
                                logical_and, logical_or, logical_xor)
@@ -44,4 +45,5 @@ __all__ = [
     'where',
     'argsort', 'bincount', 'cumprod', 'cumsum', 'diag', 'einsum', 'flip', 'lerp',
     'meshgrid', 'roll', 'sort', 'topk',
+    'gather', 'index_select', 'masked_fill', 'scatter', 'scatter_add',
 ]

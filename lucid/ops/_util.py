@@ -17,7 +17,7 @@ def raw(v):
     """The backend value of an operand: a Tensor's array, a Python number as is (MLX keeps the
     tensor's dtype for Python scalars), anything else converted to an array."""
     if isinstance(v, Tensor):
-        return v.data
+        return v._data
     if isinstance(v, (bool, int, float)):
         return v
     if isinstance(v, np.generic):

@@ -27,6 +27,7 @@ def _shape_arg(shape):
 def reshape(x, *shape):
     """The same values in a new shape (one dimension may be -1)."""
     shape = _shape_arg(shape)
+    B.check_ndim(shape)
     known = math.prod(s for s in shape if s != -1)
     if shape.count(-1) > 1 or builtins_any(s < -1 for s in shape):
         raise ValueError(f"invalid shape {shape}: at most one -1 and no other negative sizes")

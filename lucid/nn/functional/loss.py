@@ -8,6 +8,8 @@ weighted mean divides by the summed weights of the non-ignored targets, as PyTor
 
 from __future__ import annotations
 
+import math
+
 from lucid import _backend as B
 from lucid import ops
 from lucid.ops import loss as _fused
@@ -76,16 +78,20 @@ def _check_indices(input, target, ignore_index, fn):
                          f"have shape {expected}, got {target.shape}")
     t = B.cast(target.data, "int64")  # uint8 etc. cannot even be compared with -100
     c = input.shape[0] if unbatched else input.shape[1]
+    # no host read here (it would sync every step): out-of-range targets are counted as ignored,
+    # their losses poisoned with NaN (_poison), and an IndexError is deferred to the next host read
+    bad = (t != ignore_index) & ((t < 0) | (t >= c))
     if t.size:
-        bad = B.any((t != ignore_index) & ((t < 0) | (t >= c))).item()
-        if bad:
-            lo = B.min(B.where(t == ignore_index, 0, t)).item()
-            hi = B.max(B.where(t == ignore_index, 0, t)).item()
-            raise ValueError(f"{fn}: target class indices must be in [0, {c}) (or ignore_index="
-                             f"{ignore_index}), got values in [{lo}, {hi}]")
+        B.defer_index_check(B.any(bad), B.where(t == ignore_index, 0, t), c, f"{fn} target")
+        t = B.where(bad, ignore_index, t)
     if unbatched:
-        input, t = ops.unsqueeze(input, 0), B.reshape(t, (1,))
-    return input, t, unbatched
+        input, t, bad = ops.unsqueeze(input, 0), B.reshape(t, (1,)), B.reshape(bad, (1,))
+    return input, t, unbatched, bad
+
+
+def _poison(loss, bad):
+    """NaN where the target was out of range, so a bad target never gives a plausible loss."""
+    return ops.where(Tensor._wrap(bad, loss._device), math.nan, loss)
 
 
 def _index_reduce(loss, t, weight, ignore_index, reduction, unbatched, dtype):
@@ -123,9 +129,9 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
     if target.dtype.name == "bool":
         raise TypeError("cross_entropy: target must hold integer class indices or float "
                         "probabilities, got a bool tensor")
-    x, t, unbatched = _check_indices(input, target, ignore_index, "cross_entropy")
+    x, t, unbatched, bad = _check_indices(input, target, ignore_index, "cross_entropy")
     w = _class_weight(weight, x.shape[1], x, "cross_entropy")
-    loss = _fused.cross_entropy(x, t, w, ignore_index, label_smoothing)
+    loss = _poison(_fused.cross_entropy(x, t, w, ignore_index, label_smoothing), bad)
     return _index_reduce(loss, t, w, ignore_index, reduction, unbatched, x.data.dtype)
 
 
@@ -158,9 +164,9 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
     target = _tensor(target, "target")
     if target.is_floating_point() or target.dtype.name == "bool":
         raise TypeError(f"nll_loss: target must hold integer class indices, got {target.dtype}")
-    x, t, unbatched = _check_indices(input, target, ignore_index, "nll_loss")
+    x, t, unbatched, bad = _check_indices(input, target, ignore_index, "nll_loss")
     w = _class_weight(weight, x.shape[1], x, "nll_loss")
-    loss = _fused.nll_loss(x, t, w, ignore_index)
+    loss = _poison(_fused.nll_loss(x, t, w, ignore_index), bad)
     return _index_reduce(loss, t, w, ignore_index, reduction, unbatched, x.data.dtype)
 
 
