@@ -169,11 +169,11 @@ class Tensor:
         """The value of a one-element tensor as a Python number."""
         if self.data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
-        return self.data.item()
+        return B.item(self.data)
 
     def tolist(self):
         """The values as (nested) Python lists."""
-        return self.data.tolist()
+        return B.to_numpy(self.data).tolist()
 
     def to(self, device=None, dtype=None) -> "Tensor":
         """This tensor on another device and/or with another dtype (differentiable);
@@ -216,7 +216,7 @@ class Tensor:
         if self.data.size != 1:
             raise ValueError(f"the truth value of a tensor with {self.data.size} elements is "
                              "ambiguous; use .any() or .all()")
-        return bool(self.data.item())
+        return bool(B.item(self.data))
 
     def __float__(self) -> float:
         return float(self.item())

@@ -12,3 +12,5 @@ from lucid._backend.core import *  # noqa: F401,F403  (the explicit list lives i
 from lucid._backend.core import __all__  # noqa: F401
 from lucid._backend.dispatch import conv_kernels, cpu_kernels, set_cpu_kernels  # noqa: F401,E402
 from lucid._backend.dispatch import matmul as matmul_on  # noqa: F401,E402
+from lucid._backend.runtime import (async_evaluate, defer, defer_check,  # noqa: F401,E402
+                                    is_tracing)

@@ -9,6 +9,8 @@ import sys
 import mlx.core as mx
 import numpy as np
 
+from lucid._backend import runtime
+
 # --- the array type and the primitives the ops are written with -----------------------------
 from mlx.core import (  # noqa: F401  (re-exported: this list *is* Lucid's primitive set)
     abs,
@@ -87,7 +89,7 @@ __all__ = [
     "sigmoid", "sign", "sin", "sqrt", "square", "stack", "sum", "swapaxes", "take",
     "take_along_axis", "put_along_axis", "tanh", "tile", "transpose", "var", "where", "zeros",
     # defined below
-    "DTYPES", "to_backend_dtype", "dtype_name", "is_floating", "asarray", "to_numpy", "evaluate",
+    "DTYPES", "to_backend_dtype", "dtype_name", "is_floating", "asarray", "to_numpy", "item", "evaluate",
     "scatter_add", "cast", "gpu_available", "gpu_kind", "resolve_device", "device_scope",
     "default_device_name", "random_seed", "random_normal", "random_uniform", "random_randint",
     "random_bernoulli", "random_permutation", "from_numpy", "save_safetensors",
@@ -250,17 +252,24 @@ def from_numpy(arr: np.ndarray):
     return mx.array(arr, dtype=DTYPES[arr.dtype.name])  # without dtype, MLX turns float64 into float32
 
 
-def to_numpy(a) -> np.ndarray:
-    """The values of an MLX array as a numpy array (bfloat16 comes back as float32)."""
+def to_numpy(a, kind: str = "read") -> np.ndarray:
+    """The values of an MLX array as a numpy array (bfloat16 comes back as float32). ``kind``
+    is ``"kernel"`` when a host kernel reads its input (see ``runtime.read``)."""
     if a.dtype == mx.bfloat16:
         a = a.astype(mx.float32)
-    mx.eval(a)
+    runtime.read(a, kind)
     return np.array(a, copy=False)
 
 
+def item(a):
+    """The value of a one-element MLX array as a Python number (a host read-back)."""
+    return runtime.read(a).item()
+
+
 def evaluate(*arrays):
-    """Force MLX's lazy computation of the given arrays."""
-    mx.eval(*arrays)
+    """Force MLX's lazy computation of the given arrays (and of deferred buffer updates and
+    checks): every evaluation Lucid makes goes through here (see ``runtime``)."""
+    runtime.evaluate(*arrays)
 
 
 def scatter_add(shape, index, values, dtype):

@@ -16,6 +16,7 @@ import mlx.core as mx
 import numpy as np
 
 from lucid._backend import conv as mlx_conv
+from lucid._backend import runtime
 from lucid._backend.core import from_numpy, to_numpy
 
 _choice = None
@@ -54,13 +55,25 @@ class _NumpyKernels:
         self._m = module
 
     def conv_forward(self, x, w, *args):
-        return from_numpy(self._m.conv_forward(to_numpy(x), to_numpy(w), *args))
+        return from_numpy(self._m.conv_forward(_host(x), _host(w), *args))
 
     def conv_input_grad(self, dy, w, *args):
-        return from_numpy(self._m.conv_input_grad(to_numpy(dy), to_numpy(w), *args))
+        return from_numpy(self._m.conv_input_grad(_host(dy), _host(w), *args))
 
     def conv_weight_grad(self, x, dy, *args):
-        return from_numpy(self._m.conv_weight_grad(to_numpy(x), to_numpy(dy), *args))
+        return from_numpy(self._m.conv_weight_grad(_host(x), _host(dy), *args))
+
+
+def _host(a):
+    """A host kernel's input: evaluated (counted as a ``"kernel"`` read) and seen by numpy."""
+    return to_numpy(a, "kernel")
+
+
+def _native_cpu() -> bool:
+    """True when CPU tensors use the NumPy kernels now. Never while ``lucid.compile`` traces a
+    function: a host kernel would need its input evaluated, so conv and matmul run on MLX's
+    kernels inside a compiled function under either kernel set."""
+    return cpu_kernels() == "native" and not runtime.is_tracing()
 
 
 _native = None
@@ -70,7 +83,7 @@ def conv_kernels(device: str, dtype_name: str):
     """The kernel set (an object with conv_forward / conv_input_grad / conv_weight_grad on MLX
     arrays) for tensors of this device and dtype."""
     global _native
-    if device == "cpu" and dtype_name in ("float32", "float64") and cpu_kernels() == "native":
+    if device == "cpu" and dtype_name in ("float32", "float64") and _native_cpu():
         if _native is None:
             from lucid._backend import native_conv
 
@@ -87,8 +100,8 @@ _NATIVE_MATMUL_MIN_WORK = 1 << 18
 def matmul(a, b, device: str):
     """a @ b (numpy's rules, operands at least 2-D) with the kernels chosen for ``device``."""
     if (device == "cpu" and a.dtype == b.dtype and a.dtype in (mx.float32, mx.float64)
-            and cpu_kernels() == "native"):
+            and _native_cpu()):
         batch = max(a.size // (a.shape[-2] * a.shape[-1] or 1), b.size // (b.shape[-2] * b.shape[-1] or 1))
         if batch * a.shape[-2] * a.shape[-1] * b.shape[-1] >= _NATIVE_MATMUL_MIN_WORK:
-            return from_numpy(np.matmul(to_numpy(a), to_numpy(b)))
+            return from_numpy(np.matmul(_host(a), _host(b)))
     return mx.matmul(a, b)

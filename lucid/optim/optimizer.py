@@ -3,7 +3,9 @@ bookkeeping and a ``state_dict`` that round-trips exactly.
 
 Updates are plain backend-array arithmetic on ``param.data``: they are never recorded on the
 tape and leave ``param.grad`` as it was. At the end of ``step()`` the new parameters and state
-are evaluated, so MLX's lazy graphs do not grow from one step to the next.
+are evaluated in one evaluation (``B.evaluate``), which also evaluates every buffer updated
+lazily during the step (BatchNorm's running statistics) and the step's deferred checks: that is
+the training step's only evaluation, and MLX's lazy graphs do not grow from one step to the next.
 """
 
 from __future__ import annotations

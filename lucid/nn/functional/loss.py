@@ -62,6 +62,13 @@ def _class_weight(weight, c, like, fn):
     return w.data.astype(like.data.dtype)
 
 
+def _bad_indices(t, c, ignore_index, fn):
+    lo = B.item(B.min(B.where(t == ignore_index, 0, t)))
+    hi = B.item(B.max(B.where(t == ignore_index, 0, t)))
+    raise ValueError(f"{fn}: target class indices must be in [0, {c}) (or ignore_index="
+                     f"{ignore_index}), got values in [{lo}, {hi}]")
+
+
 def _check_indices(input, target, ignore_index, fn):
     """Shape and range checks for class-index targets; returns (input, target array, unbatched)."""
     if not input.is_floating_point():
@@ -77,12 +84,13 @@ def _check_indices(input, target, ignore_index, fn):
     t = B.cast(target.data, "int64")  # uint8 etc. cannot even be compared with -100
     c = input.shape[0] if unbatched else input.shape[1]
     if t.size:
-        bad = B.any((t != ignore_index) & ((t < 0) | (t >= c))).item()
-        if bad:
-            lo = B.min(B.where(t == ignore_index, 0, t)).item()
-            hi = B.max(B.where(t == ignore_index, 0, t)).item()
-            raise ValueError(f"{fn}: target class indices must be in [0, {c}) (or ignore_index="
-                             f"{ignore_index}), got values in [{lo}, {hi}]")
+        # checked at the next evaluation (a read-back now would stall every training step, as
+        # a GPU framework's device-side assertion does); meanwhile a bad index reads class 0,
+        # so no gather ever goes out of bounds
+        bad = (t != ignore_index) & ((t < 0) | (t >= c))
+        checked = t
+        B.defer_check(B.any(bad), lambda: _bad_indices(checked, c, ignore_index, fn))
+        t = B.where(bad, 0, t)
     if unbatched:
         input, t = ops.unsqueeze(input, 0), B.reshape(t, (1,))
     return input, t, unbatched
