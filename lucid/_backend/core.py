@@ -285,27 +285,28 @@ def random_seed(seed: int) -> None:
 
 def random_normal(shape, dtype, loc=0.0, scale=1.0):
     """Normal samples."""
-    return mx.random.normal(tuple(shape), dtype=DTYPES[dtype], loc=loc, scale=scale)
+    return mx.random.normal(tuple(shape), dtype=DTYPES[dtype], loc=loc, scale=scale,
+                            key=runtime.next_key())
 
 
 def random_uniform(shape, dtype, low=0.0, high=1.0):
     """Uniform samples in [low, high)."""
-    return mx.random.uniform(low, high, tuple(shape), dtype=DTYPES[dtype])
+    return mx.random.uniform(low, high, tuple(shape), dtype=DTYPES[dtype], key=runtime.next_key())
 
 
 def random_randint(low, high, shape, dtype):
     """Integers uniformly in [low, high)."""
-    return mx.random.randint(low, high, tuple(shape)).astype(DTYPES[dtype])
+    return mx.random.randint(low, high, tuple(shape), key=runtime.next_key()).astype(DTYPES[dtype])
 
 
 def random_bernoulli(p, shape):
     """Booleans that are True with probability p."""
-    return mx.random.bernoulli(p, tuple(shape))
+    return mx.random.bernoulli(p, tuple(shape), key=runtime.next_key())
 
 
 def random_permutation(n: int):
     """A random permutation of range(n)."""
-    return mx.random.permutation(n)
+    return mx.random.permutation(n, key=runtime.next_key())
 
 
 # --- files ----------------------------------------------------------------------------------------

@@ -19,7 +19,8 @@ one:
 
 Inside :func:`tracing` (``lucid.compile`` building an ``mx.compile`` graph) nothing may be
 evaluated: evaluations and deferrals are no-ops there, because the compiled function's outputs
-are evaluated as a whole by its caller.
+are evaluated as a whole by its caller, and a host read-back raises. Random draws there split a
+key that is an input of the compiled function (:func:`random_key`), not MLX's global key.
 """
 
 from __future__ import annotations
@@ -39,14 +40,15 @@ __all__ = [
     "defer",
     "defer_check",
     "evaluate",
+    "fresh_key",
     "is_tracing",
+    "next_key",
     "peak_memory",
-    "random_state",
+    "random_key",
     "read",
     "reset_peak_memory",
     "set_cache_limit",
     "set_memory_limit",
-    "set_random_state",
     "tracing",
 ]
 
@@ -173,14 +175,32 @@ def compile_function(fn):
     return mx.compile(fn)
 
 
-def random_state():
-    """MLX's global random key (a list of arrays), for capture by a compiled function."""
-    return list(mx.random.state)
+_trace_key = []  # the random key threaded through the function being traced
 
 
-def set_random_state(arrays) -> None:
-    """Replace MLX's global random key."""
-    mx.random.state[:] = list(arrays)
+def fresh_key():
+    """A random key drawn from (and advancing) MLX's global generator: the input a compiled
+    function's random draws start from."""
+    return mx.random.randint(0, 2 ** 31 - 1, (2,), dtype=mx.int32).astype(mx.uint32)
+
+
+@contextlib.contextmanager
+def random_key(key):
+    """Inside, :func:`next_key` splits ``key`` (a traced input) instead of the global key."""
+    _trace_key.append(key)
+    try:
+        yield
+    finally:
+        _trace_key.pop()
+
+
+def next_key():
+    """None (use the global generator) outside a traced function; inside, a fresh subkey."""
+    if not _trace_key:
+        return None
+    key, sub = mx.random.split(_trace_key[-1])
+    _trace_key[-1] = key
+    return sub
 
 
 # --- memory ---------------------------------------------------------------------------------
