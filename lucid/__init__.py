@@ -23,7 +23,7 @@ from lucid.ops import *  # noqa: E402,F401,F403
 from lucid.random import rand, rand_like, randint, randn, randn_like  # noqa: E402,F401
 from lucid import data, memory, nn, optim  # noqa: E402,F401
 from lucid.serialization import load, save  # noqa: E402,F401
-from lucid import amp  # noqa: E402,F401
+from lucid import amp, utils  # noqa: E402,F401
 from lucid.compile import compile  # noqa: E402,F401
 
 __version__ = "0.1.0"
