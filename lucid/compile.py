@@ -320,7 +320,7 @@ def _find_state(fn):
 
 def _has_contents(cell) -> bool:
     try:
-        cell.cell_contents
+        cell.cell_contents  # noqa: B018  (raises ValueError for an empty cell)
     except ValueError:
         return False
     return True

@@ -128,6 +128,16 @@ def test_float16_training_with_autocast_and_scaler_stays_finite():
         scaler.update()
         losses.append(loss.item())
     assert np.isfinite(losses).all() and losses[-1] < losses[0]
+    pure = _net().to(lucid.float16)  # the failure autocast avoids
+    opt = lucid.optim.AdamW(pure.parameters(), lr=1e-2)
+    pure_losses = []
+    for _ in range(3):
+        opt.zero_grad()
+        loss = F.cross_entropy(pure(x.astype(lucid.float16)), y)
+        loss.backward()
+        opt.step()
+        pure_losses.append(loss.item())
+    assert np.isnan(pure_losses[-1])
 
 
 def test_a_scaled_amp_step_compiles_and_evaluates_once():

@@ -86,7 +86,7 @@ def test_a_compiled_step_evaluates_once():
 
 
 def test_dropout_draws_new_masks_each_call():
-    model, opt = _setup(dropout=0.5)
+    model, _ = _setup(dropout=0.5)
     model.eval()
     model[3].train()
 

@@ -15,6 +15,8 @@ read the values back (on request).
 
 from __future__ import annotations
 
+import math
+
 from lucid import _backend as B
 from lucid.tensor import Tensor
 
@@ -23,7 +25,7 @@ __all__ = ["GradScaler"]
 
 def _positive(name, value, above_one=False):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 \
-            or value != value:
+            or math.isinf(value):
         raise ValueError(f"GradScaler: {name} must be a positive number, got {value!r}")
     if above_one and value <= 1.0:
         raise ValueError(f"GradScaler: {name} must be > 1, got {value!r}")
