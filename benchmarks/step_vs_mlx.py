@@ -7,7 +7,7 @@ lucid.compile. Lucid runs on MLX's kernels (LUCID_CPU_KERNELS=mlx) so the kernel
 Network: Conv3d(1, 8, 3, pad 1) + BN + ReLU, Conv3d(8, 16, 3, pad 1) + BN + ReLU, global average
 pool, Linear(16, 5); cross-entropy; Adam(lr 1e-3). mlx.nn.BatchNorm refuses 5-D input, so the
 MLX program normalises an (N, D*H*W, C) view (the same statistics: over all but channels).
-Prints ms per step (median), the ratios the issue sets goals for, and Lucid's library
+Prints ms per step (median; the four variants are timed round-robin), the ratios the issue sets goals for, and Lucid's library
 evaluations per step.
 """
 
@@ -61,16 +61,19 @@ def lucid_net():
                          nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(16, 5))
 
 
-def median_ms(step, repeat, warmup=3):
-    """Median wall time of ``step()`` (which must finish its work) in ms."""
-    for _ in range(warmup):
-        step()
-    times = []
+def median_ms(steps, repeat, warmup=3):
+    """Median wall time in ms of each of ``steps`` (name -> function that finishes its work),
+    measured round-robin so that a busy machine's drift hits every variant alike."""
+    for fn in steps.values():
+        for _ in range(warmup):
+            fn()
+    times = {name: [] for name in steps}
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        step()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+        for name, fn in steps.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append((time.perf_counter() - t0) * 1e3)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def mlx_steps(batch, edge):
@@ -146,9 +149,8 @@ def main():
         repeat = args.repeat if edge <= 8 else max(5, args.repeat // 4)
         mlx_eager, mlx_comp = mlx_steps(batch, edge)
         lucid_eager, lucid_comp, evals_eager, evals_comp = lucid_steps(batch, edge, args.device)
-        t = {name: median_ms(fn, repeat) for name, fn in
-             (("mlx", mlx_eager), ("mlx.compile", mlx_comp), ("lucid", lucid_eager),
-              ("lucid.compile", lucid_comp))}
+        t = median_ms({"mlx": mlx_eager, "mlx.compile": mlx_comp, "lucid": lucid_eager,
+                       "lucid.compile": lucid_comp}, repeat)
         print(f"batch {batch} of {edge}^3: " + " | ".join(f"{k} {v:.2f}" for k, v in t.items()))
         print(f"  lucid/mlx eager {t['lucid'] / t['mlx']:.2f}x (goal <= 1.5 small) | "
               f"lucid.compile/mx.compile {t['lucid.compile'] / t['mlx.compile']:.2f}x "

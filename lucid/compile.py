@@ -103,11 +103,14 @@ class _Slots:
             sig.extend(sub.training for sub in m.modules())
         for opt in self.optimizers:
             for group in opt.param_groups:
-                lr = group["lr"]  # an input, so a scheduler stepped between calls is obeyed
-                slot(lr if _is_array(lr) else B.asarray(lr, "float32"),
-                     lambda a, g=group: g.__setitem__("lr", a), write_back=False)
+                # inputs, so a scheduler stepped between calls is obeyed (OneCycleLR also
+                # cycles Adam's betas)
+                for _, put in _scheduled(group):
+                    value = put(None)
+                    slot(value if _is_array(value) else B.asarray(value, "float32"), put,
+                         write_back=False)
                 sig.append(tuple((k, repr(v)) for k, v in sorted(group.items())
-                                 if k not in ("params", "lr")))
+                                 if k not in ("params", "lr", "betas")))
                 for p in group["params"]:
                     state = opt.state.get(p)
                     sig.append(None if state is None else tuple(sorted(state)))
@@ -139,7 +142,8 @@ class _Slots:
         opts = [(opt, {p: (s, dict(s)) for p, s in opt.state.items()},
                  [(v, v.data) for s in opt.state.values() for v in s.values()
                   if isinstance(v, Tensor)],
-                 [(g, g["lr"]) for g in opt.param_groups]) for opt in self.optimizers]
+                 [(g, g["lr"], g.get("betas")) for g in opt.param_groups])
+                for opt in self.optimizers]
         scalers = [(s, {n: getattr(s, n) for n in s._array_names}) for s in self.scalers]
         return tensors, opts, scalers
 
@@ -159,11 +163,35 @@ class _Slots:
                 opt.state[p] = entries
             for v, data in held:
                 v.data = data
-            for g, lr in lrs:
+            for g, lr, betas in lrs:
                 g["lr"] = lr
+                if betas is not None:
+                    g["betas"] = betas
         for s, values in scalers:
             for n, v in values.items():
                 setattr(s, n, v)
+
+
+def _scheduled(group):
+    """(name, put) for the group's scheduled hyperparameters: ``lr`` and each of Adam's
+    ``betas``. ``put(None)`` returns the current value, ``put(a)`` puts ``a`` in its place."""
+
+    def lr(a):
+        if a is None:
+            return group["lr"]
+        group["lr"] = a
+
+    out = [("lr", lr)]
+    betas = group.get("betas")
+    if isinstance(betas, tuple) and all(isinstance(b, (float, int)) or _is_array(b)
+                                        for b in betas):
+        for i in range(len(betas)):
+            def beta(a, i=i):
+                if a is None:
+                    return group["betas"][i]
+                group["betas"] = tuple(a if j == i else b for j, b in enumerate(group["betas"]))
+            out.append((f"betas[{i}]", beta))
+    return out
 
 
 def _is_array(v) -> bool:

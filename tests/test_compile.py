@@ -28,7 +28,11 @@ def _setup(optimizer="adam", dropout=0.0):
 
 def _run(compiled, optimizer="adam", steps=5, scheduler=False):
     model, opt = _setup(optimizer)
-    sched = lucid.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5) if scheduler else None
+    sched = None
+    if scheduler and optimizer == "adam":  # it cycles Adam's betas too: both are inputs
+        sched = lucid.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-2, total_steps=steps)
+    elif scheduler:
+        sched = lucid.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
 
     def step(x, y):
         opt.zero_grad()
@@ -60,6 +64,7 @@ def test_compiled_step_equals_eager_step(optimizer):
     saved = opt.state_dict()["state"][0]
     assert saved == {} or saved.get("step", 5) == 5  # counts come back as numbers
     assert opt.param_groups[0]["lr"] == eager_opt.param_groups[0]["lr"]
+    assert opt.param_groups[0].get("betas") == eager_opt.param_groups[0].get("betas")
 
 
 def test_a_compiled_step_evaluates_once():
