@@ -27,7 +27,8 @@ step run on MLX's kernels (a host kernel cannot run inside a traced graph).
 Limits: tensors outside the captured state that the step writes into (``t[...] = ...``,
 ``t.data = ...``) are not captured; an LR scheduler must be stepped outside the compiled
 function; class-index targets are not range-checked inside a compiled step (an out-of-range
-index reads class 0); the first call runs eagerly (it creates the optimizer's state).
+index reads class 0); the first call runs eagerly (it creates the optimizer's state); the
+step's Python side effects (prints, appends) happen when it is traced, not at every call.
 """
 
 from __future__ import annotations
@@ -324,15 +325,19 @@ class CompiledFunction:
 
 
 def _find_state(fn):
-    """Modules, Optimizers and GradScalers in ``fn``'s closure and in the globals it names."""
+    """Modules, Optimizers and GradScalers in ``fn``'s closure, in the globals it names and,
+    for a bound method, its object and the object's attributes."""
     from lucid.amp import GradScaler
     from lucid.nn.modules.module import Module
     from lucid.optim.optimizer import Optimizer
 
     kinds = (Module, Optimizer, GradScaler)
     found = []
+    owner = getattr(fn, "__self__", None)  # a bound method: its object and its attributes
+    values = [] if owner is None else [owner] + list(getattr(owner, "__dict__", {}).values())
+    fn = getattr(fn, "__func__", fn)
     cells = getattr(fn, "__closure__", None) or ()
-    values = [c.cell_contents for c in cells if _has_contents(c)]
+    values += [c.cell_contents for c in cells if _has_contents(c)]
     code = getattr(fn, "__code__", None)
     if code is not None:
         glob = getattr(fn, "__globals__", {})

@@ -152,3 +152,28 @@ def test_state_must_be_found_or_given():
         lucid.compile(lambda x: x * 2)
     with pytest.raises(TypeError, match="Modules, Optimizers"):
         lucid.compile(lambda x: x, state=[3])
+
+
+def test_state_is_found_on_a_bound_method():
+    class Trainer:
+        def __init__(self):
+            self.model = nn.Linear(3, 1)
+            self.opt = lucid.optim.SGD(self.model.parameters(), lr=0.1)
+
+        def step(self, x):
+            self.opt.zero_grad()
+            loss = self.model(x).sum()
+            loss.backward()
+            self.opt.step()
+            return loss
+
+    trainer = Trainer()
+    fn = lucid.compile(trainer.step)
+    x = lucid.randn(2, 3)
+    before = trainer.model.weight.numpy()
+    for _ in range(3):
+        fn(x)
+    assert fn.traces == 1
+    # three SGD steps of d(sum(xw + b))/dw = sum of x's rows
+    np.testing.assert_allclose(trainer.model.weight.numpy(),
+                               before - 0.3 * x.numpy().sum(axis=0), rtol=1e-5, atol=1e-6)
