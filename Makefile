@@ -1,5 +1,7 @@
 # The README's two commands. Both create .venv when it is missing.
 PYTHON ?= python3
+# extra flags for the demo, e.g. make demo DEMO_ARGS="--compile --amp"
+DEMO_ARGS ?=
 VENV := .venv
 BIN := $(VENV)/bin
 
@@ -11,7 +13,7 @@ $(BIN)/python:
 
 demo: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
-	$(BIN)/python examples/train_shapes3d.py
+	$(BIN)/python examples/train_shapes3d.py $(DEMO_ARGS)
 
 # The suite runs under both CPU kernel sets (Lucid's NumPy/OpenBLAS ones and MLX's).
 test: $(BIN)/python

@@ -87,17 +87,29 @@ class Progress:
             sys.stderr.flush()
 
 
-def train_epoch(model, loader, optimizer, desc="train", scheduler=None, progress=True):
-    """One pass over ``loader``; returns (mean loss, accuracy, volumes per second)."""
-    model.train()
-    bar = Progress(len(loader.dataset), desc, enabled=progress)
-    total_loss, correct, seen, t0 = 0.0, 0, 0, time.perf_counter()
-    for x, y in loader:
+def train_step(model, optimizer):
+    """The plain training step: ``step(x, y) -> (loss, logits)``."""
+
+    def step(x, y):
         optimizer.zero_grad()
         logits = model(x)
         loss = F.cross_entropy(logits, y)
         loss.backward()
         optimizer.step()
+        return loss, logits
+
+    return step
+
+
+def train_epoch(model, loader, optimizer, desc="train", scheduler=None, step=None, progress=True):
+    """One pass over ``loader`` with ``step(x, y) -> (loss, logits)`` (default
+    :func:`train_step`); returns (mean loss, accuracy, volumes per second)."""
+    model.train()
+    step = step or train_step(model, optimizer)
+    bar = Progress(len(loader.dataset), desc, enabled=progress)
+    total_loss, correct, seen, t0 = 0.0, 0, 0, time.perf_counter()
+    for x, y in loader:
+        loss, logits = step(x, y)
         if scheduler is not None:
             scheduler.step()
         n = y.shape[0]

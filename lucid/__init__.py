@@ -29,6 +29,9 @@ from lucid.random import randperm  # noqa: E402,F401
 from lucid import data, nn, optim  # noqa: E402,F401
 from lucid.serialization import load, save  # noqa: E402,F401
 from lucid._backend.checks import check_indices, set_index_checks  # noqa: E402,F401
+from lucid import memory  # noqa: E402,F401
+from lucid import amp, utils  # noqa: E402,F401
+from lucid.compile import compile  # noqa: E402,F401
 
 __version__ = "0.1.0"
 

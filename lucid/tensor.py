@@ -234,14 +234,12 @@ class Tensor:
         """The value of a one-element tensor as a Python number."""
         if self._data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
-        B.check_indices(self._data)
-        return self._data.item()
+        return B.item(self._data)  # a host read: deferred index checks run with it
 
     def tolist(self):
         """The values as (nested) Python lists."""
-        B.check_indices(self._data)
         B.check_ndim(self._data.shape)
-        return self._data.tolist()
+        return B.to_numpy(self._data).tolist()
 
     def to(self, device=None, dtype=None) -> "Tensor":
         """This tensor on another device and/or with another dtype (differentiable);

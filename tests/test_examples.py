@@ -39,6 +39,13 @@ def test_train_shapes3d_runs_and_checkpoints(tmp_path):
     assert (tmp_path / "checkpoint.safetensors").exists()
 
 
+def test_train_shapes3d_compiled_with_mixed_precision(tmp_path):
+    out = run_script(EXAMPLES / "train_shapes3d.py", "--epochs", "1", "--train-size", "48",
+                     "--test-size", "16", "--out", tmp_path, "--compile", "--amp", "bfloat16")
+    assert "compile True | amp bfloat16" in out and "peak memory:" in out
+    assert "re-loaded checkpoint: identical" in out
+
+
 def test_train_motion_runs():
     out = run_script(EXAMPLES / "train_motion.py", "--epochs", "1", "--clips", "60")
     assert "held-out accuracy: Conv3d" in out

@@ -16,3 +16,5 @@ from lucid._backend.dispatch import (  # noqa: F401,E402
 from lucid._backend.dispatch import matmul as matmul_on  # noqa: F401,E402
 from lucid._backend.checks import (check_indices, defer_index_check,  # noqa: F401,E402
                                    has_pending, index_check_mode, set_index_checks)
+from lucid._backend.runtime import (async_evaluate, defer, defer_check,  # noqa: F401,E402
+                                    is_tracing)

@@ -11,6 +11,8 @@ import sys
 import mlx.core as mx
 import numpy as np
 
+from lucid._backend import runtime
+
 # --- the array type and the primitives the ops are written with -----------------------------
 # (matmul is not here: ops multiply through dispatch.matmul, exported as ``matmul_on``, which
 # routes to the CPU kernel set)
@@ -139,7 +141,7 @@ __all__ = [
     "sigmoid", "sign", "sin", "sqrt", "square", "stack", "sum", "swapaxes", "take",
     "take_along_axis", "put_along_axis", "tanh", "tile", "transpose", "where", "zeros",
     # defined below
-    "DTYPES", "dtype_name", "is_floating", "asarray", "to_numpy", "evaluate",
+    "DTYPES", "dtype_name", "is_floating", "asarray", "to_numpy", "item", "evaluate",
     "scatter_add", "cast", "gpu_available", "gpu_kind", "resolve_device", "device_scope",
     "default_device_name", "random_seed", "random_normal", "random_uniform", "random_randint",
     "random_bernoulli", "random_permutation", "from_numpy", "element_bits", "from_element_bits",
@@ -346,18 +348,25 @@ def copy(a):
     return mx.array(a)
 
 
-def to_numpy(a) -> np.ndarray:
-    """The values of an MLX array as a numpy array (bfloat16 comes back as float32)."""
+def to_numpy(a, kind: str = "read") -> np.ndarray:
+    """The values of an MLX array as a numpy array (bfloat16 comes back as float32). ``kind``
+    is ``"kernel"`` when a host kernel reads its input (see ``runtime.read``)."""
     check_ndim(a.shape)
     if a.dtype == mx.bfloat16:
         a = a.astype(mx.float32)
-    mx.eval(a)
+    runtime.read(a, kind)
     return np.array(a, copy=False)
 
 
+def item(a):
+    """The value of a one-element MLX array as a Python number (a host read-back)."""
+    return runtime.read(a).item()
+
+
 def evaluate(*arrays):
-    """Force MLX's lazy computation of the given arrays."""
-    mx.eval(*arrays)
+    """Force MLX's lazy computation of the given arrays (and of deferred buffer updates and
+    checks): every evaluation Lucid makes goes through here (see ``runtime``)."""
+    runtime.evaluate(*arrays)
 
 
 def scatter_add(shape, index, values, dtype):
@@ -442,27 +451,28 @@ def random_seed(seed: int) -> None:
 
 def random_normal(shape, dtype, loc=0.0, scale=1.0):
     """Normal samples."""
-    return mx.random.normal(tuple(shape), dtype=DTYPES[dtype], loc=loc, scale=scale)
+    return mx.random.normal(tuple(shape), dtype=DTYPES[dtype], loc=loc, scale=scale,
+                            key=runtime.next_key())
 
 
 def random_uniform(shape, dtype, low=0.0, high=1.0):
     """Uniform samples in [low, high)."""
-    return mx.random.uniform(low, high, tuple(shape), dtype=DTYPES[dtype])
+    return mx.random.uniform(low, high, tuple(shape), dtype=DTYPES[dtype], key=runtime.next_key())
 
 
 def random_randint(low, high, shape, dtype):
     """Integers uniformly in [low, high)."""
-    return mx.random.randint(low, high, tuple(shape)).astype(DTYPES[dtype])
+    return mx.random.randint(low, high, tuple(shape), key=runtime.next_key()).astype(DTYPES[dtype])
 
 
 def random_bernoulli(p, shape):
     """Booleans that are True with probability p."""
-    return mx.random.bernoulli(p, tuple(shape))
+    return mx.random.bernoulli(p, tuple(shape), key=runtime.next_key())
 
 
 def random_permutation(n: int):
     """A random permutation of range(n)."""
-    return mx.random.permutation(n)
+    return mx.random.permutation(n, key=runtime.next_key())
 
 
 # --- raw element bits (checkpoint files) ---------------------------------------------------------

@@ -31,6 +31,7 @@ import mlx.core as mx
 
 from lucid._backend import blas_threads
 from lucid._backend import conv as mlx_conv
+from lucid._backend import runtime
 from lucid._backend.core import from_numpy, mx_dtype_of, to_numpy
 
 CPU_KERNEL_SETS = ("mlx", "numpy")
@@ -75,8 +76,11 @@ def set_cpu_kernels(name: str) -> None:
 
 
 def _numpy_set(device: str, dtype_name: str) -> bool:
-    """True when the NumPy kernels serve this device and dtype."""
-    return device == "cpu" and dtype_name in ("float32", "float64") and cpu_kernels() == "numpy"
+    """True when the NumPy kernels serve this device and dtype. Never while ``lucid.compile``
+    traces a function: a host kernel needs its input evaluated, so conv and matmul run on MLX's
+    kernels inside a compiled function under either kernel set."""
+    return (device == "cpu" and dtype_name in ("float32", "float64")
+            and cpu_kernels() == "numpy" and not runtime.is_tracing())
 
 
 _LINUX_CPU = sys.platform != "darwin"
@@ -103,13 +107,18 @@ class _NumpyKernels:
         self._m = module
 
     def conv_forward(self, x, w, *args):
-        return from_numpy(self._m.conv_forward(to_numpy(x), to_numpy(w), *args))
+        return from_numpy(self._m.conv_forward(_host(x), _host(w), *args))
 
     def conv_input_grad(self, dy, w, *args):
-        return from_numpy(self._m.conv_input_grad(to_numpy(dy), to_numpy(w), *args))
+        return from_numpy(self._m.conv_input_grad(_host(dy), _host(w), *args))
 
     def conv_weight_grad(self, x, dy, *args):
-        return from_numpy(self._m.conv_weight_grad(to_numpy(x), to_numpy(dy), *args))
+        return from_numpy(self._m.conv_weight_grad(_host(x), _host(dy), *args))
+
+
+def _host(a):
+    """A host kernel's input: evaluated (counted as a ``"kernel"`` read) and seen by numpy."""
+    return to_numpy(a, "kernel")
 
 
 _SETS = {"taps": mlx_conv.TAPS, "conv_general": mlx_conv.CONV_GENERAL, "patch": mlx_conv.PATCH}
@@ -166,5 +175,5 @@ def matmul(a, b, device: str):
     """a @ b (numpy's rules, operands at least 2-D) with the kernels chosen for ``device``."""
     if a.dtype == b.dtype and _numpy_set(device, mx_dtype_of(a)):
         if blas_threads.gemm_work(a.shape, a.size, b.shape, b.size) >= _NUMPY_MATMUL_MIN_WORK:
-            return from_numpy(blas_threads.matmul(to_numpy(a), to_numpy(b)))
+            return from_numpy(blas_threads.matmul(_host(a), _host(b)))
     return mx.matmul(a, b)

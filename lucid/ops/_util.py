@@ -46,11 +46,24 @@ def _device_of(args) -> str:
     return "cpu"
 
 
+_autocast_hook = None  # set by lucid.amp.autocast while a region is active
+
+
+def set_autocast_hook(hook) -> None:
+    """Install (or, with None, remove) ``hook(fn, args, kwargs) -> (args, kwargs)``, which
+    casts an op's arguments by the mixed-precision policy (``lucid.amp``)."""
+    global _autocast_hook
+    _autocast_hook = hook
+
+
 def op(fn):
-    """Run an op's forward on the MLX stream of its first tensor argument."""
+    """Run an op's forward on the MLX stream of its first tensor argument (its arguments cast
+    by ``lucid.amp``'s policy inside an ``autocast`` region)."""
 
     @functools.wraps(fn)
     def run(*args, **kwargs):
+        if _autocast_hook is not None:
+            args, kwargs = _autocast_hook(fn, args, kwargs)
         device = _device_of(args)
         if device == B.default_device_name():
             return fn(*args, **kwargs)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from lucid import _backend as B
 from lucid.optim._checks import check_betas
 from lucid.optim.optimizer import Optimizer
@@ -50,7 +48,7 @@ class Adam(Optimizer):
             v = v if vmax is None else B.maximum(vmax.data, v)
             self._buffer(state, "max_exp_avg_sq", v)
         bias1 = 1.0 - b1 ** step
-        bias2_sqrt = math.sqrt(1.0 - b2 ** step)
+        bias2_sqrt = (1.0 - b2 ** step) ** 0.5  # step may be a 0-d array (lucid.compile)
         denom = B.sqrt(v) / bias2_sqrt + eps
         return param - (lr / bias1) * m / denom
 

@@ -3,7 +3,9 @@ bookkeeping and a ``state_dict`` that round-trips exactly.
 
 Updates are plain backend-array arithmetic on ``param.data``: they are never recorded on the
 tape and leave ``param.grad`` as it was. At the end of ``step()`` the new parameters and state
-are evaluated, so MLX's lazy graphs do not grow from one step to the next.
+are evaluated in one evaluation (``B.evaluate``), which also evaluates every buffer updated
+lazily during the step (BatchNorm's running statistics) and the step's deferred checks: that is
+the training step's only evaluation, and MLX's lazy graphs do not grow from one step to the next.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ class Optimizer:
     ``_update(group, param, grad, state)`` returning the new parameter array, and may override
     ``_check_group`` to validate hyperparameters.
     """
+
+    _evaluates = True  # False while a GradScaler steps it (the scaler evaluates once, after)
 
     def __init__(self, params, defaults: dict):
         self.defaults = dict(defaults)
@@ -137,7 +141,7 @@ class Optimizer:
                     if isinstance(v, Tensor):
                         v._device = p._device
                         touched.append(v.data)
-        if touched:
+        if touched and self._evaluates:
             B.evaluate(*touched)
         return loss
 
@@ -171,9 +175,7 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 if p in self.state:
-                    state[index[id(p)]] = {k: Tensor._wrap(v.data, v._device)
-                                           if isinstance(v, Tensor) else copy.deepcopy(v)
-                                           for k, v in self.state[p].items()}
+                    state[index[id(p)]] = {k: _saved(v) for k, v in self.state[p].items()}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
@@ -210,6 +212,8 @@ class Optimizer:
     def _restore(value, param, name):
         if not isinstance(value, Tensor):
             return copy.deepcopy(value)
+        if value.ndim == 0 and param.ndim != 0:  # a count saved by another program as a tensor
+            return value.item()
         data = value.data
         if tuple(data.shape) != param.shape:
             raise ValueError(f"state {name!r} has shape {tuple(data.shape)}, its parameter "
@@ -224,3 +228,14 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines.extend(f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params")
         return "\n".join(lines) + "\n)"
+
+
+def _saved(value):
+    """A snapshot of one state entry: Tensors share their array; a count that a compiled step
+    or a GradScaler keeps as a 0-d array is read back as a number (state_dict is on request)."""
+    if isinstance(value, Tensor):
+        return Tensor._wrap(value.data, value._device)
+    if isinstance(value, B.Array):
+        return B.item(value)
+    return copy.deepcopy(value)
+

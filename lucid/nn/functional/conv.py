@@ -28,7 +28,7 @@ def _check_arguments(x, weight, bias, n, groups, what, transposed):
     if not x.is_floating_point():
         raise TypeError(f"{what}: input must be floating point, got dtype {x.dtype}")
     for name, t in (("weight", weight), ("bias", bias)):
-        if t is not None and t.dtype != x.dtype:
+        if t is not None and t.dtype != x.dtype and not _autocasting():
             raise TypeError(f"{what}: input has dtype {x.dtype} but {name} has dtype {t.dtype}")
     full, per_group = weight.shape[:2]
     if any(k <= 0 for k in weight.shape):
@@ -126,3 +126,12 @@ def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_paddi
     """3-D transposed convolution; see ``conv_transpose_nd``."""
     return conv_transpose_nd(input, weight, bias, stride, padding, output_padding, groups,
                              dilation, n=3)
+
+
+def _autocasting() -> bool:
+    """True inside a ``lucid.amp.autocast`` region, whose policy casts conv's operands to one
+    dtype (so a float32 weight meets a half input there by design)."""
+    from lucid.ops import _util
+
+    return _util._autocast_hook is not None
+

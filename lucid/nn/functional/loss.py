@@ -65,7 +65,8 @@ def _class_weight(weight, c, like, fn):
 
 
 def _check_indices(input, target, ignore_index, fn):
-    """Shape and range checks for class-index targets; returns (input, target array, unbatched)."""
+    """Shape and range checks for class-index targets; returns (input, target array, unbatched,
+    out-of-range mask)."""
     if not input.is_floating_point():
         raise TypeError(f"{fn}: input must be floating point, got {input.dtype}")
     if input.ndim == 0:

@@ -49,8 +49,11 @@ def _update(buffer, batch_value, momentum):
     with B.device_scope(buffer._device):
         batch_value = B.reshape(B.cast(batch_value, B.dtype_name(old.dtype)), old.shape)
         buffer.data = (1.0 - momentum) * old + momentum * batch_value
-    # evaluate now: a lazily chained update would grow MLX's graph with every training step
-    B.evaluate(buffer.data)
+        if buffer.data.dtype != old.dtype:  # an array momentum (1 / count) may promote
+            buffer.data = B.cast(buffer.data, B.dtype_name(old.dtype))
+    # lazy, but evaluated with the step's one evaluation (the optimizer's), so the chain of
+    # updates never grows from one step to the next; no evaluation inside the forward
+    B.defer(buffer)
 
 
 def _with_running_stats(input, running_mean, running_var, weight, bias, eps, axis=1):

@@ -74,12 +74,18 @@ class _NormBase(Module):
             self.bias.data = _filled((self.num_features,), 0.0)
 
     def _factor(self):
-        """The running-statistics update factor of this training step (counting the batch)."""
+        """The running-statistics update factor of this training step (counting the batch).
+
+        The count stays on the device and lazy (no read-back): its ``+1`` is evaluated with the
+        step's one evaluation (``B.defer``), so its graph never grows; with ``momentum=None``
+        the factor ``1 / count`` is a lazy array too."""
         if not (self.training and self.track_running_stats):
             return 0.0
-        self.num_batches_tracked.data = self.num_batches_tracked.data + 1
+        count = self.num_batches_tracked
+        count.data = count.data + 1
+        B.defer(count)
         if self.momentum is None:
-            return 1.0 / float(self.num_batches_tracked.item())
+            return 1.0 / B.cast(count.data, B.dtype_name(self.running_mean.data.dtype))
         return self.momentum
 
     def _check_channels(self, input, axis):

@@ -1,0 +1,141 @@
+"""``autocast``: run convolutions and matmuls in half precision, keep the sensitive ops float32.
+
+The policy is one table, consulted by the op decorator (``lucid.ops._util.op``) for every op
+while an ``autocast`` region is active, so no op carries mixed-precision code of its own:
+
+- ``HALF_OPS`` (conv, conv_transpose, matmul -- and so ``Linear``): float32 tensor arguments
+  on the autocast device are cast to the autocast dtype; the op runs and returns half.
+- ``FLOAT32_OPS`` (reductions, softmax/log_softmax, layer/group norm, every loss): half
+  tensor arguments are cast to float32; the op runs and returns float32.
+- every other op runs in the dtype of its inputs (MLX promotes half + float32 to float32).
+  ``batch_norm``/``instance_norm`` take half input and return half, computing their
+  statistics in float32 inside (PyTorch's behaviour), so 3D activations stay half.
+
+The casts are ordinary differentiable ``astype`` ops: a float32 parameter used by a half conv
+gets a float32 gradient. float64 and integer tensors are never cast.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from lucid import _backend as B
+from lucid.dtypes import as_dtype_name
+from lucid.ops import _util
+from lucid.tensor import Tensor
+
+__all__ = ["FLOAT32_OPS", "HALF_OPS", "autocast", "is_autocast_enabled"]
+
+HALF_OPS = frozenset({"conv", "conv_transpose", "matmul"})
+FLOAT32_OPS = frozenset({
+    "sum", "mean", "var", "prod", "logsumexp", "softmax", "log_softmax", "layer_norm",
+    "group_norm", "cross_entropy", "nll_loss", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
+    "kl_div",
+})
+
+_state = threading.local()
+_open = [0]  # regions open in all threads: the op hook is installed while any is
+_lock = threading.Lock()
+
+
+def _active():
+    return getattr(_state, "stack", None) or []
+
+
+def is_autocast_enabled(device_type: str = "gpu") -> bool:
+    """True inside an enabled ``autocast`` region for ``device_type`` in this thread."""
+    return any(e.device_type == device_type and e.enabled for e in _active()[-1:])
+
+
+def _cast(v, device, name):
+    """``v`` cast to dtype ``name`` when it is a tensor on ``device`` of a castable dtype."""
+    if not isinstance(v, Tensor) or v._device != device:
+        return v
+    current = B.dtype_name(v.data.dtype)
+    if name == "float32":
+        castable = current in ("float16", "bfloat16")
+    else:
+        castable = current == "float32"
+    if not castable:
+        return v
+    from lucid.ops import shape
+
+    return shape.astype(v, name)
+
+
+def _hook(fn, args, kwargs):
+    """The op decorator's autocast hook: args and kwargs cast by the innermost region's policy."""
+    stack = _active()
+    if not stack:  # a region is open in another thread, not this one
+        return args, kwargs
+    region = stack[-1]
+    if not region.enabled:
+        return args, kwargs
+    name = fn.__name__
+    if name in HALF_OPS:
+        target = region.dtype_name
+    elif name in FLOAT32_OPS:
+        target = "float32"
+    else:
+        return args, kwargs
+    device = region.device_type
+    args = tuple(_cast(a, device, target) for a in args)
+    kwargs = {k: _cast(v, device, target) for k, v in kwargs.items()}
+    return args, kwargs
+
+
+class autocast:
+    """Mixed precision in a region: ``with lucid.amp.autocast(dtype=lucid.bfloat16): ...``.
+
+    ``autocast(device_type="cpu", dtype=None, enabled=True, cache_enabled=None)`` as PyTorch's
+    ``torch.autocast``: it applies to ops on tensors of ``device_type`` (``"cpu"`` or
+    ``"gpu"``; where MLX has no GPU, ``"gpu"`` tensors are CPU tensors, so use ``"cpu"``);
+    ``dtype`` defaults to float16 on the GPU and bfloat16 on the CPU. Regions nest (the inner
+    one rules); ``enabled=False`` turns autocast off inside. ``cache_enabled`` is accepted and
+    ignored (Lucid does not cache casts). Also usable as a decorator.
+    """
+
+    def __init__(self, device_type: str = "cpu", dtype=None, enabled: bool = True,
+                 cache_enabled=None):
+        if device_type not in ("cpu", "gpu"):
+            raise ValueError(f"autocast: device_type must be 'cpu' or 'gpu', got "
+                             f"{device_type!r}")
+        if dtype is None:
+            dtype = "float16" if device_type == "gpu" else "bfloat16"
+        name = as_dtype_name(dtype)
+        if name not in ("float16", "bfloat16"):
+            raise ValueError(f"autocast: dtype must be lucid.float16 or lucid.bfloat16, got "
+                             f"{name}")
+        self.device_type = B.resolve_device(device_type)
+        self.dtype_name = name
+        self.enabled = bool(enabled)
+
+    def __enter__(self):
+        stack = _active()
+        if not stack:
+            _state.stack = stack
+        stack.append(self)
+        with _lock:
+            _open[0] += 1
+            _util.set_autocast_hook(_hook)
+        return self
+
+    def __exit__(self, *exc):
+        stack = _active()
+        stack.pop()
+        with _lock:
+            _open[0] -= 1
+            if not _open[0]:
+                _util.set_autocast_hook(None)
+        return False
+
+    def __call__(self, fn):
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with autocast(self.device_type, self.dtype_name, self.enabled):
+                return fn(*args, **kwargs)
+
+        return wrapper

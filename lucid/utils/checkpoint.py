@@ -1,0 +1,70 @@
+"""Activation checkpointing: keep a block's input, not its activations, and recompute the
+block's forward during backward (PyTorch's ``torch.utils.checkpoint.checkpoint``).
+
+The forward runs without recording (so the tape keeps none of the block's intermediate
+arrays) and the block's output is recorded as one op whose inputs are the block's tensor
+arguments. Its backward re-runs the block with recording on and replays that small tape from
+the output's gradient: the parameters inside get their gradients accumulated there (as the
+reentrant PyTorch variant does), and the gradients of the tensor arguments flow on. Random
+draws (dropout) repeat the forward's: both runs split the same key.
+
+Limits: the block must return one Tensor; buffers updated by the block (BatchNorm running
+statistics) are updated by the forward and again by the recompute, as in PyTorch.
+"""
+
+from __future__ import annotations
+
+from lucid import _backend as B
+from lucid._backend import runtime
+from lucid.autograd import graph
+from lucid.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad
+from lucid.tensor import Tensor
+
+__all__ = ["checkpoint"]
+
+
+def checkpoint(function, *args, use_reentrant=None, preserve_rng_state=True, **kwargs):
+    """``function(*args, **kwargs)``, recomputed in backward instead of keeping its activations.
+
+    ``use_reentrant`` is accepted for PyTorch compatibility (Lucid has one implementation);
+    ``preserve_rng_state`` (default True) makes the recompute draw the same random numbers.
+    """
+    needs = any(isinstance(a, Tensor) and a.requires_grad for a in args)
+    if not is_grad_enabled() or not (needs or _may_need_grad(function)):
+        return function(*args, **kwargs)  # nothing to differentiate: nothing to save
+    key = runtime.fresh_key() if preserve_rng_state else None
+    with no_grad(), _rng(key):
+        out = function(*args, **kwargs)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"checkpoint: the function must return one Tensor, got "
+                        f"{type(out).__name__}")
+    tensors = [a for a in args if isinstance(a, Tensor)]
+
+    def backward(g):
+        inputs = [Tensor._wrap(a.data, a._device, requires_grad=a.requires_grad)
+                  if isinstance(a, Tensor) else a for a in args]
+        with enable_grad(), _rng(key):
+            again = function(*inputs, **kwargs)
+        if again.requires_grad:
+            graph.backward(again, B.cast(g, B.dtype_name(again.data.dtype)))
+        grads = iter([i.grad.data if i.grad is not None else None
+                      for i in inputs if isinstance(i, Tensor)])
+        return tuple(next(grads) for _ in tensors)
+
+    result = graph.record(out.data, tuple(tensors), backward, "Checkpoint")
+    if not result.requires_grad:  # no argument needs a gradient, the block's parameters do
+        result.requires_grad = True
+        result._node = graph.Node(backward, tuple(tensors), "Checkpoint")
+    result._device = out._device
+    return result
+
+
+def _may_need_grad(function) -> bool:
+    params = getattr(function, "parameters", None)
+    return callable(params) and any(p.requires_grad for p in params())
+
+
+def _rng(key):
+    import contextlib
+
+    return runtime.random_key(key) if key is not None else contextlib.nullcontext()

@@ -1,0 +1,161 @@
+"""lucid.amp: autocast's per-op policy (dtypes of outputs and gradients, values against float32)
+and GradScaler (scaling, skipped steps on inf/NaN, scale growth/backoff, state_dict), and
+float16 training that stays finite where pure float16 training does not."""
+
+import numpy as np
+import pytest
+
+import lucid
+import lucid.nn.functional as F
+from lucid import amp, nn
+
+
+def _net():
+    lucid.random.seed(0)
+    return nn.Sequential(nn.Conv3d(1, 4, 3, padding=1, bias=False), nn.BatchNorm3d(4),
+                         nn.ReLU(), nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(4, 3))
+
+
+@pytest.mark.parametrize("dtype", [lucid.float16, lucid.bfloat16])
+def test_policy_half_convs_and_matmuls_float32_reductions_and_losses(dtype):
+    x = lucid.randn(2, 1, 4, 4, 4)
+    w = lucid.randn(3, 5)
+    with amp.autocast("cpu", dtype=dtype):
+        assert amp.is_autocast_enabled("cpu")
+        conv = nn.Conv3d(1, 2, 3)
+        assert conv(x).dtype == dtype
+        assert (lucid.randn(4, 3) @ w).dtype == dtype
+        h = lucid.randn(4, 3).astype(dtype)
+        assert h.sum().dtype == lucid.float32
+        assert F.softmax(h, dim=1).dtype == lucid.float32
+        assert F.cross_entropy(h, lucid.tensor([0, 1, 2, 0])).dtype == lucid.float32
+        assert (h + 1).dtype == dtype  # elementwise ops keep their input's dtype
+        with amp.autocast("cpu", enabled=False):
+            assert (lucid.randn(4, 3) @ w).dtype == lucid.float32
+        d = lucid.randn(4, 3, dtype="float64")
+        assert (d @ w.astype("float64")).dtype == lucid.float64  # float64 is never cast
+    assert not amp.is_autocast_enabled("cpu")
+    assert (lucid.randn(4, 3) @ w).dtype == lucid.float32
+
+
+def test_autocast_values_and_float32_gradients_match_float32():
+    model = _net()
+    x = lucid.randn(4, 1, 4, 4, 4)
+    y = lucid.tensor([0, 2, 1, 0])
+    loss32 = F.cross_entropy(model(x), y)
+    loss32.backward()
+    g32 = model[0].weight.grad.numpy()
+    model.zero_grad()
+    with amp.autocast("cpu", dtype=lucid.float16):
+        loss16 = F.cross_entropy(model(x), y)
+    loss16.backward()
+    assert loss16.dtype == lucid.float32 and model[0].weight.grad.dtype == lucid.float32
+    np.testing.assert_allclose(loss16.item(), loss32.item(), rtol=2e-3)
+    np.testing.assert_allclose(model[0].weight.grad.numpy(), g32, rtol=0.05, atol=2e-3)
+
+
+def test_autocast_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="float16 or lucid.bfloat16"):
+        amp.autocast("cpu", dtype=lucid.float32)
+    with pytest.raises(ValueError, match="device_type"):
+        amp.autocast("tpu")
+
+
+def test_grad_scaler_skips_inf_steps_and_adjusts_the_scale():
+    p = nn.Parameter(lucid.tensor([1.0, 2.0]))
+    opt = lucid.optim.Adam([p], lr=0.1)
+    scaler = amp.GradScaler("cpu", init_scale=4.0, growth_interval=2)
+    assert scaler.scale(lucid.tensor(3.0)).item() == 12.0
+    for _ in range(2):  # clean steps: the gradient is unscaled, and the scale doubles after 2
+        opt.zero_grad()
+        scaler.scale((p * p).sum()).backward()
+        scaler.step(opt)
+        scaler.update()
+    assert scaler.get_scale() == 8.0
+    assert opt.state_dict()["state"][0]["step"] == 2
+    before = p.numpy()
+    opt.zero_grad()
+    scaler.scale((p * lucid.tensor([float("inf"), 1.0])).sum()).backward()
+    scaler.step(opt)  # skipped: parameters and optimizer state unchanged
+    scaler.update()
+    np.testing.assert_array_equal(p.numpy(), before)
+    assert opt.state_dict()["state"][0]["step"] == 2
+    assert scaler.get_scale() == 4.0
+    state = scaler.state_dict()
+    assert state == {"scale": 4.0, "growth_factor": 2.0, "backoff_factor": 0.5,
+                     "growth_interval": 2, "_growth_tracker": 0}
+    other = amp.GradScaler("cpu")
+    other.load_state_dict(state)
+    assert other.get_scale() == 4.0 and other.get_growth_interval() == 2
+
+
+def test_grad_scaler_unscale_then_step_and_misuse():
+    p = nn.Parameter(lucid.tensor([3.0]))
+    opt = lucid.optim.SGD([p], lr=0.5)
+    scaler = amp.GradScaler("cpu", init_scale=1024.0)
+    scaler.scale(p * p).sum().backward()
+    scaler.unscale_(opt)
+    np.testing.assert_allclose(p.grad.numpy(), [6.0])  # true gradient, e.g. for clipping
+    with pytest.raises(RuntimeError, match="already been called"):
+        scaler.unscale_(opt)
+    scaler.step(opt)
+    np.testing.assert_allclose(p.numpy(), [0.0])
+    with pytest.raises(RuntimeError, match="already been called"):
+        scaler.step(opt)
+    scaler.update()
+    off = amp.GradScaler("cpu", enabled=False)
+    loss = p.sum()
+    assert off.scale(loss) is loss and off.get_scale() == 1.0 and off.state_dict() == {}
+    with pytest.raises(ValueError, match="growth_factor"):
+        amp.GradScaler(growth_factor=1.0)
+
+
+def test_float16_training_with_autocast_and_scaler_stays_finite():
+    """Pure float16 AdamW training gives NaN within a few steps; autocast + GradScaler keeps
+    float32 master weights and float32 losses, and the loss goes down."""
+    model = _net()
+    opt = lucid.optim.AdamW(model.parameters(), lr=1e-2)
+    scaler = amp.GradScaler("cpu")
+    x = lucid.randn(4, 1, 4, 4, 4)
+    y = lucid.tensor([0, 2, 1, 0])
+    losses = []
+    for _ in range(8):
+        opt.zero_grad()
+        with amp.autocast("cpu", dtype=lucid.float16):
+            loss = F.cross_entropy(model(x), y)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        losses.append(loss.item())
+    assert np.isfinite(losses).all() and losses[-1] < losses[0]
+    pure = _net().to(lucid.float16)  # the failure autocast avoids
+    opt = lucid.optim.AdamW(pure.parameters(), lr=1e-2)
+    pure_losses = []
+    for _ in range(3):
+        opt.zero_grad()
+        loss = F.cross_entropy(pure(x.astype(lucid.float16)), y)
+        loss.backward()
+        opt.step()
+        pure_losses.append(loss.item())
+    assert np.isnan(pure_losses[-1])
+
+
+def test_a_scaled_amp_step_compiles_and_evaluates_once():
+    model = _net()
+    opt = lucid.optim.Adam(model.parameters(), lr=1e-2)
+    scaler = amp.GradScaler("cpu")
+
+    def step(x, y):
+        opt.zero_grad()
+        with amp.autocast("cpu", dtype=lucid.bfloat16):
+            loss = F.cross_entropy(model(x), y)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        return loss
+
+    fn = lucid.compile(step)
+    x, y = lucid.randn(2, 1, 4, 4, 4), lucid.tensor([0, 1])
+    losses = [fn(x, y).item() for _ in range(4)]
+    assert fn.traces == 1 and not fn.eager
+    assert np.isfinite(losses).all() and losses[-1] < losses[0]
