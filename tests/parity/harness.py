@@ -1,0 +1,143 @@
+"""Running one parity case: the same inputs through Lucid and PyTorch in float64, then the values
+and the gradients (of a fixed random weighting of the outputs) compared.
+
+A case is data, not code: ``Case(name, lucid_fn, torch_fn, samples)``. Each sample is a tuple of
+positional arguments plus keyword arguments; numpy arrays in it become tensors on both sides
+(floating ones require grad when the case is differentiable), everything else is passed as is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import numpy as np
+
+import lucid
+
+RNG = np.random.default_rng(20261130)
+
+
+@dataclasses.dataclass
+class Sample:
+    """Positional and keyword arguments of one call."""
+
+    args: tuple
+    kwargs: dict
+
+
+def s(*args, **kwargs) -> Sample:
+    """One sample: ``s(array, 1, dim=0)``."""
+    return Sample(args, kwargs)
+
+
+@dataclasses.dataclass
+class Case:
+    """A public Lucid name, how to call it and PyTorch's counterpart, and samples to try."""
+
+    name: str
+    lucid_fn: Callable
+    torch_fn: Callable
+    samples: list[Sample]
+    grad: bool = True
+    rtol: float = 1e-10
+    atol: float = 1e-12
+
+
+def method(name: str) -> tuple[Callable, Callable]:
+    """(lucid, torch) callables for the method ``name`` of the first argument."""
+    def call(x, *args, **kwargs):
+        return getattr(x, name)(*args, **kwargs)
+    return call, call
+
+
+def rand(*shape, low=-2.0, high=2.0):
+    """float64 sample data."""
+    return RNG.uniform(low, high, shape)
+
+
+def positive(*shape):
+    """float64 sample data in [0.5, 2.5)."""
+    return RNG.uniform(0.5, 2.5, shape)
+
+
+def distinct(*shape):
+    """float64 data without ties (so argmax/sort/max gradients are unambiguous)."""
+    n = int(np.prod(shape))
+    return (RNG.permutation(n).reshape(shape) + RNG.uniform(0.1, 0.9, shape)) / n * 4 - 2
+
+
+def _convert(torch, sample: Sample, grad: bool):
+    lucid_args, torch_args, leaves = [], [], []
+
+    def conv(v):
+        if isinstance(v, np.ndarray):
+            rg = grad and v.dtype.kind == "f"
+            lt = lucid.tensor(v, dtype=str(v.dtype) if v.dtype != np.bool_ else "bool",
+                              requires_grad=rg)
+            tt = torch.tensor(v, requires_grad=rg)
+            if rg:
+                leaves.append((lt, tt))
+            return lt, tt
+        if isinstance(v, list) and v and all(isinstance(e, np.ndarray) for e in v):
+            pairs = [conv(e) for e in v]
+            return [p[0] for p in pairs], [p[1] for p in pairs]
+        return v, v
+
+    for a in sample.args:
+        la, ta = conv(a)
+        lucid_args.append(la)
+        torch_args.append(ta)
+    lucid_kw, torch_kw = {}, {}
+    for k, v in sample.kwargs.items():
+        lucid_kw[k], torch_kw[k] = conv(v)
+    return lucid_args, lucid_kw, torch_args, torch_kw, leaves
+
+
+def flatten(out) -> list:
+    """The leaves of an op's output: tensors and Python numbers, in order."""
+    if isinstance(out, (tuple, list)):
+        return [leaf for o in out for leaf in flatten(o)]
+    return [out]
+
+
+def as_numpy(torch, v):
+    """A tensor or number of either framework as a numpy array."""
+    if isinstance(v, lucid.Tensor):
+        return v.numpy()
+    if isinstance(v, torch.Tensor):
+        return v.detach().numpy()
+    return np.asarray(v)
+
+
+def run(torch, case: Case, sample: Sample) -> None:
+    """Compare values and gradients of ``case`` on ``sample``; raise AssertionError on a
+    difference."""
+    la, lk, ta, tk, leaves = _convert(torch, sample, case.grad)
+    lout = flatten(case.lucid_fn(*la, **lk))
+    tout = flatten(case.torch_fn(*ta, **tk))
+    assert len(lout) == len(tout), f"{len(lout)} outputs, PyTorch gives {len(tout)}"
+    weights = []
+    for i, (lo, to) in enumerate(zip(lout, tout)):
+        ln, tn = as_numpy(torch, lo), as_numpy(torch, to)
+        assert ln.shape == tn.shape, f"output {i}: shape {ln.shape}, PyTorch {tn.shape}"
+        assert (ln.dtype.kind == "f") == (tn.dtype.kind == "f") and \
+            (ln.dtype.kind == "b") == (tn.dtype.kind == "b"), \
+            f"output {i}: dtype {ln.dtype}, PyTorch {tn.dtype}"
+        np.testing.assert_allclose(ln, tn, rtol=case.rtol, atol=case.atol,
+                                   err_msg=f"output {i} values", equal_nan=True)
+        if isinstance(lo, lucid.Tensor) and lo.requires_grad and tn.dtype.kind == "f":
+            weights.append((lo, to, RNG.uniform(0.5, 1.5, tn.shape)))
+    if not (case.grad and leaves and weights):
+        return
+    lloss = sum((lo * lucid.tensor(w, dtype="float64")).sum() for lo, _, w in weights)
+    tloss = sum((to * torch.tensor(w)).sum() for _, to, w in weights)
+    lloss.backward()
+    tloss.backward()
+    for i, (lt, tt) in enumerate(leaves):
+        tg = np.zeros(tt.shape) if tt.grad is None else tt.grad.numpy()
+        lg = np.zeros(tt.shape) if lt.grad is None else lt.grad.numpy()
+        np.testing.assert_allclose(lg, tg, rtol=max(case.rtol, 1e-9), atol=max(case.atol, 1e-11),
+                                   err_msg=f"gradient of input {i}")
+
+
