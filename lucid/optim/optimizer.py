@@ -17,17 +17,7 @@ from lucid.autograd.grad_mode import enable_grad
 from lucid.optim._checks import check_nonnegative
 from lucid.tensor import Tensor
 
-__all__ = ["Optimizer", "required"]
-
-
-class _Required:
-    """Marks a hyperparameter that has no default and must be given (e.g. SGD's lr)."""
-
-    def __repr__(self) -> str:
-        return "<required>"
-
-
-required = _Required()
+__all__ = ["Optimizer"]
 
 
 class Optimizer:
@@ -83,9 +73,6 @@ class Optimizer:
             if ids & {id(p) for p in other["params"]}:
                 raise ValueError("some parameters appear in more than one parameter group")
         for name, default in self.defaults.items():
-            if default is required and name not in group:
-                raise ValueError(f"parameter group didn't specify a value of required "
-                                 f"hyperparameter {name!r}")
             group.setdefault(name, default)
         group["params"] = params
         self._check_group(group)

@@ -1,9 +1,7 @@
 """Functional forms of the layers (``lucid.nn.functional``, usually imported as ``F``)."""
 
-from lucid.ops.activation import log_softmax, softmax  # noqa: F401
 from lucid.ops.padding import pad  # noqa: F401
 from lucid.ops.counting import one_hot  # noqa: F401
-from lucid.ops.elementwise import relu, sigmoid, tanh  # noqa: F401
 from lucid.nn.functional.linear import *  # noqa: F401,F403
 from lucid.nn.functional.activation import *  # noqa: F401,F403
 from lucid.nn.functional.dropout import *  # noqa: F401,F403
