@@ -22,6 +22,8 @@ import json
 import sys
 from collections import OrderedDict
 
+import numpy as np
+
 import lucid
 from lucid.tensor import Tensor
 
@@ -48,7 +50,7 @@ def _strip(source, prefix):
 
 
 def convert_state_dict(source, model, *, strict=True, ignore=(), strip_prefix=None):
-    """Map a PyTorch-named ``{name: tensor}`` dict onto ``model``'s state dict and check it.
+    """Map a PyTorch-named ``{name: tensor or numpy array}`` dict onto ``model``'s state dict and check it.
 
     Returns ``(state, report)``: ``state`` is a complete state dict for ``model`` (values cast to
     the model's dtypes); ``report`` is a dict of key lists: ``loaded``, ``filled`` (taken from the
@@ -84,6 +86,8 @@ def convert_state_dict(source, model, *, strict=True, ignore=(), strip_prefix=No
             state[key] = mine
             continue
         value = source[key]
+        if isinstance(value, np.ndarray):
+            value = lucid.tensor(value)
         if not isinstance(value, Tensor):
             problems.append(f"  {key}: a {type(value).__name__}, not a tensor")
             continue

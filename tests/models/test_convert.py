@@ -88,6 +88,10 @@ def test_ignore_prefix_and_non_strict(tmp_path):
     source["extra"] = lucid.zeros(1)
     _, report = convert_state_dict(source, model, ignore=("fc.",), strict=False)
     assert report["missing"] == ["conv1.weight"] and report["unexpected"] == ["extra"]
+    numpy_source = numpy_state(small(0))
+    state, _ = convert_state_dict(numpy_source, model)
+    np.testing.assert_array_equal(state["conv1.weight"].numpy(), numpy_source["conv1.weight"])
+    assert state["bn1.num_batches_tracked"].dtype == lucid.int64
     with pytest.raises(TypeError, match="dict of tensors"):
         convert_state_dict([1, 2], model)
 
