@@ -6,11 +6,11 @@
 
 Each volume holds a few objects of three kinds (label 1: balls, 2: boxes, 3: rods) on
 background 0, with class intensities 0.6 apart (scaled per volume) and noise of standard
-deviation 0.25, so single voxels are ambiguous: the network has to use their neighbourhood. No download. The script trains
-UNet3d with cross-entropy + Dice (lucid.nn.DiceLoss) on volumes augmented by lucid.transforms,
-prints the mean foreground Dice on held-out volumes per epoch, saves a checkpoint, re-loads it
-into a fresh model (same Dice) and writes a PNG of input / label / prediction slices when
-matplotlib is installed.
+deviation 0.25, so single voxels are ambiguous: the network has to use their neighbourhood.
+No download. The script trains UNet3d with cross-entropy + Dice (lucid.nn.DiceLoss) on volumes
+augmented by lucid.transforms, prints the mean foreground Dice on held-out volumes per epoch,
+saves a checkpoint, re-loads it into a fresh model (same Dice) and writes a PNG of input /
+label / prediction slices when matplotlib is installed.
 """
 
 from __future__ import annotations

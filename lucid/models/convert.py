@@ -50,7 +50,8 @@ def _strip(source, prefix):
 
 
 def convert_state_dict(source, model, *, strict=True, ignore=(), strip_prefix=None):
-    """Map a PyTorch-named ``{name: tensor or numpy array}`` dict onto ``model``'s state dict and check it.
+    """Map a PyTorch-named ``{name: tensor or numpy array}`` dict onto ``model``'s state dict
+    and check it.
 
     Returns ``(state, report)``: ``state`` is a complete state dict for ``model`` (values cast to
     the model's dtypes); ``report`` is a dict of key lists: ``loaded``, ``filled`` (taken from the
