@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo demo-seg test bench clean
+.PHONY: demo demo-seg test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,13 @@ test: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	LUCID_CPU_KERNELS=mlx $(BIN)/python -m pytest
 	LUCID_CPU_KERNELS=native $(BIN)/python -m pytest
+
+# ruff (lint + format check) and mypy on the package, with the versions pinned in the dev extra.
+lint: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/ruff check lucid tests examples benchmarks
+	$(BIN)/ruff format --check lucid tests examples benchmarks
+	$(BIN)/mypy
 
 bench: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .

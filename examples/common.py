@@ -35,45 +35,62 @@ class ShapeNet3d(nn.Module):
 
 
 class Progress:
-    """A one-line progress bar on stderr (tqdm when installed)."""
+    """Training progress on stderr: a one-line bar on a terminal (tqdm when installed), a plain
+    line every ``every_s`` seconds in a log (a pipe or a file gets no carriage returns), nothing
+    with ``enabled=False`` (the scripts' ``--no-progress``)."""
 
-    def __init__(self, total, desc):
-        try:
-            from tqdm import tqdm
+    def __init__(self, total, desc, enabled=True, every_s=10.0, unit="volumes"):
+        self.total, self.desc, self.unit, self.every_s = total, desc, unit, every_s
+        self.done, self.t0 = 0, time.perf_counter()
+        self._last_line = self.t0
+        self.mode = "off" if not enabled else ("bar" if sys.stderr.isatty() else "lines")
+        self._bar = None
+        if self.mode == "bar":
+            try:
+                from tqdm import tqdm
 
-            self._bar = tqdm(total=total, desc=desc, leave=False, file=sys.stderr)
-        except ImportError:
-            self._bar = None
-        self.total, self.desc, self.done, self.t0 = total, desc, 0, time.perf_counter()
+                self._bar = tqdm(total=total, desc=desc, leave=False, file=sys.stderr, unit=unit)
+            except ImportError:
+                pass
 
     def update(self, n, **stats):
         """Advance by n samples and show the given statistics."""
         self.done += n
+        if self.mode == "off":
+            return
         if self._bar is not None:
             self._bar.update(n)
             self._bar.set_postfix({k: f"{v:.3f}" for k, v in stats.items()})
             return
-        rate = self.done / max(time.perf_counter() - self.t0, 1e-9)
+        now = time.perf_counter()
+        rate = self.done / max(now - self.t0, 1e-9)
+        text = " ".join(f"{k}={v:.3f}" for k, v in stats.items())
+        if self.mode == "lines":
+            if now - self._last_line >= self.every_s and self.done < self.total:
+                self._last_line = now
+                sys.stderr.write(f"{self.desc}: {self.done}/{self.total} {text} "
+                                 f"{rate:.0f} {self.unit}/s\n")
+                sys.stderr.flush()
+            return
         width = 24
         filled = int(width * self.done / max(self.total, 1))
-        text = " ".join(f"{k}={v:.3f}" for k, v in stats.items())
         sys.stderr.write(f"\r{self.desc} [{'#' * filled}{'.' * (width - filled)}] "
-                         f"{self.done}/{self.total} {text} {rate:.0f} samples/s ")
+                         f"{self.done}/{self.total} {text} {rate:.0f} {self.unit}/s ")
         sys.stderr.flush()
 
     def close(self):
-        """Clear the bar."""
+        """Clear the bar (a log keeps its lines)."""
         if self._bar is not None:
             self._bar.close()
-        else:
+        elif self.mode == "bar":
             sys.stderr.write("\r" + " " * 100 + "\r")
             sys.stderr.flush()
 
 
-def train_epoch(model, loader, optimizer, desc="train", scheduler=None):
-    """One pass over ``loader``; returns (mean loss, accuracy, samples per second)."""
+def train_epoch(model, loader, optimizer, desc="train", scheduler=None, progress=True):
+    """One pass over ``loader``; returns (mean loss, accuracy, volumes per second)."""
     model.train()
-    bar = Progress(len(loader.dataset), desc)
+    bar = Progress(len(loader.dataset), desc, enabled=progress)
     total_loss, correct, seen, t0 = 0.0, 0, 0, time.perf_counter()
     for x, y in loader:
         optimizer.zero_grad()

@@ -60,13 +60,14 @@ class PerFrame2d(nn.Module):
         return self.head(features)
 
 
-def fit(model, train_loader, test_loader, epochs, lr, name):
+def fit(model, train_loader, test_loader, epochs, lr, name, progress=True):
     """Train with Adam and report the held-out accuracy per epoch."""
     opt = lucid.optim.Adam(model.parameters(), lr=lr)
     acc = 0.0
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
-        loss, train_acc, rate = train_epoch(model, train_loader, opt, desc=f"{name} {epoch}")
+        loss, train_acc, rate = train_epoch(model, train_loader, opt, desc=f"{name} {epoch}",
+                                            progress=progress)
         _, acc = evaluate(model, test_loader)
         print(f"{name:9s} epoch {epoch}/{epochs} | train loss {loss:.3f} acc {train_acc:.3f} | "
               f"test acc {acc:.3f} | {rate:.0f} clips/s | {time.perf_counter() - t0:.1f}s",
@@ -82,6 +83,8 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (a log gets a plain line every 10 s by default)")
     p.add_argument("--device", default="cpu")
     args = p.parse_args(argv)
     lucid.random.seed(args.seed)
@@ -95,9 +98,9 @@ def main(argv=None):
     print(f"{len(train)} train / {len(test)} test clips of {x.shape[2:]} (T, H, W), classes "
           f"{MOTION_NAMES} (chance {chance:.2f})")
     acc3d = fit(Motion3d(len(MOTION_NAMES)).to(args.device), train_loader, test_loader,
-                args.epochs, args.lr, "Conv3d")
+                args.epochs, args.lr, "Conv3d", not args.no_progress)
     acc2d = fit(PerFrame2d(len(MOTION_NAMES)).to(args.device), train_loader, test_loader,
-                args.epochs, args.lr, "per-frame")
+                args.epochs, args.lr, "per-frame", not args.no_progress)
     print(f"held-out accuracy: Conv3d {acc3d:.3f} vs per-frame Conv2d {acc2d:.3f} "
           f"(chance {chance:.2f})")
     return acc3d, acc2d

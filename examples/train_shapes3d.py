@@ -32,6 +32,8 @@ def parse_args(argv=None):
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--device", default="cpu", help="'cpu' or 'gpu' (Metal/CUDA when present)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (a log gets a plain line every 10 s by default)")
     p.add_argument("--out", default="runs/shapes3d")
     p.add_argument("--train-size", type=int, default=3000)
     p.add_argument("--test-size", type=int, default=500)
@@ -87,7 +89,8 @@ def main(argv=None):
     for epoch in range(1, args.epochs + 1):
         t0 = time.perf_counter()
         train_loss, train_acc, rate = train_epoch(model, train_loader, optimizer,
-                                                  desc=f"epoch {epoch}", scheduler=scheduler)
+                                                  desc=f"epoch {epoch}", scheduler=scheduler,
+                                                  progress=not args.no_progress)
         test_loss, test_acc = evaluate(model, test_loader)
         history.append(dict(epoch=epoch, train_loss=train_loss, train_acc=train_acc,
                             test_loss=test_loss, test_acc=test_acc))

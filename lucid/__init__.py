@@ -21,6 +21,7 @@ from lucid.creation import (arange, empty, empty_like, eye, full, full_like,  # 
                             linspace, ones, ones_like, tensor, zeros, zeros_like)
 from lucid.ops import *  # noqa: E402,F401,F403
 from lucid.random import rand, rand_like, randint, randn, randn_like  # noqa: E402,F401
+from lucid.random import randperm  # noqa: E402,F401
 from lucid import data, nn, optim  # noqa: E402,F401
 from lucid.serialization import load, save  # noqa: E402,F401
 

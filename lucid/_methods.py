@@ -2,6 +2,7 @@
 stays free of op code)."""
 
 from lucid import ops
+from lucid.ops import activation as _activation
 from lucid.tensor import Tensor
 
 
@@ -25,7 +26,19 @@ METHODS = [
     "argmax", "argmin", "logsumexp", "all", "any", "reshape", "view", "flatten", "squeeze",
     "unsqueeze", "permute", "transpose", "swapaxes", "broadcast_to", "expand", "split", "chunk",
     "pad", "repeat", "tile", "astype", "matmul", "dot", "isnan", "isinf",
+    "flip", "roll", "sort", "argsort", "topk", "cumsum", "cumprod", "clamp", "lerp", "diag",
+    "bincount",
 ]
+
+
+def _softmax_method(fn, name):
+    def method(self, dim, dtype=None):
+        return fn(self if dtype is None else self.astype(dtype), dim)
+
+    method.__name__ = name
+    method.__doc__ = f"``{name}`` along ``dim`` (computed in ``dtype`` when given)."
+    return method
+
 
 
 def bind() -> None:
@@ -38,4 +51,6 @@ def bind() -> None:
     Tensor.mT = property(lambda self: ops.swapaxes(self, -1, -2),
                          doc="The last two axes swapped.")
     Tensor.clamp = Tensor.clip
+    Tensor.softmax = _softmax_method(_activation.softmax, "softmax")
+    Tensor.log_softmax = _softmax_method(_activation.log_softmax, "log_softmax")
     Tensor.__hash__ = lambda self: id(self)

@@ -65,3 +65,16 @@ def randn_like(t, dtype=None, device=None, requires_grad=False):
     """Normal samples with ``t``'s shape."""
     return randn(t.shape, dtype=dtype or t.dtype, device=device or t.device,
                  requires_grad=requires_grad)
+
+
+def randperm(n: int, *, generator=None, dtype="int64", device=None, requires_grad=False):
+    """A random permutation of 0..n-1 from Lucid's seeded generator (``generator`` must be None:
+    Lucid has one global generator)."""
+    if generator is not None:
+        raise ValueError("randperm: Lucid has one global generator (lucid.random.seed); pass "
+                         "generator=None")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"randperm: n must be a non-negative int, got {n!r}")
+    name = as_dtype_name(dtype)
+    return _make(lambda: B.cast(B.random_permutation(n), name) if n else B.zeros((0,),
+                 dtype=B.DTYPES[name]), device, requires_grad)

@@ -270,7 +270,7 @@ OPS = [
     lambda h: h.max(1), lambda h: h.var(), lambda h: h.prod(), lambda h: h.logsumexp(),
     lambda h: h.reshape(-1), lambda h: h.T, lambda h: h.unsqueeze(0),
     lambda h: h.broadcast_to(3, 2, 2), lambda h: lucid.concatenate([h, h]),
-    lambda h: lucid.stack([h, h]), lambda h: h.split(1)[0], lambda h: h.pad(1),
+    lambda h: lucid.stack([h, h]), lambda h: h.split(1)[0], lambda h: h.pad((1, 1)),
     lambda h: h.repeat(2), lambda h: h.tile(2), lambda h: h[0], lambda h: h[[1, 1]],
     lambda h: h[h > 1], lambda h: h[None, 0], lambda h: h @ h, lambda h: h.astype("float32"),
     lambda h: h.to("cpu") * 1, lambda h: softmax(h), lambda h: log_softmax(h, axis=0),

@@ -47,3 +47,22 @@ def test_train_motion_runs():
 def test_conv3d_reference_example():
     out = run_script(EXAMPLES / "conv3d_reference.py")
     assert "204.0" in out and "(1, 10)" in out
+
+
+def test_progress_in_a_log_is_periodic_lines(monkeypatch, capsys):
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        from common import Progress
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
+    bar = Progress(1000, "epoch 1", every_s=0.0)
+    for _ in range(10):
+        bar.update(50, loss=1.0)
+    bar.close()
+    err = capsys.readouterr().err
+    assert "\r" not in err and err.count("\n") == 10 and "volumes/s" in err
+    quiet = Progress(1000, "epoch 1", enabled=False)
+    quiet.update(1000, loss=1.0)
+    quiet.close()
+    assert capsys.readouterr().err == ""

@@ -205,7 +205,7 @@ def test_gpu_falls_back_to_cpu_with_one_warning(monkeypatch):
     assert t.grad.tolist() == [3.0, 3.0]
 
 
-@pytest.mark.skipif(not B.gpu_available(), reason="needs a GPU visible to MLX")
+@pytest.mark.gpu
 def test_gpu_device_where_available():
     t = lucid.tensor([1.0, 2.0], requires_grad=True)
     g = t.gpu()

@@ -74,6 +74,9 @@ from mlx.core import (  # noqa: F401  (re-exported: this list *is* Lucid's primi
     var,
     where,
     zeros,
+    cumsum,
+    einsum,
+    roll,
 )
 
 Array = mx.array
@@ -92,6 +95,7 @@ __all__ = [
     "default_device_name", "random_seed", "random_normal", "random_uniform", "random_randint",
     "random_bernoulli", "random_permutation", "from_numpy", "save_safetensors",
     "load_safetensors", "mx_dtype_of",
+    "cumsum", "einsum", "roll",
 ]
 
 # --- dtypes -------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from lucid.tensor import Tensor
 
 __all__ = ["calculate_gain", "calculate_fan_in_and_fan_out", "uniform_", "normal_", "constant_",
            "zeros_", "ones_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
-           "kaiming_normal_", "trunc_normal_", "orthogonal_"]
+           "kaiming_normal_", "trunc_normal_", "orthogonal_", "eye_", "dirac_", "sparse_"]
 
 
 def _check_tensor(t, name, floating=True):
@@ -195,3 +195,56 @@ def orthogonal_(tensor, gain: float = 1.0):
     if rows < cols:
         q = q.T
     return _store(tensor, B.asarray(gain * q.reshape(tensor.shape), "float32"))
+
+
+@op
+def eye_(tensor):
+    """Fill a 2-D tensor with the identity (ones on the main diagonal of a possibly rectangular
+    matrix), preserving the identity of the inputs in Linear layers."""
+    _check_tensor(tensor, "eye_", floating=False)
+    if tensor.ndim != 2:
+        raise ValueError(f"eye_ needs a 2-D tensor, got shape {tensor.shape}")
+    rows, cols = tensor.shape
+    return _store(tensor, B.asarray(np.eye(rows, cols), "float32"))
+
+
+@op
+def dirac_(tensor, groups: int = 1):
+    """Fill a 3-, 4- or 5-D conv weight (out, in, *kernel) with the Dirac delta: output channel
+    d of each of ``groups`` groups copies input channel d through the kernel's centre (index
+    k // 2 per dim), so the convolution preserves its input's channels."""
+    _check_tensor(tensor, "dirac_", floating=False)
+    if tensor.ndim not in (3, 4, 5):
+        raise ValueError(f"dirac_ needs a 3-, 4- or 5-D tensor, got shape {tensor.shape}")
+    out = tensor.shape[0]
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1 or out % groups:
+        raise ValueError(f"dirac_: groups={groups!r} must be a positive int dividing dim 0 "
+                         f"(size {out})")
+    per_group = out // groups
+    values = np.zeros(tensor.shape)
+    centre = tuple(k // 2 for k in tensor.shape[2:])
+    for g in range(groups):
+        for d in range(min(per_group, tensor.shape[1])):
+            values[(g * per_group + d, d) + centre] = 1.0
+    return _store(tensor, B.asarray(values, "float32"))
+
+
+@op
+def sparse_(tensor, sparsity, std: float = 0.01, generator=None):
+    """Fill a 2-D tensor from N(0, std^2), then zero ceil(sparsity * rows) randomly chosen rows
+    in every column (Martens 2010)."""
+    _check_tensor(tensor, "sparse_")
+    if tensor.ndim != 2:
+        raise ValueError(f"sparse_ needs a 2-D tensor, got shape {tensor.shape}")
+    if not 0.0 <= sparsity <= 1.0:
+        raise ValueError(f"sparse_: sparsity must be in [0, 1], got {sparsity!r}")
+    if generator is not None:
+        raise ValueError("sparse_: Lucid has one global generator (lucid.random.seed); pass "
+                         "generator=None")
+    rows, cols = tensor.shape
+    zeros_per_col = int(math.ceil(sparsity * rows))
+    values = B.to_numpy(B.random_normal((rows, cols), "float32", 0.0, std)).copy()
+    for col in range(cols):
+        order = B.to_numpy(B.random_permutation(rows))
+        values[order[:zeros_per_col], col] = 0.0
+    return _store(tensor, B.asarray(values, "float32"))

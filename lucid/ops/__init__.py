@@ -12,6 +12,14 @@ from lucid.ops.reduce import (all, any, argmax, argmin, logsumexp, max, mean, mi
 from lucid.ops.shape import (astype, broadcast_to, cat, chunk, concatenate, expand,  # noqa: F401
                              expand_dims, flatten, pad, permute, repeat, reshape, split, squeeze,
                              stack, swapaxes, tile, to_device, transpose, unsqueeze, view)
+from lucid.ops.counting import bincount  # noqa: F401
+from lucid.ops.diagonal import diag  # noqa: F401
+from lucid.ops.einsum import einsum  # noqa: F401
+from lucid.ops.grid import meshgrid  # noqa: F401
+from lucid.ops.reorder import flip, roll  # noqa: F401
+from lucid.ops.scan import cumprod, cumsum  # noqa: F401
+from lucid.ops.sort import argsort, sort, topk  # noqa: F401
+from lucid.ops.ternary import clamp, clip, lerp  # noqa: F401,F811  (PyTorch: clip = clamp)
 
 __all__ = [
     'abs', 'add', 'all', 'any', 'argmax', 'argmin', 'astype', 'broadcast_to', 'cat', 'chunk',
@@ -22,4 +30,6 @@ __all__ = [
     'sigmoid', 'sign', 'sin', 'split', 'sqrt', 'square', 'squeeze', 'stack', 'std', 'sub',
     'sum', 'swapaxes', 'tanh', 'tile', 'to_device', 'transpose', 'unsqueeze', 'var', 'view',
     'where',
+    'argsort', 'bincount', 'clamp', 'cumprod', 'cumsum', 'diag', 'einsum', 'flip', 'lerp',
+    'meshgrid', 'roll', 'sort', 'topk',
 ]

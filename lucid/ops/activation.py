@@ -110,3 +110,188 @@ def _log_softmax(xd, ax):
         return xd
     shifted = xd - B.max(xd, axis=ax, keepdims=True)
     return shifted - B.log(B.sum(B.exp(shifted), axis=ax, keepdims=True))
+
+
+# --- PyTorch's further activations. Gradients at kinks follow PyTorch: a clamp passes no gradient
+# at its bounds (hardtanh, relu6), a shrink none at +-lambd, threshold none at the threshold.
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _pointwise(x, y, dydx, name):
+    """Record y = f(x) whose gradient is g * dydx (an array, or a bool mask for 0/1)."""
+    if dydx.dtype == B.DTYPES["bool"]:
+        return record(y, (x,), lambda g: (B.where(dydx, g, 0),), name)
+    return record(y, (x,), lambda g: (g * dydx,), name)
+
+
+@op
+def hardtanh(x, min_val=-1.0, max_val=1.0):
+    """x clamped to [min_val, max_val]; gradient 1 strictly inside, 0 at and beyond the bounds."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val {min_val} must not exceed max_val {max_val}")
+    xd = x.data
+    inside = (xd > min_val) & (xd < max_val)
+    return _pointwise(x, B.clip(xd, min_val, max_val), inside, "Hardtanh")
+
+
+def relu6(x):
+    """min(max(x, 0), 6) (hardtanh(x, 0, 6))."""
+    return hardtanh(x, 0.0, 6.0)
+
+
+def _elu_like(x, alpha, input_scale, output_scale, name):
+    """output_scale * (x if x > 0 else alpha * (exp(x * input_scale) - 1)); PyTorch's ELU family
+    (elu, selu, celu) takes the negative branch's slope at 0."""
+    xd = x.data
+    pos = xd > 0
+    e = B.exp(B.minimum(xd, 0) * input_scale)
+    y = output_scale * B.where(pos, xd, alpha * (e - 1))
+    dydx = output_scale * B.where(pos, 1.0, alpha * input_scale * e)
+    return _pointwise(x, y, dydx.astype(xd.dtype), name)
+
+
+@op
+def selu(x):
+    """scale * (x if x > 0 else alpha * (exp(x) - 1)) with PyTorch's alpha and scale."""
+    return _elu_like(x, _SELU_ALPHA, 1.0, _SELU_SCALE, "Selu")
+
+
+@op
+def celu(x, alpha=1.0):
+    """x if x > 0 else alpha * (exp(x / alpha) - 1)."""
+    if alpha == 0:
+        raise ValueError("celu: alpha must not be 0")
+    return _elu_like(x, alpha, 1.0 / alpha, 1.0, "Celu")
+
+
+def _softplus_array(xd):
+    return B.maximum(xd, 0) + B.log1p(B.exp(-B.abs(xd)))
+
+
+@op
+def mish(x):
+    """x * tanh(softplus(x))."""
+    xd = x.data
+    t = B.tanh(_softplus_array(xd))
+    return _pointwise(x, xd * t, t + xd * B.sigmoid(xd) * (1 - t * t), "Mish")
+
+
+@op
+def hardswish(x):
+    """x * relu6(x + 3) / 6; gradient 0 up to -3, x / 3 + 1/2 strictly between, 1 from 3 on."""
+    xd = x.data
+    y = xd * B.clip(xd + 3, 0, 6) / 6
+    dydx = B.where(xd <= -3, 0.0, B.where(xd < 3, xd / 3 + 0.5, 1.0)).astype(xd.dtype)
+    return _pointwise(x, y, dydx, "Hardswish")
+
+
+@op
+def hardsigmoid(x):
+    """relu6(x + 3) / 6; gradient 1/6 strictly inside (-3, 3)."""
+    xd = x.data
+    inside = ((xd > -3) & (xd < 3)).astype(xd.dtype)
+    return _pointwise(x, B.clip(xd + 3, 0, 6) / 6, inside / 6, "Hardsigmoid")
+
+
+@op
+def logsigmoid(x):
+    """log(sigmoid(x)) = min(x, 0) - log(1 + exp(-|x|)), stable for large |x|."""
+    xd = x.data
+    y = B.minimum(xd, 0) - B.log1p(B.exp(-B.abs(xd)))
+    return _pointwise(x, y, B.sigmoid(-xd), "LogSigmoid")
+
+
+@op
+def softsign(x):
+    """x / (1 + |x|)."""
+    xd = x.data
+    d = 1 + B.abs(xd)
+    return _pointwise(x, xd / d, 1 / (d * d), "Softsign")
+
+
+@op
+def tanhshrink(x):
+    """x - tanh(x)."""
+    xd = x.data
+    t = B.tanh(xd)
+    return _pointwise(x, xd - t, t * t, "Tanhshrink")
+
+
+@op
+def hardshrink(x, lambd=0.5):
+    """x where |x| > lambd, else 0."""
+    xd = x.data
+    keep = (xd > lambd) | (xd < -lambd)
+    return _pointwise(x, B.where(keep, xd, 0), keep, "Hardshrink")
+
+
+@op
+def softshrink(x, lambd=0.5):
+    """x - lambd above lambd, x + lambd below -lambd, else 0."""
+    if lambd < 0:
+        raise ValueError(f"softshrink: lambd must be non-negative, got {lambd}")
+    xd = x.data
+    keep = (xd > lambd) | (xd < -lambd)
+    y = B.where(xd > lambd, xd - lambd, B.where(xd < -lambd, xd + lambd, 0))
+    return _pointwise(x, y.astype(xd.dtype), keep, "Softshrink")
+
+
+@op
+def threshold(x, threshold, value):
+    """x where x > threshold, else ``value`` (no gradient there)."""
+    xd = x.data
+    keep = xd > threshold
+    y = B.where(keep, xd, value).astype(xd.dtype)
+    return _pointwise(x, y, keep, "Threshold")
+
+
+@op
+def glu(x, axis=-1):
+    """a * sigmoid(b) where a, b are the two halves of ``x`` along ``axis``."""
+    if x.ndim == 0:
+        raise ValueError("glu: a 0-d tensor has no dimension to halve")
+    (ax,) = normalize_axes(axis, x.ndim)
+    n = x.shape[ax]
+    if n % 2:
+        raise ValueError(f"glu: dimension {ax} must have an even size to halve, got {n}")
+    index = [slice(None)] * x.ndim
+    index[ax] = slice(0, n // 2)
+    a = x.data[tuple(index)]
+    index[ax] = slice(n // 2, n)
+    b = x.data[tuple(index)]
+    s = B.sigmoid(b)
+
+    def backward(g):
+        return (B.concatenate([g * s, g * a * s * (1 - s)], axis=ax),)
+
+    return record(a * s, (x,), backward, "Glu")
+
+
+@op
+def prelu(x, weight):
+    """x where x > 0, else weight * x; ``weight`` has one value, or one per channel (dim 1; an
+    input of fewer than 2 dims has one channel)."""
+    xd, w = x.data, weight.data
+    if weight.ndim > 1:
+        raise ValueError(f"prelu: weight must be 0-D or 1-D, got shape {weight.shape}")
+    channels = x.shape[1] if x.ndim >= 2 else 1
+    if weight.size not in (1, channels):
+        raise ValueError(f"prelu: weight has {weight.size} values; expected 1 or the {channels} "
+                         f"channels of input shape {x.shape}")
+    shape = [1] * x.ndim
+    if weight.size > 1:
+        shape[1] = weight.size
+    wb = B.reshape(w, tuple(shape)) if x.ndim else B.reshape(w, ())
+    pos = xd > 0
+
+    def backward(g):
+        gw = B.where(pos, 0, xd * g)
+        if weight.size == 1:
+            gw = B.reshape(B.sum(gw), w.shape)
+        else:
+            axes = [i for i in range(x.ndim) if shape[i] == 1]
+            gw = B.reshape(B.sum(gw, axis=axes), w.shape)
+        return B.where(pos, g, wb * g), gw
+
+    return record(B.where(pos, xd, wb * xd), (x, weight), backward, "Prelu")

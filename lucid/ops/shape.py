@@ -10,6 +10,7 @@ import numpy as np
 from lucid import _backend as B
 from lucid.dtypes import as_dtype_name
 from lucid.ops._util import as_tensor, normalize_axes, op, record
+from lucid.ops.padding import pad  # noqa: F401  (PyTorch's pad; lives in its own module)
 from lucid.tensor import Tensor
 
 
@@ -220,24 +221,6 @@ def chunk(x, chunks, axis=0):
         raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
     step = -(-n // chunks)
     return split(x, list(range(step, n, step)), axis)
-
-
-@op
-def pad(x, pad_width, value=0.0):
-    """Constant padding; ``pad_width`` is numpy's: an int, a (lo, hi) pair, or one pair per axis."""
-    if isinstance(pad_width, int):
-        widths = [(pad_width, pad_width)] * x.ndim
-    else:
-        pw = [tuple(p) if isinstance(p, (tuple, list)) else p for p in pad_width]
-        if len(pw) == 2 and all(isinstance(p, int) for p in pw):
-            widths = [tuple(pw)] * x.ndim
-        else:
-            widths = [tuple(p) for p in pw]
-    if len(widths) != x.ndim or builtins_any(len(w) != 2 or min(w) < 0 for w in widths):
-        raise ValueError(f"pad: pad_width {pad_width!r} does not give a non-negative (lo, hi) "
-                         f"pair for each of the {x.ndim} axes")
-    index = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, x.shape))
-    return record(B.pad(x.data, widths, constant_values=value), (x,), lambda g: (g[index],), "Pad")
 
 
 @op

@@ -170,3 +170,39 @@ def test_bad_input():
         init.orthogonal_(_param((3,)))
     with pytest.raises(ValueError, match="std"):
         init.normal_(_param((3,)), std=-1.0)
+
+
+# --- eye_, dirac_, sparse_ ---------------------------------------------------------------------
+def test_eye_matches_numpy_and_torch():
+    for shape in [(3, 3), (2, 5), (5, 2)]:
+        w = nn.init.eye_(lucid.zeros(*shape))
+        np.testing.assert_array_equal(w.numpy(), np.eye(*shape))
+    with pytest.raises(ValueError, match="2-D"):
+        nn.init.eye_(lucid.zeros(2, 2, 2))
+
+
+@pytest.mark.parametrize("shape,groups", [((4, 2, 3), 1), ((6, 3, 3, 3), 2), ((4, 2, 3, 2, 3), 2),
+                                          ((3, 5, 3), 1)])
+def test_dirac_matches_torch(shape, groups):
+    w = nn.init.dirac_(lucid.zeros(*shape), groups=groups)
+    torch = pytest.importorskip("torch")
+    expected = torch.nn.init.dirac_(torch.zeros(shape), groups=groups).numpy()
+    np.testing.assert_array_equal(w.numpy(), expected)
+
+
+def test_dirac_conv_preserves_channels():
+    conv = nn.Conv2d(3, 3, 3, padding=1, bias=False)
+    nn.init.dirac_(conv.weight)
+    x = lucid.randn(1, 3, 5, 5)
+    np.testing.assert_allclose(conv(x).numpy(), x.numpy(), atol=1e-6)
+    with pytest.raises(ValueError, match="groups=4 .* dim 0"):
+        nn.init.dirac_(lucid.zeros(6, 3, 3), groups=4)
+
+
+def test_sparse_zeros_per_column_and_std():
+    lucid.random.seed(3)
+    w = nn.init.sparse_(lucid.zeros(400, 30), 0.25, std=0.5).numpy()
+    assert (w == 0).sum(axis=0).tolist() == [100] * 30
+    assert abs(w[w != 0].std() - 0.5) < 0.02
+    with pytest.raises(ValueError, match="2-D"):
+        nn.init.sparse_(lucid.zeros(2, 2, 2), 0.1)

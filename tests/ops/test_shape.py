@@ -46,15 +46,6 @@ def test_reshaping_ops(fn, np_fn, shape):
     check_op(fn, np_fn, rand(*shape))
 
 
-@pytest.mark.parametrize("width,np_width", [
-    (1, 1), ((1, 2), (1, 2)), ([(0, 1), (2, 0)], [(0, 1), (2, 0)]),
-    (((1, 1), (0, 0)), ((1, 1), (0, 0)))])
-def test_pad(width, np_width):
-    check_op(lambda x: x.pad(width), lambda x: np.pad(x, np_width), rand(2, 3))
-    check_op(lambda x: lucid.pad(x, width, value=2.5),
-             lambda x: np.pad(x, np_width, constant_values=2.5), rand(2, 3))
-
-
 @pytest.mark.parametrize("axis", [0, 1, -1])
 def test_concatenate(axis):
     a, b, c = rand(2, 3), rand(2, 3), rand(2, 3)
@@ -142,8 +133,6 @@ def test_shape_ops_keep_gradients_through_chains():
     (lambda x: lucid.stack([x, lucid.ones(3, 2)]), r"\(2, 3\).*\(3, 2\)"),
     (lambda x: lucid.stack([x, x], axis=3), "axis 3"),
     (lambda x: x.split(2, axis=1), "size 3.*2 equal"),
-    (lambda x: x.pad([(1, 1)] * 3), r"\(1, 1\)\].*2 axes"),
-    (lambda x: x.pad(-1), "non-negative"),
     (lambda x: x.repeat(-1), "non-negative"),
     (lambda x: x.flatten(1, 0), "start_axis 1.*end_axis 0"),
     (lambda x: x.swapaxes(0, 2), "axis 2"),

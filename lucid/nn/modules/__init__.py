@@ -12,3 +12,8 @@ from lucid.nn.modules.normalization import *  # noqa: F401,F403
 from lucid.nn.modules.upsampling import *  # noqa: F401,F403
 from lucid.nn.modules.sparse import *  # noqa: F401,F403
 from lucid.nn.modules.loss import *  # noqa: F401,F403
+from lucid.nn.modules.rms_norm import *  # noqa: F401,F403
+from lucid.nn.modules.local_response_norm import *  # noqa: F401,F403
+from lucid.nn.modules.lp_pool import *  # noqa: F401,F403
+from lucid.nn.modules.max_unpool import *  # noqa: F401,F403
+from lucid.nn.modules.alpha_dropout import *  # noqa: F401,F403

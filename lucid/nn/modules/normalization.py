@@ -35,7 +35,7 @@ class _NormBase(Module):
     n = 0  # spatial dims of the batched input
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
-                 track_running_stats=True):
+                 track_running_stats=True, device=None, dtype=None):
         super().__init__()
         self.num_features = _positive_int(num_features, "num_features")
         if momentum is not None and not 0.0 <= momentum <= 1.0:
@@ -56,6 +56,8 @@ class _NormBase(Module):
         else:
             for name in ("running_mean", "running_var", "num_batches_tracked"):
                 self.register_buffer(name, None)
+        if device is not None or dtype is not None:  # PyTorch's factory keywords
+            self.to(device=device, dtype=dtype)
 
     def reset_running_stats(self) -> None:
         """Running mean 0, running variance 1, batch count 0."""
@@ -135,8 +137,8 @@ class _InstanceNorm(_NormBase):
     PyTorch's defaults: ``affine=False``, ``track_running_stats=False``."""
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
-                 track_running_stats=False):
-        super().__init__(num_features, eps, momentum, affine, track_running_stats)
+                 track_running_stats=False, device=None, dtype=None):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
 
     def forward(self, input):
         """Normalise each sample's channels over their spatial dims."""
@@ -175,7 +177,7 @@ class GroupNorm(Module):
     """Group normalisation: ``num_channels`` split into ``num_groups`` groups, each standardised
     over its channels and spatial dims; per-channel weight and bias when ``affine``."""
 
-    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True):
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None):
         super().__init__()
         self.num_groups = _positive_int(num_groups, "num_groups")
         self.num_channels = _positive_int(num_channels, "num_channels")
@@ -189,6 +191,8 @@ class GroupNorm(Module):
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
+        if device is not None or dtype is not None:  # PyTorch's factory keywords
+            self.to(device=device, dtype=dtype)
 
     def forward(self, input):
         """Normalise an (N, C, *S) input."""
@@ -205,7 +209,8 @@ class LayerNorm(Module):
     """Layer normalisation over the trailing dims ``normalized_shape``, with elementwise weight
     and bias of that shape when ``elementwise_affine`` (``bias=False`` drops the bias)."""
 
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True):
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None,
+                 dtype=None):
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) \
             else tuple(normalized_shape)
@@ -219,6 +224,8 @@ class LayerNorm(Module):
                                 if elementwise_affine else None)
         self.register_parameter("bias", Parameter(_filled(shape, 0.0))
                                 if elementwise_affine and bias else None)
+        if device is not None or dtype is not None:  # PyTorch's factory keywords
+            self.to(device=device, dtype=dtype)
 
     def forward(self, input):
         """Normalise over the trailing ``normalized_shape`` dims."""

@@ -1,0 +1,49 @@
+"""Reordering elements along dimensions without changing the shape: ``flip`` and ``roll``."""
+
+from __future__ import annotations
+
+import numbers
+
+from lucid import _backend as B
+from lucid.ops._util import normalize_axes, op, record
+
+
+def _dims_arg(dims, name):
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = tuple(dims[0])
+    if not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) for d in dims):
+        raise TypeError(f"{name}: dims must be ints, got {dims!r}")
+    return dims
+
+
+@op
+def flip(input, *dims):
+    """Reverse the order of elements along ``dims`` (``flip(x, (0, 2))`` or ``x.flip(0, 2)``)."""
+    axes = normalize_axes(_dims_arg(dims, "flip"), input.ndim, "dim") if dims else ()
+    index = tuple(slice(None, None, -1) if a in axes else slice(None) for a in range(input.ndim))
+    return record(input.data[index], (input,), lambda g: (g[index],), "Flip")
+
+
+@op
+def roll(input, shifts, dims=None):
+    """Shift elements circularly by ``shifts`` along ``dims``; with ``dims=None`` the tensor is
+    rolled as if flattened and the shape restored."""
+    shifts = (shifts,) if isinstance(shifts, numbers.Integral) else tuple(shifts)
+    if dims is None:
+        if len(shifts) != 1:
+            raise ValueError(f"roll: with dims=None, shifts must be one int, got {shifts!r}")
+        shape = input.data.shape
+        y = B.reshape(B.roll(B.reshape(input.data, (-1,)), int(shifts[0]), 0), shape)
+
+        def backward(g):
+            return (B.reshape(B.roll(B.reshape(g, (-1,)), -int(shifts[0]), 0), shape),)
+
+        return record(y, (input,), backward, "Roll")
+    dims = (dims,) if isinstance(dims, numbers.Integral) else tuple(dims)
+    if len(dims) != len(shifts):
+        raise ValueError(f"roll: shifts {shifts} and dims {dims} must have the same length")
+    axes = tuple(normalize_axes(d, input.ndim, "dim")[0] for d in dims)
+    shifts = tuple(int(s) for s in shifts)
+    y = B.roll(input.data, shifts, axes)
+    back = tuple(-s for s in shifts)
+    return record(y, (input,), lambda g: (B.roll(g, back, axes),), "Roll")

@@ -1,0 +1,65 @@
+"""Pointwise ops of three operands, any of which may be a tensor: ``clamp`` (alias ``clip``)
+with tensor or number bounds, and ``lerp``."""
+
+from __future__ import annotations
+
+from lucid import _backend as B
+from lucid.ops._util import as_tensor, op, raw, record
+from lucid.ops.elementwise import _check_broadcast
+
+
+@op
+def clamp(input, min=None, max=None):
+    """min(max(input, min), max) elementwise; ``min``/``max`` are numbers or tensors. Gradients
+    as PyTorch: to ``input`` where min <= input <= max, to ``min`` where input < min (and
+    min < max), to ``max`` where input > max or max < min."""
+    if min is None and max is None:
+        raise ValueError("clamp needs min or max (got neither)")
+    input = as_tensor(input)
+    xd = input.data
+    lo = None if min is None else raw(min)
+    hi = None if max is None else raw(max)
+    for bound in (lo, hi):
+        if bound is not None:
+            _check_broadcast(xd, bound, "clamp")
+    y = xd
+    if lo is not None:
+        y = B.maximum(y, lo)
+    if hi is not None:
+        y = B.minimum(y, hi)
+
+    def backward(g):
+        zero = B.zeros((), dtype=g.dtype)
+        inside = B.ones(xd.shape, dtype=B.DTYPES["bool"])
+        if lo is not None:
+            inside = inside & (xd >= lo)
+        if hi is not None:
+            inside = inside & (xd <= hi)
+        g_lo = g_hi = None
+        if lo is not None:
+            below = xd < lo
+            g_lo = B.where(below & (lo < hi) if hi is not None else below, g, zero)
+        if hi is not None:
+            above = xd > hi
+            g_hi = B.where(above | (hi < lo) if lo is not None else above, g, zero)
+        return B.where(inside, g, zero), g_lo, g_hi
+
+    return record(y, (input, min, max), backward, "Clamp")
+
+
+clip = clamp
+
+
+@op
+def lerp(input, end, weight):
+    """input + weight * (end - input); ``weight`` is a number or a tensor."""
+    input = as_tensor(input)
+    a, b, w = input.data, raw(end), raw(weight)
+    _check_broadcast(a, b, "lerp")
+    _check_broadcast(a, w, "lerp")
+    y = a + w * (b - a)
+
+    def backward(g):
+        return g * (1 - w), g * w, g * (b - a)
+
+    return record(y, (input, end, weight), backward, "Lerp")
