@@ -59,20 +59,25 @@ def main(argv=None):
     model = r3d_18(num_classes=len(MOTION_NAMES))
     if args.weights:
         report = load_pytorch_weights(model, args.weights, ignore=("fc.",))
-        print(f"loaded {len(report['loaded'])} tensors from {args.weights}; fresh head: "
-              f"{', '.join(report['ignored'])}")
+        print(
+            f"loaded {len(report['loaded'])} tensors from {args.weights}; fresh head: "
+            f"{', '.join(report['ignored'])}"
+        )
     else:
         print("no --weights given: random weights stand in for the pretrained ones")
     for part in (model.stem, model.layer1, model.layer2):
         part.requires_grad_(False)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    print(f"r3d_18: {model.num_parameters()} parameters, "
-          f"{sum(p.size for p in trainable)} trained", flush=True)
+    print(
+        f"r3d_18: {model.num_parameters()} parameters, {sum(p.size for p in trainable)} trained",
+        flush=True,
+    )
 
     x, y = clips_as_rgb(args.clips, args, args.seed)
     xv, yv = clips_as_rgb(max(args.clips // 4, 5), args, args.seed + 1)
-    loader = DataLoader(TensorDataset(x, y), batch_size=args.batch_size, shuffle=True,
-                        seed=args.seed)
+    loader = DataLoader(
+        TensorDataset(x, y), batch_size=args.batch_size, shuffle=True, seed=args.seed
+    )
     optimizer = lucid.optim.AdamW(trainable, lr=args.lr)
     for epoch in range(1, args.epochs + 1):
         model.train()
@@ -88,8 +93,11 @@ def main(argv=None):
         model.eval()
         with lucid.no_grad():
             acc = float((model(lucid.tensor(xv)).argmax(axis=1).numpy() == yv).mean())
-        print(f"epoch {epoch}/{args.epochs} | loss {total / len(x):.4f} | held-out accuracy "
-              f"{acc:.3f}", flush=True)
+        print(
+            f"epoch {epoch}/{args.epochs} | loss {total / len(x):.4f} | held-out accuracy "
+            f"{acc:.3f}",
+            flush=True,
+        )
     print(f"total time: {time.perf_counter() - start:.1f}s")
     return acc
 

@@ -42,7 +42,7 @@ def make_volume(rng, size):
         c = rng.uniform(r, size - r, 3).reshape(3, 1, 1, 1)
         d = np.abs(grid - c)
         if kind == 1:
-            inside = (d ** 2).sum(0) <= r ** 2
+            inside = (d**2).sum(0) <= r**2
         elif kind == 2:
             inside = d.max(0) <= 0.8 * r
         else:  # a rod along a random axis: long, thin
@@ -76,9 +76,15 @@ class GeneratedVolumes(Dataset):
 def augmentation():
     """Flips, quarter turns, a small affine warp, a little extra noise, a fixed normalisation
     (intensity carries the class here, so no gamma or per-volume statistics)."""
-    return T.Compose([T.RandomFlip(p=0.5), T.RandomRotate90(plane=(1, 2), p=0.5),
-                      T.RandomAffine(degrees=10, scale=(0.9, 1.1), translate=1.0, p=0.3),
-                      T.GaussianNoise(0.05, p=0.5), T.NormalizeIntensity(mean=1.0, std=1.0)])
+    return T.Compose(
+        [
+            T.RandomFlip(p=0.5),
+            T.RandomRotate90(plane=(1, 2), p=0.5),
+            T.RandomAffine(degrees=10, scale=(0.9, 1.1), translate=1.0, p=0.3),
+            T.GaussianNoise(0.05, p=0.5),
+            T.NormalizeIntensity(mean=1.0, std=1.0),
+        ]
+    )
 
 
 def dice_per_class(pred, label, n_classes):
@@ -120,10 +126,19 @@ def plot_slices(model, dataset, path):
         pred = model(lucid.tensor(image[None])).argmax(axis=1).numpy()[0]
     z = int(np.argmax((label > 0).sum(axis=(1, 2))))  # the slice with the most foreground
     fig, axes = plt.subplots(1, 3, figsize=(9, 3.2))
-    for ax, data, title, cmap in zip(axes, (image[0, z], label[z], pred[z]),
-                                     ("input", "label", "prediction"), ("gray", "tab10", "tab10")):
-        ax.imshow(data, cmap=cmap, vmin=None if cmap == "gray" else 0,
-                  vmax=None if cmap == "gray" else 9, interpolation="nearest")
+    for ax, data, title, cmap in zip(
+        axes,
+        (image[0, z], label[z], pred[z]),
+        ("input", "label", "prediction"),
+        ("gray", "tab10", "tab10"),
+    ):
+        ax.imshow(
+            data,
+            cmap=cmap,
+            vmin=None if cmap == "gray" else 0,
+            vmax=None if cmap == "gray" else 9,
+            interpolation="nearest",
+        )
         ax.set_title(f"{title} (slice {z})")
         ax.axis("off")
     fig.tight_layout()
@@ -155,19 +170,24 @@ def main(argv=None):
     start, cpu = time.perf_counter(), time.process_time()
     lucid.random.seed(args.seed)
     train = GeneratedVolumes(args.train_size, args.size, args.seed, augmentation())
-    val = GeneratedVolumes(args.val_size, args.size, args.seed + 10_000,
-                           T.NormalizeIntensity(mean=1.0, std=1.0))
+    val = GeneratedVolumes(
+        args.val_size, args.size, args.seed + 10_000, T.NormalizeIntensity(mean=1.0, std=1.0)
+    )
     train_loader = DataLoader(train, batch_size=args.batch_size, shuffle=True, seed=args.seed)
     val_loader = DataLoader(val, batch_size=args.batch_size)
     features = tuple(int(f) for f in args.features.split(","))
     model = UNet3d(1, len(CLASSES), features=features, norm=args.norm).to(args.device)
     optimizer = lucid.optim.Adam(model.parameters(), lr=args.lr)
     steps = args.epochs * len(train_loader)
-    scheduler = lucid.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=steps,
-                                                    pct_start=0.15)
+    scheduler = lucid.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=args.lr, total_steps=steps, pct_start=0.15
+    )
     dice_loss = nn.DiceLoss(softmax=True, include_background=False)
-    print(f"lucid {lucid.__version__} | {len(train)} train / {len(val)} validation volumes of "
-          f"{args.size}^3 | UNet3d{features}: {model.num_parameters()} parameters", flush=True)
+    print(
+        f"lucid {lucid.__version__} | {len(train)} train / {len(val)} validation volumes of "
+        f"{args.size}^3 | UNet3d{features}: {model.num_parameters()} parameters",
+        flush=True,
+    )
 
     dice = 0.0
     for epoch in range(1, args.epochs + 1):
@@ -186,16 +206,22 @@ def main(argv=None):
             total += loss.item() * x.shape[0]
         dice, per_class = evaluate(model, val_loader)
         detail = ", ".join(f"{n} {d:.3f}" for n, d in zip(CLASSES[1:], per_class))
-        print(f"epoch {epoch:2d}/{args.epochs} | loss {total / len(train):.4f} | validation "
-              f"Dice {dice:.4f} ({detail}) | {time.perf_counter() - t0:.1f}s", flush=True)
+        print(
+            f"epoch {epoch:2d}/{args.epochs} | loss {total / len(train):.4f} | validation "
+            f"Dice {dice:.4f} ({detail}) | {time.perf_counter() - t0:.1f}s",
+            flush=True,
+        )
 
     os.makedirs(args.out, exist_ok=True)
     ckpt = os.path.join(args.out, "unet3d.safetensors")
-    lucid.save({"model": model.state_dict(), "features": list(features), "norm": args.norm,
-                "dice": dice}, ckpt)
+    lucid.save(
+        {"model": model.state_dict(), "features": list(features), "norm": args.norm, "dice": dice},
+        ckpt,
+    )
     state = lucid.load(ckpt)
-    restored = UNet3d(1, len(CLASSES), features=tuple(state["features"]),
-                      norm=state["norm"]).to(args.device)
+    restored = UNet3d(1, len(CLASSES), features=tuple(state["features"]), norm=state["norm"]).to(
+        args.device
+    )
     restored.load_state_dict(state["model"])
     restored_dice, _ = evaluate(restored, val_loader)
     same = "identical" if restored_dice == dice else f"DIFFERENT ({restored_dice:.4f})"
@@ -203,8 +229,10 @@ def main(argv=None):
     print(f"final mean foreground Dice: {dice:.4f}; re-loaded checkpoint: {same}")
     print(f"checkpoint: {ckpt}")
     print(f"slices: {plot}" if plot else "slices: skipped (pip install matplotlib to plot)")
-    print(f"total time: {time.perf_counter() - start:.1f}s wall, {time.process_time() - cpu:.1f}s "
-          f"CPU; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(
+        f"total time: {time.perf_counter() - start:.1f}s wall, {time.process_time() - cpu:.1f}s "
+        f"CPU; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
     return dice
 
 

@@ -30,8 +30,11 @@ def test_written_volume_reads_back_with_its_label(tmp_path, capsys):
     assert label.dtype == np.int64
     np.testing.assert_array_equal(label, lab.transpose(2, 1, 0))
 
-    flipped = NiftiDataset([tmp_path / "img.nii.gz"], [tmp_path / "lab.nii.gz"],
-                           transform=T.RandomFlip(axes=(2,), p=1.0))
+    flipped = NiftiDataset(
+        [tmp_path / "img.nii.gz"],
+        [tmp_path / "lab.nii.gz"],
+        transform=T.RandomFlip(axes=(2,), p=1.0),
+    )
     fi, fl = flipped[0]
     np.testing.assert_array_equal(fi, image[..., ::-1])
     np.testing.assert_array_equal(fl, label[..., ::-1])

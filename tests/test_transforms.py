@@ -40,8 +40,9 @@ def test_rotate90_matches_rot90_and_four_turns_are_identity():
         y = once(y)
     np.testing.assert_array_equal(y, x)
     # a non-square plane swaps its sizes, for the label too
-    img, lab = T.RandomRotate90(plane=(0, 1), p=1.0, max_k=1)(volume(shape=(4, 6, 5)),
-                                                               blobs((4, 6, 5)))
+    img, lab = T.RandomRotate90(plane=(0, 1), p=1.0, max_k=1)(
+        volume(shape=(4, 6, 5)), blobs((4, 6, 5))
+    )
     assert img.shape == (2, 6, 4, 5) and lab.shape == (6, 4, 5)
 
 
@@ -54,11 +55,16 @@ def test_center_crop_pad_and_random_crop():
     assert (padded[:, 0] == -1).all() and (padded[:, 7:] == -1).all()
     img, lab = T.RandomCrop(4, seed=0)(x, x[0].astype(np.int64))
     # the label is cut at the same place: find the image's block in the volume
-    hits = [(d, h, w) for d in range(3) for h in range(4) for w in range(5)
-            if np.array_equal(x[:, d:d + 4, h:h + 4, w:w + 4], img)]
+    hits = [
+        (d, h, w)
+        for d in range(3)
+        for h in range(4)
+        for w in range(5)
+        if np.array_equal(x[:, d : d + 4, h : h + 4, w : w + 4], img)
+    ]
     assert len(hits) == 1
     d, h, w = hits[0]
-    np.testing.assert_array_equal(lab, x[0, d:d + 4, h:h + 4, w:w + 4])
+    np.testing.assert_array_equal(lab, x[0, d : d + 4, h : h + 4, w : w + 4])
     _, lab = T.PadToSize(10)(x, blobs((6, 7, 8)))
     assert lab.shape == (10, 10, 10) and lab[0].max() == 0
 
@@ -73,8 +79,7 @@ def test_affine_identity_is_exact_and_translation_shifts():
     assert (sx[:, :, 0] == 0).all()
     np.testing.assert_array_equal(slab[:, 1:], lab[:, :-1])
     half = T.Affine(translation=(0, 0, 0.5))(x)  # half a voxel: the neighbours' mean
-    np.testing.assert_allclose(half[..., 1:], (x[..., 1:] + x[..., :-1]) / 2, rtol=1e-6,
-                               atol=1e-6)
+    np.testing.assert_allclose(half[..., 1:], (x[..., 1:] + x[..., :-1]) / 2, rtol=1e-6, atol=1e-6)
 
 
 def test_affine_rotation_by_90_degrees_equals_rot90():
@@ -109,12 +114,16 @@ def test_resize_image_like_trilinear_and_label_nearest():
     torch = pytest.importorskip("torch")
     x, lab = volume(shape=(4, 5, 6)), blobs((4, 5, 6))
     rx, rlab = T.Resize((7, 3, 9))(x, lab)
-    ref = torch.nn.functional.interpolate(torch.tensor(x[None], dtype=torch.float64),
-                                          size=(7, 3, 9), mode="trilinear",
-                                          align_corners=False)[0].numpy()
+    ref = torch.nn.functional.interpolate(
+        torch.tensor(x[None], dtype=torch.float64),
+        size=(7, 3, 9),
+        mode="trilinear",
+        align_corners=False,
+    )[0].numpy()
     np.testing.assert_allclose(rx, ref, rtol=1e-5, atol=1e-6)
-    ref_lab = torch.nn.functional.interpolate(torch.tensor(lab[None, None], dtype=torch.float64),
-                                              size=(7, 3, 9), mode="nearest")[0, 0].numpy()
+    ref_lab = torch.nn.functional.interpolate(
+        torch.tensor(lab[None, None], dtype=torch.float64), size=(7, 3, 9), mode="nearest"
+    )[0, 0].numpy()
     np.testing.assert_array_equal(rlab, ref_lab.astype(np.int64))
 
 
@@ -146,8 +155,9 @@ def test_scale_shift_gamma_noise():
     np.testing.assert_allclose(T.ShiftIntensity(2.5)(x), x + 2.5)
     g = T.RandomGamma((2.0, 2.0), p=1.0)(x)
     lo, hi = x.min(), x.max()
-    np.testing.assert_allclose(g, lo + ((x - lo) / (hi - lo)) ** 2 * (hi - lo), rtol=1e-5,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        g, lo + ((x - lo) / (hi - lo)) ** 2 * (hi - lo), rtol=1e-5, atol=1e-5
+    )
     noisy = T.GaussianNoise(std=0.5, p=1.0, seed=0)(np.zeros((1, 20, 20, 20), np.float32))
     assert abs(noisy.mean()) < 0.02 and noisy.std() == pytest.approx(0.5, rel=0.03)
     ints = T.ShiftIntensity(1)(np.zeros((1, 2, 2, 2), np.int64))
@@ -156,17 +166,30 @@ def test_scale_shift_gamma_noise():
 
 def test_intensity_transforms_leave_the_label_alone():
     x, lab = volume(shape=(6, 7, 8)), blobs((6, 7, 8))
-    for t in (T.NormalizeIntensity(), T.ScaleIntensity(), T.ShiftIntensity((0, 1)),
-              T.RandomGamma(p=1.0), T.GaussianNoise(p=1.0)):
+    for t in (
+        T.NormalizeIntensity(),
+        T.ScaleIntensity(),
+        T.ShiftIntensity((0, 1)),
+        T.RandomGamma(p=1.0),
+        T.GaussianNoise(p=1.0),
+    ):
         _, out = t(x, lab)
         np.testing.assert_array_equal(out, lab)
 
 
 # --- seeding, composition, errors ---------------------------------------------------------------
 def pipeline(seed=None):
-    return T.Compose([T.RandomFlip(p=0.5), T.RandomRotate90(p=0.5), T.RandomCrop(6),
-                      T.RandomAffine(degrees=10, translate=1), T.RandomGamma(p=0.5),
-                      T.GaussianNoise(0.1, p=0.5)], seed=seed)
+    return T.Compose(
+        [
+            T.RandomFlip(p=0.5),
+            T.RandomRotate90(p=0.5),
+            T.RandomCrop(6),
+            T.RandomAffine(degrees=10, translate=1),
+            T.RandomGamma(p=0.5),
+            T.GaussianNoise(0.1, p=0.5),
+        ],
+        seed=seed,
+    )
 
 
 def test_same_seed_same_output_and_rng_argument_overrides():

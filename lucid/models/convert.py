@@ -27,8 +27,14 @@ import numpy as np
 import lucid
 from lucid.tensor import Tensor
 
-__all__ = ["ConversionError", "convert_state_dict", "convert_file", "load_pytorch_weights",
-           "MODELS", "main"]
+__all__ = [
+    "ConversionError",
+    "convert_state_dict",
+    "convert_file",
+    "load_pytorch_weights",
+    "MODELS",
+    "main",
+]
 
 _FLOATS = ("float16", "bfloat16", "float32", "float64")
 _INTS = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
@@ -45,8 +51,9 @@ def _kind(dtype_name):
 def _strip(source, prefix):
     if prefix is None:  # DataParallel/DDP checkpoints prefix every key with "module."
         prefix = "module." if source and all(k.startswith("module.") for k in source) else ""
-    return OrderedDict((k[len(prefix):] if prefix and k.startswith(prefix) else k, v)
-                       for k, v in source.items())
+    return OrderedDict(
+        (k[len(prefix) :] if prefix and k.startswith(prefix) else k, v) for k, v in source.items()
+    )
 
 
 def convert_state_dict(source, model, *, strict=True, ignore=(), strip_prefix=None):
@@ -64,8 +71,9 @@ def convert_state_dict(source, model, *, strict=True, ignore=(), strip_prefix=No
     keys raise it when ``strict``.
     """
     if not hasattr(source, "items"):
-        raise TypeError(f"convert_state_dict expects a dict of tensors, got "
-                        f"{type(source).__name__}")
+        raise TypeError(
+            f"convert_state_dict expects a dict of tensors, got {type(source).__name__}"
+        )
     ignore = tuple(ignore)
     source = _strip(source, strip_prefix)
     target = model.state_dict()
@@ -93,13 +101,15 @@ def convert_state_dict(source, model, *, strict=True, ignore=(), strip_prefix=No
             problems.append(f"  {key}: a {type(value).__name__}, not a tensor")
             continue
         if tuple(value.shape) != tuple(mine.shape):
-            problems.append(f"  {key}: shape {tuple(value.shape)} in the file, "
-                            f"{tuple(mine.shape)} in the model")
+            problems.append(
+                f"  {key}: shape {tuple(value.shape)} in the file, {tuple(mine.shape)} in the model"
+            )
             continue
         have, want = value.dtype.name, mine.dtype.name
         if _kind(have) != _kind(want):
-            problems.append(f"  {key}: dtype {have} in the file cannot stand for the model's "
-                            f"{want}")
+            problems.append(
+                f"  {key}: dtype {have} in the file cannot stand for the model's {want}"
+            )
             continue
         state[key] = value.astype(mine.dtype) if have != want else value
         report["loaded"].append(key)
@@ -108,11 +118,14 @@ def convert_state_dict(source, model, *, strict=True, ignore=(), strip_prefix=No
     if strict:
         for what in ("missing", "unexpected"):
             if report[what]:
-                problems.insert(0, f"  {what} key(s) ({len(report[what])}): "
-                                + ", ".join(report[what]))
+                problems.insert(
+                    0, f"  {what} key(s) ({len(report[what])}): " + ", ".join(report[what])
+                )
     if problems:
-        raise ConversionError(f"the weights do not fit {type(model).__name__} ({len(problems)} "
-                              "problem(s); nothing was converted):\n" + "\n".join(problems))
+        raise ConversionError(
+            f"the weights do not fit {type(model).__name__} ({len(problems)} "
+            "problem(s); nothing was converted):\n" + "\n".join(problems)
+        )
     return state, report
 
 
@@ -142,25 +155,46 @@ def load_pytorch_weights(model, path, **options):
     return report
 
 
-MODELS = ("r3d_18", "mc3_18", "r2plus1d_18", "resnet3d_10", "resnet3d_18", "resnet3d_34",
-          "resnet3d_50", "UNet3d")
+MODELS = (
+    "r3d_18",
+    "mc3_18",
+    "r2plus1d_18",
+    "resnet3d_10",
+    "resnet3d_18",
+    "resnet3d_34",
+    "resnet3d_50",
+    "UNet3d",
+)
 
 
 def main(argv=None):
     """``python -m lucid.models.convert SRC DST --model NAME [...]``; returns the exit code."""
-    p = argparse.ArgumentParser(prog="python -m lucid.models.convert",
-                                description="Convert a PyTorch state_dict saved as safetensors "
-                                            "into a checked Lucid checkpoint (no pickle).")
+    p = argparse.ArgumentParser(
+        prog="python -m lucid.models.convert",
+        description="Convert a PyTorch state_dict saved as safetensors "
+        "into a checked Lucid checkpoint (no pickle).",
+    )
     p.add_argument("src", help="safetensors file from safetensors.torch.save_file")
     p.add_argument("dst", help="Lucid checkpoint to write")
     p.add_argument("--model", required=True, choices=MODELS)
     p.add_argument("--num-classes", type=int, help="classifier size the weights were made for")
-    p.add_argument("--kwargs", default="{}", help='other builder arguments as JSON, e.g. '
-                                                  '\'{"in_channels": 1}\'')
-    p.add_argument("--ignore", action="append", default=[], metavar="PREFIX",
-                   help="skip keys with this prefix (e.g. fc.); repeatable")
-    p.add_argument("--non-strict", action="store_true",
-                   help="allow missing/unexpected keys (missing ones keep the model's init)")
+    p.add_argument(
+        "--kwargs",
+        default="{}",
+        help="other builder arguments as JSON, e.g. '{\"in_channels\": 1}'",
+    )
+    p.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="skip keys with this prefix (e.g. fc.); repeatable",
+    )
+    p.add_argument(
+        "--non-strict",
+        action="store_true",
+        help="allow missing/unexpected keys (missing ones keep the model's init)",
+    )
     args = p.parse_args(argv)
     kwargs = json.loads(args.kwargs)
     if args.num_classes is not None:
@@ -169,14 +203,17 @@ def main(argv=None):
 
     model = getattr(models, args.model)(**kwargs)
     try:
-        report = convert_file(args.src, args.dst, model, strict=not args.non_strict,
-                              ignore=args.ignore)
+        report = convert_file(
+            args.src, args.dst, model, strict=not args.non_strict, ignore=args.ignore
+        )
     except (ConversionError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"wrote {args.dst}: {len(report['loaded'])} tensors converted for {args.model}; "
-          f"{len(report['filled'])} kept from the model's init, "
-          f"{len(report['unexpected'])} unexpected in the file ignored")
+    print(
+        f"wrote {args.dst}: {len(report['loaded'])} tensors converted for {args.model}; "
+        f"{len(report['filled'])} kept from the model's init, "
+        f"{len(report['unexpected'])} unexpected in the file ignored"
+    )
     for what in ("missing", "unexpected", "ignored"):
         if report[what]:
             print(f"  {what}: " + ", ".join(report[what]))

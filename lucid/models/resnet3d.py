@@ -12,13 +12,22 @@ from __future__ import annotations
 import lucid.nn as nn
 from lucid.models._resnet_common import init_resnet_weights
 
-__all__ = ["ResNet3d", "BasicBlock3d", "Bottleneck3d", "resnet3d_10", "resnet3d_18",
-           "resnet3d_34", "resnet3d_50"]
+__all__ = [
+    "ResNet3d",
+    "BasicBlock3d",
+    "Bottleneck3d",
+    "resnet3d_10",
+    "resnet3d_18",
+    "resnet3d_34",
+    "resnet3d_50",
+]
 
 
 def _conv_bn(c_in, c_out, kernel, stride=1):
-    return [nn.Conv3d(c_in, c_out, kernel, stride=stride, padding=kernel // 2, bias=False),
-            nn.BatchNorm3d(c_out)]
+    return [
+        nn.Conv3d(c_in, c_out, kernel, stride=stride, padding=kernel // 2, bias=False),
+        nn.BatchNorm3d(c_out),
+    ]
 
 
 class BasicBlock3d(nn.Module):
@@ -73,22 +82,40 @@ class ResNet3d(nn.Module):
     for small data). ``no_max_pool`` drops the stem's max pool (for small volumes).
     """
 
-    def __init__(self, block, layers, in_channels=1, num_classes=2, widths=(64, 128, 256, 512),
-                 conv1_t_size=7, conv1_t_stride=2, no_max_pool=False, zero_init_residual=False):
+    def __init__(
+        self,
+        block,
+        layers,
+        in_channels=1,
+        num_classes=2,
+        widths=(64, 128, 256, 512),
+        conv1_t_size=7,
+        conv1_t_stride=2,
+        no_max_pool=False,
+        zero_init_residual=False,
+    ):
         super().__init__()
         if len(layers) != 4 or len(widths) != 4:
-            raise ValueError(f"ResNet3d: expected 4 stage depths and 4 widths, got {len(layers)} "
-                             f"and {len(widths)}")
+            raise ValueError(
+                f"ResNet3d: expected 4 stage depths and 4 widths, got {len(layers)} "
+                f"and {len(widths)}"
+            )
         self.inplanes = widths[0]
-        self.conv1 = nn.Conv3d(in_channels, widths[0], (conv1_t_size, 7, 7),
-                               stride=(conv1_t_stride, 2, 2), padding=(conv1_t_size // 2, 3, 3),
-                               bias=False)
+        self.conv1 = nn.Conv3d(
+            in_channels,
+            widths[0],
+            (conv1_t_size, 7, 7),
+            stride=(conv1_t_stride, 2, 2),
+            padding=(conv1_t_size // 2, 3, 3),
+            bias=False,
+        )
         self.bn1 = nn.BatchNorm3d(widths[0])
         self.relu = nn.ReLU()
         self.maxpool = nn.Identity() if no_max_pool else nn.MaxPool3d(3, stride=2, padding=1)
         for i, (depth, planes) in enumerate(zip(layers, widths)):
-            setattr(self, f"layer{i + 1}", self._make_layer(block, planes, depth,
-                                                            1 if i == 0 else 2))
+            setattr(
+                self, f"layer{i + 1}", self._make_layer(block, planes, depth, 1 if i == 0 else 2)
+            )
         self.avgpool = nn.AdaptiveAvgPool3d((1, 1, 1))
         self.fc = nn.Linear(widths[3] * block.expansion, num_classes)
         last = (lambda b: b.bn3) if block is Bottleneck3d else (lambda b: b.bn2)
@@ -97,8 +124,9 @@ class ResNet3d(nn.Module):
     def _make_layer(self, block, planes, depth, stride):
         downsample = None
         if stride != 1 or self.inplanes != planes * block.expansion:
-            downsample = nn.Sequential(*_conv_bn(self.inplanes, planes * block.expansion, 1,
-                                                 stride))
+            downsample = nn.Sequential(
+                *_conv_bn(self.inplanes, planes * block.expansion, 1, stride)
+            )
         blocks = [block(self.inplanes, planes, stride, downsample)]
         self.inplanes = planes * block.expansion
         blocks += [block(self.inplanes, planes) for _ in range(depth - 1)]
@@ -107,8 +135,10 @@ class ResNet3d(nn.Module):
     def forward(self, x):
         """(N, in_channels, D, H, W) volumes -> (N, num_classes) logits."""
         if x.ndim != 5 or x.shape[1] != self.conv1.in_channels:
-            raise ValueError(f"ResNet3d: expected volumes of shape (N, {self.conv1.in_channels}, "
-                             f"D, H, W), got {tuple(x.shape)}")
+            raise ValueError(
+                f"ResNet3d: expected volumes of shape (N, {self.conv1.in_channels}, "
+                f"D, H, W), got {tuple(x.shape)}"
+            )
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(self.avgpool(x).flatten(1))

@@ -8,8 +8,10 @@ from lucid.models._resnet_common import init_resnet_weights
 
 __all__ = ["UNet3d"]
 
-_NORMS = {"batch": lambda c: nn.BatchNorm3d(c), "instance": lambda c: nn.InstanceNorm3d(
-    c, affine=True)}
+_NORMS = {
+    "batch": lambda c: nn.BatchNorm3d(c),
+    "instance": lambda c: nn.InstanceNorm3d(c, affine=True),
+}
 _UPSAMPLES = ("transpose", "trilinear")
 
 
@@ -17,18 +19,24 @@ class DoubleConv3d(nn.Sequential):
     """Two (3x3x3 conv, norm, ReLU) layers; the convs have no bias (the norm has one)."""
 
     def __init__(self, c_in, c_out, norm):
-        super().__init__(nn.Conv3d(c_in, c_out, 3, padding=1, bias=False), _NORMS[norm](c_out),
-                         nn.ReLU(),
-                         nn.Conv3d(c_out, c_out, 3, padding=1, bias=False), _NORMS[norm](c_out),
-                         nn.ReLU())
+        super().__init__(
+            nn.Conv3d(c_in, c_out, 3, padding=1, bias=False),
+            _NORMS[norm](c_out),
+            nn.ReLU(),
+            nn.Conv3d(c_out, c_out, 3, padding=1, bias=False),
+            _NORMS[norm](c_out),
+            nn.ReLU(),
+        )
 
 
 def _up(c_in, c_out, upsample):
     if upsample == "transpose":
         return nn.ConvTranspose3d(c_in, c_out, 2, stride=2)
     # Trilinear doubling, then a 1x1x1 conv to the skip's width (no learned upsampling kernel).
-    return nn.Sequential(nn.Upsample(scale_factor=2, mode="trilinear", align_corners=False),
-                         nn.Conv3d(c_in, c_out, 1))
+    return nn.Sequential(
+        nn.Upsample(scale_factor=2, mode="trilinear", align_corners=False),
+        nn.Conv3d(c_in, c_out, 1),
+    )
 
 
 class UNet3d(nn.Module):
@@ -46,8 +54,14 @@ class UNet3d(nn.Module):
     and 1 -> 2 channels it has 1,401,282 parameters (1,326,018 with trilinear upsampling).
     """
 
-    def __init__(self, in_channels=1, out_channels=2, features=(16, 32, 64, 128), norm="batch",
-                 upsample="transpose"):
+    def __init__(
+        self,
+        in_channels=1,
+        out_channels=2,
+        features=(16, 32, 64, 128),
+        norm="batch",
+        upsample="transpose",
+    ):
         super().__init__()
         if norm not in _NORMS:
             raise ValueError(f"UNet3d: norm must be one of {tuple(_NORMS)}, got {norm!r}")
@@ -75,12 +89,16 @@ class UNet3d(nn.Module):
         """(N, in_channels, D, H, W) volumes -> (N, out_channels, D, H, W) logits."""
         factor = 2 ** (len(self.features) - 1)
         if x.ndim != 5 or x.shape[1] != self.in_channels:
-            raise ValueError(f"UNet3d: expected input of shape (N, {self.in_channels}, D, H, W), "
-                             f"got {tuple(x.shape)}")
+            raise ValueError(
+                f"UNet3d: expected input of shape (N, {self.in_channels}, D, H, W), "
+                f"got {tuple(x.shape)}"
+            )
         if any(s % factor for s in x.shape[2:]):
-            raise ValueError(f"UNet3d: spatial size {tuple(x.shape[2:])} must be divisible by "
-                             f"{factor} (2 ** (len(features) - 1)); pad or crop the input "
-                             "(e.g. lucid.transforms.PadToSize)")
+            raise ValueError(
+                f"UNet3d: spatial size {tuple(x.shape[2:])} must be divisible by "
+                f"{factor} (2 ** (len(features) - 1)); pad or crop the input "
+                "(e.g. lucid.transforms.PadToSize)"
+            )
         skips = []
         for i, enc in enumerate(self.encoders):
             x = enc(x if i == 0 else self.pool(x))

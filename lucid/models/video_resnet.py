@@ -25,22 +25,26 @@ def _conv3d_simple(c_in, c_out, mid, stride=1):
 
 
 def _conv_no_temporal(c_in, c_out, mid, stride=1):
-    return nn.Conv3d(c_in, c_out, (1, 3, 3), stride=(1, stride, stride), padding=(0, 1, 1),
-                     bias=False)
+    return nn.Conv3d(
+        c_in, c_out, (1, 3, 3), stride=(1, stride, stride), padding=(0, 1, 1), bias=False
+    )
 
 
 def _conv_2plus1d(c_in, c_out, mid, stride=1):
     return nn.Sequential(
-        nn.Conv3d(c_in, mid, (1, 3, 3), stride=(1, stride, stride), padding=(0, 1, 1),
-                  bias=False),
-        nn.BatchNorm3d(mid), nn.ReLU(),
-        nn.Conv3d(mid, c_out, (3, 1, 1), stride=(stride, 1, 1), padding=(1, 0, 0), bias=False))
+        nn.Conv3d(c_in, mid, (1, 3, 3), stride=(1, stride, stride), padding=(0, 1, 1), bias=False),
+        nn.BatchNorm3d(mid),
+        nn.ReLU(),
+        nn.Conv3d(mid, c_out, (3, 1, 1), stride=(stride, 1, 1), padding=(1, 0, 0), bias=False),
+    )
 
 
 # How each conv kind strides its 1x1x1 shortcut (mc3's spatial-only convs keep the time axis).
-_DOWNSAMPLE_STRIDE = {_conv3d_simple: lambda s: (s, s, s),
-                      _conv_no_temporal: lambda s: (1, s, s),
-                      _conv_2plus1d: lambda s: (s, s, s)}
+_DOWNSAMPLE_STRIDE = {
+    _conv3d_simple: lambda s: (s, s, s),
+    _conv_no_temporal: lambda s: (1, s, s),
+    _conv_2plus1d: lambda s: (s, s, s),
+}
 
 
 class VideoBasicBlock(nn.Module):
@@ -53,8 +57,9 @@ class VideoBasicBlock(nn.Module):
         super().__init__()
         # r(2+1)d's middle width: the (2+1)D pair then has as many weights as a 3x3x3 conv.
         mid = (c_in * planes * 27) // (c_in * 9 + 3 * planes)
-        self.conv1 = nn.Sequential(conv(c_in, planes, mid, stride), nn.BatchNorm3d(planes),
-                                   nn.ReLU())
+        self.conv1 = nn.Sequential(
+            conv(c_in, planes, mid, stride), nn.BatchNorm3d(planes), nn.ReLU()
+        )
         self.conv2 = nn.Sequential(conv(planes, planes, mid), nn.BatchNorm3d(planes))
         self.relu = nn.ReLU()
         self.downsample = downsample
@@ -67,18 +72,22 @@ class VideoBasicBlock(nn.Module):
 
 
 def _basic_stem():
-    return nn.Sequential(nn.Conv3d(3, 64, (3, 7, 7), stride=(1, 2, 2), padding=(1, 3, 3),
-                                   bias=False),
-                         nn.BatchNorm3d(64), nn.ReLU())
+    return nn.Sequential(
+        nn.Conv3d(3, 64, (3, 7, 7), stride=(1, 2, 2), padding=(1, 3, 3), bias=False),
+        nn.BatchNorm3d(64),
+        nn.ReLU(),
+    )
 
 
 def _r2plus1d_stem():
-    return nn.Sequential(nn.Conv3d(3, 45, (1, 7, 7), stride=(1, 2, 2), padding=(0, 3, 3),
-                                   bias=False),
-                         nn.BatchNorm3d(45), nn.ReLU(),
-                         nn.Conv3d(45, 64, (3, 1, 1), stride=(1, 1, 1), padding=(1, 0, 0),
-                                   bias=False),
-                         nn.BatchNorm3d(64), nn.ReLU())
+    return nn.Sequential(
+        nn.Conv3d(3, 45, (1, 7, 7), stride=(1, 2, 2), padding=(0, 3, 3), bias=False),
+        nn.BatchNorm3d(45),
+        nn.ReLU(),
+        nn.Conv3d(45, 64, (3, 1, 1), stride=(1, 1, 1), padding=(1, 0, 0), bias=False),
+        nn.BatchNorm3d(64),
+        nn.ReLU(),
+    )
 
 
 class VideoResNet(nn.Module):
@@ -94,25 +103,29 @@ class VideoResNet(nn.Module):
     def __init__(self, convs, layers, stem, num_classes=400, zero_init_residual=False):
         super().__init__()
         if len(convs) != 4 or len(layers) != 4:
-            raise ValueError(f"VideoResNet: expected 4 conv kinds and 4 stage depths, got "
-                             f"{len(convs)} and {len(layers)}")
+            raise ValueError(
+                f"VideoResNet: expected 4 conv kinds and 4 stage depths, got "
+                f"{len(convs)} and {len(layers)}"
+            )
         self.inplanes = 64
         self.stem = stem()
         for i, (conv, depth, planes) in enumerate(zip(convs, layers, (64, 128, 256, 512))):
-            setattr(self, f"layer{i + 1}", self._make_layer(conv, planes, depth, 1 if i == 0
-                                                            else 2))
+            setattr(
+                self, f"layer{i + 1}", self._make_layer(conv, planes, depth, 1 if i == 0 else 2)
+            )
         self.avgpool = nn.AdaptiveAvgPool3d((1, 1, 1))
         self.fc = nn.Linear(512 * VideoBasicBlock.expansion, num_classes)
-        init_resnet_weights(self, zero_init_residual,
-                            last_bn=lambda b: b.conv2[1])
+        init_resnet_weights(self, zero_init_residual, last_bn=lambda b: b.conv2[1])
 
     def _make_layer(self, conv, planes, depth, stride):
         downsample = None
         if stride != 1 or self.inplanes != planes:
             downsample = nn.Sequential(
-                nn.Conv3d(self.inplanes, planes, 1, stride=_DOWNSAMPLE_STRIDE[conv](stride),
-                          bias=False),
-                nn.BatchNorm3d(planes))
+                nn.Conv3d(
+                    self.inplanes, planes, 1, stride=_DOWNSAMPLE_STRIDE[conv](stride), bias=False
+                ),
+                nn.BatchNorm3d(planes),
+            )
         blocks = [VideoBasicBlock(self.inplanes, planes, conv, stride, downsample)]
         self.inplanes = planes
         blocks += [VideoBasicBlock(planes, planes, conv) for _ in range(depth - 1)]
@@ -121,8 +134,10 @@ class VideoResNet(nn.Module):
     def forward(self, x):
         """(N, 3, T, H, W) clips -> (N, num_classes) logits."""
         if x.ndim != 5 or x.shape[1] != 3:
-            raise ValueError(f"{type(self).__name__}: expected clips of shape (N, 3, T, H, W), "
-                             f"got {tuple(x.shape)}")
+            raise ValueError(
+                f"{type(self).__name__}: expected clips of shape (N, 3, T, H, W), "
+                f"got {tuple(x.shape)}"
+            )
         x = self.stem(x)
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(self.avgpool(x).flatten(1))
@@ -131,20 +146,27 @@ class VideoResNet(nn.Module):
 def r3d_18(num_classes=400, zero_init_residual=False):
     """ResNet3D-18 (Tran et al. 2018): full 3x3x3 convolutions, 33,371,472 parameters with 400
     classes. Input (N, 3, T, H, W) clips; output (N, num_classes) logits."""
-    return VideoResNet([_conv3d_simple] * 4, [2, 2, 2, 2], _basic_stem, num_classes,
-                       zero_init_residual)
+    return VideoResNet(
+        [_conv3d_simple] * 4, [2, 2, 2, 2], _basic_stem, num_classes, zero_init_residual
+    )
 
 
 def mc3_18(num_classes=400, zero_init_residual=False):
     """MC3-18: 3D convolutions in ``layer1``, spatial-only (1x3x3) ones after; 11,695,440
     parameters with 400 classes. Input (N, 3, T, H, W) clips; output (N, num_classes) logits."""
-    return VideoResNet([_conv3d_simple] + [_conv_no_temporal] * 3, [2, 2, 2, 2], _basic_stem,
-                       num_classes, zero_init_residual)
+    return VideoResNet(
+        [_conv3d_simple] + [_conv_no_temporal] * 3,
+        [2, 2, 2, 2],
+        _basic_stem,
+        num_classes,
+        zero_init_residual,
+    )
 
 
 def r2plus1d_18(num_classes=400, zero_init_residual=False):
     """R(2+1)D-18: every 3x3x3 convolution factorised into 1x3x3 spatial + 3x1x1 temporal;
     31,505,325 parameters with 400 classes. Input (N, 3, T, H, W) clips; output
     (N, num_classes) logits."""
-    return VideoResNet([_conv_2plus1d] * 4, [2, 2, 2, 2], _r2plus1d_stem, num_classes,
-                       zero_init_residual)
+    return VideoResNet(
+        [_conv_2plus1d] * 4, [2, 2, 2, 2], _r2plus1d_stem, num_classes, zero_init_residual
+    )

@@ -11,12 +11,39 @@ inside a ``Dataset`` (and in loader workers) with no autograd involved.
 """
 
 from lucid.transforms.base import Compose, Transform, as_generator  # noqa: F401
-from lucid.transforms.intensity import (GaussianNoise, NormalizeIntensity,  # noqa: F401
-                                        RandomGamma, ScaleIntensity, ShiftIntensity)
-from lucid.transforms.spatial import (Affine, CenterCrop, PadToSize, RandomAffine,  # noqa: F401
-                                      RandomCrop, RandomFlip, RandomRotate90, Resize)
+from lucid.transforms.intensity import (  # noqa: F401
+    GaussianNoise,
+    NormalizeIntensity,
+    RandomGamma,
+    ScaleIntensity,
+    ShiftIntensity,
+)
+from lucid.transforms.spatial import (  # noqa: F401
+    Affine,
+    CenterCrop,
+    PadToSize,
+    RandomAffine,
+    RandomCrop,
+    RandomFlip,
+    RandomRotate90,
+    Resize,
+)
 
-__all__ = ["Transform", "Compose", "as_generator", "RandomFlip", "CenterCrop", "RandomCrop",
-           "PadToSize", "RandomRotate90", "Affine", "RandomAffine", "Resize",
-           "NormalizeIntensity", "ScaleIntensity", "ShiftIntensity", "RandomGamma",
-           "GaussianNoise"]
+__all__ = [
+    "Transform",
+    "Compose",
+    "as_generator",
+    "RandomFlip",
+    "CenterCrop",
+    "RandomCrop",
+    "PadToSize",
+    "RandomRotate90",
+    "Affine",
+    "RandomAffine",
+    "Resize",
+    "NormalizeIntensity",
+    "ScaleIntensity",
+    "ShiftIntensity",
+    "RandomGamma",
+    "GaussianNoise",
+]

@@ -29,8 +29,10 @@ def _check_label(label, spatial, name):
     if not isinstance(label, np.ndarray):
         raise TypeError(f"{name}: label must be a numpy array, got {type(label).__name__}")
     if label.ndim not in (3, 4) or label.shape[-3:] != spatial:
-        raise ValueError(f"{name}: label must have shape (D, H, W) or (C, D, H, W) with the "
-                         f"image's spatial size {spatial}, got {label.shape}")
+        raise ValueError(
+            f"{name}: label must have shape (D, H, W) or (C, D, H, W) with the "
+            f"image's spatial size {spatial}, got {label.shape}"
+        )
     return label
 
 

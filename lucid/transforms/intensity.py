@@ -7,8 +7,7 @@ import numpy as np
 
 from lucid.transforms.base import Transform, check_p
 
-__all__ = ["NormalizeIntensity", "ScaleIntensity", "ShiftIntensity", "RandomGamma",
-           "GaussianNoise"]
+__all__ = ["NormalizeIntensity", "ScaleIntensity", "ShiftIntensity", "RandomGamma", "GaussianNoise"]
 
 
 def _float(image):
@@ -20,8 +19,9 @@ def _per_channel(value, channels, name):
     if v.ndim == 0:
         return np.full(channels, float(v))
     if v.shape != (channels,):
-        raise ValueError(f"{name} must be a number or one value per channel ({channels}), got "
-                         f"shape {v.shape}")
+        raise ValueError(
+            f"{name} must be a number or one value per channel ({channels}), got shape {v.shape}"
+        )
     return v
 
 
@@ -104,8 +104,9 @@ class RandomGamma(Transform):
         super().__init__(seed)
         self.gamma = tuple(float(g) for g in gamma)
         if len(self.gamma) != 2 or not 0 < self.gamma[0] <= self.gamma[1]:
-            raise ValueError(f"RandomGamma: gamma must be a (low, high) range with "
-                             f"0 < low <= high, got {gamma}")
+            raise ValueError(
+                f"RandomGamma: gamma must be a (low, high) range with 0 < low <= high, got {gamma}"
+            )
         self.p = check_p(p)
 
     def draw(self, rng, spatial):
@@ -121,7 +122,7 @@ class RandomGamma(Transform):
         if hi <= lo:
             return x
         unit = (x.astype(np.float64) - lo) / (hi - lo)
-        return (lo + unit ** gamma * (hi - lo)).astype(x.dtype)
+        return (lo + unit**gamma * (hi - lo)).astype(x.dtype)
 
 
 class GaussianNoise(Transform):

@@ -10,8 +10,16 @@ import numpy as np
 from lucid.transforms.base import Transform, check_p, triple
 from lucid.transforms.resample import resize_axis, sample
 
-__all__ = ["RandomFlip", "CenterCrop", "RandomCrop", "PadToSize", "RandomRotate90", "Affine",
-           "RandomAffine", "Resize"]
+__all__ = [
+    "RandomFlip",
+    "CenterCrop",
+    "RandomCrop",
+    "PadToSize",
+    "RandomRotate90",
+    "Affine",
+    "RandomAffine",
+    "Resize",
+]
 
 
 def _size(size, name):
@@ -44,8 +52,14 @@ class RandomFlip(Transform):
 
 
 def _crop(x, start, size):
-    return np.ascontiguousarray(x[:, start[0]:start[0] + size[0], start[1]:start[1] + size[1],
-                                  start[2]:start[2] + size[2]])
+    return np.ascontiguousarray(
+        x[
+            :,
+            start[0] : start[0] + size[0],
+            start[1] : start[1] + size[1],
+            start[2] : start[2] + size[2],
+        ]
+    )
 
 
 class CenterCrop(Transform):
@@ -58,8 +72,10 @@ class CenterCrop(Transform):
 
     def _check(self, spatial):
         if any(s < c for s, c in zip(spatial, self.size)):
-            raise ValueError(f"{type(self).__name__}: volume {spatial} is smaller than the crop "
-                             f"{self.size}; pad it first (PadToSize)")
+            raise ValueError(
+                f"{type(self).__name__}: volume {spatial} is smaller than the crop "
+                f"{self.size}; pad it first (PadToSize)"
+            )
 
     def draw(self, rng, spatial):
         """The crop's start corner."""
@@ -117,8 +133,9 @@ class RandomRotate90(Transform):
         super().__init__(seed)
         plane = tuple(plane)
         if len(plane) != 2 or plane[0] == plane[1] or not all(a in (0, 1, 2) for a in plane):
-            raise ValueError(f"RandomRotate90: plane must be two different spatial axes of "
-                             f"0, 1, 2, got {plane}")
+            raise ValueError(
+                f"RandomRotate90: plane must be two different spatial axes of 0, 1, 2, got {plane}"
+            )
         if max_k not in (1, 2, 3):
             raise ValueError(f"RandomRotate90: max_k must be 1, 2 or 3, got {max_k}")
         self.plane, self.p, self.max_k = plane, check_p(p), max_k
@@ -147,12 +164,12 @@ def _rotation(angles):
 def affine_coords(spatial, rotation, scale, translation):
     """Source positions (3, D, H, W) of every output voxel for the warp
     ``out = R S (in - c) + c + t`` about the volume centre ``c``."""
-    rotation, scale, translation = (np.asarray(v, np.float64) for v in
-                                    (rotation, scale, translation))
+    rotation, scale, translation = (
+        np.asarray(v, np.float64) for v in (rotation, scale, translation)
+    )
     centre = (np.array(spatial, np.float64) - 1) / 2
     inverse = np.linalg.inv(_rotation(rotation) @ np.diag(scale))
-    grid = np.stack(np.meshgrid(*[np.arange(s, dtype=np.float64) for s in spatial],
-                                indexing="ij"))
+    grid = np.stack(np.meshgrid(*[np.arange(s, dtype=np.float64) for s in spatial], indexing="ij"))
     shifted = grid - (centre + translation).reshape(3, 1, 1, 1)
     if np.array_equal(inverse, np.eye(3)):  # exact for pure translations
         return shifted + centre.reshape(3, 1, 1, 1)
@@ -191,15 +208,15 @@ class RandomAffine(Affine):
     ``+-degrees`` (per plane), an isotropic scale uniform in ``scale`` (a (low, high) range),
     a translation uniform in ``+-translate`` voxels per axis; resampling as in ``Affine``."""
 
-    def __init__(self, degrees=15.0, scale=(0.9, 1.1), translate=0.0, p=1.0, cval=0.0,
-                 seed=None):
+    def __init__(self, degrees=15.0, scale=(0.9, 1.1), translate=0.0, p=1.0, cval=0.0, seed=None):
         super().__init__(cval=cval)
         Transform.__init__(self, seed)
         self.degrees = triple(degrees, "degrees")
         self.scale_range = tuple(float(s) for s in scale)
         if len(self.scale_range) != 2 or not 0 < self.scale_range[0] <= self.scale_range[1]:
-            raise ValueError(f"RandomAffine: scale must be a (low, high) range with "
-                             f"0 < low <= high, got {scale}")
+            raise ValueError(
+                f"RandomAffine: scale must be a (low, high) range with 0 < low <= high, got {scale}"
+            )
         self.translate = triple(translate, "translate")
         self.p = check_p(p)
 

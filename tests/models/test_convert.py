@@ -8,8 +8,13 @@ import pytest
 
 import lucid
 from lucid import models
-from lucid.models.convert import (ConversionError, convert_file, convert_state_dict,
-                                  load_pytorch_weights, main)
+from lucid.models.convert import (
+    ConversionError,
+    convert_file,
+    convert_state_dict,
+    load_pytorch_weights,
+    main,
+)
 
 KW = dict(in_channels=1, num_classes=3, widths=(2, 4, 4, 4))
 
@@ -39,8 +44,9 @@ def numpy_state(model, drop=(), rename=lambda k: k, dtype=None):
 
 def test_foreign_file_converts_and_gives_the_same_outputs(tmp_path):
     src_model = small(0)
-    state = numpy_state(src_model, drop={"bn1.num_batches_tracked"},
-                        rename=lambda k: "module." + k)  # a DataParallel-style prefix
+    state = numpy_state(
+        src_model, drop={"bn1.num_batches_tracked"}, rename=lambda k: "module." + k
+    )  # a DataParallel-style prefix
     write_foreign(tmp_path / "w.safetensors", state)
     target = small(1)
     report = convert_file(tmp_path / "w.safetensors", tmp_path / "out.safetensors", target)
@@ -57,8 +63,9 @@ def test_half_precision_weights_are_cast_to_the_models_dtype(tmp_path):
     model = small(1)
     load_pytorch_weights(model, tmp_path / "w.safetensors")
     assert model.fc.weight.dtype == lucid.float32
-    np.testing.assert_allclose(model.fc.weight.numpy(),
-                               small(0).fc.weight.numpy().astype(np.float16), rtol=0)
+    np.testing.assert_allclose(
+        model.fc.weight.numpy(), small(0).fc.weight.numpy().astype(np.float16), rtol=0
+    )
 
 
 def test_every_problem_is_listed_in_one_error(tmp_path):
@@ -98,8 +105,16 @@ def test_ignore_prefix_and_non_strict(tmp_path):
 
 def test_command_line(tmp_path, capsys):
     write_foreign(tmp_path / "w.safetensors", numpy_state(small(0)))
-    args = [str(tmp_path / "w.safetensors"), str(tmp_path / "out.safetensors"), "--model",
-            "resnet3d_10", "--num-classes", "3", "--kwargs", '{"widths": [2, 4, 4, 4]}']
+    args = [
+        str(tmp_path / "w.safetensors"),
+        str(tmp_path / "out.safetensors"),
+        "--model",
+        "resnet3d_10",
+        "--num-classes",
+        "3",
+        "--kwargs",
+        '{"widths": [2, 4, 4, 4]}',
+    ]
     assert main(args) == 0
     assert "tensors converted for resnet3d_10" in capsys.readouterr().out
     assert main(args[:-4] + ["--num-classes", "7", "--kwargs", '{"widths": [2, 4, 4, 4]}']) == 1
@@ -111,8 +126,9 @@ def test_torch_written_file_converts(tmp_path):
     torch = pytest.importorskip("torch")
     st = pytest.importorskip("safetensors.torch")
     model = small(0)
-    st.save_file({k: torch.tensor(v) for k, v in numpy_state(model).items()},
-                 str(tmp_path / "w.safetensors"))
+    st.save_file(
+        {k: torch.tensor(v) for k, v in numpy_state(model).items()}, str(tmp_path / "w.safetensors")
+    )
     fresh = small(1)
     load_pytorch_weights(fresh, tmp_path / "w.safetensors")
     np.testing.assert_array_equal(fresh.conv1.weight.numpy(), model.conv1.weight.numpy())

@@ -13,16 +13,29 @@ RNG = np.random.default_rng(0)
 
 VIDEO = ["r3d_18", "mc3_18", "r2plus1d_18"]
 CASES = {  # name: (builder, input shape, expected output shape)
-    **{n: (lambda n=n: getattr(models, n)(num_classes=5), (2, 3, 4, 16, 16), (2, 5))
-       for n in VIDEO},
-    **{f"resnet3d_{d}": (lambda d=d: getattr(models, f"resnet3d_{d}")(
-        in_channels=2, num_classes=3, widths=(4, 8, 8, 16)), (2, 2, 16, 16, 16), (2, 3))
-       for d in (10, 18, 34, 50)},
-    "unet3d_batch": (lambda: models.UNet3d(1, 3, features=(4, 8, 16)), (2, 1, 8, 8, 8),
-                     (2, 3, 8, 8, 8)),
-    "unet3d_instance_trilinear": (lambda: models.UNet3d(2, 2, features=(4, 8), norm="instance",
-                                                        upsample="trilinear"),
-                                  (1, 2, 4, 8, 8), (1, 2, 4, 8, 8)),
+    **{
+        n: (lambda n=n: getattr(models, n)(num_classes=5), (2, 3, 4, 16, 16), (2, 5)) for n in VIDEO
+    },
+    **{
+        f"resnet3d_{d}": (
+            lambda d=d: getattr(models, f"resnet3d_{d}")(
+                in_channels=2, num_classes=3, widths=(4, 8, 8, 16)
+            ),
+            (2, 2, 16, 16, 16),
+            (2, 3),
+        )
+        for d in (10, 18, 34, 50)
+    },
+    "unet3d_batch": (
+        lambda: models.UNet3d(1, 3, features=(4, 8, 16)),
+        (2, 1, 8, 8, 8),
+        (2, 3, 8, 8, 8),
+    ),
+    "unet3d_instance_trilinear": (
+        lambda: models.UNet3d(2, 2, features=(4, 8), norm="instance", upsample="trilinear"),
+        (1, 2, 4, 8, 8),
+        (1, 2, 4, 8, 8),
+    ),
 }
 
 
@@ -69,8 +82,9 @@ def test_shape_training_step_and_state_dict_round_trip(name, tmp_path):
         np.testing.assert_array_equal(fresh(x).numpy(), expected)
 
 
-@pytest.mark.parametrize("name, count", [("r3d_18", 33_371_472), ("mc3_18", 11_695_440),
-                                         ("r2plus1d_18", 31_505_325)])
+@pytest.mark.parametrize(
+    "name, count", [("r3d_18", 33_371_472), ("mc3_18", 11_695_440), ("r2plus1d_18", 31_505_325)]
+)
 def test_video_parameter_counts_match_the_docstrings_and_torchvision(name, count):
     build = getattr(models, name)
     assert f"{count:,}" in build.__doc__

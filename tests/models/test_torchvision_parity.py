@@ -33,7 +33,7 @@ def run(model, x, lib):
     """Logits, input gradient and stem weight gradient of ``sum(model(x) ** 2)``."""
     xt = lib.tensor(x, requires_grad=True)
     y = model(xt)
-    (y ** 2).sum().backward()
+    (y**2).sum().backward()
     grads = xt.grad.numpy(), model.stem[0].weight.grad.numpy()
     model.zero_grad()
     return (y.detach() if lib is torch else y).numpy(), *grads
@@ -57,9 +57,12 @@ def test_logits_and_gradients_match_torchvision(name, tmp_path):
         exact = run(ref64, x.astype(np.float64), torch)
         ours = [rel_err(a, b) for a, b in zip(run(model, x, lucid), exact)]
         theirs = [rel_err(a, b) for a, b in zip(run(ref32, x, torch), exact)]
-        print(f"{name} {mode}: Lucid float32 vs torchvision float64: logits {ours[0]:.1e}, "
-              f"input grad {ours[1]:.1e}, stem weight grad {ours[2]:.1e}; torchvision float32: "
-              f"{theirs[0]:.1e}, {theirs[1]:.1e}, {theirs[2]:.1e}", flush=True)
+        print(
+            f"{name} {mode}: Lucid float32 vs torchvision float64: logits {ours[0]:.1e}, "
+            f"input grad {ours[1]:.1e}, stem weight grad {ours[2]:.1e}; torchvision float32: "
+            f"{theirs[0]:.1e}, {theirs[1]:.1e}, {theirs[2]:.1e}",
+            flush=True,
+        )
         # float32 rounding, amplified where BatchNorm normalises few values: Lucid must be as
         # close to the float64 result as PyTorch's own float32 is (within a factor 4), and
         # within 1e-5 (logits) / 1e-4 (gradients) wherever PyTorch is that close

@@ -12,9 +12,19 @@ from tests.reference import numeric_grad
 RNG = np.random.default_rng(11)
 
 
-def np_dice(x, target, include_background=True, softmax=False, sigmoid=False,
-            squared_pred=False, jaccard=False, smooth_nr=1e-5, smooth_dr=1e-5, batch=False,
-            reduction="mean"):
+def np_dice(
+    x,
+    target,
+    include_background=True,
+    softmax=False,
+    sigmoid=False,
+    squared_pred=False,
+    jaccard=False,
+    smooth_nr=1e-5,
+    smooth_dr=1e-5,
+    batch=False,
+    reduction="mean",
+):
     """The definition written out in float64."""
     x = np.asarray(x, np.float64)
     c = x.shape[1]
@@ -33,20 +43,29 @@ def np_dice(x, target, include_background=True, softmax=False, sigmoid=False,
         p, t = p[:, 1:], t[:, 1:]
     axes = ((0,) if batch else ()) + tuple(range(2, x.ndim))
     inter = (p * t).sum(axis=axes)
-    den = ((p * p).sum(axis=axes) + (t * t).sum(axis=axes) if squared_pred
-           else p.sum(axis=axes) + t.sum(axis=axes))
+    den = (
+        (p * p).sum(axis=axes) + (t * t).sum(axis=axes)
+        if squared_pred
+        else p.sum(axis=axes) + t.sum(axis=axes)
+    )
     if jaccard:
         den = 2 * (den - inter)
     f = 1 - (2 * inter + smooth_nr) / (den + smooth_dr)
     return {"mean": f.mean(), "sum": f.sum(), "none": f}[reduction]
 
 
-OPTIONS = [dict(softmax=True), dict(softmax=True, include_background=False),
-           dict(sigmoid=True), dict(sigmoid=True, squared_pred=True),
-           dict(softmax=True, jaccard=True), dict(softmax=True, batch=True),
-           dict(softmax=True, reduction="sum"), dict(softmax=True, reduction="none"),
-           dict(softmax=True, smooth_nr=0.0, smooth_dr=1e-6), dict(softmax=True, batch=True,
-                                                                    reduction="none")]
+OPTIONS = [
+    dict(softmax=True),
+    dict(softmax=True, include_background=False),
+    dict(sigmoid=True),
+    dict(sigmoid=True, squared_pred=True),
+    dict(softmax=True, jaccard=True),
+    dict(softmax=True, batch=True),
+    dict(softmax=True, reduction="sum"),
+    dict(softmax=True, reduction="none"),
+    dict(softmax=True, smooth_nr=0.0, smooth_dr=1e-6),
+    dict(softmax=True, batch=True, reduction="none"),
+]
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -79,11 +98,13 @@ def test_perfect_prediction_gives_zero_and_module_matches_functional():
     target = RNG.integers(0, 3, (1, 4, 4, 4))
     onehot = np.moveaxis(np.eye(3)[target], -1, 1)
     assert F.dice_loss(lucid.tensor(onehot), lucid.tensor(target)).item() == pytest.approx(
-        0.0, abs=1e-6)
+        0.0, abs=1e-6
+    )
     x = lucid.tensor(RNG.standard_normal((1, 3, 4, 4, 4)).astype(np.float32))
     m = nn.DiceLoss(softmax=True, include_background=False)
     assert m(x, lucid.tensor(target)).item() == pytest.approx(
-        F.dice_loss(x, lucid.tensor(target), softmax=True, include_background=False).item())
+        F.dice_loss(x, lucid.tensor(target), softmax=True, include_background=False).item()
+    )
     assert "softmax" in repr(m)
 
 
@@ -100,5 +121,6 @@ def test_dice_errors():
     with pytest.raises(ValueError, match="reduction"):
         nn.DiceLoss(reduction="batchmean")
     with pytest.raises(ValueError, match="channels"):
-        F.dice_loss(x[:, :1], lucid.tensor(np.zeros((2, 1, 4, 4), np.float32)),
-                    include_background=False)
+        F.dice_loss(
+            x[:, :1], lucid.tensor(np.zeros((2, 1, 4, 4), np.float32)), include_background=False
+        )
