@@ -22,7 +22,7 @@ demo-seg: $(BIN)/python
 test: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	LUCID_CPU_KERNELS=mlx $(BIN)/python -m pytest
-	LUCID_CPU_KERNELS=native $(BIN)/python -m pytest
+	LUCID_CPU_KERNELS=numpy $(BIN)/python -m pytest
 
 # ruff (lint + format check) and mypy on the package, with the versions pinned in the dev extra.
 lint: $(BIN)/python

@@ -1,7 +1,7 @@
 """Conv3d forward + backward (input, weight and bias gradients), measured in one run for:
 
 - lucid[mlx]     Lucid with MLX's kernels (the framework's own overhead over the primitive)
-- lucid[native]  Lucid with its NumPy/OpenBLAS CPU kernels (the Linux CPU default)
+- lucid[numpy]   Lucid with its NumPy/OpenBLAS CPU kernels (the Linux CPU default)
 - mlx autograd   mx.value_and_grad over mx.conv3d on channels-last input (the baseline)
 - torch cpu      PyTorch eager on the CPU, when installed
 
@@ -140,11 +140,11 @@ def main():
           f"gpu: {B.gpu_kind()}, torch: {torch.__version__ if torch else 'not installed'}")
     print("# seconds per Conv3d forward+backward (median); ratios: lower is better for Lucid")
     header = f"{'case':42s} {'lucid[mlx]':>11s} {'mlx autograd':>13s} {'ratio':>6s} " \
-             f"{'lucid[native]':>14s} {'torch cpu':>10s} {'nat/mlx':>8s} {'nat/torch':>10s}"
+             f"{'lucid[numpy]':>14s} {'torch cpu':>10s} {'np/mlx':>8s} {'np/torch':>10s}"
     print(header)
     keys = args.cases.split(",")
     # the fast columns first, for every case: MLX's CPU runs leave the machine busy for a while
-    native = {k: timed(lucid_step(CASES[k], "native"), max(args.repeat, 5)) for k in keys}
+    numpy_t = {k: timed(lucid_step(CASES[k], "numpy"), max(args.repeat, 5)) for k in keys}
     torch_t = {k: timed(torch_step(CASES[k], torch), max(args.repeat, 5)) if torch else float("nan")
                for k in keys}
     for key in keys:
@@ -153,7 +153,7 @@ def main():
         if not args.skip_mlx:
             lm = timed(lucid_step(c, "mlx"), args.repeat)
             ma = timed(mlx_step(c), args.repeat)
-        ln, tt = native[key], torch_t[key]
+        ln, tt = numpy_t[key], torch_t[key]
         print(f"{describe(c):42s} {lm:11.4f} {ma:13.4f} {lm / ma:6.2f} {ln:14.4f} {tt:10.4f} "
               f"{ma / ln:7.1f}x {ln / tt:9.2f}x", flush=True)
     B.set_cpu_kernels(before)

@@ -2,7 +2,7 @@
 
 MLX's conv_general rejects groups != 1 in 3D, so ``lucid/_backend/conv.py`` provides grouped 3D
 itself.  This script times the candidate formulations on the same problem and checks that they
-agree, reproducing the table in that module's docstring:
+agree (the tables are in docs/benchmarks.md):
 
     block    block-diagonal dense weight: one groups=1 conv, groups x the FLOPs
     loop     one groups=1 conv per group (groups calls)
@@ -12,8 +12,8 @@ agree, reproducing the table in that module's docstring:
              other groupings as im2col + batched matmul (groups as batch); the input
              grad by stride phases (no multiplications by inserted zeros)
 
-For 1D/2D (where MLX has grouped conv) it also compares MLX's native grouped conv with the tap
-path, which decides the routing in ``_use_taps``.
+For 1D/2D (where MLX has grouped conv) it also compares MLX's grouped conv_general with the tap
+path, which decided the routing in ``dispatch.conv_route``.
 
 Usage:  python benchmarks/depthwise_options.py [--quick]
 """
@@ -98,13 +98,13 @@ def make_options(nd, groups):
     opts = {}
 
     def blk_f(x, w, s, p, d, g):
-        return C._native_forward(x, block_dense(w, g), s, p, d, 1)
+        return C._conv_general_forward(x, block_dense(w, g), s, p, d, 1)
 
     def blk_i(dy, w, sp, s, p, d, g):
-        return C._native_input_grad(dy, block_dense(w, g), sp, s, p, d, 1)
+        return C._conv_general_input_grad(dy, block_dense(w, g), sp, s, p, d, 1)
 
     def blk_w(x, dy, k, s, p, d, g):
-        dw = C._native_weight_grad(x, dy, k, s, p, d, 1)      # (C_out, C_in, *K)
+        dw = C._conv_general_weight_grad(x, dy, k, s, p, d, 1)      # (C_out, C_in, *K)
         c_out, c_in = dw.shape[:2]
         dw = dw.reshape((g, c_out // g, g, c_in // g) + tuple(k))
         return mx.stack([dw[i, :, i] for i in range(g)]).reshape((c_out, c_in // g) + tuple(k))
@@ -117,28 +117,28 @@ def make_options(nd, groups):
         return a[(slice(None),) * axis + (slice(i * c, (i + 1) * c),)]
 
     def loop_f(x, w, s, p, d, g):
-        return mx.concatenate([C._native_forward(part(x, i, g), part(w, i, g, 0), s, p, d, 1)
+        return mx.concatenate([C._conv_general_forward(part(x, i, g), part(w, i, g, 0), s, p, d, 1)
                                for i in range(g)], axis=1)
 
     def loop_i(dy, w, sp, s, p, d, g):
-        return mx.concatenate([C._native_input_grad(part(dy, i, g), part(w, i, g, 0),
+        return mx.concatenate([C._conv_general_input_grad(part(dy, i, g), part(w, i, g, 0),
                                                     sp, s, p, d, 1)
                                for i in range(g)], axis=1)
 
     def loop_w(x, dy, k, s, p, d, g):
-        return mx.concatenate([C._native_weight_grad(part(x, i, g), part(dy, i, g), k, s, p, d, 1)
+        return mx.concatenate([C._conv_general_weight_grad(part(x, i, g), part(dy, i, g), k, s, p, d, 1)
                                for i in range(g)], axis=0)
 
     opts["loop"] = (loop_f, loop_i, loop_w)
 
     if nd < 3 or groups == 1:
-        opts["native"] = (C._native_forward, C._native_input_grad, C._native_weight_grad)
+        opts["conv_general"] = (C._conv_general_forward, C._conv_general_input_grad, C._conv_general_weight_grad)
     if nd == 3:
         for name, stacked in (("fold", False), ("fold1", True)):
             cv = fold_conv3d(stacked)
             opts[name] = tuple(
                 (lambda *a, fn=fn, cv=cv: fn(*a, conv=cv))
-                for fn in (C._native_forward, C._native_input_grad, C._native_weight_grad))
+                for fn in (C._conv_general_forward, C._conv_general_input_grad, C._conv_general_weight_grad))
     opts["taps"] = (C._tap_forward, C._tap_input_grad, C._tap_weight_grad)
     return opts
 

@@ -1,5 +1,5 @@
 """One training step (forward, backward, Adam update) of the `make demo` network on a batch of
-32 volumes of 16^3, with MLX's CPU kernels ("before") and Lucid's native CPU kernels ("after"),
+32 volumes of 16^3, with MLX's CPU kernels ("before") and Lucid's NumPy CPU kernels ("after"),
 and the same network in PyTorch eager when installed; all measured in this run."""
 
 import os
@@ -78,7 +78,7 @@ def torch_step(torch):
 def main():
     before = B.cpu_kernels()
     results = {"lucid, MLX CPU kernels (before)": timed(lucid_step("mlx")),
-               "lucid, native CPU kernels (after)": timed(lucid_step("native"))}
+               "lucid, NumPy CPU kernels (after)": timed(lucid_step("numpy"))}
     B.set_cpu_kernels(before)
     try:
         import torch
@@ -89,9 +89,9 @@ def main():
         pass
     print(f"# {platform.platform()}, {os.cpu_count()} cores; demo network, batch {BATCH} of "
           f"{SIZE}^3, median of 10 steps")
-    base = results["lucid, native CPU kernels (after)"]
+    base = results["lucid, NumPy CPU kernels (after)"]
     for name, sec in results.items():
-        print(f"  {name:36s} {sec * 1e3:8.1f} ms/step   ({sec / base:5.2f}x the native path)")
+        print(f"  {name:36s} {sec * 1e3:8.1f} ms/step   ({sec / base:5.2f}x the NumPy path)")
 
 
 if __name__ == "__main__":

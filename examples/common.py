@@ -102,7 +102,7 @@ def train_epoch(model, loader, optimizer, desc="train", scheduler=None, progress
             scheduler.step()
         n = y.shape[0]
         total_loss += loss.item() * n
-        correct += int((logits.argmax(axis=1) == y).sum().item())
+        correct += int((logits.argmax(dim=1) == y).sum().item())
         seen += n
         bar.update(n, loss=total_loss / seen, acc=correct / seen)
     bar.close()
@@ -117,6 +117,6 @@ def evaluate(model, loader):
     for x, y in loader:
         logits = model(x)
         total_loss += F.cross_entropy(logits, y, reduction="sum").item()
-        correct += int((logits.argmax(axis=1) == y).sum().item())
+        correct += int((logits.argmax(dim=1) == y).sum().item())
         seen += y.shape[0]
     return total_loss / seen, correct / seen

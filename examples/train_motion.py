@@ -56,7 +56,7 @@ class PerFrame2d(nn.Module):
         """(N, 1, T, H, W) clips -> logits, from frame features averaged over T."""
         n, c, t, h, w = x.shape
         frames = x.permute(0, 2, 1, 3, 4).reshape(n * t, c, h, w)
-        features = self.frame(frames).reshape(n, t, -1).mean(axis=1)
+        features = self.frame(frames).reshape(n, t, -1).mean(dim=1)
         return self.head(features)
 
 

@@ -67,7 +67,7 @@ def train_epoch(model, loader, optimizer, scheduler):
         optimizer.step()
         scheduler.step()
         total_loss += loss.item() * y.shape[0]
-        correct += int((logits.argmax(axis=1) == y).sum().item())
+        correct += int((logits.argmax(dim=1) == y).sum().item())
         seen += y.shape[0]
     loss_sum, right, count = dist.all_reduce(lucid.tensor([total_loss, correct, seen],
                                                           dtype="float64")).tolist()
@@ -83,7 +83,7 @@ def evaluate(model, dataset):
     for x, y in DataLoader(mine, batch_size=256):
         logits = model(x)
         total_loss += F.cross_entropy(logits, y, reduction="sum").item()
-        correct += int((logits.argmax(axis=1) == y).sum().item())
+        correct += int((logits.argmax(dim=1) == y).sum().item())
         seen += y.shape[0]
     loss_sum, right, count = dist.all_reduce(lucid.tensor([total_loss, correct, seen],
                                                           dtype="float64")).tolist()

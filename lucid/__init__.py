@@ -10,20 +10,25 @@ Tensor([[2.0, 4.0]])
 # Tensor first, then its operators (bound from lucid.ops), then everything built on them.
 from lucid import _methods
 from lucid.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
-from lucid.dtypes import (bfloat16, bool_, double, dtype, float16, float32, float64,  # noqa: F401
-                          half, int8, int16, int32, int64, long, uint8, uint32)
-from lucid.tensor import Tensor  # noqa: F401
+from lucid.autograd import inference_mode  # noqa: F401
+from lucid.dtypes import (bfloat16, bool, bool_, double, dtype, float16, float32,  # noqa: F401
+                          float64, half, int8, int16, int32, int64, long, short, uint8, uint32)
+from lucid.tensor import Size, Tensor  # noqa: F401
+from lucid.dtypes import float_ as float, int_ as int  # noqa: F401,E402  (PyTorch's dtype names)
 
 _methods.bind()
 
 from lucid import autograd, random  # noqa: E402,F401
-from lucid.creation import (arange, empty, empty_like, eye, full, full_like,  # noqa: E402,F401
-                            linspace, ones, ones_like, tensor, zeros, zeros_like)
+from lucid._methods import is_tensor, numel  # noqa: E402,F401
+from lucid.creation import (arange, as_tensor, empty, empty_like, eye, from_numpy,  # noqa: E402,F401
+                            full, full_like, linspace, ones, ones_like, tensor, zeros, zeros_like)
 from lucid.ops import *  # noqa: E402,F401,F403
-from lucid.random import rand, rand_like, randint, randn, randn_like  # noqa: E402,F401
+from lucid.random import (manual_seed, rand, rand_like, randint, randn,  # noqa: E402,F401
+                          randn_like)
 from lucid.random import randperm  # noqa: E402,F401
 from lucid import data, nn, optim  # noqa: E402,F401
 from lucid.serialization import load, save  # noqa: E402,F401
+from lucid._backend.checks import check_indices, set_index_checks  # noqa: E402,F401
 
 __version__ = "0.1.0"
 

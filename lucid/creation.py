@@ -8,7 +8,7 @@ import operator
 import numpy as np
 
 from lucid import _backend as B
-from lucid.dtypes import as_dtype_name
+from lucid.dtypes import BY_NAME, as_dtype_name
 from lucid.tensor import Tensor
 
 
@@ -21,6 +21,7 @@ def _shape(shape):
         raise TypeError(f"sizes must be ints, got {shape!r}") from None
     if any(s < 0 for s in shape):
         raise ValueError(f"sizes must be non-negative, got shape {shape}")
+    B.check_ndim(shape)
     return shape
 
 
@@ -38,9 +39,43 @@ def _make(build, device, requires_grad):
     return t
 
 
+def _numpy_dtype(data):
+    """A numpy array's (or scalar's) dtype name when Lucid has it, as PyTorch keeps it; None for
+    Python data (floats then default to float32 and ints to int64)."""
+    if isinstance(data, (np.ndarray, np.generic)) and data.dtype.name in BY_NAME:
+        return data.dtype.name
+    return None
+
+
 def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """A new tensor from a scalar, nested list, numpy/MLX array or Tensor."""
+    """A new tensor (a copy) from a scalar, nested list, numpy/MLX array or Tensor. A numpy
+    array keeps its dtype (float64 stays float64, as in PyTorch; float64 cannot go to the GPU);
+    Python floats become float32 and Python ints int64."""
+    if dtype is None:
+        dtype = _numpy_dtype(data)
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
+
+
+def from_numpy(ndarray) -> Tensor:
+    """A tensor with a numpy array's values and dtype. Unlike PyTorch's, it is a copy: MLX cannot
+    share numpy's memory, so later writes to the array do not show in the tensor."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"from_numpy expects a numpy.ndarray, got {type(ndarray).__name__}")
+    if ndarray.dtype.name not in BY_NAME:
+        raise TypeError(f"from_numpy: numpy dtype {ndarray.dtype} is not supported; expected one "
+                        f"of {sorted(BY_NAME)}")
+    return Tensor(ndarray, dtype=ndarray.dtype.name)
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """``data`` itself when it is already a Tensor of that dtype and device, else a new tensor
+    (as ``tensor``)."""
+    if isinstance(data, Tensor):
+        if (dtype is None or data.dtype == dtype) and (
+                device is None or B.resolve_device(device) == data.device):
+            return data
+        return data.to(device=device, dtype=dtype)
+    return tensor(data, dtype=dtype, device=device)
 
 
 def zeros(*shape, dtype="float32", device=None, requires_grad=False) -> Tensor:
@@ -86,9 +121,10 @@ def arange(start, stop=None, step=1, dtype=None, device=None, requires_grad=Fals
     return _make(lambda: B.asarray(values, as_dtype_name(dtype)), device, requires_grad)
 
 
-def linspace(start, stop, num=50, dtype="float32", device=None, requires_grad=False) -> Tensor:
-    """``num`` evenly spaced values from start to stop inclusive."""
-    return _make(lambda: B.asarray(np.linspace(start, stop, num), as_dtype_name(dtype)), device,
+def linspace(start, end, steps, dtype="float32", device=None, requires_grad=False) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (PyTorch's signature:
+    ``steps`` has no default)."""
+    return _make(lambda: B.asarray(np.linspace(start, end, steps), as_dtype_name(dtype)), device,
                  requires_grad)
 
 

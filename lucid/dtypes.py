@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+
 import numpy as np
 
 from lucid import _backend as B
@@ -44,7 +46,8 @@ int64 = dtype("int64")
 uint8 = dtype("uint8")
 uint32 = dtype("uint32")
 bool_ = dtype("bool")
-half, double, long, int_, float_ = float16, float64, int64, int32, float32
+bool = bool_  # noqa: A001  (PyTorch's name; this module reaches Python's as builtins.bool)
+half, double, long, int_, float_, short = float16, float64, int64, int32, float32, int16
 
 BY_NAME = {d.name: d for d in (float32, float16, bfloat16, float64, int8, int16, int32, int64,
                                 uint8, uint32, bool_)}
@@ -61,7 +64,7 @@ def as_dtype_name(spec) -> str:
         return "float32"
     if spec is int:
         return "int64"
-    if spec is bool:
+    if spec is builtins.bool:
         return "bool"
     if isinstance(spec, str):
         name = spec.replace("lucid.", "").replace("mlx.core.", "")

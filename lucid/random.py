@@ -12,6 +12,11 @@ def seed(value: int) -> None:
     B.random_seed(value)
 
 
+def manual_seed(seed: int) -> None:
+    """PyTorch's name for ``seed``: make every random draw Lucid makes reproducible."""
+    B.random_seed(seed)
+
+
 def _size(size):
     return _shape((size,) if isinstance(size, int) else (tuple(size),))
 
@@ -41,7 +46,10 @@ def normal(mean=0.0, std=1.0, size=(), dtype="float32", device=None, requires_gr
 
 
 def randint(low, high=None, size=(), dtype="int64", device=None):
-    """Integers uniformly drawn from [low, high) (from [0, low) when ``high`` is None)."""
+    """Integers uniformly drawn from [low, high): PyTorch's ``randint(low, high, size)`` and
+    ``randint(high, size)`` (from [0, high))."""
+    if isinstance(high, (tuple, list)):  # randint(high, size)
+        low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
     if high <= low:

@@ -7,14 +7,41 @@ every op keeps its forward and backward side by side.
 from __future__ import annotations
 
 import itertools
+import operator
 
 import numpy as np
 
 from lucid import _backend as B
+from lucid._args import dim_aliases
 from lucid.autograd import graph
 from lucid.autograd.grad_mode import is_grad_enabled
 from lucid.dtypes import BY_NAME, as_dtype_name
 from lucid.dtypes import dtype as DType
+
+_ops = None  # lucid.ops, bound by lucid._methods.bind() (the ops are built on this class)
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple of ints (PyTorch's ``torch.Size``; it prints as a tuple)."""
+
+    __slots__ = ()
+
+    def numel(self) -> int:
+        """The number of elements of a tensor of this shape."""
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+
+def _dim_index(dim, ndim: int) -> int:
+    """``dim`` checked against ``ndim`` and made non-negative."""
+    nd = max(ndim, 1)
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise TypeError(f"dim must be an int, got {dim!r}")
+    if not -nd <= dim < nd:
+        raise IndexError(f"dim {dim} is out of range for a tensor with {ndim} dimensions")
+    return int(dim) % nd
 
 
 class Tensor:
@@ -25,8 +52,8 @@ class Tensor:
     integer data to int64.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_hooks", "_retains_grad", "_device",
-                 "__weakref__", "__dict__")
+    __slots__ = ("_data", "_version", "_grad", "requires_grad", "_node", "_hooks",
+                 "_retains_grad", "_device", "__weakref__", "__dict__")
     __array_priority__ = 1000  # numpy scalars/arrays on the left defer to Tensor's operators
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
@@ -34,9 +61,11 @@ class Tensor:
         if isinstance(data, Tensor):
             data = data.data
         self._device = B.resolve_device(device)
+        self._version = -1  # the first assignment below makes it 0
         with B.device_scope(self._device):  # a dtype conversion runs on the tensor's stream
             self.data = B.asarray(data, name)
-        self.grad = None
+        B.check_ndim(self._data.shape)
+        self._grad = None
         self._node = None
         self._hooks = None
         self._retains_grad = False
@@ -50,30 +79,64 @@ class Tensor:
     def _wrap(cls, data, device="cpu", requires_grad=False):
         """A Tensor around an existing backend array, without conversion or copies."""
         t = cls.__new__(cls)
-        t.data = data
+        t._data = data
+        t._version = 0
         t._device = device
-        t.grad = None
+        t._grad = None
         t._node = None
         t._hooks = None
         t._retains_grad = False
         t.requires_grad = requires_grad
         return t
 
+    # --- storage: every in-place write goes through the ``data`` setter ------------------------
+    def _set_data(self, value) -> None:
+        if not isinstance(value, B.Array):
+            value = value._data if isinstance(value, Tensor) else B.asarray(value)
+        self._data = value
+        try:
+            self._version += 1
+        except AttributeError:  # a subclass assigning before Tensor.__init__ ran
+            self._version = 0
+
+    # the getter is a C-level attrgetter: ``t.data`` is on every op's hot path
+    data = property(operator.attrgetter("_data"), _set_data, doc=(
+        "The backend (MLX) array. Assigning it (``t.data = values``) replaces the values in "
+        "place and bumps ``t._version``; every in-place write (``t[i] = v``, in-place methods, "
+        "optimizer updates) goes through this assignment."))
+
+    def _set_grad(self, value) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad must be a Tensor or None, got "
+                                f"{type(value).__name__}")
+            if not B.is_floating(value._data.dtype):
+                raise TypeError(f"assigned grad must be floating point, got dtype {value.dtype}")
+            if value.shape != self.shape:
+                raise ValueError(f"assigned grad has shape {value.shape} but the tensor has shape "
+                                 f"{self.shape}")
+            if value._data.dtype != self._data.dtype:
+                raise TypeError(f"assigned grad has dtype {value.dtype} but the tensor has dtype "
+                                f"{self.dtype}")
+            if value._device != self._device:
+                raise ValueError(f"assigned grad is on device {value._device!r} but the tensor is "
+                                 f"on {self._device!r}")
+        self._grad = value
+
+    grad = property(operator.attrgetter("_grad"), _set_grad, doc=(
+        "The accumulated gradient (a Tensor of this tensor's shape, dtype and device) or None; "
+        "an assignment of any other shape, dtype or device is refused at once."))
+
     # --- metadata --------------------------------------------------------------------------
     @property
-    def shape(self) -> tuple:
-        """The tensor's dimensions."""
-        return tuple(self.data.shape)
+    def shape(self) -> Size:
+        """The tensor's dimensions (a ``lucid.Size``, i.e. a tuple)."""
+        return Size(self.data.shape)
 
     @property
     def ndim(self) -> int:
         """Number of dimensions."""
         return self.data.ndim
-
-    @property
-    def size(self) -> int:
-        """Number of elements."""
-        return self.data.size
 
     def numel(self) -> int:
         """Number of elements (PyTorch's name)."""
@@ -161,19 +224,24 @@ class Tensor:
         self.grad = None
 
     # --- conversion ------------------------------------------------------------------------
+    # every host read first runs the deferred index checks (see lucid._backend.checks)
     def numpy(self) -> np.ndarray:
         """The values as a numpy array (a copy; bfloat16 comes back as float32)."""
-        return np.array(B.to_numpy(self.data))
+        B.check_indices(self._data)
+        return np.array(B.to_numpy(self._data))
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
-        return self.data.item()
+        B.check_indices(self._data)
+        return self._data.item()
 
     def tolist(self):
         """The values as (nested) Python lists."""
-        return self.data.tolist()
+        B.check_indices(self._data)
+        B.check_ndim(self._data.shape)
+        return self._data.tolist()
 
     def to(self, device=None, dtype=None) -> "Tensor":
         """This tensor on another device and/or with another dtype (differentiable);
@@ -216,7 +284,7 @@ class Tensor:
         if self.data.size != 1:
             raise ValueError(f"the truth value of a tensor with {self.data.size} elements is "
                              "ambiguous; use .any() or .all()")
-        return bool(self.data.item())
+        return bool(self.item())
 
     def __float__(self) -> float:
         return float(self.item())
@@ -239,7 +307,9 @@ class Tensor:
         from lucid.ops.index import normalize_index
 
         value = value.data if isinstance(value, Tensor) else value
-        data = self.data
+        # write into a copy, never into the array itself: MLX's in-place update would also change
+        # every holder of that array (backward closures that saved it, detached tensors)
+        data = B.array(self._data)
         data[normalize_index(index, self.shape)] = value
         self.data = data
 
@@ -261,6 +331,798 @@ class Tensor:
 
     def __str__(self) -> str:
         return _format_values(self, "")
+
+    # === PyTorch-style methods ====================================================================
+    # Defined on the class so IDEs and type checkers see them. Op-backed methods are thin wrappers
+    # over ``lucid.ops`` (bound to ``_ops`` by ``lucid._methods.bind``); ``lucid._methods.OPS``
+    # lists each op once and tests/test_surface.py checks each wrapper's signature against its
+    # function's. In-place methods (``add_``, ``+=``, ...) write ``self.data`` and keep the object.
+
+    # --- sizes ---------------------------------------------------------------------------------
+    def size(self, dim=None):
+        """The shape as a ``lucid.Size`` (a tuple), or the size of dimension ``dim`` (an int)."""
+        if dim is None:
+            return Size(self.data.shape)
+        return self.data.shape[_dim_index(dim, self.ndim)]
+
+    def dim(self) -> int:
+        """Number of dimensions (``ndim``)."""
+        return self.data.ndim
+
+    def ndimension(self) -> int:
+        """Number of dimensions (``ndim``)."""
+        return self.data.ndim
+
+    def nelement(self) -> int:
+        """Number of elements (``numel()``)."""
+        return self.data.size
+
+    def element_size(self) -> int:
+        """Bytes per element."""
+        return self.data.dtype.size
+
+    def is_contiguous(self) -> bool:
+        """Always True: Lucid tensors have no user-visible strides."""
+        return True
+
+    def contiguous(self) -> "Tensor":
+        """``self`` (Lucid tensors are always contiguous)."""
+        return self
+
+    def clone(self) -> "Tensor":
+        """A copy with its own storage; differentiable (the gradient passes through)."""
+        return graph.record(B.copy(self.data), (self,), lambda g: (g,), "Clone", saves=(),
+                            saves_output=False)
+
+    # --- dtype conversions ---------------------------------------------------------------------
+    def _cast(self, name):
+        return self if self.dtype.name == name else self.to(BY_NAME[name])
+
+    def float(self) -> "Tensor":
+        """``self`` as float32."""
+        return self._cast("float32")
+
+    def double(self) -> "Tensor":
+        """``self`` as float64 (CPU only)."""
+        return self._cast("float64")
+
+    def half(self) -> "Tensor":
+        """``self`` as float16."""
+        return self._cast("float16")
+
+    def bfloat16(self) -> "Tensor":
+        """``self`` as bfloat16."""
+        return self._cast("bfloat16")
+
+    def long(self) -> "Tensor":
+        """``self`` as int64."""
+        return self._cast("int64")
+
+    def int(self) -> "Tensor":
+        """``self`` as int32."""
+        return self._cast("int32")
+
+    def short(self) -> "Tensor":
+        """``self`` as int16."""
+        return self._cast("int16")
+
+    def byte(self) -> "Tensor":
+        """``self`` as uint8."""
+        return self._cast("uint8")
+
+    def bool(self) -> "Tensor":
+        """``self`` as bool."""
+        return self._cast("bool")
+
+    def type_as(self, other: "Tensor") -> "Tensor":
+        """``self`` converted to ``other``'s dtype."""
+        return self._cast(other.dtype.name)
+
+    # --- shapes of other tensors, and new tensors like this one --------------------------------
+    def view_as(self, other: "Tensor") -> "Tensor":
+        """``self`` reshaped to ``other``'s shape."""
+        return _ops.reshape(self, other.shape)
+
+    def reshape_as(self, other: "Tensor") -> "Tensor":
+        """``self`` reshaped to ``other``'s shape."""
+        return _ops.reshape(self, other.shape)
+
+    def expand_as(self, other: "Tensor") -> "Tensor":
+        """``self`` broadcast to ``other``'s shape."""
+        return _ops.expand(self, other.shape)
+
+    def _new(self, build, size, dtype, device, requires_grad):
+        from lucid import creation
+
+        return getattr(creation, build)(*size, dtype=dtype or self.dtype,
+                                        device=device or self._device,
+                                        requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> "Tensor":
+        """Zeros of ``size`` with this tensor's dtype and device (unless given)."""
+        return self._new("zeros", size, dtype, device, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> "Tensor":
+        """Ones of ``size`` with this tensor's dtype and device (unless given)."""
+        return self._new("ones", size, dtype, device, requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False) -> "Tensor":
+        """An uninitialised (zero) tensor of ``size`` with this tensor's dtype and device."""
+        return self._new("zeros", size, dtype, device, requires_grad)
+
+    def new_full(self, size, fill_value, *, dtype=None, device=None,
+                 requires_grad=False) -> "Tensor":
+        """``fill_value`` everywhere in ``size``, with this tensor's dtype and device."""
+        from lucid import creation
+
+        return creation.full(size, fill_value, dtype=dtype or self.dtype,
+                             device=device or self._device, requires_grad=requires_grad)
+
+    def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False) -> "Tensor":
+        """A new tensor from ``data``, with this tensor's dtype and device (unless given)."""
+        return Tensor(data, requires_grad=requires_grad, dtype=dtype or self.dtype,
+                      device=device or self._device)
+
+    def __format__(self, spec: str) -> str:
+        # f"{loss:.4f}" formats a 0-d tensor's value, as PyTorch does
+        if self.ndim == 0 and spec:
+            return format(self.item(), spec)
+        return object.__format__(self, spec)
+
+    @property
+    def T(self) -> "Tensor":
+        """The tensor with its dims reversed."""
+        return _ops.permute_dims(self)
+
+    @property
+    def mT(self) -> "Tensor":
+        """The last two dims swapped."""
+        return _ops.transpose(self, -2, -1)
+
+    # --- in-place writes -----------------------------------------------------------------------
+    def _write(self, compute, name: str) -> "Tensor":
+        """Replace ``self``'s values with ``compute(current)`` and keep the object, as PyTorch's
+        in-place ops. Under grad mode the write is recorded: the current value and its tape node
+        move to a new tensor that ``compute`` reads, and ``self`` takes the result's node."""
+        recording = is_grad_enabled()
+        if recording and self.requires_grad and self._node is None:
+            raise RuntimeError(f"{name}: a leaf tensor that requires grad cannot be modified in "
+                               "place (its gradient would be wrong); do it under lucid.no_grad()")
+        current = self
+        if recording:
+            current = Tensor._wrap(self.data, self._device, self.requires_grad)
+            current._node = self._node
+            current._version = self._version  # it holds the values self's node produced
+        out = compute(current)
+        if not isinstance(out, Tensor):
+            out = Tensor._wrap(B.asarray(out), self._device)
+        if out.data.dtype != self.data.dtype:
+            if B.is_floating(out.data.dtype) and not B.is_floating(self.data.dtype):
+                raise TypeError(f"{name}: the result is {out.dtype}, which cannot be written in "
+                                f"place into a tensor of dtype {self.dtype}")
+            out = out.to(self.dtype)
+        if tuple(out.data.shape) != tuple(self.data.shape):
+            raise ValueError(f"{name}: the result has shape {tuple(out.data.shape)}, but the "
+                             f"tensor written in place has shape {self.shape}")
+        self.data = out.data
+        if recording:
+            self._node = out._node
+            if self._node is not None:
+                self._node.out_version = self._version  # the node is attached after the write
+            self.requires_grad = out.requires_grad
+        return self
+
+    def add_(self, other, *, alpha=1) -> "Tensor":
+        """In-place ``self += alpha * other``."""
+        return self._write(lambda t: _ops.add(t, other if alpha == 1 else other * alpha), "add_")
+
+    def sub_(self, other, *, alpha=1) -> "Tensor":
+        """In-place ``self -= alpha * other``."""
+        return self._write(lambda t: _ops.sub(t, other if alpha == 1 else other * alpha), "sub_")
+
+    def mul_(self, other) -> "Tensor":
+        """In-place ``self *= other``."""
+        return self._write(lambda t: _ops.mul(t, other), "mul_")
+
+    def div_(self, other) -> "Tensor":
+        """In-place ``self /= other``."""
+        return self._write(lambda t: _ops.div(t, other), "div_")
+
+    def pow_(self, exponent) -> "Tensor":
+        """In-place ``self **= exponent``."""
+        return self._write(lambda t: _ops.pow(t, exponent), "pow_")
+
+    def clamp_(self, min=None, max=None) -> "Tensor":
+        """In-place ``clamp``."""
+        return self._write(lambda t: _ops.clip(t, min, max), "clamp_")
+
+    clip_ = clamp_
+
+    def abs_(self) -> "Tensor":
+        """In-place ``abs``."""
+        return self._write(_ops.abs, "abs_")
+
+    def neg_(self) -> "Tensor":
+        """In-place ``neg``."""
+        return self._write(_ops.neg, "neg_")
+
+    def exp_(self) -> "Tensor":
+        """In-place ``exp``."""
+        return self._write(_ops.exp, "exp_")
+
+    def log_(self) -> "Tensor":
+        """In-place ``log``."""
+        return self._write(_ops.log, "log_")
+
+    def sqrt_(self) -> "Tensor":
+        """In-place ``sqrt``."""
+        return self._write(_ops.sqrt, "sqrt_")
+
+    def relu_(self) -> "Tensor":
+        """In-place ``relu``."""
+        return self._write(_ops.relu, "relu_")
+
+    def sigmoid_(self) -> "Tensor":
+        """In-place ``sigmoid``."""
+        return self._write(_ops.sigmoid, "sigmoid_")
+
+    def tanh_(self) -> "Tensor":
+        """In-place ``tanh``."""
+        return self._write(_ops.tanh, "tanh_")
+
+    def where(self, condition, other) -> "Tensor":
+        """``lucid.where(condition, self, other)`` (PyTorch's ``Tensor.where``)."""
+        return _ops.where(condition, self, other)
+
+    def zero_(self) -> "Tensor":
+        """Fill with zeros, in place."""
+        return self.fill_(0)
+
+    def fill_(self, value) -> "Tensor":
+        """Fill with ``value`` (a number or a 0-d tensor), in place."""
+        return self._write(lambda t: _ops.add(_ops.mul(t, 0), value), "fill_")
+
+    def copy_(self, src) -> "Tensor":
+        """Copy ``src``'s values (broadcast to this shape, converted to this dtype) in place;
+        the gradient flows to ``src``."""
+        src = src if isinstance(src, Tensor) else Tensor(src)
+        return self._write(lambda t: _ops.expand(src.to(self.dtype), self.shape), "copy_")
+
+    def normal_(self, mean=0.0, std=1.0) -> "Tensor":
+        """Fill with samples of N(mean, std^2), in place."""
+        noise = B.random_normal(self.shape, self.dtype.name, mean, std)
+        return self._write(lambda t: _ops.add(_ops.mul(t, 0), Tensor._wrap(noise)), "normal_")
+
+    def uniform_(self, low=0.0, high=1.0, **bounds) -> "Tensor":
+        """Fill with samples uniform in [low, high) in place (PyTorch's ``from=``/``to=`` are
+        accepted as keywords)."""
+        low, high = bounds.pop("from", low), bounds.pop("to", high)
+        if bounds:
+            raise TypeError(f"uniform_() got unexpected keyword arguments {sorted(bounds)}")
+        noise = B.random_uniform(self.shape, self.dtype.name, low, high)
+        return self._write(lambda t: _ops.add(_ops.mul(t, 0), Tensor._wrap(noise)), "uniform_")
+
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
+
+    def __ipow__(self, other):
+        return self.pow_(other)
+
+    def __ifloordiv__(self, other):
+        return self._write(lambda t: _ops.floordiv(t, other), "floordiv_")
+
+    def __iand__(self, other):
+        return self._write(lambda t: _ops.bitwise_and(t, other), "bitwise_and_")
+
+    def __ior__(self, other):
+        return self._write(lambda t: _ops.bitwise_or(t, other), "bitwise_or_")
+
+    def __ixor__(self, other):
+        return self._write(lambda t: _ops.bitwise_xor(t, other), "bitwise_xor_")
+
+    # --- operators -----------------------------------------------------------------------------
+    def __add__(self, other):
+        return _ops.add(self, other)
+
+    def __radd__(self, other):
+        return _ops.add(other, self)
+
+    def __sub__(self, other):
+        return _ops.sub(self, other)
+
+    def __rsub__(self, other):
+        return _ops.sub(other, self)
+
+    def __mul__(self, other):
+        return _ops.mul(self, other)
+
+    def __rmul__(self, other):
+        return _ops.mul(other, self)
+
+    def __truediv__(self, other):
+        return _ops.div(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops.div(other, self)
+
+    def __floordiv__(self, other):
+        return _ops.floordiv(self, other)
+
+    def __rfloordiv__(self, other):
+        return _ops.floordiv(other, self)
+
+    def __pow__(self, other):
+        return _ops.pow(self, other)
+
+    def __rpow__(self, other):
+        return _ops.pow(other, self)
+
+    def __matmul__(self, other):
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops.matmul(other, self)
+
+    def __neg__(self):
+        return _ops.neg(self)
+
+    def __abs__(self):
+        return _ops.abs(self)
+
+    def __eq__(self, other):
+        return _ops.eq(self, other)
+
+    def __ne__(self, other):
+        return _ops.ne(self, other)
+
+    def __lt__(self, other):
+        return _ops.lt(self, other)
+
+    def __le__(self, other):
+        return _ops.le(self, other)
+
+    def __gt__(self, other):
+        return _ops.gt(self, other)
+
+    def __ge__(self, other):
+        return _ops.ge(self, other)
+
+    def __getitem__(self, index):
+        return _ops.getitem(self, index)
+
+    def __and__(self, other):
+        return _ops.bitwise_and(self, other)
+
+    def __rand__(self, other):
+        return _ops.bitwise_and(other, self)
+
+    def __or__(self, other):
+        return _ops.bitwise_or(self, other)
+
+    def __ror__(self, other):
+        return _ops.bitwise_or(other, self)
+
+    def __xor__(self, other):
+        return _ops.bitwise_xor(self, other)
+
+    def __rxor__(self, other):
+        return _ops.bitwise_xor(other, self)
+
+    def __invert__(self):
+        return _ops.bitwise_not(self)
+
+    # --- op methods (lucid._methods.OPS entries with surface "T") ----------------------------
+    def abs(self):
+        """``lucid.ops.abs`` as a method."""
+        return _ops.abs(self)
+
+    def neg(self):
+        """``lucid.ops.neg`` as a method."""
+        return _ops.neg(self)
+
+    def exp(self):
+        """``lucid.ops.exp`` as a method."""
+        return _ops.exp(self)
+
+    def log(self):
+        """``lucid.ops.log`` as a method."""
+        return _ops.log(self)
+
+    def log1p(self):
+        """``lucid.ops.log1p`` as a method."""
+        return _ops.log1p(self)
+
+    def sqrt(self):
+        """``lucid.ops.sqrt`` as a method."""
+        return _ops.sqrt(self)
+
+    def sin(self):
+        """``lucid.ops.sin`` as a method."""
+        return _ops.sin(self)
+
+    def cos(self):
+        """``lucid.ops.cos`` as a method."""
+        return _ops.cos(self)
+
+    def tanh(self):
+        """``lucid.ops.tanh`` as a method."""
+        return _ops.tanh(self)
+
+    def sigmoid(self):
+        """``lucid.ops.sigmoid`` as a method."""
+        return _ops.sigmoid(self)
+
+    def relu(self):
+        """``lucid.ops.relu`` as a method."""
+        return _ops.relu(self)
+
+    def square(self):
+        """``lucid.ops.square`` as a method."""
+        return _ops.square(self)
+
+    def erf(self):
+        """``lucid.ops.erf`` as a method."""
+        return _ops.erf(self)
+
+    def sign(self):
+        """``lucid.ops.sign`` as a method."""
+        return _ops.sign(self)
+
+    def clamp(self, min=None, max=None):
+        """``lucid.ops.clamp`` as a method."""
+        return _ops.clamp(self, min, max)
+
+    def clip(self, min=None, max=None):
+        """``lucid.ops.clip`` as a method."""
+        return _ops.clip(self, min, max)
+
+    def maximum(self, b):
+        """``lucid.ops.maximum`` as a method."""
+        return _ops.maximum(self, b)
+
+    def minimum(self, b):
+        """``lucid.ops.minimum`` as a method."""
+        return _ops.minimum(self, b)
+
+    def add(self, b):
+        """``lucid.ops.add`` as a method."""
+        return _ops.add(self, b)
+
+    def sub(self, b):
+        """``lucid.ops.sub`` as a method."""
+        return _ops.sub(self, b)
+
+    def mul(self, b):
+        """``lucid.ops.mul`` as a method."""
+        return _ops.mul(self, b)
+
+    def div(self, b):
+        """``lucid.ops.div`` as a method."""
+        return _ops.div(self, b)
+
+    def pow(self, b):
+        """``lucid.ops.pow`` as a method."""
+        return _ops.pow(self, b)
+
+    def floor_divide(self, b):
+        """``lucid.ops.floor_divide`` as a method."""
+        return _ops.floor_divide(self, b)
+
+    def eq(self, b):
+        """``lucid.ops.eq`` as a method."""
+        return _ops.eq(self, b)
+
+    def ne(self, b):
+        """``lucid.ops.ne`` as a method."""
+        return _ops.ne(self, b)
+
+    def lt(self, b):
+        """``lucid.ops.lt`` as a method."""
+        return _ops.lt(self, b)
+
+    def le(self, b):
+        """``lucid.ops.le`` as a method."""
+        return _ops.le(self, b)
+
+    def gt(self, b):
+        """``lucid.ops.gt`` as a method."""
+        return _ops.gt(self, b)
+
+    def ge(self, b):
+        """``lucid.ops.ge`` as a method."""
+        return _ops.ge(self, b)
+
+    def isnan(self):
+        """``lucid.ops.isnan`` as a method."""
+        return _ops.isnan(self)
+
+    def isinf(self):
+        """``lucid.ops.isinf`` as a method."""
+        return _ops.isinf(self)
+
+    def logical_not(self):
+        """``lucid.ops.logical_not`` as a method."""
+        return _ops.logical_not(self)
+
+    def logical_and(self, other):
+        """``lucid.ops.logical_and`` as a method."""
+        return _ops.logical_and(self, other)
+
+    def logical_or(self, other):
+        """``lucid.ops.logical_or`` as a method."""
+        return _ops.logical_or(self, other)
+
+    def logical_xor(self, other):
+        """``lucid.ops.logical_xor`` as a method."""
+        return _ops.logical_xor(self, other)
+
+    def bitwise_and(self, other):
+        """``lucid.ops.bitwise_and`` as a method."""
+        return _ops.bitwise_and(self, other)
+
+    def bitwise_or(self, other):
+        """``lucid.ops.bitwise_or`` as a method."""
+        return _ops.bitwise_or(self, other)
+
+    def bitwise_xor(self, other):
+        """``lucid.ops.bitwise_xor`` as a method."""
+        return _ops.bitwise_xor(self, other)
+
+    def bitwise_not(self):
+        """``lucid.ops.bitwise_not`` as a method."""
+        return _ops.bitwise_not(self)
+
+    @dim_aliases
+    def sum(self, dim=None, keepdim=False, *, dtype=None):
+        """``lucid.ops.sum`` as a method."""
+        return _ops.sum(self, dim, keepdim, dtype=dtype)
+
+    @dim_aliases
+    def mean(self, dim=None, keepdim=False, *, dtype=None):
+        """``lucid.ops.mean`` as a method."""
+        return _ops.mean(self, dim, keepdim, dtype=dtype)
+
+    @dim_aliases
+    def max(self, dim=None, keepdim=False, *, other=None):
+        """``lucid.ops.max`` as a method."""
+        return _ops.max(self, dim, keepdim, other=other)
+
+    @dim_aliases
+    def min(self, dim=None, keepdim=False, *, other=None):
+        """``lucid.ops.min`` as a method."""
+        return _ops.min(self, dim, keepdim, other=other)
+
+    @dim_aliases
+    def amax(self, dim=None, keepdim=False):
+        """``lucid.ops.amax`` as a method."""
+        return _ops.amax(self, dim, keepdim)
+
+    @dim_aliases
+    def amin(self, dim=None, keepdim=False):
+        """``lucid.ops.amin`` as a method."""
+        return _ops.amin(self, dim, keepdim)
+
+    @dim_aliases
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        """``lucid.ops.var`` as a method."""
+        return _ops.var(self, dim, unbiased, keepdim, correction=correction)
+
+    @dim_aliases
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        """``lucid.ops.std`` as a method."""
+        return _ops.std(self, dim, unbiased, keepdim, correction=correction)
+
+    @dim_aliases
+    def prod(self, dim=None, keepdim=False, *, dtype=None):
+        """``lucid.ops.prod`` as a method."""
+        return _ops.prod(self, dim, keepdim, dtype=dtype)
+
+    @dim_aliases
+    def argmax(self, dim=None, keepdim=False):
+        """``lucid.ops.argmax`` as a method."""
+        return _ops.argmax(self, dim, keepdim)
+
+    @dim_aliases
+    def argmin(self, dim=None, keepdim=False):
+        """``lucid.ops.argmin`` as a method."""
+        return _ops.argmin(self, dim, keepdim)
+
+    @dim_aliases
+    def logsumexp(self, dim=None, keepdim=False):
+        """``lucid.ops.logsumexp`` as a method."""
+        return _ops.logsumexp(self, dim, keepdim)
+
+    @dim_aliases
+    def all(self, dim=None, keepdim=False):
+        """``lucid.ops.all`` as a method."""
+        return _ops.all(self, dim, keepdim)
+
+    @dim_aliases
+    def any(self, dim=None, keepdim=False):
+        """``lucid.ops.any`` as a method."""
+        return _ops.any(self, dim, keepdim)
+
+    def reshape(self, *shape):
+        """``lucid.ops.reshape`` as a method."""
+        return _ops.reshape(self, *shape)
+
+    def view(self, *shape):
+        """``lucid.ops.view`` as a method."""
+        return _ops.view(self, *shape)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        """``lucid.ops.flatten`` as a method."""
+        return _ops.flatten(self, start_dim, end_dim)
+
+    @dim_aliases
+    def squeeze(self, dim=None):
+        """``lucid.ops.squeeze`` as a method."""
+        return _ops.squeeze(self, dim)
+
+    @dim_aliases
+    def unsqueeze(self, dim):
+        """``lucid.ops.unsqueeze`` as a method."""
+        return _ops.unsqueeze(self, dim)
+
+    def permute(self, *dims):
+        """``lucid.ops.permute`` as a method."""
+        return _ops.permute(self, *dims)
+
+    def transpose(self, dim0, dim1):
+        """``lucid.ops.transpose`` as a method."""
+        return _ops.transpose(self, dim0, dim1)
+
+    def swapaxes(self, axis0, axis1):
+        """``lucid.ops.swapaxes`` as a method."""
+        return _ops.swapaxes(self, axis0, axis1)
+
+    def swapdims(self, dim0, dim1):
+        """``lucid.ops.swapdims`` as a method."""
+        return _ops.swapdims(self, dim0, dim1)
+
+    def t(self):
+        """``lucid.ops.t`` as a method."""
+        return _ops.t(self)
+
+    def broadcast_to(self, *shape):
+        """``lucid.ops.broadcast_to`` as a method."""
+        return _ops.broadcast_to(self, *shape)
+
+    def expand(self, *sizes):
+        """``lucid.ops.expand`` as a method."""
+        return _ops.expand(self, *sizes)
+
+    def split(self, split_size_or_sections, dim=0):
+        """``lucid.ops.split`` as a method."""
+        return _ops.split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks, dim=0):
+        """``lucid.ops.chunk`` as a method."""
+        return _ops.chunk(self, chunks, dim)
+
+    def repeat(self, *sizes):
+        """``lucid.ops.repeat`` as a method."""
+        return _ops.repeat(self, *sizes)
+
+    def repeat_interleave(self, repeats, dim=None):
+        """``lucid.ops.repeat_interleave`` as a method."""
+        return _ops.repeat_interleave(self, repeats, dim)
+
+    def tile(self, dims):
+        """``lucid.ops.tile`` as a method."""
+        return _ops.tile(self, dims)
+
+    def astype(self, dtype):
+        """``lucid.ops.astype`` as a method."""
+        return _ops.astype(self, dtype)
+
+    def matmul(self, b):
+        """``lucid.ops.matmul`` as a method."""
+        return _ops.matmul(self, b)
+
+    def dot(self, b):
+        """``lucid.ops.dot`` as a method."""
+        return _ops.dot(self, b)
+
+    @dim_aliases
+    def softmax(self, dim=-1):
+        """``lucid.ops.softmax`` as a method."""
+        return _ops.softmax(self, dim)
+
+    @dim_aliases
+    def log_softmax(self, dim=-1):
+        """``lucid.ops.log_softmax`` as a method."""
+        return _ops.log_softmax(self, dim)
+
+    def lerp(self, end, weight):
+        """``lucid.ops.lerp`` as a method."""
+        return _ops.lerp(self, end, weight)
+
+    def flip(self, *dims):
+        """``lucid.ops.flip`` as a method."""
+        return _ops.flip(self, *dims)
+
+    def roll(self, shifts, dims=None):
+        """``lucid.ops.roll`` as a method."""
+        return _ops.roll(self, shifts, dims)
+
+    def diag(self, diagonal=0):
+        """``lucid.ops.diag`` as a method."""
+        return _ops.diag(self, diagonal)
+
+    def sort(self, dim=-1, descending=False, stable=False):
+        """``lucid.ops.sort`` as a method."""
+        return _ops.sort(self, dim, descending, stable)
+
+    def argsort(self, dim=-1, descending=False, stable=False):
+        """``lucid.ops.argsort`` as a method."""
+        return _ops.argsort(self, dim, descending, stable)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        """``lucid.ops.topk`` as a method."""
+        return _ops.topk(self, k, dim, largest, sorted)
+
+    def cumsum(self, dim, *, dtype=None):
+        """``lucid.ops.cumsum`` as a method."""
+        return _ops.cumsum(self, dim, dtype=dtype)
+
+    def cumprod(self, dim, *, dtype=None):
+        """``lucid.ops.cumprod`` as a method."""
+        return _ops.cumprod(self, dim, dtype=dtype)
+
+    def bincount(self, weights=None, minlength=0):
+        """``lucid.ops.bincount`` as a method."""
+        return _ops.bincount(self, weights, minlength)
+
+    def gather(self, dim, index):
+        """``lucid.ops.gather`` as a method."""
+        return _ops.gather(self, dim, index)
+
+    def index_select(self, dim, index):
+        """``lucid.ops.index_select`` as a method."""
+        return _ops.index_select(self, dim, index)
+
+    def masked_fill(self, mask, value):
+        """``lucid.ops.masked_fill`` as a method."""
+        return _ops.masked_fill(self, mask, value)
+
+    def masked_fill_(self, mask, value):
+        """``lucid.ops.masked_fill_`` as a method."""
+        return _ops.masked_fill_(self, mask, value)
+
+    def scatter(self, dim, index, src=None, value=None, *, reduce=None):
+        """``lucid.ops.scatter`` as a method."""
+        return _ops.scatter(self, dim, index, src, value, reduce=reduce)
+
+    def scatter_(self, dim, index, src=None, value=None, *, reduce=None):
+        """``lucid.ops.scatter_`` as a method."""
+        return _ops.scatter_(self, dim, index, src, value, reduce=reduce)
+
+    def scatter_add(self, dim, index, src):
+        """``lucid.ops.scatter_add`` as a method."""
+        return _ops.scatter_add(self, dim, index, src)
+
+    def scatter_add_(self, dim, index, src):
+        """``lucid.ops.scatter_add_`` as a method."""
+        return _ops.scatter_add_(self, dim, index, src)
+
+
+
+
+
+
+
+
+
 
 
 def _format_values(t: Tensor, prefix: str) -> str:

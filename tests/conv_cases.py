@@ -1,5 +1,5 @@
 """Random convolution problems shared by the kernel-set tests (test_backend_conv.py for MLX,
-test_native_conv.py for NumPy): one generator, one oracle call, one error measure."""
+test_numpy_conv.py for NumPy): one generator, one oracle call, one error measure."""
 
 import numpy as np
 
@@ -44,6 +44,35 @@ def make_configs(count, seed, hard_every, max_batch, extent, max_dense_channels=
             spatial.append(int(rng.integers(least, least + extent[nd])))
         configs.append(dict(n=n, groups=groups, cig=cig, og=og, spatial=tuple(spatial),
                             kernel=k, stride=s, dilation=d, padding=pad))
+    return configs
+
+
+def make_patch_configs(count, seed):
+    """Random convolutions whose windows do not overlap and need no padding (the MLX path's
+    matmul route): cycling 1D/2D/3D, dense / 2 groups / depthwise, and 1x1 stride 1, 1x1
+    strided (a subsample; dilation is then irrelevant and random), patchify (stride == kernel)
+    and kernels narrower than the stride; spatial sizes that the stride does not divide
+    included."""
+    rng = np.random.default_rng(seed)
+    configs = []
+    for i in range(count):
+        nd = 1 + i % 3
+        kind = ("pointwise", "subsample", "patchify", "narrow")[(i // 3) % 4]
+        s = (1,) * nd if kind == "pointwise" else tuple(int(v) for v in rng.integers(2, 4, nd))
+        if kind in ("pointwise", "subsample"):
+            k = (1,) * nd
+        elif kind == "patchify":
+            k = s
+        else:
+            k = tuple(int(rng.integers(1, v + 1)) for v in s)
+        d = tuple(int(v) for v in rng.integers(1, 4, nd)) if kind == "subsample" else (1,) * nd
+        groups, cig, og = ((1, int(rng.integers(1, 4)), int(rng.integers(1, 4))),
+                           (2, int(rng.integers(1, 3)), int(rng.integers(1, 3))),
+                           (int(rng.integers(2, 5)), 1, int(rng.integers(1, 3))))[(i // 12) % 3]
+        spatial = tuple(kk + int(rng.integers(0, 3 * ss)) for kk, ss in zip(k, s))
+        configs.append(dict(n=int(rng.integers(1, 3)), groups=groups, cig=cig, og=og,
+                            spatial=spatial, kernel=k, stride=s, dilation=d,
+                            padding=((0, 0),) * nd))
     return configs
 
 

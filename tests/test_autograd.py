@@ -267,13 +267,15 @@ OPS = [
     lambda h: h.sqrt(), lambda h: h.tanh(), lambda h: h.sigmoid(), lambda h: h.relu(),
     lambda h: h.clip(0, 1), lambda h: lucid.maximum(h, 1.0),
     lambda h: lucid.where(h > 1, h, 0.0), lambda h: h.sum(0), lambda h: h.mean(),
-    lambda h: h.max(1), lambda h: h.var(), lambda h: h.prod(), lambda h: h.logsumexp(),
+    lambda h: h.max(1).values, lambda h: h.amax(1), lambda h: h.var(), lambda h: h.std(),
+    lambda h: h.prod(), lambda h: h.logsumexp(), lambda h: h.clone(), lambda h: h.t(),
     lambda h: h.reshape(-1), lambda h: h.T, lambda h: h.unsqueeze(0),
     lambda h: h.broadcast_to(3, 2, 2), lambda h: lucid.concatenate([h, h]),
-    lambda h: lucid.stack([h, h]), lambda h: h.split(1)[0], lambda h: h.pad((1, 1)),
-    lambda h: h.repeat(2), lambda h: h.tile(2), lambda h: h[0], lambda h: h[[1, 1]],
+    lambda h: lucid.stack([h, h]), lambda h: h.split(1)[0], lambda h: lucid.pad(h, (1, 1)),
+    lambda h: h.repeat(2, 1), lambda h: h.repeat_interleave(2), lambda h: h.tile(2),
+    lambda h: h[0], lambda h: h[[1, 1]],
     lambda h: h[h > 1], lambda h: h[None, 0], lambda h: h @ h, lambda h: h.astype("float32"),
-    lambda h: h.to("cpu") * 1, lambda h: softmax(h), lambda h: log_softmax(h, axis=0),
+    lambda h: h.to("cpu") * 1, lambda h: softmax(h), lambda h: log_softmax(h, dim=0),
 ]
 
 
@@ -377,3 +379,115 @@ def test_gradcheck_works_in_float64_and_leaves_inputs_alone():
 def test_gradcheck_needs_an_input_that_requires_grad():
     with pytest.raises(ValueError, match="no input requires grad"):
         gradcheck(lambda t: t * 2, [lucid.tensor([1.0])])
+
+
+# --- in-place writes: version counter and saved-tensor checks ----------------------------------
+def test_every_in_place_write_bumps_the_version():
+    x = lucid.tensor([1.0, 2.0, 3.0])
+    assert x._version == 0
+    x[0] = 5.0
+    assert x._version == 1
+    x.data = x.data * 2
+    assert x._version == 2 and x.tolist() == [10.0, 4.0, 6.0]
+    p = lucid.nn.Parameter(lucid.tensor([1.0, 2.0]))
+    p.grad = lucid.tensor([1.0, 1.0])
+    before = p._version
+    lucid.optim.SGD([p], lr=0.1).step()
+    assert p._version == before + 1
+    with lucid.no_grad():
+        p[1] = 0.0
+    assert p._version == before + 2
+
+
+def test_backward_through_a_saved_input_modified_in_place_raises():
+    x = lucid.tensor([1.0, 2.0, 3.0])
+    w = leaf([1.0, 2.0, 3.0])
+    y = (x * w).sum()
+    x[0] = 100.0  # Mul's backward reads x to differentiate w: PyTorch raises here too
+    with pytest.raises(RuntimeError, match=r"modified by an inplace operation.*Mul.*\(3,\)"):
+        y.backward()
+    assert w.grad is None
+
+
+def test_a_parameter_updated_between_forward_and_backward_is_refused():
+    p = lucid.nn.Parameter(lucid.tensor([1.0, 2.0]))
+    loss = (p * p).sum()
+    with lucid.no_grad():
+        p.data = p.data + 1
+    with pytest.raises(RuntimeError, match="version 1; expected version 0"):
+        loss.backward()
+
+
+def test_a_modified_output_that_backward_reads_is_refused():
+    x = leaf([0.5, 1.0])
+    y = x.exp()  # exp's gradient is its output
+    with lucid.no_grad():
+        y[0] = 0.0
+    with pytest.raises(RuntimeError, match="output of Exp"):
+        y.sum().backward()
+
+
+def test_ops_that_do_not_read_a_modified_value_still_differentiate():
+    x, w = lucid.tensor([1.0, 2.0]), leaf([3.0, 4.0])
+    y = x + w  # add's backward reads neither input
+    x[0] = 7.0
+    with lucid.no_grad():
+        y[1] = 0.0  # nor its output
+    y.sum().backward()
+    assert w.grad.tolist() == [1.0, 1.0]
+
+
+def test_a_modification_before_the_forward_is_not_an_error():
+    x, w = lucid.tensor([1.0, 2.0]), leaf([3.0, 4.0])
+    x[0] = 5.0
+    (x * w).sum().backward()
+    assert w.grad.tolist() == [5.0, 2.0]
+
+
+def test_setitem_never_changes_arrays_that_others_hold():
+    # MLX updates an array object in place: a detached view or a saved array must keep its values
+    x = lucid.tensor([1.0, 2.0])
+    d = x.detach()
+    held = x.data
+    x[0] = 9.0
+    assert d.tolist() == [1.0, 2.0] and held.tolist() == [1.0, 2.0] and x.tolist() == [9.0, 2.0]
+
+
+# --- gradient assignment and hooks are validated -----------------------------------------------
+def test_grad_assignment_with_a_wrong_shape_dtype_or_type_is_refused():
+    p = lucid.nn.Parameter(lucid.tensor([1.0, 2.0, 3.0]))
+    with pytest.raises(ValueError, match=r"shape \(2,\).*shape \(3,\)"):
+        p.grad = lucid.tensor([1.0, 2.0])
+    with pytest.raises(TypeError, match="dtype lucid.float64"):
+        p.grad = lucid.tensor([1.0, 2.0, 3.0], dtype=lucid.float64)
+    with pytest.raises(TypeError, match="Tensor or None"):
+        p.grad = [1.0, 2.0, 3.0]
+    with pytest.raises(TypeError, match="floating point, got dtype lucid.int64"):
+        p.grad = lucid.tensor([1, 2, 3])
+    assert p.grad is None
+    lucid.optim.SGD([p], lr=0.1).step()  # no gradient: the parameter keeps its shape and values
+    assert p.shape == (3,) and p.tolist() == [1.0, 2.0, 3.0]
+
+
+def test_a_hook_returning_a_wrong_shape_or_dtype_is_refused():
+    x = leaf([1.0, 2.0])
+    y = x * 2
+    y.register_hook(lambda g: lucid.tensor([1.0]))
+    with pytest.raises(ValueError, match=r"lambda.*shape \(1,\); expected \(2,\)"):
+        y.sum().backward()
+    z = x * 2
+    z.register_hook(lambda g: g.astype(lucid.float16))
+    with pytest.raises(TypeError, match="dtype float16; expected float64"):
+        z.sum().backward()
+
+
+def test_an_error_inside_a_hook_names_the_hook_and_keeps_the_cause():
+    def broken_hook(g):
+        raise KeyError("boom")
+
+    x = leaf([1.0, 2.0])
+    y = x * 2
+    y.register_hook(broken_hook)
+    with pytest.raises(RuntimeError, match=r"broken_hook.*shape \(2,\).*Mul.*KeyError") as info:
+        y.sum().backward()
+    assert isinstance(info.value.__cause__, KeyError)

@@ -1,8 +1,9 @@
-"""MLX convolution kernels (lucid/_backend/conv.py) against the float64 oracle tests/reference.py.
+"""MLX convolution kernels (lucid/_backend/conv.py) against the float64 oracle tests/reference.py,
+and the routing decision that picks a kernel set (lucid/_backend/dispatch.py).
 
 A seeded random sweep of small 1D/2D/3D problems checks forward, input gradient and weight
-gradient in float32 (relative error <= 1e-4), through the routed public functions and through
-each private implementation (the tap path and the mx.conv_general path) where it applies.
+gradient in float32 (relative error <= 1e-4), through the routed functions (with the MLX CPU
+kernel set) and through each MLX kernel set (taps, mx.conv_general) where it applies.
 Sizes are tiny because MLX on the CPU is slow.
 """
 
@@ -11,10 +12,12 @@ import mlx.core as mx
 import numpy as np
 import pytest
 
+import lucid._backend as B
 from lucid._backend import conv as C
+from lucid._backend import dispatch as D
 from tests import reference as ref
 from tests.conv_cases import config_id as _cid
-from tests.conv_cases import assert_covers_corners, make_configs
+from tests.conv_cases import assert_covers_corners, make_configs, make_patch_configs
 from tests.conv_cases import make_data as _data
 from tests.conv_cases import rel_err
 
@@ -29,21 +32,34 @@ def _rel(got, want):
 
 CONFIGS = make_configs(150, 20240611, hard_every=5, max_batch=2, extent={1: 7, 2: 7, 3: 4},
                        max_dense_channels=3)
+PATCH_CONFIGS = make_patch_configs(36, 20261130)
+
+
+@pytest.fixture(autouse=True)
+def mlx_cpu_kernels():
+    """The routed functions use the MLX kernel sets on the CPU here, whatever the environment."""
+    before = B.cpu_kernels()
+    B.set_cpu_kernels("mlx")
+    yield
+    B.set_cpu_kernels(before)
+
+
+PUBLIC = "routed"   # the routed functions, as ops call them, for CPU tensors of the run's dtype
+TAPS = C.TAPS
+CONV_GENERAL = C.CONV_GENERAL
+PATCH = C.PATCH
 
 
 def _run(fns, c, x, w, dy, dtype):
-    """Apply (forward, input_grad, weight_grad) to mx arrays of ``dtype``."""
-    f, fi, fw = fns
+    """Apply a kernel set's (forward, input_grad, weight_grad) to mx arrays of ``dtype``."""
+    if fns is PUBLIC:
+        fns = B.conv_kernels("cpu", B.dtype_name(dtype))
+    f, fi, fw = fns.conv_forward, fns.conv_input_grad, fns.conv_weight_grad
     xm, wm, dym = (mx.array(a, dtype=dtype) for a in (x, w, dy))
     args = (c["stride"], c["padding"], c["dilation"], c["groups"])
     out = (f(xm, wm, *args), fi(dym, wm, c["spatial"], *args), fw(xm, dym, c["kernel"], *args))
     mx.eval(*out)
     return out
-
-
-PUBLIC = (C.conv_forward, C.conv_input_grad, C.conv_weight_grad)
-TAPS = (C._tap_forward, C._tap_input_grad, C._tap_weight_grad)
-NATIVE = (C._native_forward, C._native_input_grad, C._native_weight_grad)
 
 
 def test_sweep_covers_the_required_corners():
@@ -63,13 +79,13 @@ def test_public_float32_matches_reference(idx):
         assert _rel(g, r) <= RTOL, name
 
 
-@pytest.mark.parametrize("impl", ["taps", "native"])
+@pytest.mark.parametrize("impl", ["taps", "conv_general"])
 def test_each_implementation_matches_reference(impl):
-    """Both private implementations on every config they support (native: no grouped 3D)."""
-    fns = TAPS if impl == "taps" else NATIVE
+    """Both MLX kernel sets on every config they support (conv_general: no grouped 3D)."""
+    fns = TAPS if impl == "taps" else CONV_GENERAL
     checked = 0
     for idx, c in enumerate(CONFIGS):
-        if impl == "native" and c["groups"] > 1 and len(c["kernel"]) == 3:
+        if impl == "conv_general" and c["groups"] > 1 and len(c["kernel"]) == 3:
             continue
         x, w, dy, want = _data(c, idx)
         got = _run(fns, c, x, w, dy, mx.float32)
@@ -91,13 +107,13 @@ def test_float64_is_exact_to_rounding():
 
 
 @pytest.mark.parametrize("dtype,tol", [(mx.float16, 5e-3), (mx.bfloat16, 3e-2)])
-@pytest.mark.parametrize("impl", ["public", "native"])
+@pytest.mark.parametrize("impl", ["public", "conv_general"])
 def test_half_precision_runs_and_is_close(dtype, tol, impl):
     """float16/bfloat16 keep their dtype and stay close to the oracle (inputs rounded first)."""
-    fns = PUBLIC if impl == "public" else NATIVE
+    fns = PUBLIC if impl == "public" else CONV_GENERAL
     for idx in range(0, 60, 3):
         c = CONFIGS[idx]
-        if impl == "native" and c["groups"] > 1 and len(c["kernel"]) == 3:
+        if impl == "conv_general" and c["groups"] > 1 and len(c["kernel"]) == 3:
             continue
         x, w, dy, _ = _data(c, idx)
         # the oracle sees the same rounded inputs, so only accumulation error is measured
@@ -132,3 +148,102 @@ def test_depthwise_3d_at_layer_width():
     got = _run(PUBLIC, c, x, w, dy, mx.float32)
     for g, r in zip(got, want):
         assert _rel(g, r) <= RTOL
+
+
+def _route(device, dtype, nd, groups, kernel=3, stride=1, pad=1, dilation=1):
+    return D.conv_route(device, dtype, (kernel,) * nd, (stride,) * nd, ((pad, pad),) * nd,
+                        (dilation,) * nd, groups)
+
+
+def test_routing_table(monkeypatch):
+    """One decision (dispatch.conv_route) picks the kernel set for every call."""
+    B.set_cpu_kernels("numpy")
+    assert _route("cpu", "float32", 3, 1) == "numpy"
+    assert _route("cpu", "float64", 2, 4, kernel=1, pad=0) == "numpy"
+    assert _route("cpu", "float16", 3, 1) != "numpy"              # half precision: MLX's
+    assert _route("gpu", "float32", 3, 1) != "numpy"
+    B.set_cpu_kernels("mlx")
+    assert _route("gpu", "float32", 3, 4) == "taps"               # MLX: no grouped 3D conv
+    assert _route("cpu", "float64", 2, 1) == "taps"               # MLX's conv rejects float64
+    assert _route("gpu", "float32", 3, 1) == "conv_general"
+    assert _route("gpu", "bfloat16", 2, 2) == "conv_general"
+    # disjoint windows without padding go to matmuls on every device
+    for dev in ("cpu", "gpu"):
+        assert _route(dev, "float32", 3, 1, kernel=1, pad=0) == "patch"               # 1x1x1
+        assert _route(dev, "float32", 3, 4, kernel=1, stride=2, pad=0) == "patch"     # subsample
+        assert _route(dev, "float16", 2, 1, kernel=4, stride=4, pad=0) == "patch"     # patchify
+        assert _route(dev, "float32", 1, 1, kernel=1, pad=0, dilation=3) == "patch"
+    assert _route("gpu", "float32", 3, 1, kernel=1, pad=1) == "conv_general"          # padded
+    assert _route("gpu", "float32", 3, 1, kernel=3, stride=2, pad=0) == "conv_general"  # overlap
+    assert _route("gpu", "float32", 2, 1, kernel=2, stride=4, pad=0, dilation=2) == "conv_general"
+    monkeypatch.setattr(D, "_LINUX_CPU", True)
+    assert _route("cpu", "float32", 3, 1) == "taps"
+    monkeypatch.setattr(D, "_LINUX_CPU", False)                  # macOS: Accelerate's conv
+    assert _route("cpu", "float32", 3, 1) == "conv_general"
+    for route in ("numpy", "taps", "conv_general", "patch"):
+        assert callable(D.kernel_set(route).conv_forward)
+
+
+def test_patch_sweep_covers_its_cases():
+    """1D/2D/3D x dense/grouped/depthwise, 1x1 at stride 1 and above, patchify, kernels narrower
+    than the stride, and sizes the stride does not divide (positions no window reads)."""
+    cs = PATCH_CONFIGS
+    kinds = {(len(c["kernel"]), "dense" if c["groups"] == 1 else
+              "depthwise" if c["cig"] == 1 else "grouped") for c in cs}
+    assert kinds == {(nd, kd) for nd in (1, 2, 3) for kd in ("dense", "grouped", "depthwise")}
+    assert any(set(c["kernel"]) == {1} and set(c["stride"]) == {1} for c in cs)
+    assert any(set(c["kernel"]) == {1} and min(c["stride"]) > 1 and max(c["dilation"]) > 1
+               for c in cs)
+    assert any(c["kernel"] == c["stride"] and min(c["kernel"]) > 1 for c in cs)
+    assert any(1 < k < s for c in cs for k, s in zip(c["kernel"], c["stride"]))
+    assert any((n - k) % s for c in cs for n, k, s in zip(c["spatial"], c["kernel"], c["stride"]))
+
+
+@pytest.mark.parametrize("idx", range(len(PATCH_CONFIGS)),
+                         ids=[_cid(c) for c in PATCH_CONFIGS])
+def test_patch_route_matches_reference(idx):
+    """1x1x1 (strided too) and patchify convolutions: routed to the patch set, whose forward and
+    both gradients match the oracle in float32 and float64."""
+    c = PATCH_CONFIGS[idx]
+    args = (c["kernel"], c["stride"], c["padding"], c["dilation"], c["groups"])
+    assert D.conv_route("cpu", "float32", *args) == "patch"
+    x, w, dy, want = _data(c, 1000 + idx)
+    for fns in (PUBLIC, PATCH):
+        got = _run(fns, c, x, w, dy, mx.float32)
+        for name, g, r in zip(("forward", "input_grad", "weight_grad"), got, want):
+            assert g.dtype == mx.float32 and _rel(g, r) <= RTOL, name
+    for g, r in zip(_run(PUBLIC, c, x, w, dy, mx.float64), want):
+        assert g.dtype == mx.float64 and _rel(g, r) <= 1e-12
+
+
+def test_patch_route_half_precision():
+    """float16 in, float16 out, accumulated in float32."""
+    for idx in range(0, len(PATCH_CONFIGS), 4):
+        c = PATCH_CONFIGS[idx]
+        x, w, dy, _ = _data(c, 1000 + idx)
+        x, w, dy = (np.array(mx.array(a, dtype=mx.float16).astype(mx.float32)) for a in (x, w, dy))
+        args = (c["stride"], c["padding"], c["dilation"], c["groups"])
+        want = (ref.conv_forward(x, w, *args), ref.conv_input_grad(dy, w, c["spatial"], *args),
+                ref.conv_weight_grad(x, dy, c["kernel"], *args))
+        for g, r in zip(_run(PATCH, c, x, w, dy, mx.float16), want):
+            assert g.dtype == mx.float16 and _rel(g, r) <= 5e-3, _cid(c)
+
+
+def test_cpu_kernel_names(monkeypatch):
+    """"numpy" and "mlx" are the names; "native" (the old name of "numpy") warns once."""
+    monkeypatch.setattr(D, "_warned_deprecated", False)
+    with pytest.warns(FutureWarning, match="'numpy'"):
+        B.set_cpu_kernels("native")
+    assert B.cpu_kernels() == "numpy"
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        B.set_cpu_kernels("native")                                # once per process
+        monkeypatch.setenv("LUCID_CPU_KERNELS", " NumPy ")
+        assert D._default_cpu_kernels() == "numpy"
+    with pytest.raises(ValueError, match="'mlx' or 'numpy'"):
+        B.set_cpu_kernels("fast")
+    monkeypatch.setenv("LUCID_CPU_KERNELS", "fast")
+    with pytest.raises(ValueError, match="LUCID_CPU_KERNELS"):
+        D._default_cpu_kernels()

@@ -239,7 +239,9 @@ def test_single_process_is_a_group_of_one_and_collectives_are_identities(tmp_pat
     assert dist.is_initialized() and dist.rank() == 0 and dist.world_size() == 1
     t = lucid.tensor([[1.0, -2.0]])
     for op in ("sum", "mean", "max", "min"):
-        np.testing.assert_array_equal(dist.all_reduce(t, op=op).numpy(), t.numpy())
+        out = dist.all_reduce(t, op=op)
+        np.testing.assert_array_equal(out.numpy(), t.numpy())
+        assert out is not t and out.data is not t.data  # a new tensor, as documented
     np.testing.assert_array_equal(dist.all_gather(t).numpy(), t.numpy())
     np.testing.assert_array_equal(dist.broadcast(t).numpy(), t.numpy())
     dist.barrier()

@@ -25,10 +25,14 @@ from lucid._backend import core as backend_core
     ([lucid.tensor(1.0), lucid.tensor(2.0)], (2,), "float32"),
 ])
 def test_construction(data, shape, dtype):
-    for t in (lucid.tensor(data), lucid.Tensor(data)):
-        assert t.shape == shape and t.dtype == dtype
+    # lucid.tensor keeps a numpy array's dtype, as torch.tensor; the Tensor constructor, like
+    # torch.Tensor, makes float32 of floating data
+    kept = data.dtype.name if isinstance(data, (np.ndarray, np.generic)) else None
+    tensor_dtype = kept if kept in lucid.dtypes.BY_NAME else dtype
+    for t, want in ((lucid.tensor(data), tensor_dtype), (lucid.Tensor(data), dtype)):
+        assert t.shape == shape and t.dtype == want
         assert isinstance(t.data, mx.array)
-        assert t.ndim == len(shape) and t.size == int(np.prod(shape)) == t.numel()
+        assert t.ndim == len(shape) and t.size() == shape and t.numel() == int(np.prod(shape))
         expected = np.asarray(data.tolist() if isinstance(data, mx.array) else
                               [float(v.item()) for v in data] if isinstance(data, list) and data
                               and isinstance(data[0], lucid.Tensor) else data)
@@ -97,6 +101,8 @@ def test_bad_construction(data, kwargs, error, pattern):
     (lambda: lucid.arange(3, 1), np.arange(3, 1)),
     (lambda: lucid.linspace(0, 1, 5), np.linspace(0, 1, 5)),
     (lambda: lucid.linspace(-1, 1, 1), np.linspace(-1, 1, 1)),
+    (lambda: lucid.linspace(0, 1, steps=3), np.linspace(0, 1, 3)),
+    (lambda: lucid.randint(3, (4,)) * 0, np.zeros(4, np.int64)),
     (lambda: lucid.eye(3), np.eye(3)),
     (lambda: lucid.eye(2, 3), np.eye(2, 3)),
 ])
@@ -280,3 +286,19 @@ def test_bad_conversions(call, error, pattern):
 def test_tensors_are_hashable_by_identity():
     a, b = lucid.tensor([1.0]), lucid.tensor([1.0])
     assert len({a, b, a}) == 2
+
+
+@pytest.mark.parametrize("data,dtype", [
+    ([2 ** 63], None), ([2 ** 70], None), ([-2 ** 63 - 1], None), ([300], "uint8"),
+    ([-1], "uint8"), ([2 ** 31], "int32"), (np.array([2 ** 40]), "int32"), ([128], "int8"),
+    (np.array([2 ** 63], dtype=np.uint64), "int64"),
+])
+def test_integers_out_of_the_dtype_range_are_refused_not_wrapped(data, dtype):
+    with pytest.raises(OverflowError, match="does not fit dtype"):
+        lucid.tensor(data, dtype=dtype)
+
+
+def test_integers_at_the_dtype_limits_are_kept_exactly():
+    assert lucid.tensor([2 ** 63 - 1, -2 ** 63]).tolist() == [2 ** 63 - 1, -2 ** 63]
+    assert lucid.tensor([0, 255], dtype="uint8").tolist() == [0, 255]
+    assert lucid.tensor([2 ** 70], dtype="float64").item() == float(2 ** 70)

@@ -1,14 +1,18 @@
 """The one seam between Lucid and MLX.
 
 Every MLX primitive that Lucid relies on is named here (``core``) or in the modules beside
-it: ``conv`` (MLX convolution kernels), ``native_conv`` (NumPy/OpenBLAS CPU kernels, no MLX),
-``dispatch`` (which kernels run for a device) and ``distributed`` (MLX's collectives). A reader
-sees in one place what the framework needs from its array library, and a faster path can be
-swapped in without touching ``lucid.ops``.
+it: ``conv`` (MLX convolution kernels), ``numpy_conv`` (NumPy/OpenBLAS CPU kernels, no MLX),
+``blas_threads`` (their GEMM thread policy), ``conv_shape`` (the output-size formula),
+``dispatch`` (the one routing decision: which kernels run for a call) and ``distributed``
+(MLX's collectives). A reader sees in one place what the framework needs from its array
+library, and a faster path can be swapped in without touching ``lucid.ops``.
 Nothing outside ``lucid/_backend`` imports ``mlx.core``.
 """
 
 from lucid._backend.core import *  # noqa: F401,F403  (the explicit list lives in core.__all__)
 from lucid._backend.core import __all__  # noqa: F401
-from lucid._backend.dispatch import conv_kernels, cpu_kernels, set_cpu_kernels  # noqa: F401,E402
+from lucid._backend.dispatch import (  # noqa: F401,E402
+    conv_kernels, conv_route, cpu_kernels, set_cpu_kernels)
 from lucid._backend.dispatch import matmul as matmul_on  # noqa: F401,E402
+from lucid._backend.checks import (check_indices, defer_index_check,  # noqa: F401,E402
+                                   has_pending, index_check_mode, set_index_checks)

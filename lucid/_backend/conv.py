@@ -4,12 +4,13 @@ Implements ``docs/backend-conv-contract.md``: channels-first, always batched, 1-
 cross-correlation with (lo, hi) zero padding per dim:
 
     y[n, co, o] = sum_{ci in group(co), k} w[co, ci', k] * xpad[n, ci, o*s + k*d]
-    S_out = (S_in + lo + hi - d*(K-1) - 1) // s + 1
+    S_out = (S_in + lo + hi - d*(K-1) - 1) // s + 1      (conv_shape.conv_output_size)
 
-Gradients are derived explicitly (no mx.grad / mx.vjp).  Two implementations live here.
+Gradients are derived explicitly (no mx.grad / mx.vjp).  Each formulation below is a kernel set
+(``KernelSet``); which one runs for a call is decided in one place, ``dispatch.conv_route``.
 
-Tap path (``_tap_*``; works channels-first, so no channels-last round trip).  With T = prod(K)
-kernel taps and x_k = xpad[:, :, k*d : k*d + s*(S_out-1) + 1 : s] (a strided view):
+Tap set (``TAPS``, ``_tap_*``; channels-first, so no channels-last round trip).  With
+T = prod(K) kernel taps and x_k = xpad[:, :, k*d : k*d + s*(S_out-1) + 1 : s] (a strided view):
 
   forward      y = sum_k w[:, :, k] . x_k.  Depthwise (C_in/groups == 1): T broadcast
                multiply-adds (a depth multiplier Og > 1 broadcasts over it).  Otherwise im2col
@@ -27,7 +28,8 @@ kernel taps and x_k = xpad[:, :, k*d : k*d + s*(S_out-1) + 1 : s] (a strided vie
   float16/bfloat16 are accumulated in float32 (as MLX's conv kernels do) and cast back.  When
   an im2col would exceed _COLS_LIMIT elements the batch is processed in chunks.
 
-conv_general path (``_native_*``; channels-last, MLX weights (C_out, *K, C_in/groups)):
+conv_general set (``CONV_GENERAL``, ``_conv_general_*``; channels-last, MLX weights
+(C_out, *K, C_in/groups)):
 
   forward      conv_general(x -> (N, *S, C_in), w -> (C_out, *K, Cig), stride, (lo, hi), d).
   input grad   conv_general on dy with input_dilation=s, kernel_dilation=d, flip=True and the
@@ -40,50 +42,37 @@ conv_general path (``_native_*``; channels-last, MLX weights (C_out, *K, C_in/gr
                kernel (C_out, *S_out, N), groups=G, stride=d, kernel_dilation=s; the high
                padding is trimmed so the result is exactly (Cig, *K, C_out), which is then
                transposed to (C_out, Cig, *K).
-  MLX rejects groups != 1 for 3D and float64 in its conv kernels, so those always take the
-  tap path.
+  MLX rejects groups != 1 for 3D and float64 in its conv kernels, so those never come here.
 
-Routing (``_use_taps``): the tap path for grouped 3D, for float64, and for everything on a
-Linux CPU (MLX's reference-BLAS build, where it measured faster in every case below); the
-conv_general path on Metal, CUDA and macOS's Accelerate-backed CPU, which were not measured
-here.  Measured with ``benchmarks/depthwise_options.py`` (MLX 0.32.4, CPU
-backend, shared 2-core VM, best of 7, float32, N=2, padding K//2; times in ms for forward /
-input grad / weight grad; runs vary by up to ~30% under load):
+Patch set (``PATCH``, ``_patch_*``; channels-first) for windows that do not overlap and need
+no padding (``disjoint_windows``: 1x1x1 at any stride, patchify with stride == kernel).  Input
+position o*s + k (k < K <= s) is read by tap k of output o only, so with x cut into its stride
+blocks, (N, C, O0, s0, O1, s1, ...), the im2col is the first K entries of each block, moved to
+(N, G, Cig*T, M) (for 1x1 just the subsampled x, no copy at stride 1):
 
-  3D, C=32, S=8x16x16, K=3
-           depthwise s=1   depthwise s=2   groups=8 s=1    groups=2 s=1    groups=2 s=2
-  block    92 / 92 / 95    12 / 10 / 32    92 / 92 / 95    92 / 92 / 94    12 / 11 / 31
-  loop     5.2/ 5.4/ 5.6   1.1/ 3.4/ 2.0   11 / 11 / 14    45 / 45 / 48    5.9/ 5.9/ 16
-  fold     12 / 10 / 7.6   1.8/ 5.3/ 1.5   23 / 22 / 29    87 / 86 / 114   11 / 25 / 25
-  fold1    6.5/ 6.5/ 8.4   1.2/ 2.6/ 1.5   22 / 22 / 24    86 / 86 / 94    12 / 24 / 12
-  taps     1.6/ 1.6/ 4.5   0.8/ 1.1/ 0.8   6.2/ 6.3/ 14    20 / 21 / 22    2.9/ 3.9/ 3.1
-  Depthwise Conv3d(64, 64, 3, groups=64), same S: loop 11 / 11 / 12, fold 24 / 21 / 15,
-  fold1 13 / 14 / 15, taps 2.7 / 2.7 / 9.3 (block skipped: 64x the FLOPs).
-  Dense (groups=1), same S: conv_general 92 / 92 / 94, taps 39 / 39 / 40.
-
-  2D, C=32, S=32x32 and 1D, C=32, S=256, K=3 (MLX has grouped conv_general here: "native")
-           2D depthwise       2D groups=2     1D depthwise        1D groups=2
-  block    14 / 15 / 16       14 / 15 / 16    1.0 / 1.1 / 1.5     1.1 / 1.3 / 1.3
-  loop     1.2/ 1.5/ 2.1      6.6/ 6.6/ 8.3   0.8 / 1.2 / 1.0     0.5 / 0.5 / 0.7
-  native   1.8/ 1.9/ 1.4      18 / 18 / 19    0.08/ 0.25/ 0.13    0.50/ 1.39/ 0.69
-  taps     0.32/0.33/0.81     3.5/ 3.5/ 3.7   0.08/ 0.08/ 0.11    0.34/ 0.35/ 0.35
-
-  block = block-diagonal dense weight, one groups=1 conv_general (groups x the FLOPs);
-  loop = one groups=1 conv_general per group; fold = depth folded into grouped conv2d, one call
-  per depth tap; fold1 = the KD depth-shifted slices stacked into channels, one grouped conv2d.
-  The tap path was fastest in every row, dense convs included (MLX's CPU conv has an im2col +
-  gemm path only for undilated groups=1 convs and a naive loop otherwise, and both measured
-  slower), so on a Linux CPU it serves everything.  A depthwise Conv3d(64, 64, 3, groups=64) is 27
-  broadcast multiply-adds, not 64 kernel calls.
+  forward      y = W (G, Og, Cig*T) @ cols (N, G, Cig*T, M).
+  weight grad  dw[g] = dy[g] . cols[g]^T with batch and positions as one contraction axis.
+  input grad   dcols = W^T @ dy, put back into the blocks (zero at the block entries >= K and
+               past the last window), then reshaped to (N, C_in, *S_in).
 """
 
 import itertools
 import math
-import sys
+from typing import Callable, NamedTuple
 
 import mlx.core as mx
 
-__all__ = ["conv_forward", "conv_input_grad", "conv_weight_grad"]
+from lucid._backend.conv_shape import conv_output_size
+
+__all__ = ["KernelSet", "TAPS", "CONV_GENERAL", "PATCH", "disjoint_windows"]
+
+class KernelSet(NamedTuple):
+    """The contract's three functions (docs/backend-conv-contract.md) of one formulation."""
+
+    conv_forward: Callable
+    conv_input_grad: Callable
+    conv_weight_grad: Callable
+
 
 _HALF = (mx.float16, mx.bfloat16)
 # im2col buffers hold T copies of an activation; above this many elements (256 MB in
@@ -130,12 +119,6 @@ def _taps(kernel_size):
     return list(itertools.product(*(range(k) for k in kernel_size)))
 
 
-def _out_size(spatial, kernel_size, stride, padding, dilation):
-    """S_out = (S_in + lo + hi - d*(K-1) - 1) // s + 1 per spatial dim."""
-    return tuple((n + lo + hi - d * (k - 1) - 1) // s + 1
-                 for n, k, s, (lo, hi), d in zip(spatial, kernel_size, stride, padding, dilation))
-
-
 def _batch_chunks(n, elems):
     """Batch ranges whose im2col stays under _COLS_LIMIT elements (one range if it fits)."""
     parts = min(n, -(-elems // _COLS_LIMIT))
@@ -153,9 +136,9 @@ def _work_dtype(dtype):
     return mx.float32 if dtype in _HALF else dtype
 
 
-# ----------------------------------------------------------------------------- native MLX path
+# ----------------------------------------------------------------------------- conv_general set
 
-def _native_forward(x, w, stride, padding, dilation, groups, conv=mx.conv_general):
+def _conv_general_forward(x, w, stride, padding, dilation, groups, conv=mx.conv_general):
     """One mx.conv_general call (groups=1 any dim; grouped 1D/2D).
 
     ``conv`` (same signature as mx.conv_general) lets benchmarks substitute emulations.
@@ -166,7 +149,7 @@ def _native_forward(x, w, stride, padding, dilation, groups, conv=mx.conv_genera
     return _to_first(y)
 
 
-def _native_input_grad(dy, w, in_spatial, stride, padding, dilation, groups,
+def _conv_general_input_grad(dy, w, in_spatial, stride, padding, dilation, groups,
                        conv=mx.conv_general):
     """Transposed convolution as one mx.conv_general on dy with input_dilation=stride.
 
@@ -200,7 +183,7 @@ def _native_input_grad(dy, w, in_spatial, stride, padding, dilation, groups,
     return _to_first(dx)
 
 
-def _native_weight_grad(x, dy, kernel_size, stride, padding, dilation, groups,
+def _conv_general_weight_grad(x, dy, kernel_size, stride, padding, dilation, groups,
                         conv=mx.conv_general):
     """Weight gradient as one mx.conv_general: cross-correlate x with dy.
 
@@ -230,14 +213,14 @@ def _native_weight_grad(x, dy, kernel_size, stride, padding, dilation, groups,
     return mx.transpose(dw, (nd + 1, 0) + tuple(range(1, nd + 1)))
 
 
-# ----------------------------------------------------------------------------- tap path
+# ----------------------------------------------------------------------------- tap set
 # Convolution written as a sum over kernel taps of strided views, channels-first, so it
 # needs no layout transposes: depthwise (C_in/groups == 1) as broadcast multiply-adds,
 # everything else as one im2col batched matmul (batch = groups).
 
 def _tap_forward(x, w, stride, padding, dilation, groups):
     """Forward by kernel taps: depthwise multiply-adds or im2col + batched matmul."""
-    out = _out_size(x.shape[2:], w.shape[2:], stride, padding, dilation)
+    out = conv_output_size(x.shape[2:], w.shape[2:], stride, padding, dilation)
     cols = x.shape[0] * x.shape[1] * math.prod(w.shape[2:]) * math.prod(out)
     chunks = _batch_chunks(x.shape[0], cols) if w.shape[1] > 1 else [(0, x.shape[0])]
     if len(chunks) > 1:
@@ -307,14 +290,83 @@ def _tap_weight_grad(x, dy, kernel_size, stride, padding, dilation, groups):
     return dw.reshape((c_out, cig) + tuple(kernel_size)).astype(dt)
 
 
-def _tap_input_grad(dy, w, in_spatial, stride, padding, dilation, groups):
-    """Transposed convolution by output phases (sub-pixel decomposition).
+class _Phases(NamedTuple):
+    """Stride-phase geometry of a transposed convolution (``_tap_input_grad``), per spatial dim:
+    every kernel offset k has k*d - lo = quotient*s + residue; the taps of one residue fill
+    the lattice (``lattice`` positions) of one phase from dy padded by ``dy_pads``."""
 
-    Tap k lands on input positions o*s + k*d - lo.  Writing k*d - lo = q*s + r with
-    0 <= r < s, all taps of one residue r fill the lattice i = j*s + r with
-    sum_k dy[j - q_k] w_k: a stride-1 correlation at the low resolution.  The s^nd
-    phases are then interleaved and cropped to in_spatial; no zero is ever multiplied.
-    """
+    quotients: list   # per dim, per kernel offset
+    residues: list    # per dim, per kernel offset
+    lattice: tuple    # positions per phase lattice, ceil(S_in / s)
+    dy_pads: list     # (lo, hi) padding of dy so every lattice read is in bounds
+    taps_of: dict     # residue tuple -> indices (into _taps(K)) of the taps with it
+
+
+def _phase_geometry(kernel_size, out, in_spatial, stride, padding, dilation):
+    """The _Phases of a transposed convolution."""
+    q = [[(kk * d - lo) // s for kk in range(kn)] for kn, s, d, (lo, _) in
+         zip(kernel_size, stride, dilation, padding)]
+    r = [[(kk * d - lo) % s for kk in range(kn)] for kn, s, d, (lo, _) in
+         zip(kernel_size, stride, dilation, padding)]
+    lat = tuple(-(-n_in // s) for n_in, s in zip(in_spatial, stride))
+    pads = [(max(0, max(qi)), max(0, li - o - min(qi))) for qi, li, o in zip(q, lat, out)]
+    taps_of = {}
+    for i, t in enumerate(_taps(kernel_size)):
+        taps_of.setdefault(tuple(r[j][t[j]] for j in range(len(t))), []).append(i)
+    return _Phases(q, r, lat, pads, taps_of)
+
+
+def _phase_sum(dyp, w, ph, idx, groups):
+    """One phase of the input gradient: sum over its taps ``idx`` of w_k^T dy[j - q_k] on the
+    phase lattice, (N, C_in, *lattice); dyp is dy padded by ph.dy_pads."""
+    n, c_out = dyp.shape[:2]
+    c_out_g, cig = c_out // groups, w.shape[1]
+    taps = _taps(w.shape[2:])
+    lat = ph.lattice
+
+    def view(t):
+        return _spatial(dyp, (_win(ph.dy_pads[i][0] - ph.quotients[i][t[i]], lat[i], 1)
+                              for i in range(len(lat))))
+
+    if cig == 1:
+        # depthwise: elementwise products summed over taps (and the multiplier axis)
+        wg = w.reshape((groups, c_out_g, len(taps)))
+        bshape = (1, groups, c_out_g) + (1,) * len(lat)
+        z = None
+        for i in idx:
+            term = view(taps[i]).reshape((n, groups, c_out_g) + lat) * wg[:, :, i].reshape(bshape)
+            z = term if z is None else z + term
+        z = z.sum(axis=2) if c_out_g > 1 else z
+        return z.reshape((n, groups) + lat)
+    cols = _stack([view(taps[i]) for i in idx], 2)                  # (N, C_out, T_r, *L)
+    cols = cols.reshape((n, groups, c_out_g * len(idx), math.prod(lat)))
+    wg = w.reshape((groups, c_out_g, cig, len(taps)))
+    wr = wg[..., mx.array(idx)] if len(idx) < len(taps) else wg
+    wr = mx.swapaxes(wr, 1, 2).reshape((1, groups, cig, c_out_g * len(idx)))
+    return (wr @ cols).reshape((n, groups * cig) + lat)             # (N, G, Cig, M) @ -> C_in
+
+
+def _interleave_phases(zs, stride, in_spatial):
+    """Pixel shuffle: the prod(stride) phase lattices (N, C, *L), in row-major residue order,
+    interleaved to (N, C, *(L*s)) and cropped to in_spatial."""
+    if len(zs) == 1:
+        dx = zs[0]
+    else:
+        n, c = zs[0].shape[:2]
+        lat = zs[0].shape[2:]
+        nd = len(lat)
+        # (N, C, *L, *s) -> (N, C, L0, s0, L1, s1, ...) -> (N, C, L0*s0, ...)
+        dx = mx.stack(zs, axis=-1).reshape((n, c) + tuple(lat) + tuple(stride))
+        perm = (0, 1) + tuple(a for i in range(nd) for a in (2 + i, 2 + nd + i))
+        dx = mx.transpose(dx, perm).reshape((n, c) + tuple(li * s for li, s in zip(lat, stride)))
+    return _spatial(dx, (slice(0, n_in) for n_in in in_spatial))
+
+
+def _tap_input_grad(dy, w, in_spatial, stride, padding, dilation, groups):
+    """Transposed convolution by output phases (sub-pixel decomposition; module docstring):
+    batch chunks, then the phase geometry, one stride-1 correlation per phase, and the
+    interleave. No inserted zero is ever multiplied."""
+    in_spatial = tuple(in_spatial)
     cols = dy.shape[0] * dy.shape[1] * math.prod(w.shape[2:]) * math.prod(
         -(-n_in // s) for n_in, s in zip(in_spatial, stride))
     chunks = _batch_chunks(dy.shape[0], cols) if w.shape[1] > 1 else [(0, dy.shape[0])]
@@ -324,100 +376,107 @@ def _tap_input_grad(dy, w, in_spatial, stride, padding, dilation, groups):
     dt = dy.dtype
     wd = _work_dtype(dt)
     dy, w = dy.astype(wd), w.astype(wd)
-    n, c_out = dy.shape[:2]
-    cig = w.shape[1]
-    k = w.shape[2:]
-    out = dy.shape[2:]
-    nd = len(k)
-    og = c_out // groups
-    c_in = groups * cig
-    taps = _taps(k)
-    # per dim: residue and quotient of every kernel offset, lattice length, dy padding
-    q = [[(kk * d - lo) // s for kk in range(kn)] for kn, s, d, (lo, _) in
-         zip(k, stride, dilation, padding)]
-    r = [[(kk * d - lo) % s for kk in range(kn)] for kn, s, d, (lo, _) in
-         zip(k, stride, dilation, padding)]
-    lat = [-(-n_in // s) for n_in, s in zip(in_spatial, stride)]
-    pads = [(max(0, max(qi)), max(0, li - o - min(qi))) for qi, li, o in zip(q, lat, out)]
-    dyp = _pad_spatial(dy, pads)
-
-    def view(t):
-        return _spatial(dyp, (_win(pads[i][0] - q[i][t[i]], lat[i], 1) for i in range(nd)))
-
-    phases = {}
-    for i, t in enumerate(taps):
-        phases.setdefault(tuple(r[j][t[j]] for j in range(nd)), []).append(i)
-    if cig == 1:
-        wg = w.reshape((groups, og, len(taps)))
-        bshape = (1, groups, og) + (1,) * nd
-    else:
-        wg = w.reshape((groups, og, cig, len(taps)))
-    m = math.prod(lat)
+    ph = _phase_geometry(w.shape[2:], dy.shape[2:], in_spatial, stride, padding, dilation)
+    dyp = _pad_spatial(dy, ph.dy_pads)
+    c_in = groups * w.shape[1]
     zs = []
-    for ph in itertools.product(*(range(s) for s in stride)):
-        idx = phases.get(ph)
-        if not idx:
-            zs.append(mx.zeros((n, c_in) + tuple(lat), dtype=wd))
-            continue
-        if cig == 1:
-            # depthwise: elementwise products summed over taps (and the multiplier axis)
-            z = None
-            for i in idx:
-                term = (view(taps[i]).reshape((n, groups, og) + tuple(lat))
-                        * wg[:, :, i].reshape(bshape))
-                z = term if z is None else z + term
-            z = z.sum(axis=2) if og > 1 else z
-        else:
-            cols = _stack([view(taps[i]) for i in idx], 2)          # (N, C_out, T_r, *L)
-            cols = cols.reshape((n, groups, og * len(idx), m))
-            wr = wg[..., mx.array(idx)] if len(idx) < len(taps) else wg
-            wr = mx.swapaxes(wr, 1, 2).reshape((1, groups, cig, og * len(idx)))
-            z = wr @ cols                                               # (N, G, Cig, M)
-        zs.append(z.reshape((n, c_in) + tuple(lat)))
-    if len(zs) == 1:
-        dx = zs[0]
-    else:
-        # interleave: (N, C, *L, *s) -> (N, C, L0, s0, L1, s1, ...) -> (N, C, L0*s0, ...)
-        dx = mx.stack(zs, axis=-1).reshape((n, c_in) + tuple(lat) + tuple(stride))
-        perm = (0, 1) + tuple(a for i in range(nd) for a in (2 + i, 2 + nd + i))
-        dx = mx.transpose(dx, perm).reshape((n, c_in) + tuple(li * s for li, s in
-                                                            zip(lat, stride)))
-    dx = _spatial(dx, (slice(0, n_in) for n_in in in_spatial))
-    return dx.astype(dt)
+    for residue in itertools.product(*(range(s) for s in stride)):
+        idx = ph.taps_of.get(residue)
+        zs.append(_phase_sum(dyp, w, ph, idx, groups) if idx else
+                  mx.zeros((dy.shape[0], c_in) + ph.lattice, dtype=wd))
+    return _interleave_phases(zs, stride, in_spatial).astype(dt)
 
 
-# ----------------------------------------------------------------------------- routing
+# ----------------------------------------------------------------------------- patch set
+# Kernel windows that do not overlap and need no padding: 1x1x1 convolutions (any stride: a
+# strided one reads a subsample) and patchify convolutions (stride == kernel, e.g. a vision
+# transformer's patch embedding).  Every input position is read by at most one tap, so the
+# im2col is the input itself, subsampled or reshaped into its blocks (no T-fold copy), and each
+# of the three kernels is one batched matmul, channels-first: no channels-last round trip.
 
-def _use_taps(nd, groups, dtype):
-    """Route to the tap path for grouped 3D (MLX has no grouped 3D conv), for float64 (MLX's
-    conv kernels reject it), and on a Linux CPU, where MLX's conv runs on a reference BLAS and
-    the taps measured faster in every case (module docstring). Elsewhere (Metal, CUDA, macOS's
-    Accelerate-backed CPU) MLX's own convolution primitive runs."""
-    return ((groups > 1 and nd == 3) or dtype == mx.float64
-            or (_REFERENCE_BLAS_CPU and mx.default_device().type == mx.cpu))
-
-
-_REFERENCE_BLAS_CPU = sys.platform != "darwin"
-
-
-def conv_forward(x, w, stride, padding, dilation, groups):
-    """Cross-correlation: x (N, C_in, *S), w (C_out, C_in/groups, *K) -> y (N, C_out, *S_out)."""
-    if _use_taps(x.ndim - 2, groups, x.dtype):
-        return _tap_forward(x, w, stride, padding, dilation, groups)
-    return _native_forward(x, w, stride, padding, dilation, groups)
+def disjoint_windows(kernel_size, stride, padding, dilation) -> bool:
+    """True when the patch set applies: no padding and, per dim, a 1-wide kernel or an undilated
+    one no wider than the stride (windows that do not overlap)."""
+    return all(lo == 0 and hi == 0 and (k == 1 or (d == 1 and k <= s))
+               for k, s, (lo, hi), d in zip(kernel_size, stride, padding, dilation))
 
 
-def conv_input_grad(dy, w, in_spatial, stride, padding, dilation, groups):
-    """Adjoint of conv_forward in x (transposed convolution): dy -> dx (N, C_in, *in_spatial)."""
-    in_spatial = tuple(in_spatial)
-    if _use_taps(dy.ndim - 2, groups, dy.dtype):
-        return _tap_input_grad(dy, w, in_spatial, stride, padding, dilation, groups)
-    return _native_input_grad(dy, w, in_spatial, stride, padding, dilation, groups)
+def _blocks(a, out, stride):
+    """(N, C, *S) -> (N, C, O0, s0, O1, s1, ...): the input cut into its stride blocks, zero-padded
+    or cropped to O*s per dim first (positions past the last window are never read)."""
+    a = _pad_spatial(a, [(0, o * s - n) for o, s, n in zip(out, stride, a.shape[2:])])
+    return a.reshape(a.shape[:2] + tuple(v for o, s in zip(out, stride) for v in (o, s)))
 
 
-def conv_weight_grad(x, dy, kernel_size, stride, padding, dilation, groups):
-    """Adjoint of conv_forward in w: x, dy -> dw (C_out, C_in/groups, *kernel_size)."""
-    kernel_size = tuple(kernel_size)
-    if _use_taps(x.ndim - 2, groups, x.dtype):
-        return _tap_weight_grad(x, dy, kernel_size, stride, padding, dilation, groups)
-    return _native_weight_grad(x, dy, kernel_size, stride, padding, dilation, groups)
+def _patch_taps(a, kernel_size, out, stride):
+    """(A, B, *S) -> (A, B, *K, *O): the entry of ``a`` that tap k of output o reads, o*s + k,
+    for disjoint windows (a copy of at most ``a``'s size; none for 1x1 at stride 1)."""
+    lead, nd = a.shape[:2], len(out)
+    if all(k == 1 for k in kernel_size):          # 1x1: the (subsampled) input
+        if any(s > 1 for s in stride):
+            a = _spatial(a, (_win(0, o, s) for o, s in zip(out, stride)))
+        return a.reshape(lead + (1,) * nd + tuple(out))
+    taps = _blocks(a, out, stride)[(slice(None),) * 2 + tuple(
+        v for k in kernel_size for v in (slice(None), slice(0, k)))]
+    # (A, B, O0, K0, O1, K1, ...) -> (A, B, K0, K1, ..., O0, O1, ...)
+    return mx.transpose(taps, (0, 1) + tuple(3 + 2 * i for i in range(nd))
+                        + tuple(2 + 2 * i for i in range(nd)))
+
+
+def _patch_forward(x, w, stride, padding, dilation, groups):
+    """y = W (G, Og, Cig*T) @ cols (N, G, Cig*T, M): one batched matmul."""
+    dt = x.dtype
+    wd = _work_dtype(dt)
+    x, w = x.astype(wd), w.astype(wd)
+    n, k = x.shape[0], w.shape[2:]
+    out = conv_output_size(x.shape[2:], k, stride, padding, dilation)
+    cols = _patch_taps(x, k, out, stride).reshape((n, groups, -1, math.prod(out)))
+    y = w.reshape((1, groups, w.shape[0] // groups, -1)) @ cols
+    return y.reshape((n, w.shape[0]) + out).astype(dt)
+
+
+def _patch_weight_grad(x, dy, kernel_size, stride, padding, dilation, groups):
+    """dw[g] = cols[g] (Cig*T, N*M) @ dy[g] (N*M, Og), transposed: batch and positions form one
+    contraction axis, both operands contiguous (as in _tap_weight_grad)."""
+    dt = x.dtype
+    wd = _work_dtype(dt)
+    x, dy = x.astype(wd), dy.astype(wd)
+    n, c_out = dy.shape[:2]
+    out, nd = dy.shape[2:], dy.ndim - 2
+    # taps of x viewed as (C_in, N, *S): (C_in, N, *K, *O) -> (C_in, *K, N, *O)
+    cols = _patch_taps(mx.swapaxes(x, 0, 1), kernel_size, out, stride)
+    cols = mx.transpose(cols, (0,) + tuple(range(2, 2 + nd)) + (1,)
+                        + tuple(range(2 + nd, 2 + 2 * nd)))
+    cols = cols.reshape((groups, -1, n * math.prod(out)))
+    dyt = mx.transpose(dy.reshape((n, groups, c_out // groups, -1)), (1, 0, 3, 2))
+    dw = mx.swapaxes(cols @ dyt.reshape((groups, -1, c_out // groups)), 1, 2)  # (G, Og, Cig*T)
+    return dw.reshape((c_out, x.shape[1] // groups) + tuple(kernel_size)).astype(dt)
+
+
+def _patch_input_grad(dy, w, in_spatial, stride, padding, dilation, groups):
+    """dcols = W^T (G, Cig*T, Og) @ dy (N, G, Og, M), put back in place: each input position gets
+    the gradient of the one tap that reads it (zero where none does)."""
+    dt = dy.dtype
+    wd = _work_dtype(dt)
+    dy, w = dy.astype(wd), w.astype(wd)
+    n, c_out = dy.shape[:2]
+    k, out, nd = w.shape[2:], dy.shape[2:], dy.ndim - 2
+    c_in = groups * w.shape[1]
+    wt = mx.swapaxes(w.reshape((1, groups, c_out // groups, -1)), 2, 3)
+    dcols = wt @ dy.reshape((n, groups, c_out // groups, math.prod(out)))   # (N, G, Cig*T, M)
+    if all(kk == 1 for kk in k) and all(s == 1 for s in stride):
+        return dcols.reshape((n, c_in) + tuple(out)).astype(dt)              # 1x1x1
+    # (N, C, K0, ..., O0, ...) -> (N, C, O0, K0, O1, K1, ...), each K padded with zeros to s
+    dcols = dcols.reshape((n, c_in) + tuple(k) + tuple(out))
+    blocks = mx.transpose(dcols, (0, 1) + tuple(a for i in range(nd) for a in (2 + nd + i, 2 + i)))
+    pads = [(0, 0)] * 2 + [p for kk, s in zip(k, stride) for p in ((0, 0), (0, s - kk))]
+    if any(hi for _, hi in pads):
+        blocks = mx.pad(blocks, pads)
+    dx = blocks.reshape((n, c_in) + tuple(o * s for o, s in zip(out, stride)))
+    return _pad_spatial(dx, [(0, i - o * s) for i, o, s in zip(in_spatial, out, stride)]).astype(dt)
+
+
+TAPS = KernelSet(_tap_forward, _tap_input_grad, _tap_weight_grad)
+CONV_GENERAL = KernelSet(_conv_general_forward, _conv_general_input_grad,
+                         _conv_general_weight_grad)
+PATCH = KernelSet(_patch_forward, _patch_input_grad, _patch_weight_grad)

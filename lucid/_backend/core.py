@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import builtins
 import contextlib
+import math
 import os
 import sys
 
@@ -10,6 +12,8 @@ import mlx.core as mx
 import numpy as np
 
 # --- the array type and the primitives the ops are written with -----------------------------
+# (matmul is not here: ops multiply through dispatch.matmul, exported as ``matmul_on``, which
+# routes to the CPU kernel set)
 from mlx.core import (  # noqa: F401  (re-exported: this list *is* Lucid's primitive set)
     abs,
     all,
@@ -21,15 +25,11 @@ from mlx.core import (  # noqa: F401  (re-exported: this list *is* Lucid's primi
     broadcast_to,
     clip,
     concatenate,
-    cos,
     cumprod,
     equal,
-    erf,
     erfinv,
-    exp,
     expand_dims,
     eye,
-    floor,
     floor_divide,
     full,
     greater,
@@ -38,18 +38,14 @@ from mlx.core import (  # noqa: F401  (re-exported: this list *is* Lucid's primi
     isnan,
     less,
     less_equal,
-    linspace,
     log,
     log1p,
-    logsumexp,
-    matmul,
     max,
+    moveaxis,
     maximum,
     mean,
     min,
     minimum,
-    moveaxis,
-    negative,
     not_equal,
     ones,
     pad,
@@ -57,9 +53,7 @@ from mlx.core import (  # noqa: F401  (re-exported: this list *is* Lucid's primi
     prod,
     repeat,
     reshape,
-    sigmoid,
     sign,
-    sin,
     sqrt,
     square,
     stack,
@@ -71,7 +65,6 @@ from mlx.core import (  # noqa: F401  (re-exported: this list *is* Lucid's primi
     tanh,
     tile,
     transpose,
-    var,
     where,
     zeros,
     cumsum,
@@ -81,22 +74,82 @@ from mlx.core import (  # noqa: F401  (re-exported: this list *is* Lucid's primi
 
 Array = mx.array
 
+
+# --- float64 that means float64 -------------------------------------------------------------------
+# MLX's CPU kernels compute these in float32 accuracy even for float64 arrays (exp off by ~4e-7
+# relative, erf and cos by ~2e-5): float64 arrays go through numpy instead (measured: MLX's log,
+# log1p, tanh, power, expm1, sqrt are float64-accurate, so they stay on MLX).
+_erf64 = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def _sigmoid64(x):
+    e = np.exp(-np.abs(x))  # never overflows; one formula per sign keeps full relative accuracy
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+_EXACT = {"exp": np.exp, "sin": np.sin, "cos": np.cos, "erf": _erf64, "sigmoid": _sigmoid64}
+
+
+def exact_unary(name: str, x):
+    """``name`` (exp, sin, cos, erf, sigmoid) of a float64 array, computed in numpy float64 (the
+    result is a new MLX float64 array; the input is evaluated)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = _EXACT[name](to_numpy(x))
+    return from_numpy(np.asarray(out, dtype=np.float64))
+
+
+def _float64_exact(name, mlx_fn):
+    def fn(a, *args, **kwargs):
+        if isinstance(a, mx.array) and a.dtype == mx.float64:
+            return exact_unary(name, a)
+        return mlx_fn(a, *args, **kwargs)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"MLX's ``{name}``; float64 arrays are computed in numpy (full accuracy)."
+    return fn
+
+
+exp = _float64_exact("exp", mx.exp)
+sin = _float64_exact("sin", mx.sin)
+cos = _float64_exact("cos", mx.cos)
+erf = _float64_exact("erf", mx.erf)
+sigmoid = _float64_exact("sigmoid", mx.sigmoid)
+
+
+def logsumexp(a, axis=None, keepdims=False):
+    """log(sum(exp(a))) over ``axis``, stable; float64 arrays are computed in numpy."""
+    if a.dtype != mx.float64:
+        return mx.logsumexp(a, axis=axis, keepdims=keepdims)
+    x = to_numpy(a)
+    ax = tuple(axis) if isinstance(axis, (list, tuple)) else axis
+    m = np.max(x, axis=ax, keepdims=True) if x.size else np.zeros([1] * x.ndim)
+    m = np.where(np.isfinite(m), m, 0.0)  # all -inf (or an inf) along the axis: no shift
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        out = np.log(np.sum(np.exp(x - m), axis=ax, keepdims=True)) + m
+    if not keepdims:
+        out = np.squeeze(out, axis=ax if ax is not None else tuple(range(x.ndim)))
+    return from_numpy(np.asarray(out, dtype=np.float64))
+
 __all__ = [
     "Array", "abs", "all", "any", "arange", "argmax", "argmin", "array", "broadcast_to", "clip",
-    "concatenate", "cos", "cumprod", "equal", "erf", "erfinv", "exp", "expand_dims", "eye", "floor",
+    "concatenate", "cos", "cumprod", "equal", "erf", "erfinv", "exp", "expand_dims", "eye",
     "floor_divide", "full", "greater", "greater_equal", "isinf", "isnan", "less", "less_equal",
-    "linspace", "log", "log1p", "logsumexp", "matmul", "max", "maximum", "mean", "min", "minimum",
-    "moveaxis", "negative", "not_equal", "ones", "pad", "power", "prod", "repeat", "reshape",
+    "log", "log1p", "logsumexp", "max", "maximum", "moveaxis", "mean", "min", "minimum",
+    "not_equal", "ones", "pad", "power", "prod", "repeat", "reshape",
     "sigmoid", "sign", "sin", "sqrt", "square", "stack", "sum", "swapaxes", "take",
-    "take_along_axis", "put_along_axis", "tanh", "tile", "transpose", "var", "where", "zeros",
+    "take_along_axis", "put_along_axis", "tanh", "tile", "transpose", "where", "zeros",
     # defined below
-    "DTYPES", "to_backend_dtype", "dtype_name", "is_floating", "asarray", "to_numpy", "evaluate",
+    "DTYPES", "dtype_name", "is_floating", "asarray", "to_numpy", "evaluate",
     "scatter_add", "cast", "gpu_available", "gpu_kind", "resolve_device", "device_scope",
     "default_device_name", "random_seed", "random_normal", "random_uniform", "random_randint",
-    "random_bernoulli", "random_permutation", "from_numpy", "save_safetensors",
-    "load_safetensors", "mx_dtype_of",
+    "random_bernoulli", "random_permutation", "from_numpy", "element_bits", "from_element_bits",
+    "mx_dtype_of", "copy", "accurate_sum", "accurate_mean", "bitwise_and", "bitwise_or",
+    "bitwise_xor", "bitwise_invert", "logical_and", "logical_or", "logical_xor",
     "cumsum", "einsum", "roll",
+    "MAX_NDIM", "check_ndim", "exact_unary",
 ]
+from mlx.core import (bitwise_and, bitwise_invert, bitwise_or, bitwise_xor,  # noqa: E402,F401
+                      logical_and, logical_or, logical_xor)
 
 # --- dtypes -------------------------------------------------------------------------------------
 DTYPES = {
@@ -114,11 +167,6 @@ DTYPES = {
 }
 _NAME_OF = {v: k for k, v in DTYPES.items()}
 _FLOATING = {mx.float32, mx.float16, mx.bfloat16, mx.float64}
-
-
-def to_backend_dtype(name: str):
-    """The MLX dtype for one of Lucid's dtype names (``"float32"``, ``"int64"``, ...)."""
-    return DTYPES[name]
 
 
 def dtype_name(dt) -> str:
@@ -234,28 +282,73 @@ def asarray(data, dtype: str | None = None):
             return cast(data, dtype)
         return data
     arr = np.asarray(data)
+    if arr.dtype == object:  # Python ints beyond 64 bits, or mixed objects
+        arr = _object_ints(arr)
     if dtype is None:
         if arr.dtype.kind == "f":
             dtype = "float32" if arr.dtype != np.float16 else "float16"
-        elif arr.dtype.kind in "iu":
+        elif arr.dtype.kind in "iuO":  # (object: Python ints, refused below if too large)
             dtype = "uint8" if arr.dtype == np.uint8 else "int64"  # image bytes stay bytes
         elif arr.dtype.kind == "b":
             dtype = "bool"
         else:
             raise TypeError(f"cannot make a tensor from data of numpy dtype {arr.dtype}")
+    if arr.dtype.kind in "iuO" and dtype in _INT_NAMES:
+        _check_int_range(arr, dtype)
     if dtype == "bfloat16":
         return mx.array(arr.astype(np.float32)).astype(mx.bfloat16)
     return from_numpy(arr.astype(np.dtype(dtype), copy=False))
 
 
+_INT_NAMES = ("int8", "int16", "int32", "int64", "uint8", "uint32")
+
+
+def _object_ints(arr: np.ndarray) -> np.ndarray:
+    """An object array of Python ints (some beyond 64 bits) kept as objects for the range check;
+    anything else in it is refused."""
+    if arr.size and builtins.all(isinstance(v, int) for v in arr.flat):
+        return arr
+    raise TypeError("cannot make a tensor from data of numpy dtype object (mixed or non-numeric "
+                    "values)")
+
+
+def _check_int_range(arr: np.ndarray, dtype: str) -> None:
+    """Refuse integers that do not fit ``dtype`` (numpy would wrap them silently)."""
+    if arr.dtype != object and np.can_cast(arr.dtype, dtype, "safe") or arr.size == 0:
+        return
+    info = np.iinfo(dtype)
+    lo, hi = arr.min(), arr.max()
+    if lo < info.min or hi > info.max:
+        bad = int(lo) if lo < info.min else int(hi)
+        raise OverflowError(f"value {bad} does not fit dtype {dtype} (range [{info.min}, "
+                            f"{info.max}])")
+
+
 def from_numpy(arr: np.ndarray):
     """An MLX array holding a copy of a numpy array's values (dtype kept)."""
     arr = np.asarray(arr, order="C")  # not ascontiguousarray: it turns a 0-d array into 1-d
-    return mx.array(arr, dtype=DTYPES[arr.dtype.name])  # without dtype, MLX turns float64 into float32
+    # without dtype, MLX turns float64 into float32
+    return mx.array(arr, dtype=DTYPES[arr.dtype.name])
+
+
+MAX_NDIM = 64  # numpy's limit: MLX's numpy conversion aborts the process above it
+
+
+def check_ndim(shape) -> None:
+    """Refuse shapes of more than ``MAX_NDIM`` dimensions with a ValueError (MLX would accept
+    them, then abort the interpreter when they reach numpy)."""
+    if len(shape) > MAX_NDIM:
+        raise ValueError(f"tensors have at most {MAX_NDIM} dimensions, got {len(shape)}")
+
+
+def copy(a):
+    """A new array with ``a``'s values (in-place writes to one do not reach the other)."""
+    return mx.array(a)
 
 
 def to_numpy(a) -> np.ndarray:
     """The values of an MLX array as a numpy array (bfloat16 comes back as float32)."""
+    check_ndim(a.shape)
     if a.dtype == mx.bfloat16:
         a = a.astype(mx.float32)
     mx.eval(a)
@@ -270,6 +363,75 @@ def evaluate(*arrays):
 def scatter_add(shape, index, values, dtype):
     """Zeros of ``shape`` with ``values`` added at ``index`` (repeated indices accumulate)."""
     return mx.zeros(shape, dtype=dtype).at[index].add(values)
+
+
+# --- accurate reductions -------------------------------------------------------------------------
+# MLX's CPU sum accumulates sequentially: over 10^6 float32 values its error is ~100x PyTorch's
+# (which sums pairwise). Summing blocks of _SUM_BLOCK values, then the partial sums likewise, bounds
+# the error by ~(levels * _SUM_BLOCK) ulps, and measured no slower (256 was the most accurate of
+# 16..4096 on 10^6 values of 1 + N(0, 1)).
+_SUM_BLOCK = 256
+_HALF = {mx.float16, mx.bfloat16}
+
+
+def _blocked_sum_axis(a, axis: int):
+    """``a`` summed over ``axis`` (kept, size 1), block by block."""
+    while a.shape[axis] > _SUM_BLOCK:
+        n = a.shape[axis]
+        q = n // _SUM_BLOCK
+        before = (slice(None),) * axis
+        head = a[before + (slice(0, q * _SUM_BLOCK),)]
+        head = mx.sum(mx.reshape(head, a.shape[:axis] + (q, _SUM_BLOCK) + a.shape[axis + 1:]),
+                      axis=axis + 1)
+        if q * _SUM_BLOCK < n:
+            tail = mx.sum(a[before + (slice(q * _SUM_BLOCK, None),)], axis=axis, keepdims=True)
+            head = mx.concatenate([head, tail], axis=axis)
+        a = head
+    return mx.sum(a, axis=axis, keepdims=True)
+
+
+def accurate_sum(a, axes, keepdims: bool = False, out_dtype: str | None = None):
+    """The sum of floating ``a`` over ``axes`` (a sorted tuple), accumulated blockwise, and
+    float16/bfloat16 in float32 (cast back to ``a``'s dtype, or ``out_dtype`` when given)."""
+    out_dt = DTYPES[out_dtype] if out_dtype else a.dtype
+    work = a.astype(mx.float32) if a.dtype in _HALF else a
+    shape = a.shape
+    count = 1
+    for ax in axes:
+        count *= shape[ax]
+    if count <= _SUM_BLOCK:  # one block: MLX's own sum is as accurate
+        out = mx.sum(work, axis=list(axes), keepdims=keepdims)
+        return out if out.dtype == out_dt else out.astype(out_dt)
+    # merge each run of adjacent reduced axes into one (a free reshape for contiguous data)
+    merged, merged_axes, i = [], [], 0
+    while i < len(shape):
+        j = i
+        while i in axes and j + 1 < len(shape) and j + 1 in axes:
+            j += 1
+        size = 1
+        for n in shape[i:j + 1]:
+            size *= n
+        if i in axes:
+            merged_axes.append(len(merged))
+        merged.append(size)
+        i = j + 1
+    work = mx.reshape(work, tuple(merged))
+    for ax in reversed(merged_axes):
+        work = _blocked_sum_axis(work, ax)
+    kept = tuple(1 if k in axes else n for k, n in enumerate(shape))
+    out = mx.reshape(work, kept if keepdims else tuple(n for k, n in enumerate(shape)
+                                                        if k not in axes))
+    return out if out.dtype == out_dt else out.astype(out_dt)
+
+
+def accurate_mean(a, axes, keepdims: bool = False):
+    """The mean of floating ``a`` over ``axes`` (a sorted tuple), summed as ``accurate_sum``."""
+    count = 1
+    for ax in axes:
+        count *= a.shape[ax]
+    wide = "float32" if a.dtype in _HALF else None
+    mean = accurate_sum(a, tuple(axes), keepdims, out_dtype=wide) / count
+    return mean if mean.dtype == a.dtype else mean.astype(a.dtype)
 
 
 # --- random ---------------------------------------------------------------------------------------
@@ -303,12 +465,18 @@ def random_permutation(n: int):
     return mx.random.permutation(n)
 
 
-# --- files ----------------------------------------------------------------------------------------
-def save_safetensors(path: str, arrays: dict, metadata: dict) -> None:
-    """Write arrays to a safetensors file (MLX appends no suffix when ``path`` has one)."""
-    mx.save_safetensors(path, arrays, metadata=metadata)
+# --- raw element bits (checkpoint files) ---------------------------------------------------------
+def element_bits(a) -> np.ndarray:
+    """A numpy array with the exact element bits of ``a`` (bfloat16, which numpy lacks, as
+    uint16; NaN payloads kept). It may share memory with ``a``: read it, do not keep it."""
+    if a.dtype == mx.bfloat16:
+        a = mx.view(a, mx.uint16)
+    mx.eval(a)
+    return np.array(a, copy=False)
 
 
-def load_safetensors(path: str):
-    """(arrays, metadata) from a safetensors file."""
-    return mx.load(path, format="safetensors", return_metadata=True)  # any file name
+def from_element_bits(bits: np.ndarray, name: str):
+    """An MLX array of dtype ``name`` that owns a copy of ``bits`` (as ``element_bits`` gives)."""
+    if name == "bfloat16":
+        return mx.view(mx.array(np.asarray(bits, dtype=np.uint16)), mx.bfloat16)
+    return from_numpy(bits)

@@ -57,3 +57,20 @@ class enable_grad(_GradMode):
     """Record operations again inside a ``no_grad`` region."""
 
     mode = True
+
+
+class inference_mode(_GradMode):
+    """PyTorch's ``inference_mode``: like ``no_grad`` (Lucid has no separate inference tensors).
+    ``inference_mode(False)`` leaves grad mode as it is; ``@inference_mode`` decorates too."""
+
+    def __new__(cls, mode=True):
+        if callable(mode):  # used as a bare decorator: @lucid.inference_mode
+            return cls()(mode)
+        return super().__new__(cls)
+
+    def __init__(self, mode=True):
+        self._active = bool(mode)
+
+    @property
+    def mode(self):
+        return False if self._active else is_grad_enabled()

@@ -16,42 +16,63 @@ _Tensor = None  # set by lucid.tensor once the class exists (it is built on this
 
 
 class Node:
-    """One recorded op: the backward closure and the inputs it differentiates into."""
+    """One recorded op: the backward closure and the inputs it differentiates into.
 
-    __slots__ = ("backward", "parents", "name")
+    For in-place checks it also keeps ``saves`` (positions of the parents whose values the
+    closure reads; None: all), ``versions`` (each parent's ``_version`` when recorded; None when
+    all were 0, the common case), ``reads_output`` and ``out_version`` (the output's
+    ``_version`` when the node was attached to it: an in-place op's node is attached after the
+    write)."""
 
-    def __init__(self, backward, parents, name):
+    __slots__ = ("backward", "parents", "name", "saves", "versions", "reads_output",
+                 "out_version")
+
+    def __init__(self, backward, parents, name, saves=None, versions=None, reads_output=True):
         self.backward = backward
         self.parents = parents
         self.name = name
+        self.saves = saves
+        self.versions = versions
+        self.reads_output = reads_output
+        self.out_version = 0
 
     def __repr__(self) -> str:
         return f"<{self.name}Backward>"
 
 
-def record(data, parents, backward, name="Op"):
+def record(data, parents, backward, name="Op", saves=None, saves_output=True):
     """A new Tensor holding ``data``, recorded on the tape when grad mode is on and any of
     ``parents`` (Tensors, or plain numbers which get no gradient) requires grad.
 
     ``backward(g)`` returns one gradient (a backend array, or None) per parent; gradients whose
     shape differs from the parent's (broadcasting) are summed back to it by the engine.
+
+    ``saves`` lists the positions of the parents whose values ``backward`` reads (None: all of
+    them, the conservative default) and ``saves_output`` whether it reads the output: backward
+    raises if one of those was modified in place (its ``_version`` changed) in between.
     """
     out = _Tensor.__new__(_Tensor)
-    out.data = data
-    out.grad = None
+    out._data = data
+    out._version = 0
+    out._grad = None
     out._hooks = None
     out._retains_grad = False
     device = None
-    needs = False
-    for p in parents:  # one pass: the first tensor's device, and whether any needs a gradient
-        if isinstance(p, _Tensor):
+    needs = modified = False
+    for p in parents:  # one pass: the first tensor's device, whether any needs a gradient, and
+        if isinstance(p, _Tensor):  # whether any was already modified in place
             if device is None:
                 device = p._device
             needs = needs or p.requires_grad
+            modified = modified or p._version
     needs = needs and getattr(_state, "enabled", True)
     out._device = device or "cpu"
     out.requires_grad = needs
-    out._node = Node(backward, parents, name) if needs else None
+    if needs:
+        versions = tuple(getattr(p, "_version", 0) for p in parents) if modified else None
+        out._node = Node(backward, parents, name, saves, versions, saves_output)
+    else:
+        out._node = None
     return out
 
 
@@ -106,10 +127,7 @@ def backward(root, seed, retain_graph=False):
         if g is None:
             continue
         if t._hooks:
-            for hook in list(t._hooks.values()):
-                out = hook(_Tensor._wrap(g, t._device))
-                if out is not None:
-                    g = out.data if isinstance(out, _Tensor) else B.asarray(out)
+            g = _run_hooks(t, g)
         node = t._node
         if node is None or t._retains_grad:
             _accumulate(t, g)
@@ -117,6 +135,17 @@ def backward(root, seed, retain_graph=False):
             continue
         if node.backward is None:
             raise RuntimeError(FREED_MESSAGE)
+        if node.reads_output and t._version != node.out_version:
+            _raise_modified(node, t, t._version, node.out_version, "the output")
+        versions = node.versions
+        for i, p in enumerate(node.parents):
+            # a changed input matters when backward reads its value (``saves``), and also when it
+            # is a non-leaf: an in-place op moved a new tape node onto it, so the gradient would
+            # flow through the wrong node even for ops that read nothing (add, indexing...)
+            if isinstance(p, _Tensor) and p._version != (versions[i] if versions else 0) \
+                    and (node.saves is None or i in node.saves or p._node is not None):
+                _raise_modified(node, p, p._version, versions[i] if versions else 0,
+                                "an input")
         if t._device == default_device:
             parent_grads = node.backward(g)
         else:
@@ -137,10 +166,47 @@ def backward(root, seed, retain_graph=False):
             node.parents = ()
 
 
+def _raise_modified(node, changed, now, then, role):
+    """Refuse to differentiate through values that changed in place after the forward."""
+    raise RuntimeError(
+        f"one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: {role} of {node.name} (a tensor of shape {changed.shape}, dtype "
+        f"{changed.dtype}) is at version {now}; expected version {then}. Recompute the forward "
+        f"after the in-place change, or change a clone() instead")
+
+
+def _hook_name(hook) -> str:
+    return getattr(hook, "__qualname__", None) or repr(hook)
+
+
+def _run_hooks(t, g):
+    """``g`` passed through ``t``'s hooks; a returned tensor replaces it (same shape and dtype).
+    An error inside a hook is re-raised naming the hook and the tensor (the original is kept
+    as ``__cause__``)."""
+    for hook in list(t._hooks.values()):
+        where = (f"hook {_hook_name(hook)!r} registered on a tensor of shape {t.shape}"
+                 + (f" (the output of {t._node.name})" if t._node is not None else ""))
+        try:
+            out = hook(_Tensor._wrap(g, t._device))
+        except Exception as exc:
+            raise RuntimeError(f"{where} raised {type(exc).__name__}: {exc}") from exc
+        if out is None:
+            continue
+        new = out._data if isinstance(out, _Tensor) else B.asarray(out, B.dtype_name(g.dtype))
+        if tuple(new.shape) != tuple(g.shape):
+            raise ValueError(f"{where} returned a gradient of shape {tuple(new.shape)}; expected "
+                             f"{tuple(g.shape)}")
+        if new.dtype != g.dtype:
+            raise TypeError(f"{where} returned a gradient of dtype {B.dtype_name(new.dtype)}; "
+                            f"expected {B.dtype_name(g.dtype)}")
+        g = new
+    return g
+
+
 def _accumulate(t, g):
-    if t.grad is None:
+    if t._grad is None:
         # a fresh array object: ``g`` may be shared (add passes one array to both inputs, or it is
         # the user's seed), and writing into one .grad (x.grad[i] = ...) must not change another
-        t.grad = _Tensor._wrap(B.array(g), t._device)
+        t._grad = _Tensor._wrap(B.array(g), t._device)
     else:
-        t.grad.data = t.grad.data + g
+        t._grad.data = t._grad.data + g

@@ -1,7 +1,11 @@
-"""Data loading: ``Dataset``, ``TensorDataset``, ``Subset``, ``random_split`` and
-``DataLoader``."""
+"""Data loading: ``Dataset``, ``TensorDataset``, ``Subset``, ``random_split``, ``DataLoader``
+(with worker threads), ``default_collate``, and the per-sample random generator
+``sample_rng`` / ``get_worker_info`` for datasets that augment."""
 
+from lucid.data.collate import default_collate  # noqa: F401
 from lucid.data.dataset import Dataset, Subset, TensorDataset, random_split  # noqa: F401
-from lucid.data.loader import DataLoader, default_collate  # noqa: F401
+from lucid.data.loader import DataLoader  # noqa: F401
+from lucid.data.workers import get_worker_info, sample_rng  # noqa: F401
 
-__all__ = ["Dataset", "TensorDataset", "Subset", "random_split", "DataLoader", "default_collate"]
+__all__ = ["Dataset", "TensorDataset", "Subset", "random_split", "DataLoader", "default_collate",
+           "get_worker_info", "sample_rng"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 
@@ -36,14 +37,18 @@ class TensorDataset(Dataset):
                              f"shapes {[t.shape for t in self.tensors]}")
 
     def __getitem__(self, index):
+        if not (isinstance(index, slice) or _is_mask(index)):  # masks: checked by indexing
+            index = checked_indices(index, len(self), "TensorDataset")
         return tuple(t[index] for t in self.tensors)
 
     def __len__(self) -> int:
         return self.tensors[0].shape[0]
 
     def batch(self, indices) -> tuple:
-        """The samples at ``indices`` (a numpy int array), stacked: one gather per tensor."""
-        idx = B.asarray(np.asarray(indices, dtype=np.int64), "int32")
+        """The samples at ``indices`` (ints, negatives counting from the end), stacked: one
+        gather per tensor. Raises IndexError naming an index outside the dataset."""
+        idx = B.asarray(checked_indices(np.asarray(indices), len(self), "TensorDataset"),
+                        "int32")
         out = []
         for t in self.tensors:
             with B.device_scope(t._device):  # gather on the tensor's own stream
@@ -52,19 +57,60 @@ class TensorDataset(Dataset):
 
 
 class Subset(Dataset):
-    """The samples of ``dataset`` at ``indices``, in that order."""
+    """The samples of ``dataset`` at ``indices``, in that order (indices are checked when
+    read, as in PyTorch: negative ones count from the end)."""
 
     def __init__(self, dataset, indices):
         self.dataset = dataset
-        self.indices = [int(i) for i in indices]
+        self.indices = [operator.index(i) for i in indices]
 
     def __getitem__(self, index):
-        if isinstance(index, (list, tuple, np.ndarray)):
-            return [self.dataset[self.indices[i]] for i in index]
-        return self.dataset[self.indices[index]]
+        if isinstance(index, slice):
+            return self.dataset[self.indices[index]]
+        if isinstance(index, (list, np.ndarray)):  # PyTorch: one call with the mapped list
+            picked = checked_indices(index, len(self), "Subset")
+            return self.dataset[[self.indices[i] for i in picked.tolist()]]
+        return self.dataset[self.indices[int(checked_indices(index, len(self), "Subset"))]]
 
     def __len__(self) -> int:
         return len(self.indices)
+
+
+def checked_indices(index, size: int, what: str):
+    """``index`` (an int, a sequence or array of ints) with negative entries counted from the
+    end, as numpy int64; IndexError naming the first index outside ``[-size, size)``. Checked
+    on the host, so no unchecked index reaches an MLX gather."""
+    if isinstance(index, Tensor):
+        index = index.numpy()
+    if isinstance(index, (int, np.integer)) and not isinstance(index, (bool, np.bool_)):
+        arr = np.asarray(_index_in_int64(int(index), size, what), dtype=np.int64)
+    else:
+        arr = np.asarray(index)
+        if arr.dtype == object:  # Python ints beyond int64
+            arr = np.asarray([_index_in_int64(operator.index(i), size, what)
+                              for i in arr.reshape(-1)], dtype=np.int64).reshape(arr.shape)
+        if arr.size == 0:
+            arr = arr.astype(np.int64)
+        if arr.dtype.kind not in "iu":
+            raise TypeError(f"{what} indices must be integers, got {arr.dtype} {index!r}")
+        arr = arr.astype(np.int64)
+    bad = (arr < -size) | (arr >= size)
+    if bad.any():
+        raise IndexError(f"index {int(arr[bad].reshape(-1)[0])} is out of range for a {what} "
+                         f"of size {size}")
+    return np.where(arr < 0, arr + size, arr)
+
+
+def _is_mask(index) -> bool:
+    if isinstance(index, Tensor):
+        return index.dtype == "bool"
+    return isinstance(index, np.ndarray) and index.dtype == np.bool_
+
+
+def _index_in_int64(i: int, size: int, what: str) -> int:
+    if not -size <= i < size:
+        raise IndexError(f"index {i} is out of range for a {what} of size {size}")
+    return i
 
 
 def _split_lengths(n: int, lengths) -> list:

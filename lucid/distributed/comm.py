@@ -117,6 +117,8 @@ def all_reduce(tensor, op: str = "sum") -> Tensor:
             data = BD.all_max(data) if op == "max" else BD.all_min(data)
         if op == "mean":
             data = data / size
+    else:
+        data = B.array(data)  # a copy, as with several ranks: the result never aliases the input
     return Tensor._wrap(data, device)
 
 

@@ -115,7 +115,7 @@ def _broadcast_tensors(tensors, root, what):
         return
     # every rank must hold the same tensor list: compare a signature first, so a mismatch is an
     # error instead of a hang or silently mixed values
-    sig = np.array([len(tensors), sum(t.size for t in tensors),
+    sig = np.array([len(tensors), sum(t.numel() for t in tensors),
                     sum((i + 1) * t.ndim for i, t in enumerate(tensors))], dtype=np.int64)
     everyone = B.to_numpy(BD.all_gather(B.from_numpy(sig[None])))
     if not (everyone == sig).all():

@@ -184,7 +184,7 @@ def orthogonal_(tensor, gain: float = 1.0):
     if tensor.ndim < 2:
         raise ValueError(f"orthogonal_ needs at least 2 dimensions, got shape {tensor.shape}")
     rows = tensor.shape[0]
-    cols = tensor.size // rows if rows else 0
+    cols = tensor.numel() // rows if rows else 0
     if rows == 0 or cols == 0:
         return tensor
     flat = B.to_numpy(B.random_normal((rows, cols), "float32")).astype(np.float64)

@@ -1,17 +1,25 @@
-"""Lucid's differentiable ops, one module per family, each forward beside its backward."""
+"""Lucid's differentiable ops, one module per family, each forward beside its backward.
 
-from lucid.ops import elementwise, index, linalg, reduce, shape  # noqa: F401
-from lucid.ops.elementwise import (abs, add, clip, cos, div, eq, erf, exp, floordiv, ge, gt,  # noqa: F401
+``__all__`` is what ``lucid.*`` exports; lucid/_methods.py lists every op with its surfaces.
+"""
+
+from lucid.ops import activation, elementwise, index, linalg, logical, reduce, shape  # noqa: F401
+from lucid.ops.activation import log_softmax, softmax  # noqa: F401
+from lucid.ops.elementwise import (abs, add, cos, div, eq, erf, exp, floordiv, ge, gt,  # noqa: F401
                                    isinf, isnan, le, log, log1p, logical_not, lt, maximum,
                                    minimum, mul, ne, neg, pow, relu, sigmoid, sign, sin, sqrt,
                                    square, sub, tanh, where)
-from lucid.ops.index import getitem  # noqa: F401
+from lucid.ops.index import (gather, getitem, index_select, masked_fill,  # noqa: F401
+                             masked_fill_, scatter, scatter_, scatter_add, scatter_add_)
 from lucid.ops.linalg import dot, matmul  # noqa: F401
-from lucid.ops.reduce import (all, any, argmax, argmin, logsumexp, max, mean, min, prod, std,  # noqa: F401
-                              sum, var)
-from lucid.ops.shape import (astype, broadcast_to, cat, chunk, concatenate, expand,  # noqa: F401
-                             expand_dims, flatten, pad, permute, repeat, reshape, split, squeeze,
-                             stack, swapaxes, tile, to_device, transpose, unsqueeze, view)
+from lucid.ops.logical import (bitwise_and, bitwise_not, bitwise_or, bitwise_xor,  # noqa: F401
+                               logical_and, logical_or, logical_xor)
+from lucid.ops.reduce import (all, amax, amin, any, argmax, argmin, logsumexp, max, mean,  # noqa: F401
+                              min, prod, std, sum, values_indices, var)
+from lucid.ops.shape import (astype, broadcast_to, cat, chunk, concat, concatenate,  # noqa: F401
+                             expand, expand_dims, flatten, pad, permute, permute_dims, repeat,
+                             repeat_interleave, reshape, split, squeeze, stack, swapaxes,
+                             swapdims, t, tile, to_device, transpose, unsqueeze, view)
 from lucid.ops.counting import bincount  # noqa: F401
 from lucid.ops.diagonal import diag  # noqa: F401
 from lucid.ops.einsum import einsum  # noqa: F401
@@ -19,17 +27,23 @@ from lucid.ops.grid import meshgrid  # noqa: F401
 from lucid.ops.reorder import flip, roll  # noqa: F401
 from lucid.ops.scan import cumprod, cumsum  # noqa: F401
 from lucid.ops.sort import argsort, sort, topk  # noqa: F401
-from lucid.ops.ternary import clamp, clip, lerp  # noqa: F401,F811  (PyTorch: clip = clamp)
+from lucid.ops.ternary import clamp, clip, lerp  # noqa: F401  (PyTorch: clip = clamp)
 
+floor_divide = floordiv
+
+# ``repeat`` (Tensor.repeat, tiling) and ``view``/``expand`` are methods only, as in PyTorch.
 __all__ = [
-    'abs', 'add', 'all', 'any', 'argmax', 'argmin', 'astype', 'broadcast_to', 'cat', 'chunk',
-    'clip', 'concatenate', 'cos', 'div', 'dot', 'eq', 'erf', 'exp', 'expand', 'expand_dims',
-    'flatten', 'floordiv', 'ge', 'getitem', 'gt', 'isinf', 'isnan', 'le', 'log', 'log1p',
-    'logical_not', 'logsumexp', 'lt', 'matmul', 'max', 'maximum', 'mean', 'min', 'minimum',
-    'mul', 'ne', 'neg', 'pad', 'permute', 'pow', 'prod', 'relu', 'repeat', 'reshape',
-    'sigmoid', 'sign', 'sin', 'split', 'sqrt', 'square', 'squeeze', 'stack', 'std', 'sub',
-    'sum', 'swapaxes', 'tanh', 'tile', 'to_device', 'transpose', 'unsqueeze', 'var', 'view',
+    'abs', 'add', 'all', 'amax', 'amin', 'any', 'argmax', 'argmin', 'astype', 'bitwise_and',
+    'bitwise_not', 'bitwise_or', 'bitwise_xor', 'broadcast_to', 'cat', 'chunk', 'clamp', 'clip',
+    'concat', 'concatenate', 'cos', 'div', 'dot', 'eq', 'erf', 'exp', 'expand_dims', 'flatten',
+    'floor_divide', 'ge', 'gt', 'isinf', 'isnan', 'le', 'log', 'log1p', 'log_softmax',
+    'logical_and', 'logical_not', 'logical_or', 'logical_xor', 'logsumexp', 'lt', 'matmul',
+    'max', 'maximum', 'mean', 'min', 'minimum', 'mul', 'ne', 'neg', 'pad', 'permute',
+    'permute_dims', 'pow', 'prod', 'relu', 'repeat_interleave', 'reshape', 'sigmoid', 'sign',
+    'sin', 'softmax', 'split', 'sqrt', 'square', 'squeeze', 'stack', 'std', 'sub', 'sum',
+    'swapaxes', 'swapdims', 't', 'tanh', 'tile', 'to_device', 'transpose', 'unsqueeze', 'var',
     'where',
-    'argsort', 'bincount', 'clamp', 'cumprod', 'cumsum', 'diag', 'einsum', 'flip', 'lerp',
+    'argsort', 'bincount', 'cumprod', 'cumsum', 'diag', 'einsum', 'flip', 'lerp',
     'meshgrid', 'roll', 'sort', 'topk',
+    'gather', 'index_select', 'masked_fill', 'scatter', 'scatter_add',
 ]

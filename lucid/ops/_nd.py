@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import numbers
 
+# the one copy of the formula lives below both kernel sets, which use it too
+from lucid._backend.conv_shape import conv_output_size  # noqa: F401
+
 
 def ntuple(value, n: int, name: str, minimum: int = 1) -> tuple:
     """``value`` (an int or a sequence of ``n`` ints) as an ``n``-tuple, each >= ``minimum``."""
@@ -43,12 +46,6 @@ def conv_padding(padding, kernel_size, dilation, stride, n: int) -> tuple:
             return tuple(pairs)
         raise ValueError(f"padding must be 'same', 'valid', an int or a tuple, got {padding!r}")
     return tuple((p, p) for p in ntuple(padding, n, "padding", minimum=0))
-
-
-def conv_output_size(in_size, kernel_size, stride, padding, dilation) -> tuple:
-    """Spatial output size of a convolution with (lo, hi) ``padding``."""
-    return tuple((i + lo + hi - d * (k - 1) - 1) // s + 1
-                 for i, k, s, (lo, hi), d in zip(in_size, kernel_size, stride, padding, dilation))
 
 
 def check_kernel_fits(in_size, kernel_size, padding, dilation, what="kernel") -> None:

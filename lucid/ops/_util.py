@@ -8,6 +8,7 @@ import numbers
 import numpy as np
 
 from lucid import _backend as B
+from lucid._args import dim_aliases  # noqa: F401  (re-exported for the op modules)
 from lucid.autograd.graph import record  # noqa: F401  (re-exported for the op modules)
 from lucid.tensor import Tensor
 
@@ -16,7 +17,7 @@ def raw(v):
     """The backend value of an operand: a Tensor's array, a Python number as is (MLX keeps the
     tensor's dtype for Python scalars), anything else converted to an array."""
     if isinstance(v, Tensor):
-        return v.data
+        return v._data
     if isinstance(v, (bool, int, float)):
         return v
     if isinstance(v, np.generic):
@@ -77,3 +78,12 @@ def normalize_axes(axis, ndim: int, what: str = "axis") -> tuple:
     if len(set(out)) != len(out):
         raise ValueError(f"repeated {what} in {axis!r}")
     return tuple(sorted(out))
+
+
+
+def single_dim(dim, ndim: int, what: str = "dim") -> int:
+    """One dim (an int), checked against ``ndim`` and made non-negative; a tuple is a TypeError
+    (ops such as ``max(dim)``, ``transpose`` or ``cat`` take exactly one)."""
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise TypeError(f"{what} must be one int here, got {dim!r}")
+    return normalize_axes(dim, ndim, what)[0]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 
 from lucid import _backend as B
-from lucid.ops._util import normalize_axes, op, record
+from lucid.ops._util import dim_aliases, normalize_axes, op, record, single_dim
 
 
+@dim_aliases
 @op
-def softmax(x, axis=-1):
-    """exp(x) / sum(exp(x)) along ``axis``, computed stably."""
-    (ax,) = normalize_axes(axis, x.ndim)
+def softmax(x, dim=-1):
+    """exp(x) / sum(exp(x)) along ``dim``, computed stably."""
+    ax = single_dim(dim, x.ndim, "dim")
     y = B.exp(_log_softmax(x.data, ax))
 
     def backward(g):
@@ -20,10 +21,11 @@ def softmax(x, axis=-1):
     return record(y, (x,), backward, "Softmax")
 
 
+@dim_aliases
 @op
-def log_softmax(x, axis=-1):
-    """x - logsumexp(x) along ``axis``."""
-    (ax,) = normalize_axes(axis, x.ndim)
+def log_softmax(x, dim=-1):
+    """x - logsumexp(x) along ``dim``."""
+    ax = single_dim(dim, x.ndim, "dim")
     y = _log_softmax(x.data, ax)
 
     def backward(g):
@@ -276,18 +278,18 @@ def prelu(x, weight):
     if weight.ndim > 1:
         raise ValueError(f"prelu: weight must be 0-D or 1-D, got shape {weight.shape}")
     channels = x.shape[1] if x.ndim >= 2 else 1
-    if weight.size not in (1, channels):
-        raise ValueError(f"prelu: weight has {weight.size} values; expected 1 or the {channels} "
+    if weight.numel() not in (1, channels):
+        raise ValueError(f"prelu: weight has {weight.numel()} values; expected 1 or the {channels} "
                          f"channels of input shape {x.shape}")
     shape = [1] * x.ndim
-    if weight.size > 1:
-        shape[1] = weight.size
+    if weight.numel() > 1:
+        shape[1] = weight.numel()
     wb = B.reshape(w, tuple(shape)) if x.ndim else B.reshape(w, ())
     pos = xd > 0
 
     def backward(g):
         gw = B.where(pos, 0, xd * g)
-        if weight.size == 1:
+        if weight.numel() == 1:
             gw = B.reshape(B.sum(gw), w.shape)
         else:
             axes = [i for i in range(x.ndim) if shape[i] == 1]

@@ -31,7 +31,7 @@ def add(a, b):
     """a + b."""
     x, y = raw(a), raw(b)
     _check_broadcast(x, y, "add")
-    return record(x + y, (a, b), lambda g: (g, g), "Add")
+    return record(x + y, (a, b), lambda g: (g, g), "Add", saves=(), saves_output=False)
 
 
 @op
@@ -39,7 +39,8 @@ def sub(a, b):
     """a - b."""
     x, y = raw(a), raw(b)
     _check_broadcast(x, y, "sub")
-    return record(x - y, (a, b), lambda g: (g, -g), "Sub")
+    return record(x - y, (a, b), lambda g: (g, -g), "Sub", saves=(),
+                  saves_output=False)
 
 
 @op
@@ -47,7 +48,7 @@ def mul(a, b):
     """a * b."""
     x, y = raw(a), raw(b)
     _check_broadcast(x, y, "mul")
-    return record(x * y, (a, b), lambda g: (g * y, g * x), "Mul")
+    return record(x * y, (a, b), lambda g: (g * y, g * x), "Mul", saves_output=False)
 
 
 @op
@@ -56,7 +57,7 @@ def div(a, b):
     x, y = raw(a), raw(b)
     _check_broadcast(x, y, "div")
     out = x / y
-    return record(out, (a, b), lambda g: (g / y, -g * out / y), "Div")
+    return record(out, (a, b), lambda g: (g / y, -g * out / y), "Div", saves=(1,))
 
 
 @op
@@ -89,7 +90,7 @@ def pow(a, b):
 @op
 def neg(a):
     """-a."""
-    return record(-a.data, (a,), lambda g: (-g,), "Neg")
+    return record(-a._data, (a,), lambda g: (-g,), "Neg", saves=(), saves_output=False)
 
 
 # --- unary math ---------------------------------------------------------------------------------
@@ -99,7 +100,7 @@ def _unary(name, forward, derivative, doc):
     @op
     def fn(x):
         x = as_tensor(x)
-        xd = x.data
+        xd = x._data
         y = forward(xd)
         return record(y, (x,), lambda g: (g * derivative(xd, y),), name)
 
@@ -135,7 +136,7 @@ def clip(x, min=None, max=None):
     """Values limited to [min, max]; the gradient passes where the value was not clipped."""
     if min is None and max is None:
         raise ValueError("clip needs min or max")
-    xd = x.data
+    xd = x._data
     lo, hi = raw(min) if min is not None else None, raw(max) if max is not None else None
     y = B.clip(xd, lo, hi)
     mask = B.ones(xd.shape, dtype=B.DTYPES["bool"])

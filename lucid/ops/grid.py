@@ -24,7 +24,7 @@ def meshgrid(*tensors, indexing=None):
         if not isinstance(t, Tensor) or t.ndim > 1:
             raise ValueError(f"meshgrid expects 0-D or 1-D tensors, got "
                              f"{getattr(t, 'shape', type(t).__name__)}")
-    sizes = [t.size for t in tensors]
+    sizes = [t.numel() for t in tensors]
     order = list(range(len(tensors)))
     if indexing == "xy" and len(tensors) >= 2:
         order[0], order[1] = 1, 0

@@ -55,7 +55,8 @@ def cross_entropy(x, target, weight=None, ignore_index=-100, label_smoothing=0.0
     w = None if weight is None else weight.astype(xd.dtype)
     safe, wy = target_weights(target, w, ignore_index, xd.dtype)
     idx = B.expand_dims(safe, 1)
-    z = xd - B.logsumexp(xd, axis=1, keepdims=True)  # log-probabilities
+    # log-probabilities (MLX cannot reduce an empty array: an empty batch has nothing to do)
+    z = xd - B.logsumexp(xd, axis=1, keepdims=True) if xd.size else xd
     loss = -(1.0 - eps) * wy * B.reshape(B.take_along_axis(z, idx, axis=1), wy.shape)
     keep = B.not_equal(target, ignore_index).astype(xd.dtype)
     w_b = None if w is None else B.reshape(w, _class_axis_shape(xd.ndim, c))

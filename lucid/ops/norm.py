@@ -23,23 +23,23 @@ def standardize(x, axis, eps=1e-5):
     """``((x - mean) / sqrt(var + eps), mean, var)`` over ``axis``: the first a Tensor on the tape,
     the biased batch statistics (keepdims shape, float32 for half inputs) plain backend arrays for
     running-statistics bookkeeping. Half-precision inputs are standardised in float32."""
-    axes = list(normalize_axes(axis, x.ndim))
+    axes = normalize_axes(axis, x.ndim)
     count = math.prod(x.shape[a] for a in axes)
     if count == 0:
         raise ValueError(f"standardize: no elements to reduce over axes {tuple(axes)} of shape "
                          f"{x.shape}")
     name = B.dtype_name(x.data.dtype)
     xd = B.cast(x.data, "float32") if name in _HALF else x.data
-    mean = B.mean(xd, axis=axes, keepdims=True)
+    mean = B.accurate_mean(xd, axes, True)
     centered = xd - mean
-    var = B.mean(centered * centered, axis=axes, keepdims=True)
+    var = B.accurate_mean(centered * centered, axes, True)
     rstd = 1.0 / B.sqrt(var + eps)
     y = centered * rstd
 
     def backward(g):
         g = B.cast(g, B.dtype_name(y.dtype))
-        mean_g = B.mean(g, axis=axes, keepdims=True)
-        mean_gy = B.mean(g * y, axis=axes, keepdims=True)
+        mean_g = B.accurate_mean(g, axes, True)
+        mean_gy = B.accurate_mean(g * y, axes, True)
         return (B.cast(rstd * (g - mean_g - y * mean_gy), name),)
 
     return record(B.cast(y, name), (x,), backward, "Standardize"), mean, var

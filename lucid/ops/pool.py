@@ -300,7 +300,8 @@ def _check_pool(x, n, kernel_size, stride, padding, dilation, ceil_mode, name):
         raise ValueError(f"{name}: padding {padding} must be at most half of kernel_size {kernel} "
                          "in every dimension")
     size = x.shape[-n:]
-    check_kernel_fits(size, kernel, [(p, p) for p in padding], dilation, f"{name}: kernel")
+    if not ceil_mode:  # with ceil_mode a window longer than the padded input pools what it covers
+        check_kernel_fits(size, kernel, [(p, p) for p in padding], dilation, f"{name}: kernel")
     out = pool_output_size(size, kernel, stride, padding, dilation, ceil_mode)
     if any(o < 1 for o in out):
         raise ValueError(f"{name}: input spatial size {tuple(size)} gives an empty output {out}")

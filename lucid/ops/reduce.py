@@ -1,17 +1,32 @@
-"""Reductions over axes (``axis`` None, an int or a tuple; ``keepdims``), forward beside backward."""
+"""Reductions over ``dim`` (None, an int or a tuple; ``keepdim``), forward beside backward.
+
+Signatures are PyTorch's; numpy's ``axis=``/``keepdims=`` are accepted as aliases, as PyTorch does.
+Floating sums and means accumulate blockwise (``B.accurate_sum``) and half precision in float32.
+"""
 
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
 from lucid import _backend as B
-from lucid.ops._util import normalize_axes, op, record
+from lucid.ops._util import dim_aliases, normalize_axes, op, record, single_dim
 from lucid.tensor import Tensor
 
+#: what ``max(dim)``/``min(dim)`` return: PyTorch's ``(values, indices)`` named tuple
+values_indices = namedtuple("values_indices", ["values", "indices"])
 
-def _spread(g, x_shape, axes, keepdims):
+_F32 = B.DTYPES["float32"]
+
+
+def _all_if_empty(dim):
+    """PyTorch's sum/mean/amax/amin read an empty ``dim`` (``()`` or ``[]``) as every dim."""
+    return None if isinstance(dim, (tuple, list)) and not dim else dim
+
+
+def _spread(g, x_shape, axes, keepdim):
     """Broadcast a reduced gradient back over the reduced axes."""
-    if not keepdims and axes:
+    if not keepdim and axes:
         g = B.expand_dims(g, list(axes))
     return B.broadcast_to(g, x_shape)
 
@@ -20,79 +35,223 @@ def _count(shape, axes):
     return math.prod(shape[a] for a in axes)
 
 
-@op
-def sum(x, axis=None, keepdims=False):
-    """Sum over ``axis``."""
-    axes = normalize_axes(axis, x.ndim)
-    y = B.sum(x.data, axis=list(axes), keepdims=keepdims)
-    shape = x.data.shape
-    return record(y, (x,), lambda g: (_spread(g, shape, axes, keepdims),), "Sum")
+def _as_dtype(x, dtype):
+    """``x`` converted first when a reduction is given ``dtype=`` (as PyTorch does)."""
+    if dtype is None:
+        return x
+    from lucid.ops.shape import astype
+
+    return astype(x, dtype)
 
 
+def _half(dt) -> bool:
+    return dt in (B.DTYPES["float16"], B.DTYPES["bfloat16"])
+
+
+def _scaled(g, scale, dtype):
+    """``g * scale`` in ``dtype``, computed in float32 for half types (1/n underflows there)."""
+    if _half(dtype):
+        return (g.astype(_F32) * scale).astype(dtype)
+    return g * scale
+
+
+@dim_aliases
 @op
-def mean(x, axis=None, keepdims=False):
-    """Mean over ``axis`` (NaN for an empty reduction, as numpy)."""
-    axes = normalize_axes(axis, x.ndim)
+def sum(input, dim=None, keepdim=False, *, dtype=None):
+    """Sum over ``dim`` (all dims when None); integer and bool sums are int64, as PyTorch's."""
+    x = _as_dtype(input, dtype)
+    axes = normalize_axes(_all_if_empty(dim), x.ndim)
+    xd = x.data
+    if B.is_floating(xd.dtype):
+        y = B.accurate_sum(xd, axes, keepdim)
+    else:
+        y = B.sum(B.cast(xd, "int64"), axis=list(axes), keepdims=keepdim)
+    shape = xd.shape
+    return record(y, (x,), lambda g: (_spread(g, shape, axes, keepdim),), "Sum")
+
+
+@dim_aliases
+@op
+def mean(input, dim=None, keepdim=False, *, dtype=None):
+    """Mean over ``dim`` (NaN for an empty reduction); floating inputs only, as PyTorch."""
+    x = _as_dtype(input, dtype)
+    if not B.is_floating(x.data.dtype):
+        raise TypeError(f"mean() needs a floating-point tensor, got dtype {x.dtype}: convert "
+                        "with .float() or pass dtype=lucid.float32")
+    axes = normalize_axes(_all_if_empty(dim), x.ndim)
     n = _count(x.shape, axes)
-    y = B.sum(x.data, axis=list(axes), keepdims=keepdims) / (n if n else float("nan"))
-    shape = x.data.shape
-    return record(y, (x,), lambda g: (_spread(g / n if n else g, shape, axes, keepdims),), "Mean")
+    xd = x.data
+    y = B.accurate_mean(xd, axes, keepdim) if n else B.sum(xd, axis=list(axes),
+                                                            keepdims=keepdim) * float("nan")
+    shape = xd.shape
+    return record(y, (x,), lambda g: (_spread(_scaled(g, 1.0 / n if n else 1.0, g.dtype), shape,
+                                              axes, keepdim),), "Mean")
 
 
-def _extreme(x, axis, keepdims, fn, name):
-    axes = normalize_axes(axis, x.ndim)
-    if x.size == 0:
+def _extreme(x, dim, keepdim, fn, name):
+    axes = normalize_axes(_all_if_empty(dim), x.ndim)
+    if x.numel() == 0:
         raise ValueError(f"{name.lower()}() of an empty tensor (shape {x.shape}) has no value")
     xd = x.data
-    y = fn(xd, axis=list(axes), keepdims=keepdims)
+    y = fn(xd, axis=list(axes), keepdims=keepdim)
 
     def backward(g):
         # ties share the gradient evenly (the subgradient PyTorch's amax/amin use)
-        hit = (xd == _spread(y, xd.shape, axes, keepdims)).astype(g.dtype)
+        hit = (xd == _spread(y, xd.shape, axes, keepdim)).astype(g.dtype)
         count = B.sum(hit, axis=list(axes), keepdims=True)
-        return (_spread(g, xd.shape, axes, keepdims) * hit / count,)
+        return (_spread(g, xd.shape, axes, keepdim) * hit / count,)
 
     return record(y, (x,), backward, name)
 
 
 @op
-def max(x, axis=None, keepdims=False):
-    """Maximum over ``axis``; tied maxima share the gradient."""
-    return _extreme(x, axis, keepdims, B.max, "Max")
+def _extreme_with_index(x, dim, keepdim, arg_fn, name):
+    """(values, indices) along one dim; the gradient goes to the selected index only."""
+    ax = single_dim(dim, x.ndim, "dim")
+    if x.numel() == 0:
+        raise ValueError(f"{name.lower()}(dim={dim}) over an empty dim (shape {x.shape})")
+    xd = x.data if x.ndim else B.reshape(x.data, (1,))
+    ax = ax if x.ndim else 0
+    idx = B.expand_dims(arg_fn(xd, axis=ax), ax)
+    values = B.take_along_axis(xd, idx, axis=ax)
+    shape = xd.shape
+
+    def backward(g):
+        g = g if keepdim or not x.ndim else B.expand_dims(g, ax)
+        g = B.reshape(g, idx.shape)
+        return (B.reshape(B.put_along_axis(B.zeros(shape, dtype=g.dtype), idx, g, axis=ax),
+                          x.data.shape),)
+
+    out_shape = x.shape if not x.ndim else (idx.shape if keepdim else
+                                            idx.shape[:ax] + idx.shape[ax + 1:])
+    vals = record(B.reshape(values, out_shape), (x,), backward, name)
+    indices = Tensor._wrap(B.reshape(idx, out_shape).astype(B.DTYPES["int64"]), x._device)
+    return values_indices(vals, indices)
 
 
+def _max_min(input, dim, keepdim, other, which):
+    from lucid.ops import elementwise as E
+
+    if isinstance(dim, Tensor) or other is not None:  # max(input, other): elementwise
+        other = dim if other is None else other
+        return E.maximum(input, other) if which == "max" else E.minimum(input, other)
+    if dim is None:
+        if keepdim:
+            raise TypeError(f"{which}() without dim takes no keepdim (PyTorch's signature); "
+                            f"use amax/amin for several dims")
+        return _extreme(input, None, False, B.max if which == "max" else B.min, which.title())
+    return _extreme_with_index(input, dim, keepdim, B.argmax if which == "max" else B.argmin,
+                               which.title())
+
+
+@dim_aliases
 @op
-def min(x, axis=None, keepdims=False):
-    """Minimum over ``axis``; tied minima share the gradient."""
-    return _extreme(x, axis, keepdims, B.min, "Min")
+def max(input, dim=None, keepdim=False, *, other=None):
+    """PyTorch's three forms: ``max(x)`` the largest value (ties share the gradient);
+    ``max(x, dim, keepdim=False)`` a ``(values, indices)`` named tuple; ``max(x, other)`` the
+    elementwise maximum."""
+    return _max_min(input, dim, keepdim, other, "max")
 
 
+@dim_aliases
 @op
-def var(x, axis=None, keepdims=False, ddof=0):
-    """Variance over ``axis`` with ``ddof`` delta degrees of freedom (numpy's default 0)."""
-    axes = normalize_axes(axis, x.ndim)
+def min(input, dim=None, keepdim=False, *, other=None):
+    """PyTorch's three forms: ``min(x)``, ``min(x, dim, keepdim=False)`` -> ``(values, indices)``,
+    and ``min(x, other)`` elementwise."""
+    return _max_min(input, dim, keepdim, other, "min")
+
+
+@dim_aliases
+@op
+def amax(input, dim=None, keepdim=False):
+    """Largest value over ``dim`` (an int or a tuple; all dims when None); ties share the
+    gradient evenly."""
+    return _extreme(input, dim, keepdim, B.max, "Amax")
+
+
+@dim_aliases
+@op
+def amin(input, dim=None, keepdim=False):
+    """Smallest value over ``dim`` (an int or a tuple; all dims when None); ties share the
+    gradient evenly."""
+    return _extreme(input, dim, keepdim, B.min, "Amin")
+
+
+def _correction(dim, unbiased, correction):
+    """PyTorch's var/std argument forms: ``var(x, unbiased)``, ``var(x, dim, unbiased)`` and
+    ``correction=`` (default 1: Bessel's correction)."""
+    if isinstance(dim, bool):  # var(x, False): the unbiased-only overload
+        dim, unbiased = None, dim
+    if unbiased is not None and correction is not None:
+        raise TypeError("var/std: give either unbiased= or correction=, not both")
+    if correction is None:
+        correction = 1 if unbiased is None else int(bool(unbiased))
+    return dim, correction
+
+
+def _centered(x, dim, correction):
+    """(axes, x - mean in the accumulation dtype, the divisor n - correction)."""
+    if not x.is_floating_point():
+        raise TypeError(f"var/std need a floating-point tensor, got dtype {x.dtype}")
+    axes = normalize_axes(dim, x.ndim)
     n = _count(x.shape, axes)
-    xd = x.data
-    centered = xd - B.mean(xd, axis=list(axes), keepdims=True)
-    denom = n - ddof if n - ddof > 0 else float("nan")
-    y = B.sum(centered * centered, axis=list(axes), keepdims=keepdims) / denom
-    return record(y, (x,), lambda g: (_spread(g, xd.shape, axes, keepdims) * centered * (2.0 / denom),),
-                  "Var")
+    xd = x.data.astype(_F32) if _half(x.data.dtype) else x.data
+    mean_ = B.accurate_sum(xd, axes, True) / (n if n else float("nan"))
+    denom = n - correction
+    return axes, xd - mean_, denom if denom > 0 else float("nan")
 
 
-def std(x, axis=None, keepdims=False, ddof=0):
-    """Standard deviation over ``axis`` (sqrt of ``var``)."""
-    from lucid.ops.elementwise import sqrt
-
-    return sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
+def _var_data(centered, axes, keepdim, denom):
+    return B.accurate_sum(centered * centered, axes, keepdim) / denom
 
 
+@dim_aliases
 @op
-def prod(x, axis=None, keepdims=False):
-    """Product over ``axis``; the gradient is exact with zeros in the input (no division)."""
-    axes = normalize_axes(axis, x.ndim)
-    xd = x.data
-    y = B.prod(xd, axis=list(axes), keepdims=keepdims)
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Variance over ``dim`` divided by ``n - correction`` (PyTorch's default ``correction=1``,
+    the unbiased estimate; ``unbiased=False`` means ``correction=0``)."""
+    dim, correction = _correction(dim, unbiased, correction)
+    axes, centered, denom = _centered(input, dim, correction)
+    dt = input.data.dtype
+    y = _var_data(centered, axes, keepdim, denom).astype(dt)
+    shape = input.data.shape
+
+    def backward(g):
+        g32 = g.astype(centered.dtype)
+        return ((_spread(g32, shape, axes, keepdim) * centered * (2.0 / denom)).astype(dt),)
+
+    return record(y, (input,), backward, "Var")
+
+
+@dim_aliases
+@op
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Standard deviation (sqrt of ``var``, same arguments). Where it is 0 (a constant input) the
+    gradient is 0, as PyTorch's, not NaN."""
+    dim, correction = _correction(dim, unbiased, correction)
+    axes, centered, denom = _centered(input, dim, correction)
+    dt = input.data.dtype
+    y32 = B.sqrt(_var_data(centered, axes, keepdim, denom))
+    shape = input.data.shape
+
+    def backward(g):
+        y_full = _spread(y32, shape, axes, keepdim)
+        safe = B.where(y_full == 0, 1.0, y_full)
+        g32 = _spread(g.astype(centered.dtype), shape, axes, keepdim)
+        return (B.where(y_full == 0, 0.0, g32 * centered / (safe * denom)).astype(dt),)
+
+    return record(y32.astype(dt), (input,), backward, "Std")
+
+
+@dim_aliases
+@op
+def prod(input, dim=None, keepdim=False, *, dtype=None):
+    """Product over ``dim``; integer products are int64. The gradient is exact with zeros in
+    the input (no division)."""
+    x = _as_dtype(input, dtype)
+    axes = normalize_axes(dim, x.ndim)
+    xd = x.data if B.is_floating(x.data.dtype) else B.cast(x.data, "int64")
+    y = B.prod(xd, axis=list(axes), keepdims=keepdim)
 
     def backward(g):
         # move the reduced axes last, flatten them, and take exclusive products from both sides
@@ -105,55 +264,61 @@ def prod(x, axis=None, keepdims=False):
         after = B.cumprod(flat, axis=-1, reverse=True, inclusive=False)
         others = B.reshape(before * after, moved.shape)
         inverse = [perm.index(i) for i in range(xd.ndim)]
-        return (_spread(g, xd.shape, axes, keepdims) * B.transpose(others, inverse),)
+        return (_spread(g, xd.shape, axes, keepdim) * B.transpose(others, inverse),)
 
     return record(y, (x,), backward, "Prod")
 
 
+@dim_aliases
 @op
-def logsumexp(x, axis=None, keepdims=False):
-    """log(sum(exp(x))) over ``axis``, computed stably."""
-    axes = normalize_axes(axis, x.ndim)
-    xd = x.data
-    if x.size == 0:  # MLX's logsumexp rejects empty input; numpy gives log(0) = -inf
-        y = B.log(B.sum(B.exp(xd), axis=list(axes), keepdims=keepdims))
+def logsumexp(input, dim=None, keepdim=False):
+    """log(sum(exp(x))) over ``dim``, computed stably."""
+    axes = normalize_axes(dim, input.ndim)
+    xd = input.data
+    if input.numel() == 0:  # MLX's logsumexp rejects empty input; numpy gives log(0) = -inf
+        y = B.log(B.sum(B.exp(xd), axis=list(axes), keepdims=keepdim))
     else:
-        y = B.logsumexp(xd, axis=list(axes), keepdims=keepdims)
-    return record(y, (x,), lambda g: (_spread(g, xd.shape, axes, keepdims) *
-                                      B.exp(xd - _spread(y, xd.shape, axes, keepdims)),),
+        y = B.logsumexp(xd, axis=list(axes), keepdims=keepdim)
+    return record(y, (input,), lambda g: (_spread(g, xd.shape, axes, keepdim) *
+                                          B.exp(xd - _spread(y, xd.shape, axes, keepdim)),),
                   "LogSumExp")
 
 
-def _arg(x, axis, keepdims, fn, name):
-    if x.size == 0:
+def _arg(x, dim, keepdim, fn, name):
+    if x.numel() == 0:
         raise ValueError(f"{name}() of an empty tensor (shape {x.shape})")
-    if axis is None:
+    if dim is None:
         out = fn(B.reshape(x.data, (-1,)), axis=0)
-        if keepdims:
+        if keepdim:
             out = B.reshape(out, (1,) * x.ndim)
     else:
-        (ax,) = normalize_axes(axis, x.ndim)
-        out = fn(x.data, axis=ax, keepdims=keepdims)
+        ax = single_dim(dim, x.ndim, "dim")
+        out = fn(x.data, axis=ax, keepdims=keepdim)
     return Tensor._wrap(out.astype(B.DTYPES["int64"]), x._device)
 
 
-def argmax(x, axis=None, keepdims=False):
-    """Index of the maximum (of the flattened tensor when ``axis`` is None); no gradient."""
-    return _arg(x, axis, keepdims, B.argmax, "argmax")
+@dim_aliases
+def argmax(input, dim=None, keepdim=False):
+    """Index of the maximum along ``dim`` (of the flattened tensor when None); no gradient."""
+    return _arg(input, dim, keepdim, B.argmax, "argmax")
 
 
-def argmin(x, axis=None, keepdims=False):
-    """Index of the minimum (of the flattened tensor when ``axis`` is None); no gradient."""
-    return _arg(x, axis, keepdims, B.argmin, "argmin")
+@dim_aliases
+def argmin(input, dim=None, keepdim=False):
+    """Index of the minimum along ``dim`` (of the flattened tensor when None); no gradient."""
+    return _arg(input, dim, keepdim, B.argmin, "argmin")
 
 
-def all(x, axis=None, keepdims=False):
-    """True where every element along ``axis`` is true."""
-    return Tensor._wrap(B.all(x.data, axis=list(normalize_axes(axis, x.ndim)), keepdims=keepdims),
-                        x._device)
+@dim_aliases
+def all(input, dim=None, keepdim=False):
+    """True where every element along ``dim`` is true."""
+    return Tensor._wrap(B.all(input.data, axis=list(normalize_axes(dim, input.ndim)),
+                              keepdims=keepdim), input._device)
 
 
-def any(x, axis=None, keepdims=False):
-    """True where some element along ``axis`` is true."""
-    return Tensor._wrap(B.any(x.data, axis=list(normalize_axes(axis, x.ndim)), keepdims=keepdims),
-                        x._device)
+@dim_aliases
+def any(input, dim=None, keepdim=False):
+    """True where some element along ``dim`` is true."""
+    return Tensor._wrap(B.any(input.data, axis=list(normalize_axes(dim, input.ndim)),
+                              keepdims=keepdim), input._device)
+

@@ -9,7 +9,7 @@ import numpy as np
 
 from lucid import _backend as B
 from lucid.dtypes import as_dtype_name
-from lucid.ops._util import as_tensor, normalize_axes, op, record
+from lucid.ops._util import as_tensor, dim_aliases, normalize_axes, op, record, single_dim
 from lucid.ops.padding import pad  # noqa: F401  (PyTorch's pad; lives in its own module)
 from lucid.tensor import Tensor
 
@@ -27,16 +27,17 @@ def _shape_arg(shape):
 def reshape(x, *shape):
     """The same values in a new shape (one dimension may be -1)."""
     shape = _shape_arg(shape)
+    B.check_ndim(shape)
     known = math.prod(s for s in shape if s != -1)
     if shape.count(-1) > 1 or builtins_any(s < -1 for s in shape):
         raise ValueError(f"invalid shape {shape}: at most one -1 and no other negative sizes")
     if -1 in shape:
-        if known == 0 or x.size % known:
-            raise ValueError(f"cannot reshape tensor of shape {x.shape} ({x.size} elements) to "
-                             f"{shape}")
-        shape = tuple(x.size // known if s == -1 else s for s in shape)
-    elif known != x.size:
-        raise ValueError(f"cannot reshape tensor of shape {x.shape} ({x.size} elements) to "
+        if known == 0 or x.numel() % known:
+            raise ValueError(f"cannot reshape tensor of shape {x.shape} ({x.numel()} elements) "
+                             f"to {shape}")
+        shape = tuple(x.numel() // known if s == -1 else s for s in shape)
+    elif known != x.numel():
+        raise ValueError(f"cannot reshape tensor of shape {x.shape} ({x.numel()} elements) to "
                          f"{shape} ({known} elements)")
     old = x.data.shape
     return record(B.reshape(x.data, shape), (x,), lambda g: (B.reshape(g, old),), "Reshape")
@@ -53,67 +54,93 @@ def builtins_any(it):
 view = reshape
 
 
-def flatten(x, start_axis=0, end_axis=-1):
-    """Merge the axes from ``start_axis`` to ``end_axis`` into one."""
+def flatten(input, start_dim=0, end_dim=-1):
+    """Merge the dims from ``start_dim`` to ``end_dim`` into one (a 0-d tensor becomes 1-d)."""
+    x = input
     if x.ndim == 0:
         return reshape(x, 1)
-    s, e = (a % x.ndim for a in normalize_axes((start_axis,), x.ndim) +
-            normalize_axes((end_axis,), x.ndim))
+    s = single_dim(start_dim, x.ndim, "start_dim")
+    e = single_dim(end_dim, x.ndim, "end_dim")
     if s > e:
-        raise ValueError(f"flatten: start_axis {start_axis} comes after end_axis {end_axis}")
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     shape = x.shape[:s] + (math.prod(x.shape[s:e + 1]),) + x.shape[e + 1:]
     return reshape(x, shape)
 
 
-def squeeze(x, axis=None):
-    """Drop axes of size 1 (all of them, or the given ones, which must have size 1)."""
-    if axis is None:
-        axes = tuple(i for i, n in enumerate(x.shape) if n == 1)
-    else:
-        axes = normalize_axes(axis, x.ndim)
-        for a in axes:
-            if x.shape[a] != 1:
-                raise ValueError(f"squeeze: axis {a} has size {x.shape[a]}, not 1")
-    return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+@dim_aliases
+def squeeze(input, dim=None):
+    """Drop dims of size 1: all of them, or those among ``dim`` (an int or a tuple); a named dim
+    whose size is not 1 is left as it is (PyTorch's rule)."""
+    x = input
+    axes = range(x.ndim) if dim is None else normalize_axes(dim, x.ndim, "dim")
+    drop = {a for a in axes if x.shape[a] == 1}
+    return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in drop))
 
 
-def unsqueeze(x, axis):
-    """Insert an axis of size 1 at ``axis``."""
+@dim_aliases
+def unsqueeze(input, dim):
+    """Insert a dim of size 1 at ``dim``."""
+    x = input
     nd = x.ndim + 1
-    if not -nd <= axis < nd:
-        raise ValueError(f"unsqueeze: axis {axis} is out of range for a result with {nd} dims")
-    axis %= nd
-    return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
+    if not -nd <= dim < nd:
+        raise ValueError(f"unsqueeze: dim {dim} is out of range for a result with {nd} dims")
+    dim %= nd
+    return reshape(x, x.shape[:dim] + (1,) + x.shape[dim:])
 
 
-expand_dims = unsqueeze
+def expand_dims(x, axis):
+    """numpy's name for ``unsqueeze``: insert an axis of size 1 at ``axis``."""
+    return unsqueeze(x, axis)
 
 
 @op
-def permute(x, *axes):
-    """Reorder the axes (a permutation of range(ndim))."""
-    axes = _shape_arg(axes) if axes else tuple(reversed(range(x.ndim)))
-    if sorted(a % x.ndim if x.ndim else a for a in axes) != list(range(x.ndim)):
-        raise ValueError(f"permute: {axes} is not a permutation of the {x.ndim} axes of a "
+def permute(input, *dims):
+    """Reorder the dims (a permutation of range(ndim)), given as ``permute(x, (2, 0, 1))`` or,
+    on a tensor, ``x.permute(2, 0, 1)``."""
+    x = input
+    dims = _shape_arg(dims)
+    if len(dims) != x.ndim or sorted(a % x.ndim if x.ndim else a for a in dims) != list(
+            range(x.ndim)):
+        raise ValueError(f"permute: {dims} is not a permutation of the {x.ndim} dims of a "
                          f"tensor of shape {x.shape}")
-    axes = tuple(a % x.ndim for a in axes)
-    inverse = tuple(int(i) for i in np.argsort(axes))
-    return record(B.transpose(x.data, axes), (x,), lambda g: (B.transpose(g, inverse),),
+    dims = tuple(a % x.ndim for a in dims)
+    inverse = tuple(int(i) for i in np.argsort(dims))
+    return record(B.transpose(x.data, dims), (x,), lambda g: (B.transpose(g, inverse),),
                   "Permute")
 
 
-def transpose(x, *axes):
-    """Reverse the axes, or apply the permutation ``axes`` (numpy's transpose)."""
-    return permute(x, *axes)
+def permute_dims(x, axes=None):
+    """numpy's transpose (the array API's ``permute_dims``): reverse the axes, or apply the
+    permutation ``axes``."""
+    return permute(x, tuple(reversed(range(x.ndim))) if axes is None else tuple(axes))
 
 
-def swapaxes(x, axis1, axis2):
-    """Exchange two axes."""
-    (a,) = normalize_axes(axis1, x.ndim)
-    (b,) = normalize_axes(axis2, x.ndim)
+def transpose(input, dim0, dim1):
+    """Swap two dims (PyTorch's transpose; numpy's is ``permute_dims``)."""
+    x = input
+    a = single_dim(dim0, x.ndim, "dim0")
+    b = single_dim(dim1, x.ndim, "dim1")
     perm = list(range(x.ndim))
     perm[a], perm[b] = perm[b], perm[a]
-    return permute(x, *perm)
+    return permute(x, perm)
+
+
+def swapaxes(input, axis0, axis1):
+    """Swap two axes (an alias of ``transpose``, as in PyTorch and numpy)."""
+    return transpose(input, axis0, axis1)
+
+
+def swapdims(input, dim0, dim1):
+    """Swap two dims (an alias of ``transpose``)."""
+    return transpose(input, dim0, dim1)
+
+
+def t(input):
+    """Transpose a tensor of at most 2 dims (PyTorch's ``t``)."""
+    if input.ndim > 2:
+        raise ValueError(f"t() expects a tensor with <= 2 dims, got shape {input.shape}; use "
+                         "transpose(dim0, dim1) or permute")
+    return input if input.ndim < 2 else transpose(input, 0, 1)
 
 
 @op
@@ -138,19 +165,21 @@ def expand(x, *sizes):
     return broadcast_to(x, tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes)))
 
 
+@dim_aliases
 @op
-def concatenate(tensors, axis=0):
-    """Join tensors along an existing axis."""
+def cat(tensors, dim=0):
+    """Join tensors along an existing dim."""
+    axis = dim
     tensors = [as_tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("concatenate needs at least one tensor")
     first = tensors[0]
-    (ax,) = normalize_axes(axis, first.ndim)
+    ax = single_dim(axis, first.ndim, "dim")
     for t in tensors[1:]:
         if t.ndim != first.ndim or builtins_any(
                 a != b for i, (a, b) in enumerate(zip(t.shape, first.shape)) if i != ax):
             raise ValueError(f"concatenate: shapes {first.shape} and {t.shape} differ outside "
-                             f"axis {ax}")
+                             f"dim {ax}")
     bounds = np.cumsum([t.shape[ax] for t in tensors])[:-1].tolist()
 
     def backward(g):
@@ -160,7 +189,7 @@ def concatenate(tensors, axis=0):
                   "Concatenate")
 
 
-cat = concatenate
+concatenate = concat = cat
 
 
 def _split_array(a, bounds, axis):
@@ -173,9 +202,11 @@ def _split_array(a, bounds, axis):
     return out
 
 
+@dim_aliases
 @op
-def stack(tensors, axis=0):
-    """Join same-shaped tensors along a new axis."""
+def stack(tensors, dim=0):
+    """Join same-shaped tensors along a new dim."""
+    axis = dim
     tensors = [as_tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("stack needs at least one tensor")
@@ -184,7 +215,7 @@ def stack(tensors, axis=0):
             raise ValueError(f"stack: shapes {tensors[0].shape} and {t.shape} differ")
     nd = tensors[0].ndim + 1
     if not -nd <= axis < nd:
-        raise ValueError(f"stack: axis {axis} out of range for a result with {nd} dims")
+        raise ValueError(f"stack: dim {axis} out of range for a result with {nd} dims")
     ax = axis % nd
 
     def backward(g):
@@ -193,57 +224,86 @@ def stack(tensors, axis=0):
     return record(B.stack([t.data for t in tensors], axis=ax), tuple(tensors), backward, "Stack")
 
 
-def split(x, indices_or_sections, axis=0):
-    """Split into equal sections (an int) or at the given indices (numpy's split)."""
-    (ax,) = normalize_axes(axis, x.ndim)
+def split(tensor, split_size_or_sections, dim=0):
+    """PyTorch's split: an int gives pieces of that size along ``dim`` (the last may be smaller);
+    a list gives the pieces' sizes, which must sum to the dim's size. Returns a tuple."""
+    x = tensor
+    ax = single_dim(dim, x.ndim, "dim")
     n = x.shape[ax]
-    if isinstance(indices_or_sections, int):
-        if indices_or_sections <= 0 or n % indices_or_sections:
-            raise ValueError(f"split: axis {ax} of size {n} cannot be split into "
-                             f"{indices_or_sections} equal sections")
-        step = n // indices_or_sections
-        bounds = [step * i for i in range(1, indices_or_sections)]
+    if isinstance(split_size_or_sections, (int, np.integer)):
+        size = int(split_size_or_sections)
+        if size <= 0:
+            raise ValueError(f"split: split_size must be a positive int, got {size}")
+        sizes = [size] * (n // size) + ([n % size] if n % size else [])
+        sizes = sizes or [0]
     else:
-        bounds = [int(b) for b in indices_or_sections]
+        sizes = [operator.index(s) for s in split_size_or_sections]
+        if builtins_any(s < 0 for s in sizes) or sum_ints(sizes) != n:
+            raise ValueError(f"split: section sizes {sizes} must be non-negative and sum to the "
+                             f"size {n} of dim {ax} (shape {x.shape})")
     out, start = [], 0
-    for stop in bounds + [n]:
+    for size in sizes:
         index = [slice(None)] * x.ndim
-        index[ax] = slice(start, max(start, stop))
+        index[ax] = slice(start, start + size)
         out.append(x[tuple(index)])
-        start = max(start, stop)
-    return out
+        start += size
+    return tuple(out)
 
 
-def chunk(x, chunks, axis=0):
-    """Split into ``chunks`` pieces of size ceil(n / chunks) (the last may be smaller)."""
-    n = x.shape[normalize_axes(axis, x.ndim)[0]]
+def sum_ints(values):
+    """Python's sum of ints (the module's namespace is full of tensor ops)."""
+    total = 0
+    for v in values:
+        total += v
+    return total
+
+
+def chunk(input, chunks, dim=0):
+    """Split into pieces of size ceil(n / chunks) along ``dim`` (the last may be smaller, and
+    there may be fewer than ``chunks``, as PyTorch). Returns a tuple."""
+    n = input.shape[single_dim(dim, input.ndim)]
     if not isinstance(chunks, int) or chunks <= 0:
         raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
-    step = -(-n // chunks)
-    return split(x, list(range(step, n, step)), axis)
+    return split(input, builtins_max(1, -(-n // chunks)), dim)
 
 
 @op
-def repeat(x, repeats, axis=None):
-    """Repeat each element ``repeats`` times along ``axis`` (numpy's repeat; flattened if None)."""
-    if axis is None:
+def repeat_interleave(input, repeats, dim=None):
+    """Repeat each element ``repeats`` (an int) times along ``dim`` (of the flattened tensor
+    when None): numpy's ``repeat``."""
+    x = input
+    if dim is None:
         x = reshape(x, -1)
-        axis = 0
-    (ax,) = normalize_axes(axis, x.ndim)
-    if not isinstance(repeats, int) or repeats < 0:
-        raise ValueError(f"repeat: repeats must be a non-negative int, got {repeats!r}")
+        dim = 0
+    ax = single_dim(dim, x.ndim, "dim")
+    if not isinstance(repeats, (int, np.integer)) or repeats < 0:
+        raise ValueError(f"repeat_interleave: repeats must be a non-negative int, got "
+                         f"{repeats!r}")
+    repeats = int(repeats)
     shape = x.data.shape
 
     def backward(g):
         split_shape = shape[:ax] + (shape[ax], repeats) + shape[ax + 1:]
         return (B.sum(B.reshape(g, split_shape), axis=ax + 1),)
 
-    return record(B.repeat(x.data, repeats, axis=ax), (x,), backward, "Repeat")
+    return record(B.repeat(x.data, repeats, axis=ax), (x,), backward, "RepeatInterleave")
+
+
+def repeat(input, *sizes):
+    """Tile the tensor ``sizes[i]`` times along dim i (PyTorch's ``Tensor.repeat``; ``sizes`` may
+    have more entries than dims, which prepends dims). numpy's repeat is ``repeat_interleave``."""
+    sizes = _shape_arg(sizes)
+    if len(sizes) < input.ndim:
+        raise ValueError(f"repeat: {len(sizes)} repeat sizes {sizes} for a tensor with "
+                         f"{input.ndim} dims (shape {input.shape}); give at least one per dim")
+    return tile(input, sizes)
 
 
 @op
-def tile(x, reps):
-    """Repeat the whole tensor ``reps`` times along each axis (numpy's tile)."""
+def tile(input, dims):
+    """Repeat the whole tensor ``dims[i]`` times along dim i; missing leading entries are 1
+    (numpy's and PyTorch's tile)."""
+    x, reps = input, dims
     reps = (reps,) if isinstance(reps, int) else tuple(reps)
     if builtins_any(not isinstance(r, (int, np.integer)) or r < 0 for r in reps):
         raise ValueError(f"tile: reps must be non-negative ints, got {reps!r}")

@@ -57,7 +57,7 @@ def max_unpool(input, indices, n, kernel_size, stride=None, padding=0, output_si
     lead = input.shape[:-n]
     plane = int(np.prod(out))
     flat_idx = B.reshape(indices.data, lead + (-1,)).astype(B.DTYPES["int32"])
-    if indices.size:
+    if indices.numel():
         lo, hi = int(B.min(flat_idx).item()), int(B.max(flat_idx).item())
         if lo < 0 or hi >= plane:
             bad = lo if lo < 0 else hi

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from lucid import _backend as B
+from lucid.optim._checks import check_betas
 from lucid.optim.optimizer import Optimizer
 
 __all__ = ["Adam", "AdamW"]
@@ -28,9 +29,7 @@ class Adam(Optimizer):
 
     def _check_group(self, group):
         self._nonnegative(group, "lr", "eps", "weight_decay")
-        betas = group["betas"]
-        if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
-            raise ValueError(f"invalid betas {betas!r}: expected two numbers in [0, 1)")
+        group["betas"] = check_betas(group["betas"])
 
     def _update(self, group, param, grad, state):
         lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]

@@ -15,7 +15,9 @@ import math
 from lucid.optim.optimizer import Optimizer
 
 __all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
-           "OneCycleLR", "ReduceLROnPlateau"]
+           "OneCycleLR", "ReduceLROnPlateau", "LambdaLR", "MultiplicativeLR", "ConstantLR",
+           "LinearLR", "PolynomialLR", "CyclicLR", "CosineAnnealingWarmRestarts", "SequentialLR",
+           "ChainedScheduler"]
 
 
 def _check_optimizer(optimizer):
@@ -57,23 +59,53 @@ class LRScheduler(_SchedulerState):
                                "resuming a schedule (last_epoch != -1)")
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
-        self.step()
+        self._initial_step()
+
+    def _initial_step(self) -> None:
+        """The constructor's step: schedules written as updates of the current lr leave it
+        unchanged here (so resuming with ``last_epoch`` does not step twice)."""
+        self._step_count = 0
+        self._is_initial = True
+        try:
+            self.step()
+        finally:
+            self._is_initial = False
 
     def lr_at(self, base_lr: float, epoch: int) -> float:
-        """The learning rate at ``epoch`` for a group that started at ``base_lr``."""
+        """The learning rate at ``epoch`` for a group that started at ``base_lr`` (the closed
+        form; schedules without one leave this unimplemented)."""
         raise NotImplementedError
 
     def get_lr(self) -> list:
-        """The learning rates for the current ``last_epoch``, one per group."""
+        """The learning rates for the current ``last_epoch``, one per group. Schedules that
+        PyTorch defines as an update of each group's current lr (so that they compose in a
+        ``ChainedScheduler``) override this; the default is the closed form."""
         return [self.lr_at(base, self.last_epoch) for base in self.base_lrs]
 
-    def step(self) -> None:
-        """Advance one epoch and write the new learning rates into the optimizer."""
-        self.last_epoch += 1
-        lrs = self.get_lr()
+    def _group_lrs(self) -> list:
+        return [group["lr"] for group in self.optimizer.param_groups]
+
+    def _closed_form(self) -> list:
+        if type(self).lr_at is LRScheduler.lr_at:
+            return self.get_lr()
+        return [self.lr_at(base, self.last_epoch) for base in self.base_lrs]
+
+    def step(self, epoch=None) -> None:
+        """Advance one epoch and write the new learning rates into the optimizer; with
+        ``epoch`` (PyTorch's deprecated form), jump there using the closed form if any."""
+        self._step_count += 1
+        if epoch is None:
+            self.last_epoch += 1
+            lrs = self.get_lr()
+        else:
+            self.last_epoch = epoch
+            lrs = self._closed_form()
+        self._apply(lrs)
+
+    def _apply(self, lrs) -> None:
         for group, lr in zip(self.optimizer.param_groups, lrs):
             group["lr"] = lr
-        self._last_lr = list(lrs)
+        self._last_lr = self._group_lrs()
 
 
 class StepLR(LRScheduler):
@@ -89,6 +121,12 @@ class StepLR(LRScheduler):
         """See the class docstring."""
         return base_lr * self.gamma ** (epoch // self.step_size)
 
+    def get_lr(self):
+        """The current lrs times ``gamma`` every ``step_size`` epochs (composes in chains)."""
+        if self.last_epoch == 0 or self.last_epoch % self.step_size:
+            return self._group_lrs()
+        return [lr * self.gamma for lr in self._group_lrs()]
+
 
 class MultiStepLR(LRScheduler):
     """``lr = initial_lr * gamma ** (number of milestones <= epoch)``."""
@@ -102,6 +140,13 @@ class MultiStepLR(LRScheduler):
         """See the class docstring."""
         return base_lr * self.gamma ** bisect.bisect_right(self.milestones, epoch)
 
+    def get_lr(self):
+        """The current lrs times ``gamma`` at each milestone (composes in chains)."""
+        hits = self.milestones.count(self.last_epoch)
+        if not hits:
+            return self._group_lrs()
+        return [lr * self.gamma ** hits for lr in self._group_lrs()]
+
 
 class ExponentialLR(LRScheduler):
     """``lr = initial_lr * gamma ** epoch``."""
@@ -113,6 +158,12 @@ class ExponentialLR(LRScheduler):
     def lr_at(self, base_lr, epoch):
         """See the class docstring."""
         return base_lr * self.gamma ** epoch
+
+    def get_lr(self):
+        """The current lrs times ``gamma`` (composes in chains)."""
+        if self._is_initial:
+            return self._group_lrs()
+        return [lr * self.gamma for lr in self._group_lrs()]
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -129,6 +180,18 @@ class CosineAnnealingLR(LRScheduler):
         """See the class docstring."""
         return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch /
                                                                         self.T_max)) / 2
+
+    def get_lr(self):
+        """PyTorch's update of the current lrs, which follows the closed form when alone and
+        composes in chains."""
+        e, t_max, eta = self.last_epoch, self.T_max, self.eta_min
+        if self._is_initial:
+            return self._group_lrs()
+        if (e - 1 - t_max) % (2 * t_max) == 0:  # the bottom of a cosine: climb back
+            return [lr + (base - eta) * (1 - math.cos(math.pi / t_max)) / 2
+                    for lr, base in zip(self._group_lrs(), self.base_lrs)]
+        ratio = (1 + math.cos(math.pi * e / t_max)) / (1 + math.cos(math.pi * (e - 1) / t_max))
+        return [ratio * (lr - eta) + eta for lr in self._group_lrs()]
 
 
 class OneCycleLR(LRScheduler):
@@ -298,3 +361,10 @@ class ReduceLROnPlateau(_SchedulerState):
     def in_cooldown(self) -> bool:
         """True while bad epochs are not being counted."""
         return self.cooldown_counter > 0
+
+
+# the other schedules live in files of their own (imported last: they subclass LRScheduler)
+from lucid.optim.lr_factor import (ConstantLR, LambdaLR, LinearLR,  # noqa: E402
+                                   MultiplicativeLR, PolynomialLR)
+from lucid.optim.lr_cyclic import CosineAnnealingWarmRestarts, CyclicLR  # noqa: E402
+from lucid.optim.lr_composite import ChainedScheduler, SequentialLR  # noqa: E402

@@ -12,6 +12,7 @@ import copy
 
 from lucid import _backend as B
 from lucid.autograd.grad_mode import enable_grad
+from lucid.optim._checks import check_nonnegative
 from lucid.tensor import Tensor
 
 __all__ = ["Optimizer", "required"]
@@ -91,10 +92,7 @@ class Optimizer:
 
     @staticmethod
     def _nonnegative(group, *names):
-        for name in names:
-            value = group[name]
-            if not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"invalid {name}: {value!r} (expected a number >= 0)")
+        check_nonnegative(group, *names)
 
     # --- gradients and steps -----------------------------------------------------------------
     def zero_grad(self, set_to_none: bool = True) -> None:

@@ -91,7 +91,7 @@ def test_collate_of_dicts_tuples_numbers_strings():
     assert set(b) == {"x", "y", "w", "name", "pair"}
     np.testing.assert_array_equal(b["x"].numpy(), X[:4])
     assert b["y"].dtype == lucid.int64 and b["y"].tolist() == [0, 7, 14, 21]
-    assert b["w"].dtype == lucid.float32 and b["w"].tolist() == [0.0, 0.5, 1.0, 1.5]
+    assert b["w"].dtype == lucid.float64 and b["w"].tolist() == [0.0, 0.5, 1.0, 1.5]
     assert b["name"] == ["s0", "s1", "s2", "s3"]
     assert isinstance(b["pair"], tuple) and b["pair"][0].shape == (4, 3)
     assert b["pair"][1].dtype == lucid.bool_ and b["pair"][1].tolist() == [False, True] * 2

@@ -33,7 +33,7 @@ def test_padding_modes_match_torch(mode, n, padding, kw):
 
 def test_reflect_is_f_pad_then_valid_conv():
     conv = nn.Conv2d(1, 1, 3, padding=1, padding_mode="reflect", bias=False)
-    x = lucid.tensor(rand(1, 1, 5, 5))
+    x = lucid.tensor(rand(1, 1, 5, 5), dtype="float32")
     expected = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), conv.weight)
     np.testing.assert_allclose(conv(x).numpy(), expected.numpy(), rtol=1e-6)
     assert conv(x[0]).shape == (1, 5, 5)  # unbatched input

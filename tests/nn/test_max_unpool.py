@@ -21,7 +21,7 @@ def test_unpool_puts_each_max_back(n):
     a, u = x.numpy(), up.numpy()
     kept = u != 0
     np.testing.assert_array_equal(u[kept], a[kept])
-    assert kept.sum() == y.size
+    assert kept.sum() == y.numel()
     # every pooled maximum reappears, at its place
     np.testing.assert_array_equal(np.sort(u[kept]), np.sort(y.numpy().ravel()))
 

@@ -304,3 +304,53 @@ def test_half_precision_keeps_dtype(dtype):
     assert a.dtype.name == dtype
     np.testing.assert_allclose(a.numpy(), ref.avg_pool_forward(t.numpy(), (2,) * 3, (2,) * 3,
                                                                (0,) * 3), rtol=2e-2, atol=2e-2)
+
+
+# --- ceil_mode with a kernel longer than the padded input (issue 11 item 4) ---------------------
+def _long_kernel_configs(count):
+    """ceil_mode configurations whose kernel is longer than the padded input in some dim."""
+    rng = np.random.default_rng(99)
+    out = []
+    while len(out) < count:
+        n = int(rng.integers(1, 4))
+        size = tuple(int(v) for v in rng.integers(1, 5, n))
+        k = tuple(int(v) for v in rng.integers(1, 7, n))
+        p = tuple(int(rng.integers(0, kk // 2 + 1)) for kk in k)
+        s = tuple(int(v) for v in rng.integers(1, 4, n))
+        if all(kk <= i + 2 * pp for kk, i, pp in zip(k, size, p)):
+            continue
+        if min(ref.pool_out_size(size, k, s, p, (1,) * n, True)) < 1:
+            continue
+        out.append((n, (2, 2) + size, k, s, p))
+    return out
+
+
+@pytest.mark.parametrize("n, shape, k, s, p", _long_kernel_configs(24))
+def test_ceil_mode_pools_a_window_longer_than_the_input(n, shape, k, s, p):
+    rng = np.random.default_rng(abs(hash((shape, k, s, p))) % 2**32)
+    x = rng.normal(size=shape)
+    ones = (1,) * n
+    want, _ = ref.max_pool_forward(x, k, s, p, ones, True)
+    y = MAX_POOL[n](lucid.tensor(x, dtype="float64"), k, s, p, ceil_mode=True)
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-12)
+    for include in (True, False):
+        want = ref.avg_pool_forward(x, k, s, p, True, include)
+        fn = AVG_POOL[n]
+        y = fn(lucid.tensor(x, dtype="float64"), k, s, p, ceil_mode=True,
+               count_include_pad=include)
+        np.testing.assert_allclose(y.numpy(), want, rtol=1e-12)
+        t = lucid.tensor(x, dtype="float64", requires_grad=True)
+        assert gradcheck(lambda v: fn(v, k, s, p, ceil_mode=True, count_include_pad=include),
+                         [t])
+    torch = pytest.importorskip("torch")
+    tx = torch.tensor(x, requires_grad=True)
+    expected = getattr(torch.nn.functional, f"max_pool{n}d")(tx, k, s, p, ceil_mode=True)
+    seed = rng.normal(size=tuple(expected.shape))
+    expected.backward(torch.tensor(seed))
+    lx = lucid.tensor(x, dtype="float64", requires_grad=True)
+    out = MAX_POOL[n](lx, k, s, p, ceil_mode=True)
+    out.backward(lucid.tensor(seed, dtype="float64"))
+    np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(lx.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        MAX_POOL[n](lucid.tensor(x), k, s, p, ceil_mode=False)

@@ -53,8 +53,8 @@ def test_matches_composite_autograd(fn):
 
 @pytest.mark.parametrize("fn", [softmax, log_softmax])
 def test_bad_axis(fn):
-    with pytest.raises(ValueError, match="axis 2 .*2 dimensions"):
-        fn(lucid.ones(2, 3), axis=2)
+    with pytest.raises(ValueError, match="dim 2 .*2 dimensions"):
+        fn(lucid.ones(2, 3), dim=2)
 
 
 @pytest.mark.parametrize("fn", [softmax, log_softmax])
@@ -69,7 +69,7 @@ def test_empty_inputs(fn, shape, axis):
 
 @pytest.mark.parametrize("fn", [softmax, log_softmax])
 def test_0d_input_has_no_axis(fn):
-    with pytest.raises(ValueError, match="axis -1 is out of range for a tensor with 0 dim"):
+    with pytest.raises(ValueError, match="dim -1 is out of range for a tensor with 0 dim"):
         fn(lucid.tensor(1.0))
 
 

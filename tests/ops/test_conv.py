@@ -13,7 +13,7 @@ CONFIGS = 320
 TOL = 1e-4
 
 
-@pytest.fixture(params=["mlx", "native"])
+@pytest.fixture(params=["mlx", "numpy"])
 def kernels(request):
     """Run the test under each CPU kernel set, restoring the previous choice."""
     before = B.cpu_kernels()
@@ -71,6 +71,9 @@ def test_sweep_covers_the_required_space():
     undivided = sum(any((sz + lo + hi - dd * (kk - 1) - 1) % ss for sz, kk, ss, dd, (lo, hi)
                         in zip(c["size"], c["k"], c["s"], c["d"], c["pairs"])) for c in cfgs)
     assert undivided > 50
+    # the MLX kernel set's matmul route (1x1 / patchify windows): values and gradients via F
+    assert sum(B.conv_route("gpu", "float32", c["k"], c["s"], c["pairs"], c["d"], c["groups"])
+               == "patch" for c in cfgs) >= 20
 
 
 def test_conv_sweep_against_reference(kernels):

@@ -218,3 +218,60 @@ def test_where_with_incompatible_shapes_raises():
 def test_comparison_with_incompatible_shapes_raises():
     with pytest.raises(ValueError, match=r"\(2,\).*\(3,\)"):
         lucid.ones(2) < lucid.ones(3)
+
+
+# --- float64 means float64 (MLX's CPU kernels are float32-accurate for some of these) ----------
+_erf = np.vectorize(math.erf)
+_X64 = np.random.default_rng(11).uniform(-3, 3, (4, 5))
+_POS64 = np.random.default_rng(12).uniform(0.5, 4, (4, 5))
+
+
+def _np_log_softmax(x, axis=-1):
+    m = x.max(axis=axis, keepdims=True)
+    return x - m - np.log(np.exp(x - m).sum(axis=axis, keepdims=True))
+
+
+FLOAT64_CASES = {  # name: (lucid fn, float64 reference, input)
+    "exp": (lucid.exp, np.exp, _X64),
+    "log": (lucid.log, np.log, _POS64),
+    "log1p": (lucid.log1p, np.log1p, _POS64),
+    "sin": (lucid.sin, np.sin, _X64),
+    "cos": (lucid.cos, np.cos, _X64),
+    "tanh": (lucid.tanh, np.tanh, _X64),
+    "sigmoid": (lucid.sigmoid, lambda x: 1 / (1 + np.exp(-x)), _X64),
+    "erf": (lucid.erf, _erf, _X64),
+    "pow": (lambda x: x ** 2.7, lambda x: x ** 2.7, _POS64),
+    "logsumexp": (lambda x: lucid.logsumexp(x, axis=1),
+                  lambda x: np.log(np.exp(x).sum(axis=1)), _X64),
+    "softmax": (lambda x: lucid.nn.functional.softmax(x, dim=1),
+                lambda x: np.exp(_np_log_softmax(x, 1)), _X64),
+    "log_softmax": (lambda x: lucid.nn.functional.log_softmax(x, dim=0),
+                    lambda x: _np_log_softmax(x, 0), _X64),
+    "gelu": (lucid.nn.functional.gelu, lambda x: 0.5 * x * (1 + _erf(x / math.sqrt(2))), _X64),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FLOAT64_CASES))
+def test_float64_values_are_float64_accurate(name):
+    fn, ref, x = FLOAT64_CASES[name]
+    out = fn(lucid.tensor(x, dtype="float64"))
+    assert out.dtype == lucid.float64
+    # float32 accuracy (MLX's exp/sin/cos/erf/sigmoid kernels in float64) is ~1e-7 relative
+    np.testing.assert_allclose(out.numpy(), ref(x), rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", sorted(FLOAT64_CASES))
+def test_float64_gradients_pass_a_tight_gradcheck(name):
+    fn, _, x = FLOAT64_CASES[name]
+    # with float32-accurate values the differences would be noise at this step and tolerance
+    assert lucid.autograd.gradcheck(fn, [lucid.tensor(x, dtype="float64", requires_grad=True)],
+                                    eps=3e-6, atol=1e-10, rtol=1e-10)
+
+
+def test_float64_exact_route_keeps_special_values():
+    x = lucid.tensor([-np.inf, -800.0, 0.0, 800.0, np.inf, np.nan], dtype="float64")
+    np.testing.assert_array_equal(lucid.sigmoid(x).numpy()[:5], [0.0, 0.0, 0.5, 1.0, 1.0])
+    np.testing.assert_array_equal(lucid.exp(x).numpy()[[0, 2, 4]], [0.0, 1.0, np.inf])
+    assert np.isnan(lucid.erf(x).numpy()[5]) and lucid.erf(x).numpy()[4] == 1.0
+    inf_rows = lucid.tensor([[-np.inf, -np.inf], [np.inf, 1.0]], dtype="float64")
+    np.testing.assert_array_equal(lucid.logsumexp(inf_rows, axis=1).numpy(), [-np.inf, np.inf])

@@ -52,9 +52,9 @@ def test_matmul_bad_shapes(sa, sb, pattern):
         lucid.ones(*sa) @ lucid.ones(*sb)
 
 
-@pytest.mark.parametrize("kernels", ["mlx", "native"])
+@pytest.mark.parametrize("kernels", ["mlx", "numpy"])
 def test_large_matmul_under_both_cpu_kernels(kernels):
-    # big enough (>= 2^18 multiply-adds) for the native path to take it on Linux
+    # big enough (>= 2^18 multiply-adds) for the NumPy path to take it on Linux
     import lucid._backend as B
 
     before = B.cpu_kernels()

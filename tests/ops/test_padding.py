@@ -58,10 +58,11 @@ def test_crop_gradient_is_zero_outside():
     np.testing.assert_array_equal(x.grad.numpy(), [[0, 1, 1, 1]] * 2)
 
 
-def test_lucid_pad_and_method_are_f_pad():
+def test_lucid_pad_is_f_pad():
     assert lucid.pad is F.pad
     x = lucid.ones(2, 3)
-    assert x.pad((1, 1)).shape == (2, 5)  # the last dimension only, as in PyTorch
+    assert lucid.pad(x, (1, 1)).shape == (2, 5)  # the last dimension only, as in PyTorch
+    assert not hasattr(x, "pad")  # torch.Tensor has no pad method either
 
 
 @pytest.mark.parametrize("call,error,match", [

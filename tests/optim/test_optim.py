@@ -218,13 +218,13 @@ def test_add_param_group_and_errors():
         optim.SGD([np.zeros(3)], lr=0.1)
     with pytest.raises(ValueError, match="non-leaf"):
         optim.SGD([a * 2], lr=0.1)
-    with pytest.raises(ValueError, match="invalid lr"):
+    with pytest.raises(ValueError, match="Invalid learning rate"):
         optim.SGD([a], lr=-1.0)
-    with pytest.raises(ValueError, match="invalid weight_decay"):
+    with pytest.raises(ValueError, match="Invalid weight_decay value"):
         optim.SGD([{"params": [a], "weight_decay": -0.1}], lr=0.1)
     with pytest.raises(ValueError, match="Nesterov"):
         optim.SGD([a], lr=0.1, nesterov=True)
-    with pytest.raises(ValueError, match="betas"):
+    with pytest.raises(ValueError, match="beta parameter at index 1"):
         optim.Adam([a], betas=(0.9, 1.0))
 
 

@@ -17,3 +17,5 @@ from lucid.nn.functional.local_response_norm import *  # noqa: F401,F403
 from lucid.nn.functional.lp_pool import *  # noqa: F401,F403
 from lucid.nn.functional.max_unpool import *  # noqa: F401,F403
 from lucid.nn.functional.alpha_dropout import *  # noqa: F401,F403
+from lucid.nn.functional.margin_loss import *  # noqa: F401,F403
+from lucid.nn.functional.likelihood_loss import *  # noqa: F401,F403

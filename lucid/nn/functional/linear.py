@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from lucid import _backend as B
 from lucid import ops
+from lucid.ops.index import check_range, take_rows
 from lucid.tensor import Tensor
 
 __all__ = ["linear", "embedding"]
@@ -34,22 +36,21 @@ def linear(x, weight, bias=None):
 def embedding(indices, weight, padding_idx=None):
     """Rows of ``weight`` (``(num_embeddings, dim)``) picked by integer ``indices`` of any
     shape; the result has shape ``indices.shape + (dim,)``. Repeated indices accumulate their
-    gradients; rows picked at ``padding_idx`` receive no gradient."""
+    gradients; rows picked at ``padding_idx`` receive no gradient. Indices outside
+    ``[0, num_embeddings)`` raise IndexError: at once for host data (lists, numpy), at the
+    next host read for a Tensor (its rows are NaN meanwhile; see ``lucid.check_indices``)."""
     if not isinstance(weight, Tensor) or weight.ndim != 2:
         raise ValueError(f"embedding: weight must be a 2-D Tensor, got "
                          f"{getattr(weight, 'shape', type(weight).__name__)}")
-    idx = indices.numpy() if isinstance(indices, Tensor) else np.asarray(indices)
-    if idx.dtype.kind not in "iu":
-        raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
-    n = weight.shape[0]
-    if idx.size and (idx.min() < -n or idx.max() >= n):
-        raise IndexError(f"embedding: index out of range for {n} embeddings (got values in "
-                         f"[{idx.min()}, {idx.max()}])")
-    idx = np.where(idx < 0, idx + n, idx)
-    out = weight[idx]
-    if padding_idx is not None:
-        pad = padding_idx + n if padding_idx < 0 else padding_idx
-        keep = (idx == pad)[..., None]
-        if keep.any():  # same values, but the padding positions come from a detached copy
-            out = ops.where(Tensor(keep), weight.detach()[idx], out)
-    return out
+    if isinstance(indices, Tensor):  # on the device: checked without a host read
+        ids = indices.data
+        if B.is_floating(ids.dtype) or ids.dtype == B.DTYPES["bool"]:
+            raise TypeError(f"embedding: indices must be integers, got dtype {indices.dtype}")
+    else:  # on the host: checked at once
+        ids = np.asarray(indices)
+        if ids.dtype.kind not in "iu":
+            raise TypeError(f"embedding: indices must be integers, got dtype {ids.dtype}")
+        check_range(ids, weight.shape[0], "embedding: ", negative=False)
+        ids = B.asarray(ids, "int32")
+    pad = None if padding_idx is None else padding_idx % weight.shape[0]
+    return take_rows(weight, ids, pad)

@@ -8,6 +8,8 @@ weighted mean divides by the summed weights of the non-ignored targets, as PyTor
 
 from __future__ import annotations
 
+import math
+
 from lucid import _backend as B
 from lucid import ops
 from lucid.ops import loss as _fused
@@ -76,16 +78,20 @@ def _check_indices(input, target, ignore_index, fn):
                          f"have shape {expected}, got {target.shape}")
     t = B.cast(target.data, "int64")  # uint8 etc. cannot even be compared with -100
     c = input.shape[0] if unbatched else input.shape[1]
+    # no host read here (it would sync every step): out-of-range targets are counted as ignored,
+    # their losses poisoned with NaN (_poison), and an IndexError is deferred to the next host read
+    bad = (t != ignore_index) & ((t < 0) | (t >= c))
     if t.size:
-        bad = B.any((t != ignore_index) & ((t < 0) | (t >= c))).item()
-        if bad:
-            lo = B.min(B.where(t == ignore_index, 0, t)).item()
-            hi = B.max(B.where(t == ignore_index, 0, t)).item()
-            raise ValueError(f"{fn}: target class indices must be in [0, {c}) (or ignore_index="
-                             f"{ignore_index}), got values in [{lo}, {hi}]")
+        B.defer_index_check(B.any(bad), B.where(t == ignore_index, 0, t), c, f"{fn} target")
+        t = B.where(bad, ignore_index, t)
     if unbatched:
-        input, t = ops.unsqueeze(input, 0), B.reshape(t, (1,))
-    return input, t, unbatched
+        input, t, bad = ops.unsqueeze(input, 0), B.reshape(t, (1,)), B.reshape(bad, (1,))
+    return input, t, unbatched, bad
+
+
+def _poison(loss, bad):
+    """NaN where the target was out of range, so a bad target never gives a plausible loss."""
+    return ops.where(Tensor._wrap(bad, loss._device), math.nan, loss)
 
 
 def _index_reduce(loss, t, weight, ignore_index, reduction, unbatched, dtype):
@@ -93,7 +99,12 @@ def _index_reduce(loss, t, weight, ignore_index, reduction, unbatched, dtype):
         return ops.sum(loss)
     if reduction == "mean":
         _, wy = _fused.target_weights(t, weight, ignore_index, dtype)
-        return ops.sum(loss) / Tensor._wrap(B.sum(wy), loss._device)  # 0/0 = nan if all ignored
+        total = B.sum(wy)
+        # every target ignored (or an empty batch): the value is NaN but, as in PyTorch, the
+        # gradient is 0, so the NaN is added as a constant after dividing by a safe 1
+        none = B.equal(total, 0)
+        mean = ops.sum(loss) / Tensor._wrap(B.where(none, 1, total), loss._device)
+        return mean + Tensor._wrap(B.where(none, float("nan"), 0).astype(dtype), loss._device)
     return ops.reshape(loss, ()) if unbatched else loss
 
 
@@ -118,9 +129,9 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
     if target.dtype.name == "bool":
         raise TypeError("cross_entropy: target must hold integer class indices or float "
                         "probabilities, got a bool tensor")
-    x, t, unbatched = _check_indices(input, target, ignore_index, "cross_entropy")
+    x, t, unbatched, bad = _check_indices(input, target, ignore_index, "cross_entropy")
     w = _class_weight(weight, x.shape[1], x, "cross_entropy")
-    loss = _fused.cross_entropy(x, t, w, ignore_index, label_smoothing)
+    loss = _poison(_fused.cross_entropy(x, t, w, ignore_index, label_smoothing), bad)
     return _index_reduce(loss, t, w, ignore_index, reduction, unbatched, x.data.dtype)
 
 
@@ -139,7 +150,7 @@ def _cross_entropy_probs(input, target, weight, reduction, label_smoothing):
                                    input._device)
     loss = -ops.sum(prod, axis=axis)
     if reduction == "mean":  # PyTorch divides by the number of positions, weights or not
-        n = input.size // c if c else 0
+        n = input.numel() // c if c else 0
         return ops.sum(loss) / (n if n else float("nan"))
     return _reduce(loss, reduction)
 
@@ -153,9 +164,9 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
     target = _tensor(target, "target")
     if target.is_floating_point() or target.dtype.name == "bool":
         raise TypeError(f"nll_loss: target must hold integer class indices, got {target.dtype}")
-    x, t, unbatched = _check_indices(input, target, ignore_index, "nll_loss")
+    x, t, unbatched, bad = _check_indices(input, target, ignore_index, "nll_loss")
     w = _class_weight(weight, x.shape[1], x, "nll_loss")
-    loss = _fused.nll_loss(x, t, w, ignore_index)
+    loss = _poison(_fused.nll_loss(x, t, w, ignore_index), bad)
     return _index_reduce(loss, t, w, ignore_index, reduction, unbatched, x.data.dtype)
 
 
@@ -168,7 +179,7 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
     input = _tensor(input, "input")
     target = _tensor(target, "target", input)
     _same_shape(input, target, "binary_cross_entropy")
-    if input.size:
+    if input.numel():
         lo, hi = B.min(input.data).item(), B.max(input.data).item()
         if not (0.0 <= lo and hi <= 1.0):
             raise ValueError("binary_cross_entropy: input must hold probabilities in [0, 1], got "

@@ -89,7 +89,7 @@ def batch_norm(input, running_mean=None, running_var=None, weight=None, bias=Non
     if not training and running_mean is not None:
         return _with_running_stats(input, running_mean, running_var, weight, bias, eps)
     axes = (0,) + tuple(range(2, input.ndim))
-    count = input.size // channels
+    count = input.numel() // channels
     if training and count <= 1:
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got "
                          f"input of shape {input.shape}")
@@ -121,7 +121,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
             raise ValueError("instance_norm: use_input_stats=False needs running_mean and "
                              "running_var")
         return _with_running_stats(input, running_mean, running_var, weight, bias, eps)
-    count = input.size // (input.shape[0] * channels)
+    count = input.numel() // (input.shape[0] * channels)
     if count <= 1:
         raise ValueError(f"instance_norm: expected more than 1 spatial element per channel, got "
                          f"input of shape {input.shape}")

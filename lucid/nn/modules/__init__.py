@@ -17,3 +17,5 @@ from lucid.nn.modules.local_response_norm import *  # noqa: F401,F403
 from lucid.nn.modules.lp_pool import *  # noqa: F401,F403
 from lucid.nn.modules.max_unpool import *  # noqa: F401,F403
 from lucid.nn.modules.alpha_dropout import *  # noqa: F401,F403
+from lucid.nn.modules.margin_loss import *  # noqa: F401,F403
+from lucid.nn.modules.likelihood_loss import *  # noqa: F401,F403

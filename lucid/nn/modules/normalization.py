@@ -134,11 +134,19 @@ class BatchNorm3d(_BatchNorm):
 
 class _InstanceNorm(_NormBase):
     """Instance normalisation over ``n`` spatial dims of (N, C, *S) or unbatched (C, *S) inputs.
-    PyTorch's defaults: ``affine=False``, ``track_running_stats=False``."""
+    PyTorch's defaults: ``affine=False``, ``track_running_stats=False``. Unlike batch norm (and
+    as in PyTorch), ``momentum=None`` means no running update at all, and
+    ``num_batches_tracked`` is never advanced (it stays 0)."""
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
                  track_running_stats=False, device=None, dtype=None):
         super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+
+    def _factor(self):
+        """The running-statistics update factor; 0 when nothing is updated."""
+        if not (self.training and self.track_running_stats) or self.momentum is None:
+            return 0.0
+        return self.momentum
 
     def forward(self, input):
         """Normalise each sample's channels over their spatial dims."""
@@ -150,7 +158,10 @@ class _InstanceNorm(_NormBase):
         x = S.unsqueeze(input, 0) if unbatched else input
         factor = self._factor()
         use_input_stats = self.training or not self.track_running_stats
-        y = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+        stats = (self.running_mean, self.running_var)
+        if use_input_stats and not factor:  # nothing to update (momentum None or 0)
+            stats = (None, None)
+        y = F.instance_norm(x, *stats, self.weight, self.bias,
                             use_input_stats=use_input_stats, momentum=factor, eps=self.eps)
         return S.squeeze(y, 0) if unbatched else y
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lucid import creation
-from lucid import _backend as B
+from lucid.autograd import no_grad
 from lucid.nn import init
 from lucid.nn.functional.linear import embedding
 from lucid.nn.modules.module import Module, Parameter
@@ -38,10 +38,8 @@ class Embedding(Module):
         """Draw N(0, 1) rows and zero the padding row."""
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            data = self.weight.data
-            with B.device_scope(self.weight.device):
-                data[self.padding_idx] = B.zeros((self.embedding_dim,), dtype=data.dtype)
-            self.weight.data = data
+            with no_grad():
+                self.weight[self.padding_idx] = 0.0
 
     def forward(self, indices):
         return embedding(indices, self.weight, self.padding_idx)

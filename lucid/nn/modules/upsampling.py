@@ -10,8 +10,8 @@ __all__ = ["Upsample"]
 
 class Upsample(Module):
     """Resize (N, C, *S) inputs to ``size`` or by ``scale_factor`` with ``mode`` ``'nearest'``,
-    ``'nearest-exact'``, ``'linear'``, ``'bilinear'``, ``'trilinear'`` or ``'area'``
-    (see ``interpolate``); ``align_corners`` applies to the linear modes."""
+    ``'nearest-exact'``, ``'linear'``, ``'bilinear'``, ``'bicubic'``, ``'trilinear'`` or ``'area'``
+    (see ``interpolate``); ``align_corners`` applies to the linear and bicubic modes."""
 
     def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None,
                  recompute_scale_factor=None):

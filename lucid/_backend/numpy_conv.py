@@ -1,9 +1,10 @@
-"""NumPy/OpenBLAS CPU convolution kernels (contract: docs/backend-conv-contract.md).
+"""NumPy/OpenBLAS CPU convolution kernels, the kernel set "numpy" (contract:
+docs/backend-conv-contract.md).
 
-Why: MLX's Linux CPU wheel uses a reference BLAS (mx.conv3d ~3 GFLOP/s), while NumPy's bundled
-OpenBLAS runs sgemm at 130-180 GFLOP/s on this 2-core box.  Every convolution here is reduced to
-a few large GEMMs (np.matmul -> OpenBLAS, which threads over all cores unless
-OPENBLAS_NUM_THREADS/OMP_NUM_THREADS say otherwise) plus long contiguous copies.
+Why: MLX's Linux CPU wheel uses a reference BLAS, while NumPy's bundled OpenBLAS runs sgemm some
+40x faster.  Every convolution here is reduced to a few large GEMMs (np.matmul -> OpenBLAS, with
+the thread policy of blas_threads) plus long contiguous copies.  The measurements behind the
+choices below are in docs/benchmarks.md.
 
 Algorithm (one N-d implementation for 1/2/3 spatial dims, float32 and float64)
 ------------------------------------------------------------------------------
@@ -12,45 +13,28 @@ Algorithm (one N-d implementation for 1/2/3 spatial dims, float32 and float64)
    (k*d) % s at grid index o + (k*d)//s: every convolution becomes stride 1 on a grid and every
    tap is a constant flat shift.  Only phases some tap uses are built (a 1x1 stride-2 conv copies
    1/8 of the input); with no padding and stride 1 the input itself is the grid.  Layout
-   (N, C, phase, grid), channels-first, so every copy moves runs of ~1000 contiguous elements.
+   (N, C, phase, grid), channels-first, so every copy moves long contiguous runs.
 2. Segments.  Outputs are computed on the grid's flat index space, but only over rows that hold
    outputs: per (sample, output depth) plane in 3-D, per sample in 1-D/2-D.  Wasted GEMM columns
-   are then the in-plane halo, 6% for 32x32 with pad 1, instead of 25-29% when sweeping the
-   whole padded volume.
-3. im2col + one GEMM per chunk.  The taps of one phase form an arithmetic progression of
-   shifts, so a phase's whole im2col block is one strided view, copied in one NumPy call; then
-   y_chunk = W (Co, Cg*K) @ cols (Cg*K, L).  Chunks hold ~4 MiB of columns (measured on the
-   shapes below: 2 MiB +10-20% time, 8 MiB the same, 16 MiB +20-30%).  Groups, depthwise
-   included, are a batch dim of np.matmul; for depthwise that is a gemv over the taps
-   (~25 GFLOP/s in cache), which beat 27 elementwise multiply-adds on shifted views
-   (~5-10 GFLOP/s) and einsum on the overlapping view (~1 GFLOP/s).
+   are then the in-plane halo (6% for 32x32 with pad 1) instead of the whole padded volume's.
+3. im2col + one GEMM per chunk (``_Chunk``).  The taps of one phase form an arithmetic
+   progression of shifts, so a phase's whole im2col block is one strided view, copied in one
+   NumPy call; then y_chunk = W (Co, Cg*K) @ cols (Cg*K, L).  Chunks hold ~4 MiB of columns
+   (_COLS_BYTES).  Groups, depthwise included, are a batch dim of np.matmul; for depthwise that
+   is a gemv over the taps, which beat elementwise multiply-adds on shifted views and einsum.
 4. Weight grad: the same im2col blocks, dW^T += cols @ dy^T (dy laid out like the segments,
    zero in the halo).
 5. Input grad: gather form, a convolution of the zero-framed dy with the flipped kernel, run once
-   per input phase with that phase's taps: dx_phase[j] = sum_k W_k^T dy[j - shift_k].
-   Measured against col2im (GEMM W^T @ dy, then one scatter-add per tap): on (8, 16->32,
-   16x32x32) the two are within ~10% (the gather copies the 32-channel dy, col2im adds into
-   the 16-channel dx), on depthwise 64ch col2im's K=1 outer-product GEMMs made it 8x slower
-   (240 vs 28 ms single-threaded).  The gather form is used everywhere.
+   per input phase with that phase's taps: dx_phase[j] = sum_k W_k^T dy[j - shift_k].  (col2im,
+   a GEMM W^T @ dy then one scatter-add per tap, is as fast on dense layers but much slower on
+   depthwise ones, whose K=1 GEMMs are outer products.)
 6. Batch blocks keep the grids under _GRID_BYTES (128 MiB); a single sample larger than that is
    cut along its first spatial dim (blocks with overlapping input halos).  The im2col block is a
    per-thread reused ~4 MiB buffer.  Peak extra memory is about (1.1-1.4) x (input + output).
 
-Measured and rejected: a channels-last layout (GEMMs 10-40% faster, but the transposing grid /
-dy / output copies ate the gain: equal totals single-threaded) and a Python thread pool for the
-copies (NumPy drops the GIL, but OpenBLAS's workers spin after each GEMM and compete with it:
-every case got slower, up to 2-3x).  The copies therefore run on one core while GEMMs use
-all: OpenBLAS's 2 threads give 1.4-1.6x on the dense cases below, ~1x on depthwise.  With
-another busy process on one of the two cores, 2-thread BLAS (ours and PyTorch's) slows 3-10x.
-
-Measured (2-core AMD EPYC, numpy 2.4 + OpenBLAS 0.3.31, float32, fwd + input grad + weight
-grad in ms, best of 7 x 4 rounds; PyTorch 2.13 CPU conv3d fwd+bwd on the same machine;
-benchmarks/native_conv_bench.py):
-    N=8  16->32 16x32x32 k3 p1       42 + 54 + 38 = 135   torch  57   2.35x
-    N=2  64->64  8x28x28 k3 p1       23 + 23 + 21 =  67   torch  39   1.72x
-    N=4  32->64 16x32x32 k3 s2 p1    11 + 13 + 11 =  35   torch  25   1.39x
-    N=4  dw64   16x32x32 k3 p1       34 + 34 + 28 =  96   torch 152   0.63x
-float64 runs at about half the float32 speed.  A small call (1x4x8^3, k3) costs ~0.1 ms.
+Measured and rejected: a channels-last layout (faster GEMMs, but the transposing copies ate the
+gain) and a Python thread pool for the copies (OpenBLAS's spinning workers competed with it).
+The copies therefore run on one core; GEMMs follow blas_threads' policy.
 """
 
 from __future__ import annotations
@@ -58,8 +42,12 @@ from __future__ import annotations
 import itertools
 import math
 import threading
+from typing import NamedTuple
 
 import numpy as np
+
+from lucid._backend import blas_threads as blas
+from lucid._backend.conv_shape import conv_output_size
 
 __all__ = ["conv_forward", "conv_input_grad", "conv_weight_grad"]
 
@@ -76,6 +64,17 @@ def _view(buf, offset, shape, strides):
                       strides=tuple(s * it for s in strides))
 
 
+class _PhaseTaps(NamedTuple):
+    """The taps of one kernel dim that read one phase: kernel offsets first, first + step, ...
+    (count of them), reading grid positions shifted by first_shift, + shift_step, ..."""
+
+    first: int
+    step: int
+    count: int
+    first_shift: int
+    shift_step: int
+
+
 class _Plan:
     """Polyphase grid geometry of one convolution (see module docstring, step 1)."""
 
@@ -83,11 +82,11 @@ class _Plan:
         S, K, s, d = (tuple(int(v) for v in a) for a in (in_spatial, kernel, stride, dilation))
         pad = tuple((int(lo), int(hi)) for lo, hi in padding)
         nd = len(S)
-        self.nd, self.S, self.K, self.s, self.d, self.pad = nd, S, K, s, d, pad
-        self.O = tuple((S[i] + pad[i][0] + pad[i][1] - d[i] * (K[i] - 1) - 1) // s[i] + 1
-                       for i in range(nd))
-        # per dim: phase value -> (first tap, tap step, count, first q, q step)
-        self.dimph = []
+        self.nd, self.pad = nd, pad
+        self.in_size, self.kernel, self.stride, self.dilation = S, K, s, d
+        self.out_size = conv_output_size(S, K, s, pad, d)
+        # per dim: phase value -> the _PhaseTaps reading it
+        self.phase_taps = []
         qmax = []
         for i in range(nd):
             step = s[i] // math.gcd(d[i], s[i])
@@ -95,28 +94,28 @@ class _Plan:
             for k0 in range(min(step, K[i])):
                 p = (k0 * d[i]) % s[i]
                 cnt = len(range(k0, K[i], step))
-                groups[p] = (k0, step, cnt, (k0 * d[i]) // s[i], step * d[i] // s[i])
-            self.dimph.append(dict(sorted(groups.items())))
+                groups[p] = _PhaseTaps(k0, step, cnt, (k0 * d[i]) // s[i], step * d[i] // s[i])
+            self.phase_taps.append(dict(sorted(groups.items())))
             qmax.append(((K[i] - 1) * d[i]) // s[i])
-        self.qmax = tuple(qmax)
-        self.Q = tuple(self.O[i] + qmax[i] for i in range(nd))
+        self.max_shift = tuple(qmax)
+        self.grid = tuple(self.out_size[i] + qmax[i] for i in range(nd))
         pitch = [1] * nd
         for i in range(nd - 2, -1, -1):
-            pitch[i] = pitch[i + 1] * self.Q[i + 1]
+            pitch[i] = pitch[i + 1] * self.grid[i + 1]
         self.pitch = tuple(pitch)
-        self.plane = pitch[0] * self.Q[0]
-        self.phases = list(itertools.product(*[list(g) for g in self.dimph]))
-        self.nph = len(self.phases)
+        self.plane = pitch[0] * self.grid[0]
+        self.phases = list(itertools.product(*[list(g) for g in self.phase_taps]))
+        self.nphases = len(self.phases)
         # With no padding and stride 1 the grid is exactly the input: use it without copying.
         self.identity = all(s[i] == 1 and pad[i] == (0, 0) for i in range(nd))
-        self.nk = math.prod(K)
+        self.ntaps = math.prod(K)
 
     def taps(self, pi, reverse=False):
         """Taps of phase `pi`: (flat kernel indices, shape, base shift, shift strides)."""
         ph = self.phases[pi]
         ks, shape, strides, base = [], [], [], 0
         for i in range(self.nd):
-            k0, step, cnt, q0, qs = self.dimph[i][ph[i]]
+            k0, step, cnt, q0, qs = self.phase_taps[i][ph[i]]
             r = list(range(k0, k0 + step * cnt, step))
             if reverse:  # increasing address order for the gather form (negative shifts)
                 r = r[::-1]
@@ -126,7 +125,7 @@ class _Plan:
             ks.append(r)
             shape.append(cnt)
             strides.append(qs * self.pitch[i])
-        flat = np.ravel_multi_index(np.ix_(*ks), self.K).reshape(-1)
+        flat = np.ravel_multi_index(np.ix_(*ks), self.kernel).reshape(-1)
         return flat, tuple(shape), base, tuple(strides)
 
     def phase_box(self, pi):
@@ -134,7 +133,7 @@ class _Plan:
         ph = self.phases[pi]
         js, us = [], []
         for i in range(self.nd):
-            s, lo, S, Q, p = self.s[i], self.pad[i][0], self.S[i], self.Q[i], ph[i]
+            s, lo, S, Q, p = self.stride[i], self.pad[i][0], self.in_size[i], self.grid[i], ph[i]
             j0 = max(0, -((p - lo) // s))
             j1 = min(Q, (S - 1 + lo - p) // s + 1)
             if j1 <= j0:
@@ -143,6 +142,18 @@ class _Plan:
             js.append((j0, j1 - j0))
             us.append(slice(u0, u0 + (j1 - j0 - 1) * s + 1, s))
         return js, tuple(us)
+
+
+class _Chunk(NamedTuple):
+    """One GEMM's share of a segment layout: samples [first_sample, + samples), segments
+    [first_segment, + segments), and within each segment positions [first_offset, + length)."""
+
+    first_sample: int
+    samples: int
+    first_segment: int
+    segments: int
+    first_offset: int
+    length: int
 
 
 class _Segs:
@@ -155,37 +166,36 @@ class _Segs:
         self.nsps = sizes[0] if self.lvl else 1
         self.seglen = sum((sizes[i] - 1) * pitch[i] for i in range(self.lvl, nd)) + 1
         self.segstride = pitch[0] if self.lvl else 0
-        self.M = self.nsps * self.seglen
+        self.size = self.nsps * self.seglen
         self.base0 = sum(starts[i] * pitch[i] for i in range(nd))
         self.plan = plan
         lmax = max(256, _COLS_BYTES // max(1, cols_per_pos))
-        chunks = []  # (n0, nn, j0, nj, t0, tl)
-        if self.M <= lmax:
-            nn = max(1, lmax // self.M)
+        chunks = []
+        if self.size <= lmax:
+            nn = max(1, lmax // self.size)
             nch = -(-N // nn)              # balanced: no tiny last chunk
             nn = -(-N // nch)
             for n0 in range(0, N, nn):
-                chunks.append((n0, min(nn, N - n0), 0, self.nsps, 0, self.seglen))
+                chunks.append(_Chunk(n0, min(nn, N - n0), 0, self.nsps, 0, self.seglen))
         elif self.seglen <= lmax:
             nj = lmax // self.seglen
             nch = -(-self.nsps // nj)
             nj = -(-self.nsps // nch)
             for n in range(N):
                 for j0 in range(0, self.nsps, nj):
-                    chunks.append((n, 1, j0, min(nj, self.nsps - j0), 0, self.seglen))
+                    chunks.append(_Chunk(n, 1, j0, min(nj, self.nsps - j0), 0, self.seglen))
         else:
             nch = -(-self.seglen // lmax)
             tl = -(-self.seglen // nch)
             for n in range(N):
                 for j in range(self.nsps):
                     for t0 in range(0, self.seglen, tl):
-                        chunks.append((n, 1, j, 1, t0, min(tl, self.seglen - t0)))
+                        chunks.append(_Chunk(n, 1, j, 1, t0, min(tl, self.seglen - t0)))
         self.chunks = chunks
 
     def addr(self, ch):
         """Grid flat address (within a sample plane) of a chunk's first position."""
-        n0, nn, j0, nj, t0, tl = ch
-        return self.base0 + j0 * self.segstride + t0
+        return self.base0 + ch.first_segment * self.segstride + ch.first_offset
 
     def valid_view(self, comp):
         """(N, C, *box) view of the box values stored in a (N, C, M) segment-layout array."""
@@ -198,15 +208,16 @@ class _Segs:
 
 def _fill(src, nstride, cstride, C, taps, segs, ch, cols, src_off=0):
     """im2col of one chunk: cols (nn, C, nk, L) <- grid taps, one strided copy per phase."""
-    n0, nn, j0, nj, t0, tl = ch
+    nn, nj, tl = ch.samples, ch.segments, ch.length
     L = nj * tl
     nk = cols.shape[2]
-    a0 = src_off + n0 * nstride + segs.addr(ch)
+    a0 = src_off + ch.first_sample * nstride + segs.addr(ch)
     koff = 0
     for poff, shape, base, kstr in taps:
         sshape = (nn, C) + shape + (nj, tl)
         sstr = (nstride, cstride) + kstr + (segs.segstride, 1)
-        dstr = (C * nk * L, nk * L) + tuple(math.prod(shape[i + 1:]) * L for i in range(len(shape))) + (tl, 1)
+        tap_strides = tuple(math.prod(shape[i + 1:]) * L for i in range(len(shape)))
+        dstr = (C * nk * L, nk * L) + tap_strides + (tl, 1)
         np.copyto(_view(cols, koff * L, sshape, dstr), _view(src, a0 + poff + base, sshape, sstr))
         koff += math.prod(shape)
 
@@ -216,8 +227,8 @@ def _to_grid(x, plan):
     N, C = x.shape[:2]
     if plan.identity:
         return np.ascontiguousarray(x).reshape(-1)
-    g = np.zeros((N, C, plan.nph) + plan.Q, x.dtype)
-    boxes = [plan.phase_box(pi) for pi in range(plan.nph)]
+    g = np.zeros((N, C, plan.nphases) + plan.grid, x.dtype)
+    boxes = [plan.phase_box(pi) for pi in range(plan.nphases)]
 
     for pi, b in enumerate(boxes):
         if b is not None:
@@ -237,7 +248,8 @@ _scratch = threading.local()
 
 
 def _cols_buf(n, dtype):
-    """Per-thread reusable scratch of n elements (a fresh 4 MiB block would page-fault each time)."""
+    """Per-thread reusable scratch of n elements (a fresh 4 MiB block would page-fault each
+    time)."""
     cache = getattr(_scratch, "bufs", None)
     if cache is None:
         cache = _scratch.bufs = {}
@@ -257,7 +269,7 @@ def _batch_blocks(N, per_sample_bytes):
 
 def _sample_bytes(plan, C, Co, itemsize):
     """Upper bound of the grid memory one sample needs (input grid, dy grid, output layout)."""
-    return (C * plan.nph + Co + C) * plan.plane * itemsize
+    return (C * plan.nphases + Co + C) * plan.plane * itemsize
 
 
 def _depth_blocks(plan, C, Co, itemsize):
@@ -268,11 +280,12 @@ def _depth_blocks(plan, C, Co, itemsize):
     the block only sees padding.
     """
     per = _sample_bytes(plan, C, Co, itemsize)
-    O0 = plan.O[0]
+    O0 = plan.out_size[0]
     if per <= _GRID_BYTES or O0 == 1:
         return None
     rows = max(1, O0 * _GRID_BYTES // per)
-    (lo, _), s, d, K, S = plan.pad[0], plan.s[0], plan.d[0], plan.K[0], plan.S[0]
+    (lo, _), s, d = plan.pad[0], plan.stride[0], plan.dilation[0]
+    K, S = plan.kernel[0], plan.in_size[0]
     blocks = []
     for a in range(0, O0, rows):
         b = min(O0, a + rows)
@@ -281,8 +294,8 @@ def _depth_blocks(plan, C, Co, itemsize):
         if u1 < u0:
             blocks.append((a, b, None))
             continue
-        sub = _Plan((u1 - u0 + 1,) + plan.S[1:], plan.K, plan.s,
-                    ((u0 - t0, t1 - u1),) + plan.pad[1:], plan.d)
+        sub = _Plan((u1 - u0 + 1,) + plan.in_size[1:], plan.kernel, plan.stride,
+                    ((u0 - t0, t1 - u1),) + plan.pad[1:], plan.dilation)
         blocks.append((a, b, (u0, u1 + 1, sub)))
     return blocks
 
@@ -292,20 +305,19 @@ def _column_chunks(src, sample_stride, chan_stride, C, ntaps, tp, segs, front=0)
     cols (samples, C, ntaps, columns) the chunk's im2col block (a reused scratch buffer: use it
     before asking for the next chunk)."""
     for ch in segs.chunks:
-        c0, nn, j0, nj, t0, tl = ch
-        L = nj * tl
+        nn, L = ch.samples, ch.segments * ch.length
         cols = _cols_buf(nn * C * ntaps * L, src.dtype).reshape(nn, C, ntaps, L)
         _fill(src, sample_stride, chan_stride, C, tp, segs, ch, cols, front)
-        yield c0, nn, j0 * segs.seglen + t0, L, cols
+        yield ch.first_sample, nn, ch.first_segment * segs.seglen + ch.first_offset, L, cols
 
 
 def _forward(x, w, plan, G):
     """conv_forward for one plan (whole samples)."""
     N, C = x.shape[:2]
     Co, Cg = w.shape[:2]
-    Cog, nk, it = Co // G, plan.nk, x.itemsize
-    y = np.empty((N, Co) + plan.O, x.dtype)
-    taps = [plan.taps(pi) for pi in range(plan.nph)]
+    Cog, nk, it = Co // G, plan.ntaps, x.itemsize
+    y = np.empty((N, Co) + plan.out_size, x.dtype)
+    taps = [plan.taps(pi) for pi in range(plan.nphases)]
     order = np.concatenate([t[0] for t in taps])
     tp = [(pi * plan.plane, shape, base, kstr) for pi, (_, shape, base, kstr) in enumerate(taps)]
     # Stored (G, CgK, Cog) and used transposed: OpenBLAS is ~15% faster in this orientation.
@@ -314,14 +326,14 @@ def _forward(x, w, plan, G):
     for n0, n1 in _batch_blocks(N, _sample_bytes(plan, C, Co, it)):
         nb = n1 - n0
         grid = _to_grid(x[n0:n1], plan)
-        segs = _Segs(plan, zero, plan.O, nb, C * nk * it)
+        segs = _Segs(plan, zero, plan.out_size, nb, C * nk * it)
         # no halo (e.g. 1x1 kernels): the segment layout is y's own layout, write in place
-        direct = segs.M == math.prod(plan.O)
-        comp = y[n0:n1].reshape(nb, Co, -1) if direct else np.empty((nb, Co, segs.M), x.dtype)
-        cs = plan.nph * plan.plane
+        direct = segs.size == math.prod(plan.out_size)
+        comp = y[n0:n1].reshape(nb, Co, -1) if direct else np.empty((nb, Co, segs.size), x.dtype)
+        cs = plan.nphases * plan.plane
         for c0, nn, m0, L, cols in _column_chunks(grid, C * cs, cs, C, nk, tp, segs):
-            out = comp[c0:c0 + nn].reshape(nn, G, Cog, segs.M)[..., m0:m0 + L]
-            np.matmul(W, cols.reshape(nn, G, Cg * nk, L), out=out)
+            out = comp[c0:c0 + nn].reshape(nn, G, Cog, segs.size)[..., m0:m0 + L]
+            blas.matmul(W, cols.reshape(nn, G, Cg * nk, L), out=out)
         if not direct:
             np.copyto(y[n0:n1], segs.valid_view(comp))
     return y
@@ -330,9 +342,9 @@ def _forward(x, w, plan, G):
 def _dy_segments(dy, segs):
     """dy (N, Co, *O) in the (N, Co, M) segment layout, zero in the halo."""
     N, Co = dy.shape[:2]
-    if segs.M == math.prod(dy.shape[2:]):
-        return np.ascontiguousarray(dy).reshape(N, Co, segs.M)
-    comp = np.zeros((N, Co, segs.M), dy.dtype)
+    if segs.size == math.prod(dy.shape[2:]):
+        return np.ascontiguousarray(dy).reshape(N, Co, segs.size)
+    comp = np.zeros((N, Co, segs.size), dy.dtype)
     np.copyto(segs.valid_view(comp), dy)
     return comp
 
@@ -341,8 +353,8 @@ def _weight_grad(x, dy, plan, G):
     """conv_weight_grad for one plan."""
     N, C = x.shape[:2]
     Co = dy.shape[1]
-    Cg, Cog, nk, it = C // G, Co // G, plan.nk, x.itemsize
-    taps = [plan.taps(pi) for pi in range(plan.nph)]
+    Cg, Cog, nk, it = C // G, Co // G, plan.ntaps, x.itemsize
+    taps = [plan.taps(pi) for pi in range(plan.nphases)]
     order = np.concatenate([t[0] for t in taps])
     tp = [(pi * plan.plane, shape, base, kstr) for pi, (_, shape, base, kstr) in enumerate(taps)]
     dWT = np.zeros((G, Cg * nk, Cog), x.dtype)
@@ -350,16 +362,16 @@ def _weight_grad(x, dy, plan, G):
     for n0, n1 in _batch_blocks(N, _sample_bytes(plan, C, Co, it)):
         nb = n1 - n0
         grid = _to_grid(x[n0:n1], plan)
-        segs = _Segs(plan, zero, plan.O, nb, C * nk * it)
+        segs = _Segs(plan, zero, plan.out_size, nb, C * nk * it)
         dyc = _dy_segments(dy[n0:n1], segs)
-        cs = plan.nph * plan.plane
+        cs = plan.nphases * plan.plane
         for c0, nn, m0, L, cols in _column_chunks(grid, C * cs, cs, C, nk, tp, segs):
-            d = dyc[c0:c0 + nn].reshape(nn, G, Cog, segs.M)[..., m0:m0 + L]
-            prod = np.matmul(cols.reshape(nn, G, Cg * nk, L), d.transpose(0, 1, 3, 2))
+            d = dyc[c0:c0 + nn].reshape(nn, G, Cog, segs.size)[..., m0:m0 + L]
+            prod = blas.matmul(cols.reshape(nn, G, Cg * nk, L), d.transpose(0, 1, 3, 2))
             dWT += prod.sum(axis=0) if nn > 1 else prod[0]
     dW = np.empty((Co, Cg, nk), x.dtype)
     dW[:, :, order] = dWT.transpose(0, 2, 1).reshape(Co, Cg, nk)
-    return dW.reshape((Co, Cg) + plan.K)
+    return dW.reshape((Co, Cg) + plan.kernel)
 
 
 def _input_grad(dy, w, plan, G):
@@ -367,12 +379,12 @@ def _input_grad(dy, w, plan, G):
     N, Co = dy.shape[:2]
     Cg = w.shape[1]
     C, Cog, it = Cg * G, Co // G, dy.itemsize
-    dx = np.zeros((N, C) + plan.S, dy.dtype)
+    dx = np.zeros((N, C) + plan.in_size, dy.dtype)
     # dy on the grid with a zero frame: a read at (position - shift) whose true coordinate lies
     # outside O lands in a plane's halo or in the front pad, which are zero.
-    front = sum(q * p for q, p in zip(plan.qmax, plan.pitch))
+    front = sum(q * p for q, p in zip(plan.max_shift, plan.pitch))
     phases = []
-    for pi in range(plan.nph):
+    for pi in range(plan.nphases):
         box = plan.phase_box(pi)
         if box is not None:
             flat, shape, base, kstr = plan.taps(pi, reverse=True)
@@ -382,15 +394,16 @@ def _input_grad(dy, w, plan, G):
     for n0, n1 in _batch_blocks(N, _sample_bytes(plan, C, Co, it)):
         nb = n1 - n0
         dyg = np.zeros(front + nb * Co * plan.plane, dy.dtype)
-        dgv = _view(dyg, front, (nb, Co) + plan.O, (Co * plan.plane, plan.plane) + plan.pitch)
+        dgv = _view(dyg, front, (nb, Co) + plan.out_size,
+                    (Co * plan.plane, plan.plane) + plan.pitch)
         np.copyto(dgv, dy[n0:n1])
         for (js, us), kp, wp, tp in phases:
             segs = _Segs(plan, [a for a, _ in js], [n for _, n in js], nb, Co * kp * it)
-            comp = np.empty((nb, C, segs.M), dy.dtype)
+            comp = np.empty((nb, C, segs.size), dy.dtype)
             for c0, nn, m0, L, cols in _column_chunks(dyg, Co * plan.plane, plan.plane, Co, kp,
                                                       tp, segs, front):
-                out = comp[c0:c0 + nn].reshape(nn, G, Cg, segs.M)[..., m0:m0 + L]
-                np.matmul(wp, cols.reshape(nn, G, Cog * kp, L), out=out)
+                out = comp[c0:c0 + nn].reshape(nn, G, Cg, segs.size)[..., m0:m0 + L]
+                blas.matmul(wp, cols.reshape(nn, G, Cog * kp, L), out=out)
             np.copyto(dx[(slice(n0, n1), slice(None)) + us], segs.valid_view(comp))
     return dx
 
@@ -403,7 +416,7 @@ def conv_forward(x, w, stride, padding, dilation, groups):
     blocks = _depth_blocks(plan, x.shape[1], w.shape[0], x.itemsize)
     if blocks is None:
         return _forward(x, w, plan, groups)
-    y = np.zeros((x.shape[0], w.shape[0]) + plan.O, x.dtype)
+    y = np.zeros((x.shape[0], w.shape[0]) + plan.out_size, x.dtype)
     for a, b, sub in blocks:
         if sub is not None:
             u0, u1, sp = sub
@@ -419,7 +432,7 @@ def conv_weight_grad(x, dy, kernel_size, stride, padding, dilation, groups):
     blocks = _depth_blocks(plan, x.shape[1], dy.shape[1], x.itemsize)
     if blocks is None:
         return _weight_grad(x, dy, plan, groups)
-    dW = np.zeros((dy.shape[1], x.shape[1] // groups) + plan.K, x.dtype)
+    dW = np.zeros((dy.shape[1], x.shape[1] // groups) + plan.kernel, x.dtype)
     for a, b, sub in blocks:
         if sub is not None:
             u0, u1, sp = sub
@@ -436,7 +449,7 @@ def conv_input_grad(dy, w, in_spatial, stride, padding, dilation, groups):
     blocks = _depth_blocks(plan, C, dy.shape[1], dy.itemsize)
     if blocks is None:
         return _input_grad(dy, w, plan, groups)
-    dx = np.zeros((dy.shape[0], C) + plan.S, dy.dtype)
+    dx = np.zeros((dy.shape[0], C) + plan.in_size, dy.dtype)
     for a, b, sub in blocks:
         if sub is not None:
             u0, u1, sp = sub

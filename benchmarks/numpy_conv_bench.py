@@ -1,4 +1,4 @@
-"""Benchmark of the NumPy/OpenBLAS conv kernels (lucid/_backend/native_conv.py).
+"""Benchmark of the NumPy/OpenBLAS conv kernels (lucid/_backend/numpy_conv.py).
 
 Times forward, input grad and weight grad (float32, best of --repeat after a warm-up) on four
 3D layer shapes, reports peak extra memory (tracemalloc: NumPy reports its allocations to it),
@@ -6,7 +6,7 @@ and compares with PyTorch CPU when a Python with torch is available (--torch-pyt
 /tmp/torchv/bin/python or $LUCID_TORCH_PYTHON); torch runs in a subprocess and is never a
 dependency of Lucid.
 
-    python benchmarks/native_conv_bench.py [--repeat 7] [--rounds 3] [--torch-python PATH] [--no-torch]
+    python benchmarks/numpy_conv_bench.py [--repeat 7] [--rounds 3] [--torch-python PATH] [--no-torch]
 
 Each case is measured --rounds times, alternating ours and torch's, and the best round is kept:
 on a small shared box another process on one core slows multithreaded BLAS (ours and torch's)
@@ -24,7 +24,7 @@ import tracemalloc
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from lucid._backend import native_conv as nc  # noqa: E402
+from lucid._backend import numpy_conv as nc  # noqa: E402
 
 # name, N, C_in, C_out, spatial, kernel, stride, padding, groups
 CASES = [

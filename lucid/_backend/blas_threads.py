@@ -1,0 +1,140 @@
+"""How many threads NumPy's OpenBLAS may use for one of Lucid's GEMMs.
+
+OpenBLAS splits every GEMM over all cores and its workers spin between calls. When another
+process keeps a core busy, each split GEMM waits for a worker that is not running, and the many
+small GEMMs of a training step then cost a scheduler time slice each (issue 10: a 22 ms step
+became 240 ms; ``OPENBLAS_NUM_THREADS=1`` removed it). The policy here: a GEMM runs on one
+thread unless it is big enough for the split to pay even when a core is contended
+(``threads_for``), and Lucid restores the library's setting after each call, so a user's own
+NumPy code is not affected.
+
+The library is found by reading ``/proc/self/maps`` for the OpenBLAS that NumPy loaded and
+binding its ``*_set_num_threads*`` / ``*_get_num_threads*`` functions with ctypes (NumPy's wheels
+bundle ``scipy_openblas`` with suffixed names). Where there is no such library (macOS's
+Accelerate, MKL, no ``/proc``) every function here does nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import re
+
+import numpy as np
+
+# Symbol name stems, most specific first: NumPy's scipy_openblas (64-bit ints, suffixed), then a
+# plain OpenBLAS.
+_PREFIXES = ("scipy_openblas_", "openblas_")
+_SUFFIXES = ("64_", "_64_", "")
+
+# A GEMM with fewer multiply-adds than this runs on one thread. Measured (docs/benchmarks.md): a
+# split halves a GEMM on a quiet machine, saving ~1 ms at 2^27 (a 512^3 product) and ~0.06 ms
+# at 2^23 (a typical im2col chunk of the demo network), while on a contended core each split
+# GEMM may wait a scheduler time slice (several ms) for its second thread.
+MIN_WORK_TO_SPLIT = 1 << 27
+
+
+class _OpenBlas:
+    """The set/get thread-count functions of one loaded OpenBLAS."""
+
+    def __init__(self, set_fn, get_fn):
+        self._set, self._get = set_fn, get_fn
+
+    def get(self) -> int:
+        return max(1, int(self._get()))
+
+    def set(self, n: int) -> None:
+        self._set(int(n))
+
+
+def _bind(lib):
+    """(set, get) ctypes functions of an OpenBLAS library, or None."""
+    for prefix in _PREFIXES:
+        for suffix in _SUFFIXES:
+            try:
+                set_fn = getattr(lib, f"{prefix}set_num_threads{suffix}")
+                get_fn = getattr(lib, f"{prefix}get_num_threads{suffix}")
+            except AttributeError:
+                continue
+            set_fn.argtypes, set_fn.restype = [ctypes.c_int], None
+            get_fn.argtypes, get_fn.restype = [], ctypes.c_int
+            return set_fn, get_fn
+    return None
+
+
+def loaded_openblas_paths(maps_text: str) -> list:
+    """Paths of the OpenBLAS shared libraries named in a ``/proc/<pid>/maps`` text, NumPy's own
+    bundled copy first."""
+    paths = sorted(set(re.findall(r"(/\S*openblas\S*\.so[\w.]*)", maps_text, re.IGNORECASE)))
+    return sorted(paths, key=lambda p: ("numpy" not in p and "scipy_openblas" not in p, p))
+
+
+def _find():
+    """The OpenBLAS NumPy uses, or None (not Linux, or another BLAS)."""
+    try:
+        with open("/proc/self/maps") as f:
+            maps = f.read()
+    except OSError:
+        return None
+    for path in loaded_openblas_paths(maps):
+        try:
+            fns = _bind(ctypes.CDLL(path))
+        except OSError:
+            continue
+        if fns is not None:
+            return _OpenBlas(*fns)
+    return None
+
+
+_UNSET = object()
+_blas = _UNSET
+
+
+def openblas():
+    """The bound OpenBLAS (found once), or None where there is none to control."""
+    global _blas
+    if _blas is _UNSET:
+        _blas = _find()
+    return _blas
+
+
+def threads_for(work: int, allowed: int) -> int:
+    """Threads for a GEMM of ``work`` multiply-adds when ``allowed`` are available: one below
+    MIN_WORK_TO_SPLIT, else all of them."""
+    return allowed if work >= MIN_WORK_TO_SPLIT else 1
+
+
+@contextlib.contextmanager
+def gemm_threads(work: int):
+    """Within the block, NumPy's OpenBLAS uses the threads ``threads_for(work)`` allows; the
+    previous setting is restored after it, and it is also the most used (so a user's own limit,
+    e.g. threadpoolctl's, holds). Does nothing where there is no OpenBLAS to control."""
+    blas = openblas()
+    if blas is None:
+        yield
+        return
+    before = blas.get()
+    want = threads_for(work, before)
+    if want == before:
+        yield
+        return
+    blas.set(want)
+    try:
+        yield
+    finally:
+        blas.set(before)
+
+
+def gemm_work(a_shape, a_size, b_shape, b_size) -> int:
+    """Multiply-adds of a (batched, broadcast) matmul of operands of these shapes and sizes
+    (both at least 2-D)."""
+    batch = max(a_size // max(1, a_shape[-2] * a_shape[-1]),
+                b_size // max(1, b_shape[-2] * b_shape[-1]))
+    return batch * a_shape[-2] * a_shape[-1] * b_shape[-1]
+
+
+def matmul(a, b, out=None):
+    """``np.matmul(a, b, out=out)`` with the threads the policy gives a GEMM of its size (every
+    GEMM of Lucid's NumPy kernels goes through here)."""
+    with gemm_threads(gemm_work(a.shape, a.size, b.shape, b.size)):
+        return np.matmul(a, b, out=out)

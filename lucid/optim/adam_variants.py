@@ -1,0 +1,131 @@
+"""Adam's relatives: NAdam (Nesterov momentum), RAdam (rectified variance) and Adamax (infinity
+norm), with PyTorch's update rules and state names."""
+
+from __future__ import annotations
+
+import math
+
+from lucid import _backend as B
+from lucid.optim._checks import check_betas
+from lucid.optim.optimizer import Optimizer
+
+__all__ = ["NAdam", "RAdam", "Adamax"]
+
+
+class _AdamLike(Optimizer):
+    """Shared checks, weight decay and moment updates of the three."""
+
+    def _check_group(self, group):
+        self._nonnegative(group, "lr", "eps", "weight_decay")
+        group["betas"] = check_betas(group["betas"])
+
+    @staticmethod
+    def _decay(group, param, grad):
+        """(param, grad) after weight decay: decoupled (``p *= 1 - lr wd``) or L2."""
+        wd = group["weight_decay"]
+        if not wd:
+            return param, grad
+        if group.get("decoupled_weight_decay", False):
+            return param * (1.0 - group["lr"] * wd), grad
+        return param, grad + wd * param
+
+    def _first_moment(self, state, grad, b1):
+        m = state.get("exp_avg")
+        m = (1.0 - b1) * grad if m is None else m.data + (1.0 - b1) * (grad - m.data)
+        self._buffer(state, "exp_avg", m)
+        return m
+
+    def _second_moment(self, state, grad, b2):
+        v = state.get("exp_avg_sq")
+        v = (1.0 - b2) * grad * grad if v is None else b2 * v.data + (1.0 - b2) * grad * grad
+        self._buffer(state, "exp_avg_sq", v)
+        return v
+
+    @staticmethod
+    def _count(state):
+        state["step"] = state.get("step", 0) + 1
+        return state["step"]
+
+
+class NAdam(_AdamLike):
+    """Adam with Nesterov momentum (Dozat) and PyTorch's momentum schedule
+    ``mu_t = b1 (1 - 0.5 * 0.96 ** (t * momentum_decay))``:
+    ``p -= lr (1 - mu_t) / (1 - prod mu) * g / d + lr mu_{t+1} / (1 - prod mu * mu_{t+1}) * m / d``
+    with ``d = sqrt(v / (1 - b2^t)) + eps``."""
+
+    def __init__(self, params, lr: float = 2e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum_decay: float = 4e-3,
+                 decoupled_weight_decay: bool = False, *, maximize: bool = False):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+                                      weight_decay=weight_decay, momentum_decay=momentum_decay,
+                                      decoupled_weight_decay=decoupled_weight_decay,
+                                      maximize=maximize))
+
+    def _check_group(self, group):
+        super()._check_group(group)
+        self._nonnegative(group, "momentum_decay")
+
+    def _update(self, group, param, grad, state):
+        lr, (b1, b2), psi = group["lr"], group["betas"], group["momentum_decay"]
+        param, grad = self._decay(group, param, grad)
+        t = self._count(state)
+        mu = b1 * (1.0 - 0.5 * 0.96 ** (t * psi))
+        mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
+        mu_product = state.get("mu_product", 1.0) * mu
+        state["mu_product"] = mu_product
+        m = self._first_moment(state, grad, b1)
+        v = self._second_moment(state, grad, b2)
+        denom = B.sqrt(v / (1.0 - b2 ** t)) + group["eps"]
+        param = param - (lr * (1.0 - mu) / (1.0 - mu_product)) * grad / denom
+        return param - (lr * mu_next / (1.0 - mu_product * mu_next)) * m / denom
+
+
+class RAdam(_AdamLike):
+    """Rectified Adam (Liu et al.): while the variance estimate is unreliable
+    (``rho_t <= 5``) the step is momentum SGD ``p -= lr m_hat``; after, Adam's step times the
+    rectification ``r_t``."""
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, decoupled_weight_decay: bool = False, *,
+                 maximize: bool = False):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+                                      weight_decay=weight_decay,
+                                      decoupled_weight_decay=decoupled_weight_decay,
+                                      maximize=maximize))
+
+    def _update(self, group, param, grad, state):
+        lr, (b1, b2), eps = group["lr"], group["betas"], group["eps"]
+        param, grad = self._decay(group, param, grad)
+        t = self._count(state)
+        m = self._first_moment(state, grad, b1)
+        v = self._second_moment(state, grad, b2)
+        m_hat = m / (1.0 - b1 ** t)
+        bias2 = 1.0 - b2 ** t
+        rho_inf = 2.0 / (1.0 - b2) - 1.0
+        rho_t = rho_inf - 2.0 * t * b2 ** t / bias2
+        if rho_t <= 5.0:
+            return param - m_hat * lr
+        rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf
+                         / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+        adaptive = math.sqrt(bias2) / (B.sqrt(v) + eps)
+        return param - m_hat * lr * adaptive * rect
+
+
+class Adamax(_AdamLike):
+    """Adam with the infinity norm: ``u = max(b2 u, |g| + eps)``,
+    ``p -= lr / (1 - b1^t) * m / u``."""
+
+    def __init__(self, params, lr: float = 2e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, *, maximize: bool = False):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+                                      weight_decay=weight_decay, maximize=maximize))
+
+    def _update(self, group, param, grad, state):
+        (b1, b2), eps = group["betas"], group["eps"]
+        param, grad = self._decay(group, param, grad)
+        t = self._count(state)
+        m = self._first_moment(state, grad, b1)
+        u = state.get("exp_inf")
+        u = B.abs(grad) + eps if u is None else B.maximum(b2 * u.data, B.abs(grad) + eps)
+        self._buffer(state, "exp_inf", u)
+        return param - (group["lr"] / (1.0 - b1 ** t)) * m / u

@@ -1,0 +1,103 @@
+"""The GEMM thread policy of the NumPy kernels (lucid/_backend/blas_threads.py): its logic, not its
+timing (benchmarks/contention.py measures that)."""
+
+import sys
+
+import numpy as np
+import pytest
+
+from lucid._backend import blas_threads as bt
+
+
+class FakeBlas:
+    """Records thread-count changes like an OpenBLAS would hold them."""
+
+    def __init__(self, threads):
+        self.threads, self.history = threads, []
+
+    def get(self):
+        return self.threads
+
+    def set(self, n):
+        self.threads = n
+        self.history.append(n)
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    blas = FakeBlas(4)
+    monkeypatch.setattr(bt, "_blas", blas)
+    return blas
+
+
+def test_small_gemms_run_on_one_thread_big_ones_on_all():
+    small, big = bt.MIN_WORK_TO_SPLIT - 1, bt.MIN_WORK_TO_SPLIT
+    assert bt.threads_for(small, 8) == 1
+    assert bt.threads_for(big, 8) == 8
+    assert bt.threads_for(big, 1) == 1
+
+
+def test_the_setting_is_restored_after_a_small_gemm(fake):
+    with bt.gemm_threads(1000):
+        assert fake.threads == 1
+    assert fake.threads == 4 and fake.history == [1, 4]
+
+
+def test_the_setting_is_restored_when_the_gemm_fails(fake):
+    with pytest.raises(ZeroDivisionError):
+        with bt.gemm_threads(1000):
+            1 / 0
+    assert fake.threads == 4
+
+
+def test_a_big_gemm_leaves_the_setting_alone(fake):
+    with bt.gemm_threads(bt.MIN_WORK_TO_SPLIT):
+        assert fake.threads == 4
+    assert fake.history == []
+
+
+def test_a_users_own_limit_is_never_raised(fake):
+    fake.threads = 1                               # e.g. threadpoolctl's limit
+    with bt.gemm_threads(bt.MIN_WORK_TO_SPLIT * 10):
+        assert fake.threads == 1
+    assert fake.history == []
+
+
+def test_without_an_openblas_nothing_happens(monkeypatch):
+    monkeypatch.setattr(bt, "_blas", None)
+    with bt.gemm_threads(10):
+        pass
+    a = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_allclose(bt.matmul(a, a.T), a @ a.T)
+
+
+def test_matmul_sizes_its_gemm_by_its_work(fake, monkeypatch):
+    seen = []
+    monkeypatch.setattr(bt, "threads_for", lambda work, allowed: seen.append(work) or 1)
+    a, b = np.ones((5, 2, 3)), np.ones((3, 7))
+    np.testing.assert_allclose(bt.matmul(a, b), np.full((5, 2, 7), 3.0))
+    out = np.empty((5, 2, 7))
+    bt.matmul(a, b, out=out)
+    assert seen == [5 * 2 * 3 * 7] * 2 and out[0, 0, 0] == 3.0
+
+
+def test_numpys_own_openblas_is_listed_first():
+    maps = ("7f00-7f01 r-xp 0 08:01 1 /usr/lib/x86_64-linux-gnu/libopenblas.so.0\n"
+            "7f02-7f03 r-xp 0 08:01 2 /venv/site-packages/numpy.libs/"
+            "libscipy_openblas64_-32a4b2a6.so\n"
+            "7f04-7f05 r-xp 0 08:01 3 /usr/lib/libc.so.6\n")
+    assert bt.loaded_openblas_paths(maps) == [
+        "/venv/site-packages/numpy.libs/libscipy_openblas64_-32a4b2a6.so",
+        "/usr/lib/x86_64-linux-gnu/libopenblas.so.0"]
+    assert bt.loaded_openblas_paths("7f04-7f05 r-xp 0 08:01 3 /usr/lib/libc.so.6\n") == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="OpenBLAS binding is Linux-only")
+def test_the_real_openblas_is_bound_and_restored():
+    blas = bt.openblas()
+    if blas is None:
+        pytest.skip("NumPy here does not use OpenBLAS")
+    before = blas.get()
+    with bt.gemm_threads(1):
+        assert blas.get() == 1
+    assert blas.get() == before
