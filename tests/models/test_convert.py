@@ -29,7 +29,7 @@ def small(seed):
 
 def write_foreign(path, state):
     """A plain safetensors file (no Lucid metadata), like safetensors.torch.save_file's."""
-    mx.save_safetensors(str(path), {k: mx.array(v) for k, v in state.items()})
+    mx.save_safetensors(str(path), {k: mx.array(v) for k, v in state.items()}, {"format": "pt"})
 
 
 def numpy_state(model, drop=(), rename=lambda k: k, dtype=None):
