@@ -69,7 +69,7 @@ def main(argv=None):
         part.requires_grad_(False)
     trainable = [p for p in model.parameters() if p.requires_grad]
     print(
-        f"r3d_18: {model.num_parameters()} parameters, {sum(p.size for p in trainable)} trained",
+        f"r3d_18: {model.num_parameters()} parameters, {sum(p.numel() for p in trainable)} trained",
         flush=True,
     )
 
