@@ -7,8 +7,10 @@ they are not part of any extra: run it in an environment that has them, e.g.
 torchvision's randomly initialised weights go through safetensors and lucid.models.convert
 into Lucid's model; logits and gradients are compared in eval and train mode against
 torchvision's model in float64 with the same weights, side by side with torchvision's own
-float32 error (in train mode that reaches ~1e-2 relative: BatchNorm over few values amplifies
-rounding), so the bound is "as accurate as PyTorch's float32, or better"."""
+float32 error. Lucid must be within 1e-5 (logits) / 1e-4 (gradients) of the float64 result,
+or at most 4x as far from it as PyTorch's own float32 run: r2plus1d_18 in train mode is
+ill-conditioned for both (~1e-2 at the worst element: with ~10^6 ReLUs a few pre-activations
+lie within float32 rounding of 0 and fall on the other side than in float64)."""
 
 import copy
 
@@ -60,12 +62,10 @@ def test_logits_and_gradients_match_torchvision(name, tmp_path):
         print(
             f"{name} {mode}: Lucid float32 vs torchvision float64: logits {ours[0]:.1e}, "
             f"input grad {ours[1]:.1e}, stem weight grad {ours[2]:.1e}; torchvision float32: "
-            f"{theirs[0]:.1e}, {theirs[1]:.1e}, {theirs[2]:.1e}",
+            + ", ".join(f"{e:.1e}" for e in theirs),
             flush=True,
         )
-        # float32 rounding, amplified where BatchNorm normalises few values: Lucid must be as
-        # close to the float64 result as PyTorch's own float32 is (within a factor 4), and
-        # within 1e-5 (logits) / 1e-4 (gradients) wherever PyTorch is that close
-        assert ours[0] < max(1e-5, 4 * theirs[0]), "logits"
-        assert ours[1] < max(1e-4, 4 * theirs[1]), "input gradient"
-        assert ours[2] < max(1e-4, 4 * theirs[2]), "stem weight gradient"
+        for what, mine, pytorch, tol in zip(
+            ("logits", "input gradient", "stem weight gradient"), ours, theirs, (1e-5, 1e-4, 1e-4)
+        ):
+            assert mine < max(tol, 4 * pytorch), what
