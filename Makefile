@@ -5,7 +5,7 @@ DEMO_ARGS ?=
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo demo-seg test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,11 @@ $(BIN)/python:
 demo: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	$(BIN)/python examples/train_shapes3d.py $(DEMO_ARGS)
+
+# 3D U-Net segmentation of generated volumes (Dice + cross-entropy, lucid.transforms)
+demo-seg: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python examples/segment_volumes.py
 
 # The suite runs under both CPU kernel sets (Lucid's NumPy/OpenBLAS ones and MLX's).
 test: $(BIN)/python

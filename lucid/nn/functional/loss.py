@@ -289,3 +289,81 @@ def kl_div(input, target, reduction: str = "mean", log_target: bool = False):
         n = input.shape[0] if input.ndim else 1
         return ops.sum(loss) / n
     return _reduce(loss, reduction)
+
+
+# --- segmentation -------------------------------------------------------------------------------
+def _dice_target(target, input, fn):
+    """``target`` as per-channel masks of the input's shape (index targets one-hot encoded)."""
+    if target.is_floating_point():
+        _same_shape(input, target, fn + " (float targets)")
+        return target
+    c = input.shape[1]
+    if target.ndim == input.ndim and target.shape[1] == 1:
+        target = ops.squeeze(target, 1)  # (N, 1, *S) class maps, as MONAI accepts
+    expected = (input.shape[0],) + input.shape[2:]
+    if target.shape != expected:
+        raise ValueError(f"{fn}: for input of shape {input.shape} a class-index target must have "
+                         f"shape {expected} (or a float target the input's shape), got "
+                         f"{target.shape}")
+    t = B.cast(target.data, "int64")
+    if t.size:
+        lo, hi = B.min(t).item(), B.max(t).item()
+        if lo < 0 or hi >= c:
+            raise ValueError(f"{fn}: target class indices must be in [0, {c}), got values in "
+                             f"[{lo}, {hi}]")
+    classes = B.reshape(B.arange(c), (1, c) + (1,) * (input.ndim - 2))
+    onehot = B.expand_dims(t, 1) == classes
+    return Tensor._wrap(B.cast(onehot, B.dtype_name(input.data.dtype)), input._device)
+
+
+@op
+def dice_loss(input, target, include_background: bool = True, softmax: bool = False,
+              sigmoid: bool = False, squared_pred: bool = False, jaccard: bool = False,
+              smooth_nr: float = 1e-5, smooth_dr: float = 1e-5, batch: bool = False,
+              reduction: str = "mean"):
+    """Soft Dice loss (MONAI's ``DiceLoss`` semantics) of ``input`` (N, C, *spatial) against
+    ``target``: per sample and channel ``1 - (2 * sum(p * t) + smooth_nr) / (sum(p) + sum(t) +
+    smooth_dr)``, sums over the spatial axes (and the batch too when ``batch``).
+
+    ``p`` is ``softmax(input, 1)`` / ``sigmoid(input)`` when asked, else ``input`` itself
+    (already probabilities). ``target`` holds class indices (integer (N, *spatial) or
+    (N, 1, *spatial), one-hot encoded here) or per-channel masks (float, the input's shape).
+    ``include_background=False`` drops channel 0. ``squared_pred`` sums squares in the
+    denominator; ``jaccard`` uses ``2 * (sum(p) + sum(t) - sum(p * t))`` there (IoU-style).
+    ``reduction``: ``'mean'``/``'sum'`` over the (N, C) (or (C,) with ``batch``) values, or
+    ``'none'`` for those values themselves.
+    """
+    _check_reduction(reduction)
+    fn = "dice_loss"
+    if softmax and sigmoid:
+        raise ValueError(f"{fn}: choose at most one of softmax and sigmoid")
+    input = _tensor(input, "input")
+    target = _tensor(target, "target", input)
+    if not input.is_floating_point():
+        raise TypeError(f"{fn}: input must be floating point, got {input.dtype}")
+    if input.ndim < 3:
+        raise ValueError(f"{fn}: input must have shape (N, C, *spatial), got {input.shape}")
+    target = _dice_target(target, input, fn)
+    p = ops.sigmoid(input) if sigmoid else input
+    if softmax:
+        from lucid.ops.activation import softmax as _softmax
+
+        p = _softmax(input, axis=1)
+    if not include_background:
+        if input.shape[1] == 1:
+            raise ValueError(f"{fn}: include_background=False needs >= 2 channels (channel 0 "
+                             "is the background), got 1")
+        p, target = p[:, 1:], target[:, 1:]
+    axes = ((0,) if batch else ()) + tuple(range(2, input.ndim))
+    intersection = ops.sum(p * target, axis=axes)
+    if squared_pred:
+        denominator = ops.sum(p * p, axis=axes) + ops.sum(target * target, axis=axes)
+    else:
+        denominator = ops.sum(p, axis=axes) + ops.sum(target, axis=axes)
+    if jaccard:
+        denominator = 2.0 * (denominator - intersection)
+    loss = 1.0 - (2.0 * intersection + smooth_nr) / (denominator + smooth_dr)
+    return _reduce(loss, reduction)
+
+
+__all__ += ["dice_loss"]

@@ -156,3 +156,33 @@ class KLDivLoss(_Loss):
 
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}, log_target={self.log_target}"
+
+
+class DiceLoss(_Loss):
+    """Soft Dice loss for segmentation (MONAI-like); see ``lucid.nn.functional.dice_loss``.
+    Combine with ``CrossEntropyLoss`` for stable training (Dice alone learns slowly at first)."""
+
+    def __init__(self, include_background: bool = True, softmax: bool = False,
+                 sigmoid: bool = False, squared_pred: bool = False, jaccard: bool = False,
+                 smooth_nr: float = 1e-5, smooth_dr: float = 1e-5, batch: bool = False,
+                 reduction: str = "mean"):
+        super().__init__(reduction)
+        if softmax and sigmoid:
+            raise ValueError("DiceLoss: choose at most one of softmax and sigmoid")
+        self.include_background, self.softmax, self.sigmoid = include_background, softmax, sigmoid
+        self.squared_pred, self.jaccard, self.batch = squared_pred, jaccard, batch
+        self.smooth_nr, self.smooth_dr = smooth_nr, smooth_dr
+
+    def forward(self, input, target):
+        """The Dice loss of ``input`` against ``target``."""
+        return F.dice_loss(input, target, self.include_background, self.softmax, self.sigmoid,
+                           self.squared_pred, self.jaccard, self.smooth_nr, self.smooth_dr,
+                           self.batch, self.reduction)
+
+    def extra_repr(self) -> str:
+        act = "softmax" if self.softmax else "sigmoid" if self.sigmoid else "none"
+        return (f"activation={act}, include_background={self.include_background}, "
+                f"reduction={self.reduction!r}")
+
+
+__all__ += ["DiceLoss"]
