@@ -33,7 +33,7 @@ from lucid import memory  # noqa: E402,F401
 from lucid import amp, utils  # noqa: E402,F401
 from lucid.compile import compile  # noqa: E402,F401
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def device_info() -> dict:
