@@ -84,6 +84,8 @@ def conv_transpose(x, weight, bias, stride, padding, out_spatial, dilation, grou
     # an out_spatial input has more positions than x: x is zero there, so pad it once and every
     # kernel call below gets the sizes the backend contract promises.
     full = _nd.conv_output_size(out_spatial, kernel_size, stride, padding, dilation)
+    if x.shape[0] == 0:  # an empty batch: no padding needed (kernels give zeros of any size)
+        full = in_spatial
     if full != in_spatial:
         xd = B.pad(xd, [(0, 0), (0, 0)] + [(0, f - n) for f, n in zip(full, in_spatial)])
     y = kernels.conv_input_grad(xd, wd, out_spatial, stride, padding, dilation, groups)
@@ -92,7 +94,9 @@ def conv_transpose(x, weight, bias, stride, padding, out_spatial, dilation, grou
 
     def backward(g):
         dx = dw = None
-        if x.requires_grad:
+        if x.requires_grad and x.shape[0] == 0:
+            dx = B.zeros(xd.shape, dtype=xd.dtype)
+        elif x.requires_grad:
             dx = kernels.conv_forward(g, wd, stride, padding, dilation, groups)
             if full != in_spatial:  # the positions added above get no gradient
                 dx = dx[(slice(None), slice(None)) + tuple(slice(0, n) for n in in_spatial)]

@@ -300,7 +300,12 @@ def _check_pool(x, n, kernel_size, stride, padding, dilation, ceil_mode, name):
         raise ValueError(f"{name}: padding {padding} must be at most half of kernel_size {kernel} "
                          "in every dimension")
     size = x.shape[-n:]
-    check_kernel_fits(size, kernel, [(p, p) for p in padding], dilation, f"{name}: kernel")
+    if not ceil_mode:  # with ceil_mode a window may overhang the padded input, as in PyTorch
+        check_kernel_fits(size, kernel, [(p, p) for p in padding], dilation, f"{name}: kernel")
+    if name in ("avg_pool3d", "lp_pool3d") and any(s < k for s, k in zip(size, kernel)):
+        # PyTorch's avg_pool3d (lp_pool3d's too) refuses this whatever the padding
+        raise ValueError(f"{name}: input spatial size {tuple(size)} is smaller than kernel_size "
+                         f"{kernel}")
     out = pool_output_size(size, kernel, stride, padding, dilation, ceil_mode)
     if any(o < 1 for o in out):
         raise ValueError(f"{name}: input spatial size {tuple(size)} gives an empty output {out}")
@@ -377,6 +382,10 @@ def adaptive_max_pool(x, n, output_size, return_indices=False, name="adaptive_ma
 @op
 def adaptive_avg_pool(x, n, output_size, name="adaptive_avg_pool"):
     """Mean over PyTorch's adaptive bins [floor(i*S/O), ceil((i+1)*S/O)) of the last ``n`` axes."""
+    if (isinstance(x, Tensor) and x.is_floating_point() and x.ndim in (n + 1, n + 2)
+            and 0 in x.shape[-n:] and output_size in (1, (1,) * n, [1] * n)):
+        # PyTorch's global average of an empty volume: the mean over no elements, NaN
+        return x.mean(axis=tuple(range(x.ndim - n, x.ndim)), keepdims=True)
     out = _check_adaptive(x, n, output_size, name)
     axes, weights = [], []
     for s, o in zip(x.shape[-n:], out):

@@ -146,6 +146,9 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     _check_vector(weight, channels, "weight", "group_norm")
     _check_vector(bias, channels, "bias", "group_norm")
     n = input.shape[0]
+    if n * (channels // num_groups) * math.prod(input.shape[2:]) == 1:  # PyTorch's check
+        raise ValueError(f"group_norm: expected more than 1 value per channel, got input of "
+                         f"shape {input.shape} with num_groups={num_groups}")
     per_group = math.prod(input.shape[1:]) // num_groups  # not -1: N may be 0
     grouped = S.reshape(input, (n, num_groups, per_group))
     y, _, _ = standardize(grouped, 2, eps)
