@@ -87,16 +87,21 @@ def _dims(draw, n, values):
     return tuple(draw(values) for _ in range(n))
 
 
-@FUZZ
-@given(st.data())
-def test_conv_fuzz(data):
-    draw = data.draw
+def _conv_draws(draw):
+    """(n, groups, c_in, c_out, kernel, stride, dilation) of a grouped N-d convolution."""
     n = draw(st.integers(1, 3))
     groups = draw(st.integers(1, 2))
     c_in, c_out = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
     kernel = tuple(draw(st.integers(1, 3)) for _ in range(n))
-    stride = _dims(draw, n, st.integers(1, 3))
-    dilation = _dims(draw, n, st.integers(1, 2))
+    return (n, groups, c_in, c_out, kernel, _dims(draw, n, st.integers(1, 3)),
+            _dims(draw, n, st.integers(1, 2)))
+
+
+@FUZZ
+@given(st.data())
+def test_conv_fuzz(data):
+    draw = data.draw
+    n, groups, c_in, c_out, kernel, stride, dilation = _conv_draws(draw)
     padding = draw(st.one_of(st.sampled_from(["same", "valid"]), st.integers(0, 2),
                              st.tuples(*[st.integers(0, 2)] * n)))
     x = _data(draw, (draw(batch), c_in) + tuple(draw(spatial_size) for _ in range(n)))
@@ -113,12 +118,7 @@ def test_conv_fuzz(data):
 @given(st.data())
 def test_conv_transpose_fuzz(data):
     draw = data.draw
-    n = draw(st.integers(1, 3))
-    groups = draw(st.integers(1, 2))
-    c_in, c_out = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
-    kernel = tuple(draw(st.integers(1, 3)) for _ in range(n))
-    stride = _dims(draw, n, st.integers(1, 3))
-    dilation = _dims(draw, n, st.integers(1, 2))
+    n, groups, c_in, c_out, kernel, stride, dilation = _conv_draws(draw)
     padding = _dims(draw, n, st.integers(0, 2))
     output_padding = _dims(draw, n, st.integers(0, 2))
     x = _data(draw, (draw(batch), c_in) + tuple(draw(spatial_size) for _ in range(n)))
