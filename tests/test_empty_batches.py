@@ -1,7 +1,8 @@
 """Batch size 0 and zero-size spatial dims flow through every layer as in PyTorch: an empty
 output of PyTorch's shape, empty input gradients, zero parameter gradients, and the same verdict
-(a clear ValueError in Lucid) where PyTorch refuses the input. Each case states the expected shape itself,
-so the file means something without torch; with torch installed the same layer is also run there.
+(a clear ValueError in Lucid) where PyTorch refuses the input. Each case states the expected
+shape itself, so the file means something without torch; with torch installed the same layer is
+also run there.
 
 Each case's module is built by a factory taking the ``nn`` namespace, so one line builds both
 ``lucid.nn.X(...)`` and ``torch.nn.X(...)``.
@@ -81,6 +82,9 @@ LAYER_CASES = [
     ("instancenorm2d", lambda nn: nn.InstanceNorm2d(3, track_running_stats=True), (0, 3, 4, 4),
      (0, 3, 4, 4), False),
     ("instancenorm3d", lambda nn: nn.InstanceNorm3d(3), (0, 3, 2, 2, 2), (0, 3, 2, 2, 2), True),
+    ("instancenorm2d_train_stats",
+     lambda nn: nn.InstanceNorm2d(3, affine=True, track_running_stats=True), (0, 3, 4, 4),
+     (0, 3, 4, 4), True),
     ("rmsnorm", lambda nn: nn.RMSNorm(4), (0, 4), (0, 4), True),
     ("rmsnorm_3d", lambda nn: nn.RMSNorm([4]), (2, 0, 4), (2, 0, 4), True),
     ("local_response_norm", lambda nn: nn.LocalResponseNorm(3), (0, 4, 3, 3), (0, 4, 3, 3), True),
@@ -151,7 +155,7 @@ def test_layer_on_empty_input(case):
 # PyTorch 2.13 fails inside InstanceNorm's affine/running-stat path on a batch of 0 samples
 # (IndexError from an internal select()); Lucid gives the empty output, a deliberate difference
 # recorded in docs/coming-from-pytorch.md.
-TORCH_FAILS_INTERNALLY = {"instancenorm1d"}
+TORCH_FAILS_INTERNALLY = {"instancenorm1d", "instancenorm2d_train_stats"}
 # ... and gives a NaN weight gradient for GroupNorm over a zero-length spatial dim, where
 # Lucid gives the empty sum, 0 (checked in test_layer_on_empty_input).
 TORCH_NAN_PARAM_GRADS = {"groupnorm_zero_len"}
@@ -291,3 +295,10 @@ def test_network_on_empty_batch_matches_torch():
     assert sorted(after) == sorted(tafter)
     for k in ("1.running_mean", "1.running_var", "1.num_batches_tracked"):
         np.testing.assert_array_equal(after[k], tafter[k], err_msg=k)
+
+
+def test_instance_norm_keeps_running_stats_on_empty_batch():
+    m = lnn.InstanceNorm2d(3, track_running_stats=True)
+    m(lucid.zeros((0, 3, 4, 4)))
+    np.testing.assert_array_equal(m.running_mean.numpy(), np.zeros(3))
+    np.testing.assert_array_equal(m.running_var.numpy(), np.ones(3))
