@@ -33,15 +33,19 @@ FUZZ = settings(max_examples=int(os.environ.get("LUCID_FUZZ_EXAMPLES", "40")), d
 LUCID_REFUSALS = (ValueError, TypeError, IndexError)
 TORCH_REFUSALS = (RuntimeError, ValueError, TypeError, IndexError)
 RTOL, ATOL = 1e-8, 1e-10
+# PyTorch's avg_pool3d (and lp_pool3d) refuses an input smaller than the kernel whatever the
+# padding, where 1-D/2-D pooling computes; Lucid computes in 3-D as well (docs/nn.md)
+AVG_POOL3D_QUIRK = "smaller than kernel size"
 
 batch = st.integers(0, 3)
 spatial_size = st.integers(0, 6)
 
 
-def _agree(lucid_fn, torch_fn, x, *arrays, stricter=None):
+def _agree(lucid_fn, torch_fn, x, *arrays, stricter=None, laxer=None):
     """Run ``lucid_fn(x, *arrays)`` and ``torch_fn`` on the same float64 data; see the module
     docstring for what must hold. ``arrays`` are extra inputs (weights) without gradient checks.
-    ``stricter``: a phrase of a Lucid error allowed where torch computes anyway."""
+    ``stricter``: a phrase of a Lucid error allowed where torch computes anyway; ``laxer``: a
+    phrase of a torch error allowed where Lucid computes (deliberate differences, docs/nn.md)."""
     lx = lucid.tensor(x, dtype="float64", requires_grad=True)
     try:
         lout = lucid_fn(lx, *[lucid.tensor(a, dtype="float64") for a in arrays])
@@ -61,6 +65,8 @@ def _agree(lucid_fn, torch_fn, x, *arrays, stricter=None):
     except TORCH_REFUSALS as e:
         terr = e
     if lerr is not None and terr is None and stricter and stricter in str(lerr):
+        return
+    if lerr is None and terr is not None and laxer and laxer in str(terr):
         return
     assert (lerr is None) == (terr is None), f"Lucid: {lerr!r}; torch: {terr!r}"
     if lerr is not None:
@@ -170,7 +176,7 @@ def test_avg_pool_fuzz(data):
 
     _agree(lambda x: getattr(LF, name)(x, kernel, stride, padding, ceil_mode, count_include_pad),
            lambda x: getattr(TF, name)(x, kernel, stride, padding, ceil_mode, count_include_pad),
-           x)
+           x, laxer=AVG_POOL3D_QUIRK)
 
 
 @FUZZ
@@ -190,7 +196,8 @@ def test_adaptive_and_lp_pool_fuzz(data):
         args = (_dims(draw, n, st.integers(1, 4)),)
     name = f"{kind}_pool{n}d"
 
-    _agree(lambda x: getattr(LF, name)(x, *args), lambda x: getattr(TF, name)(x, *args), x)
+    _agree(lambda x: getattr(LF, name)(x, *args), lambda x: getattr(TF, name)(x, *args), x,
+           laxer=AVG_POOL3D_QUIRK)
 
 
 @FUZZ

@@ -302,10 +302,6 @@ def _check_pool(x, n, kernel_size, stride, padding, dilation, ceil_mode, name):
     size = x.shape[-n:]
     if not ceil_mode:  # with ceil_mode a window may overhang the padded input, as in PyTorch
         check_kernel_fits(size, kernel, [(p, p) for p in padding], dilation, f"{name}: kernel")
-    if name in ("avg_pool3d", "lp_pool3d") and any(s < k for s, k in zip(size, kernel)):
-        # PyTorch's avg_pool3d (lp_pool3d's too) refuses this whatever the padding
-        raise ValueError(f"{name}: input spatial size {tuple(size)} is smaller than kernel_size "
-                         f"{kernel}")
     out = pool_output_size(size, kernel, stride, padding, dilation, ceil_mode)
     if any(o < 1 for o in out):
         raise ValueError(f"{name}: input spatial size {tuple(size)} gives an empty output {out}")
