@@ -61,7 +61,6 @@ from mlx.core import (  # noqa: F401  (re-exported: this list *is* Lucid's primi
     stack,
     sum,
     swapaxes,
-    take,
     take_along_axis,
     put_along_axis,
     tanh,
@@ -371,6 +370,8 @@ def evaluate(*arrays):
 
 def scatter_add(shape, index, values, dtype):
     """Zeros of ``shape`` with ``values`` added at ``index`` (repeated indices accumulate)."""
+    if 0 in tuple(shape) or values.size == 0:  # MLX rejects empty updates; nothing to add
+        return mx.zeros(shape, dtype=dtype)
     return mx.zeros(shape, dtype=dtype).at[index].add(values)
 
 
@@ -441,6 +442,15 @@ def accurate_mean(a, axes, keepdims: bool = False):
     wide = "float32" if a.dtype in _HALF else None
     mean = accurate_sum(a, tuple(axes), keepdims, out_dtype=wide) / count
     return mean if mean.dtype == a.dtype else mean.astype(a.dtype)
+def take(a, indices, axis=None):
+    """``mx.take``, which also serves an empty ``a`` (MLX refuses any take from one)."""
+    if a.size != 0:
+        return mx.take(a, indices, axis=axis)
+    idx_shape = tuple(indices.shape if hasattr(indices, "shape") else np.shape(indices))
+    if axis is None:
+        return mx.zeros(idx_shape, dtype=a.dtype)
+    ax = axis % a.ndim
+    return mx.zeros(a.shape[:ax] + idx_shape + a.shape[ax + 1:], dtype=a.dtype)
 
 
 # --- random ---------------------------------------------------------------------------------------

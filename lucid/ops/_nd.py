@@ -78,9 +78,11 @@ def pool_output_size(in_size, kernel_size, stride, padding, dilation, ceil_mode)
     return tuple(out)
 
 
-def check_input(x_shape, n: int, channels: int, what: str) -> bool:
+def check_input(x_shape, n: int, channels: int, what: str, empty_batch_any_size=False) -> bool:
     """Check an input's rank and channel count (any count when ``channels`` is None); returns
-    True when the input is unbatched (``(C, *S)``) rather than batched (``(N, C, *S)``)."""
+    True when the input is unbatched (``(C, *S)``) rather than batched (``(N, C, *S)``).
+    Spatial sizes must be positive, except in a batch of 0 with ``empty_batch_any_size``
+    (PyTorch's convolutions accept any spatial size there)."""
     if len(x_shape) not in (n + 1, n + 2):
         raise ValueError(f"{what} expects a {n + 2}-D input (N, C, {_dims(n)}) or an unbatched "
                          f"{n + 1}-D input (C, {_dims(n)}), got shape {tuple(x_shape)}")
@@ -89,7 +91,8 @@ def check_input(x_shape, n: int, channels: int, what: str) -> bool:
     if channels is not None and c != channels:
         raise ValueError(f"{what}: expected input with {channels} channels, got {c} "
                          f"(input shape {tuple(x_shape)})")
-    if any(s <= 0 for s in x_shape[-n:]):
+    empty_batch = empty_batch_any_size and not unbatched and x_shape[0] == 0
+    if not empty_batch and any(s <= 0 for s in x_shape[-n:]):
         raise ValueError(f"{what}: input spatial size must be positive, got shape "
                          f"{tuple(x_shape)}")
     return unbatched

@@ -378,6 +378,10 @@ def adaptive_max_pool(x, n, output_size, return_indices=False, name="adaptive_ma
 @op
 def adaptive_avg_pool(x, n, output_size, name="adaptive_avg_pool"):
     """Mean over PyTorch's adaptive bins [floor(i*S/O), ceil((i+1)*S/O)) of the last ``n`` axes."""
+    if (isinstance(x, Tensor) and x.is_floating_point() and x.ndim in (n + 1, n + 2)
+            and 0 in x.shape[-n:] and output_size in (1, (1,) * n, [1] * n)):
+        # PyTorch's global average of an empty volume: the mean over no elements, NaN
+        return x.mean(axis=tuple(range(x.ndim - n, x.ndim)), keepdims=True)
     out = _check_adaptive(x, n, output_size, name)
     axes, weights = [], []
     for s, o in zip(x.shape[-n:], out):

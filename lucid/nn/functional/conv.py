@@ -43,7 +43,7 @@ def _check_arguments(x, weight, bias, n, groups, what, transposed):
 
 
 def _batched(x, n, channels, what):
-    unbatched = _nd.check_input(x.shape, n, channels, what)
+    unbatched = _nd.check_input(x.shape, n, channels, what, empty_batch_any_size=True)
     return (x.unsqueeze(0) if unbatched else x), unbatched
 
 
@@ -84,7 +84,7 @@ def conv_transpose_nd(x, weight, bias=None, stride=1, padding=0, output_padding=
                              f"{stride} or dilation {dilation} in every dimension")
     xb, unbatched = _batched(x, n, c_in, what)
     out = _nd.transpose_output_size(xb.shape[2:], kernel_size, stride, pad, out_pad, dilation)
-    if any(o <= 0 for o in out):
+    if any(o < (0 if xb.shape[0] == 0 else 1) for o in out):  # PyTorch: 0 is fine when N = 0
         raise ValueError(f"{what}: the output size {out} would not be positive (input spatial "
                          f"{xb.shape[2:]}, kernel {kernel_size}, padding {pad})")
     y = _conv_transpose_op(xb, weight, bias, stride, tuple((p, p) for p in pad), out, dilation,

@@ -7,13 +7,14 @@ plain buffers updated outside the tape.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 from lucid import _backend as B
 from lucid.ops import elementwise as E
 from lucid.ops import shape as S
-from lucid.ops.norm import standardize
 from lucid.ops._util import op  # runs on the input's device stream
+from lucid.ops.norm import standardize
 from lucid.tensor import Tensor
 
 __all__ = ["batch_norm", "instance_norm", "group_norm", "layer_norm"]
@@ -92,12 +93,12 @@ def batch_norm(input, running_mean=None, running_var=None, weight=None, bias=Non
     if not training and running_mean is not None:
         return _with_running_stats(input, running_mean, running_var, weight, bias, eps)
     axes = (0,) + tuple(range(2, input.ndim))
-    count = input.numel() // channels
-    if training and count <= 1:
+    count = math.prod([input.shape[a] for a in axes])
+    if training and count == 1:  # PyTorch's rule: an empty batch passes, one value does not
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got "
                          f"input of shape {input.shape}")
     y, mean, var = standardize(input, axes, eps)
-    if training and running_mean is not None:
+    if training and running_mean is not None and count:  # empty: running stats stay as they are
         _update(running_mean, mean, momentum)
         _update(running_var, var * (count / (count - 1)), momentum)
     return _affine(y, weight, bias)
@@ -124,12 +125,12 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
             raise ValueError("instance_norm: use_input_stats=False needs running_mean and "
                              "running_var")
         return _with_running_stats(input, running_mean, running_var, weight, bias, eps)
-    count = input.numel() // (input.shape[0] * channels)
-    if count <= 1:
+    count = math.prod(input.shape[2:])
+    if count == 1:  # PyTorch's rule: empty spatial dims pass, a single element does not
         raise ValueError(f"instance_norm: expected more than 1 spatial element per channel, got "
                          f"input of shape {input.shape}")
     y, mean, var = standardize(input, tuple(range(2, input.ndim)), eps)
-    if running_mean is not None:
+    if running_mean is not None and input.numel():  # empty: running stats stay as they are
         _update(running_mean, B.mean(mean, axis=0), momentum)
         _update(running_var, B.mean(var, axis=0) * (count / (count - 1)), momentum)
     return _affine(y, weight, bias)
@@ -148,7 +149,11 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     _check_vector(weight, channels, "weight", "group_norm")
     _check_vector(bias, channels, "bias", "group_norm")
     n = input.shape[0]
-    grouped = S.reshape(input, (n, num_groups, -1))
+    if n * (channels // num_groups) * math.prod(input.shape[2:]) == 1:  # PyTorch's check
+        raise ValueError(f"group_norm: expected more than 1 value per channel, got input of "
+                         f"shape {input.shape} with num_groups={num_groups}")
+    per_group = math.prod(input.shape[1:]) // num_groups  # not -1: N may be 0
+    grouped = S.reshape(input, (n, num_groups, per_group))
     y, _, _ = standardize(grouped, 2, eps)
     return _affine(S.reshape(y, input.shape), weight, bias)
 

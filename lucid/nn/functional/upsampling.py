@@ -183,6 +183,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if not input.is_floating_point():
         raise TypeError(f"interpolate expects a floating-point input, got dtype {input.dtype}")
     n = input.ndim - 2
+    if 0 in input.shape[2:]:  # as PyTorch; an empty batch (N = 0) is fine
+        raise ValueError(f"interpolate: input spatial sizes must be positive, got shape "
+                         f"{input.shape}")
     out, factors = _sizes(input.shape[2:], size, scale_factor, recompute_scale_factor)
     if mode == "area":
         return _pool.adaptive_avg_pool(input, n, out, name="interpolate")
