@@ -25,11 +25,20 @@ class ModuleCase:
     inputs: tuple = ((2, 3, 5),)
     rtol: float = 1e-9
     atol: float = 1e-11
+    torch_make: object = None  # torch -> reference module, where nn.<cls> itself is inexact
 
     @property
     def name(self):
         return f"nn.{self.cls}({', '.join(map(repr, self.args))})" + \
             (f"{self.kwargs}" if self.kwargs else "")
+
+
+def _Shift(torch, add, mul=1.0):
+    """A torch module computing (x + add) * mul."""
+    class Shift(torch.nn.Module):
+        def forward(self, x):
+            return (x + add) * mul
+    return Shift()
 
 
 M = ModuleCase
@@ -77,7 +86,10 @@ MODULE_CASES = [
     M("Softmin", (), {"dim": 1}),
     M("ReLU"), M("ReLU6"), M("ELU"), M("SELU"), M("CELU", (), {"alpha": 0.5}), M("GELU"),
     M("GELU", (), {"approximate": "tanh"}), M("SiLU"), M("Mish"), M("Hardswish"),
-    M("Hardsigmoid"), M("Hardtanh", (-0.5, 0.7)), M("LeakyReLU", (0.2,)), M("LogSigmoid"),
+    # PyTorch's float64 Hardsigmoid backward uses 1/6 rounded to float32; relu6(x + 3) / 6 is
+    # the same function with an exact gradient
+    M("Hardsigmoid", torch_make=lambda torch: torch.nn.Sequential(
+        _Shift(torch, 3.0), torch.nn.ReLU6(), _Shift(torch, 0.0, 1 / 6))), M("Hardtanh", (-0.5, 0.7)), M("LeakyReLU", (0.2,)), M("LogSigmoid"),
     M("Softsign"), M("Softplus", (), {"beta": 2.0}), M("Tanhshrink"), M("Hardshrink", (0.3,)),
     M("Softshrink", (0.3,)), M("Threshold", (0.1, -2.0)), M("GLU", (), {"dim": 1}, ((2, 4, 3),)),
     M("Sigmoid"), M("Tanh"),

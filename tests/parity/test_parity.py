@@ -15,13 +15,13 @@ import pytest
 
 import lucid
 import lucid.nn.functional as LF
-from tests.parity import harness, module_cases, op_cases
+from tests.parity import functional_cases, harness, module_cases, op_cases
 from tests.parity.harness import RNG, positive, rand
 
 torch = pytest.importorskip("torch")
 torch.set_default_dtype(torch.float64)
 
-OP_CASES = op_cases.build(torch)
+OP_CASES = op_cases.build(torch) + functional_cases.build(torch)
 LOSS_NAMES = sorted(module_cases.LOSS_CASES)
 
 
@@ -35,10 +35,11 @@ def _ids(cases):
 
 
 OP_SAMPLES = [(c, smp) for c in OP_CASES for smp in c.samples]
+OP_IDS = _ids([harness.Case(f"{c.name}[{i}]", None, None, []) for c in OP_CASES
+               for i in range(len(c.samples))])
 
 
-@pytest.mark.parametrize("case,sample", OP_SAMPLES,
-                         ids=[f"{c.name}[{i}]" for c in OP_CASES for i in range(len(c.samples))])
+@pytest.mark.parametrize("case,sample", OP_SAMPLES, ids=OP_IDS)
 def test_op(case, sample):
     harness.run(torch, case, sample)
 
@@ -59,7 +60,8 @@ def _copy_state(tm, lm):
 @pytest.mark.parametrize("case", module_cases.MODULE_CASES, ids=lambda c: c.name)
 @pytest.mark.parametrize("mode", ["train", "eval"])
 def test_module(case, mode):
-    tm = getattr(torch.nn, case.cls)(*case.args, **case.kwargs).double()
+    tm = (case.torch_make(torch) if case.torch_make else
+          getattr(torch.nn, case.cls)(*case.args, **case.kwargs)).double()
     lm = getattr(lucid.nn, case.cls)(*case.args, **case.kwargs).double()
     _copy_state(tm, lm)
     tm.train(mode == "train")
@@ -286,15 +288,21 @@ def test_every_shared_name_is_compared():
     assert not missing, f"public names shared with PyTorch without a parity case: {missing}"
 
 
-def test_embedding():
+@pytest.mark.parametrize("kwargs", [{"padding_idx": 2}, {"max_norm": 1.0},
+                                    {"max_norm": 0.8, "norm_type": 1.0, "padding_idx": 0}])
+def test_embedding(kwargs):
     weight = rand(6, 3)
     ids = np.array([[0, 5, 2], [2, 2, 1]])
-    tm = torch.nn.Embedding.from_pretrained(torch.tensor(weight), freeze=False, padding_idx=2)
+    tm = torch.nn.Embedding.from_pretrained(torch.tensor(weight), freeze=False, **kwargs)
     lm = lucid.nn.Embedding.from_pretrained(lucid.tensor(weight, dtype="float64"), freeze=False,
-                                            padding_idx=2)
+                                            **kwargs)
     tout, lout = tm(torch.tensor(ids)), lm(lucid.tensor(ids))
-    np.testing.assert_allclose(lout.numpy(), tout.detach().numpy())
+    np.testing.assert_allclose(lout.numpy(), tout.detach().numpy(), rtol=1e-12)
+    # max_norm renormalised the looked-up rows of the table itself
+    np.testing.assert_allclose(lm.weight.numpy(), tm.weight.detach().numpy(), rtol=1e-12)
     w = positive(*tout.shape)
     (tout * torch.tensor(w)).sum().backward()
     (lout * lucid.tensor(w, dtype="float64")).sum().backward()
-    np.testing.assert_allclose(lm.weight.grad.numpy(), tm.weight.grad.numpy())
+    np.testing.assert_allclose(lm.weight.grad.numpy(), tm.weight.grad.numpy(), rtol=1e-12)
+    assert lucid.nn.Embedding.from_pretrained(lucid.tensor(weight)).weight.requires_grad is \
+        tm.from_pretrained(torch.tensor(weight)).weight.requires_grad
