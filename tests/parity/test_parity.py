@@ -39,6 +39,8 @@ OP_IDS = _ids([harness.Case(f"{c.name}[{i}]", None, None, []) for c in OP_CASES
                for i in range(len(c.samples))])
 
 
+@pytest.mark.filterwarnings("ignore:.*upsample. is deprecated:UserWarning")
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides the total loss:UserWarning")
 @pytest.mark.parametrize("case,sample", OP_SAMPLES, ids=OP_IDS)
 def test_op(case, sample):
     harness.run(torch, case, sample)
