@@ -59,6 +59,13 @@ def build(torch):
 
         f(f"max_unpool{d}d", s(distinct_like(shape)), lucid_fn=lambda x, u=unpool: u(LF, x),
           torch_fn=lambda x, u=unpool: u(TF, x))
+
+        def unpool_module(nn, x, d=d):  # the modules: indices from MaxPool(return_indices)
+            pooled = getattr(nn, f"MaxPool{d}d")(2, stride=2, return_indices=True)(x)
+            return getattr(nn, f"MaxUnpool{d}d")(2, stride=2)(*pooled, output_size=x.shape)
+
+        cases.append(Case(f"nn.MaxUnpool{d}d", lambda x, u=unpool_module: u(lucid.nn, x),
+                          lambda x, u=unpool_module: u(torch.nn, x), [s(distinct_like(shape))]))
     # --- normalisation -------------------------------------------------------------------------
     stats = (rand(3) * 0.1, positive(3))
 

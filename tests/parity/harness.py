@@ -9,7 +9,7 @@ positional arguments plus keyword arguments; numpy arrays in it become tensors o
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -58,6 +58,18 @@ def c(array) -> Const:
 
 
 @dataclasses.dataclass(frozen=True)
+class Raw:
+    """A sample value passed to both frameworks as is (a numpy array for ``from_numpy``)."""
+
+    value: object
+
+
+def raw(value) -> Raw:
+    """``raw(array)``: not converted to a tensor."""
+    return Raw(value)
+
+
+@dataclasses.dataclass(frozen=True)
 class DType:
     """A dtype in a sample, by name: becomes ``lucid.<name>`` and ``torch.<name>``."""
 
@@ -91,6 +103,8 @@ def _convert(torch, sample: Sample, grad: bool):
     lucid_args, torch_args, leaves = [], [], []
 
     def conv(v, grad=grad):
+        if isinstance(v, Raw):
+            return v.value, (v.value.copy() if isinstance(v.value, np.ndarray) else v.value)
         if isinstance(v, Const):
             return conv(v.array, grad=False)
         if isinstance(v, DType):
@@ -135,7 +149,7 @@ def as_numpy(torch, v):
 
 
 def _dtype_name(v) -> str:
-    dt = getattr(v, "dtype", None)
+    dt = v if type(v).__name__ == "dtype" else getattr(v, "dtype", None)
     return str(dt).rsplit(".", 1)[-1] if dt is not None else type(v).__name__
 
 
@@ -148,6 +162,9 @@ def run(torch, case: Case, sample: Sample) -> None:
     assert len(lout) == len(tout), f"{len(lout)} outputs, PyTorch gives {len(tout)}"
     weights = []
     for i, (lo, to) in enumerate(zip(lout, tout)):
+        if isinstance(lo, lucid.dtype) or isinstance(to, torch.dtype):
+            assert _dtype_name(lo) == _dtype_name(to), f"output {i}: {lo}, PyTorch {to}"
+            continue
         ln, tn = as_numpy(torch, lo), as_numpy(torch, to)
         assert ln.shape == tn.shape, f"output {i}: shape {ln.shape}, PyTorch {tn.shape}"
         assert (ln.dtype.kind == "f") == (tn.dtype.kind == "f") and \

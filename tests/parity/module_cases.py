@@ -72,6 +72,14 @@ MODULE_CASES = [
     M("AdaptiveMaxPool2d", (3,), {}, ((1, 2, 7, 5),)),
     M("LPPool2d", (2, 2), {}, ((1, 2, 4, 6),)),
     M("LPPool1d", (3, 3), {}, ((1, 2, 9),)),
+    M("LPPool3d", (1.5, 2), {"ceil_mode": True}, ((1, 2, 5, 4, 3),)),
+    M("AdaptiveAvgPool1d", (3,), {}, ((1, 2, 7),)),
+    M("AdaptiveAvgPool2d", ((2, None),), {}, ((1, 2, 5, 3),)),
+    M("AdaptiveMaxPool1d", (4,), {}, ((1, 2, 9),)),
+    M("AdaptiveMaxPool3d", ((2, 3, 1),), {}, ((1, 2, 5, 6, 4),)),
+    M("AvgPool1d", (3,), {"stride": 2, "padding": 1}, ((1, 2, 8),)),
+    M("ConvTranspose1d", (3, 2, 3), {"stride": 2, "padding": 1, "output_padding": 1},
+      ((2, 3, 5),)),
     M("Upsample", (), {"scale_factor": 2, "mode": "nearest"}, ((1, 2, 3, 4),)),
     M("Upsample", (), {"scale_factor": 1.3, "mode": "nearest"}, ((1, 1, 31),)),
     M("Upsample", (), {"size": (5, 4, 6), "mode": "trilinear"}, ((1, 2, 3, 4, 5),)),
@@ -89,7 +97,8 @@ MODULE_CASES = [
     # PyTorch's float64 Hardsigmoid backward uses 1/6 rounded to float32; relu6(x + 3) / 6 is
     # the same function with an exact gradient
     M("Hardsigmoid", torch_make=lambda torch: torch.nn.Sequential(
-        _Shift(torch, 3.0), torch.nn.ReLU6(), _Shift(torch, 0.0, 1 / 6))), M("Hardtanh", (-0.5, 0.7)), M("LeakyReLU", (0.2,)), M("LogSigmoid"),
+        _Shift(torch, 3.0), torch.nn.ReLU6(), _Shift(torch, 0.0, 1 / 6))),
+    M("Hardtanh", (-0.5, 0.7)), M("LeakyReLU", (0.2,)), M("LogSigmoid"),
     M("Softsign"), M("Softplus", (), {"beta": 2.0}), M("Tanhshrink"), M("Hardshrink", (0.3,)),
     M("Softshrink", (0.3,)), M("Threshold", (0.1, -2.0)), M("GLU", (), {"dim": 1}, ((2, 4, 3),)),
     M("Sigmoid"), M("Tanh"),

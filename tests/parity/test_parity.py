@@ -15,13 +15,24 @@ import pytest
 
 import lucid
 import lucid.nn.functional as LF
-from tests.parity import functional_cases, harness, module_cases, op_cases
+from tests.parity import functional_cases, harness, module_cases, op_cases, tensor_cases
 from tests.parity.harness import RNG, positive, rand
 
 torch = pytest.importorskip("torch")
-torch.set_default_dtype(torch.float64)
 
-OP_CASES = op_cases.build(torch) + functional_cases.build(torch)
+
+@pytest.fixture(autouse=True)
+def _float64_by_default():
+    """PyTorch's default dtype is float64 while a parity test runs (and restored after, so
+    other test files see PyTorch's usual float32)."""
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
+
+
+OP_CASES = (op_cases.build(torch) + functional_cases.build(torch)
+            + tensor_cases.build(torch))
 LOSS_NAMES = sorted(module_cases.LOSS_CASES)
 
 
@@ -158,7 +169,7 @@ def test_optimizer(name, kwargs):
     topt = getattr(torch.optim, name)(tparams, **kwargs)
     lopt = getattr(lucid.optim, name)(lparams, **kwargs)
     for step in range(6):
-        for opt, loss, params in ((topt, tloss, tparams), (lopt, lloss, lparams)):
+        for opt, loss in ((topt, tloss), (lopt, lloss)):
             def closure(opt=opt, loss=loss):
                 opt.zero_grad()
                 value = loss()
@@ -245,6 +256,20 @@ EXEMPT = {
     "nn.Parameter": "a tensor subclass: tests/nn/test_module.py",
     "nn.Embedding": "compared in test_embedding below",
     "optim.Optimizer": "the base class", "lr_scheduler.LRScheduler": "the base class",
+    "lr_scheduler.Optimizer": "the optimizer base class, re-exported as PyTorch's module does",
+    "lucid.Tensor": "the class: its methods are compared one by one "
+                    "(test_every_shared_tensor_method_is_compared)",
+    "lucid.dtype": "the dtype class: creation and conversion cases compare dtypes by name",
+}
+# Tensor methods not compared, and why.
+TENSOR_EXEMPT = {
+    "backward": "autograd machinery: every differentiable case calls it and compares .grad",
+    "grad": "autograd machinery: every differentiable case compares it",
+    "grad_fn": "node objects differ by design (Lucid's tape); tests/test_autograd.py",
+    "retain_grad": "autograd machinery: tests/test_autograd.py",
+    "data": "deliberate difference: t.data is the MLX array (docs/coming-from-pytorch.md)",
+    "device": "deliberate difference: devices are 'cpu'/'gpu' (docs/coming-from-pytorch.md)",
+    "normal_": "random: same distribution, MLX's stream", "uniform_": "random: MLX's stream",
 }
 # names deliberately compared under another case's name
 ALIASES = {"lucid.concat": "lucid.cat", "lucid.absolute": "lucid.abs"}
@@ -288,6 +313,21 @@ def test_every_shared_name_is_compared():
     compared = _compared_names() | set(EXEMPT) | set(ALIASES)
     missing = sorted(_shared_names() - compared)
     assert not missing, f"public names shared with PyTorch without a parity case: {missing}"
+
+
+def test_every_shared_tensor_method_is_compared():
+    """A Tensor method PyTorch also has is compared as ``Tensor.x``, or as ``lucid.x`` when the
+    op table says the method is that function (tests/test_surface.py checks they agree)."""
+    from lucid._methods import OPS
+
+    compared = _compared_names()
+    shared = _public(lucid.Tensor) & _public(torch.Tensor)
+    missing = sorted(
+        n for n in shared
+        if f"Tensor.{n}" not in compared and n not in TENSOR_EXEMPT
+        and not (n in OPS and "T" in OPS[n][1]
+                 and (f"lucid.{n}" in compared or f"F.{n}" in compared)))
+    assert not missing, f"Tensor methods shared with PyTorch without a parity case: {missing}"
 
 
 @pytest.mark.parametrize("kwargs", [{"padding_idx": 2}, {"max_norm": 1.0},
