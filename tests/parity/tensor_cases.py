@@ -69,6 +69,9 @@ def build(torch):
     both("as_tensor", s(raw(np.arange(4.0))), s(raw(np.arange(3))),
          s(raw(np.ones(2, np.float32))), s([1, 2, 3]), s([[1.5, 2.0]]), s(1.5),
          s(raw(np.arange(3)), dtype=F64), s(rand(2, 3)), **exact)
+    both("tensor", s(raw(np.arange(4.0))), s(raw(np.arange(3))), s(raw(np.ones(2, np.float32))),
+         s([1, 2, 3]), s([[1.5, 2.0]]), s(2.5), s(True), s(raw(np.arange(3)), dtype=F64),
+         **exact)  # a numpy array keeps its dtype (float64 too), as in PyTorch
     both("from_numpy", s(raw(np.arange(4.0))), s(raw(np.arange(3, dtype=np.int32))),
          s(raw(np.ones((2, 2), np.float32))), s(raw(np.array([True, False]))), **exact)
     both("is_tensor", s(rand(2)), s(3.0), s([1.0]), grad=False)
@@ -204,6 +207,14 @@ def build(torch):
     meth("__floordiv__", s(rand(2, 3) * 5, positive(2, 3)), grad=False)
     for op in ("__lt__", "__le__", "__gt__", "__ge__", "__eq__", "__ne__"):
         meth(op, s(rand(2, 3), rand(2, 3)), s(np.array([1.0, 2.0]), 2.0), grad=False)
+    def augmented(fw, x):  # y += 1 writes into y (the same object), not a rebinding
+        y = x.clone()
+        alias = y
+        y += 1
+        y *= 2
+        return y is alias, alias
+
+    same("Tensor.__iadd__", augmented, s(rand(2, 3)))
     for op in ("__iadd__", "__isub__", "__imul__", "__itruediv__"):
         same(f"Tensor.{op}", lambda fw, x, y, op=op: getattr(x.clone(), op)(y),
              s(rand(2, 3), rand(2, 3)), s(rand(2, 3), 2.0))

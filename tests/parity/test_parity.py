@@ -229,7 +229,6 @@ def test_reduce_lr_on_plateau():
 # --- completeness ------------------------------------------------------------------------------
 # Names Lucid shares with PyTorch that are not compared here, and why.
 EXEMPT = {
-    "lucid.tensor": "creation from data: tests/test_tensor.py checks dtypes and values",
     "lucid.no_grad": "grad mode, not an op: tests/test_autograd.py",
     "lucid.enable_grad": "grad mode, not an op: tests/test_autograd.py",
     "lucid.set_grad_enabled": "grad mode, not an op: tests/test_autograd.py",
