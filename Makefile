@@ -5,7 +5,7 @@ DEMO_ARGS ?=
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo demo-seg test lint bench clean
+.PHONY: demo demo-seg test parity lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,13 @@ test: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	LUCID_CPU_KERNELS=mlx $(BIN)/python -m pytest
 	LUCID_CPU_KERNELS=numpy $(BIN)/python -m pytest
+
+# Lucid against PyTorch in float64 (tests/parity: every shared op, layer, loss, optimizer and LR
+# schedule, values and gradients), under both CPU kernel sets; torch pinned in the parity extra.
+parity: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test,parity]"
+	LUCID_CPU_KERNELS=mlx $(BIN)/python -m pytest tests/parity tests/test_ported.py
+	LUCID_CPU_KERNELS=numpy $(BIN)/python -m pytest tests/parity tests/test_ported.py
 
 # ruff (lint + format check) and mypy on the package, with the versions pinned in the dev extra.
 lint: $(BIN)/python

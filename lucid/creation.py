@@ -107,10 +107,12 @@ def empty(*shape, dtype="float32", device=None, requires_grad=False) -> Tensor:
     return zeros(*shape, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def arange(start, stop=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """Evenly spaced values in [start, stop) (int64 for integer arguments, else float32)."""
-    if stop is None:
-        start, stop = 0, start
+def arange(start=0, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Evenly spaced values in [start, end) (int64 for integer arguments, else float32);
+    ``arange(end)`` starts at 0 (PyTorch's signature)."""
+    if end is None:
+        start, end = 0, start
+    stop = end
     if step == 0:
         raise ValueError("arange: step must not be zero")
     if dtype is None:

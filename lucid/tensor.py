@@ -241,11 +241,15 @@ class Tensor:
         B.check_ndim(self._data.shape)
         return B.to_numpy(self._data).tolist()
 
-    def to(self, device=None, dtype=None) -> "Tensor":
+    def to(self, device=None, dtype=None, non_blocking: bool = False,
+           copy: bool = False) -> "Tensor":
         """This tensor on another device and/or with another dtype (differentiable);
-        ``t.to(lucid.float16)`` works too."""
+        ``t.to(lucid.float16)`` and ``t.to(other)`` (other's dtype and device) work too.
+        ``non_blocking`` is accepted and ignored (MLX memory is unified)."""
         from lucid.ops import shape as _shape
 
+        if isinstance(device, Tensor):
+            device, dtype = device.device, device.dtype
         if isinstance(device, DType):
             device, dtype = None, device
         out = self
@@ -253,7 +257,7 @@ class Tensor:
             out = out.astype(dtype)
         if device is not None:
             out = _shape.to_device(out, device)
-        return out
+        return out.clone() if copy and out is self else out
 
     def cpu(self) -> "Tensor":
         """This tensor on the CPU stream."""

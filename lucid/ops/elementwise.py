@@ -80,11 +80,19 @@ def pow(a, b):
         # d(x ** 0)/dx is 0 (not 0 * 0 ** -1 = nan); d(0 ** y)/dy is 0 for y >= 0 (not 0 * log 0)
         ga = B.where(B.equal(y, 0), 0.0, g * y * B.power(x, y - 1)) if isinstance(a, Tensor) \
             else None
-        gb = B.where(B.equal(x, 0) & B.greater_equal(y, 0), 0.0, g * out * B.log(x)) \
+        gb = B.where(B.equal(x, 0) & B.greater_equal(y, 0), 0.0, g * out * _log_operand(x)) \
             if isinstance(b, Tensor) else None
         return ga, gb
 
     return record(out, (a, b), backward, "Pow")
+
+
+def _log_operand(x):
+    """log of an operand; a Python number's log is taken in double precision and stays a Python
+    float (MLX would compute it in float32, and a float64 exponent's gradient needs it exact)."""
+    if isinstance(x, (int, float)):
+        return math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan)
+    return B.log(x)
 
 
 @op
@@ -205,8 +213,8 @@ ge = _compare(B.greater_equal, "ge")
 
 
 def logical_not(a):
-    """Elementwise not of a bool tensor."""
-    return Tensor._wrap(~raw(a), a._device)
+    """Elementwise not, of any dtype: True where ``a`` is zero (False), as a bool tensor."""
+    return Tensor._wrap(B.equal(raw(a), 0), a._device)
 
 
 def isnan(a):

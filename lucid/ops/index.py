@@ -11,13 +11,11 @@ check (see ``lucid._backend.checks``).
 from __future__ import annotations
 
 import functools
-
 import math
 
 import numpy as np
 
 from lucid import _backend as B
-from lucid.autograd.grad_mode import is_grad_enabled
 from lucid.ops._util import op, raw, record
 from lucid.tensor import Tensor
 
@@ -331,11 +329,9 @@ def masked_fill(input, mask, value):
 def _in_place(fn, name):
     @functools.wraps(fn)
     def method(self, *args, **kwargs):
-        if self.requires_grad and is_grad_enabled():
-            raise RuntimeError(f"{name} on a tensor that requires grad would break its gradient; "
-                               f"use the out-of-place {name[:-1]} or lucid.no_grad()")
-        self.data = fn(self.detach(), *args, **kwargs).data
-        return self
+        # recorded like add_ (a leaf that requires grad refuses; an intermediate is differentiated
+        # through the write), as PyTorch's in-place scatter/masked_fill
+        return self._write(lambda current: fn(current, *args, **kwargs), name)
 
     method.__name__ = method.__qualname__ = name
     method.__doc__ = f"In-place ``{name[:-1]}``: writes the result into this tensor, returns it."

@@ -193,7 +193,7 @@ def test_in_place_variants_write_and_bump_the_version():
     x.scatter_add_(0, lucid.tensor([[1, 1, 1]]), lucid.ones(1, 3))
     assert x.tolist() == [[0, 0, -1], [0, 1, 1]] and x._version == 3
     w = lucid.zeros(2, requires_grad=True)
-    with pytest.raises(RuntimeError, match="masked_fill_ on a tensor that requires grad"):
+    with pytest.raises(RuntimeError, match="masked_fill_: a leaf tensor that requires grad"):
         w.masked_fill_(lucid.tensor([True, False]), 1.0)
 
 

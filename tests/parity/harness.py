@@ -9,7 +9,7 @@ positional arguments plus keyword arguments; numpy arrays in it become tensors o
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -42,6 +42,38 @@ class Case:
     grad: bool = True
     rtol: float = 1e-10
     atol: float = 1e-12
+    exact_dtype: bool = False  # compare dtype names too (creation ops), not only their kind
+
+
+@dataclasses.dataclass(frozen=True)
+class Const:
+    """An array in a sample that becomes a tensor without a gradient (targets, class weights)."""
+
+    array: np.ndarray
+
+
+def c(array) -> Const:
+    """``c(target)``: a sample array that takes no gradient."""
+    return Const(np.asarray(array))
+
+
+@dataclasses.dataclass(frozen=True)
+class Raw:
+    """A sample value passed to both frameworks as is (a numpy array for ``from_numpy``)."""
+
+    value: object
+
+
+def raw(value) -> Raw:
+    """``raw(array)``: not converted to a tensor."""
+    return Raw(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class DType:
+    """A dtype in a sample, by name: becomes ``lucid.<name>`` and ``torch.<name>``."""
+
+    name: str
 
 
 def method(name: str) -> tuple[Callable, Callable]:
@@ -70,7 +102,13 @@ def distinct(*shape):
 def _convert(torch, sample: Sample, grad: bool):
     lucid_args, torch_args, leaves = [], [], []
 
-    def conv(v):
+    def conv(v, grad=grad):
+        if isinstance(v, Raw):
+            return v.value, (v.value.copy() if isinstance(v.value, np.ndarray) else v.value)
+        if isinstance(v, Const):
+            return conv(v.array, grad=False)
+        if isinstance(v, DType):
+            return getattr(lucid, v.name), getattr(torch, v.name)
         if isinstance(v, np.ndarray):
             rg = grad and v.dtype.kind == "f"
             lt = lucid.tensor(v, dtype=str(v.dtype) if v.dtype != np.bool_ else "bool",
@@ -110,6 +148,11 @@ def as_numpy(torch, v):
     return np.asarray(v)
 
 
+def _dtype_name(v) -> str:
+    dt = v if type(v).__name__ == "dtype" else getattr(v, "dtype", None)
+    return str(dt).rsplit(".", 1)[-1] if dt is not None else type(v).__name__
+
+
 def run(torch, case: Case, sample: Sample) -> None:
     """Compare values and gradients of ``case`` on ``sample``; raise AssertionError on a
     difference."""
@@ -119,11 +162,17 @@ def run(torch, case: Case, sample: Sample) -> None:
     assert len(lout) == len(tout), f"{len(lout)} outputs, PyTorch gives {len(tout)}"
     weights = []
     for i, (lo, to) in enumerate(zip(lout, tout)):
+        if isinstance(lo, lucid.dtype) or isinstance(to, torch.dtype):
+            assert _dtype_name(lo) == _dtype_name(to), f"output {i}: {lo}, PyTorch {to}"
+            continue
         ln, tn = as_numpy(torch, lo), as_numpy(torch, to)
         assert ln.shape == tn.shape, f"output {i}: shape {ln.shape}, PyTorch {tn.shape}"
         assert (ln.dtype.kind == "f") == (tn.dtype.kind == "f") and \
             (ln.dtype.kind == "b") == (tn.dtype.kind == "b"), \
             f"output {i}: dtype {ln.dtype}, PyTorch {tn.dtype}"
+        if case.exact_dtype:
+            assert _dtype_name(lo) == _dtype_name(to), \
+                f"output {i}: dtype {_dtype_name(lo)}, PyTorch {_dtype_name(to)}"
         np.testing.assert_allclose(ln, tn, rtol=case.rtol, atol=case.atol,
                                    err_msg=f"output {i} values", equal_nan=True)
         if isinstance(lo, lucid.Tensor) and lo.requires_grad and tn.dtype.kind == "f":

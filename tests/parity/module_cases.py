@@ -25,11 +25,20 @@ class ModuleCase:
     inputs: tuple = ((2, 3, 5),)
     rtol: float = 1e-9
     atol: float = 1e-11
+    torch_make: object = None  # torch -> reference module, where nn.<cls> itself is inexact
 
     @property
     def name(self):
         return f"nn.{self.cls}({', '.join(map(repr, self.args))})" + \
             (f"{self.kwargs}" if self.kwargs else "")
+
+
+def _Shift(torch, add, mul=1.0):
+    """A torch module computing (x + add) * mul."""
+    class Shift(torch.nn.Module):
+        def forward(self, x):
+            return (x + add) * mul
+    return Shift()
 
 
 M = ModuleCase
@@ -63,6 +72,14 @@ MODULE_CASES = [
     M("AdaptiveMaxPool2d", (3,), {}, ((1, 2, 7, 5),)),
     M("LPPool2d", (2, 2), {}, ((1, 2, 4, 6),)),
     M("LPPool1d", (3, 3), {}, ((1, 2, 9),)),
+    M("LPPool3d", (1.5, 2), {"ceil_mode": True}, ((1, 2, 5, 4, 3),)),
+    M("AdaptiveAvgPool1d", (3,), {}, ((1, 2, 7),)),
+    M("AdaptiveAvgPool2d", ((2, None),), {}, ((1, 2, 5, 3),)),
+    M("AdaptiveMaxPool1d", (4,), {}, ((1, 2, 9),)),
+    M("AdaptiveMaxPool3d", ((2, 3, 1),), {}, ((1, 2, 5, 6, 4),)),
+    M("AvgPool1d", (3,), {"stride": 2, "padding": 1}, ((1, 2, 8),)),
+    M("ConvTranspose1d", (3, 2, 3), {"stride": 2, "padding": 1, "output_padding": 1},
+      ((2, 3, 5),)),
     M("Upsample", (), {"scale_factor": 2, "mode": "nearest"}, ((1, 2, 3, 4),)),
     M("Upsample", (), {"scale_factor": 1.3, "mode": "nearest"}, ((1, 1, 31),)),
     M("Upsample", (), {"size": (5, 4, 6), "mode": "trilinear"}, ((1, 2, 3, 4, 5),)),
@@ -77,7 +94,11 @@ MODULE_CASES = [
     M("Softmin", (), {"dim": 1}),
     M("ReLU"), M("ReLU6"), M("ELU"), M("SELU"), M("CELU", (), {"alpha": 0.5}), M("GELU"),
     M("GELU", (), {"approximate": "tanh"}), M("SiLU"), M("Mish"), M("Hardswish"),
-    M("Hardsigmoid"), M("Hardtanh", (-0.5, 0.7)), M("LeakyReLU", (0.2,)), M("LogSigmoid"),
+    # PyTorch's float64 Hardsigmoid backward uses 1/6 rounded to float32; relu6(x + 3) / 6 is
+    # the same function with an exact gradient
+    M("Hardsigmoid", torch_make=lambda torch: torch.nn.Sequential(
+        _Shift(torch, 3.0), torch.nn.ReLU6(), _Shift(torch, 0.0, 1 / 6))),
+    M("Hardtanh", (-0.5, 0.7)), M("LeakyReLU", (0.2,)), M("LogSigmoid"),
     M("Softsign"), M("Softplus", (), {"beta": 2.0}), M("Tanhshrink"), M("Hardshrink", (0.3,)),
     M("Softshrink", (0.3,)), M("Threshold", (0.1, -2.0)), M("GLU", (), {"dim": 1}, ((2, 4, 3),)),
     M("Sigmoid"), M("Tanh"),

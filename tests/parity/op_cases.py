@@ -41,8 +41,10 @@ def build(torch):
         if hasattr(lucid, name):
             both("lucid", name, s(positive(3, 4)))
             meth(name, s(positive(3, 4)))
-    for name in ("add", "sub", "mul", "div", "maximum", "minimum"):
+    for name in ("add", "sub", "mul", "div"):
         both("lucid", name, s(distinct(2, 3), distinct(3)), s(rand(2, 3), 1.5))
+    for name in ("maximum", "minimum"):  # PyTorch's take a tensor ``other`` only
+        both("lucid", name, s(distinct(2, 3), distinct(3)), s(distinct(2, 3), np.array(0.1)))
     both("lucid", "pow", s(positive(2, 3), rand(2, 3)), s(positive(2, 3), 3))
     both("lucid", "where", s(rand(2, 3) > 0, rand(2, 3), rand(2, 3)))
     both("lucid", "sign", s(rand(2, 3)), grad=False)
@@ -57,7 +59,8 @@ def build(torch):
     both("lucid", "floor_divide", s(rand(3, 4) * 5, positive(3, 4)), grad=False)
     # --- reductions ----------------------------------------------------------------------------
     for name in ("sum", "mean", "prod", "logsumexp"):
-        samples = [s(x234, 1), s(x234, (0, 2), keepdim=True), s(x234, dim=-1)]
+        samples = [s(x234, 1), s(x234, 2 if name == "prod" else (0, 2), keepdim=True),
+                   s(x234, dim=-1)]  # prod takes a single dim in PyTorch
         if name in ("sum", "mean", "prod"):
             samples.append(s(x234))
         both("lucid", name, *samples)
@@ -140,9 +143,12 @@ def build(torch):
     both("lucid", "einsum", s("ij,jk->ik", rand(2, 3), rand(3, 4)), s("bii->bi", rand(2, 3, 3)))
     # --- activations and softmax ---------------------------------------------------------------
     for name in ("relu", "relu6", "elu", "selu", "celu", "gelu", "silu", "mish", "hardswish",
-                 "hardsigmoid", "hardtanh", "logsigmoid", "softsign", "softplus", "tanhshrink",
+                 "hardtanh", "logsigmoid", "softsign", "softplus", "tanhshrink",
                  "hardshrink", "softshrink", "leaky_relu", "sigmoid", "tanh"):
         both("F", name, s(rand(3, 5) * 2), lucid_mod=LF, torch_mod=TF)
+    # PyTorch's float64 hardsigmoid backward multiplies by 1/6 rounded to float32 (a 3e-8
+    # relative error); its values equal relu6(x + 3) / 6, whose gradient is exact.
+    add("F.hardsigmoid", LF.hardsigmoid, lambda x: TF.relu6(x + 3) / 6, s(rand(3, 5) * 2))
     both("F", "threshold", s(rand(3, 5), 0.3, -1.0), lucid_mod=LF, torch_mod=TF)
     both("F", "glu", s(rand(3, 6)), s(rand(4, 3), dim=0), lucid_mod=LF, torch_mod=TF)
     for name in ("softmax", "log_softmax", "softmin"):

@@ -33,12 +33,18 @@ def linear(x, weight, bias=None):
     return out
 
 
-def embedding(indices, weight, padding_idx=None):
+def embedding(indices, weight, padding_idx=None, max_norm=None, norm_type=2.0,
+              scale_grad_by_freq=False, sparse=False):
     """Rows of ``weight`` (``(num_embeddings, dim)``) picked by integer ``indices`` of any
     shape; the result has shape ``indices.shape + (dim,)``. Repeated indices accumulate their
     gradients; rows picked at ``padding_idx`` receive no gradient. Indices outside
     ``[0, num_embeddings)`` raise IndexError: at once for host data (lists, numpy), at the
-    next host read for a Tensor (its rows are NaN meanwhile; see ``lucid.check_indices``)."""
+    next host read for a Tensor (its rows are NaN meanwhile; see ``lucid.check_indices``).
+    With ``max_norm``, the looked-up rows whose ``norm_type``-norm exceeds it are first
+    rescaled to norm ``max_norm`` in ``weight`` itself (in place, untracked), as PyTorch does."""
+    if scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding: scale_grad_by_freq and sparse gradients are not "
+                                  "supported")
     if not isinstance(weight, Tensor) or weight.ndim != 2:
         raise ValueError(f"embedding: weight must be a 2-D Tensor, got "
                          f"{getattr(weight, 'shape', type(weight).__name__)}")
@@ -52,5 +58,26 @@ def embedding(indices, weight, padding_idx=None):
             raise TypeError(f"embedding: indices must be integers, got dtype {ids.dtype}")
         check_range(ids, weight.shape[0], "embedding: ", negative=False)
         ids = B.asarray(ids, "int32")
+    if max_norm is not None:
+        _renorm_rows(weight, indices.numpy() if isinstance(indices, Tensor) else indices,
+                     max_norm, norm_type)
     pad = None if padding_idx is None else padding_idx % weight.shape[0]
     return take_rows(weight, ids, pad)
+
+
+def _renorm_rows(weight, ids, max_norm, norm_type):
+    """Scale the rows ``ids`` of ``weight`` whose norm exceeds ``max_norm`` down to it, in place
+    and outside the tape (PyTorch's ``embedding_renorm_``: factor max_norm / (norm + 1e-7))."""
+    from lucid.autograd import no_grad
+
+    rows = np.unique(np.asarray(ids).reshape(-1)).astype(np.int64)
+    if rows.size == 0:
+        return
+    w = weight.numpy()[rows].astype(np.float64)
+    norms = np.linalg.norm(w, ord=norm_type, axis=1)
+    over = norms > max_norm
+    if not over.any():
+        return
+    scaled = w[over] * (max_norm / (norms[over] + 1e-7))[:, None]
+    with no_grad():
+        weight[rows[over]] = Tensor(scaled, dtype=weight.dtype)
