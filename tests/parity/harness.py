@@ -9,7 +9,7 @@ positional arguments plus keyword arguments; numpy arrays in it become tensors o
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -154,7 +154,7 @@ def test_optimizer(name, kwargs):
     topt = getattr(torch.optim, name)(tparams, **kwargs)
     lopt = getattr(lucid.optim, name)(lparams, **kwargs)
     for step in range(6):
-        for opt, loss, params in ((topt, tloss, tparams), (lopt, lloss, lparams)):
+        for opt, loss in ((topt, tloss), (lopt, lloss)):
             def closure(opt=opt, loss=loss):
                 opt.zero_grad()
                 value = loss()

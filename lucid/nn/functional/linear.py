@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from lucid import _backend as B
-from lucid import ops
+from lucid import _backend as B, ops
 from lucid.ops.index import check_range, take_rows
 from lucid.tensor import Tensor
 
 __all__ = ["linear", "embedding"]
 
 
-def linear(x, weight, bias=None):
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None):
     """``x @ weight.T + bias`` for ``x`` of shape ``(..., in)``, ``weight`` ``(out, in)`` and
     ``bias`` ``(out,)``; the result has shape ``(..., out)``."""
     for name, t in (("input", x), ("weight", weight)):
@@ -33,7 +32,7 @@ def linear(x, weight, bias=None):
     return out
 
 
-def embedding(indices, weight, padding_idx=None):
+def embedding(indices: Tensor, weight: Tensor, padding_idx: int | None = None):
     """Rows of ``weight`` (``(num_embeddings, dim)``) picked by integer ``indices`` of any
     shape; the result has shape ``indices.shape + (dim,)``. Repeated indices accumulate their
     gradients; rows picked at ``padding_idx`` receive no gradient. Indices outside

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from lucid import creation
+from lucid._typing import DTypeLike
 from lucid.autograd import no_grad
 from lucid.nn import init
 from lucid.nn.functional.linear import embedding
 from lucid.nn.modules.module import Module, Parameter
+from lucid.tensor import Tensor
 
 __all__ = ["Embedding"]
 
@@ -16,8 +18,8 @@ class Embedding(Module):
     embedding_dim)``, initialised N(0, 1)). The ``padding_idx`` row starts at zero and gets no
     gradient."""
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx=None,
-                 device=None, dtype=None):
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
+                 device: str | None = None, dtype: DTypeLike = None):
         super().__init__()
         for name, v in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
@@ -41,7 +43,7 @@ class Embedding(Module):
             with no_grad():
                 self.weight[self.padding_idx] = 0.0
 
-    def forward(self, indices):
+    def forward(self, indices: Tensor):
         return embedding(indices, self.weight, self.padding_idx)
 
     def extra_repr(self) -> str:
