@@ -11,8 +11,8 @@ import pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "lucid"
-# reached when annotations were added (0.23 before); raise it as annotations grow, never lower it
-FULLY_ANNOTATED_FLOOR = 0.57
+# reached when annotations were added (0.23 before, 0.61 after): raise it as they grow
+FULLY_ANNOTATED_FLOOR = 0.60
 
 
 def _is_public_module(path):

@@ -84,7 +84,7 @@ class ConstantLR(LRScheduler):
         self.factor, self.total_iters = factor, total_iters
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, base_lr, epoch):
+    def lr_at(self, base_lr: float, epoch: int) -> float:
         """See the class docstring."""
         return base_lr * (self.factor + (epoch >= self.total_iters) * (1 - self.factor))
 
@@ -112,7 +112,7 @@ class LinearLR(LRScheduler):
         self.total_iters = total_iters
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, base_lr, epoch):
+    def lr_at(self, base_lr: float, epoch: int) -> float:
         """See the class docstring."""
         return base_lr * (self.start_factor + (self.end_factor - self.start_factor)
                           * min(self.total_iters, epoch) / self.total_iters)
@@ -136,7 +136,7 @@ class PolynomialLR(LRScheduler):
         self.total_iters, self.power = total_iters, power
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, base_lr, epoch):
+    def lr_at(self, base_lr: float, epoch: int) -> float:
         """See the class docstring."""
         return base_lr * (1.0 - min(self.total_iters, epoch) / self.total_iters) ** self.power
 

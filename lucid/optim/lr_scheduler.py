@@ -12,8 +12,12 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from lucid.optim.optimizer import Optimizer
+
+if TYPE_CHECKING:
+    from lucid.tensor import Tensor
 
 __all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
            "OneCycleLR", "ReduceLROnPlateau", "LambdaLR", "MultiplicativeLR", "ConstantLR",
@@ -122,7 +126,7 @@ class StepLR(LRScheduler):
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, base_lr, epoch):
+    def lr_at(self, base_lr: float, epoch: int) -> float:
         """See the class docstring."""
         return base_lr * self.gamma ** (epoch // self.step_size)
 
@@ -147,7 +151,7 @@ class MultiStepLR(LRScheduler):
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, base_lr, epoch):
+    def lr_at(self, base_lr: float, epoch: int) -> float:
         """See the class docstring."""
         return base_lr * self.gamma ** bisect.bisect_right(self.milestones, epoch)
 
@@ -166,7 +170,7 @@ class ExponentialLR(LRScheduler):
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, base_lr, epoch):
+    def lr_at(self, base_lr: float, epoch: int) -> float:
         """See the class docstring."""
         return base_lr * self.gamma ** epoch
 
@@ -189,7 +193,7 @@ class CosineAnnealingLR(LRScheduler):
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, base_lr, epoch):
+    def lr_at(self, base_lr: float, epoch: int) -> float:
         """See the class docstring."""
         return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch /
                                                                         self.T_max)) / 2
@@ -370,7 +374,7 @@ class ReduceLROnPlateau(_SchedulerState):
             else best + self.threshold
         return current > bound
 
-    def step(self, metrics) -> None:
+    def step(self, metrics: float | Tensor) -> None:
         """Record this epoch's metric (a number or a one-element Tensor)."""
         current = float(metrics)
         self.last_epoch += 1

@@ -100,7 +100,7 @@ class Optimizer:
                     p.grad = Tensor._wrap(B.zeros(p.grad.data.shape, dtype=p.grad.data.dtype),
                                           p._device)
 
-    def step(self, closure: Callable[[], Any] | None = None):
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; ``closure`` (optional) re-evaluates the
         model and returns the loss, which ``step`` returns."""
         loss = None

@@ -19,7 +19,7 @@ class AlphaDropout(Module):
         _check_p(p)
         self.p, self.inplace = p, inplace
 
-    def forward(self, x: Tensor):
+    def forward(self, x: Tensor) -> Tensor:
         return alpha_dropout(x, self.p, self.training)
 
     def extra_repr(self) -> str:

@@ -23,26 +23,26 @@ class _DropoutNd(Module):
 class Dropout(_DropoutNd):
     """Zero each element with probability ``p`` in training, scaling the rest by 1/(1-p)."""
 
-    def forward(self, x: Tensor):
+    def forward(self, x: Tensor) -> Tensor:
         return dropout(x, self.p, self.training)
 
 
 class Dropout1d(_DropoutNd):
     """Zero whole channels of (N, C, L) or (C, L) inputs with probability ``p``."""
 
-    def forward(self, x: Tensor):
+    def forward(self, x: Tensor) -> Tensor:
         return dropout1d(x, self.p, self.training)
 
 
 class Dropout2d(_DropoutNd):
     """Zero whole channels of (N, C, H, W) or (C, H, W) inputs with probability ``p``."""
 
-    def forward(self, x: Tensor):
+    def forward(self, x: Tensor) -> Tensor:
         return dropout2d(x, self.p, self.training)
 
 
 class Dropout3d(_DropoutNd):
     """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) inputs with probability ``p``."""
 
-    def forward(self, x: Tensor):
+    def forward(self, x: Tensor) -> Tensor:
         return dropout3d(x, self.p, self.training)

@@ -123,7 +123,7 @@ class TripletMarginLoss(_MarginLoss):
         super().__init__(margin, reduction)
         self.p, self.eps, self.swap = p, eps, swap
 
-    def forward(self, anchor, positive, negative) -> Tensor:
+    def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
         """The loss of the triplets."""
         return F.triplet_margin_loss(anchor, positive, negative, self.margin, self.p, self.eps,
                                      self.swap, reduction=self.reduction)

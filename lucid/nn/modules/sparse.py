@@ -43,7 +43,7 @@ class Embedding(Module):
             with no_grad():
                 self.weight[self.padding_idx] = 0.0
 
-    def forward(self, indices: Tensor):
+    def forward(self, indices: Tensor) -> Tensor:
         return embedding(indices, self.weight, self.padding_idx)
 
     def extra_repr(self) -> str:
