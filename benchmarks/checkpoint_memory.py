@@ -43,7 +43,7 @@ def peak_of_step(use_checkpoint, args):
     x = lucid.randn(args.batch, 1, args.size, args.size, args.size)
     y = lucid.tensor([0, 1] * (args.batch // 2) + [0] * (args.batch % 2))
     x.numpy()
-    for i in range(2):
+    for _ in range(2):
         gc.collect()
         lucid.memory.clear_cache()
         lucid.memory.reset_peak()

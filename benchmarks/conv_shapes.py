@@ -48,9 +48,9 @@ def run_case(case, repeat):
     args = (st, pad, dil, 1)
     res, ref = {}, None
     for name, ks_set in SETS.items():
-        calls = (lambda: ks_set.conv_forward(x, w, *args),
-                 lambda: ks_set.conv_input_grad(dy, w, sp, *args),
-                 lambda: ks_set.conv_weight_grad(x, dy, ks, *args))
+        calls = (lambda ks_set=ks_set: ks_set.conv_forward(x, w, *args),
+                 lambda ks_set=ks_set: ks_set.conv_input_grad(dy, w, sp, *args),
+                 lambda ks_set=ks_set: ks_set.conv_weight_grad(x, dy, ks, *args))
         vals = [np.array(f()) for f in calls]
         if ref is None:
             ref = vals

@@ -126,19 +126,33 @@ def make_options(nd, groups):
                                for i in range(g)], axis=1)
 
     def loop_w(x, dy, k, s, p, d, g):
-        return mx.concatenate([C._conv_general_weight_grad(part(x, i, g), part(dy, i, g), k, s, p, d, 1)
-                               for i in range(g)], axis=0)
+        return mx.concatenate(
+            [
+                C._conv_general_weight_grad(part(x, i, g), part(dy, i, g), k, s, p, d, 1)
+                for i in range(g)
+            ],
+            axis=0,
+        )
 
     opts["loop"] = (loop_f, loop_i, loop_w)
 
     if nd < 3 or groups == 1:
-        opts["conv_general"] = (C._conv_general_forward, C._conv_general_input_grad, C._conv_general_weight_grad)
+        opts["conv_general"] = (
+            C._conv_general_forward,
+            C._conv_general_input_grad,
+            C._conv_general_weight_grad,
+        )
     if nd == 3:
         for name, stacked in (("fold", False), ("fold1", True)):
             cv = fold_conv3d(stacked)
             opts[name] = tuple(
                 (lambda *a, fn=fn, cv=cv: fn(*a, conv=cv))
-                for fn in (C._conv_general_forward, C._conv_general_input_grad, C._conv_general_weight_grad))
+                for fn in (
+                    C._conv_general_forward,
+                    C._conv_general_input_grad,
+                    C._conv_general_weight_grad,
+                )
+            )
     opts["taps"] = (C._tap_forward, C._tap_input_grad, C._tap_weight_grad)
     return opts
 
@@ -158,9 +172,9 @@ def run_case(nd, n, c, spatial, k, stride, groups, reps, skip=()):
     for name, (f, fi, fw) in make_options(nd, groups).items():
         if name in skip:
             continue
-        outs = (lambda: f(x, w, s, p, d, groups),
-                lambda: fi(dy, w, spatial, s, p, d, groups),
-                lambda: fw(x, dy, kk, s, p, d, groups))
+        outs = (lambda f=f: f(x, w, s, p, d, groups),
+                lambda fi=fi: fi(dy, w, spatial, s, p, d, groups),
+                lambda fw=fw: fw(x, dy, kk, s, p, d, groups))
         vals = [np.array(o()) for o in outs]
         if ref is None:
             ref = vals

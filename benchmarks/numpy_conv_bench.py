@@ -6,7 +6,8 @@ and compares with PyTorch CPU when a Python with torch is available (--torch-pyt
 /tmp/torchv/bin/python or $LUCID_TORCH_PYTHON); torch runs in a subprocess and is never a
 dependency of Lucid.
 
-    python benchmarks/numpy_conv_bench.py [--repeat 7] [--rounds 3] [--torch-python PATH] [--no-torch]
+    python benchmarks/numpy_conv_bench.py [--repeat 7] [--rounds 3] [--torch-python PATH]
+        [--no-torch]
 
 Each case is measured --rounds times, alternating ours and torch's, and the best round is kept:
 on a small shared box another process on one core slows multithreaded BLAS (ours and torch's)
@@ -60,7 +61,8 @@ def busy_fraction(dt=0.3):
     """Fraction of CPU time used by anything during the next dt seconds (Linux /proc/stat)."""
     try:
         def read():
-            v = [int(t) for t in open("/proc/stat").readline().split()[1:]]
+            with open("/proc/stat") as stat:
+                v = [int(t) for t in stat.readline().split()[1:]]
             return sum(v), v[3] + v[4]
         a = read()
         time.sleep(dt)
@@ -110,8 +112,13 @@ def run_torch(case, repeat, python):
     """PyTorch CPU conv3d times (fwd, fwd+bwd) in ms via a subprocess, or None."""
     _, N, ci, co, S, k, s, p, g = case
     try:
-        out = subprocess.run([python, "-c", TORCH_SCRIPT, json.dumps([N, ci, co, S, k, s, p, g, repeat])],
-                             capture_output=True, text=True, timeout=600, check=True)
+        out = subprocess.run(
+            [python, "-c", TORCH_SCRIPT, json.dumps([N, ci, co, S, k, s, p, g, repeat])],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=True,
+        )
         return json.loads(out.stdout.strip().splitlines()[-1])
     except (OSError, subprocess.SubprocessError, ValueError, IndexError):
         return None
@@ -121,7 +128,9 @@ def main():
     """Run every case and print one table row each."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=7)
-    ap.add_argument("--torch-python", default=os.environ.get("LUCID_TORCH_PYTHON", "/tmp/torchv/bin/python"))
+    ap.add_argument(
+        "--torch-python", default=os.environ.get("LUCID_TORCH_PYTHON", "/tmp/torchv/bin/python")
+    )
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--no-torch", action="store_true")
     a = ap.parse_args()
@@ -144,13 +153,17 @@ def main():
                 if r is not None:
                     tt = r if tt is None else {k: min(v, r[k]) for k, v in tt.items()}
         total = sum(times.values())
-        row = f"{case[0]:30s} {times['fwd']:6.1f} {times['dx']:6.1f} {times['dw']:6.1f} {total:7.1f}"
+        row = (
+            f"{case[0]:30s} {times['fwd']:6.1f} {times['dx']:6.1f} {times['dw']:6.1f} {total:7.1f}"
+        )
         if use_torch:
             if tt is None:
                 row += f" {'n/a':>9s} {'n/a':>9s} {'':>6s}"
             else:
                 row += f" {tt['fwd']:9.1f} {tt['total']:9.1f} {total / tt['total']:5.2f}x"
-        row += f"  {peaks['fwd']:8.1f}/{peaks['dx']:6.1f}/{peaks['dw']:6.1f}   {xy:8.1f} {busy:5.2f}"
+        row += (
+            f"  {peaks['fwd']:8.1f}/{peaks['dx']:6.1f}/{peaks['dw']:6.1f}   {xy:8.1f} {busy:5.2f}"
+        )
         print(row, flush=True)
 
 

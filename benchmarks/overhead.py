@@ -6,6 +6,7 @@ import statistics
 import time
 
 import mlx.core as mx
+
 import lucid
 
 STEPS = 100

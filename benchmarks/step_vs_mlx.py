@@ -7,8 +7,8 @@ lucid.compile. Lucid runs on MLX's kernels (LUCID_CPU_KERNELS=mlx) so the kernel
 Network: Conv3d(1, 8, 3, pad 1) + BN + ReLU, Conv3d(8, 16, 3, pad 1) + BN + ReLU, global average
 pool, Linear(16, 5); cross-entropy; Adam(lr 1e-3). mlx.nn.BatchNorm refuses 5-D input, so the
 MLX program normalises an (N, D*H*W, C) view (the same statistics: over all but channels).
-Prints ms per step (median; the four variants are timed round-robin), the ratios the issue sets goals for, and Lucid's library
-evaluations per step.
+Prints ms per step (median; the four variants are timed round-robin), the ratios the issue sets
+goals for, and Lucid's library evaluations per step.
 """
 
 from __future__ import annotations

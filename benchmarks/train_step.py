@@ -12,10 +12,11 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
 
+from common import ShapeNet3d  # noqa: E402
+
 import lucid  # noqa: E402
 import lucid._backend as B  # noqa: E402
 import lucid.nn.functional as F  # noqa: E402
-from common import ShapeNet3d  # noqa: E402
 
 BATCH, SIZE = 32, 16
 

@@ -45,7 +45,7 @@ class Conv3dModel(nn.Module):
     """The page's model, unchanged (nn.MaxPool3D is the page's spelling)."""
 
     def __init__(self):
-        super(Conv3dModel, self).__init__()
+        super().__init__()
         self.conv1 = nn.Conv3d(in_channels=1, out_channels=8, kernel_size=3, padding=1)
         self.relu = nn.ReLU()
         self.conv2 = nn.Conv3d(in_channels=8, out_channels=16, kernel_size=3)

@@ -17,12 +17,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from common import evaluate, train_epoch  # noqa: E402
+
 import lucid  # noqa: E402
 import lucid.nn as nn  # noqa: E402
 from lucid.data import DataLoader, TensorDataset  # noqa: E402
 from lucid.datasets import MOTION_NAMES, make_motion_clips  # noqa: E402
-
-from common import evaluate, train_epoch  # noqa: E402
 
 
 class Motion3d(nn.Module):

@@ -20,12 +20,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from common import ShapeNet3d, evaluate, train_epoch, train_step  # noqa: E402
+
 import lucid  # noqa: E402
+import lucid.nn.functional as F  # noqa: E402
 from lucid.data import DataLoader, TensorDataset  # noqa: E402
 from lucid.datasets import SHAPE_NAMES, make_shapes3d  # noqa: E402
-
-import lucid.nn.functional as F  # noqa: E402
-from common import ShapeNet3d, evaluate, train_epoch, train_step  # noqa: E402
 
 
 def parse_args(argv=None):

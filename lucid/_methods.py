@@ -13,8 +13,7 @@ for "T", a thin wrapper goes in tensor.py's "op methods" block: tests/test_surfa
 exact source to paste when it is missing (the function's signature minus its first parameter).
 """
 
-from lucid import ops
-from lucid import tensor as _tensor_module
+from lucid import ops, tensor as _tensor_module
 
 TLF, TL, LF, T, L, F = "TLF", "TL", "LF", "T", "L", "F"
 
@@ -24,9 +23,9 @@ OPS = {
     "log1p": (ops.log1p, TL), "sqrt": (ops.sqrt, TL), "sin": (ops.sin, TL), "cos": (ops.cos, TL),
     "tanh": (ops.tanh, TLF), "sigmoid": (ops.sigmoid, TLF), "relu": (ops.relu, TLF),
     "square": (ops.square, TL), "erf": (ops.erf, TL), "sign": (ops.sign, TL),
-    "clamp": (ops.clamp, TL), "clip": (ops.clip, TL), "lerp": (ops.lerp, TL), "maximum": (ops.maximum, TL),
-    "minimum": (ops.minimum, TL), "add": (ops.add, TL), "sub": (ops.sub, TL),
-    "mul": (ops.mul, TL), "div": (ops.div, TL), "pow": (ops.pow, TL),
+    "clamp": (ops.clamp, TL), "clip": (ops.clip, TL), "lerp": (ops.lerp, TL),
+    "maximum": (ops.maximum, TL), "minimum": (ops.minimum, TL), "add": (ops.add, TL),
+    "sub": (ops.sub, TL), "mul": (ops.mul, TL), "div": (ops.div, TL), "pow": (ops.pow, TL),
     "floor_divide": (ops.floordiv, TL), "where": (ops.where, L),
     "eq": (ops.eq, TL), "ne": (ops.ne, TL), "lt": (ops.lt, TL), "le": (ops.le, TL),
     "gt": (ops.gt, TL), "ge": (ops.ge, TL), "isnan": (ops.isnan, TL), "isinf": (ops.isinf, TL),

@@ -22,7 +22,7 @@ MAX_DIM = 2 ** 31 - 1  # MLX stores each dim as an int32
 
 # safetensors code -> (dtype name, numpy dtype of the stored element bits); a reader loads
 # those its caller can hold (``dtypes``) and refuses the others by name
-CODES = {
+CODES: dict[str, tuple[str, np.dtype]] = {
     "F64": ("float64", np.dtype("<f8")), "F32": ("float32", np.dtype("<f4")),
     "F16": ("float16", np.dtype("<f2")), "BF16": ("bfloat16", np.dtype("<u2")),
     "I64": ("int64", np.dtype("<i8")), "I32": ("int32", np.dtype("<i4")),

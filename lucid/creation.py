@@ -8,6 +8,7 @@ import operator
 import numpy as np
 
 from lucid import _backend as B
+from lucid._typing import DTypeLike, IntOrSeq, TensorOrScalar
 from lucid.dtypes import BY_NAME, as_dtype_name
 from lucid.tensor import Tensor
 
@@ -47,7 +48,9 @@ def _numpy_dtype(data):
     return None
 
 
-def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
+def tensor(
+    data, dtype: DTypeLike = None, device: str | None = None, requires_grad: bool = False
+) -> Tensor:
     """A new tensor (a copy) from a scalar, nested list, numpy/MLX array or Tensor. A numpy
     array keeps its dtype (float64 stays float64, as in PyTorch; float64 cannot go to the GPU);
     Python floats become float32 and Python ints int64."""
@@ -67,7 +70,7 @@ def from_numpy(ndarray) -> Tensor:
     return Tensor(ndarray, dtype=ndarray.dtype.name)
 
 
-def as_tensor(data, dtype=None, device=None) -> Tensor:
+def as_tensor(data, dtype: DTypeLike = None, device: str | None = None) -> Tensor:
     """``data`` itself when it is already a Tensor of that dtype and device, else a new tensor
     (as ``tensor``)."""
     if isinstance(data, Tensor):
@@ -78,13 +81,23 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     return tensor(data, dtype=dtype, device=device)
 
 
-def zeros(*shape, dtype="float32", device=None, requires_grad=False) -> Tensor:
+def zeros(
+    *shape: IntOrSeq,
+    dtype: DTypeLike = "float32",
+    device: str | None = None,
+    requires_grad: bool = False,
+) -> Tensor:
     """A tensor of zeros."""
     return _make(lambda: B.zeros(_shape(shape), dtype=B.DTYPES[as_dtype_name(dtype)]), device,
                  requires_grad)
 
 
-def ones(*shape, dtype="float32", device=None, requires_grad=False) -> Tensor:
+def ones(
+    *shape: IntOrSeq,
+    dtype: DTypeLike = "float32",
+    device: str | None = None,
+    requires_grad: bool = False,
+) -> Tensor:
     """A tensor of ones."""
     return _make(lambda: B.ones(_shape(shape), dtype=B.DTYPES[as_dtype_name(dtype)]), device,
                  requires_grad)
@@ -102,7 +115,12 @@ def full(shape, fill_value, dtype=None, device=None, requires_grad=False) -> Ten
                  requires_grad)
 
 
-def empty(*shape, dtype="float32", device=None, requires_grad=False) -> Tensor:
+def empty(
+    *shape: IntOrSeq,
+    dtype: DTypeLike = "float32",
+    device: str | None = None,
+    requires_grad: bool = False,
+) -> Tensor:
     """An uninitialised tensor (MLX has no such thing: zeros)."""
     return zeros(*shape, dtype=dtype, device=device, requires_grad=requires_grad)
 
@@ -123,14 +141,27 @@ def arange(start=0, end=None, step=1, dtype=None, device=None, requires_grad=Fal
     return _make(lambda: B.asarray(values, as_dtype_name(dtype)), device, requires_grad)
 
 
-def linspace(start, end, steps, dtype="float32", device=None, requires_grad=False) -> Tensor:
+def linspace(
+    start,
+    end: Tensor,
+    steps: int,
+    dtype: DTypeLike = "float32",
+    device: str | None = None,
+    requires_grad: bool = False,
+) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (PyTorch's signature:
     ``steps`` has no default)."""
     return _make(lambda: B.asarray(np.linspace(start, end, steps), as_dtype_name(dtype)), device,
                  requires_grad)
 
 
-def eye(n, m=None, dtype="float32", device=None, requires_grad=False) -> Tensor:
+def eye(
+    n: int,
+    m=None,
+    dtype: DTypeLike = "float32",
+    device: str | None = None,
+    requires_grad: bool = False,
+) -> Tensor:
     """The identity matrix (n x m)."""
     return _make(lambda: B.eye(n, m, dtype=B.DTYPES[as_dtype_name(dtype)]), device, requires_grad)
 
@@ -140,22 +171,34 @@ def _like(fn, t, dtype, device, requires_grad, *args):
               requires_grad=requires_grad)
 
 
-def zeros_like(t, dtype=None, device=None, requires_grad=False) -> Tensor:
+def zeros_like(
+    t, dtype: DTypeLike = None, device: str | None = None, requires_grad: bool = False
+) -> Tensor:
     """Zeros with ``t``'s shape (and dtype/device unless given)."""
     return _like(zeros, t, dtype, device, requires_grad, t.shape)
 
 
-def ones_like(t, dtype=None, device=None, requires_grad=False) -> Tensor:
+def ones_like(
+    t, dtype: DTypeLike = None, device: str | None = None, requires_grad: bool = False
+) -> Tensor:
     """Ones with ``t``'s shape (and dtype/device unless given)."""
     return _like(ones, t, dtype, device, requires_grad, t.shape)
 
 
-def empty_like(t, dtype=None, device=None, requires_grad=False) -> Tensor:
+def empty_like(
+    t, dtype: DTypeLike = None, device: str | None = None, requires_grad: bool = False
+) -> Tensor:
     """An uninitialised (zero) tensor with ``t``'s shape."""
     return _like(zeros, t, dtype, device, requires_grad, t.shape)
 
 
-def full_like(t, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+def full_like(
+    t,
+    fill_value: TensorOrScalar,
+    dtype: DTypeLike = None,
+    device: str | None = None,
+    requires_grad: bool = False,
+) -> Tensor:
     """``fill_value`` everywhere, with ``t``'s shape."""
     return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device or t.device,
                 requires_grad=requires_grad)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+from typing import Any, overload
 
 import numpy as np
 
@@ -18,14 +19,14 @@ class dtype:
         self.name = name
 
     @property
-    def is_floating_point(self) -> bool:
+    def is_floating_point(self) -> builtins.bool:
         """True for the floating-point types."""
         return self.name in ("float16", "bfloat16", "float32", "float64")
 
     def __repr__(self) -> str:
         return f"lucid.{self.name}"
 
-    def __eq__(self, other) -> bool:
+    def __eq__(self, other) -> builtins.bool:
         try:
             return self.name == as_dtype_name(other)
         except TypeError:
@@ -53,7 +54,11 @@ BY_NAME = {d.name: d for d in (float32, float16, bfloat16, float64, int8, int16,
                                 uint8, uint32, bool_)}
 
 
-def as_dtype_name(spec) -> str:
+@overload
+def as_dtype_name(spec: None) -> None: ...
+@overload
+def as_dtype_name(spec: Any) -> str: ...
+def as_dtype_name(spec: Any) -> str | None:
     """Normalise a dtype given as a Lucid dtype, a string, a numpy dtype, a Python type or an MLX
     dtype to its name; raise a TypeError naming what was given otherwise."""
     if spec is None:

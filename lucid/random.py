@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lucid import _backend as B
+from lucid._typing import DTypeLike, IntOrSeq
 from lucid.creation import _make, _shape
 from lucid.dtypes import as_dtype_name
 
@@ -21,31 +22,61 @@ def _size(size):
     return _shape((size,) if isinstance(size, int) else (tuple(size),))
 
 
-def randn(*shape, dtype="float32", device=None, requires_grad=False):
+def randn(
+    *shape: IntOrSeq,
+    dtype: DTypeLike = "float32",
+    device: str | None = None,
+    requires_grad: bool = False,
+):
     """Standard normal samples."""
     shape, name = _shape(shape), as_dtype_name(dtype)
     return _make(lambda: B.random_normal(shape, name), device, requires_grad)
 
 
-def rand(*shape, dtype="float32", device=None, requires_grad=False):
+def rand(
+    *shape: IntOrSeq,
+    dtype: DTypeLike = "float32",
+    device: str | None = None,
+    requires_grad: bool = False,
+):
     """Uniform samples in [0, 1)."""
     shape, name = _shape(shape), as_dtype_name(dtype)
     return _make(lambda: B.random_uniform(shape, name), device, requires_grad)
 
 
-def uniform(low=0.0, high=1.0, size=(), dtype="float32", device=None, requires_grad=False):
+def uniform(
+    low: float = 0.0,
+    high: float = 1.0,
+    size=(),
+    dtype: DTypeLike = "float32",
+    device: str | None = None,
+    requires_grad: bool = False,
+):
     """Uniform samples in [low, high)."""
     shape, name = _size(size), as_dtype_name(dtype)
     return _make(lambda: B.random_uniform(shape, name, low, high), device, requires_grad)
 
 
-def normal(mean=0.0, std=1.0, size=(), dtype="float32", device=None, requires_grad=False):
+def normal(
+    mean: float = 0.0,
+    std: float = 1.0,
+    size=(),
+    dtype: DTypeLike = "float32",
+    device: str | None = None,
+    requires_grad: bool = False,
+):
     """Normal samples with the given mean and standard deviation."""
     shape, name = _size(size), as_dtype_name(dtype)
     return _make(lambda: B.random_normal(shape, name, mean, std), device, requires_grad)
 
 
-def randint(low, high=None, size=(), dtype="int64", device=None):
+def randint(
+    low: float,
+    high: float | None = None,
+    size=(),
+    dtype: DTypeLike = "int64",
+    device: str | None = None,
+):
     """Integers uniformly drawn from [low, high): PyTorch's ``randint(low, high, size)`` and
     ``randint(high, size)`` (from [0, high))."""
     if isinstance(high, (tuple, list)):  # randint(high, size)
@@ -58,24 +89,31 @@ def randint(low, high=None, size=(), dtype="int64", device=None):
     return _make(lambda: B.random_randint(low, high, shape, name), device, False)
 
 
-def permutation(n: int, device=None):
+def permutation(n: int, device: str | None = None):
     """A random permutation of 0..n-1 (int64)."""
     return _make(lambda: B.random_permutation(n).astype(B.DTYPES["int64"]), device, False)
 
 
-def rand_like(t, dtype=None, device=None, requires_grad=False):
+def rand_like(t, dtype: DTypeLike = None, device: str | None = None, requires_grad: bool = False):
     """Uniform samples with ``t``'s shape."""
     return rand(t.shape, dtype=dtype or t.dtype, device=device or t.device,
                 requires_grad=requires_grad)
 
 
-def randn_like(t, dtype=None, device=None, requires_grad=False):
+def randn_like(t, dtype: DTypeLike = None, device: str | None = None, requires_grad: bool = False):
     """Normal samples with ``t``'s shape."""
     return randn(t.shape, dtype=dtype or t.dtype, device=device or t.device,
                  requires_grad=requires_grad)
 
 
-def randperm(n: int, *, generator=None, dtype="int64", device=None, requires_grad=False):
+def randperm(
+    n: int,
+    *,
+    generator=None,
+    dtype: DTypeLike = "int64",
+    device: str | None = None,
+    requires_grad: bool = False,
+):
     """A random permutation of 0..n-1 from Lucid's seeded generator (``generator`` must be None:
     Lucid has one global generator)."""
     if generator is not None:

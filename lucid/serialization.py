@@ -25,8 +25,7 @@ import socket
 
 import numpy as np
 
-from lucid import _backend as B
-from lucid import _safetensors as ST
+from lucid import _backend as B, _safetensors as ST
 from lucid.tensor import Tensor
 
 __all__ = ["save", "load"]
@@ -264,7 +263,7 @@ def _map_location(map_location, device):
     return B.resolve_device(map_location.split(":")[0])
 
 
-def load(f, map_location=None, *, weights_only=None, device=None):
+def load(f, map_location=None, *, weights_only=None, device: str | None = None):
     """Read a checkpoint written by ``lucid.save`` (from a path or an open binary file
     object) and rebuild the saved structure.
 

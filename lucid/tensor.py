@@ -6,19 +6,21 @@ every op keeps its forward and backward side by side.
 
 from __future__ import annotations
 
+import builtins
 import itertools
 import operator
+from typing import Any
 
 import numpy as np
 
 from lucid import _backend as B
 from lucid._args import dim_aliases
+from lucid._typing import Dims, DTypeLike, IntOrSeq, TensorOrScalar
 from lucid.autograd import graph
 from lucid.autograd.grad_mode import is_grad_enabled
-from lucid.dtypes import BY_NAME, as_dtype_name
-from lucid.dtypes import dtype as DType
+from lucid.dtypes import BY_NAME, as_dtype_name, dtype as DType
 
-_ops = None  # lucid.ops, bound by lucid._methods.bind() (the ops are built on this class)
+_ops: Any = None  # lucid.ops, bound by lucid._methods.bind() (the ops are built on this class)
 
 
 class Size(tuple):
@@ -54,9 +56,16 @@ class Tensor:
 
     __slots__ = ("_data", "_version", "_grad", "requires_grad", "_node", "_hooks",
                  "_retains_grad", "_device", "__weakref__", "__dict__")
+    _data: Any  # the backend array (an mx.array); written only through the ``data`` setter
     __array_priority__ = 1000  # numpy scalars/arrays on the left defer to Tensor's operators
 
-    def __init__(self, data, requires_grad=False, dtype=None, device=None):
+    def __init__(
+        self,
+        data,
+        requires_grad: builtins.bool = False,
+        dtype: DTypeLike = None,
+        device: str | None = None,
+    ):
         name = as_dtype_name(dtype)
         if isinstance(data, Tensor):
             data = data.data
@@ -167,7 +176,7 @@ class Tensor:
         return B.is_floating(self.data.dtype)
 
     # --- autograd --------------------------------------------------------------------------
-    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set whether gradients are computed for this (leaf) tensor; returns self."""
         if requires_grad and not B.is_floating(self.data.dtype):
             raise TypeError(f"only floating-point tensors can require gradients, got "
@@ -215,7 +224,7 @@ class Tensor:
         self._hooks[key] = hook
         return _HookHandle(self._hooks, key)
 
-    def detach(self) -> "Tensor":
+    def detach(self) -> Tensor:
         """A tensor sharing this one's values, cut from the graph."""
         return Tensor._wrap(self.data, self._device)
 
@@ -242,7 +251,7 @@ class Tensor:
         return B.to_numpy(self._data).tolist()
 
     def to(self, device=None, dtype=None, non_blocking: bool = False,
-           copy: bool = False) -> "Tensor":
+           copy: bool = False) -> Tensor:
         """This tensor on another device and/or with another dtype (differentiable);
         ``t.to(lucid.float16)`` and ``t.to(other)`` (other's dtype and device) work too.
         ``non_blocking`` is accepted and ignored (MLX memory is unified)."""
@@ -259,11 +268,11 @@ class Tensor:
             out = _shape.to_device(out, device)
         return out.clone() if copy and out is self else out
 
-    def cpu(self) -> "Tensor":
+    def cpu(self) -> Tensor:
         """This tensor on the CPU stream."""
         return self.to("cpu")
 
-    def gpu(self) -> "Tensor":
+    def gpu(self) -> Tensor:
         """This tensor on the GPU stream. Where MLX has no GPU it stays on the CPU, with one
         RuntimeWarning per process (see ``lucid._backend.resolve_device``)."""
         return self.to("gpu")
@@ -341,7 +350,7 @@ class Tensor:
     # function's. In-place methods (``add_``, ``+=``, ...) write ``self.data`` and keep the object.
 
     # --- sizes ---------------------------------------------------------------------------------
-    def size(self, dim=None):
+    def size(self, dim: Dims = None):
         """The shape as a ``lucid.Size`` (a tuple), or the size of dimension ``dim`` (an int)."""
         if dim is None:
             return Size(self.data.shape)
@@ -367,11 +376,11 @@ class Tensor:
         """Always True: Lucid tensors have no user-visible strides."""
         return True
 
-    def contiguous(self) -> "Tensor":
+    def contiguous(self) -> Tensor:
         """``self`` (Lucid tensors are always contiguous)."""
         return self
 
-    def clone(self) -> "Tensor":
+    def clone(self) -> Tensor:
         """A copy with its own storage; differentiable (the gradient passes through)."""
         return graph.record(B.copy(self.data), (self,), lambda g: (g,), "Clone", saves=(),
                             saves_output=False)
@@ -380,56 +389,56 @@ class Tensor:
     def _cast(self, name):
         return self if self.dtype.name == name else self.to(BY_NAME[name])
 
-    def float(self) -> "Tensor":
+    def float(self) -> Tensor:
         """``self`` as float32."""
         return self._cast("float32")
 
-    def double(self) -> "Tensor":
+    def double(self) -> Tensor:
         """``self`` as float64 (CPU only)."""
         return self._cast("float64")
 
-    def half(self) -> "Tensor":
+    def half(self) -> Tensor:
         """``self`` as float16."""
         return self._cast("float16")
 
-    def bfloat16(self) -> "Tensor":
+    def bfloat16(self) -> Tensor:
         """``self`` as bfloat16."""
         return self._cast("bfloat16")
 
-    def long(self) -> "Tensor":
+    def long(self) -> Tensor:
         """``self`` as int64."""
         return self._cast("int64")
 
-    def int(self) -> "Tensor":
+    def int(self) -> Tensor:
         """``self`` as int32."""
         return self._cast("int32")
 
-    def short(self) -> "Tensor":
+    def short(self) -> Tensor:
         """``self`` as int16."""
         return self._cast("int16")
 
-    def byte(self) -> "Tensor":
+    def byte(self) -> Tensor:
         """``self`` as uint8."""
         return self._cast("uint8")
 
-    def bool(self) -> "Tensor":
+    def bool(self) -> Tensor:
         """``self`` as bool."""
         return self._cast("bool")
 
-    def type_as(self, other: "Tensor") -> "Tensor":
+    def type_as(self, other: Tensor) -> Tensor:
         """``self`` converted to ``other``'s dtype."""
         return self._cast(other.dtype.name)
 
     # --- shapes of other tensors, and new tensors like this one --------------------------------
-    def view_as(self, other: "Tensor") -> "Tensor":
+    def view_as(self, other: Tensor) -> Tensor:
         """``self`` reshaped to ``other``'s shape."""
         return _ops.reshape(self, other.shape)
 
-    def reshape_as(self, other: "Tensor") -> "Tensor":
+    def reshape_as(self, other: Tensor) -> Tensor:
         """``self`` reshaped to ``other``'s shape."""
         return _ops.reshape(self, other.shape)
 
-    def expand_as(self, other: "Tensor") -> "Tensor":
+    def expand_as(self, other: Tensor) -> Tensor:
         """``self`` broadcast to ``other``'s shape."""
         return _ops.expand(self, other.shape)
 
@@ -440,27 +449,59 @@ class Tensor:
                                         device=device or self._device,
                                         requires_grad=requires_grad)
 
-    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> "Tensor":
+    def new_zeros(
+        self,
+        *size: IntOrSeq,
+        dtype: DTypeLike = None,
+        device: str | None = None,
+        requires_grad: builtins.bool = False,
+    ) -> Tensor:
         """Zeros of ``size`` with this tensor's dtype and device (unless given)."""
         return self._new("zeros", size, dtype, device, requires_grad)
 
-    def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> "Tensor":
+    def new_ones(
+        self,
+        *size: IntOrSeq,
+        dtype: DTypeLike = None,
+        device: str | None = None,
+        requires_grad: builtins.bool = False,
+    ) -> Tensor:
         """Ones of ``size`` with this tensor's dtype and device (unless given)."""
         return self._new("ones", size, dtype, device, requires_grad)
 
-    def new_empty(self, *size, dtype=None, device=None, requires_grad=False) -> "Tensor":
+    def new_empty(
+        self,
+        *size: IntOrSeq,
+        dtype: DTypeLike = None,
+        device: str | None = None,
+        requires_grad: builtins.bool = False,
+    ) -> Tensor:
         """An uninitialised (zero) tensor of ``size`` with this tensor's dtype and device."""
         return self._new("zeros", size, dtype, device, requires_grad)
 
-    def new_full(self, size, fill_value, *, dtype=None, device=None,
-                 requires_grad=False) -> "Tensor":
+    def new_full(
+        self,
+        size,
+        fill_value: TensorOrScalar,
+        *,
+        dtype: DTypeLike = None,
+        device: str | None = None,
+        requires_grad: builtins.bool = False,
+    ) -> Tensor:
         """``fill_value`` everywhere in ``size``, with this tensor's dtype and device."""
         from lucid import creation
 
         return creation.full(size, fill_value, dtype=dtype or self.dtype,
                              device=device or self._device, requires_grad=requires_grad)
 
-    def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False) -> "Tensor":
+    def new_tensor(
+        self,
+        data,
+        *,
+        dtype: DTypeLike = None,
+        device: str | None = None,
+        requires_grad: builtins.bool = False,
+    ) -> Tensor:
         """A new tensor from ``data``, with this tensor's dtype and device (unless given)."""
         return Tensor(data, requires_grad=requires_grad, dtype=dtype or self.dtype,
                       device=device or self._device)
@@ -472,17 +513,17 @@ class Tensor:
         return object.__format__(self, spec)
 
     @property
-    def T(self) -> "Tensor":
+    def T(self) -> Tensor:
         """The tensor with its dims reversed."""
         return _ops.permute_dims(self)
 
     @property
-    def mT(self) -> "Tensor":
+    def mT(self) -> Tensor:
         """The last two dims swapped."""
         return _ops.transpose(self, -2, -1)
 
     # --- in-place writes -----------------------------------------------------------------------
-    def _write(self, compute, name: str) -> "Tensor":
+    def _write(self, compute, name: str) -> Tensor:
         """Replace ``self``'s values with ``compute(current)`` and keep the object, as PyTorch's
         in-place ops. Under grad mode the write is recorded: the current value and its tape node
         move to a new tensor that ``compute`` reads, and ``self`` takes the result's node."""
@@ -514,88 +555,90 @@ class Tensor:
             self.requires_grad = out.requires_grad
         return self
 
-    def add_(self, other, *, alpha=1) -> "Tensor":
+    def add_(self, other: TensorOrScalar, *, alpha: builtins.float = 1) -> Tensor:
         """In-place ``self += alpha * other``."""
         return self._write(lambda t: _ops.add(t, other if alpha == 1 else other * alpha), "add_")
 
-    def sub_(self, other, *, alpha=1) -> "Tensor":
+    def sub_(self, other: TensorOrScalar, *, alpha: builtins.float = 1) -> Tensor:
         """In-place ``self -= alpha * other``."""
         return self._write(lambda t: _ops.sub(t, other if alpha == 1 else other * alpha), "sub_")
 
-    def mul_(self, other) -> "Tensor":
+    def mul_(self, other: TensorOrScalar) -> Tensor:
         """In-place ``self *= other``."""
         return self._write(lambda t: _ops.mul(t, other), "mul_")
 
-    def div_(self, other) -> "Tensor":
+    def div_(self, other: TensorOrScalar) -> Tensor:
         """In-place ``self /= other``."""
         return self._write(lambda t: _ops.div(t, other), "div_")
 
-    def pow_(self, exponent) -> "Tensor":
+    def pow_(self, exponent: TensorOrScalar) -> Tensor:
         """In-place ``self **= exponent``."""
         return self._write(lambda t: _ops.pow(t, exponent), "pow_")
 
-    def clamp_(self, min=None, max=None) -> "Tensor":
+    def clamp_(
+        self, min: TensorOrScalar | None = None, max: TensorOrScalar | None = None
+    ) -> Tensor:
         """In-place ``clamp``."""
         return self._write(lambda t: _ops.clip(t, min, max), "clamp_")
 
     clip_ = clamp_
 
-    def abs_(self) -> "Tensor":
+    def abs_(self) -> Tensor:
         """In-place ``abs``."""
         return self._write(_ops.abs, "abs_")
 
-    def neg_(self) -> "Tensor":
+    def neg_(self) -> Tensor:
         """In-place ``neg``."""
         return self._write(_ops.neg, "neg_")
 
-    def exp_(self) -> "Tensor":
+    def exp_(self) -> Tensor:
         """In-place ``exp``."""
         return self._write(_ops.exp, "exp_")
 
-    def log_(self) -> "Tensor":
+    def log_(self) -> Tensor:
         """In-place ``log``."""
         return self._write(_ops.log, "log_")
 
-    def sqrt_(self) -> "Tensor":
+    def sqrt_(self) -> Tensor:
         """In-place ``sqrt``."""
         return self._write(_ops.sqrt, "sqrt_")
 
-    def relu_(self) -> "Tensor":
+    def relu_(self) -> Tensor:
         """In-place ``relu``."""
         return self._write(_ops.relu, "relu_")
 
-    def sigmoid_(self) -> "Tensor":
+    def sigmoid_(self) -> Tensor:
         """In-place ``sigmoid``."""
         return self._write(_ops.sigmoid, "sigmoid_")
 
-    def tanh_(self) -> "Tensor":
+    def tanh_(self) -> Tensor:
         """In-place ``tanh``."""
         return self._write(_ops.tanh, "tanh_")
 
-    def where(self, condition, other) -> "Tensor":
+    def where(self, condition: Tensor, other: TensorOrScalar) -> Tensor:
         """``lucid.where(condition, self, other)`` (PyTorch's ``Tensor.where``)."""
         return _ops.where(condition, self, other)
 
-    def zero_(self) -> "Tensor":
+    def zero_(self) -> Tensor:
         """Fill with zeros, in place."""
         return self.fill_(0)
 
-    def fill_(self, value) -> "Tensor":
+    def fill_(self, value: TensorOrScalar) -> Tensor:
         """Fill with ``value`` (a number or a 0-d tensor), in place."""
         return self._write(lambda t: _ops.add(_ops.mul(t, 0), value), "fill_")
 
-    def copy_(self, src) -> "Tensor":
+    def copy_(self, src: Tensor) -> Tensor:
         """Copy ``src``'s values (broadcast to this shape, converted to this dtype) in place;
         the gradient flows to ``src``."""
         src = src if isinstance(src, Tensor) else Tensor(src)
         return self._write(lambda t: _ops.expand(src.to(self.dtype), self.shape), "copy_")
 
-    def normal_(self, mean=0.0, std=1.0) -> "Tensor":
+    def normal_(self, mean: builtins.float = 0.0, std: builtins.float = 1.0) -> Tensor:
         """Fill with samples of N(mean, std^2), in place."""
         noise = B.random_normal(self.shape, self.dtype.name, mean, std)
         return self._write(lambda t: _ops.add(_ops.mul(t, 0), Tensor._wrap(noise)), "normal_")
 
-    def uniform_(self, low=0.0, high=1.0, **bounds) -> "Tensor":
+    def uniform_(self, low: builtins.float = 0.0, high: builtins.float = 1.0, **bounds) -> Tensor:
         """Fill with samples uniform in [low, high) in place (PyTorch's ``from=``/``to=`` are
         accepted as keywords)."""
         low, high = bounds.pop("from", low), bounds.pop("to", high)
@@ -723,397 +766,461 @@ class Tensor:
         return _ops.bitwise_not(self)
 
     # --- op methods (lucid._methods.OPS entries with surface "T") ----------------------------
-    def abs(self):
+    def abs(self) -> Tensor:
         """``lucid.ops.abs`` as a method."""
         return _ops.abs(self)
 
-    def neg(self):
+    def neg(self) -> Tensor:
         """``lucid.ops.neg`` as a method."""
         return _ops.neg(self)
 
-    def exp(self):
+    def exp(self) -> Tensor:
         """``lucid.ops.exp`` as a method."""
         return _ops.exp(self)
 
-    def log(self):
+    def log(self) -> Tensor:
         """``lucid.ops.log`` as a method."""
         return _ops.log(self)
 
-    def log1p(self):
+    def log1p(self) -> Tensor:
         """``lucid.ops.log1p`` as a method."""
         return _ops.log1p(self)
 
-    def sqrt(self):
+    def sqrt(self) -> Tensor:
         """``lucid.ops.sqrt`` as a method."""
         return _ops.sqrt(self)
 
-    def sin(self):
+    def sin(self) -> Tensor:
         """``lucid.ops.sin`` as a method."""
         return _ops.sin(self)
 
-    def cos(self):
+    def cos(self) -> Tensor:
         """``lucid.ops.cos`` as a method."""
         return _ops.cos(self)
 
-    def tanh(self):
+    def tanh(self) -> Tensor:
         """``lucid.ops.tanh`` as a method."""
         return _ops.tanh(self)
 
-    def sigmoid(self):
+    def sigmoid(self) -> Tensor:
         """``lucid.ops.sigmoid`` as a method."""
         return _ops.sigmoid(self)
 
-    def relu(self):
+    def relu(self) -> Tensor:
         """``lucid.ops.relu`` as a method."""
         return _ops.relu(self)
 
-    def square(self):
+    def square(self) -> Tensor:
         """``lucid.ops.square`` as a method."""
         return _ops.square(self)
 
-    def erf(self):
+    def erf(self) -> Tensor:
         """``lucid.ops.erf`` as a method."""
         return _ops.erf(self)
 
-    def sign(self):
+    def sign(self) -> Tensor:
         """``lucid.ops.sign`` as a method."""
         return _ops.sign(self)
 
-    def clamp(self, min=None, max=None):
+    def clamp(self, min: TensorOrScalar | None = None, max: TensorOrScalar | None = None) -> Tensor:
         """``lucid.ops.clamp`` as a method."""
         return _ops.clamp(self, min, max)
 
-    def clip(self, min=None, max=None):
+    def clip(self, min: TensorOrScalar | None = None, max: TensorOrScalar | None = None) -> Tensor:
         """``lucid.ops.clip`` as a method."""
         return _ops.clip(self, min, max)
 
-    def maximum(self, b):
+    def maximum(self, b: TensorOrScalar) -> Tensor:
         """``lucid.ops.maximum`` as a method."""
         return _ops.maximum(self, b)
 
-    def minimum(self, b):
+    def minimum(self, b: TensorOrScalar) -> Tensor:
         """``lucid.ops.minimum`` as a method."""
         return _ops.minimum(self, b)
 
-    def add(self, b):
+    def add(self, b: TensorOrScalar) -> Tensor:
         """``lucid.ops.add`` as a method."""
         return _ops.add(self, b)
 
-    def sub(self, b):
+    def sub(self, b: TensorOrScalar) -> Tensor:
         """``lucid.ops.sub`` as a method."""
         return _ops.sub(self, b)
 
-    def mul(self, b):
+    def mul(self, b: TensorOrScalar) -> Tensor:
         """``lucid.ops.mul`` as a method."""
         return _ops.mul(self, b)
 
-    def div(self, b):
+    def div(self, b: TensorOrScalar) -> Tensor:
         """``lucid.ops.div`` as a method."""
         return _ops.div(self, b)
 
-    def pow(self, b):
+    def pow(self, b: TensorOrScalar) -> Tensor:
         """``lucid.ops.pow`` as a method."""
         return _ops.pow(self, b)
 
-    def floor_divide(self, b):
+    def floor_divide(self, b: TensorOrScalar) -> Tensor:
         """``lucid.ops.floor_divide`` as a method."""
         return _ops.floor_divide(self, b)
 
-    def eq(self, b):
+    def eq(self, b: TensorOrScalar) -> Tensor:
         """``lucid.ops.eq`` as a method."""
         return _ops.eq(self, b)
 
-    def ne(self, b):
+    def ne(self, b: TensorOrScalar) -> Tensor:
         """``lucid.ops.ne`` as a method."""
         return _ops.ne(self, b)
 
-    def lt(self, b):
+    def lt(self, b: TensorOrScalar) -> Tensor:
         """``lucid.ops.lt`` as a method."""
         return _ops.lt(self, b)
 
-    def le(self, b):
+    def le(self, b: TensorOrScalar) -> Tensor:
         """``lucid.ops.le`` as a method."""
         return _ops.le(self, b)
 
-    def gt(self, b):
+    def gt(self, b: TensorOrScalar) -> Tensor:
         """``lucid.ops.gt`` as a method."""
         return _ops.gt(self, b)
 
-    def ge(self, b):
+    def ge(self, b: TensorOrScalar) -> Tensor:
         """``lucid.ops.ge`` as a method."""
         return _ops.ge(self, b)
 
-    def isnan(self):
+    def isnan(self) -> Tensor:
         """``lucid.ops.isnan`` as a method."""
         return _ops.isnan(self)
 
-    def isinf(self):
+    def isinf(self) -> Tensor:
         """``lucid.ops.isinf`` as a method."""
         return _ops.isinf(self)
 
-    def logical_not(self):
+    def logical_not(self) -> Tensor:
         """``lucid.ops.logical_not`` as a method."""
         return _ops.logical_not(self)
 
-    def logical_and(self, other):
+    def logical_and(self, other: TensorOrScalar) -> Tensor:
         """``lucid.ops.logical_and`` as a method."""
         return _ops.logical_and(self, other)
 
-    def logical_or(self, other):
+    def logical_or(self, other: TensorOrScalar) -> Tensor:
         """``lucid.ops.logical_or`` as a method."""
         return _ops.logical_or(self, other)
 
-    def logical_xor(self, other):
+    def logical_xor(self, other: TensorOrScalar) -> Tensor:
         """``lucid.ops.logical_xor`` as a method."""
         return _ops.logical_xor(self, other)
 
-    def bitwise_and(self, other):
+    def bitwise_and(self, other: TensorOrScalar) -> Tensor:
         """``lucid.ops.bitwise_and`` as a method."""
         return _ops.bitwise_and(self, other)
 
-    def bitwise_or(self, other):
+    def bitwise_or(self, other: TensorOrScalar) -> Tensor:
         """``lucid.ops.bitwise_or`` as a method."""
         return _ops.bitwise_or(self, other)
 
-    def bitwise_xor(self, other):
+    def bitwise_xor(self, other: TensorOrScalar) -> Tensor:
         """``lucid.ops.bitwise_xor`` as a method."""
         return _ops.bitwise_xor(self, other)
 
-    def bitwise_not(self):
+    def bitwise_not(self) -> Tensor:
         """``lucid.ops.bitwise_not`` as a method."""
         return _ops.bitwise_not(self)
 
     @dim_aliases
-    def sum(self, dim=None, keepdim=False, *, dtype=None):
+    def sum(
+        self, dim: Dims = None, keepdim: builtins.bool = False, *, dtype: DTypeLike = None
+    ) -> Tensor:
         """``lucid.ops.sum`` as a method."""
         return _ops.sum(self, dim, keepdim, dtype=dtype)
 
     @dim_aliases
-    def mean(self, dim=None, keepdim=False, *, dtype=None):
+    def mean(
+        self, dim: Dims = None, keepdim: builtins.bool = False, *, dtype: DTypeLike = None
+    ) -> Tensor:
         """``lucid.ops.mean`` as a method."""
         return _ops.mean(self, dim, keepdim, dtype=dtype)
 
     @dim_aliases
-    def max(self, dim=None, keepdim=False, *, other=None):
+    def max(
+        self,
+        dim: Dims | Tensor = None,  # a Tensor here is ``max(x, other)``
+        keepdim: builtins.bool = False,
+        *,
+        other: TensorOrScalar | None = None,
+    ) -> Tensor | tuple[Tensor, Tensor]:
         """``lucid.ops.max`` as a method."""
         return _ops.max(self, dim, keepdim, other=other)
 
     @dim_aliases
-    def min(self, dim=None, keepdim=False, *, other=None):
+    def min(
+        self,
+        dim: Dims | Tensor = None,  # a Tensor here is ``min(x, other)``
+        keepdim: builtins.bool = False,
+        *,
+        other: TensorOrScalar | None = None,
+    ) -> Tensor | tuple[Tensor, Tensor]:
         """``lucid.ops.min`` as a method."""
         return _ops.min(self, dim, keepdim, other=other)
 
     @dim_aliases
-    def amax(self, dim=None, keepdim=False):
+    def amax(self, dim: Dims = None, keepdim: builtins.bool = False) -> Tensor:
         """``lucid.ops.amax`` as a method."""
         return _ops.amax(self, dim, keepdim)
 
     @dim_aliases
-    def amin(self, dim=None, keepdim=False):
+    def amin(self, dim: Dims = None, keepdim: builtins.bool = False) -> Tensor:
         """``lucid.ops.amin`` as a method."""
         return _ops.amin(self, dim, keepdim)
 
     @dim_aliases
-    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    def var(
+        self,
+        dim: Dims = None,
+        unbiased: builtins.bool | None = None,
+        keepdim: builtins.bool = False,
+        *,
+        correction=None,
+    ) -> Tensor:
         """``lucid.ops.var`` as a method."""
         return _ops.var(self, dim, unbiased, keepdim, correction=correction)
 
     @dim_aliases
-    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    def std(
+        self,
+        dim: Dims = None,
+        unbiased: builtins.bool | None = None,
+        keepdim: builtins.bool = False,
+        *,
+        correction=None,
+    ) -> Tensor:
         """``lucid.ops.std`` as a method."""
         return _ops.std(self, dim, unbiased, keepdim, correction=correction)
 
     @dim_aliases
-    def prod(self, dim=None, keepdim=False, *, dtype=None):
+    def prod(
+        self, dim: Dims = None, keepdim: builtins.bool = False, *, dtype: DTypeLike = None
+    ) -> Tensor:
         """``lucid.ops.prod`` as a method."""
         return _ops.prod(self, dim, keepdim, dtype=dtype)
 
     @dim_aliases
-    def argmax(self, dim=None, keepdim=False):
+    def argmax(self, dim: Dims = None, keepdim: builtins.bool = False) -> Tensor:
         """``lucid.ops.argmax`` as a method."""
         return _ops.argmax(self, dim, keepdim)
 
     @dim_aliases
-    def argmin(self, dim=None, keepdim=False):
+    def argmin(self, dim: Dims = None, keepdim: builtins.bool = False) -> Tensor:
         """``lucid.ops.argmin`` as a method."""
         return _ops.argmin(self, dim, keepdim)
 
     @dim_aliases
-    def logsumexp(self, dim=None, keepdim=False):
+    def logsumexp(self, dim: Dims = None, keepdim: builtins.bool = False) -> Tensor:
         """``lucid.ops.logsumexp`` as a method."""
         return _ops.logsumexp(self, dim, keepdim)
 
     @dim_aliases
-    def all(self, dim=None, keepdim=False):
+    def all(self, dim: Dims = None, keepdim: builtins.bool = False) -> Tensor:
         """``lucid.ops.all`` as a method."""
         return _ops.all(self, dim, keepdim)
 
     @dim_aliases
-    def any(self, dim=None, keepdim=False):
+    def any(self, dim: Dims = None, keepdim: builtins.bool = False) -> Tensor:
         """``lucid.ops.any`` as a method."""
         return _ops.any(self, dim, keepdim)
 
-    def reshape(self, *shape):
+    def reshape(self, *shape: IntOrSeq) -> Tensor:
         """``lucid.ops.reshape`` as a method."""
         return _ops.reshape(self, *shape)
 
-    def view(self, *shape):
+    def view(self, *shape: IntOrSeq) -> Tensor:
         """``lucid.ops.view`` as a method."""
         return _ops.view(self, *shape)
 
-    def flatten(self, start_dim=0, end_dim=-1):
+    def flatten(self, start_dim: builtins.int = 0, end_dim: builtins.int = -1) -> Tensor:
         """``lucid.ops.flatten`` as a method."""
         return _ops.flatten(self, start_dim, end_dim)
 
     @dim_aliases
-    def squeeze(self, dim=None):
+    def squeeze(self, dim: Dims = None) -> Tensor:
         """``lucid.ops.squeeze`` as a method."""
         return _ops.squeeze(self, dim)
 
     @dim_aliases
-    def unsqueeze(self, dim):
+    def unsqueeze(self, dim: builtins.int) -> Tensor:
         """``lucid.ops.unsqueeze`` as a method."""
         return _ops.unsqueeze(self, dim)
 
-    def permute(self, *dims):
+    def permute(self, *dims: IntOrSeq) -> Tensor:
         """``lucid.ops.permute`` as a method."""
         return _ops.permute(self, *dims)
 
-    def transpose(self, dim0, dim1):
+    def transpose(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """``lucid.ops.transpose`` as a method."""
         return _ops.transpose(self, dim0, dim1)
 
-    def swapaxes(self, axis0, axis1):
+    def swapaxes(self, axis0: builtins.int, axis1: builtins.int) -> Tensor:
         """``lucid.ops.swapaxes`` as a method."""
         return _ops.swapaxes(self, axis0, axis1)
 
-    def swapdims(self, dim0, dim1):
+    def swapdims(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """``lucid.ops.swapdims`` as a method."""
         return _ops.swapdims(self, dim0, dim1)
 
-    def t(self):
+    def t(self) -> Tensor:
         """``lucid.ops.t`` as a method."""
         return _ops.t(self)
 
-    def broadcast_to(self, *shape):
+    def broadcast_to(self, *shape: IntOrSeq) -> Tensor:
         """``lucid.ops.broadcast_to`` as a method."""
         return _ops.broadcast_to(self, *shape)
 
-    def expand(self, *sizes):
+    def expand(self, *sizes: IntOrSeq) -> Tensor:
         """``lucid.ops.expand`` as a method."""
         return _ops.expand(self, *sizes)
 
-    def split(self, split_size_or_sections, dim=0):
+    def split(self, split_size_or_sections, dim: builtins.int = 0) -> tuple[Tensor, ...]:
         """``lucid.ops.split`` as a method."""
         return _ops.split(self, split_size_or_sections, dim)
 
-    def chunk(self, chunks, dim=0):
+    def chunk(self, chunks: builtins.int, dim: builtins.int = 0) -> tuple[Tensor, ...]:
         """``lucid.ops.chunk`` as a method."""
         return _ops.chunk(self, chunks, dim)
 
-    def repeat(self, *sizes):
+    def repeat(self, *sizes: IntOrSeq) -> Tensor:
         """``lucid.ops.repeat`` as a method."""
         return _ops.repeat(self, *sizes)
 
-    def repeat_interleave(self, repeats, dim=None):
+    def repeat_interleave(self, repeats, dim: Dims = None) -> Tensor:
         """``lucid.ops.repeat_interleave`` as a method."""
         return _ops.repeat_interleave(self, repeats, dim)
 
-    def tile(self, dims):
+    def tile(self, dims: IntOrSeq) -> Tensor:
         """``lucid.ops.tile`` as a method."""
         return _ops.tile(self, dims)
 
-    def astype(self, dtype):
+    def astype(self, dtype: DTypeLike) -> Tensor:
         """``lucid.ops.astype`` as a method."""
         return _ops.astype(self, dtype)
 
-    def matmul(self, b):
+    def matmul(self, b: TensorOrScalar) -> Tensor:
         """``lucid.ops.matmul`` as a method."""
         return _ops.matmul(self, b)
 
-    def dot(self, b):
+    def dot(self, b: TensorOrScalar) -> Tensor:
         """``lucid.ops.dot`` as a method."""
         return _ops.dot(self, b)
 
     @dim_aliases
-    def softmax(self, dim=-1):
+    def softmax(self, dim: builtins.int = -1) -> Tensor:
         """``lucid.ops.softmax`` as a method."""
         return _ops.softmax(self, dim)
 
     @dim_aliases
-    def log_softmax(self, dim=-1):
+    def log_softmax(self, dim: builtins.int = -1) -> Tensor:
         """``lucid.ops.log_softmax`` as a method."""
         return _ops.log_softmax(self, dim)
 
-    def lerp(self, end, weight):
+    def lerp(self, end: Tensor, weight: Tensor) -> Tensor:
         """``lucid.ops.lerp`` as a method."""
         return _ops.lerp(self, end, weight)
 
-    def flip(self, *dims):
+    def flip(self, *dims: IntOrSeq) -> Tensor:
         """``lucid.ops.flip`` as a method."""
         return _ops.flip(self, *dims)
 
-    def roll(self, shifts, dims=None):
+    def roll(self, shifts, dims: Dims = None) -> Tensor:
         """``lucid.ops.roll`` as a method."""
         return _ops.roll(self, shifts, dims)
 
-    def diag(self, diagonal=0):
+    def diag(self, diagonal: builtins.int = 0) -> Tensor:
         """``lucid.ops.diag`` as a method."""
         return _ops.diag(self, diagonal)
 
-    def sort(self, dim=-1, descending=False, stable=False):
+    def sort(
+        self,
+        dim: builtins.int = -1,
+        descending: builtins.bool = False,
+        stable: builtins.bool = False,
+    ) -> tuple[Tensor, Tensor]:
         """``lucid.ops.sort`` as a method."""
         return _ops.sort(self, dim, descending, stable)
 
-    def argsort(self, dim=-1, descending=False, stable=False):
+    def argsort(
+        self,
+        dim: builtins.int = -1,
+        descending: builtins.bool = False,
+        stable: builtins.bool = False,
+    ) -> Tensor:
         """``lucid.ops.argsort`` as a method."""
         return _ops.argsort(self, dim, descending, stable)
 
-    def topk(self, k, dim=-1, largest=True, sorted=True):
+    def topk(
+        self,
+        k: builtins.int,
+        dim: builtins.int = -1,
+        largest: builtins.bool = True,
+        sorted: builtins.bool = True,
+    ) -> tuple[Tensor, Tensor]:
         """``lucid.ops.topk`` as a method."""
         return _ops.topk(self, k, dim, largest, sorted)
 
-    def cumsum(self, dim, *, dtype=None):
+    def cumsum(self, dim: builtins.int, *, dtype: DTypeLike = None) -> Tensor:
         """``lucid.ops.cumsum`` as a method."""
         return _ops.cumsum(self, dim, dtype=dtype)
 
-    def cumprod(self, dim, *, dtype=None):
+    def cumprod(self, dim: builtins.int, *, dtype: DTypeLike = None) -> Tensor:
         """``lucid.ops.cumprod`` as a method."""
         return _ops.cumprod(self, dim, dtype=dtype)
 
-    def bincount(self, weights=None, minlength=0):
+    def bincount(self, weights=None, minlength: builtins.int = 0) -> Tensor:
         """``lucid.ops.bincount`` as a method."""
         return _ops.bincount(self, weights, minlength)
 
-    def gather(self, dim, index):
+    def gather(self, dim: builtins.int, index: Tensor) -> Tensor:
         """``lucid.ops.gather`` as a method."""
         return _ops.gather(self, dim, index)
 
-    def index_select(self, dim, index):
+    def index_select(self, dim: builtins.int, index: Tensor) -> Tensor:
         """``lucid.ops.index_select`` as a method."""
         return _ops.index_select(self, dim, index)
 
-    def masked_fill(self, mask, value):
+    def masked_fill(self, mask: Tensor, value: TensorOrScalar) -> Tensor:
         """``lucid.ops.masked_fill`` as a method."""
         return _ops.masked_fill(self, mask, value)
 
-    def masked_fill_(self, mask, value):
+    def masked_fill_(self, mask: Tensor, value: TensorOrScalar) -> Tensor:
         """``lucid.ops.masked_fill_`` as a method."""
         return _ops.masked_fill_(self, mask, value)
 
-    def scatter(self, dim, index, src=None, value=None, *, reduce=None):
+    def scatter(
+        self,
+        dim: builtins.int,
+        index: Tensor,
+        src: Tensor | None = None,
+        value: TensorOrScalar | None = None,
+        *,
+        reduce=None,
+    ) -> Tensor:
         """``lucid.ops.scatter`` as a method."""
         return _ops.scatter(self, dim, index, src, value, reduce=reduce)
 
-    def scatter_(self, dim, index, src=None, value=None, *, reduce=None):
+    def scatter_(
+        self,
+        dim: builtins.int,
+        index: Tensor,
+        src: Tensor | None = None,
+        value: TensorOrScalar | None = None,
+        *,
+        reduce=None,
+    ) -> Tensor:
         """``lucid.ops.scatter_`` as a method."""
         return _ops.scatter_(self, dim, index, src, value, reduce=reduce)
 
-    def scatter_add(self, dim, index, src):
+    def scatter_add(self, dim: builtins.int, index: Tensor, src: Tensor) -> Tensor:
         """``lucid.ops.scatter_add`` as a method."""
         return _ops.scatter_add(self, dim, index, src)
 
-    def scatter_add_(self, dim, index, src):
+    def scatter_add_(self, dim: builtins.int, index: Tensor, src: Tensor) -> Tensor:
         """``lucid.ops.scatter_add_`` as a method."""
         return _ops.scatter_add_(self, dim, index, src)
 
@@ -1129,6 +1236,7 @@ class Tensor:
 
 def _format_values(t: Tensor, prefix: str) -> str:
     arr = t.numpy()
+    fmt: Any = None  # numpy's formatter dict (a TypedDict in its stubs)
     if arr.dtype.kind == "f":
         mags = np.abs(arr[np.isfinite(arr) & (arr != 0)]).astype(np.float64)
         # positional notation would print 1e-8 as 0.0: switch to scientific for such ranges
@@ -1138,8 +1246,6 @@ def _format_values(t: Tensor, prefix: str) -> str:
         else:
             fmt = {"float_kind": lambda v: np.format_float_positional(v, precision=6, unique=True,
                                                                        trim="0")}
-    else:
-        fmt = None
     return np.array2string(arr, separator=", ", formatter=fmt, threshold=1000, edgeitems=3,
                            prefix=prefix, max_line_width=100)
 

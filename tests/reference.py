@@ -46,8 +46,10 @@ def _ungrouped(a):
 
 def conv_out_size(in_spatial, kernel_size, stride, padding, dilation):
     """Output spatial size of a convolution with (lo, hi) padding pairs."""
-    return tuple((n + lo + hi - d * (k - 1) - 1) // s + 1
-                 for n, k, s, (lo, hi), d in zip(in_spatial, kernel_size, stride, padding, dilation))
+    return tuple(
+        (n + lo + hi - d * (k - 1) - 1) // s + 1
+        for n, k, s, (lo, hi), d in zip(in_spatial, kernel_size, stride, padding, dilation)
+    )
 
 
 def _zero_pad(x, padding):
@@ -88,7 +90,10 @@ def conv_input_grad(dy, w, in_spatial, stride, padding, dilation, groups):
 
 
 def conv_weight_grad(x, dy, kernel_size, stride, padding, dilation, groups):
-    """Adjoint of ``conv_forward`` in w: dw[co, ci', k] = sum_{n, o} dy[n, co, o] * xpad[n, ci, o*s + k*d]."""
+    """Adjoint of ``conv_forward`` in w.
+
+    dw[co, ci', k] = sum_{n, o} dy[n, co, o] * xpad[n, ci, o*s + k*d].
+    """
     x, dy = _f64(x), _f64(dy)
     kernel_size, out = tuple(kernel_size), dy.shape[2:]
     xg = _grouped(_zero_pad(x, padding), groups)            # (N, G, Cig, *Sp)
@@ -103,8 +108,12 @@ def conv_weight_grad(x, dy, kernel_size, stride, padding, dilation, groups):
 
 def conv_transpose_out_size(in_spatial, kernel_size, stride, padding, output_padding, dilation):
     """PyTorch ConvTranspose output size: (S-1)*s - 2p + d*(K-1) + output_padding + 1."""
-    return tuple((n - 1) * s - 2 * p + d * (k - 1) + op + 1
-                 for n, k, s, p, op, d in zip(in_spatial, kernel_size, stride, padding, output_padding, dilation))
+    return tuple(
+        (n - 1) * s - 2 * p + d * (k - 1) + op + 1
+        for n, k, s, p, op, d in zip(
+            in_spatial, kernel_size, stride, padding, output_padding, dilation
+        )
+    )
 
 
 def conv_transpose_forward(x, w, stride, padding, output_padding, dilation, groups):
@@ -130,7 +139,10 @@ def conv_transpose_forward(x, w, stride, padding, output_padding, dilation, grou
 # ----------------------------------------------------------------------------- pooling
 
 def pool_out_size(in_spatial, kernel_size, stride, padding, dilation, ceil_mode):
-    """PyTorch pooling output size; in ceil mode the last window must start inside input or left pad."""
+    """PyTorch pooling output size.
+
+    In ceil mode the last window must start inside the input or the left padding.
+    """
     res = []
     for n, k, s, p, d in zip(in_spatial, kernel_size, stride, padding, dilation):
         span = n + 2 * p - d * (k - 1) - 1
@@ -150,7 +162,9 @@ def _pool_pad(x, out, kernel_size, stride, padding, dilation, value):
 
 
 def max_pool_forward(x, kernel_size, stride, padding, dilation, ceil_mode):
-    """Max pooling with -inf padding; returns (y, argmax) with argmax a flat index into x's spatial dims.
+    """Max pooling with -inf padding; returns (y, argmax).
+
+    argmax is a flat index into x's spatial dims.
 
     Ties go to the first maximal element in row-major window order.
     """
@@ -176,7 +190,7 @@ def max_pool_forward(x, kernel_size, stride, padding, dilation, ceil_mode):
 
 
 def max_pool_backward(dy, argmax_indices, in_shape):
-    """Scatter-add dy to the argmax positions (flat spatial indices) of an input of shape in_shape."""
+    """Scatter-add dy to the argmax positions (flat spatial indices) of an input of in_shape."""
     dy = _f64(dy)
     N, C = in_shape[:2]
     dx = np.zeros((N * C, int(np.prod(in_shape[2:]))))
@@ -186,7 +200,10 @@ def max_pool_backward(dy, argmax_indices, in_shape):
 
 
 def _avg_divisor(in_spatial, out, kernel_size, stride, padding, count_include_pad):
-    """Per-output-position divisor of PyTorch's avg pooling (windows clipped to S + p; pads optional)."""
+    """Per-output-position divisor of PyTorch's avg pooling.
+
+    Windows are clipped to S + p; padded positions count only with count_include_pad.
+    """
     div = np.ones(())
     for n, o, k, s, p in zip(in_spatial, out, kernel_size, stride, padding):
         start = np.arange(o) * s - p
@@ -209,8 +226,10 @@ def avg_pool_forward(x, kernel_size, stride, padding, ceil_mode=False, count_inc
     return y / _avg_divisor(S, out, kernel_size, stride, padding, count_include_pad)
 
 
-def avg_pool_backward(dy, in_shape, kernel_size, stride, padding, ceil_mode=False, count_include_pad=True):
-    """Adjoint of ``avg_pool_forward``: scatter dy / divisor over each window, then crop the padding."""
+def avg_pool_backward(
+    dy, in_shape, kernel_size, stride, padding, ceil_mode=False, count_include_pad=True
+):
+    """Adjoint of ``avg_pool_forward``: scatter dy / divisor over each window, crop the padding."""
     dy = _f64(dy)
     S, ones = tuple(in_shape[2:]), (1,) * len(kernel_size)
     out = dy.shape[2:]

@@ -170,9 +170,8 @@ def test_grad_modes_as_decorators_and_restored_after_errors():
     with pytest.raises(KeyError):
         fails()
     assert lucid.is_grad_enabled()
-    with pytest.raises(KeyError):
-        with lucid.no_grad():
-            raise KeyError("boom")
+    with pytest.raises(KeyError), lucid.no_grad():
+        raise KeyError("boom")
     assert lucid.is_grad_enabled()
     lucid.set_grad_enabled(False)
     try:

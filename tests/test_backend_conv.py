@@ -13,13 +13,16 @@ import numpy as np
 import pytest
 
 import lucid._backend as B
-from lucid._backend import conv as C
-from lucid._backend import dispatch as D
+from lucid._backend import conv as C, dispatch as D
 from tests import reference as ref
-from tests.conv_cases import config_id as _cid
-from tests.conv_cases import assert_covers_corners, make_configs, make_patch_configs
-from tests.conv_cases import make_data as _data
-from tests.conv_cases import rel_err
+from tests.conv_cases import (
+    assert_covers_corners,
+    config_id as _cid,
+    make_configs,
+    make_data as _data,
+    make_patch_configs,
+    rel_err,
+)
 
 RTOL = 1e-4
 

@@ -44,9 +44,8 @@ def test_the_setting_is_restored_after_a_small_gemm(fake):
 
 
 def test_the_setting_is_restored_when_the_gemm_fails(fake):
-    with pytest.raises(ZeroDivisionError):
-        with bt.gemm_threads(1000):
-            1 / 0
+    with pytest.raises(ZeroDivisionError), bt.gemm_threads(1000):
+        1 / 0
     assert fake.threads == 4
 
 

@@ -7,7 +7,6 @@ import pytest
 
 from lucid.datasets import MOTION_NAMES, SHAPE_NAMES, make_motion_clips, make_shapes3d
 
-
 # ---------------------------------------------------------------------------------------
 # Small NumPy classifiers / features used as probes
 # ---------------------------------------------------------------------------------------

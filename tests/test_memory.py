@@ -11,10 +11,12 @@ MIB = 1024 * 1024
 
 
 def test_active_and_peak_follow_a_big_tensor():
+    gc.collect()  # earlier tests' garbage freed now, not while this test measures
     base = memory.active()
-    x = lucid.zeros(1024, 1024)
+    x = lucid.zeros(1024, 1024)  # 4 MiB of float32
     x.numpy()  # evaluated: now it holds memory
-    assert memory.active() >= base + 4 * MIB
+    # (a few bytes of other arrays may still be freed meanwhile: allow 1 MiB of that, not 4)
+    assert memory.active() >= base + 3 * MIB
     memory.reset_peak()
     assert memory.peak() < 4 * MIB  # MLX restarts the peak from zero
     y = lucid.ones(1024, 1024)

@@ -14,11 +14,14 @@ import numpy as np
 import pytest
 
 from lucid._backend import numpy_conv as nc
-from tests.conv_cases import config_id as _cid
-from tests.conv_cases import conv_args as _args
-from tests.conv_cases import assert_covers_corners, make_configs
-from tests.conv_cases import make_data as _data
-from tests.conv_cases import rel_err as _rel
+from tests.conv_cases import (
+    assert_covers_corners,
+    config_id as _cid,
+    conv_args as _args,
+    make_configs,
+    make_data as _data,
+    rel_err as _rel,
+)
 
 RTOL = 1e-4
 

@@ -30,7 +30,7 @@ def body(path, framework):
 
 
 def test_every_script_has_a_port():
-    assert SCRIPTS == sorted(p.name for p in (PORTED / "lucid").glob("*.py")) and len(SCRIPTS) == 3
+    assert sorted(p.name for p in (PORTED / "lucid").glob("*.py")) == SCRIPTS and len(SCRIPTS) == 3
 
 
 @pytest.mark.parametrize("name", SCRIPTS)

@@ -10,7 +10,6 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 import reference as ref  # noqa: E402
 
-
 # ----------------------------------------------------------------------------- naive loops
 
 def naive_conv(x, w, stride, padding, dilation, groups):
@@ -25,7 +24,10 @@ def naive_conv(x, w, stride, padding, dilation, groups):
         g = co // cog
         acc = 0.0
         for c, k in itertools.product(range(cig), np.ndindex(*K)):
-            pos = [oi * s + ki * d - lo for oi, ki, s, d, (lo, _) in zip(o, k, stride, dilation, padding)]
+            pos = [
+                oi * s + ki * d - lo
+                for oi, ki, s, d, (lo, _) in zip(o, k, stride, dilation, padding)
+            ]
             if all(0 <= p < sz for p, sz in zip(pos, S)):
                 acc += w[(co, c) + k] * x[(n, g * cig + c) + tuple(pos)]
         y[(n, co) + o] = acc
@@ -71,7 +73,8 @@ def test_forward_matches_naive(S, cin, cout, K, s, p, d, g):
                                rtol=1e-12, atol=1e-12)
 
 
-# ----------------------------------------------------------------------------- (b) adjointness sweep
+# ------------------------------------------------------------------------ (b) adjointness sweep
+
 
 def random_conv_config(rng):
     """Random small conv problem (valid: at least one output position)."""
@@ -114,7 +117,8 @@ def test_input_grad_untouched_positions_are_zero():
     np.testing.assert_array_equal(dx[0, 0], [1, 0, 0, 1, 0])
 
 
-# ----------------------------------------------------------------------------- (c) transpose == input grad
+# ------------------------------------------------------------------ (c) transpose == input grad
+
 
 def test_conv_transpose_matches_input_grad():
     rng = np.random.default_rng(2)
@@ -137,7 +141,9 @@ def test_conv_transpose_matches_input_grad():
         w = rng.standard_normal((cin, cog) + K)
         y = ref.conv_transpose_forward(x, w, s, p, op, d, g)
         assert y.shape == (2, cog * g) + out
-        np.testing.assert_allclose(y, ref.conv_input_grad(x, w, out, s, pairs, d, g), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            y, ref.conv_input_grad(x, w, out, s, pairs, d, g), rtol=1e-12, atol=1e-12
+        )
 
 
 # ----------------------------------------------------------------------------- pooling
@@ -146,7 +152,9 @@ def test_pool_out_size_pytorch_rule():
     assert ref.pool_out_size((5,), (3,), (2,), (0,), (1,), True) == (2,)
     assert ref.pool_out_size((6,), (3,), (2,), (0,), (1,), True) == (3,)
     assert ref.pool_out_size((6,), (3,), (2,), (0,), (1,), False) == (2,)
-    assert ref.pool_out_size((5,), (2,), (2,), (1,), (1,), True) == (3,)  # 4th window would start in right pad
+    assert ref.pool_out_size((5,), (2,), (2,), (1,), (1,), True) == (
+        3,
+    )  # 4th window would start in right pad
 
 
 POOL_CASES = [  # S, K, stride, pad, dilation, ceil_mode
@@ -168,7 +176,9 @@ def test_max_pool(S, K, s, p, d, ceil):
     np.testing.assert_array_equal(idx, nidx)
     dy = rng.standard_normal(y.shape)
     f = lambda z: np.vdot(ref.max_pool_forward(z, K, s, p, d, ceil)[0], dy)  # noqa: E731
-    np.testing.assert_allclose(ref.max_pool_backward(dy, idx, x.shape), ref.numeric_grad(f, x), atol=1e-6)
+    np.testing.assert_allclose(
+        ref.max_pool_backward(dy, idx, x.shape), ref.numeric_grad(f, x), atol=1e-6
+    )
 
 
 def test_max_pool_ties_first_in_window():
@@ -195,11 +205,17 @@ def test_avg_pool(S, K, s, p, d, ceil, include_pad):
 def test_avg_pool_divisor():
     x = np.arange(1.0, 6.0).reshape(1, 1, 5)
     # k=2, s=2, p=1, ceil: windows [-1,0], [1,2], [3,4] ; last window clipped to S+p = 6
-    np.testing.assert_allclose(ref.avg_pool_forward(x, (2,), (2,), (1,), True, True)[0, 0], [0.5, 2.5, 4.5])
-    np.testing.assert_allclose(ref.avg_pool_forward(x, (2,), (2,), (1,), True, False)[0, 0], [1.0, 2.5, 4.5])
+    np.testing.assert_allclose(
+        ref.avg_pool_forward(x, (2,), (2,), (1,), True, True)[0, 0], [0.5, 2.5, 4.5]
+    )
+    np.testing.assert_allclose(
+        ref.avg_pool_forward(x, (2,), (2,), (1,), True, False)[0, 0], [1.0, 2.5, 4.5]
+    )
     # k=3, s=2, p=0, ceil on S=6: last window [4, 6) clipped to S+p = 6 -> divisor 2 either way
     x6 = np.arange(1.0, 7.0).reshape(1, 1, 6)
-    np.testing.assert_allclose(ref.avg_pool_forward(x6, (3,), (2,), (0,), True, True)[0, 0], [2.0, 4.0, 5.5])
+    np.testing.assert_allclose(
+        ref.avg_pool_forward(x6, (3,), (2,), (0,), True, True)[0, 0], [2.0, 4.0, 5.5]
+    )
 
 
 def test_numeric_grad():

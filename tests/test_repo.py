@@ -22,7 +22,9 @@ def test_workflow_parses_and_covers_the_platforms_users_run():
     flow = yaml.safe_load(WORKFLOW.read_text())
     test = flow["jobs"]["test"]
     matrix = test["strategy"]["matrix"]
-    assert {"macos-14", "macos-15"} <= set(matrix["os"]) and any("ubuntu" in o for o in matrix["os"])
+    assert {"macos-14", "macos-15"} <= set(matrix["os"]) and any(
+        "ubuntu" in o for o in matrix["os"]
+    )
     assert matrix["python"] == ["3.10", "3.11", "3.12", "3.13"]
     runs = [step.get("run", "") for job in flow["jobs"].values() for step in job["steps"]]
     assert any(r.startswith("make test") for r in runs) and "make lint" in runs

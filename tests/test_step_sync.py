@@ -16,8 +16,7 @@ import pytest
 
 import lucid
 import lucid.nn.functional as F
-from lucid import _backend as B
-from lucid import memory, nn
+from lucid import _backend as B, memory, nn
 from lucid._backend import runtime
 
 

@@ -58,7 +58,8 @@ blocks, (N, C, O0, s0, O1, s1, ...), the im2col is the first K entries of each b
 
 import itertools
 import math
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import mlx.core as mx
 

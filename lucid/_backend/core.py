@@ -7,11 +7,11 @@ import contextlib
 import math
 import os
 import sys
+from collections.abc import Callable
+from types import FrameType
 
 import mlx.core as mx
 import numpy as np
-
-from lucid._backend import runtime
 
 # --- the array type and the primitives the ops are written with -----------------------------
 # (matmul is not here: ops multiply through dispatch.matmul, exported as ``matmul_on``, which
@@ -28,6 +28,8 @@ from mlx.core import (  # noqa: F401  (re-exported: this list *is* Lucid's primi
     clip,
     concatenate,
     cumprod,
+    cumsum,
+    einsum,
     equal,
     erfinv,
     expand_dims,
@@ -43,18 +45,20 @@ from mlx.core import (  # noqa: F401  (re-exported: this list *is* Lucid's primi
     log,
     log1p,
     max,
-    moveaxis,
     maximum,
     mean,
     min,
     minimum,
+    moveaxis,
     not_equal,
     ones,
     pad,
     power,
     prod,
+    put_along_axis,
     repeat,
     reshape,
+    roll,
     sign,
     sqrt,
     square,
@@ -62,16 +66,14 @@ from mlx.core import (  # noqa: F401  (re-exported: this list *is* Lucid's primi
     sum,
     swapaxes,
     take_along_axis,
-    put_along_axis,
     tanh,
     tile,
     transpose,
     where,
     zeros,
-    cumsum,
-    einsum,
-    roll,
 )
+
+from lucid._backend import runtime
 
 Array = mx.array
 
@@ -88,7 +90,8 @@ def _sigmoid64(x):
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-_EXACT = {"exp": np.exp, "sin": np.sin, "cos": np.cos, "erf": _erf64, "sigmoid": _sigmoid64}
+_EXACT: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "exp": np.exp, "sin": np.sin, "cos": np.cos, "erf": _erf64, "sigmoid": _sigmoid64}
 
 
 def exact_unary(name: str, x):
@@ -149,8 +152,15 @@ __all__ = [
     "cumsum", "einsum", "roll",
     "MAX_NDIM", "check_ndim", "exact_unary",
 ]
-from mlx.core import (bitwise_and, bitwise_invert, bitwise_or, bitwise_xor,  # noqa: E402,F401
-                      logical_and, logical_or, logical_xor)
+from mlx.core import (  # noqa: E402,F401
+    bitwise_and,
+    bitwise_invert,
+    bitwise_or,
+    bitwise_xor,
+    logical_and,
+    logical_or,
+    logical_xor,
+)
 
 # --- dtypes -------------------------------------------------------------------------------------
 DTYPES = {
@@ -251,7 +261,8 @@ def _caller_stacklevel() -> int:
     """The ``stacklevel`` (for a warning raised by our caller) of the first frame outside Lucid,
     so the warning names the user's line whichever public function led here."""
     package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    frame, level = sys._getframe(2), 2
+    frame: FrameType | None = sys._getframe(2)
+    level = 2
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
         frame, level = frame.f_back, level + 1
     return level
@@ -413,7 +424,9 @@ def accurate_sum(a, axes, keepdims: bool = False, out_dtype: str | None = None):
         out = mx.sum(work, axis=list(axes), keepdims=keepdims)
         return out if out.dtype == out_dt else out.astype(out_dt)
     # merge each run of adjacent reduced axes into one (a free reshape for contiguous data)
-    merged, merged_axes, i = [], [], 0
+    merged: list[int] = []
+    merged_axes: list[int] = []
+    i = 0
     while i < len(shape):
         j = i
         while i in axes and j + 1 < len(shape) and j + 1 in axes:

@@ -29,9 +29,7 @@ import warnings
 
 import mlx.core as mx
 
-from lucid._backend import blas_threads
-from lucid._backend import conv as mlx_conv
-from lucid._backend import runtime
+from lucid._backend import blas_threads, conv as mlx_conv, runtime
 from lucid._backend.core import from_numpy, mx_dtype_of, to_numpy
 
 CPU_KERNEL_SETS = ("mlx", "numpy")
@@ -121,7 +119,8 @@ def _host(a):
     return to_numpy(a, "kernel")
 
 
-_SETS = {"taps": mlx_conv.TAPS, "conv_general": mlx_conv.CONV_GENERAL, "patch": mlx_conv.PATCH}
+_SETS: dict[str, mlx_conv.KernelSet | _NumpyKernels] = {
+    "taps": mlx_conv.TAPS, "conv_general": mlx_conv.CONV_GENERAL, "patch": mlx_conv.PATCH}
 
 
 def kernel_set(route: str):
@@ -173,7 +172,7 @@ _NUMPY_MATMUL_MIN_WORK = 1 << 18
 
 def matmul(a, b, device: str):
     """a @ b (numpy's rules, operands at least 2-D) with the kernels chosen for ``device``."""
-    if a.dtype == b.dtype and _numpy_set(device, mx_dtype_of(a)):
-        if blas_threads.gemm_work(a.shape, a.size, b.shape, b.size) >= _NUMPY_MATMUL_MIN_WORK:
-            return from_numpy(blas_threads.matmul(_host(a), _host(b)))
+    if (a.dtype == b.dtype and _numpy_set(device, mx_dtype_of(a))
+            and blas_threads.gemm_work(a.shape, a.size, b.shape, b.size) >= _NUMPY_MATMUL_MIN_WORK):
+        return from_numpy(blas_threads.matmul(_host(a), _host(b)))
     return mx.matmul(a, b)

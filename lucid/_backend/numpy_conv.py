@@ -70,7 +70,7 @@ class _PhaseTaps(NamedTuple):
 
     first: int
     step: int
-    count: int
+    count: int  # type: ignore[assignment]  # a field named like tuple.count, which it hides
     first_shift: int
     shift_step: int
 

@@ -181,7 +181,7 @@ def compile_function(fn):
     return mx.compile(fn)
 
 
-_trace_key = []  # the random key threaded through the function being traced
+_trace_key: list = []  # the random key threaded through the function being traced
 
 
 def fresh_key():

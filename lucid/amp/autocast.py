@@ -18,8 +18,11 @@ gets a float32 gradient. float64 and integer tensors are never cast.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import Any
 
 from lucid import _backend as B
+from lucid._typing import DTypeLike
 from lucid.dtypes import as_dtype_name
 from lucid.ops import _util
 from lucid.tensor import Tensor
@@ -96,7 +99,7 @@ class autocast:
     ignored (Lucid does not cache casts). Also usable as a decorator.
     """
 
-    def __init__(self, device_type: str = "cpu", dtype=None, enabled: bool = True,
+    def __init__(self, device_type: str = "cpu", dtype: DTypeLike = None, enabled: bool = True,
                  cache_enabled=None):
         if device_type not in ("cpu", "gpu"):
             raise ValueError(f"autocast: device_type must be 'cpu' or 'gpu', got "
@@ -130,11 +133,11 @@ class autocast:
                 _util.set_autocast_hook(None)
         return False
 
-    def __call__(self, fn):
+    def __call__(self, fn: Callable[..., Any]):
         import functools
 
         @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
+        def wrapper(*args: Any, **kwargs: Any):
             with autocast(self.device_type, self.dtype_name, self.enabled):
                 return fn(*args, **kwargs)
 

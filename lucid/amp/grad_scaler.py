@@ -16,8 +16,10 @@ read the values back (on request).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from lucid import _backend as B
+from lucid.optim.optimizer import Optimizer
 from lucid.tensor import Tensor
 
 __all__ = ["GradScaler"]
@@ -85,7 +87,7 @@ class GradScaler:
         return self._per_optimizer.setdefault(id(optimizer), {"stage": "ready",
                                                               "found_inf": None})
 
-    def unscale_(self, optimizer) -> None:
+    def unscale_(self, optimizer: Optimizer) -> None:
         """Divide ``optimizer``'s gradients by the scale in place (once per step, before
         ``step``), noting whether any is inf/NaN; e.g. before gradient clipping."""
         if not self._enabled:
@@ -109,7 +111,7 @@ class GradScaler:
         entry["found_inf"] = found
         entry["stage"] = "unscaled"
 
-    def step(self, optimizer, *args, **kwargs):
+    def step(self, optimizer: Optimizer, *args: Any, **kwargs: Any):
         """Unscale (unless ``unscale_`` was called) and run ``optimizer.step()``, keeping the old
         parameters and optimizer state wherever a gradient was inf/NaN (a skipped step)."""
         if not self._enabled:

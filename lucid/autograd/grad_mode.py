@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Callable
+from typing import Any
 
 _state = threading.local()
 
@@ -32,11 +34,11 @@ class _GradMode:
         set_grad_enabled(self._prev)
         return False
 
-    def __call__(self, fn):
+    def __call__(self, fn: Callable[..., Any]):
         mode = self.mode
 
         @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
+        def wrapper(*args: Any, **kwargs: Any):
             prev = is_grad_enabled()
             set_grad_enabled(mode)
             try:

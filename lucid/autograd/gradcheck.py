@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from lucid.autograd.grad_mode import no_grad
@@ -11,7 +14,9 @@ class GradcheckError(AssertionError):
     """Raised by ``gradcheck`` with the worst mismatch it found."""
 
 
-def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0) -> bool:
+def gradcheck(
+    fn: Callable[..., Any], inputs, eps: float = 1e-6, atol=1e-5, rtol=1e-3, seed: int = 0
+) -> bool:
     """Check the gradients of ``fn(*inputs)`` with respect to every input that requires grad.
 
     Inputs are copied to float64 on the CPU stream. For a non-scalar output the check projects it

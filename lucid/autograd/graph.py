@@ -9,10 +9,12 @@ pass nobody keeps is freed with it, and ``backward()`` frees the nodes it replay
 
 from __future__ import annotations
 
+from typing import Any
+
 from lucid import _backend as B
 from lucid.autograd.grad_mode import _state
 
-_Tensor = None  # set by lucid.tensor once the class exists (it is built on this module)
+_Tensor: Any = None  # set by lucid.tensor once the class exists (it is built on this module)
 
 
 class Node:
@@ -27,7 +29,7 @@ class Node:
     __slots__ = ("backward", "parents", "name", "saves", "versions", "reads_output",
                  "out_version")
 
-    def __init__(self, backward, parents, name, saves=None, versions=None, reads_output=True):
+    def __init__(self, backward, parents, name: str, saves=None, versions=None, reads_output=True):
         self.backward = backward
         self.parents = parents
         self.name = name
@@ -40,7 +42,7 @@ class Node:
         return f"<{self.name}Backward>"
 
 
-def record(data, parents, backward, name="Op", saves=None, saves_output=True):
+def record(data, parents, backward, name: str = "Op", saves=None, saves_output=True):
     """A new Tensor holding ``data``, recorded on the tape when grad mode is on and any of
     ``parents`` (Tensors, or plain numbers which get no gradient) requires grad.
 

@@ -9,6 +9,7 @@ import numbers
 import numpy as np
 
 from lucid import _backend as B
+from lucid._typing import DTypeLike
 from lucid.tensor import Tensor
 
 __all__ = ["default_collate", "stack_samples", "finish_batch", "to_host", "from_host",
@@ -31,7 +32,7 @@ class _Stacked:
     """A numpy batch that becomes one Tensor of its dtype (or of ``dtype``, for the element
     bits of Tensor samples, on their ``device``)."""
 
-    def __init__(self, array, dtype=None, device=None):
+    def __init__(self, array, dtype: DTypeLike = None, device: str | None = None):
         self.array, self.dtype, self.device = array, dtype, device
 
 
@@ -65,7 +66,7 @@ def convert_sample(tree):
     if isinstance(tree, tuple) and not hasattr(tree, "_fields"):
         tree = list(tree)
 
-    def leaf(x):
+    def leaf(x: Tensor):
         if isinstance(x, HostTensor):
             return x.tensor()
         if isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind in "biuf":

@@ -66,7 +66,7 @@ class DataLoader:
                  sampler=None, batch_sampler=None, num_workers: int = 0, collate_fn=None,
                  pin_memory: bool = False, drop_last: bool = False, timeout: float = 0,
                  worker_init_fn=None, *, prefetch_factor: int | None = None,
-                 persistent_workers: bool = False, seed=None):
+                 persistent_workers: bool = False, seed: int | None = None):
         if batch_sampler is not None:
             if batch_size != 1 or shuffle or sampler is not None or drop_last:
                 raise ValueError("batch_sampler is mutually exclusive with batch_size, "
@@ -186,7 +186,7 @@ class DataLoader:
         if self.batch_sampler is not None:
             return len(self.batch_sampler)
         n = len(self.sampler) if self.sampler is not None else len(self.dataset)
-        if self._unbatched:
+        if self._unbatched or self.batch_size is None:
             return n
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 

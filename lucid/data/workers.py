@@ -14,7 +14,9 @@ import queue
 import threading
 import traceback
 import weakref
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +31,7 @@ class WorkerInfo:
     """What ``get_worker_info()`` returns inside a worker: ``id``, ``num_workers``, ``seed``
     (the loader's base seed + id) and ``dataset``, as in PyTorch."""
 
-    def __init__(self, id, num_workers, seed, dataset):  # noqa: A002 (PyTorch's field name)
+    def __init__(self, id, num_workers, seed: int, dataset):  # noqa: A002 (PyTorch's field name)
         self.id, self.num_workers, self.seed, self.dataset = id, num_workers, seed, dataset
 
     def __repr__(self) -> str:
@@ -57,7 +59,9 @@ def sample_rng() -> np.random.Generator:
     return _local.rng
 
 
-def fetch_samples(dataset, indices, first_position: int, base_seed: int, epoch: int) -> list:
+def fetch_samples(
+    dataset, indices: Sequence[int], first_position: int, base_seed: int, epoch: int
+) -> list:
     """``[dataset[i] for i in indices]``, each call seeing its own ``sample_rng``."""
     out = []
     for position, index in enumerate(indices, first_position):
@@ -76,7 +80,7 @@ class WorkerPool:
     loader or iterator owning the pool goes away, or at interpreter exit."""
 
     def __init__(self, num_workers: int, dataset, base_seed: int, worker_init_fn=None):
-        self._tasks = queue.SimpleQueue()
+        self._tasks: queue.SimpleQueue = queue.SimpleQueue()
         self.threads = [threading.Thread(target=self._work, name=f"{THREAD_PREFIX}-{i}",
                                          args=(WorkerInfo(i, num_workers, base_seed + i, dataset),
                                                worker_init_fn), daemon=True)
@@ -109,9 +113,9 @@ class WorkerPool:
             del task, future, fn, args  # an idle worker must not keep the loader alive
             result = None
 
-    def submit(self, fn, *args) -> Future:
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         """Queue ``fn(*args)`` for the next free worker."""
-        future = Future()
+        future: Future = Future()
         self._tasks.put((future, fn, args))
         return future
 
@@ -135,7 +139,7 @@ def _stop_live_pools():
             thread.join(timeout=10)
 
 
-def raise_from_worker(exc: BaseException):
+def raise_from_worker(exc: BaseException) -> None:
     """Raise ``exc`` (from a worker) in the loader's thread: same type where it can be built
     from a message, with the worker's id and its original traceback in the message."""
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))

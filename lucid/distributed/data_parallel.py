@@ -52,7 +52,8 @@ def plan_buckets(arrays, cap_bytes) -> list:
         by_dtype.setdefault(B.mx_dtype_of(a), []).append(i)
     buckets = []
     for idx in by_dtype.values():
-        current, nbytes = [], 0
+        current: list[int] = []
+        nbytes = 0
         for i in idx:
             size = arrays[i].nbytes
             if current and nbytes + size > cap_bytes:

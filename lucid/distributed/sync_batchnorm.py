@@ -26,8 +26,7 @@ from lucid._backend import distributed as BD
 from lucid.distributed import comm
 from lucid.nn.functional import normalization as F
 from lucid.nn.modules.normalization import _BatchNorm
-from lucid.ops import elementwise as E
-from lucid.ops import shape as S
+from lucid.ops import elementwise as E, shape as S
 from lucid.ops._util import op, record
 
 __all__ = ["SyncBatchNorm", "sync_standardize"]

@@ -60,7 +60,7 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
                      f"of {list(linear) + ['tanh', 'relu', 'leaky_relu', 'selu']}")
 
 
-def calculate_fan_in_and_fan_out(tensor) -> tuple:
+def calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple:
     """``(fan_in, fan_out)`` of a weight shaped ``(out, in, *kernel)`` (at least 2-D)."""
     shape = tuple(tensor.shape)
     if len(shape) < 2:
@@ -82,7 +82,7 @@ def _fan(tensor, mode):
 
 
 @op
-def uniform_(tensor, a: float = 0.0, b: float = 1.0):
+def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0):
     """Fill with samples from U(a, b)."""
     _check_tensor(tensor, "uniform_")
     if b < a:
@@ -91,7 +91,7 @@ def uniform_(tensor, a: float = 0.0, b: float = 1.0):
 
 
 @op
-def normal_(tensor, mean: float = 0.0, std: float = 1.0):
+def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0):
     """Fill with samples from N(mean, std^2)."""
     _check_tensor(tensor, "normal_")
     if std < 0:
@@ -100,26 +100,26 @@ def normal_(tensor, mean: float = 0.0, std: float = 1.0):
 
 
 @op
-def constant_(tensor, val):
+def constant_(tensor: Tensor, val):
     """Fill with ``val``."""
     _check_tensor(tensor, "constant_", floating=False)
     return _store(tensor, B.full(tensor.shape, val, dtype=tensor.data.dtype))
 
 
 @op
-def zeros_(tensor):
+def zeros_(tensor: Tensor):
     """Fill with zeros."""
     return constant_(tensor, 0)
 
 
 @op
-def ones_(tensor):
+def ones_(tensor: Tensor):
     """Fill with ones."""
     return constant_(tensor, 1)
 
 
 @op
-def xavier_uniform_(tensor, gain: float = 1.0):
+def xavier_uniform_(tensor: Tensor, gain: float = 1.0):
     """Glorot uniform: U(-r, r) with r = gain * sqrt(6 / (fan_in + fan_out))."""
     _check_tensor(tensor, "xavier_uniform_")
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
@@ -128,7 +128,7 @@ def xavier_uniform_(tensor, gain: float = 1.0):
 
 
 @op
-def xavier_normal_(tensor, gain: float = 1.0):
+def xavier_normal_(tensor: Tensor, gain: float = 1.0):
     """Glorot normal: N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     _check_tensor(tensor, "xavier_normal_")
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
@@ -136,7 +136,7 @@ def xavier_normal_(tensor, gain: float = 1.0):
 
 
 @op
-def kaiming_uniform_(tensor, a: float = 0.0, mode: str = "fan_in",
+def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
                      nonlinearity: str = "leaky_relu"):
     """He uniform: U(-r, r) with r = gain * sqrt(3 / fan), gain from ``calculate_gain``
     (``a`` is the leaky_relu slope)."""
@@ -147,7 +147,7 @@ def kaiming_uniform_(tensor, a: float = 0.0, mode: str = "fan_in",
 
 
 @op
-def kaiming_normal_(tensor, a: float = 0.0, mode: str = "fan_in",
+def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu"):
     """He normal: N(0, std^2) with std = gain / sqrt(fan)."""
     _check_tensor(tensor, "kaiming_normal_")
@@ -161,7 +161,7 @@ def _normal_cdf(v: float) -> float:
 
 
 @op
-def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
+def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
                   b: float = 2.0):
     """Fill with N(mean, std^2) restricted to [a, b] (absolute bounds), by the inverse CDF."""
     _check_tensor(tensor, "trunc_normal_")
@@ -176,7 +176,7 @@ def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
 
 
 @op
-def orthogonal_(tensor, gain: float = 1.0):
+def orthogonal_(tensor: Tensor, gain: float = 1.0):
     """Fill with a (semi-)orthogonal matrix: the tensor viewed as ``(shape[0], rest)`` has
     orthonormal rows or columns, times ``gain``. The QR runs in numpy float64 on a Gaussian draw
     from Lucid's generator, sign-corrected so the result is uniformly distributed."""
@@ -198,7 +198,7 @@ def orthogonal_(tensor, gain: float = 1.0):
 
 
 @op
-def eye_(tensor):
+def eye_(tensor: Tensor):
     """Fill a 2-D tensor with the identity (ones on the main diagonal of a possibly rectangular
     matrix), preserving the identity of the inputs in Linear layers."""
     _check_tensor(tensor, "eye_", floating=False)
@@ -209,7 +209,7 @@ def eye_(tensor):
 
 
 @op
-def dirac_(tensor, groups: int = 1):
+def dirac_(tensor: Tensor, groups: int = 1):
     """Fill a 3-, 4- or 5-D conv weight (out, in, *kernel) with the Dirac delta: output channel
     d of each of ``groups`` groups copies input channel d through the kernel's centre (index
     k // 2 per dim), so the convolution preserves its input's channels."""
@@ -230,7 +230,7 @@ def dirac_(tensor, groups: int = 1):
 
 
 @op
-def sparse_(tensor, sparsity, std: float = 0.01, generator=None):
+def sparse_(tensor: Tensor, sparsity, std: float = 0.01, generator=None):
     """Fill a 2-D tensor from N(0, std^2), then zero ceil(sparsity * rows) randomly chosen rows
     in every column (Martens 2010)."""
     _check_tensor(tensor, "sparse_")

@@ -6,11 +6,12 @@ import math
 
 from lucid import _backend as B
 from lucid.ops._util import dim_aliases, normalize_axes, op, record, single_dim
+from lucid.tensor import Tensor
 
 
 @dim_aliases
 @op
-def softmax(x, dim=-1):
+def softmax(x: Tensor, dim: int = -1) -> Tensor:
     """exp(x) / sum(exp(x)) along ``dim``, computed stably."""
     ax = single_dim(dim, x.ndim, "dim")
     y = B.exp(_log_softmax(x.data, ax))
@@ -23,7 +24,7 @@ def softmax(x, dim=-1):
 
 @dim_aliases
 @op
-def log_softmax(x, dim=-1):
+def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     """x - logsumexp(x) along ``dim``."""
     ax = single_dim(dim, x.ndim, "dim")
     y = _log_softmax(x.data, ax)
@@ -43,7 +44,7 @@ _GELU_C = 0.044715
 
 
 @op
-def leaky_relu(x, negative_slope=0.01):
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     """x where x > 0, else negative_slope * x."""
     xd = x.data
     pos = xd > 0
@@ -52,7 +53,7 @@ def leaky_relu(x, negative_slope=0.01):
 
 
 @op
-def elu(x, alpha=1.0):
+def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
     """x where x > 0, else alpha * (exp(x) - 1)."""
     xd = x.data
     pos = xd > 0
@@ -62,7 +63,7 @@ def elu(x, alpha=1.0):
 
 
 @op
-def gelu(x, approximate="none"):
+def gelu(x: Tensor, approximate="none") -> Tensor:
     """x * Phi(x) with Phi the standard normal CDF; ``approximate="tanh"`` uses
     0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))."""
     xd = x.data
@@ -85,7 +86,7 @@ def gelu(x, approximate="none"):
 
 
 @op
-def silu(x):
+def silu(x: Tensor) -> Tensor:
     """x * sigmoid(x) (also called swish)."""
     xd = x.data
     s = B.sigmoid(xd)
@@ -93,7 +94,7 @@ def silu(x):
 
 
 @op
-def softplus(x, beta=1.0, threshold=20.0):
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta * x)) / beta, computed stably; linear (x) where beta * x > threshold."""
     if beta <= 0:
         raise ValueError(f"softplus: beta must be positive, got {beta}")
@@ -128,7 +129,7 @@ def _pointwise(x, y, dydx, name):
 
 
 @op
-def hardtanh(x, min_val=-1.0, max_val=1.0):
+def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
     """x clamped to [min_val, max_val]; gradient 1 strictly inside, 0 at and beyond the bounds."""
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val {min_val} must not exceed max_val {max_val}")
@@ -137,7 +138,7 @@ def hardtanh(x, min_val=-1.0, max_val=1.0):
     return _pointwise(x, B.clip(xd, min_val, max_val), inside, "Hardtanh")
 
 
-def relu6(x):
+def relu6(x: Tensor) -> Tensor:
     """min(max(x, 0), 6) (hardtanh(x, 0, 6))."""
     return hardtanh(x, 0.0, 6.0)
 
@@ -154,13 +155,13 @@ def _elu_like(x, alpha, input_scale, output_scale, name):
 
 
 @op
-def selu(x):
+def selu(x: Tensor) -> Tensor:
     """scale * (x if x > 0 else alpha * (exp(x) - 1)) with PyTorch's alpha and scale."""
     return _elu_like(x, _SELU_ALPHA, 1.0, _SELU_SCALE, "Selu")
 
 
 @op
-def celu(x, alpha=1.0):
+def celu(x: Tensor, alpha: float = 1.0) -> Tensor:
     """x if x > 0 else alpha * (exp(x / alpha) - 1)."""
     if alpha == 0:
         raise ValueError("celu: alpha must not be 0")
@@ -172,7 +173,7 @@ def _softplus_array(xd):
 
 
 @op
-def mish(x):
+def mish(x: Tensor) -> Tensor:
     """x * tanh(softplus(x))."""
     xd = x.data
     t = B.tanh(_softplus_array(xd))
@@ -180,7 +181,7 @@ def mish(x):
 
 
 @op
-def hardswish(x):
+def hardswish(x: Tensor) -> Tensor:
     """x * relu6(x + 3) / 6; gradient 0 up to -3, x / 3 + 1/2 strictly between, 1 from 3 on."""
     xd = x.data
     y = xd * B.clip(xd + 3, 0, 6) / 6
@@ -189,7 +190,7 @@ def hardswish(x):
 
 
 @op
-def hardsigmoid(x):
+def hardsigmoid(x: Tensor) -> Tensor:
     """relu6(x + 3) / 6; gradient 1/6 strictly inside (-3, 3)."""
     xd = x.data
     inside = ((xd > -3) & (xd < 3)).astype(xd.dtype)
@@ -197,7 +198,7 @@ def hardsigmoid(x):
 
 
 @op
-def logsigmoid(x):
+def logsigmoid(x: Tensor) -> Tensor:
     """log(sigmoid(x)) = min(x, 0) - log(1 + exp(-|x|)), stable for large |x|."""
     xd = x.data
     y = B.minimum(xd, 0) - B.log1p(B.exp(-B.abs(xd)))
@@ -205,7 +206,7 @@ def logsigmoid(x):
 
 
 @op
-def softsign(x):
+def softsign(x: Tensor) -> Tensor:
     """x / (1 + |x|)."""
     xd = x.data
     d = 1 + B.abs(xd)
@@ -213,7 +214,7 @@ def softsign(x):
 
 
 @op
-def tanhshrink(x):
+def tanhshrink(x: Tensor) -> Tensor:
     """x - tanh(x)."""
     xd = x.data
     t = B.tanh(xd)
@@ -221,7 +222,7 @@ def tanhshrink(x):
 
 
 @op
-def hardshrink(x, lambd=0.5):
+def hardshrink(x: Tensor, lambd: float = 0.5) -> Tensor:
     """x where |x| > lambd, else 0."""
     xd = x.data
     keep = (xd > lambd) | (xd < -lambd)
@@ -229,7 +230,7 @@ def hardshrink(x, lambd=0.5):
 
 
 @op
-def softshrink(x, lambd=0.5):
+def softshrink(x: Tensor, lambd: float = 0.5) -> Tensor:
     """x - lambd above lambd, x + lambd below -lambd, else 0."""
     if lambd < 0:
         raise ValueError(f"softshrink: lambd must be non-negative, got {lambd}")
@@ -249,7 +250,7 @@ def threshold(x, threshold, value):
 
 
 @op
-def glu(x, axis=-1):
+def glu(x: Tensor, axis: int = -1) -> Tensor:
     """a * sigmoid(b) where a, b are the two halves of ``x`` along ``axis``."""
     if x.ndim == 0:
         raise ValueError("glu: a 0-d tensor has no dimension to halve")
@@ -271,7 +272,7 @@ def glu(x, axis=-1):
 
 
 @op
-def prelu(x, weight):
+def prelu(x: Tensor, weight: Tensor) -> Tensor:
     """x where x > 0, else weight * x; ``weight`` has one value, or one per channel (dim 1; an
     input of fewer than 2 dims has one channel)."""
     xd, w = x.data, weight.data

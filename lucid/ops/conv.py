@@ -11,9 +11,12 @@ is the convolution's forward, so each formula exists once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from lucid import _backend as B
 from lucid.ops import _nd
 from lucid.ops._util import op, record
+from lucid.tensor import Tensor
 
 
 class _EmptyBatchKernels:
@@ -49,7 +52,15 @@ def _add_bias(y, b):
 
 
 @op
-def conv(x, weight, bias, stride, padding, dilation, groups):
+def conv(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    stride: Sequence[int],
+    padding: Sequence[tuple[int, int]],
+    dilation: Sequence[int],
+    groups: int,
+) -> Tensor:
     """Cross-correlation of a batched (N, C_in, *S) ``x`` with ``weight`` (C_out, C_in/groups, *K).
 
     Arguments are already normalised: per-dim tuples, ``padding`` as (lo, hi) pairs.
@@ -74,7 +85,16 @@ def conv(x, weight, bias, stride, padding, dilation, groups):
 
 
 @op
-def conv_transpose(x, weight, bias, stride, padding, out_spatial, dilation, groups):
+def conv_transpose(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    stride: Sequence[int],
+    padding: Sequence[tuple[int, int]],
+    out_spatial: Sequence[int],
+    dilation: Sequence[int],
+    groups: int,
+) -> Tensor:
     """Transposed convolution of a batched (N, C_in, *S) ``x`` with ``weight``
     (C_in, C_out/groups, *K) to spatial size ``out_spatial``; ``padding`` as (lo, hi) pairs."""
     kernels = _kernels_for(x)

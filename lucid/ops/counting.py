@@ -17,7 +17,7 @@ def _index_tensor(t, name):
     return B.to_numpy(t.data).astype(np.int64)
 
 
-def bincount(input, weights=None, minlength=0):
+def bincount(input: Tensor, weights=None, minlength: int = 0):
     """How often each value 0..max occurs in the 1-D non-negative int tensor ``input`` (int64), or
     the sum of ``weights`` per value (float64 for integer weights, the weights' dtype otherwise);
     at least ``minlength`` bins."""
@@ -40,7 +40,7 @@ def bincount(input, weights=None, minlength=0):
     return Tensor._wrap(B.asarray(counts, dtype), input._device)
 
 
-def one_hot(tensor, num_classes=-1):
+def one_hot(tensor: Tensor, num_classes: int = -1):
     """int64 tensor of shape ``(*tensor.shape, num_classes)`` with a 1 at each index;
     ``num_classes=-1`` uses max + 1."""
     values = _index_tensor(tensor, "one_hot")

@@ -9,6 +9,7 @@ import numpy as np
 
 from lucid import _backend as B
 from lucid.ops._util import op, record
+from lucid.tensor import Tensor
 
 
 def _flat_positions(rows, cols, k):
@@ -23,7 +24,7 @@ def _flat_positions(rows, cols, k):
 
 
 @op
-def diag(input, diagonal=0):
+def diag(input: Tensor, diagonal: int = 0) -> Tensor:
     """1-D input: a square matrix with ``input`` on diagonal ``diagonal``; 2-D input: that
     diagonal of the matrix as a vector."""
     if isinstance(diagonal, bool) or not isinstance(diagonal, numbers.Integral):

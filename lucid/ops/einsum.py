@@ -99,7 +99,7 @@ def _grad_for(i, terms, output, arrays, g, sizes):
 
 
 @op
-def einsum(equation, *operands):
+def einsum(equation, *operands) -> Tensor:
     """Sum of products over the subscripts of ``equation`` (``"ij,jk->ik"``; ``...`` broadcasts;
     without ``->`` the output is the letters seen once, alphabetically). Operands may also be
     given as one list."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 from lucid import _backend as B
+from lucid._typing import TensorOrScalar
 from lucid.ops._util import as_tensor, op, raw, record
 from lucid.tensor import Tensor
 
@@ -27,7 +28,7 @@ def _check_broadcast(a, b, name):
 
 # --- arithmetic -------------------------------------------------------------------------------
 @op
-def add(a, b):
+def add(a, b: TensorOrScalar) -> Tensor:
     """a + b."""
     x, y = raw(a), raw(b)
     _check_broadcast(x, y, "add")
@@ -35,7 +36,7 @@ def add(a, b):
 
 
 @op
-def sub(a, b):
+def sub(a, b: TensorOrScalar) -> Tensor:
     """a - b."""
     x, y = raw(a), raw(b)
     _check_broadcast(x, y, "sub")
@@ -44,7 +45,7 @@ def sub(a, b):
 
 
 @op
-def mul(a, b):
+def mul(a, b: TensorOrScalar) -> Tensor:
     """a * b."""
     x, y = raw(a), raw(b)
     _check_broadcast(x, y, "mul")
@@ -52,7 +53,7 @@ def mul(a, b):
 
 
 @op
-def div(a, b):
+def div(a, b: TensorOrScalar) -> Tensor:
     """a / b (true division)."""
     x, y = raw(a), raw(b)
     _check_broadcast(x, y, "div")
@@ -61,7 +62,7 @@ def div(a, b):
 
 
 @op
-def floordiv(a, b):
+def floordiv(a, b: TensorOrScalar) -> Tensor:
     """a // b; its gradient is zero almost everywhere (a step function)."""
     x, y = raw(a), raw(b)
     _check_broadcast(x, y, "floordiv")
@@ -70,7 +71,7 @@ def floordiv(a, b):
 
 
 @op
-def pow(a, b):
+def pow(a, b: TensorOrScalar) -> Tensor:
     """a ** b."""
     x, y = raw(a), raw(b)
     _check_broadcast(x, y, "pow")
@@ -106,7 +107,7 @@ def _unary(name, forward, derivative, doc):
     """An op y = forward(x) whose gradient is g * derivative(x, y)."""
 
     @op
-    def fn(x):
+    def fn(x: Tensor) -> Tensor:
         x = as_tensor(x)
         xd = x._data
         y = forward(xd)
@@ -133,14 +134,14 @@ erf = _unary("Erf", B.erf, lambda x, y: (2.0 / math.sqrt(math.pi)) * B.exp(-x * 
              "The error function.")
 
 
-def sign(x):
+def sign(x: Tensor):
     """The sign of each element (no gradient)."""
     x = as_tensor(x)
     return Tensor._wrap(B.sign(x.data), x._device)
 
 
 @op
-def clip(x, min=None, max=None):
+def clip(x: Tensor, min: TensorOrScalar | None = None, max: TensorOrScalar | None = None) -> Tensor:
     """Values limited to [min, max]; the gradient passes where the value was not clipped."""
     if min is None and max is None:
         raise ValueError("clip needs min or max")
@@ -169,19 +170,19 @@ def _extremum(a, b, fn, first_wins, name):
 
 
 @op
-def maximum(a, b):
+def maximum(a, b: TensorOrScalar) -> Tensor:
     """Elementwise maximum; a tie sends half the gradient to each side."""
     return _extremum(a, b, B.maximum, B.greater, "Maximum")
 
 
 @op
-def minimum(a, b):
+def minimum(a, b: TensorOrScalar) -> Tensor:
     """Elementwise minimum; a tie sends half the gradient to each side."""
     return _extremum(a, b, B.minimum, B.less, "Minimum")
 
 
 @op
-def where(condition, a, b):
+def where(condition: Tensor, a, b: TensorOrScalar) -> Tensor:
     """``a`` where ``condition`` holds, else ``b``."""
     c = raw(condition)
     x, y = raw(a), raw(b)
@@ -193,7 +194,7 @@ def where(condition, a, b):
 
 # --- comparisons (no gradient) ------------------------------------------------------------------
 def _compare(fn, name):
-    def compare(a, b):
+    def compare(a, b: TensorOrScalar):
         x, y = raw(a), raw(b)
         _check_broadcast(x, y, name)
         dev = a._device if isinstance(a, Tensor) else getattr(b, "_device", "cpu")

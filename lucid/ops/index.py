@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Any
 
 import numpy as np
 
 from lucid import _backend as B
+from lucid._typing import TensorOrScalar
 from lucid.ops._util import op, raw, record
 from lucid.tensor import Tensor
 
@@ -91,9 +93,8 @@ def _is_bool(it):
         return it.dtype.name == "bool"
     if isinstance(it, np.ndarray):
         return it.dtype == bool
-    if isinstance(it, list) and it and all(isinstance(v, (bool, np.bool_)) for v in np.ravel(it)):
-        return True
-    return False
+    return bool(isinstance(it, list) and it
+                and all(isinstance(v, (bool, np.bool_)) for v in np.ravel(it)))
 
 
 def _as_np_bool(it):
@@ -103,7 +104,7 @@ def _as_np_bool(it):
 
 
 @op
-def getitem(x, index):
+def getitem(x: Tensor, index: Tensor) -> Tensor:
     """``x[index]``; repeated integer indices accumulate their gradients."""
     idx = normalize_index(index, x.shape)
     shape, dtype = x.data.shape, x.data.dtype
@@ -190,7 +191,7 @@ def _pad_to(a, shape):
 def _zero_d(fn):
     """Run a gather/scatter on 0-d operands as 1-element vectors (PyTorch accepts 0-d)."""
     @functools.wraps(fn)  # the signature (and so the Tensor method's) stays the op's
-    def run(x, dim, index, *args, **kwargs):
+    def run(x: Tensor, dim: int, index: Tensor, *args: Any, **kwargs: Any):
         if isinstance(x, Tensor) and x.ndim == 0:
             from lucid.ops.shape import reshape
 
@@ -206,7 +207,7 @@ def _zero_d(fn):
 
 @_zero_d
 @op
-def gather(input, dim, index):
+def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """``out[i][j][k] = input[index[i][j][k]][j][k]`` (for dim 0; likewise for the others).
     ``index`` has the input's number of dimensions and is no larger than it off ``dim``; the
     result has the index's shape. The gradient scatter-adds into the input."""
@@ -259,7 +260,7 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
 
 @_zero_d
 @op
-def scatter_add(input, dim, index, src):
+def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     """A copy of ``input`` with ``out[index[i][j][k]][j][k] += src[i][j][k]`` (dim 0); repeated
     indices accumulate. Gradients: the input's is the output's, ``src``'s is gathered from it."""
     if not isinstance(src, Tensor):
@@ -273,7 +274,7 @@ def scatter_add(input, dim, index, src):
 
 
 @op
-def index_select(input, dim, index):
+def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """The entries of ``input`` at positions ``index`` (a 1-D or 0-D integer tensor) along
     ``dim``; that axis of the result has ``index.numel()`` entries. Repeated positions
     accumulate their gradients."""
@@ -297,7 +298,7 @@ def index_select(input, dim, index):
 
 
 @op
-def masked_fill(input, mask, value):
+def masked_fill(input: Tensor, mask: Tensor, value: TensorOrScalar) -> Tensor:
     """``input`` with ``value`` (a number or a 0-d tensor) where the bool ``mask``
     (broadcastable to the input's shape) is True."""
     m = mask.data if isinstance(mask, Tensor) else B.asarray(np.asarray(mask))
@@ -345,7 +346,7 @@ masked_fill_ = _in_place(masked_fill, "masked_fill_")
 
 # --- the embedding lookup: on the device, no host read ------------------------------------------
 @op
-def take_rows(weight, ids, padding_idx=None, what="embedding"):
+def take_rows(weight: Tensor, ids, padding_idx: int | None = None, what="embedding") -> Tensor:
     """Rows of ``weight`` (2-D) at the integer ``ids`` (a backend array of any shape, not read
     back to the host): the result has shape ``ids.shape + weight.shape[1:]``. Ids outside
     ``[0, rows)`` read row 0 but give NaN rows and a deferred IndexError (see

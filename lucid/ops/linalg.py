@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from lucid import _backend as B
+from lucid._typing import TensorOrScalar
 from lucid.autograd.graph import unbroadcast
 from lucid.ops._util import as_tensor, op, record
+from lucid.tensor import Tensor
 
 
 @op
@@ -48,6 +50,6 @@ def matmul(a, b):
     return record(out, (a, b), backward, "MatMul")
 
 
-def dot(a, b):
+def dot(a, b: TensorOrScalar) -> Tensor:
     """Inner product of two 1-D tensors (matmul otherwise)."""
     return matmul(a, b)

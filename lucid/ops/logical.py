@@ -4,6 +4,7 @@ integers, as in PyTorch. None has a gradient."""
 from __future__ import annotations
 
 from lucid import _backend as B
+from lucid._typing import TensorOrScalar
 from lucid.ops._util import op, raw
 from lucid.tensor import Tensor
 
@@ -26,7 +27,7 @@ def _integral(v, name):
 
 def _bitwise(fn, name, doc):
     @op
-    def run(input, other):
+    def run(input: Tensor, other: TensorOrScalar):
         out = fn(_integral(input, name), _integral(other, name))
         return Tensor._wrap(out, _device(input, other))
 
@@ -41,14 +42,14 @@ bitwise_xor = _bitwise(B.bitwise_xor, "bitwise_xor", "Elementwise XOR (logical f
 
 
 @op
-def bitwise_not(input):
+def bitwise_not(input: Tensor):
     """Elementwise NOT: logical for bool, two's-complement for integers."""
     return Tensor._wrap(B.bitwise_invert(_integral(input, "bitwise_not")), input._device)
 
 
 def _logical(fn, name):
     @op
-    def run(input, other):
+    def run(input: Tensor, other: TensorOrScalar):
         a, b = raw(input), raw(other)
         a = a.astype(B.DTYPES["bool"]) if hasattr(a, "astype") else bool(a)
         b = b.astype(B.DTYPES["bool"]) if hasattr(b, "astype") else bool(b)

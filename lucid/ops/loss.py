@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from lucid import _backend as B
 from lucid.ops._util import op, record
+from lucid.tensor import Tensor
 
 
 def _class_axis_shape(ndim: int, c: int) -> tuple:
@@ -113,7 +114,7 @@ def binary_cross_entropy(p, t):
 
 
 @op
-def binary_cross_entropy_with_logits(x, t, pos_weight=None):
+def binary_cross_entropy_with_logits(x: Tensor, t, pos_weight: Tensor | None = None) -> Tensor:
     """Elementwise ``(1 - t) * x + (1 + (pos_weight - 1) * t) * log(1 + exp(-x))``, stable."""
     xd, td = x.data, (t.data if hasattr(t, "data") else t)
     pw = None if pos_weight is None else pos_weight.data.astype(xd.dtype)

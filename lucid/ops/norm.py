@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from lucid import _backend as B
 from lucid.ops._util import normalize_axes, op, record
+from lucid.tensor import Tensor
 
 __all__ = ["standardize"]
 
@@ -17,7 +18,7 @@ _HALF = ("float16", "bfloat16")
 
 
 @op
-def standardize(x, axis, eps=1e-5):
+def standardize(x: Tensor, axis: int, eps: float = 1e-5):
     """``((x - mean) / sqrt(var + eps), mean, var)`` over ``axis``: the first a Tensor on the tape,
     the biased batch statistics (keepdims shape, float32 for half inputs) plain backend arrays for
     running-statistics bookkeeping. Half-precision inputs are standardised in float32."""

@@ -12,6 +12,7 @@ import numbers
 import numpy as np
 
 from lucid import _backend as B
+from lucid._typing import TensorOrScalar
 from lucid.ops._util import op, record
 from lucid.tensor import Tensor
 
@@ -67,7 +68,7 @@ def _check_mode_rank(mode, pairs, ndim):
 
 
 @op
-def pad(input, pad, mode="constant", value=None):
+def pad(input: Tensor, pad, mode: str = "constant", value: TensorOrScalar | None = None) -> Tensor:
     """Pad (or crop, with negative amounts) the trailing dimensions: ``pad`` is
     ``(lo_last, hi_last, lo_second_last, hi_second_last, ...)`` as in ``torch.nn.functional.pad``.
     ``mode`` is ``"constant"`` (fill with ``value``, default 0, any number of dimensions),

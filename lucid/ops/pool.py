@@ -23,6 +23,7 @@ import numbers
 import numpy as np
 
 from lucid import _backend as B
+from lucid._typing import IntOrSeq
 from lucid.ops._nd import check_input, check_kernel_fits, ntuple, pool_output_size
 from lucid.ops._util import op, record
 from lucid.tensor import Tensor
@@ -75,7 +76,7 @@ class _Axis:
         g = B.reshape(g, a.shape[:axis] + self.table.shape + a.shape[axis + 1:])
         return [g[(slice(None),) * (axis + 1) + (k,)] for k in range(self.kernel)]
 
-    def spread(self, parts, axis):
+    def spread(self, parts, axis: int):
         """The adjoint of ``columns``: zeros of ``size`` on ``axis`` with ``parts[k]`` added at
         ``T[:, k]`` (overlapping taps accumulate)."""
         shape = parts[0].shape
@@ -329,8 +330,17 @@ def _check_adaptive(x, n, output_size, name):
 
 # ----------------------------------------------------------------------------- public ops
 @op
-def max_pool(x, n, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-             return_indices=False, name="max_pool"):
+def max_pool(
+    x: Tensor,
+    n: int,
+    kernel_size: IntOrSeq,
+    stride: IntOrSeq | None = None,
+    padding: IntOrSeq | str = 0,
+    dilation: IntOrSeq = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+    name: str = "max_pool",
+):
     """Max pooling over the last ``n`` axes (padding is -inf). With ``return_indices`` also
     returns each maximum's flat index into the input's spatial dims (int64). Ties go to the first
     maximal element in row-major window order; the gradient goes to that element."""
@@ -368,7 +378,13 @@ def avg_pool(x, n, kernel_size, stride=None, padding=0, ceil_mode=False, count_i
 
 
 @op
-def adaptive_max_pool(x, n, output_size, return_indices=False, name="adaptive_max_pool"):
+def adaptive_max_pool(
+    x: Tensor,
+    n: int,
+    output_size: IntOrSeq,
+    return_indices: bool = False,
+    name: str = "adaptive_max_pool",
+):
     """Max over PyTorch's adaptive bins [floor(i*S/O), ceil((i+1)*S/O)) of the last ``n`` axes."""
     out = _check_adaptive(x, n, output_size, name)
     axes = [_adaptive_axis(s, o)[0] for s, o in zip(x.shape[-n:], out)]
@@ -376,7 +392,9 @@ def adaptive_max_pool(x, n, output_size, return_indices=False, name="adaptive_ma
 
 
 @op
-def adaptive_avg_pool(x, n, output_size, name="adaptive_avg_pool"):
+def adaptive_avg_pool(
+    x: Tensor, n: int, output_size: IntOrSeq, name: str = "adaptive_avg_pool"
+) -> Tensor:
     """Mean over PyTorch's adaptive bins [floor(i*S/O), ceil((i+1)*S/O)) of the last ``n`` axes."""
     if (isinstance(x, Tensor) and x.is_floating_point() and x.ndim in (n + 1, n + 2)
             and 0 in x.shape[-n:] and output_size in (1, (1,) * n, [1] * n)):

@@ -10,6 +10,7 @@ import math
 from collections import namedtuple
 
 from lucid import _backend as B
+from lucid._typing import Dims, DTypeLike, TensorOrScalar
 from lucid.ops._util import dim_aliases, normalize_axes, op, record, single_dim
 from lucid.tensor import Tensor
 
@@ -57,7 +58,9 @@ def _scaled(g, scale, dtype):
 
 @dim_aliases
 @op
-def sum(input, dim=None, keepdim=False, *, dtype=None):
+def sum(
+    input: Tensor, dim: Dims = None, keepdim: bool = False, *, dtype: DTypeLike = None
+) -> Tensor:
     """Sum over ``dim`` (all dims when None); integer and bool sums are int64, as PyTorch's."""
     x = _as_dtype(input, dtype)
     axes = normalize_axes(_all_if_empty(dim), x.ndim)
@@ -72,7 +75,9 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
 
 @dim_aliases
 @op
-def mean(input, dim=None, keepdim=False, *, dtype=None):
+def mean(
+    input: Tensor, dim: Dims = None, keepdim: bool = False, *, dtype: DTypeLike = None
+) -> Tensor:
     """Mean over ``dim`` (NaN for an empty reduction); floating inputs only, as PyTorch."""
     x = _as_dtype(input, dtype)
     if not B.is_floating(x.data.dtype):
@@ -146,7 +151,9 @@ def _max_min(input, dim, keepdim, other, which):
 
 @dim_aliases
 @op
-def max(input, dim=None, keepdim=False, *, other=None):
+def max(
+    input: Tensor, dim: Dims = None, keepdim: bool = False, *, other: TensorOrScalar | None = None
+):
     """PyTorch's three forms: ``max(x)`` the largest value (ties share the gradient);
     ``max(x, dim, keepdim=False)`` a ``(values, indices)`` named tuple; ``max(x, other)`` the
     elementwise maximum."""
@@ -155,7 +162,9 @@ def max(input, dim=None, keepdim=False, *, other=None):
 
 @dim_aliases
 @op
-def min(input, dim=None, keepdim=False, *, other=None):
+def min(
+    input: Tensor, dim: Dims = None, keepdim: bool = False, *, other: TensorOrScalar | None = None
+):
     """PyTorch's three forms: ``min(x)``, ``min(x, dim, keepdim=False)`` -> ``(values, indices)``,
     and ``min(x, other)`` elementwise."""
     return _max_min(input, dim, keepdim, other, "min")
@@ -163,7 +172,7 @@ def min(input, dim=None, keepdim=False, *, other=None):
 
 @dim_aliases
 @op
-def amax(input, dim=None, keepdim=False):
+def amax(input: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:
     """Largest value over ``dim`` (an int or a tuple; all dims when None); ties share the
     gradient evenly."""
     return _extreme(input, dim, keepdim, B.max, "Amax")
@@ -171,7 +180,7 @@ def amax(input, dim=None, keepdim=False):
 
 @dim_aliases
 @op
-def amin(input, dim=None, keepdim=False):
+def amin(input: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:
     """Smallest value over ``dim`` (an int or a tuple; all dims when None); ties share the
     gradient evenly."""
     return _extreme(input, dim, keepdim, B.min, "Amin")
@@ -207,7 +216,14 @@ def _var_data(centered, axes, keepdim, denom):
 
 @dim_aliases
 @op
-def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+def var(
+    input: Tensor,
+    dim: Dims = None,
+    unbiased: bool | None = None,
+    keepdim: bool = False,
+    *,
+    correction: float | None = None,
+) -> Tensor:
     """Variance over ``dim`` divided by ``n - correction`` (PyTorch's default ``correction=1``,
     the unbiased estimate; ``unbiased=False`` means ``correction=0``)."""
     dim, correction = _correction(dim, unbiased, correction)
@@ -225,7 +241,14 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 @dim_aliases
 @op
-def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+def std(
+    input: Tensor,
+    dim: Dims = None,
+    unbiased: bool | None = None,
+    keepdim: bool = False,
+    *,
+    correction: float | None = None,
+) -> Tensor:
     """Standard deviation (sqrt of ``var``, same arguments). Where it is 0 (a constant input) the
     gradient is 0, as PyTorch's, not NaN."""
     dim, correction = _correction(dim, unbiased, correction)
@@ -245,7 +268,9 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 @dim_aliases
 @op
-def prod(input, dim=None, keepdim=False, *, dtype=None):
+def prod(
+    input: Tensor, dim: Dims = None, keepdim: bool = False, *, dtype: DTypeLike = None
+) -> Tensor:
     """Product over ``dim``; integer products are int64. The gradient is exact with zeros in
     the input (no division)."""
     x = _as_dtype(input, dtype)
@@ -271,7 +296,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
 
 @dim_aliases
 @op
-def logsumexp(input, dim=None, keepdim=False):
+def logsumexp(input: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:
     """log(sum(exp(x))) over ``dim``, computed stably."""
     axes = normalize_axes(dim, input.ndim)
     xd = input.data
@@ -298,26 +323,26 @@ def _arg(x, dim, keepdim, fn, name):
 
 
 @dim_aliases
-def argmax(input, dim=None, keepdim=False):
+def argmax(input: Tensor, dim: Dims = None, keepdim: bool = False):
     """Index of the maximum along ``dim`` (of the flattened tensor when None); no gradient."""
     return _arg(input, dim, keepdim, B.argmax, "argmax")
 
 
 @dim_aliases
-def argmin(input, dim=None, keepdim=False):
+def argmin(input: Tensor, dim: Dims = None, keepdim: bool = False):
     """Index of the minimum along ``dim`` (of the flattened tensor when None); no gradient."""
     return _arg(input, dim, keepdim, B.argmin, "argmin")
 
 
 @dim_aliases
-def all(input, dim=None, keepdim=False):
+def all(input: Tensor, dim: Dims = None, keepdim: bool = False):
     """True where every element along ``dim`` is true."""
     return Tensor._wrap(B.all(input.data, axis=list(normalize_axes(dim, input.ndim)),
                               keepdims=keepdim), input._device)
 
 
 @dim_aliases
-def any(input, dim=None, keepdim=False):
+def any(input: Tensor, dim: Dims = None, keepdim: bool = False):
     """True where some element along ``dim`` is true."""
     return Tensor._wrap(B.any(input.data, axis=list(normalize_axes(dim, input.ndim)),
                               keepdims=keepdim), input._device)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numbers
 
 from lucid import _backend as B
+from lucid._typing import IntOrSeq
 from lucid.ops._util import normalize_axes, op, record
+from lucid.tensor import Tensor
 
 
 def _dims_arg(dims, name):
@@ -17,7 +19,7 @@ def _dims_arg(dims, name):
 
 
 @op
-def flip(input, *dims):
+def flip(input: Tensor, *dims: IntOrSeq) -> Tensor:
     """Reverse the order of elements along ``dims`` (``flip(x, (0, 2))`` or ``x.flip(0, 2)``)."""
     axes = normalize_axes(_dims_arg(dims, "flip"), input.ndim, "dim") if dims else ()
     index = tuple(slice(None, None, -1) if a in axes else slice(None) for a in range(input.ndim))

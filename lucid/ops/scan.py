@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from lucid import _backend as B
+from lucid._typing import DTypeLike
 from lucid.ops._util import normalize_axes, op, record
 from lucid.tensor import Tensor
 
@@ -21,7 +22,7 @@ def _prepare(input, dim, dtype, name):
 
 
 @op
-def cumsum(input, dim, *, dtype=None):
+def cumsum(input: Tensor, dim: int, *, dtype: DTypeLike = None):
     """Running sum along ``dim``: out[i] = input[0] + ... + input[i]."""
     input, x, axis = _prepare(input, dim, dtype, "cumsum")
     y = B.cumsum(x.data, axis=axis)
@@ -34,7 +35,7 @@ def cumsum(input, dim, *, dtype=None):
 
 
 @op
-def cumprod(input, dim, *, dtype=None):
+def cumprod(input: Tensor, dim: int, *, dtype: DTypeLike = None):
     """Running product along ``dim``: out[i] = input[0] * ... * input[i]. The gradient is exact
     also where the input holds zeros."""
     input, x, axis = _prepare(input, dim, dtype, "cumprod")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import builtins
 import math
 import operator
 
 import numpy as np
 
 from lucid import _backend as B
+from lucid._typing import Dims, DTypeLike, IntOrSeq, TensorOrScalar
 from lucid.dtypes import as_dtype_name
 from lucid.ops._util import as_tensor, dim_aliases, normalize_axes, op, record, single_dim
 from lucid.ops.padding import pad  # noqa: F401  (PyTorch's pad; lives in its own module)
@@ -45,16 +47,13 @@ def reshape(x, *shape):
 
 def builtins_any(it):
     """Python's any (the module's namespace is full of tensor ops)."""
-    for v in it:
-        if v:
-            return True
-    return False
+    return builtins.any(it)
 
 
 view = reshape
 
 
-def flatten(input, start_dim=0, end_dim=-1):
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge the dims from ``start_dim`` to ``end_dim`` into one (a 0-d tensor becomes 1-d)."""
     x = input
     if x.ndim == 0:
@@ -68,7 +67,7 @@ def flatten(input, start_dim=0, end_dim=-1):
 
 
 @dim_aliases
-def squeeze(input, dim=None):
+def squeeze(input: Tensor, dim: Dims = None) -> Tensor:
     """Drop dims of size 1: all of them, or those among ``dim`` (an int or a tuple); a named dim
     whose size is not 1 is left as it is (PyTorch's rule)."""
     x = input
@@ -78,7 +77,7 @@ def squeeze(input, dim=None):
 
 
 @dim_aliases
-def unsqueeze(input, dim):
+def unsqueeze(input: Tensor, dim: int) -> Tensor:
     """Insert a dim of size 1 at ``dim``."""
     x = input
     nd = x.ndim + 1
@@ -88,7 +87,7 @@ def unsqueeze(input, dim):
     return reshape(x, x.shape[:dim] + (1,) + x.shape[dim:])
 
 
-def expand_dims(x, axis):
+def expand_dims(x: Tensor, axis: int) -> Tensor:
     """numpy's name for ``unsqueeze``: insert an axis of size 1 at ``axis``."""
     return unsqueeze(x, axis)
 
@@ -109,13 +108,13 @@ def permute(input, *dims):
                   "Permute")
 
 
-def permute_dims(x, axes=None):
+def permute_dims(x: Tensor, axes=None) -> Tensor:
     """numpy's transpose (the array API's ``permute_dims``): reverse the axes, or apply the
     permutation ``axes``."""
     return permute(x, tuple(reversed(range(x.ndim))) if axes is None else tuple(axes))
 
 
-def transpose(input, dim0, dim1):
+def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     """Swap two dims (PyTorch's transpose; numpy's is ``permute_dims``)."""
     x = input
     a = single_dim(dim0, x.ndim, "dim0")
@@ -125,17 +124,17 @@ def transpose(input, dim0, dim1):
     return permute(x, perm)
 
 
-def swapaxes(input, axis0, axis1):
+def swapaxes(input: Tensor, axis0: int, axis1: int) -> Tensor:
     """Swap two axes (an alias of ``transpose``, as in PyTorch and numpy)."""
     return transpose(input, axis0, axis1)
 
 
-def swapdims(input, dim0, dim1):
+def swapdims(input: Tensor, dim0: int, dim1: int) -> Tensor:
     """Swap two dims (an alias of ``transpose``)."""
     return transpose(input, dim0, dim1)
 
 
-def t(input):
+def t(input: Tensor):
     """Transpose a tensor of at most 2 dims (PyTorch's ``t``)."""
     if input.ndim > 2:
         raise ValueError(f"t() expects a tensor with <= 2 dims, got shape {input.shape}; use "
@@ -153,7 +152,7 @@ def broadcast_to(x, *shape):
     return record(B.broadcast_to(x.data, shape), (x,), lambda g: (g,), "BroadcastTo")
 
 
-def expand(x, *sizes):
+def expand(x: Tensor, *sizes: IntOrSeq) -> Tensor:
     """Broadcast to ``sizes``, where -1 keeps that dimension (PyTorch's expand)."""
     sizes = _shape_arg(sizes)
     lead = len(sizes) - x.ndim
@@ -167,7 +166,7 @@ def expand(x, *sizes):
 
 @dim_aliases
 @op
-def cat(tensors, dim=0):
+def cat(tensors, dim: int = 0) -> Tensor:
     """Join tensors along an existing dim."""
     axis = dim
     tensors = [as_tensor(t) for t in tensors]
@@ -204,7 +203,7 @@ def _split_array(a, bounds, axis):
 
 @dim_aliases
 @op
-def stack(tensors, dim=0):
+def stack(tensors, dim: int = 0) -> Tensor:
     """Join same-shaped tensors along a new dim."""
     axis = dim
     tensors = [as_tensor(t) for t in tensors]
@@ -224,7 +223,7 @@ def stack(tensors, dim=0):
     return record(B.stack([t.data for t in tensors], axis=ax), tuple(tensors), backward, "Stack")
 
 
-def split(tensor, split_size_or_sections, dim=0):
+def split(tensor: Tensor, split_size_or_sections, dim: int = 0):
     """PyTorch's split: an int gives pieces of that size along ``dim`` (the last may be smaller);
     a list gives the pieces' sizes, which must sum to the dim's size. Returns a tuple."""
     x = tensor
@@ -258,7 +257,7 @@ def sum_ints(values):
     return total
 
 
-def chunk(input, chunks, dim=0):
+def chunk(input: Tensor, chunks: int, dim: int = 0):
     """Split into pieces of size ceil(n / chunks) along ``dim`` (the last may be smaller, and
     there may be fewer than ``chunks``, as PyTorch). Returns a tuple."""
     n = input.shape[single_dim(dim, input.ndim)]
@@ -268,7 +267,7 @@ def chunk(input, chunks, dim=0):
 
 
 @op
-def repeat_interleave(input, repeats, dim=None):
+def repeat_interleave(input: Tensor, repeats, dim: Dims = None) -> Tensor:
     """Repeat each element ``repeats`` (an int) times along ``dim`` (of the flattened tensor
     when None): numpy's ``repeat``."""
     x = input
@@ -289,7 +288,7 @@ def repeat_interleave(input, repeats, dim=None):
     return record(B.repeat(x.data, repeats, axis=ax), (x,), backward, "RepeatInterleave")
 
 
-def repeat(input, *sizes):
+def repeat(input: Tensor, *sizes: IntOrSeq) -> Tensor:
     """Tile the tensor ``sizes[i]`` times along dim i (PyTorch's ``Tensor.repeat``; ``sizes`` may
     have more entries than dims, which prepends dims). numpy's repeat is ``repeat_interleave``."""
     sizes = _shape_arg(sizes)
@@ -300,7 +299,7 @@ def repeat(input, *sizes):
 
 
 @op
-def tile(input, dims):
+def tile(input: Tensor, dims: IntOrSeq) -> Tensor:
     """Repeat the whole tensor ``dims[i]`` times along dim i; missing leading entries are 1
     (numpy's and PyTorch's tile)."""
     x, reps = input, dims
@@ -321,13 +320,13 @@ def tile(input, dims):
     return record(B.tile(x.data, reps), (x,), backward, "Tile")
 
 
-def builtins_max(a, b):
+def builtins_max(a, b: TensorOrScalar):
     """Python's max of two numbers."""
     return a if a >= b else b
 
 
 @op
-def astype(x, dtype):
+def astype(x: Tensor, dtype: DTypeLike):
     """A copy converted to ``dtype``; differentiable between floating types."""
     name = as_dtype_name(dtype)
     if x._device == "gpu" and name == "float64":
@@ -339,7 +338,7 @@ def astype(x, dtype):
     return record(out, (x,), lambda g: (g.astype(old),), "AsType")
 
 
-def to_device(x, device):
+def to_device(x: Tensor, device: str | None):
     """The same values on another device (MLX memory is unified: no copy is made)."""
     target = B.resolve_device(device)
     if target == x._device:

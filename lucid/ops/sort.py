@@ -15,9 +15,10 @@ from lucid import _backend as B
 from lucid.ops._util import normalize_axes, op, record
 from lucid.tensor import Tensor
 
-sort_result = collections.namedtuple("sort", ["values", "indices"])
+# named as torch.return_types names them (their repr shows the name)
+sort_result = collections.namedtuple("sort", ["values", "indices"])  # type: ignore[name-match]
 sort_result.__doc__ = "(values, indices) returned by ``sort``, as torch.return_types.sort."
-topk_result = collections.namedtuple("topk", ["values", "indices"])
+topk_result = collections.namedtuple("topk", ["values", "indices"])  # type: ignore[name-match]
 topk_result.__doc__ = "(values, indices) returned by ``topk``, as torch.return_types.topk."
 
 
@@ -57,7 +58,7 @@ def _gather(x, index, axis, name):
 
 
 @op
-def sort(input, dim=-1, descending=False, stable=False):
+def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False):
     """``(values, indices)``: ``input`` sorted along ``dim`` and where each value came from.
     Always stable (``stable`` is accepted; ties keep their order)."""
     axis = _check(input, dim, "sort")
@@ -67,7 +68,7 @@ def sort(input, dim=-1, descending=False, stable=False):
     return sort_result(*_gather(input, _order(input, axis, descending), axis, "Sort"))
 
 
-def argsort(input, dim=-1, descending=False, stable=False):
+def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False):
     """The int64 indices that sort ``input`` along ``dim`` (stable)."""
     axis = _check(input, dim, "argsort")
     if axis is None:
@@ -77,7 +78,7 @@ def argsort(input, dim=-1, descending=False, stable=False):
 
 
 @op
-def topk(input, k, dim=-1, largest=True, sorted=True):
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
     """``(values, indices)`` of the ``k`` largest (``largest=False``: smallest) entries along
     ``dim``, in sorted order (they are always sorted)."""
     axis = _check(input, dim, "topk")

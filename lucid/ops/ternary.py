@@ -4,12 +4,16 @@ with tensor or number bounds, and ``lerp``."""
 from __future__ import annotations
 
 from lucid import _backend as B
+from lucid._typing import TensorOrScalar
 from lucid.ops._util import as_tensor, op, raw, record
 from lucid.ops.elementwise import _check_broadcast
+from lucid.tensor import Tensor
 
 
 @op
-def clamp(input, min=None, max=None):
+def clamp(
+    input: Tensor, min: TensorOrScalar | None = None, max: TensorOrScalar | None = None
+) -> Tensor:
     """min(max(input, min), max) elementwise; ``min``/``max`` are numbers or tensors. Gradients
     as PyTorch: to ``input`` where min <= input <= max, to ``min`` where input < min (and
     min < max), to ``max`` where input > max or max < min."""
@@ -51,7 +55,7 @@ clip = clamp
 
 
 @op
-def lerp(input, end, weight):
+def lerp(input: Tensor, end: Tensor, weight: Tensor) -> Tensor:
     """input + weight * (end - input); ``weight`` is a number or a tensor."""
     input = as_tensor(input)
     a, b, w = input.data, raw(end), raw(weight)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from lucid import _backend as B
 from lucid.optim.optimizer import Optimizer
 
@@ -15,7 +17,7 @@ class Adagrad(Optimizer):
     ``initial_accumulator_value``); ``p -= clr * g / (sqrt(s) + eps)``.
     """
 
-    def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0,
+    def __init__(self, params: Iterable, lr: float = 1e-2, lr_decay: float = 0.0,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
                  eps: float = 1e-10, maximize: bool = False):
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,

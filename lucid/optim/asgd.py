@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from lucid.optim.optimizer import Optimizer
 
 __all__ = ["ASGD"]
@@ -14,7 +16,7 @@ class ASGD(Optimizer):
     ``eta = lr / (1 + lambd lr t) ** alpha`` and ``mu = 1 / max(1, t - t0)``. The average is
     ``optimizer.state[p]["ax"]``."""
 
-    def __init__(self, params, lr: float = 1e-2, lambd: float = 1e-4, alpha: float = 0.75,
+    def __init__(self, params: Iterable, lr: float = 1e-2, lambd: float = 1e-4, alpha: float = 0.75,
                  t0: float = 1e6, weight_decay: float = 0.0, *, maximize: bool = False):
         super().__init__(params, dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0,
                                       weight_decay=weight_decay, maximize=maximize))

@@ -4,6 +4,8 @@ first iteration scaled by ``min(1, 1 / |g|_1)``), or a strong-Wolfe line search.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from lucid import _backend as B
 from lucid.autograd.grad_mode import enable_grad
 from lucid.optim._checks import check_nonnegative
@@ -15,7 +17,7 @@ __all__ = ["LBFGS"]
 
 
 def _dot(a, b) -> float:
-    return B.sum(a * b).item()
+    return B.item(B.sum(a * b))
 
 
 class LBFGS(Optimizer):
@@ -29,7 +31,7 @@ class LBFGS(Optimizer):
     Returns the loss of the first closure call.
     """
 
-    def __init__(self, params, lr: float = 1.0, max_iter: int = 20, max_eval=None,
+    def __init__(self, params: Iterable, lr: float = 1.0, max_iter: int = 20, max_eval=None,
                  tolerance_grad: float = 1e-7, tolerance_change: float = 1e-9,
                  history_size: int = 100, line_search_fn=None):
         if max_eval is None:

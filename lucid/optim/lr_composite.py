@@ -4,8 +4,15 @@
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 
-from lucid.optim.lr_scheduler import ReduceLROnPlateau, _check_optimizer, _SchedulerState
+from lucid.optim.lr_scheduler import (
+    LRScheduler,
+    ReduceLROnPlateau,
+    _check_optimizer,
+    _SchedulerState,
+)
+from lucid.optim.optimizer import Optimizer
 
 __all__ = ["SequentialLR", "ChainedScheduler"]
 
@@ -25,6 +32,8 @@ def _check_schedulers(owner, schedulers, optimizer):
 
 
 class _Composite(_SchedulerState):
+    _schedulers: list[LRScheduler]
+
     def state_dict(self) -> dict:
         """This schedule's counters and each inner schedule's state."""
         state = {k: v for k, v in self.__dict__.items()
@@ -54,7 +63,9 @@ class SequentialLR(_Composite):
     """Run ``schedulers[0]`` until ``milestones[0]``, then ``schedulers[1]`` (restarted at its
     epoch 0), and so on; ``len(milestones) == len(schedulers) - 1``."""
 
-    def __init__(self, optimizer, schedulers, milestones, last_epoch: int = -1):
+    def __init__(
+        self, optimizer: Optimizer, schedulers, milestones: Sequence[int], last_epoch: int = -1
+    ):
         _check_optimizer(optimizer)
         _check_schedulers(type(self).__name__, schedulers, optimizer)
         if len(milestones) != len(schedulers) - 1:
@@ -89,7 +100,7 @@ class ChainedScheduler(_Composite):
     """Step every schedule in ``schedulers`` at once; each updates the lr the previous left, so
     multiplicative schedules compose (e.g. a warm-up ``LinearLR`` with ``ExponentialLR``)."""
 
-    def __init__(self, schedulers, optimizer=None):
+    def __init__(self, schedulers, optimizer: Optimizer | None = None):
         schedulers = list(schedulers)
         if optimizer is None:
             if not schedulers:

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from lucid.optim.lr_scheduler import LRScheduler, _check_optimizer, _per_group
+from lucid.optim.optimizer import Optimizer
 
 __all__ = ["CyclicLR", "CosineAnnealingWarmRestarts"]
 
@@ -18,10 +20,22 @@ class CyclicLR(LRScheduler):
     number or iteration (``scale_mode``). With ``cycle_momentum`` the momentum (or Adam's
     beta1) cycles the opposite way between ``max_momentum`` and ``base_momentum``."""
 
-    def __init__(self, optimizer, base_lr, max_lr, step_size_up: int = 2000,
-                 step_size_down=None, mode: str = "triangular", gamma: float = 1.0,
-                 scale_fn=None, scale_mode: str = "cycle", cycle_momentum: bool = True,
-                 base_momentum=0.8, max_momentum=0.9, last_epoch: int = -1):
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        base_lr: float | Sequence[float],
+        max_lr: float | Sequence[float],
+        step_size_up: int = 2000,
+        step_size_down=None,
+        mode: str = "triangular",
+        gamma: float = 1.0,
+        scale_fn=None,
+        scale_mode: str = "cycle",
+        cycle_momentum: bool = True,
+        base_momentum: float | Sequence[float] = 0.8,
+        max_momentum: float | Sequence[float] = 0.9,
+        last_epoch: int = -1,
+    ):
         _check_optimizer(optimizer)
         groups = optimizer.param_groups
         base_lrs = _per_group(base_lr, groups, "base_lr")
@@ -74,7 +88,7 @@ class CyclicLR(LRScheduler):
         else:
             group["momentum"] = value
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         """The lrs at the current iteration (momenta are set as a side effect)."""
         cycle = math.floor(1 + self.last_epoch / self.total_size)
         x = 1.0 + self.last_epoch / self.total_size - cycle
@@ -104,7 +118,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
     next one ``T_mult`` times longer. ``step(epoch)`` accepts a fractional epoch (per-batch
     stepping)."""
 
-    def __init__(self, optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,
+    def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,
                  last_epoch: int = -1):
         if not isinstance(T_0, int) or T_0 <= 0:
             raise ValueError(f"Expected positive integer T_0, but got {T_0}")
@@ -117,13 +131,13 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         self.T_cur = last_epoch
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         """The lrs at the current position in the period."""
         return [self.eta_min + (base - self.eta_min) * (1 + math.cos(math.pi * self.T_cur
                                                                       / self.T_i)) / 2
                 for base in self.base_lrs]
 
-    def step(self, epoch=None) -> None:
+    def step(self, epoch: int | None = None) -> None:
         """Advance one epoch, or go to ``epoch`` (may be fractional)."""
         self._step_count += 1
         if epoch is None and self.last_epoch < 0:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import types
 
 from lucid.optim.lr_scheduler import LRScheduler, _check_optimizer
+from lucid.optim.optimizer import Optimizer
 
 __all__ = ["LambdaLR", "MultiplicativeLR", "ConstantLR", "LinearLR", "PolynomialLR"]
 
@@ -15,7 +16,7 @@ class _LambdaSchedule(LRScheduler):
     """Holds one function of the epoch per group; saving keeps only callable objects' state
     (plain functions and lambdas cannot be saved, as in PyTorch)."""
 
-    def __init__(self, optimizer, lr_lambda, last_epoch):
+    def __init__(self, optimizer: Optimizer, lr_lambda, last_epoch):
         _check_optimizer(optimizer)
         n = len(optimizer.param_groups)
         if isinstance(lr_lambda, (list, tuple)):
@@ -50,10 +51,10 @@ class LambdaLR(_LambdaSchedule):
     """``lr = initial_lr * lr_lambda(epoch)``; ``lr_lambda`` is a function of the epoch, or a
     list of them, one per group."""
 
-    def __init__(self, optimizer, lr_lambda, last_epoch: int = -1):
+    def __init__(self, optimizer: Optimizer, lr_lambda, last_epoch: int = -1):
         super().__init__(optimizer, lr_lambda, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         """``initial_lr * lr_lambda(last_epoch)`` for each group."""
         return [base * fn(self.last_epoch) for base, fn in zip(self.base_lrs, self.lr_lambdas)]
 
@@ -63,10 +64,10 @@ class LambdaLR(_LambdaSchedule):
 class MultiplicativeLR(_LambdaSchedule):
     """Each step multiplies the current lr by ``lr_lambda(epoch)``."""
 
-    def __init__(self, optimizer, lr_lambda, last_epoch: int = -1):
+    def __init__(self, optimizer: Optimizer, lr_lambda, last_epoch: int = -1):
         super().__init__(optimizer, lr_lambda, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         """The current lrs times ``lr_lambda(last_epoch)`` (unchanged at construction)."""
         if self._is_initial:
             return self._group_lrs()
@@ -76,18 +77,18 @@ class MultiplicativeLR(_LambdaSchedule):
 class ConstantLR(LRScheduler):
     """``lr = initial_lr * factor`` for the first ``total_iters`` epochs, then ``initial_lr``."""
 
-    def __init__(self, optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
+    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
                  last_epoch: int = -1):
         if not 0.0 <= factor <= 1.0:
             raise ValueError("Constant multiplicative factor expected to be between 0 and 1.")
         self.factor, self.total_iters = factor, total_iters
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, base_lr, epoch):
+    def lr_at(self, base_lr: float, epoch: int) -> float:
         """See the class docstring."""
         return base_lr * (self.factor + (epoch >= self.total_iters) * (1 - self.factor))
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         """Scale by ``factor`` at epoch 0 and back by ``1 / factor`` at ``total_iters``."""
         if self.last_epoch == 0:
             return [lr * self.factor for lr in self._group_lrs()]
@@ -100,7 +101,7 @@ class LinearLR(LRScheduler):
     """The factor of ``initial_lr`` goes linearly from ``start_factor`` to ``end_factor`` over
     ``total_iters`` epochs, then stays."""
 
-    def __init__(self, optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
+    def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
                  total_iters: int = 5, last_epoch: int = -1):
         if not 0.0 < start_factor <= 1.0:
             raise ValueError("Starting multiplicative factor expected to be greater than 0 and "
@@ -111,12 +112,12 @@ class LinearLR(LRScheduler):
         self.total_iters = total_iters
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, base_lr, epoch):
+    def lr_at(self, base_lr: float, epoch: int) -> float:
         """See the class docstring."""
         return base_lr * (self.start_factor + (self.end_factor - self.start_factor)
                           * min(self.total_iters, epoch) / self.total_iters)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         """The current lrs moved one linear step (PyTorch's update form)."""
         e, a, b = self.last_epoch, self.start_factor, self.end_factor
         if e == 0:
@@ -130,16 +131,16 @@ class LinearLR(LRScheduler):
 class PolynomialLR(LRScheduler):
     """``lr = initial_lr * (1 - min(epoch, total_iters) / total_iters) ** power``."""
 
-    def __init__(self, optimizer, total_iters: int = 5, power: float = 1.0,
+    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0,
                  last_epoch: int = -1):
         self.total_iters, self.power = total_iters, power
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, base_lr, epoch):
+    def lr_at(self, base_lr: float, epoch: int) -> float:
         """See the class docstring."""
         return base_lr * (1.0 - min(self.total_iters, epoch) / self.total_iters) ** self.power
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         """The current lrs times this epoch's decay ratio (PyTorch's update form)."""
         e, n = self.last_epoch, self.total_iters
         if self._is_initial or e > n:

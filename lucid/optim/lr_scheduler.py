@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from lucid.optim.optimizer import Optimizer
+
+if TYPE_CHECKING:
+    from lucid.tensor import Tensor
 
 __all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
            "OneCycleLR", "ReduceLROnPlateau", "LambdaLR", "MultiplicativeLR", "ConstantLR",
@@ -27,6 +32,8 @@ def _check_optimizer(optimizer):
 
 class _SchedulerState:
     """What every schedule shares: the last learning rates and a state dict of its attributes."""
+
+    _last_lr: list[float]
 
     def get_last_lr(self) -> list:
         """The learning rates the last ``step()`` set, one per group."""
@@ -48,7 +55,7 @@ class LRScheduler(_SchedulerState):
     group to have ``initial_lr`` already, as ``load_state_dict`` of the optimizer restores it.
     """
 
-    def __init__(self, optimizer, last_epoch: int = -1):
+    def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
         _check_optimizer(optimizer)
         self.optimizer = optimizer
         for i, group in enumerate(optimizer.param_groups):
@@ -90,7 +97,7 @@ class LRScheduler(_SchedulerState):
             return self.get_lr()
         return [self.lr_at(base, self.last_epoch) for base in self.base_lrs]
 
-    def step(self, epoch=None) -> None:
+    def step(self, epoch: int | None = None) -> None:
         """Advance one epoch and write the new learning rates into the optimizer; with
         ``epoch`` (PyTorch's deprecated form), jump there using the closed form if any."""
         self._step_count += 1
@@ -111,17 +118,19 @@ class LRScheduler(_SchedulerState):
 class StepLR(LRScheduler):
     """``lr = initial_lr * gamma ** (epoch // step_size)``."""
 
-    def __init__(self, optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1):
+    def __init__(
+        self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
+    ):
         if not isinstance(step_size, int) or step_size < 1:
             raise ValueError(f"step_size must be a positive int, got {step_size!r}")
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, base_lr, epoch):
+    def lr_at(self, base_lr: float, epoch: int) -> float:
         """See the class docstring."""
         return base_lr * self.gamma ** (epoch // self.step_size)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         """The current lrs times ``gamma`` every ``step_size`` epochs (composes in chains)."""
         if self.last_epoch == 0 or self.last_epoch % self.step_size:
             return self._group_lrs()
@@ -131,16 +140,22 @@ class StepLR(LRScheduler):
 class MultiStepLR(LRScheduler):
     """``lr = initial_lr * gamma ** (number of milestones <= epoch)``."""
 
-    def __init__(self, optimizer, milestones, gamma: float = 0.1, last_epoch: int = -1):
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        milestones: Sequence[int],
+        gamma: float = 0.1,
+        last_epoch: int = -1,
+    ):
         self.milestones = sorted(int(m) for m in milestones)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, base_lr, epoch):
+    def lr_at(self, base_lr: float, epoch: int) -> float:
         """See the class docstring."""
         return base_lr * self.gamma ** bisect.bisect_right(self.milestones, epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         """The current lrs times ``gamma`` at each milestone (composes in chains)."""
         hits = self.milestones.count(self.last_epoch)
         if not hits:
@@ -151,15 +166,15 @@ class MultiStepLR(LRScheduler):
 class ExponentialLR(LRScheduler):
     """``lr = initial_lr * gamma ** epoch``."""
 
-    def __init__(self, optimizer, gamma: float, last_epoch: int = -1):
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1):
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, base_lr, epoch):
+    def lr_at(self, base_lr: float, epoch: int) -> float:
         """See the class docstring."""
         return base_lr * self.gamma ** epoch
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         """The current lrs times ``gamma`` (composes in chains)."""
         if self._is_initial:
             return self._group_lrs()
@@ -170,18 +185,20 @@ class CosineAnnealingLR(LRScheduler):
     """``lr = eta_min + (initial_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2`` (without
     restarts: after ``T_max`` the cosine climbs back, as PyTorch's does)."""
 
-    def __init__(self, optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1):
+    def __init__(
+        self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1
+    ):
         if T_max <= 0:
             raise ValueError(f"T_max must be positive, got {T_max}")
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, base_lr, epoch):
+    def lr_at(self, base_lr: float, epoch: int) -> float:
         """See the class docstring."""
         return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch /
                                                                         self.T_max)) / 2
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         """PyTorch's update of the current lrs, which follows the closed form when alone and
         composes in chains."""
         e, t_max, eta = self.last_epoch, self.T_max, self.eta_min
@@ -206,11 +223,23 @@ class OneCycleLR(LRScheduler):
     (one per group). Stepping past ``total_steps`` raises a ValueError.
     """
 
-    def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None,
-                 pct_start: float = 0.3, anneal_strategy: str = "cos",
-                 cycle_momentum: bool = True, base_momentum=0.85, max_momentum=0.95,
-                 div_factor: float = 25.0, final_div_factor: float = 1e4,
-                 three_phase: bool = False, last_epoch: int = -1):
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        max_lr: float | Sequence[float],
+        total_steps=None,
+        epochs=None,
+        steps_per_epoch=None,
+        pct_start: float = 0.3,
+        anneal_strategy: str = "cos",
+        cycle_momentum: bool = True,
+        base_momentum: float | Sequence[float] = 0.85,
+        max_momentum: float | Sequence[float] = 0.95,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        three_phase: bool = False,
+        last_epoch: int = -1,
+    ):
         _check_optimizer(optimizer)
         if total_steps is None:
             if epochs is None or steps_per_epoch is None:
@@ -305,9 +334,18 @@ class ReduceLROnPlateau(_SchedulerState):
     before bad epochs count again.
     """
 
-    def __init__(self, optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
-                 threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
-                 min_lr=0.0, eps: float = 1e-8):
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        mode: str = "min",
+        factor: float = 0.1,
+        patience: int = 10,
+        threshold: float = 1e-4,
+        threshold_mode: str = "rel",
+        cooldown: int = 0,
+        min_lr=0.0,
+        eps: float = 1e-8,
+    ):
         _check_optimizer(optimizer)
         if factor >= 1.0:
             raise ValueError(f"factor should be < 1.0, got {factor}")
@@ -336,7 +374,7 @@ class ReduceLROnPlateau(_SchedulerState):
             else best + self.threshold
         return current > bound
 
-    def step(self, metrics) -> None:
+    def step(self, metrics: float | Tensor) -> None:
         """Record this epoch's metric (a number or a one-element Tensor)."""
         current = float(metrics)
         self.last_epoch += 1
@@ -364,7 +402,6 @@ class ReduceLROnPlateau(_SchedulerState):
 
 
 # the other schedules live in files of their own (imported last: they subclass LRScheduler)
-from lucid.optim.lr_factor import (ConstantLR, LambdaLR, LinearLR,  # noqa: E402
-                                   MultiplicativeLR, PolynomialLR)
-from lucid.optim.lr_cyclic import CosineAnnealingWarmRestarts, CyclicLR  # noqa: E402
 from lucid.optim.lr_composite import ChainedScheduler, SequentialLR  # noqa: E402
+from lucid.optim.lr_cyclic import CosineAnnealingWarmRestarts, CyclicLR  # noqa: E402
+from lucid.optim.lr_factor import ConstantLR, LambdaLR, LinearLR, MultiplicativeLR, PolynomialLR  # noqa: E402

@@ -11,6 +11,8 @@ the training step's only evaluation, and MLX's lazy graphs do not grow from one 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from lucid import _backend as B
 from lucid.autograd.grad_mode import enable_grad
@@ -31,7 +33,7 @@ class Optimizer:
 
     _evaluates = True  # False while a GradScaler steps it (the scaler evaluates once, after)
 
-    def __init__(self, params, defaults: dict):
+    def __init__(self, params: Iterable, defaults: dict):
         self.defaults = dict(defaults)
         self.state: dict = {}  # param -> {name: Tensor or number}
         self.param_groups: list = []
@@ -98,7 +100,7 @@ class Optimizer:
                     p.grad = Tensor._wrap(B.zeros(p.grad.data.shape, dtype=p.grad.data.dtype),
                                           p._device)
 
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; ``closure`` (optional) re-evaluates the
         model and returns the loss, which ``step`` returns."""
         loss = None
@@ -150,7 +152,8 @@ class Optimizer:
     def state_dict(self) -> dict:
         """``{"state": {index: {...}}, "param_groups": [{..., "params": [index, ...]}]}`` with
         parameters replaced by their position across groups; the values are snapshots."""
-        index, groups = {}, []
+        index: dict[int, int] = {}
+        groups: list[dict] = []
         for group in self.param_groups:
             entry = {k: copy.deepcopy(v) for k, v in group.items() if k != "params"}
             entry["params"] = []
@@ -179,7 +182,7 @@ class Optimizer:
             if len(s["params"]) != len(g["params"]):
                 raise ValueError(f"parameter group {i} has {len(g['params'])} parameter(s) but "
                                  f"the state dict's has {len(s['params'])}")
-        by_index = {}
+        by_index: dict[int, Tensor] = {}
         for s, g in zip(saved, self.param_groups):
             by_index.update(zip(s["params"], g["params"]))
         new_state = {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from lucid import _backend as B
 from lucid.optim.optimizer import Optimizer
 
@@ -16,7 +18,7 @@ class RMSprop(Optimizer):
     ``momentum`` m, ``buf = m buf + g / d`` and ``p -= lr buf``, else ``p -= lr g / d``.
     """
 
-    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+    def __init__(self, params: Iterable, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
                  maximize: bool = False):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from lucid import _backend as B
 from lucid.optim.optimizer import Optimizer
 
@@ -14,8 +16,15 @@ class Rprop(Optimizer):
     ``step_sizes``); after a flip the gradient counts as 0 (no move, no flip next step);
     ``p -= sign(g) * step_size``. Step sizes start at ``lr``."""
 
-    def __init__(self, params, lr: float = 1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0), *,
-                 maximize: bool = False):
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 1e-2,
+        etas=(0.5, 1.2),
+        step_sizes=(1e-6, 50.0),
+        *,
+        maximize: bool = False,
+    ):
         super().__init__(params, dict(lr=lr, etas=tuple(etas), step_sizes=tuple(step_sizes),
                                       maximize=maximize))
 

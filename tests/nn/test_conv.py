@@ -29,8 +29,12 @@ def test_page_example_1_no_bias():
 
 def test_page_example_1_with_two_channels_gives_1496():
     conv3d = nn.Conv3d(2, 1, 2, bias=False)
-    conv3d.weight.data = np.tile(np.arange(1, 9, dtype=np.float32).reshape(1, 1, 2, 2, 2), (1, 2, 1, 1, 1))
-    x = lucid.tensor(np.tile(np.arange(1, 9, dtype=np.float32).reshape(1, 1, 2, 2, 2), (1, 2, 1, 1, 1)))
+    conv3d.weight.data = np.tile(
+        np.arange(1, 9, dtype=np.float32).reshape(1, 1, 2, 2, 2), (1, 2, 1, 1, 1)
+    )
+    x = lucid.tensor(
+        np.tile(np.arange(1, 9, dtype=np.float32).reshape(1, 1, 2, 2, 2), (1, 2, 1, 1, 1))
+    )
     assert conv3d(x).item() == 408.0  # two channels of 1..8: 2 * 204
     conv3d.weight.data = np.arange(1, 17, dtype=np.float32).reshape(1, 2, 2, 2, 2)
     x = lucid.tensor(np.arange(1, 17, dtype=np.float32).reshape(1, 2, 2, 2, 2))
@@ -144,21 +148,36 @@ def test_bad_input_errors(build, x_shape, message):
         build()(lucid.zeros(*x_shape))
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(in_channels=0, out_channels=4, kernel_size=3), "in_channels must be a positive int"),
-    (dict(in_channels=2, out_channels=-1, kernel_size=3), "out_channels must be a positive int"),
-    (dict(in_channels=2, out_channels=4, kernel_size=0), "kernel_size must be >= 1"),
-    (dict(in_channels=2, out_channels=4, kernel_size=3, stride=0), "stride must be >= 1"),
-    (dict(in_channels=2, out_channels=4, kernel_size=3, dilation=(1, 0, 1)), "dilation must be >= 1"),
-    (dict(in_channels=2, out_channels=4, kernel_size=3, padding=-1), "padding must be >= 0"),
-    (dict(in_channels=3, out_channels=4, kernel_size=3, groups=2), "groups=2 must divide both"),
-    (dict(in_channels=4, out_channels=6, kernel_size=3, groups=4), "groups=4 must divide both"),
-    (dict(in_channels=2, out_channels=4, kernel_size=3, padding="full"), "padding must be 'same'"),
-    (dict(in_channels=2, out_channels=4, kernel_size=3, padding="same", stride=2), "stride 1"),
-    (dict(in_channels=2, out_channels=4, kernel_size=(3, 3)), "kernel_size must have 3 values"),
-    (dict(in_channels=2, out_channels=4, kernel_size=3, stride=(1, 1, 1, 1)), "stride must have 3"),
-    (dict(in_channels=2, out_channels=4, kernel_size=3, padding=(1, 1)), "padding must have 3"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(in_channels=0, out_channels=4, kernel_size=3), "in_channels must be a positive int"),
+        (
+            dict(in_channels=2, out_channels=-1, kernel_size=3),
+            "out_channels must be a positive int",
+        ),
+        (dict(in_channels=2, out_channels=4, kernel_size=0), "kernel_size must be >= 1"),
+        (dict(in_channels=2, out_channels=4, kernel_size=3, stride=0), "stride must be >= 1"),
+        (
+            dict(in_channels=2, out_channels=4, kernel_size=3, dilation=(1, 0, 1)),
+            "dilation must be >= 1",
+        ),
+        (dict(in_channels=2, out_channels=4, kernel_size=3, padding=-1), "padding must be >= 0"),
+        (dict(in_channels=3, out_channels=4, kernel_size=3, groups=2), "groups=2 must divide both"),
+        (dict(in_channels=4, out_channels=6, kernel_size=3, groups=4), "groups=4 must divide both"),
+        (
+            dict(in_channels=2, out_channels=4, kernel_size=3, padding="full"),
+            "padding must be 'same'",
+        ),
+        (dict(in_channels=2, out_channels=4, kernel_size=3, padding="same", stride=2), "stride 1"),
+        (dict(in_channels=2, out_channels=4, kernel_size=(3, 3)), "kernel_size must have 3 values"),
+        (
+            dict(in_channels=2, out_channels=4, kernel_size=3, stride=(1, 1, 1, 1)),
+            "stride must have 3",
+        ),
+        (dict(in_channels=2, out_channels=4, kernel_size=3, padding=(1, 1)), "padding must have 3"),
+    ],
+)
 def test_bad_configuration_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
         nn.Conv3d(**kwargs)

@@ -2,8 +2,8 @@
 implementation (a loop over output positions, all 2^n corners at once, not separable), known
 PyTorch values, gradients by finite differences, and clear errors."""
 
-import zlib
 import itertools
+import zlib
 
 import numpy as np
 import pytest

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import lucid
-from tests.helpers import check_op, grads_of, rand
 from lucid.ops.activation import log_softmax, softmax
+from tests.helpers import check_op, grads_of, rand
 
 
 def np_log_softmax(x, axis):

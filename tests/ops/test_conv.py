@@ -24,7 +24,9 @@ def kernels(request):
 
 def rel_err(actual, expected):
     """max |actual - expected| relative to max |expected| (1 where expected is tiny)."""
-    return np.abs(np.asarray(actual, np.float64) - expected).max() / max(1.0, np.abs(expected).max())
+    return np.abs(np.asarray(actual, np.float64) - expected).max() / max(
+        1.0, np.abs(expected).max()
+    )
 
 
 def random_conv_config(rng):

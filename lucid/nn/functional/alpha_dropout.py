@@ -17,7 +17,7 @@ _SATURATION = 1.7580993408473766  # SELU's scale * alpha
 
 
 @op
-def alpha_dropout(input, p: float = 0.5, training: bool = False, inplace: bool = False):
+def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False):
     """In training, keep each element with probability 1 - p, set the rest to -1.7581, then
     apply a*x + b with a = ((1 - p)(1 + p * 1.7581^2))^-1/2 and b = a * 1.7581 * p. The identity
     when not ``training`` (PyTorch's default for the function) or p = 0; zeros for p = 1."""

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
+from lucid._typing import IntOrSeq
 from lucid.ops import _nd
-from lucid.ops.conv import conv as _conv_op
-from lucid.ops.conv import conv_transpose as _conv_transpose_op
+from lucid.ops.conv import conv as _conv_op, conv_transpose as _conv_transpose_op
 from lucid.tensor import Tensor
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_nd", "conv_transpose1d", "conv_transpose2d",
@@ -47,7 +47,16 @@ def _batched(x, n, channels, what):
     return (x.unsqueeze(0) if unbatched else x), unbatched
 
 
-def conv_nd(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, n=None):
+def conv_nd(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: IntOrSeq = 1,
+    padding: IntOrSeq | str = 0,
+    dilation: IntOrSeq = 1,
+    groups: int = 1,
+    n: int | None = None,
+):
     """N-d convolution (cross-correlation) of (N, C_in, *S) or unbatched (C_in, *S) input with
     weight (C_out, C_in/groups, *K); ``padding`` is ``"same"``, ``"valid"``, an int or a tuple."""
     n = weight.ndim - 2 if n is None else n
@@ -63,8 +72,17 @@ def conv_nd(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, n=N
     return y.squeeze(0) if unbatched else y
 
 
-def conv_transpose_nd(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                      dilation=1, n=None):
+def conv_transpose_nd(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: IntOrSeq = 1,
+    padding: IntOrSeq | str = 0,
+    output_padding: IntOrSeq = 0,
+    groups: int = 1,
+    dilation: IntOrSeq = 1,
+    n: int | None = None,
+):
     """N-d transposed convolution of (N, C_in, *S) or unbatched input with weight
     (C_in, C_out/groups, *K); output size (S-1)*stride - 2*padding + dilation*(K-1)
     + output_padding + 1."""
@@ -92,37 +110,85 @@ def conv_transpose_nd(x, weight, bias=None, stride=1, padding=0, output_padding=
     return y.squeeze(0) if unbatched else y
 
 
-def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def conv1d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: IntOrSeq = 1,
+    padding: IntOrSeq | str = 0,
+    dilation: IntOrSeq = 1,
+    groups: int = 1,
+):
     """1-D convolution of (N, C_in, W) input; see ``conv_nd``."""
     return conv_nd(input, weight, bias, stride, padding, dilation, groups, n=1)
 
 
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def conv2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: IntOrSeq = 1,
+    padding: IntOrSeq | str = 0,
+    dilation: IntOrSeq = 1,
+    groups: int = 1,
+):
     """2-D convolution of (N, C_in, H, W) input; see ``conv_nd``."""
     return conv_nd(input, weight, bias, stride, padding, dilation, groups, n=2)
 
 
-def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def conv3d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: IntOrSeq = 1,
+    padding: IntOrSeq | str = 0,
+    dilation: IntOrSeq = 1,
+    groups: int = 1,
+):
     """3-D convolution of (N, C_in, D, H, W) input; see ``conv_nd``."""
     return conv_nd(input, weight, bias, stride, padding, dilation, groups, n=3)
 
 
-def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1):
+def conv_transpose1d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: IntOrSeq = 1,
+    padding: IntOrSeq | str = 0,
+    output_padding: IntOrSeq = 0,
+    groups: int = 1,
+    dilation: IntOrSeq = 1,
+):
     """1-D transposed convolution; see ``conv_transpose_nd``."""
     return conv_transpose_nd(input, weight, bias, stride, padding, output_padding, groups,
                              dilation, n=1)
 
 
-def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1):
+def conv_transpose2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: IntOrSeq = 1,
+    padding: IntOrSeq | str = 0,
+    output_padding: IntOrSeq = 0,
+    groups: int = 1,
+    dilation: IntOrSeq = 1,
+):
     """2-D transposed convolution; see ``conv_transpose_nd``."""
     return conv_transpose_nd(input, weight, bias, stride, padding, output_padding, groups,
                              dilation, n=2)
 
 
-def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1):
+def conv_transpose3d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: IntOrSeq = 1,
+    padding: IntOrSeq | str = 0,
+    output_padding: IntOrSeq = 0,
+    groups: int = 1,
+    dilation: IntOrSeq = 1,
+):
     """3-D transposed convolution; see ``conv_transpose_nd``."""
     return conv_transpose_nd(input, weight, bias, stride, padding, output_padding, groups,
                              dilation, n=3)

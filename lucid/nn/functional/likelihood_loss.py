@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import math
 
-from lucid import _backend as B
-from lucid import ops
+from lucid import _backend as B, ops
 from lucid.nn.functional.loss import _check_reduction, _reduce, _tensor
 from lucid.ops._util import op  # runs on the input's device stream
 from lucid.tensor import Tensor
@@ -16,7 +15,7 @@ __all__ = ["poisson_nll_loss", "gaussian_nll_loss"]
 
 
 @op
-def poisson_nll_loss(input, target, log_input: bool = True, full: bool = False, *,
+def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False, *,
                      eps: float = 1e-8, reduction: str = "mean"):
     """Poisson NLL with rate ``exp(input)`` (``log_input``: ``exp(input) - target * input``) or
     ``input`` (``input - target * log(input + eps)``); ``full`` adds Stirling's approximation
@@ -61,7 +60,7 @@ def _gaussian_var(var, x):
 
 
 @op
-def gaussian_nll_loss(input, target, var, full: bool = False, eps: float = 1e-6,
+def gaussian_nll_loss(input: Tensor, target: Tensor, var, full: bool = False, eps: float = 1e-6,
                       reduction: str = "mean"):
     """Gaussian NLL ``0.5 * (log(v) + (input - target)^2 / v)`` (``+ 0.5 log(2 pi)`` with
     ``full``), ``v`` the variance clamped to >= ``eps``. As in PyTorch the clamp is invisible to

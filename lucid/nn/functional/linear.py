@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from lucid import _backend as B
-from lucid import ops
+from lucid import _backend as B, ops
 from lucid.ops.index import check_range, take_rows
 from lucid.tensor import Tensor
 
 __all__ = ["linear", "embedding"]
 
 
-def linear(x, weight, bias=None):
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None):
     """``x @ weight.T + bias`` for ``x`` of shape ``(..., in)``, ``weight`` ``(out, in)`` and
     ``bias`` ``(out,)``; the result has shape ``(..., out)``."""
     for name, t in (("input", x), ("weight", weight)):

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import math
 
-from lucid import _backend as B
-from lucid import ops
+from lucid import _backend as B, ops
 from lucid.ops import loss as _fused
-from lucid.ops.activation import log_softmax
 from lucid.ops._util import op  # runs on the input's device stream
+from lucid.ops.activation import log_softmax
 from lucid.tensor import Tensor
 
 __all__ = ["cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
@@ -111,8 +110,14 @@ def _index_reduce(loss, t, weight, ignore_index, reduction, unbatched, dtype):
 
 # --- classification -----------------------------------------------------------------------------
 @op
-def cross_entropy(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean",
-                  label_smoothing: float = 0.0):
+def cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+):
     """Cross entropy between logits ``input`` (class axis 1, or (C,)) and ``target``.
 
     ``target`` holds class indices (an integer tensor of shape (N, d1, ...), or () unbatched),
@@ -157,7 +162,13 @@ def _cross_entropy_probs(input, target, weight, reduction, label_smoothing):
 
 
 @op
-def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean"):
+def nll_loss(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+):
     """Negative log-likelihood of log-probabilities ``input`` (class axis 1, or (C,)) at class
     indices ``target``; ``weight``, ``ignore_index`` and ``reduction`` as in cross_entropy."""
     _check_reduction(reduction)
@@ -172,7 +183,9 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
 
 
 @op
-def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
+def binary_cross_entropy(
+    input: Tensor, target: Tensor, weight: Tensor | None = None, reduction: str = "mean"
+):
     """Binary cross entropy of probabilities ``input`` in [0, 1] against ``target`` (same
     shape); each log is clamped to >= -100 so p = 0 or 1 gives a finite loss. ``weight`` is
     broadcast against the elementwise loss."""
@@ -181,8 +194,8 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
     target = _tensor(target, "target", input)
     _same_shape(input, target, "binary_cross_entropy")
     if input.numel():
-        lo, hi = B.min(input.data).item(), B.max(input.data).item()
-        if not (0.0 <= lo and hi <= 1.0):
+        lo, hi = B.item(B.min(input.data)), B.item(B.max(input.data))
+        if not (lo >= 0.0 and hi <= 1.0):
             raise ValueError("binary_cross_entropy: input must hold probabilities in [0, 1], got "
                              f"values in [{lo}, {hi}] (use binary_cross_entropy_with_logits "
                              "for logits)")
@@ -193,8 +206,13 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
 
 
 @op
-def binary_cross_entropy_with_logits(input, target, weight=None, reduction: str = "mean",
-                                     pos_weight=None):
+def binary_cross_entropy_with_logits(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    reduction: str = "mean",
+    pos_weight: Tensor | None = None,
+):
     """Sigmoid + binary cross entropy in one numerically stable step, on logits ``input``.
 
     ``pos_weight`` weights the positive term per class (broadcast against the input from the
@@ -235,19 +253,19 @@ def _diff(input, target, fn, reduction):
 
 
 @op
-def mse_loss(input, target, reduction: str = "mean"):
+def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean"):
     """Squared error ``(input - target) ** 2``."""
     return _reduce(ops.square(_diff(input, target, "mse_loss", reduction)), reduction)
 
 
 @op
-def l1_loss(input, target, reduction: str = "mean"):
+def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean"):
     """Absolute error ``|input - target|``."""
     return _reduce(ops.abs(_diff(input, target, "l1_loss", reduction)), reduction)
 
 
 @op
-def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0):
+def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean", beta: float = 1.0):
     """``0.5 * d**2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 * beta`` (plain L1 when
     ``beta`` is 0)."""
     if beta < 0:
@@ -260,7 +278,7 @@ def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0):
 
 
 @op
-def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0):
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0):
     """``0.5 * d**2`` where ``|d| < delta``, else ``delta * (|d| - 0.5 * delta)``."""
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
@@ -270,7 +288,7 @@ def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0):
 
 
 @op
-def kl_div(input, target, reduction: str = "mean", log_target: bool = False):
+def kl_div(input: Tensor, target: Tensor, reduction: str = "mean", log_target: bool = False):
     """Kullback-Leibler divergence with ``input`` holding log-probabilities: elementwise
     ``target * (log(target) - input)`` (0 where target is 0), or with ``log_target`` the target
     given as log-probabilities too. ``'batchmean'`` divides the sum by the batch size (the true

@@ -5,15 +5,23 @@ from __future__ import annotations
 
 import math
 
-from lucid.ops import _nd
-from lucid.ops import pool as _pool
+from lucid._typing import IntOrSeq
+from lucid.ops import _nd, pool as _pool
 from lucid.ops.elementwise import relu, sign
 from lucid.tensor import Tensor
 
 __all__ = ["lp_pool1d", "lp_pool2d", "lp_pool3d"]
 
 
-def lp_pool(input, n, norm_type, kernel_size, stride=None, ceil_mode=False, name="lp_pool"):
+def lp_pool(
+    input: Tensor,
+    n: int,
+    norm_type,
+    kernel_size: IntOrSeq,
+    stride: IntOrSeq | None = None,
+    ceil_mode: bool = False,
+    name: str = "lp_pool",
+):
     """(sum of x^p over each window) ** (1/p) over the last ``n`` dims:
     avg_pool(x^p) * prod(kernel), with sign(.) * relu(|.|) before the root, as PyTorch."""
     if not isinstance(input, Tensor):
@@ -27,7 +35,13 @@ def lp_pool(input, n, norm_type, kernel_size, stride=None, ceil_mode=False, name
 
 
 def _lp_pool(n):
-    def pool(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    def pool(
+        input: Tensor,
+        norm_type,
+        kernel_size: IntOrSeq,
+        stride: IntOrSeq | None = None,
+        ceil_mode: bool = False,
+    ):
         return lp_pool(input, n, norm_type, kernel_size, stride, ceil_mode, f"lp_pool{n}d")
 
     pool.__name__ = pool.__qualname__ = f"lp_pool{n}d"

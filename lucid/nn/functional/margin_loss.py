@@ -12,12 +12,11 @@ import math
 
 import numpy as np
 
-from lucid import _backend as B
-from lucid import ops
+from lucid import _backend as B, ops
 from lucid.nn.functional.loss import _check_reduction, _class_weight, _reduce, _tensor
 from lucid.ops import loss as _fused
-from lucid.ops.activation import softplus
 from lucid.ops._util import op  # runs on the input's device stream
+from lucid.ops.activation import softplus
 from lucid.tensor import Tensor
 
 __all__ = ["margin_ranking_loss", "hinge_embedding_loss", "multilabel_margin_loss",
@@ -53,7 +52,7 @@ def _const(values, like):
 
 
 @op
-def margin_ranking_loss(input1, input2, target, margin: float = 0.0, *,
+def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, *,
                         reduction: str = "mean"):
     """``max(0, -target * (input1 - input2) + margin)``: ``target`` 1 asks for input1 to rank
     higher, -1 for input2. The three tensors must have the same number of dims (and
@@ -69,7 +68,9 @@ def margin_ranking_loss(input1, input2, target, margin: float = 0.0, *,
 
 
 @op
-def hinge_embedding_loss(input, target, margin: float = 1.0, *, reduction: str = "mean"):
+def hinge_embedding_loss(
+    input: Tensor, target: Tensor, margin: float = 1.0, *, reduction: str = "mean"
+):
     """``input`` where ``target`` is 1 and ``max(0, margin - input)`` where it is -1 (as in
     PyTorch, a target that is neither contributes both terms)."""
     _check_reduction(reduction)
@@ -95,7 +96,7 @@ def _reduce_samples(loss, reduction, unbatched):
 
 
 @op
-def multilabel_margin_loss(input, target, *, reduction: str = "mean"):
+def multilabel_margin_loss(input: Tensor, target: Tensor, *, reduction: str = "mean"):
     """Multi-label hinge loss. ``target`` (int, the input's shape (C,) or (N, C)) lists each
     sample's classes, ended by the first -1; per sample
     ``sum_{j listed} sum_{i not listed} max(0, 1 - (x[y_j] - x[i])) / C``."""
@@ -129,7 +130,7 @@ def multilabel_margin_loss(input, target, *, reduction: str = "mean"):
 
 
 @op
-def soft_margin_loss(input, target, *, reduction: str = "mean"):
+def soft_margin_loss(input: Tensor, target: Tensor, *, reduction: str = "mean"):
     """Two-class logistic loss ``log(1 + exp(-target * input))`` (target 1 or -1), stable."""
     _check_reduction(reduction)
     x, y = _floats("soft_margin_loss", (input, "input"), (target, "target"))
@@ -140,7 +141,9 @@ def soft_margin_loss(input, target, *, reduction: str = "mean"):
 
 
 @op
-def multilabel_soft_margin_loss(input, target, weight=None, *, reduction: str = "mean"):
+def multilabel_soft_margin_loss(
+    input: Tensor, target: Tensor, weight: Tensor | None = None, *, reduction: str = "mean"
+):
     """One-vs-all logistic loss of logits ``input`` (N, C) against 0/1 ``target`` (same shape):
     per sample, the mean over classes of ``-(t log sigmoid(x) + (1 - t) log sigmoid(-x))``,
     each class term times ``weight`` (broadcast) when given."""
@@ -163,7 +166,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, *, reduction: str = 
 
 
 @op
-def cosine_embedding_loss(input1, input2, target, margin: float = 0.0, *,
+def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, *,
                           reduction: str = "mean"):
     """``1 - cos(x1, x2)`` where ``target`` is 1, ``max(0, cos(x1, x2) - margin)`` where it is
     -1 (0 elsewhere); the cosine is over the last dim of (N, D) or (D,) inputs, with PyTorch's
@@ -186,8 +189,15 @@ def cosine_embedding_loss(input1, input2, target, margin: float = 0.0, *,
 
 
 @op
-def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=None, *,
-                      reduction: str = "mean"):
+def multi_margin_loss(
+    input: Tensor,
+    target: Tensor,
+    p: int = 1,
+    margin: float = 1.0,
+    weight: Tensor | None = None,
+    *,
+    reduction: str = "mean",
+):
     """Multi-class hinge loss of ``input`` (N, C) or (C,) at class indices ``target`` (N,) or
     (): per sample ``sum_{i != y} w[y] * max(0, margin - x[y] + x[i]) ** p / C``, p 1 or 2."""
     _check_reduction(reduction)

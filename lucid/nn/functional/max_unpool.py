@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from lucid._typing import IntOrSeq
 from lucid.ops.unpool import max_unpool
+from lucid.tensor import Tensor
 
 __all__ = ["max_unpool1d", "max_unpool2d", "max_unpool3d"]
 
 
 def _max_unpool(n):
-    def unpool(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    def unpool(
+        input: Tensor,
+        indices: Tensor,
+        kernel_size: IntOrSeq,
+        stride: IntOrSeq | None = None,
+        padding: IntOrSeq | str = 0,
+        output_size: IntOrSeq | None = None,
+    ):
         return max_unpool(input, indices, n, kernel_size, stride, padding, output_size,
                           name=f"max_unpool{n}d")
 

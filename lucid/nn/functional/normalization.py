@@ -11,8 +11,7 @@ import math
 import numbers
 
 from lucid import _backend as B
-from lucid.ops import elementwise as E
-from lucid.ops import shape as S
+from lucid.ops import elementwise as E, shape as S
 from lucid.ops._util import op  # runs on the input's device stream
 from lucid.ops.norm import standardize
 from lucid.tensor import Tensor
@@ -74,8 +73,16 @@ def _with_running_stats(input, running_mean, running_var, weight, bias, eps, axi
 
 
 @op
-def batch_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
-               training=False, momentum=0.1, eps=1e-5):
+def batch_norm(
+    input: Tensor,
+    running_mean=None,
+    running_var=None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+):
     """Batch normalisation of an ``(N, C, *S)`` input over N and S, per channel.
 
     In training (or without running statistics) the batch statistics are used, and given
@@ -105,8 +112,16 @@ def batch_norm(input, running_mean=None, running_var=None, weight=None, bias=Non
 
 
 @op
-def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
-                  use_input_stats=True, momentum=0.1, eps=1e-5):
+def instance_norm(
+    input: Tensor,
+    running_mean=None,
+    running_var=None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    use_input_stats=True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+):
     """Instance normalisation: each sample's channels standardised over their spatial dims.
 
     Accepts ``(N, C, *S)``. With ``use_input_stats`` the per-instance statistics are used and
@@ -137,7 +152,13 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
 
 
 @op
-def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+def group_norm(
+    input: Tensor,
+    num_groups: int,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+):
     """Group normalisation of ``(N, C, *S)``: channels split into ``num_groups`` groups, each
     standardised over its channels and spatial dims, then a per-channel affine map."""
     if input.ndim < 2:

@@ -3,15 +3,24 @@
 
 from __future__ import annotations
 
+from lucid._typing import IntOrSeq
 from lucid.ops import pool as _pool
+from lucid.tensor import Tensor
 
 __all__ = [f"{kind}{n}d" for kind in ("max_pool", "avg_pool", "adaptive_avg_pool",
                                       "adaptive_max_pool") for n in (1, 2, 3)]
 
 
 def _max_pool(n):
-    def max_pool(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-                 return_indices=False):
+    def max_pool(
+        input: Tensor,
+        kernel_size: IntOrSeq,
+        stride: IntOrSeq | None = None,
+        padding: IntOrSeq | str = 0,
+        dilation: IntOrSeq = 1,
+        ceil_mode: bool = False,
+        return_indices: bool = False,
+    ):
         return _pool.max_pool(input, n, kernel_size, stride, padding, dilation, ceil_mode,
                               return_indices, name=f"max_pool{n}d")
 
@@ -23,8 +32,15 @@ def _max_pool(n):
 
 
 def _avg_pool(n):
-    def avg_pool(input, kernel_size, stride=None, padding=0, ceil_mode=False,
-                 count_include_pad=True, divisor_override=None):
+    def avg_pool(
+        input: Tensor,
+        kernel_size: IntOrSeq,
+        stride: IntOrSeq | None = None,
+        padding: IntOrSeq | str = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+        divisor_override=None,
+    ):
         return _pool.avg_pool(input, n, kernel_size, stride, padding, ceil_mode,
                               count_include_pad, divisor_override, name=f"avg_pool{n}d")
 
@@ -35,7 +51,7 @@ def _avg_pool(n):
 
 
 def _adaptive_avg_pool(n):
-    def adaptive_avg_pool(input, output_size):
+    def adaptive_avg_pool(input: Tensor, output_size: IntOrSeq):
         return _pool.adaptive_avg_pool(input, n, output_size, name=f"adaptive_avg_pool{n}d")
 
     return _named(adaptive_avg_pool, f"adaptive_avg_pool{n}d", f"""{n}-d adaptive average pooling.
@@ -45,7 +61,7 @@ def _adaptive_avg_pool(n):
 
 
 def _adaptive_max_pool(n):
-    def adaptive_max_pool(input, output_size, return_indices=False):
+    def adaptive_max_pool(input: Tensor, output_size: IntOrSeq, return_indices: bool = False):
         return _pool.adaptive_max_pool(input, n, output_size, return_indices,
                                        name=f"adaptive_max_pool{n}d")
 

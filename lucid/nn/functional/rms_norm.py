@@ -5,6 +5,7 @@ from __future__ import annotations
 import numbers
 
 from lucid import _backend as B
+from lucid._typing import IntOrSeq
 from lucid.tensor import Tensor
 
 __all__ = ["rms_norm"]
@@ -24,7 +25,12 @@ def normalized_shape_tuple(normalized_shape, what):
     return tuple(int(s) for s in shape)
 
 
-def rms_norm(input, normalized_shape, weight=None, eps=None):
+def rms_norm(
+    input: Tensor,
+    normalized_shape: IntOrSeq,
+    weight: Tensor | None = None,
+    eps: float | None = None,
+):
     """Divide by the root mean square over the trailing ``normalized_shape`` dims (plus ``eps``,
     default the dtype's machine epsilon, as PyTorch) and scale by ``weight`` when given."""
     if not isinstance(input, Tensor):

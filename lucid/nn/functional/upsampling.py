@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Sequence
 
 import numpy as np
 
 from lucid import _backend as B
-from lucid.ops import elementwise as E
-from lucid.ops import pool as _pool
-from lucid.ops import shape as S
+from lucid.ops import elementwise as E, pool as _pool, shape as S
 from lucid.ops._util import op  # runs on the input's device stream
 from lucid.tensor import Tensor
 
@@ -153,8 +152,14 @@ def _linear_by_integer_factor(x, axis, r):
 
 
 @op
-def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
-                recompute_scale_factor=None):
+def interpolate(
+    input: Tensor,
+    size=None,
+    scale_factor: float | Sequence[float] | None = None,
+    mode: str = "nearest",
+    align_corners: bool | None = None,
+    recompute_scale_factor=None,
+):
     """Resize the spatial dims of an ``(N, C, *S)`` input to ``size`` or by ``scale_factor``.
 
     ``mode``: ``'nearest'`` (source ``floor(o * in / out)``, or ``floor(o / scale_factor)``),
@@ -228,6 +233,12 @@ def _const(values, like, trailing):
     return B.asarray(np.asarray(values).reshape(shape), B.dtype_name(like.data.dtype))
 
 
-def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+def upsample(
+    input: Tensor,
+    size=None,
+    scale_factor: float | Sequence[float] | None = None,
+    mode: str = "nearest",
+    align_corners: bool | None = None,
+):
     """``interpolate`` under its older name."""
     return interpolate(input, size, scale_factor, mode, align_corners)

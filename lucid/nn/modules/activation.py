@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from lucid._typing import Dims, DTypeLike
 from lucid.creation import full
 from lucid.nn.functional import activation as F
 from lucid.nn.modules.module import Module, Parameter
+from lucid.tensor import Tensor
 
 __all__ = ["ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Sigmoid", "Tanh", "Softmax",
            "LogSoftmax", "Softplus", "Hardtanh", "ReLU6", "SELU", "CELU", "Mish", "Hardswish",
@@ -19,7 +23,7 @@ class ReLU(Module):
         super().__init__()
         self.inplace = inplace
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.relu(x)
 
     def extra_repr(self) -> str:
@@ -34,7 +38,7 @@ class LeakyReLU(Module):
         self.negative_slope = negative_slope
         self.inplace = inplace
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.leaky_relu(x, self.negative_slope)
 
     def extra_repr(self) -> str:
@@ -49,7 +53,7 @@ class ELU(Module):
         self.alpha = alpha
         self.inplace = inplace
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.elu(x, self.alpha)
 
     def extra_repr(self) -> str:
@@ -65,7 +69,7 @@ class GELU(Module):
             raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.gelu(x, self.approximate)
 
     def extra_repr(self) -> str:
@@ -79,32 +83,32 @@ class SiLU(Module):
         super().__init__()
         self.inplace = inplace
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.silu(x)
 
 
 class Sigmoid(Module):
     """1 / (1 + exp(-x))."""
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.sigmoid(x)
 
 
 class Tanh(Module):
     """Hyperbolic tangent."""
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.tanh(x)
 
 
 class Softmax(Module):
     """Softmax along ``dim`` (None: PyTorch's legacy implicit choice, with its warning)."""
 
-    def __init__(self, dim=None):
+    def __init__(self, dim: Dims = None):
         super().__init__()
         self.dim = dim
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.softmax(x, self.dim)
 
     def extra_repr(self) -> str:
@@ -114,11 +118,11 @@ class Softmax(Module):
 class LogSoftmax(Module):
     """Log-softmax along ``dim`` (None: PyTorch's legacy implicit choice, with its warning)."""
 
-    def __init__(self, dim=None):
+    def __init__(self, dim: Dims = None):
         super().__init__()
         self.dim = dim
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.log_softmax(x, self.dim)
 
     def extra_repr(self) -> str:
@@ -133,7 +137,7 @@ class Softplus(Module):
         self.beta = beta
         self.threshold = threshold
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.softplus(x, self.beta, self.threshold)
 
     def extra_repr(self) -> str:
@@ -143,13 +147,13 @@ class Softplus(Module):
 class _Inplace(Module):
     """An activation without options; ``inplace`` is accepted and has no effect."""
 
-    fn = None
+    fn: Callable[..., Tensor]
 
     def __init__(self, inplace: bool = False):
         super().__init__()
         self.inplace = inplace
 
-    def forward(self, x):
+    def forward(self, x: Tensor):
         return type(self).fn(x)
 
     def extra_repr(self) -> str:
@@ -159,9 +163,9 @@ class _Inplace(Module):
 class _Plain(Module):
     """An activation without options."""
 
-    fn = None
+    fn: Callable[..., Tensor]
 
-    def forward(self, x):
+    def forward(self, x: Tensor):
         return type(self).fn(x)
 
 
@@ -174,7 +178,7 @@ class Hardtanh(Module):
             raise ValueError(f"Hardtanh: min_val {min_val} must not exceed max_val {max_val}")
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.hardtanh(x, self.min_val, self.max_val)
 
     def extra_repr(self) -> str:
@@ -237,7 +241,7 @@ class CELU(Module):
         super().__init__()
         self.alpha, self.inplace = alpha, inplace
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.celu(x, self.alpha)
 
     def extra_repr(self) -> str:
@@ -251,7 +255,7 @@ class GLU(Module):
         super().__init__()
         self.dim = dim
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.glu(x, self.dim)
 
     def extra_repr(self) -> str:
@@ -261,11 +265,11 @@ class GLU(Module):
 class Softmin(Module):
     """softmax(-x) along ``dim`` (None: PyTorch's legacy implicit choice, with its warning)."""
 
-    def __init__(self, dim=None):
+    def __init__(self, dim: Dims = None):
         super().__init__()
         self.dim = dim
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.softmin(x, self.dim)
 
     def extra_repr(self) -> str:
@@ -279,7 +283,7 @@ class Hardshrink(Module):
         super().__init__()
         self.lambd = lambd
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.hardshrink(x, self.lambd)
 
     def extra_repr(self) -> str:
@@ -289,7 +293,7 @@ class Hardshrink(Module):
 class Softshrink(Hardshrink):
     """x - lambd above lambd, x + lambd below -lambd, else 0."""
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.softshrink(x, self.lambd)
 
 
@@ -300,7 +304,7 @@ class Threshold(Module):
         super().__init__()
         self.threshold, self.value, self.inplace = threshold, value, inplace
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.threshold(x, self.threshold, self.value)
 
     def extra_repr(self) -> str:
@@ -312,18 +316,25 @@ class PReLU(Module):
     """x where x > 0, else a * x with a learnable slope ``a``: one shared value
     (``num_parameters=1``) or one per channel (dim 1 of the input), initialised to ``init``."""
 
-    def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None):
+    def __init__(
+        self,
+        num_parameters: int = 1,
+        init: float = 0.25,
+        device: str | None = None,
+        dtype: DTypeLike = None,
+    ):
         super().__init__()
         if isinstance(num_parameters, bool) or not isinstance(num_parameters, int) \
                 or num_parameters < 1:
             raise ValueError(f"PReLU: num_parameters must be a positive int, got "
                              f"{num_parameters!r}")
-        self.num_parameters = num_parameters
+        # PyTorch's attribute; it shadows Module.num_parameters() on PReLU instances
+        self.num_parameters = num_parameters  # type: ignore[method-assign,assignment]
         self.init = init
         self.weight = Parameter(full((num_parameters,), float(init), dtype=dtype or "float32",
                                      device=device))
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.prelu(x, self.weight)
 
     def extra_repr(self) -> str:

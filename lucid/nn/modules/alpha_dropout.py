@@ -5,6 +5,7 @@ from __future__ import annotations
 from lucid.nn.functional.alpha_dropout import alpha_dropout
 from lucid.nn.functional.dropout import _check_p
 from lucid.nn.modules.module import Module
+from lucid.tensor import Tensor
 
 __all__ = ["AlphaDropout"]
 
@@ -18,7 +19,7 @@ class AlphaDropout(Module):
         _check_p(p)
         self.p, self.inplace = p, inplace
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return alpha_dropout(x, self.p, self.training)
 
     def extra_repr(self) -> str:

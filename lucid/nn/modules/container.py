@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import operator
 from collections import OrderedDict
+from typing import Any
 
 from lucid.nn.modules.module import Module
+from lucid.tensor import Tensor
 
 __all__ = ["Sequential", "ModuleList", "ModuleDict"]
 
@@ -81,18 +83,18 @@ class ModuleList(_ModuleSeq):
             del mods[_index(i, len(self), "ModuleList")]
         self._renumber(mods)
 
-    def append(self, module) -> "ModuleList":
+    def append(self, module: Module) -> ModuleList:
         """Add ``module`` at the end."""
         self._modules[str(len(self))] = _check_module(module, "ModuleList")
         return self
 
-    def insert(self, index: int, module) -> None:
+    def insert(self, index: int, module: Module) -> None:
         """Insert ``module`` before position ``index``."""
         mods = list(self._modules.values())
         mods.insert(index, _check_module(module, "ModuleList"))
         self._renumber(mods)
 
-    def forward(self, *args, **kwargs):
+    def forward(self, *args: Any, **kwargs: Any):
         raise NotImplementedError("ModuleList is a container and has no forward(); iterate over "
                                   "it in the parent's forward")
 
@@ -129,7 +131,7 @@ class Sequential(_ModuleSeq):
         for key in doomed:
             del self._modules[key]
 
-    def append(self, module) -> "Sequential":
+    def append(self, module: Module) -> Sequential:
         """Add ``module`` at the end (named by its position)."""
         name = str(len(self))
         while name in self._modules:  # custom names may already use that number
@@ -137,13 +139,13 @@ class Sequential(_ModuleSeq):
         self._modules[name] = _check_module(module, "Sequential")
         return self
 
-    def insert(self, index: int, module) -> None:
+    def insert(self, index: int, module: Module) -> None:
         """Insert ``module`` before position ``index`` (modules are renamed by position)."""
         mods = list(self._modules.values())
         mods.insert(index, _check_module(module, "Sequential"))
         self._renumber(mods)
 
-    def forward(self, x):
+    def forward(self, x: Tensor):
         for m in self._modules.values():
             x = m(x)
         return x
@@ -201,5 +203,5 @@ class ModuleDict(Module):
         for key, m in pairs:
             self[key] = m
 
-    def forward(self, *args, **kwargs):
+    def forward(self, *args: Any, **kwargs: Any):
         raise NotImplementedError("ModuleDict is a container and has no forward()")

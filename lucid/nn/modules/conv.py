@@ -10,6 +10,7 @@ from lucid.nn.functional.conv import conv_nd, conv_transpose_nd
 from lucid.nn.modules.module import Module, Parameter
 from lucid.ops import _nd
 from lucid.ops.padding import pad as _pad
+from lucid.tensor import Tensor
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 
@@ -66,7 +67,7 @@ class _ConvNd(Module):
         self.bias = Parameter(init.uniform_(creation.zeros((out_channels,), **kw), -bound,
                                             bound)) if bias else None
 
-    def forward(self, x):
+    def forward(self, x: Tensor):
         """Apply the convolution to (N, C_in, *S) or unbatched (C_in, *S) input."""
         if self.transposed:
             return conv_transpose_nd(x, self.weight, self.bias, self.stride, self.padding,

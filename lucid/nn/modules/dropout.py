@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lucid.nn.functional.dropout import _check_p, dropout, dropout1d, dropout2d, dropout3d
 from lucid.nn.modules.module import Module
+from lucid.tensor import Tensor
 
 __all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d"]
 
@@ -22,26 +23,26 @@ class _DropoutNd(Module):
 class Dropout(_DropoutNd):
     """Zero each element with probability ``p`` in training, scaling the rest by 1/(1-p)."""
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return dropout(x, self.p, self.training)
 
 
 class Dropout1d(_DropoutNd):
     """Zero whole channels of (N, C, L) or (C, L) inputs with probability ``p``."""
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return dropout1d(x, self.p, self.training)
 
 
 class Dropout2d(_DropoutNd):
     """Zero whole channels of (N, C, H, W) or (C, H, W) inputs with probability ``p``."""
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return dropout2d(x, self.p, self.training)
 
 
 class Dropout3d(_DropoutNd):
     """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) inputs with probability ``p``."""
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return dropout3d(x, self.p, self.training)

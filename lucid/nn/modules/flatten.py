@@ -6,6 +6,7 @@ import math
 
 from lucid import ops
 from lucid.nn.modules.module import Module
+from lucid.tensor import Tensor
 
 __all__ = ["Flatten", "Unflatten"]
 
@@ -18,7 +19,7 @@ class Flatten(Module):
         self.start_dim = start_dim
         self.end_dim = end_dim
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return ops.flatten(x, self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:
@@ -37,7 +38,7 @@ class Unflatten(Module):
         self.dim = dim
         self.unflattened_size = sizes
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         if not -x.ndim <= self.dim < x.ndim:
             raise ValueError(f"Unflatten: dim {self.dim} is out of range for an input of shape "
                              f"{x.shape}")

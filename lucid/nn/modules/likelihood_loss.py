@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from lucid.nn.functional import likelihood_loss as F
 from lucid.nn.modules.loss import _Loss
+from lucid.tensor import Tensor
 
 __all__ = ["PoissonNLLLoss", "GaussianNLLLoss"]
 
@@ -17,7 +18,7 @@ class PoissonNLLLoss(_Loss):
         super().__init__(reduction)
         self.log_input, self.full, self.eps = log_input, full, eps
 
-    def forward(self, log_input, target):
+    def forward(self, log_input: Tensor, target: Tensor) -> Tensor:
         """The loss of predicted rates (or log-rates) against counts ``target``."""
         return F.poisson_nll_loss(log_input, target, self.log_input, self.full, eps=self.eps,
                                   reduction=self.reduction)
@@ -34,7 +35,7 @@ class GaussianNLLLoss(_Loss):
         super().__init__(reduction)
         self.full, self.eps = full, eps
 
-    def forward(self, input, target, var):
+    def forward(self, input: Tensor, target: Tensor, var: Tensor | float) -> Tensor:
         """The loss of means ``input`` and variances ``var`` against ``target``."""
         return F.gaussian_nll_loss(input, target, var, self.full, self.eps, self.reduction)
 

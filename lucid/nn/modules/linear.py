@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from lucid import creation
+from lucid._typing import DTypeLike
 from lucid.nn import init
 from lucid.nn.functional.linear import linear
 from lucid.nn.modules.module import Module, Parameter
+from lucid.tensor import Tensor
 
 __all__ = ["Linear", "Identity"]
 
@@ -15,10 +18,10 @@ __all__ = ["Linear", "Identity"]
 class Identity(Module):
     """Returns its input unchanged; any constructor arguments are ignored."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any):
         super().__init__()
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return x
 
 
@@ -27,8 +30,14 @@ class Linear(Module):
     ``(out_features,)``, both initialised from U(-1/sqrt(in_features), 1/sqrt(in_features)) as
     PyTorch does."""
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None,
-                 dtype=None):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        device: str | None = None,
+        dtype: DTypeLike = None,
+    ):
         super().__init__()
         for name, v in (("in_features", in_features), ("out_features", out_features)):
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
@@ -51,7 +60,7 @@ class Linear(Module):
         if self.bias is not None:
             init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lucid.nn.functional.local_response_norm import local_response_norm
 from lucid.nn.modules.module import Module
+from lucid.tensor import Tensor
 
 __all__ = ["LocalResponseNorm"]
 
@@ -15,7 +16,7 @@ class LocalResponseNorm(Module):
         super().__init__()
         self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return local_response_norm(x, self.size, self.alpha, self.beta, self.k)
 
     def extra_repr(self) -> str:

@@ -13,7 +13,7 @@ __all__ = ["CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "MSELo
 
 
 class _Loss(Module):
-    _reductions = ("none", "mean", "sum")
+    _reductions: tuple[str, ...] = ("none", "mean", "sum")
 
     def __init__(self, reduction: str = "mean"):
         super().__init__()
@@ -33,8 +33,13 @@ class _Loss(Module):
 class CrossEntropyLoss(_Loss):
     """Cross entropy of logits; see ``lucid.nn.functional.cross_entropy``."""
 
-    def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean",
-                 label_smoothing: float = 0.0):
+    def __init__(
+        self,
+        weight: Tensor | None = None,
+        ignore_index: int = -100,
+        reduction: str = "mean",
+        label_smoothing: float = 0.0,
+    ):
         super().__init__(reduction)
         if not 0.0 <= label_smoothing <= 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
@@ -42,7 +47,7 @@ class CrossEntropyLoss(_Loss):
         self.ignore_index = ignore_index
         self.label_smoothing = label_smoothing
 
-    def forward(self, input, target):
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
         """The loss of ``input`` logits against ``target``."""
         return F.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction,
                                self.label_smoothing)
@@ -55,12 +60,14 @@ class CrossEntropyLoss(_Loss):
 class NLLLoss(_Loss):
     """Negative log-likelihood of log-probabilities; see ``lucid.nn.functional.nll_loss``."""
 
-    def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean"):
+    def __init__(
+        self, weight: Tensor | None = None, ignore_index: int = -100, reduction: str = "mean"
+    ):
         super().__init__(reduction)
         self._buffer("weight", weight)
         self.ignore_index = ignore_index
 
-    def forward(self, input, target):
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
         """The loss of ``input`` log-probabilities against class indices ``target``."""
         return F.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
 
@@ -68,11 +75,11 @@ class NLLLoss(_Loss):
 class BCELoss(_Loss):
     """Binary cross entropy of probabilities; see ``binary_cross_entropy``."""
 
-    def __init__(self, weight=None, reduction: str = "mean"):
+    def __init__(self, weight: Tensor | None = None, reduction: str = "mean"):
         super().__init__(reduction)
         self._buffer("weight", weight)
 
-    def forward(self, input, target):
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
         """The loss of probabilities ``input`` against ``target``."""
         return F.binary_cross_entropy(input, target, self.weight, self.reduction)
 
@@ -80,12 +87,17 @@ class BCELoss(_Loss):
 class BCEWithLogitsLoss(_Loss):
     """Sigmoid + binary cross entropy, stable; see ``binary_cross_entropy_with_logits``."""
 
-    def __init__(self, weight=None, reduction: str = "mean", pos_weight=None):
+    def __init__(
+        self,
+        weight: Tensor | None = None,
+        reduction: str = "mean",
+        pos_weight: Tensor | None = None,
+    ):
         super().__init__(reduction)
         self._buffer("weight", weight)
         self._buffer("pos_weight", pos_weight)
 
-    def forward(self, input, target):
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
         """The loss of logits ``input`` against ``target``."""
         return F.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction,
                                                   self.pos_weight)
@@ -94,7 +106,7 @@ class BCEWithLogitsLoss(_Loss):
 class MSELoss(_Loss):
     """Mean squared error (with the default ``reduction='mean'``)."""
 
-    def forward(self, input, target):
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
         """The loss of ``input`` against ``target``."""
         return F.mse_loss(input, target, self.reduction)
 
@@ -102,7 +114,7 @@ class MSELoss(_Loss):
 class L1Loss(_Loss):
     """Mean absolute error (with the default ``reduction='mean'``)."""
 
-    def forward(self, input, target):
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
         """The loss of ``input`` against ``target``."""
         return F.l1_loss(input, target, self.reduction)
 
@@ -116,7 +128,7 @@ class SmoothL1Loss(_Loss):
             raise ValueError(f"beta must be >= 0, got {beta}")
         self.beta = beta
 
-    def forward(self, input, target):
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
         """The loss of ``input`` against ``target``."""
         return F.smooth_l1_loss(input, target, self.reduction, self.beta)
 
@@ -133,7 +145,7 @@ class HuberLoss(_Loss):
             raise ValueError(f"delta must be > 0, got {delta}")
         self.delta = delta
 
-    def forward(self, input, target):
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
         """The loss of ``input`` against ``target``."""
         return F.huber_loss(input, target, self.reduction, self.delta)
 
@@ -150,7 +162,7 @@ class KLDivLoss(_Loss):
         super().__init__(reduction)
         self.log_target = log_target
 
-    def forward(self, input, target):
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
         """The divergence of ``input`` log-probabilities from ``target``."""
         return F.kl_div(input, target, self.reduction, self.log_target)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from lucid._typing import IntOrSeq
 from lucid.nn.functional.lp_pool import lp_pool
 from lucid.nn.modules.module import Module
+from lucid.tensor import Tensor
 
 __all__ = ["LPPool1d", "LPPool2d", "LPPool3d"]
 
@@ -11,12 +13,18 @@ __all__ = ["LPPool1d", "LPPool2d", "LPPool3d"]
 class _LPPoolNd(Module):
     n = 0
 
-    def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False):
+    def __init__(
+        self,
+        norm_type,
+        kernel_size: IntOrSeq,
+        stride: IntOrSeq | None = None,
+        ceil_mode: bool = False,
+    ):
         super().__init__()
         self.norm_type, self.kernel_size = norm_type, kernel_size
         self.stride, self.ceil_mode = stride, ceil_mode
 
-    def forward(self, input):
+    def forward(self, input: Tensor):
         return lp_pool(input, self.n, self.norm_type, self.kernel_size, self.stride,
                        self.ceil_mode, f"lp_pool{self.n}d")
 

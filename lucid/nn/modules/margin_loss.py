@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from lucid.nn.functional import margin_loss as F
 from lucid.nn.modules.loss import _Loss
+from lucid.tensor import Tensor
 
 __all__ = ["MarginRankingLoss", "HingeEmbeddingLoss", "MultiLabelMarginLoss", "SoftMarginLoss",
            "MultiLabelSoftMarginLoss", "CosineEmbeddingLoss", "MultiMarginLoss",
@@ -27,7 +28,7 @@ class MarginRankingLoss(_MarginLoss):
     def __init__(self, margin: float = 0.0, *, reduction: str = "mean"):
         super().__init__(margin, reduction)
 
-    def forward(self, input1, input2, target):
+    def forward(self, input1: Tensor, input2: Tensor, target: Tensor) -> Tensor:
         """The loss of the pair (``input1``, ``input2``) ranked by ``target`` (1 or -1)."""
         return F.margin_ranking_loss(input1, input2, target, self.margin,
                                      reduction=self.reduction)
@@ -39,7 +40,7 @@ class HingeEmbeddingLoss(_MarginLoss):
     def __init__(self, margin: float = 1.0, *, reduction: str = "mean"):
         super().__init__(margin, reduction)
 
-    def forward(self, input, target):
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
         """The loss of distances ``input`` labelled by ``target`` (1 or -1)."""
         return F.hinge_embedding_loss(input, target, self.margin, reduction=self.reduction)
 
@@ -50,7 +51,7 @@ class MultiLabelMarginLoss(_Loss):
     def __init__(self, *, reduction: str = "mean"):
         super().__init__(reduction)
 
-    def forward(self, input, target):
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
         """The loss of scores ``input`` against class lists ``target`` (ended by -1)."""
         return F.multilabel_margin_loss(input, target, reduction=self.reduction)
 
@@ -61,7 +62,7 @@ class SoftMarginLoss(_Loss):
     def __init__(self, *, reduction: str = "mean"):
         super().__init__(reduction)
 
-    def forward(self, input, target):
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
         """The loss of ``input`` against labels ``target`` (1 or -1)."""
         return F.soft_margin_loss(input, target, reduction=self.reduction)
 
@@ -69,11 +70,11 @@ class SoftMarginLoss(_Loss):
 class MultiLabelSoftMarginLoss(_Loss):
     """One-vs-all logistic loss; see ``multilabel_soft_margin_loss``. ``weight`` is a buffer."""
 
-    def __init__(self, weight=None, *, reduction: str = "mean"):
+    def __init__(self, weight: Tensor | None = None, *, reduction: str = "mean"):
         super().__init__(reduction)
         self._buffer("weight", weight)
 
-    def forward(self, input, target):
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
         """The loss of logits ``input`` against 0/1 ``target``."""
         return F.multilabel_soft_margin_loss(input, target, self.weight,
                                              reduction=self.reduction)
@@ -86,7 +87,7 @@ class CosineEmbeddingLoss(_MarginLoss):
     def __init__(self, margin: float = 0.0, *, reduction: str = "mean"):
         super().__init__(margin, reduction)
 
-    def forward(self, input1, input2, target):
+    def forward(self, input1: Tensor, input2: Tensor, target: Tensor) -> Tensor:
         """The loss of the pair (``input1``, ``input2``) labelled by ``target`` (1 or -1)."""
         return F.cosine_embedding_loss(input1, input2, target, self.margin,
                                        reduction=self.reduction)
@@ -95,7 +96,7 @@ class CosineEmbeddingLoss(_MarginLoss):
 class MultiMarginLoss(_MarginLoss):
     """Multi-class hinge loss; see ``multi_margin_loss``. ``weight`` is a buffer."""
 
-    def __init__(self, p: int = 1, margin: float = 1.0, weight=None, *,
+    def __init__(self, p: int = 1, margin: float = 1.0, weight: Tensor | None = None, *,
                  reduction: str = "mean"):
         if p not in (1, 2):
             raise ValueError(f"only p == 1 and p == 2 are supported, got {p!r}")
@@ -103,7 +104,7 @@ class MultiMarginLoss(_MarginLoss):
         self.p = p
         self._buffer("weight", weight)
 
-    def forward(self, input, target):
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
         """The loss of scores ``input`` at class indices ``target``."""
         return F.multi_margin_loss(input, target, self.p, self.margin, self.weight,
                                    reduction=self.reduction)
@@ -122,7 +123,7 @@ class TripletMarginLoss(_MarginLoss):
         super().__init__(margin, reduction)
         self.p, self.eps, self.swap = p, eps, swap
 
-    def forward(self, anchor, positive, negative):
+    def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
         """The loss of the triplets."""
         return F.triplet_margin_loss(anchor, positive, negative, self.margin, self.p, self.eps,
                                      self.swap, reduction=self.reduction)

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import itertools
 from collections import OrderedDict, namedtuple
+from collections.abc import Callable
+from typing import Any
 
 from lucid import _backend as B
+from lucid._typing import TensorOrScalar
 from lucid.dtypes import as_dtype_name
 from lucid.tensor import Tensor, _HookHandle
 
@@ -52,7 +55,7 @@ class Parameter(Tensor):
         return _DATA_SLOT.__get__(self, Tensor)
 
     @data.setter
-    def data(self, value):
+    def data(self, value: TensorOrScalar):
         try:
             current = _DATA_SLOT.__get__(self, Tensor)
         except AttributeError:  # first assignment, from __init__ or copy/pickle
@@ -97,11 +100,11 @@ class Module:
         object.__setattr__(self, "_forward_hooks", OrderedDict())
 
     # --- running ---------------------------------------------------------------------------
-    def forward(self, *args, **kwargs):
+    def forward(self, *args: Any, **kwargs: Any):
         """The computation; every subclass defines it."""
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any):
         for hook in list(self._forward_pre_hooks.values()):
             out = hook(self, args)
             if out is not None:
@@ -113,14 +116,14 @@ class Module:
                 result = out
         return result
 
-    def register_forward_pre_hook(self, hook):
+    def register_forward_pre_hook(self, hook: Callable[..., Any]):
         """Call ``hook(module, args)`` before ``forward``; a returned value replaces the args.
         Returns a handle whose ``remove()`` unregisters it."""
         key = next(_hook_ids)
         self._forward_pre_hooks[key] = hook
         return _HookHandle(self._forward_pre_hooks, key)
 
-    def register_forward_hook(self, hook):
+    def register_forward_hook(self, hook: Callable[..., Any]):
         """Call ``hook(module, args, output)`` after ``forward``; a returned value replaces the
         output. Returns a handle whose ``remove()`` unregisters it."""
         key = next(_hook_ids)
@@ -161,7 +164,7 @@ class Module:
         self._forget(name, self._parameters)
         self._parameters[name] = param
 
-    def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
         """Register a non-learnable tensor (e.g. running statistics) that ``to()`` moves and, if
         ``persistent``, ``state_dict()`` saves. ``tensor`` may be None."""
         self._check_ready(name)
@@ -176,7 +179,7 @@ class Module:
         if not persistent:
             self._non_persistent.add(name)
 
-    def add_module(self, name: str, module) -> None:
+    def add_module(self, name: str, module: Module) -> None:
         """Register a sub-module (or None) under ``name``."""
         self._check_ready(name)
         self._check_name(name, "module")
@@ -301,7 +304,7 @@ class Module:
         for _, b in self.named_buffers(recurse=recurse):
             yield b
 
-    def get_submodule(self, target: str) -> "Module":
+    def get_submodule(self, target: str) -> Module:
         """The descendant at dotted path ``target`` (``""`` is this module)."""
         mod = self
         for part in target.split(".") if target else []:
@@ -354,7 +357,7 @@ class Module:
         missing = [key for key, *_ in entries if key not in state_dict]
         unexpected = [key for key in state_dict if key not in expected]
         updates, errors = [], []
-        for key, mod, name, t, is_param in entries:
+        for key, _mod, _name, t, _is_param in entries:
             if key not in state_dict:
                 continue
             value = state_dict[key]
@@ -383,7 +386,7 @@ class Module:
         return IncompatibleKeys(missing, unexpected)
 
     # --- modes, gradients, devices ---------------------------------------------------------
-    def train(self, mode: bool = True) -> "Module":
+    def train(self, mode: bool = True) -> Module:
         """Set training mode (dropout active, batch statistics) on this module and all below."""
         if not isinstance(mode, bool):
             raise TypeError(f"train(mode) expects a bool, got {type(mode).__name__}")
@@ -391,11 +394,11 @@ class Module:
             object.__setattr__(m, "training", mode)
         return self
 
-    def eval(self) -> "Module":
+    def eval(self) -> Module:
         """Set evaluation mode (``train(False)``)."""
         return self.train(False)
 
-    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
         """Turn gradient tracking of every parameter on or off (e.g. to freeze a backbone)."""
         for p in self.parameters():
             p.requires_grad_(requires_grad)
@@ -410,7 +413,7 @@ class Module:
                 p.grad = Tensor._wrap(B.zeros(p.grad.data.shape, dtype=p.grad.data.dtype),
                                       p._device)
 
-    def to(self, *args, **kwargs) -> "Module":
+    def to(self, *args: Any, **kwargs: Any) -> Module:
         """Move parameters and buffers to a device and/or cast floating ones to a dtype, in
         place (optimizers keep their references): ``to("gpu")``, ``to(lucid.float64)``,
         ``to(device="cpu", dtype="float32")``. Returns self."""
@@ -445,23 +448,23 @@ class Module:
                     t.grad._device = target
         return self
 
-    def cpu(self) -> "Module":
+    def cpu(self) -> Module:
         """``to("cpu")``."""
         return self.to("cpu")
 
-    def gpu(self) -> "Module":
+    def gpu(self) -> Module:
         """``to("gpu")`` (the CPU where no GPU exists)."""
         return self.to("gpu")
 
-    def float(self) -> "Module":
+    def float(self) -> Module:
         """Cast floating parameters and buffers to float32."""
         return self.to(dtype="float32")
 
-    def double(self) -> "Module":
+    def double(self) -> Module:
         """Cast floating parameters and buffers to float64 (CPU only)."""
         return self.to(dtype="float64")
 
-    def apply(self, fn) -> "Module":
+    def apply(self, fn: Callable[..., Any]) -> Module:
         """Call ``fn(module)`` on every descendant and then on this module (e.g. custom
         initialisation); returns self."""
         for child in self.children():

@@ -111,7 +111,7 @@ class _BatchNorm(_NormBase):
                              f"shape {input.shape}")
         self._check_channels(input, 1)
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         """Normalise ``input`` per channel."""
         self._check_input_dim(input)
         factor = self._factor()
@@ -154,7 +154,7 @@ class _InstanceNorm(_NormBase):
             return 0.0
         return self.momentum
 
-    def forward(self, input):
+    def forward(self, input: Tensor):
         """Normalise each sample's channels over their spatial dims."""
         if input.ndim not in (self.n + 1, self.n + 2):
             raise ValueError(f"{type(self).__name__} expects a {self.n + 2}-D input (N, C, *S) or "
@@ -211,7 +211,7 @@ class GroupNorm(Module):
         if device is not None or dtype is not None:  # PyTorch's factory keywords
             self.to(device=device, dtype=dtype)
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         """Normalise an (N, C, *S) input."""
         if input.ndim < 2 or input.shape[1] != self.num_channels:
             raise ValueError(f"GroupNorm: expected an input (N, {self.num_channels}, *S), got "
@@ -244,7 +244,7 @@ class LayerNorm(Module):
         if device is not None or dtype is not None:  # PyTorch's factory keywords
             self.to(device=device, dtype=dtype)
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         """Normalise over the trailing ``normalized_shape`` dims."""
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from lucid._typing import IntOrSeq
 from lucid.nn.modules.module import Module
 from lucid.ops import pool as _pool
 from lucid.ops._nd import ntuple
+from lucid.tensor import Tensor
 
 __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "MaxPool1D", "MaxPool2D", "MaxPool3D",
            "AvgPool1d", "AvgPool2d", "AvgPool3d",
@@ -28,8 +30,15 @@ class _MaxPoolNd(Module):
 
     n = 0
 
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
-                 ceil_mode=False):
+    def __init__(
+        self,
+        kernel_size: IntOrSeq,
+        stride: IntOrSeq | None = None,
+        padding: IntOrSeq | str = 0,
+        dilation: IntOrSeq = 1,
+        return_indices: bool = False,
+        ceil_mode: bool = False,
+    ):
         super().__init__()
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
@@ -39,7 +48,7 @@ class _MaxPoolNd(Module):
         self.ceil_mode = ceil_mode
         _check_args(type(self).__name__, self.n, kernel_size, self.stride, padding, dilation)
 
-    def forward(self, input):
+    def forward(self, input: Tensor):
         """Pool ``input`` of shape (N, C, *S) or (C, *S)."""
         return _pool.max_pool(input, self.n, self.kernel_size, self.stride, self.padding,
                               self.dilation, self.ceil_mode, self.return_indices,
@@ -55,8 +64,15 @@ class _AvgPoolNd(Module):
 
     n = 0
 
-    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
-                 count_include_pad=True, divisor_override=None):
+    def __init__(
+        self,
+        kernel_size: IntOrSeq,
+        stride: IntOrSeq | None = None,
+        padding: IntOrSeq | str = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+        divisor_override=None,
+    ):
         super().__init__()
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
@@ -66,7 +82,7 @@ class _AvgPoolNd(Module):
         self.divisor_override = divisor_override
         _check_args(type(self).__name__, self.n, kernel_size, self.stride, padding, 1)
 
-    def forward(self, input):
+    def forward(self, input: Tensor):
         """Pool ``input`` of shape (N, C, *S) or (C, *S)."""
         return _pool.avg_pool(input, self.n, self.kernel_size, self.stride, self.padding,
                               self.ceil_mode, self.count_include_pad, self.divisor_override,
@@ -85,11 +101,11 @@ class _AdaptiveAvgPoolNd(Module):
 
     n = 0
 
-    def __init__(self, output_size):
+    def __init__(self, output_size: IntOrSeq):
         super().__init__()
         self.output_size = output_size
 
-    def forward(self, input):
+    def forward(self, input: Tensor):
         """Pool ``input`` of shape (N, C, *S) or (C, *S) to ``output_size``."""
         return _pool.adaptive_avg_pool(input, self.n, self.output_size, name=type(self).__name__)
 
@@ -102,12 +118,12 @@ class _AdaptiveMaxPoolNd(Module):
 
     n = 0
 
-    def __init__(self, output_size, return_indices=False):
+    def __init__(self, output_size: IntOrSeq, return_indices: bool = False):
         super().__init__()
         self.output_size = output_size
         self.return_indices = return_indices
 
-    def forward(self, input):
+    def forward(self, input: Tensor):
         """Pool ``input`` of shape (N, C, *S) or (C, *S) to ``output_size``."""
         return _pool.adaptive_max_pool(input, self.n, self.output_size, self.return_indices,
                                        name=type(self).__name__)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from lucid._typing import DTypeLike, IntOrSeq
 from lucid.creation import ones
 from lucid.nn.functional.rms_norm import normalized_shape_tuple, rms_norm
 from lucid.nn.modules.module import Module, Parameter
+from lucid.tensor import Tensor
 
 __all__ = ["RMSNorm"]
 
@@ -13,8 +15,14 @@ class RMSNorm(Module):
     """y = x / sqrt(mean(x^2 over ``normalized_shape``) + eps) * weight; ``eps=None`` uses the
     input dtype's machine epsilon; ``elementwise_affine`` adds the learnable ``weight`` (ones)."""
 
-    def __init__(self, normalized_shape, eps=None, elementwise_affine: bool = True, device=None,
-                 dtype=None):
+    def __init__(
+        self,
+        normalized_shape: IntOrSeq,
+        eps: float | None = None,
+        elementwise_affine: bool = True,
+        device: str | None = None,
+        dtype: DTypeLike = None,
+    ):
         super().__init__()
         self.normalized_shape = normalized_shape_tuple(normalized_shape, "RMSNorm")
         self.eps = eps
@@ -25,7 +33,7 @@ class RMSNorm(Module):
         else:
             self.register_parameter("weight", None)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return rms_norm(x, self.normalized_shape, self.weight, self.eps)
 
     def extra_repr(self) -> str:

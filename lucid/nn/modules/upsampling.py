@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lucid.nn.functional.upsampling import _MODES, interpolate
 from lucid.nn.modules.module import Module
+from lucid.tensor import Tensor
 
 __all__ = ["Upsample"]
 
@@ -28,7 +29,7 @@ class Upsample(Module):
         self.align_corners = align_corners
         self.recompute_scale_factor = recompute_scale_factor
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         """The resized input."""
         return interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners,
                            self.recompute_scale_factor)

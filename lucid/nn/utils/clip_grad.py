@@ -48,7 +48,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
         else:
             parts = [B.sum(B.power(B.abs(B.cast(g.data, acc)), norm_type)) for g in grads]
             total = B.power(B.sum(B.stack(parts)), 1.0 / norm_type)
-        if error_if_nonfinite and not math.isfinite(total.item()):
+        if error_if_nonfinite and not math.isfinite(B.item(total)):
             raise RuntimeError(f"the total norm of order {norm_type} of the gradients is "
                                f"{total.item()}: not finite, so they cannot be clipped")
         scale = B.minimum(max_norm / (total + 1e-6), 1.0)
