@@ -290,12 +290,15 @@ class CompiledFunction:
         fresh = trace is None
         if fresh:
             trace = _Trace(self.fn, self._slots, static)
-        snap = self._slots.snapshot()
+        # only a trace runs the step's Python code, which leaves placeholders behind; a cached
+        # graph touches no holder, so the snapshot (a walk over all the state) is skipped
+        snap = self._slots.snapshot() if fresh else None
         try:
             seed = runtime.fresh_key()
             state_out, grads_out, outputs = trace.compiled([state, grads, seed, inputs])
         except Exception as err:
-            self._slots.restore(snap)
+            if fresh:
+                self._slots.restore(snap)
             if fresh and _is_read_error(err):
                 self._eager = True
                 warnings.warn(f"lucid.compile: {getattr(self.fn, '__name__', 'the step')} reads "
@@ -304,8 +307,8 @@ class CompiledFunction:
                               stacklevel=2)
                 return self.fn(*args)
             raise
-        self._slots.restore(snap)  # the trace left placeholders behind
         if fresh:
+            self._slots.restore(snap)  # the trace left placeholders behind
             if trace.sig_out != sig:  # the step added state (e.g. a first optimizer step)
                 return self.fn(*args)
             self.traces += 1
@@ -316,7 +319,7 @@ class CompiledFunction:
         for (put, write_back), a in zip(setters, state_out):
             if write_back:
                 put(a)
-        for t in self._slots.tensors():
+        for t in owners:  # the others have no gradient already
             t.grad = None
         for t, g in zip(trace.grad_owners, grads_out):
             t.grad = Tensor._wrap(g, t._device)

@@ -159,3 +159,47 @@ def test_a_scaled_amp_step_compiles_and_evaluates_once():
     losses = [fn(x, y).item() for _ in range(4)]
     assert fn.traces == 1 and not fn.eager
     assert np.isfinite(losses).all() and losses[-1] < losses[0]
+
+
+@pytest.mark.parametrize("dtype,rtol", [(lucid.float16, 2e-3), (lucid.bfloat16, 2e-2)])
+def test_batch_norm_statistics_under_autocast_stay_float32_and_match(dtype, rtol):
+    """The running statistics an amp step collects (from half activations) are float32 and
+    agree with float32 training's to the half dtype's rounding: evaluation in float32 after
+    amp training uses statistics of the same distribution."""
+    x = lucid.randn(8, 1, 6, 6, 6) * 3 + 1
+    stats = []
+    for autocast in (False, True):
+        model = _net()
+        with amp.autocast("cpu", dtype=dtype, enabled=autocast):
+            for _ in range(3):
+                model(x)
+        bn = model[1]
+        assert bn.running_mean.dtype == bn.running_var.dtype == lucid.float32
+        stats.append((bn.running_mean.numpy(), bn.running_var.numpy()))
+    for got, want in zip(stats[1], stats[0]):
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * np.abs(want).max())
+
+
+def test_scaled_step_equals_the_unscaled_step_with_weight_decay():
+    """``scaler.step`` unscales before the update: with SGD + weight decay (not scale-invariant,
+    unlike Adam) a scaled step lands where the plain float32 step does."""
+    x = np.array([1.5, -2.0, 0.25], dtype=np.float32)
+    results = []
+    for scaled in (False, True):
+        p = nn.Parameter(lucid.tensor(x))
+        opt = lucid.optim.SGD([p], lr=0.1, momentum=0.9, weight_decay=0.01)
+        scaler = amp.GradScaler("cpu", init_scale=2.0 ** 12, enabled=scaled)
+        for _ in range(3):
+            opt.zero_grad()
+            scaler.scale((p * p * p).sum()).backward()
+            scaler.step(opt)
+            scaler.update()
+        results.append(p.numpy())
+    want = x.astype(np.float64)
+    velocity = np.zeros_like(want)
+    for _ in range(3):  # float64 reference of SGD with momentum and L2 weight decay
+        grad = 3 * want ** 2 + 0.01 * want
+        velocity = 0.9 * velocity + grad
+        want = want - 0.1 * velocity
+    np.testing.assert_allclose(results[0], want, rtol=1e-5)
+    np.testing.assert_allclose(results[1], want, rtol=1e-5)
