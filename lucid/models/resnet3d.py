@@ -9,8 +9,14 @@ average pooling and a linear head. ``in_channels`` is free (1 for CT/MRI, severa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 import lucid.nn as nn
 from lucid.models._resnet_common import init_resnet_weights
+
+if TYPE_CHECKING:
+    from lucid.tensor import Tensor
 
 __all__ = [
     "ResNet3d",
@@ -35,14 +41,16 @@ class BasicBlock3d(nn.Module):
 
     expansion = 1
 
-    def __init__(self, c_in, planes, stride=1, downsample=None):
+    def __init__(
+        self, c_in: int, planes: int, stride: int = 1, downsample: nn.Module | None = None
+    ):
         super().__init__()
         self.conv1, self.bn1 = _conv_bn(c_in, planes, 3, stride)
         self.conv2, self.bn2 = _conv_bn(planes, planes, 3)
         self.relu = nn.ReLU()
         self.downsample = downsample
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         """The block's output for input ``x``."""
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
@@ -55,7 +63,9 @@ class Bottleneck3d(nn.Module):
 
     expansion = 4
 
-    def __init__(self, c_in, planes, stride=1, downsample=None):
+    def __init__(
+        self, c_in: int, planes: int, stride: int = 1, downsample: nn.Module | None = None
+    ):
         super().__init__()
         self.conv1, self.bn1 = _conv_bn(c_in, planes, 1)
         self.conv2, self.bn2 = _conv_bn(planes, planes, 3, stride)
@@ -63,7 +73,7 @@ class Bottleneck3d(nn.Module):
         self.relu = nn.ReLU()
         self.downsample = downsample
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         """The block's output for input ``x``."""
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
@@ -84,15 +94,15 @@ class ResNet3d(nn.Module):
 
     def __init__(
         self,
-        block,
-        layers,
-        in_channels=1,
-        num_classes=2,
-        widths=(64, 128, 256, 512),
-        conv1_t_size=7,
-        conv1_t_stride=2,
-        no_max_pool=False,
-        zero_init_residual=False,
+        block: type[BasicBlock3d | Bottleneck3d],
+        layers: Sequence[int],
+        in_channels: int = 1,
+        num_classes: int = 2,
+        widths: Sequence[int] = (64, 128, 256, 512),
+        conv1_t_size: int = 7,
+        conv1_t_stride: int = 2,
+        no_max_pool: bool = False,
+        zero_init_residual: bool = False,
     ):
         super().__init__()
         if len(layers) != 4 or len(widths) != 4:
@@ -132,7 +142,7 @@ class ResNet3d(nn.Module):
         blocks += [block(self.inplanes, planes) for _ in range(depth - 1)]
         return nn.Sequential(*blocks)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         """(N, in_channels, D, H, W) volumes -> (N, num_classes) logits."""
         if x.ndim != 5 or x.shape[1] != self.conv1.in_channels:
             raise ValueError(
@@ -144,25 +154,25 @@ class ResNet3d(nn.Module):
         return self.fc(self.avgpool(x).flatten(1))
 
 
-def resnet3d_10(**kwargs):
+def resnet3d_10(**kwargs: Any) -> ResNet3d:
     """ResNet3d-10: BasicBlocks [1, 1, 1, 1]; 14,356,546 parameters (1 channel in, 2 classes).
     Keyword arguments as for ``ResNet3d`` (in_channels, num_classes, widths, ...)."""
     return ResNet3d(BasicBlock3d, [1, 1, 1, 1], **kwargs)
 
 
-def resnet3d_18(**kwargs):
+def resnet3d_18(**kwargs: Any) -> ResNet3d:
     """ResNet3d-18: BasicBlocks [2, 2, 2, 2]; 33,161,026 parameters (1 channel in, 2 classes).
     Keyword arguments as for ``ResNet3d``."""
     return ResNet3d(BasicBlock3d, [2, 2, 2, 2], **kwargs)
 
 
-def resnet3d_34(**kwargs):
+def resnet3d_34(**kwargs: Any) -> ResNet3d:
     """ResNet3d-34: BasicBlocks [3, 4, 6, 3]; 63,470,658 parameters (1 channel in, 2 classes).
     Keyword arguments as for ``ResNet3d``."""
     return ResNet3d(BasicBlock3d, [3, 4, 6, 3], **kwargs)
 
 
-def resnet3d_50(**kwargs):
+def resnet3d_50(**kwargs: Any) -> ResNet3d:
     """ResNet3d-50: Bottlenecks [3, 4, 6, 3] (4x expansion); 46,159,170 parameters (1 channel
     in, 2 classes). Keyword arguments as for ``ResNet3d``."""
     return ResNet3d(Bottleneck3d, [3, 4, 6, 3], **kwargs)

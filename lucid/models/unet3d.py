@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import lucid
 import lucid.nn as nn
 from lucid.models._resnet_common import init_resnet_weights
+
+if TYPE_CHECKING:
+    from lucid.tensor import Tensor
 
 __all__ = ["UNet3d"]
 
@@ -18,7 +24,7 @@ _UPSAMPLES = ("transpose", "trilinear")
 class DoubleConv3d(nn.Sequential):
     """Two (3x3x3 conv, norm, ReLU) layers; the convs have no bias (the norm has one)."""
 
-    def __init__(self, c_in, c_out, norm):
+    def __init__(self, c_in: int, c_out: int, norm: str):
         super().__init__(
             nn.Conv3d(c_in, c_out, 3, padding=1, bias=False),
             _NORMS[norm](c_out),
@@ -56,11 +62,11 @@ class UNet3d(nn.Module):
 
     def __init__(
         self,
-        in_channels=1,
-        out_channels=2,
-        features=(16, 32, 64, 128),
-        norm="batch",
-        upsample="transpose",
+        in_channels: int = 1,
+        out_channels: int = 2,
+        features: Sequence[int] = (16, 32, 64, 128),
+        norm: str = "batch",
+        upsample: str = "transpose",
     ):
         super().__init__()
         if norm not in _NORMS:
@@ -85,7 +91,7 @@ class UNet3d(nn.Module):
         self.head = nn.Conv3d(features[0], out_channels, 1)
         init_resnet_weights(self)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         """(N, in_channels, D, H, W) volumes -> (N, out_channels, D, H, W) logits."""
         factor = 2 ** (len(self.features) - 1)
         if x.ndim != 5 or x.shape[1] != self.in_channels:

@@ -14,8 +14,14 @@ in their 3x3x3 convolution:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
 import lucid.nn as nn
 from lucid.models._resnet_common import init_resnet_weights
+
+if TYPE_CHECKING:
+    from lucid.tensor import Tensor
 
 __all__ = ["VideoResNet", "r3d_18", "mc3_18", "r2plus1d_18"]
 
@@ -53,7 +59,14 @@ class VideoBasicBlock(nn.Module):
 
     expansion = 1
 
-    def __init__(self, c_in, planes, conv, stride=1, downsample=None):
+    def __init__(
+        self,
+        c_in: int,
+        planes: int,
+        conv: Callable[..., nn.Module],
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+    ):
         super().__init__()
         # r(2+1)d's middle width: the (2+1)D pair then has as many weights as a 3x3x3 conv.
         mid = (c_in * planes * 27) // (c_in * 9 + 3 * planes)
@@ -64,7 +77,7 @@ class VideoBasicBlock(nn.Module):
         self.relu = nn.ReLU()
         self.downsample = downsample
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         """conv2(conv1(x)) + shortcut(x), then ReLU."""
         out = self.conv2(self.conv1(x))
         shortcut = x if self.downsample is None else self.downsample(x)
@@ -100,7 +113,14 @@ class VideoResNet(nn.Module):
     ``zero_init_residual`` zeroes each block's last BatchNorm scale (blocks start as identity).
     """
 
-    def __init__(self, convs, layers, stem, num_classes=400, zero_init_residual=False):
+    def __init__(
+        self,
+        convs: Sequence[Callable[..., nn.Module]],
+        layers: Sequence[int],
+        stem: Callable[[], nn.Module],
+        num_classes: int = 400,
+        zero_init_residual: bool = False,
+    ):
         super().__init__()
         if len(convs) != 4 or len(layers) != 4:
             raise ValueError(
@@ -131,7 +151,7 @@ class VideoResNet(nn.Module):
         blocks += [VideoBasicBlock(planes, planes, conv) for _ in range(depth - 1)]
         return nn.Sequential(*blocks)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         """(N, 3, T, H, W) clips -> (N, num_classes) logits."""
         if x.ndim != 5 or x.shape[1] != 3:
             raise ValueError(
@@ -143,7 +163,7 @@ class VideoResNet(nn.Module):
         return self.fc(self.avgpool(x).flatten(1))
 
 
-def r3d_18(num_classes=400, zero_init_residual=False):
+def r3d_18(num_classes: int = 400, zero_init_residual: bool = False) -> VideoResNet:
     """ResNet3D-18 (Tran et al. 2018): full 3x3x3 convolutions, 33,371,472 parameters with 400
     classes. Input (N, 3, T, H, W) clips; output (N, num_classes) logits."""
     return VideoResNet(
@@ -151,7 +171,7 @@ def r3d_18(num_classes=400, zero_init_residual=False):
     )
 
 
-def mc3_18(num_classes=400, zero_init_residual=False):
+def mc3_18(num_classes: int = 400, zero_init_residual: bool = False) -> VideoResNet:
     """MC3-18: 3D convolutions in ``layer1``, spatial-only (1x3x3) ones after; 11,695,440
     parameters with 400 classes. Input (N, 3, T, H, W) clips; output (N, num_classes) logits."""
     return VideoResNet(
@@ -163,7 +183,7 @@ def mc3_18(num_classes=400, zero_init_residual=False):
     )
 
 
-def r2plus1d_18(num_classes=400, zero_init_residual=False):
+def r2plus1d_18(num_classes: int = 400, zero_init_residual: bool = False) -> VideoResNet:
     """R(2+1)D-18: every 3x3x3 convolution factorised into 1x3x3 spatial + 3x1x1 temporal;
     31,505,325 parameters with 400 classes. Input (N, 3, T, H, W) clips; output
     (N, num_classes) logits."""

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
 __all__ = ["Transform", "Compose", "as_generator"]
 
 
-def as_generator(seed):
+def as_generator(seed: int | Sequence[int] | np.random.Generator | None) -> np.random.Generator:
     """``seed`` as a ``np.random.Generator``: a Generator is used as is; None, an int or a
     sequence of ints (e.g. ``(seed, epoch, index)``) seed a new one."""
     if isinstance(seed, np.random.Generator):
@@ -36,7 +38,7 @@ def _check_label(label, spatial, name):
     return label
 
 
-def triple(value, name, positive=False):
+def triple(value: Any, name: str, positive: bool = False) -> tuple[float, ...]:
     """An int/float or a 3-sequence as a 3-tuple (one entry per spatial axis D, H, W)."""
     if isinstance(value, numbers.Real):
         value = (value,) * 3
@@ -48,7 +50,7 @@ def triple(value, name, positive=False):
     return value
 
 
-def check_p(p):
+def check_p(p: float) -> float:
     """Validate an application probability."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"p must be in [0, 1], got {p}")
@@ -70,22 +72,24 @@ class Transform:
     ``label(label, params)``.
     """
 
-    def __init__(self, seed=None):
+    def __init__(self, seed: Any = None):
         self.generator = as_generator(seed)
 
-    def draw(self, rng, spatial):
+    def draw(self, rng: np.random.Generator, spatial: tuple[int, ...]) -> Any:
         """The random parameters for one call (None when there are none)."""
         return None
 
-    def image(self, image, params):
+    def image(self, image: np.ndarray, params: Any) -> np.ndarray:
         """Apply to a (C, D, H, W) image."""
         raise NotImplementedError
 
-    def label(self, label, params):
+    def label(self, label: np.ndarray, params: Any) -> np.ndarray:
         """Apply to a (C, D, H, W) label map (identity unless overridden)."""
         return label
 
-    def __call__(self, image, label=None, *, rng=None):
+    def __call__(
+        self, image: np.ndarray, label: np.ndarray | None = None, *, rng: Any = None
+    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         name = type(self).__name__
         image = _check_image(image, name)
         rng = self.generator if rng is None else as_generator(rng)
@@ -97,7 +101,7 @@ class Transform:
         lab = self.label(label[None] if label.ndim == 3 else label, params)
         return out, (lab[0] if label.ndim == 3 else lab)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         items = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if k != "generator")
         return f"{type(self).__name__}({items})"
 
@@ -106,14 +110,16 @@ class Compose(Transform):
     """Apply ``transforms`` in order, all drawing from one Generator (``seed``/``rng=``), so
     one seed fixes the whole pipeline."""
 
-    def __init__(self, transforms, seed=None):
+    def __init__(self, transforms: Iterable[Callable[..., Any]], seed: Any = None):
         super().__init__(seed)
         self.transforms = list(transforms)
         for t in self.transforms:
             if not callable(t):
                 raise TypeError(f"Compose: {t!r} is not callable")
 
-    def __call__(self, image, label=None, *, rng=None):
+    def __call__(
+        self, image: np.ndarray, label: np.ndarray | None = None, *, rng: Any = None
+    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         rng = self.generator if rng is None else as_generator(rng)
         for t in self.transforms:
             if label is None:
@@ -122,6 +128,6 @@ class Compose(Transform):
                 image, label = t(image, label, rng=rng)
         return image if label is None else (image, label)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         inner = "".join(f"\n    {t!r}," for t in self.transforms)
         return f"Compose([{inner}\n])"

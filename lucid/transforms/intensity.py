@@ -3,6 +3,9 @@ Integer images come out as float32; float images keep their dtype."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 
 from lucid.transforms.base import Transform, check_p
@@ -30,11 +33,16 @@ class NormalizeIntensity(Transform):
     to each channel's own statistics; with ``nonzero`` the statistics come from, and only
     change, the nonzero voxels (background stays 0). A constant channel is divided by 1."""
 
-    def __init__(self, mean=None, std=None, nonzero=False):
+    def __init__(
+        self,
+        mean: float | Sequence[float] | None = None,
+        std: float | Sequence[float] | None = None,
+        nonzero: bool = False,
+    ):
         super().__init__()
         self.mean, self.std, self.nonzero = mean, std, nonzero
 
-    def image(self, image, params):
+    def image(self, image: np.ndarray, params: Any) -> np.ndarray:
         """The normalised image."""
         x = _float(image)
         out = x.copy()
@@ -56,13 +64,13 @@ class ScaleIntensity(Transform):
     """Rescale values linearly to [minv, maxv] (over the whole image, or per channel with
     ``channel_wise``); a constant image becomes ``minv``."""
 
-    def __init__(self, minv=0.0, maxv=1.0, channel_wise=False):
+    def __init__(self, minv: float = 0.0, maxv: float = 1.0, channel_wise: bool = False):
         super().__init__()
         if not minv <= maxv:
             raise ValueError(f"ScaleIntensity: need minv <= maxv, got {minv} > {maxv}")
         self.minv, self.maxv, self.channel_wise = minv, maxv, channel_wise
 
-    def image(self, image, params):
+    def image(self, image: np.ndarray, params: Any) -> np.ndarray:
         """The rescaled image."""
         x = _float(image)
         axes = tuple(range(1, 4)) if self.channel_wise else None
@@ -76,13 +84,13 @@ class ShiftIntensity(Transform):
     """Add ``offset`` to every value: a number (fixed), or a (low, high) range to draw it from
     uniformly, with probability ``p``."""
 
-    def __init__(self, offset, p=1.0, seed=None):
+    def __init__(self, offset: float | tuple[float, float], p: float = 1.0, seed: Any = None):
         super().__init__(seed)
         self.offset, self.p = offset, check_p(p)
         if isinstance(offset, (tuple, list)) and (len(offset) != 2 or offset[0] > offset[1]):
             raise ValueError(f"ShiftIntensity: offset range must be (low, high), got {offset}")
 
-    def draw(self, rng, spatial):
+    def draw(self, rng: np.random.Generator, spatial: tuple[int, ...]) -> float:
         """The offset added this time."""
         if rng.random() >= self.p:
             return 0.0
@@ -90,7 +98,7 @@ class ShiftIntensity(Transform):
             return float(rng.uniform(*self.offset))
         return float(self.offset)
 
-    def image(self, image, offset):
+    def image(self, image: np.ndarray, offset: float) -> np.ndarray:
         """The shifted image."""
         x = _float(image)
         return (x + offset).astype(x.dtype)
@@ -100,7 +108,9 @@ class RandomGamma(Transform):
     """With probability ``p``, gamma-correct: map the value range to [0, 1], raise to a power
     drawn uniformly from ``gamma`` (a (low, high) range), map back to the original range."""
 
-    def __init__(self, gamma=(0.7, 1.5), p=0.5, seed=None):
+    def __init__(
+        self, gamma: Sequence[float] = (0.7, 1.5), p: float = 0.5, seed: Any = None
+    ):
         super().__init__(seed)
         self.gamma = tuple(float(g) for g in gamma)
         if len(self.gamma) != 2 or not 0 < self.gamma[0] <= self.gamma[1]:
@@ -113,7 +123,7 @@ class RandomGamma(Transform):
         """The exponent (1.0 when not applied)."""
         return float(rng.uniform(*self.gamma)) if rng.random() < self.p else 1.0
 
-    def image(self, image, gamma):
+    def image(self, image: np.ndarray, gamma: float) -> np.ndarray:
         """The gamma-corrected image."""
         x = _float(image)
         if gamma == 1.0:
@@ -128,17 +138,19 @@ class RandomGamma(Transform):
 class GaussianNoise(Transform):
     """With probability ``p``, add independent N(mean, std**2) noise to every value."""
 
-    def __init__(self, std=0.1, mean=0.0, p=0.5, seed=None):
+    def __init__(self, std: float = 0.1, mean: float = 0.0, p: float = 0.5, seed: Any = None):
         super().__init__(seed)
         if std < 0:
             raise ValueError(f"GaussianNoise: std must be >= 0, got {std}")
         self.std, self.mean, self.p = std, mean, check_p(p)
 
-    def draw(self, rng, spatial):
+    def draw(
+        self, rng: np.random.Generator, spatial: tuple[int, ...]
+    ) -> np.random.Generator | None:
         """The generator to draw the noise from (None when not applied)."""
         return rng if rng.random() < self.p else None
 
-    def image(self, image, rng):
+    def image(self, image: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
         """The noisy image."""
         x = _float(image)
         if rng is None:

@@ -4,9 +4,13 @@ Each moves a label map with its image (nearest-neighbour where it resamples)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
+from lucid._typing import IntOrSeq
 from lucid.transforms.base import Transform, check_p, triple
 from lucid.transforms.resample import resize_axis, sample
 
@@ -33,14 +37,14 @@ class RandomFlip(Transform):
     """Flip each spatial axis in ``axes`` (0 = D, 1 = H, 2 = W) independently with
     probability ``p``."""
 
-    def __init__(self, axes=(0, 1, 2), p=0.5, seed=None):
+    def __init__(self, axes: Sequence[int] = (0, 1, 2), p: float = 0.5, seed: Any = None):
         super().__init__(seed)
         self.axes = tuple(axes)
         if not all(a in (0, 1, 2) for a in self.axes):
             raise ValueError(f"RandomFlip: axes must be spatial axes 0, 1, 2, got {self.axes}")
         self.p = check_p(p)
 
-    def draw(self, rng, spatial):
+    def draw(self, rng: np.random.Generator, spatial: tuple[int, ...]) -> tuple[int, ...]:
         """The axes flipped this time."""
         return tuple(a for a in self.axes if rng.random() < self.p)
 
@@ -66,7 +70,7 @@ class CenterCrop(Transform):
     """Cut the central ``size`` (int or (D, H, W)) block; the volume must be at least that big
     (pad first with ``PadToSize``)."""
 
-    def __init__(self, size):
+    def __init__(self, size: IntOrSeq):
         super().__init__()
         self.size = _size(size, "size")
 
@@ -77,7 +81,7 @@ class CenterCrop(Transform):
                 f"{self.size}; pad it first (PadToSize)"
             )
 
-    def draw(self, rng, spatial):
+    def draw(self, rng: np.random.Generator, spatial: tuple[int, ...]) -> tuple[int, ...]:
         """The crop's start corner."""
         self._check(spatial)
         return tuple((s - c) // 2 for s, c in zip(spatial, self.size))
@@ -92,11 +96,11 @@ class CenterCrop(Transform):
 class RandomCrop(CenterCrop):
     """Cut a ``size`` block at a uniformly random position."""
 
-    def __init__(self, size, seed=None):
+    def __init__(self, size: IntOrSeq, seed: Any = None):
         super().__init__(size)
         Transform.__init__(self, seed)
 
-    def draw(self, rng, spatial):
+    def draw(self, rng: np.random.Generator, spatial: tuple[int, ...]) -> tuple[int, ...]:
         """The crop's random start corner."""
         self._check(spatial)
         return tuple(int(rng.integers(0, s - c + 1)) for s, c in zip(spatial, self.size))
@@ -107,20 +111,20 @@ class PadToSize(Transform):
     odd voxel at the end); longer axes stay as they are. Images are padded with ``value``,
     label maps with 0 (background)."""
 
-    def __init__(self, size, value=0.0):
+    def __init__(self, size: IntOrSeq, value: float = 0.0):
         super().__init__()
         self.size, self.value = _size(size, "size"), value
 
-    def draw(self, rng, spatial):
+    def draw(self, rng: np.random.Generator, spatial: tuple[int, ...]) -> list[tuple[int, int]]:
         """(before, after) padding per axis."""
         extra = [max(c - s, 0) for s, c in zip(spatial, self.size)]
         return [(0, 0)] + [(e // 2, e - e // 2) for e in extra]
 
-    def image(self, image, pads):
+    def image(self, image: np.ndarray, pads: list[tuple[int, int]]) -> np.ndarray:
         """The padded image."""
         return np.pad(image, pads, constant_values=self.value)
 
-    def label(self, label, pads):
+    def label(self, label: np.ndarray, pads: list[tuple[int, int]]) -> np.ndarray:
         """The label map padded with 0."""
         return np.pad(label, pads, constant_values=0)
 
@@ -129,7 +133,9 @@ class RandomRotate90(Transform):
     """With probability ``p``, rotate by k * 90 degrees (k uniform in 1..max_k) in ``plane``
     (two spatial axes, default (1, 2): H-W), like ``np.rot90``."""
 
-    def __init__(self, plane=(1, 2), p=0.5, max_k=3, seed=None):
+    def __init__(
+        self, plane: Sequence[int] = (1, 2), p: float = 0.5, max_k: int = 3, seed: Any = None
+    ):
         super().__init__(seed)
         plane = tuple(plane)
         if len(plane) != 2 or plane[0] == plane[1] or not all(a in (0, 1, 2) for a in plane):
@@ -140,7 +146,7 @@ class RandomRotate90(Transform):
             raise ValueError(f"RandomRotate90: max_k must be 1, 2 or 3, got {max_k}")
         self.plane, self.p, self.max_k = plane, check_p(p), max_k
 
-    def draw(self, rng, spatial):
+    def draw(self, rng: np.random.Generator, spatial: tuple[int, ...]) -> int:
         """The number of quarter turns."""
         return int(rng.integers(1, self.max_k + 1)) if rng.random() < self.p else 0
 
@@ -161,7 +167,12 @@ def _rotation(angles):
     return r_dh @ r_dw @ r_hw
 
 
-def affine_coords(spatial, rotation, scale, translation):
+def affine_coords(
+    spatial: Sequence[int],
+    rotation: npt.ArrayLike,
+    scale: npt.ArrayLike,
+    translation: npt.ArrayLike,
+) -> np.ndarray:
     """Source positions (3, D, H, W) of every output voxel for the warp
     ``out = R S (in - c) + c + t`` about the volume centre ``c``."""
     rotation, scale, translation = (
@@ -183,22 +194,28 @@ class Affine(Transform):
     resampled trilinearly, label maps nearest-neighbour; outside the volume reads ``cval``
     (label maps: 0)."""
 
-    def __init__(self, rotation=0.0, scale=1.0, translation=0.0, cval=0.0):
+    def __init__(
+        self,
+        rotation: float | Sequence[float] = 0.0,
+        scale: float | Sequence[float] = 1.0,
+        translation: float | Sequence[float] = 0.0,
+        cval: float = 0.0,
+    ):
         super().__init__()
         self.rotation = triple(rotation, "rotation")
         self.scale = triple(scale, "scale", positive=True)
         self.translation = triple(translation, "translation")
         self.cval = cval
 
-    def draw(self, rng, spatial):
+    def draw(self, rng: np.random.Generator, spatial: tuple[int, ...]) -> np.ndarray | None:
         """The source coordinates of every output voxel."""
         return affine_coords(spatial, self.rotation, self.scale, self.translation)
 
-    def image(self, image, coords):
+    def image(self, image: np.ndarray, coords: np.ndarray) -> np.ndarray:
         """The image resampled trilinearly."""
         return sample(image, coords, 1, self.cval)
 
-    def label(self, label, coords):
+    def label(self, label: np.ndarray, coords: np.ndarray) -> np.ndarray:
         """The label map resampled nearest-neighbour (its values stay a subset of the input's)."""
         return sample(label, coords, 0, 0)
 
@@ -208,7 +225,15 @@ class RandomAffine(Affine):
     ``+-degrees`` (per plane), an isotropic scale uniform in ``scale`` (a (low, high) range),
     a translation uniform in ``+-translate`` voxels per axis; resampling as in ``Affine``."""
 
-    def __init__(self, degrees=15.0, scale=(0.9, 1.1), translate=0.0, p=1.0, cval=0.0, seed=None):
+    def __init__(
+        self,
+        degrees: float | Sequence[float] = 15.0,
+        scale: Sequence[float] = (0.9, 1.1),
+        translate: float | Sequence[float] = 0.0,
+        p: float = 1.0,
+        cval: float = 0.0,
+        seed: Any = None,
+    ):
         super().__init__(cval=cval)
         Transform.__init__(self, seed)
         self.degrees = triple(degrees, "degrees")
@@ -229,11 +254,11 @@ class RandomAffine(Affine):
         translation = [rng.uniform(-t, t) for t in self.translate]
         return affine_coords(spatial, rotation, (scale,) * 3, translation)
 
-    def image(self, image, coords):
+    def image(self, image: np.ndarray, coords: np.ndarray | None) -> np.ndarray:
         """The warped image (unchanged when not applied)."""
         return image if coords is None else super().image(image, coords)
 
-    def label(self, label, coords):
+    def label(self, label: np.ndarray, coords: np.ndarray | None) -> np.ndarray:
         """The warped label map (unchanged when not applied)."""
         return label if coords is None else super().label(label, coords)
 
@@ -243,7 +268,7 @@ class Resize(Transform):
     centres (as ``F.interpolate(mode="trilinear", align_corners=False)``), label maps
     nearest (as ``mode="nearest"``)."""
 
-    def __init__(self, size):
+    def __init__(self, size: IntOrSeq):
         super().__init__()
         self.size = _size(size, "size")
 
@@ -252,11 +277,11 @@ class Resize(Transform):
             x = resize_axis(x, axis + 1, n, linear)
         return x
 
-    def image(self, image, params):
+    def image(self, image: np.ndarray, params: Any) -> np.ndarray:
         """The resized image (float)."""
         out = self._resize(image, True)
         return out.astype(image.dtype if image.dtype.kind == "f" else np.float32)
 
-    def label(self, label, params):
+    def label(self, label: np.ndarray, params: Any) -> np.ndarray:
         """The resized label map (nearest: same dtype, no new values)."""
         return self._resize(label, False)
