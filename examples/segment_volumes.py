@@ -1,8 +1,8 @@
 """Segment generated volumes with a 3D U-Net: Dice + cross-entropy, augmentation
 (`make demo-seg`).
 
-    python examples/segment_volumes.py [--epochs 8] [--train-size 48] [--size 24] [--seed 0]
-                                       [--norm instance] [--out runs/segment]
+    python examples/segment_volumes.py [--epochs 30] [--train-size 48] [--size 16] [--seed 0]
+                                       [--features 16,32,64] [--norm batch] [--out runs/segment]
 
 Each volume holds a few objects of three kinds (label 1: balls, 2: boxes, 3: rods) on
 background 0; class k has intensity k plus Gaussian noise of standard deviation 0.35, so about
@@ -11,6 +11,11 @@ No download. The script trains UNet3d with cross-entropy + Dice (lucid.nn.DiceLo
 augmented by lucid.transforms, prints the mean foreground Dice on held-out volumes per epoch,
 saves a checkpoint, re-loads it into a fresh model (same Dice) and writes a PNG of input /
 label / prediction slices when matplotlib is installed.
+
+Defaults (16^3 volumes, widths 16,32,64, batch norm, 30 epochs of OneCycle Adam) were chosen by
+measurement: the same compute spent on 24^3 volumes with widths 8,16,32 sometimes left one
+class stuck near Dice 0.6 (narrow first layers), while these reached 0.94-0.98 on seeds 0-2 in
+about a minute of CPU time (README, "Models, transforms, segmentation").
 """
 
 from __future__ import annotations
@@ -150,14 +155,14 @@ def plot_slices(model, dataset, path):
 def parse_args(argv=None):
     """Command-line options."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=2)
     p.add_argument("--lr", type=float, default=8e-3)
     p.add_argument("--train-size", type=int, default=48)
     p.add_argument("--val-size", type=int, default=12)
-    p.add_argument("--size", type=int, default=24, help="volume edge (a multiple of 4)")
-    p.add_argument("--features", default="8,16,32", help="UNet3d widths per level")
-    p.add_argument("--norm", default="instance", choices=("batch", "instance"))
+    p.add_argument("--size", type=int, default=16, help="volume edge (a multiple of 4)")
+    p.add_argument("--features", default="16,32,64", help="UNet3d widths per level")
+    p.add_argument("--norm", default="batch", choices=("batch", "instance"))
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/segment")
