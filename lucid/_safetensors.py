@@ -127,6 +127,8 @@ def _parse_header(path, raw: bytes) -> dict:
         raise _error(path, str(exc)) from None
     if not isinstance(header, dict):
         raise _error(path, f"its header is a JSON {type(header).__name__}, not an object")
+    if METADATA in header and header[METADATA] is None:
+        header[METADATA] = {}  # MLX's own writer puts ``null`` when there is no metadata
     meta = header.get(METADATA, {})
     if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
         raise _error(path, f"{METADATA!r} must map strings to strings")

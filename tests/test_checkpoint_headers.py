@@ -121,6 +121,19 @@ def test_standard_dtypes_from_other_programs_load_as_themselves(code, tmp_path):
     np.testing.assert_array_equal(got.numpy(), values)
 
 
+def test_null_metadata_reads_as_empty(tmp_path):
+    # MLX's writer (mx.save_safetensors) puts "__metadata__": null when given no metadata
+    path = raw_file(tmp_path / "null.safetensors", {"__metadata__": None, "w": entry()}, F4)
+    assert lucid.load(path)["w"].numpy().tolist() == [1.5]
+
+
+def test_files_written_by_mlx_load(tmp_path):
+    mx = pytest.importorskip("mlx.core")
+    path = str(tmp_path / "mlx.safetensors")
+    mx.save_safetensors(path, {"w": mx.array([1.0, -2.5])})
+    np.testing.assert_array_equal(lucid.load(path)["w"].numpy(), [1.0, -2.5])
+
+
 def test_bf16_from_other_programs_is_bit_exact(tmp_path):
     bits = np.array([0x3FC0, 0xC010, 0x7F80, 0xFF80, 0x7FC1, 0x0001, 0x8000], np.uint16)
     path = raw_file(tmp_path / "bf16.safetensors", {"w": entry("BF16", (7,), (0, 14))},
