@@ -20,10 +20,19 @@ class Deep3d(nn.Module):
     def __init__(self, depth, width, use_checkpoint):
         super().__init__()
         self.stem = nn.Conv3d(1, width, 3, padding=1)
-        self.blocks = nn.ModuleList([
-            nn.Sequential(nn.Conv3d(width, width, 3, padding=1), nn.GroupNorm(4, width),
-                          nn.ReLU(), nn.Conv3d(width, width, 3, padding=1),
-                          nn.GroupNorm(4, width), nn.ReLU()) for _ in range(depth)])
+        self.blocks = nn.ModuleList(
+            [
+                nn.Sequential(
+                    nn.Conv3d(width, width, 3, padding=1),
+                    nn.GroupNorm(4, width),
+                    nn.ReLU(),
+                    nn.Conv3d(width, width, 3, padding=1),
+                    nn.GroupNorm(4, width),
+                    nn.ReLU(),
+                )
+                for _ in range(depth)
+            ]
+        )
         self.head = nn.Linear(width, 2)
         self.use_checkpoint = use_checkpoint
 
@@ -69,10 +78,14 @@ def main():
     plain = peak_of_step(False, args)
     ckpt = peak_of_step(True, args)
     mib = 1024 * 1024
-    print(f"Deep3d depth {args.depth} width {args.width}, batch {args.batch} of {args.size}^3, "
-          f"CPU kernels: {B.cpu_kernels()}")
-    print(f"peak memory of a step: plain {plain / mib:.1f} MiB | checkpointed "
-          f"{ckpt / mib:.1f} MiB | ratio {ckpt / plain:.2f}")
+    print(
+        f"Deep3d depth {args.depth} width {args.width}, batch {args.batch} of {args.size}^3, "
+        f"CPU kernels: {B.cpu_kernels()}"
+    )
+    print(
+        f"peak memory of a step: plain {plain / mib:.1f} MiB | checkpointed "
+        f"{ckpt / mib:.1f} MiB | ratio {ckpt / plain:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -25,10 +25,12 @@ import train_step  # noqa: E402  (the demo network and step, shared with train_s
 
 from lucid._backend import blas_threads  # noqa: E402
 
-NEIGHBOUR = ("import numpy as np\n"
-             "a = np.random.default_rng(0).standard_normal((512, 512), dtype=np.float32)\n"
-             "while True:\n"
-             "    a @ a\n")
+NEIGHBOUR = (
+    "import numpy as np\n"
+    "a = np.random.default_rng(0).standard_normal((512, 512), dtype=np.float32)\n"
+    "while True:\n"
+    "    a @ a\n"
+)
 
 
 def mean_ms(step, steps):
@@ -42,6 +44,7 @@ def mean_ms(step, steps):
 
 def with_split_threshold(step, threshold):
     """``step`` run with blas_threads.MIN_WORK_TO_SPLIT set to ``threshold``."""
+
     def run():
         saved = blas_threads.MIN_WORK_TO_SPLIT
         blas_threads.MIN_WORK_TO_SPLIT = threshold
@@ -49,14 +52,17 @@ def with_split_threshold(step, threshold):
             step()
         finally:
             blas_threads.MIN_WORK_TO_SPLIT = saved
+
     return run
 
 
 def with_torch_threads(torch, step, threads):
     """``step`` run with PyTorch limited to ``threads`` intra-op threads."""
+
     def run():
         torch.set_num_threads(threads)
         step()
+
     return run
 
 
@@ -75,9 +81,11 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     lucid_step = train_step.lucid_step("numpy")
-    steps = {"lucid, thread policy": lucid_step,
-             "lucid, one thread per GEMM": with_split_threshold(lucid_step, float("inf")),
-             "lucid, all threads (before)": with_split_threshold(lucid_step, 0)}
+    steps = {
+        "lucid, thread policy": lucid_step,
+        "lucid, one thread per GEMM": with_split_threshold(lucid_step, float("inf")),
+        "lucid, all threads (before)": with_split_threshold(lucid_step, 0),
+    }
     try:
         import torch
 
@@ -96,9 +104,11 @@ def main():
         neighbour.kill()
         neighbour.wait()
     blas = blas_threads.openblas()
-    print(f"# {platform.platform()}, {os.cpu_count()} cores, OpenBLAS threads: "
-          f"{blas.get() if blas else 'not controlled'}; demo network, batch {train_step.BATCH} "
-          f"of {train_step.SIZE}^3, mean of {args.steps} steps, best of {args.rounds} rounds")
+    print(
+        f"# {platform.platform()}, {os.cpu_count()} cores, OpenBLAS threads: "
+        f"{blas.get() if blas else 'not controlled'}; demo network, batch {train_step.BATCH} "
+        f"of {train_step.SIZE}^3, mean of {args.steps} steps, best of {args.rounds} rounds"
+    )
     for cond, res in results.items():
         base = res.get("torch eager CPU")
         print(f"{cond}:")

@@ -34,8 +34,10 @@ CASES = {
 def describe(c):
     """A one-line name for a case."""
     dw = " depthwise" if c["groups"] == c["cin"] > 1 else ""
-    return (f"N={c['n']} {c['cin']}->{c['cout']} {'x'.join(map(str, c['size']))} k{c['k']} "
-            f"s{c['s']} p{c['p']}{dw}")
+    return (
+        f"N={c['n']} {c['cin']}->{c['cout']} {'x'.join(map(str, c['size']))} k{c['k']} "
+        f"s{c['s']} p{c['p']}{dw}"
+    )
 
 
 def timed(fn, repeat):
@@ -54,7 +56,8 @@ def data(c, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((c["n"], c["cin"]) + c["size"]).astype(np.float32)
     w = (rng.standard_normal((c["cout"], c["cin"] // c["groups"]) + (c["k"],) * 3) * 0.1).astype(
-        np.float32)
+        np.float32
+    )
     b = rng.standard_normal(c["cout"]).astype(np.float32)
     out = tuple((s + 2 * c["p"] - c["k"]) // c["s"] + 1 for s in c["size"])
     dy = rng.standard_normal((c["n"], c["cout"]) + out).astype(np.float32)
@@ -93,9 +96,18 @@ def mlx_step(c):
             y = mx.conv3d(xl, wl, stride=c["s"], padding=c["p"])
         else:
             cin_g, cout_g = c["cin"] // g, c["cout"] // g
-            y = mx.concatenate([mx.conv3d(xl[..., i * cin_g:(i + 1) * cin_g],
-                                          wl[i * cout_g:(i + 1) * cout_g], stride=c["s"],
-                                          padding=c["p"]) for i in range(g)], axis=-1)
+            y = mx.concatenate(
+                [
+                    mx.conv3d(
+                        xl[..., i * cin_g : (i + 1) * cin_g],
+                        wl[i * cout_g : (i + 1) * cout_g],
+                        stride=c["s"],
+                        padding=c["p"],
+                    )
+                    for i in range(g)
+                ],
+                axis=-1,
+            )
         return ((y + bl) * dyl).sum()
 
     vg = mx.value_and_grad(loss, argnums=(0, 1, 2))
@@ -116,8 +128,9 @@ def torch_step(c, torch):
     def step():
         for t in (xt, wt, bt):
             t.grad = None
-        y = torch.nn.functional.conv3d(xt, wt, bt, stride=c["s"], padding=c["p"],
-                                       groups=c["groups"])
+        y = torch.nn.functional.conv3d(
+            xt, wt, bt, stride=c["s"], padding=c["p"], groups=c["groups"]
+        )
         y.backward(dyt)
 
     return step
@@ -136,17 +149,23 @@ def main():
     except ImportError:
         torch = None
     before = B.cpu_kernels()
-    print(f"# {platform.platform()}, {os.cpu_count()} cores, mlx {mx.__version__}, "
-          f"gpu: {B.gpu_kind()}, torch: {torch.__version__ if torch else 'not installed'}")
+    print(
+        f"# {platform.platform()}, {os.cpu_count()} cores, mlx {mx.__version__}, "
+        f"gpu: {B.gpu_kind()}, torch: {torch.__version__ if torch else 'not installed'}"
+    )
     print("# seconds per Conv3d forward+backward (median); ratios: lower is better for Lucid")
-    header = f"{'case':42s} {'lucid[mlx]':>11s} {'mlx autograd':>13s} {'ratio':>6s} " \
-             f"{'lucid[numpy]':>14s} {'torch cpu':>10s} {'np/mlx':>8s} {'np/torch':>10s}"
+    header = (
+        f"{'case':42s} {'lucid[mlx]':>11s} {'mlx autograd':>13s} {'ratio':>6s} "
+        f"{'lucid[numpy]':>14s} {'torch cpu':>10s} {'np/mlx':>8s} {'np/torch':>10s}"
+    )
     print(header)
     keys = args.cases.split(",")
     # the fast columns first, for every case: MLX's CPU runs leave the machine busy for a while
     numpy_t = {k: timed(lucid_step(CASES[k], "numpy"), max(args.repeat, 5)) for k in keys}
-    torch_t = {k: timed(torch_step(CASES[k], torch), max(args.repeat, 5)) if torch else float("nan")
-               for k in keys}
+    torch_t = {
+        k: timed(torch_step(CASES[k], torch), max(args.repeat, 5)) if torch else float("nan")
+        for k in keys
+    }
     for key in keys:
         c = CASES[key]
         lm = ma = float("nan")
@@ -154,8 +173,11 @@ def main():
             lm = timed(lucid_step(c, "mlx"), args.repeat)
             ma = timed(mlx_step(c), args.repeat)
         ln, tt = numpy_t[key], torch_t[key]
-        print(f"{describe(c):42s} {lm:11.4f} {ma:13.4f} {lm / ma:6.2f} {ln:14.4f} {tt:10.4f} "
-              f"{ma / ln:7.1f}x {ln / tt:9.2f}x", flush=True)
+        print(
+            f"{describe(c):42s} {lm:11.4f} {ma:13.4f} {lm / ma:6.2f} {ln:14.4f} {tt:10.4f} "
+            f"{ma / ln:7.1f}x {ln / tt:9.2f}x",
+            flush=True,
+        )
     B.set_cpu_kernels(before)
 
 

@@ -48,9 +48,11 @@ def run_case(case, repeat):
     args = (st, pad, dil, 1)
     res, ref = {}, None
     for name, ks_set in SETS.items():
-        calls = (lambda ks_set=ks_set: ks_set.conv_forward(x, w, *args),
-                 lambda ks_set=ks_set: ks_set.conv_input_grad(dy, w, sp, *args),
-                 lambda ks_set=ks_set: ks_set.conv_weight_grad(x, dy, ks, *args))
+        calls = (
+            lambda ks_set=ks_set: ks_set.conv_forward(x, w, *args),
+            lambda ks_set=ks_set: ks_set.conv_input_grad(dy, w, sp, *args),
+            lambda ks_set=ks_set: ks_set.conv_weight_grad(x, dy, ks, *args),
+        )
         vals = [np.array(f()) for f in calls]
         if ref is None:
             ref = vals
@@ -64,17 +66,21 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=7)
     args = ap.parse_args()
-    print(f"# {platform.platform()}, MLX {mx.__version__}, device {mx.default_device()}; "
-          f"fwd / dx / dw ms, best of {args.repeat}")
+    print(
+        f"# {platform.platform()}, MLX {mx.__version__}, device {mx.default_device()}; "
+        f"fwd / dx / dw ms, best of {args.repeat}"
+    )
     for label, case in CASES.items():
         res = run_case(case, args.repeat)
         g, p = sum(res["conv_general"]), sum(res["patch"])
         print(f"{label}:")
         for name, t in res.items():
             print(f"  {name:13s} {t[0]:8.2f} / {t[1]:8.2f} / {t[2]:8.2f}   total {sum(t):8.2f}")
-        print(f"  patch speedup over conv_general: {g / p:5.1f}x (per kernel: "
-              + ", ".join(f"{a / b:.1f}x" for a, b in zip(res["conv_general"], res["patch"]))
-              + f"); over taps: {sum(res['taps']) / p:4.1f}x")
+        print(
+            f"  patch speedup over conv_general: {g / p:5.1f}x (per kernel: "
+            + ", ".join(f"{a / b:.1f}x" for a, b in zip(res["conv_general"], res["patch"]))
+            + f"); over taps: {sum(res['taps']) / p:4.1f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ def bench(fn, reps):
 
 # ----------------------------------------------------------------------------- alternatives
 
+
 def fold_conv3d(stacked):
     """A conv_general-compatible 3D conv that supports groups by folding depth into 2D calls."""
 
@@ -61,12 +62,18 @@ def fold_conv3d(stacked):
             x = z.reshape((b, d * idil[0]) + x.shape[2:])[:, : (d - 1) * idil[0] + 1]
         x = C._pad_spatial(x, [(lo[0], hi[0])], first=1)
         if flip:
-            w = w[:, ::-1]                      # depth flip here, H/W flip by the 2D call
+            w = w[:, ::-1]  # depth flip here, H/W flip by the 2D call
         kn = w.shape[1]
         dout = (x.shape[1] - kd[0] * (kn - 1) - 1) // s[0] + 1
-        sl = [x[:, k * kd[0]: k * kd[0] + s[0] * (dout - 1) + 1: s[0]] for k in range(kn)]
-        kw = dict(stride=s[1:], padding=(lo[1:], hi[1:]), kernel_dilation=kd[1:],
-                  input_dilation=idil[1:], groups=groups, flip=flip)
+        sl = [x[:, k * kd[0] : k * kd[0] + s[0] * (dout - 1) + 1 : s[0]] for k in range(kn)]
+        kw = dict(
+            stride=s[1:],
+            padding=(lo[1:], hi[1:]),
+            kernel_dilation=kd[1:],
+            input_dilation=idil[1:],
+            groups=groups,
+            flip=flip,
+        )
         flat = (b * dout,) + x.shape[2:]
         if stacked:
             c = x.shape[-1]
@@ -104,7 +111,7 @@ def make_options(nd, groups):
         return C._conv_general_input_grad(dy, block_dense(w, g), sp, s, p, d, 1)
 
     def blk_w(x, dy, k, s, p, d, g):
-        dw = C._conv_general_weight_grad(x, dy, k, s, p, d, 1)      # (C_out, C_in, *K)
+        dw = C._conv_general_weight_grad(x, dy, k, s, p, d, 1)  # (C_out, C_in, *K)
         c_out, c_in = dw.shape[:2]
         dw = dw.reshape((g, c_out // g, g, c_in // g) + tuple(k))
         return mx.stack([dw[i, :, i] for i in range(g)]).reshape((c_out, c_in // g) + tuple(k))
@@ -117,13 +124,22 @@ def make_options(nd, groups):
         return a[(slice(None),) * axis + (slice(i * c, (i + 1) * c),)]
 
     def loop_f(x, w, s, p, d, g):
-        return mx.concatenate([C._conv_general_forward(part(x, i, g), part(w, i, g, 0), s, p, d, 1)
-                               for i in range(g)], axis=1)
+        return mx.concatenate(
+            [
+                C._conv_general_forward(part(x, i, g), part(w, i, g, 0), s, p, d, 1)
+                for i in range(g)
+            ],
+            axis=1,
+        )
 
     def loop_i(dy, w, sp, s, p, d, g):
-        return mx.concatenate([C._conv_general_input_grad(part(dy, i, g), part(w, i, g, 0),
-                                                    sp, s, p, d, 1)
-                               for i in range(g)], axis=1)
+        return mx.concatenate(
+            [
+                C._conv_general_input_grad(part(dy, i, g), part(w, i, g, 0), sp, s, p, d, 1)
+                for i in range(g)
+            ],
+            axis=1,
+        )
 
     def loop_w(x, dy, k, s, p, d, g):
         return mx.concatenate(
@@ -172,13 +188,15 @@ def run_case(nd, n, c, spatial, k, stride, groups, reps, skip=()):
     for name, (f, fi, fw) in make_options(nd, groups).items():
         if name in skip:
             continue
-        outs = (lambda f=f: f(x, w, s, p, d, groups),
-                lambda fi=fi: fi(dy, w, spatial, s, p, d, groups),
-                lambda fw=fw: fw(x, dy, kk, s, p, d, groups))
+        outs = (
+            lambda f=f: f(x, w, s, p, d, groups),
+            lambda fi=fi: fi(dy, w, spatial, s, p, d, groups),
+            lambda fw=fw: fw(x, dy, kk, s, p, d, groups),
+        )
         vals = [np.array(o()) for o in outs]
         if ref is None:
             ref = vals
-        for v, r in zip(vals, ref):          # all options must compute the same thing
+        for v, r in zip(vals, ref):  # all options must compute the same thing
             assert np.allclose(v, r, rtol=1e-3, atol=1e-3 * np.abs(r).max()), name
         res[name] = tuple(bench(o, reps) for o in outs)
     return res
@@ -190,14 +208,16 @@ def main():
     ap.add_argument("--quick", action="store_true", help="fewer repetitions")
     args = ap.parse_args()
     reps = 2 if args.quick else 7
-    print(f"mlx {mx.__version__}, device {mx.default_device()}, best of {reps}, times in ms "
-          "(forward / input grad / weight grad)")
+    print(
+        f"mlx {mx.__version__}, device {mx.default_device()}, best of {reps}, times in ms "
+        "(forward / input grad / weight grad)"
+    )
     cases = [
         # (nd, N, C, spatial, K, stride, groups)
-        (3, 2, 32, (8, 16, 16), 3, 1, 1),      # reference: dense conv, MLX's own gemm path
+        (3, 2, 32, (8, 16, 16), 3, 1, 1),  # reference: dense conv, MLX's own gemm path
         (3, 2, 32, (8, 16, 16), 3, 1, 32),
         (3, 2, 32, (8, 16, 16), 3, 2, 32),
-        (3, 2, 64, (8, 16, 16), 3, 1, 64),     # Conv3d(64, 64, 3, groups=64)
+        (3, 2, 64, (8, 16, 16), 3, 1, 64),  # Conv3d(64, 64, 3, groups=64)
         (3, 2, 32, (8, 16, 16), 3, 1, 8),
         (3, 2, 32, (8, 16, 16), 3, 1, 2),
         (3, 2, 32, (8, 16, 16), 3, 2, 2),

@@ -20,8 +20,16 @@ from contention import NEIGHBOUR  # noqa: E402
 from lucid._backend import blas_threads  # noqa: E402
 
 # (M, K, N): im2col chunks of the demo network's layers, then square products
-SHAPES = [(16, 108, 4096), (32, 216, 2048), (32, 432, 4096), (64, 864, 1024), (32, 864, 8192),
-          (256, 256, 256), (512, 512, 512), (1024, 1024, 1024)]
+SHAPES = [
+    (16, 108, 4096),
+    (32, 216, 2048),
+    (32, 432, 4096),
+    (64, 864, 1024),
+    (32, 864, 8192),
+    (256, 256, 256),
+    (512, 512, 512),
+    (1024, 1024, 1024),
+]
 
 
 def mean_ms(blas, shape, threads, calls):
@@ -49,8 +57,10 @@ def table(blas, calls, label):
         work = shape[0] * shape[1] * shape[2]
         one = mean_ms(blas, shape, 1, calls)
         every = mean_ms(blas, shape, blas.get(), calls)
-        print(f"  {str(shape):20s} 2^{np.log2(work):4.1f}  1 thread {one:8.3f} ms   "
-              f"{blas.get()} threads {every:8.3f} ms   split/1 {every / one:5.2f}")
+        print(
+            f"  {str(shape):20s} 2^{np.log2(work):4.1f}  1 thread {one:8.3f} ms   "
+            f"{blas.get()} threads {every:8.3f} ms   split/1 {every / one:5.2f}"
+        )
 
 
 def main():

@@ -43,9 +43,15 @@ def report(name, ok, detail=""):
 def net(device):
     """The checked network, seeded, on ``device``."""
     lucid.random.seed(0)
-    return nn.Sequential(nn.Conv3d(1, 4, 3, padding=1, bias=False), nn.BatchNorm3d(4), nn.ReLU(),
-                         nn.MaxPool3d(2), nn.AdaptiveAvgPool3d(1), nn.Flatten(),
-                         nn.Linear(4, 3)).to(device)
+    return nn.Sequential(
+        nn.Conv3d(1, 4, 3, padding=1, bias=False),
+        nn.BatchNorm3d(4),
+        nn.ReLU(),
+        nn.MaxPool3d(2),
+        nn.AdaptiveAvgPool3d(1),
+        nn.Flatten(),
+        nn.Linear(4, 3),
+    ).to(device)
 
 
 def data(device):
@@ -98,8 +104,11 @@ def training(device, compiled, steps=4):
 def check_steps():
     """One evaluation per step; compiled == eager."""
     eager, kinds = training("gpu", False)
-    report("one library evaluation per eager step", kinds.count("eval") == 1
-           and kinds.count("kernel") == 0, f"{kinds}")
+    report(
+        "one library evaluation per eager step",
+        kinds.count("eval") == 1 and kinds.count("kernel") == 0,
+        f"{kinds}",
+    )
     compiled, kinds = training("gpu", True)
     diff = float(np.abs(np.array(eager) - np.array(compiled)).max())
     report("lucid.compile step == eager step", diff < 1e-4, f"max loss diff {diff:.2e}")
@@ -145,8 +154,10 @@ def main():
     """Run the checks, then the benchmark; exit 1 when a check failed."""
     kind = B.gpu_kind()
     if kind is None:
-        print("gpu_check: skipped -- MLX has no GPU on this machine (Metal needs Apple Silicon; "
-              "CUDA needs the mlx[cuda] wheel and an NVIDIA GPU). Nothing to check.")
+        print(
+            "gpu_check: skipped -- MLX has no GPU on this machine (Metal needs Apple Silicon; "
+            "CUDA needs the mlx[cuda] wheel and an NVIDIA GPU). Nothing to check."
+        )
         return 0
     print(f"gpu_check on {kind} (MLX {lucid.device_info()})")
     check_values()
@@ -155,8 +166,11 @@ def main():
     check_memory_and_checkpoint()
     if "--skip-benchmark" not in sys.argv:
         env = dict(os.environ, LUCID_CPU_KERNELS="mlx", PYTHONPATH=ROOT)
-        subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "step_vs_mlx.py"),
-                        "--device", "gpu"], env=env, check=False)
+        subprocess.run(
+            [sys.executable, os.path.join(ROOT, "benchmarks", "step_vs_mlx.py"), "--device", "gpu"],
+            env=env,
+            check=False,
+        )
     print("gpu_check:", "all checks passed" if not FAILED else f"FAILED: {FAILED}")
     return 1 if FAILED else 0
 

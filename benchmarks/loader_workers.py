@@ -28,10 +28,11 @@ SIZE = 48
 def augment(i: int, rng) -> np.ndarray:
     """One augmented 1x48^3 volume: crop, flips, a 90-degree rotation, intensity scale/shift,
     Gaussian noise, a 3-tap smoothing along two axes, gamma and normalisation."""
-    base = np.sin(np.arange(56 ** 3, dtype=np.float32).reshape(1, 56, 56, 56)
-                  * np.float32(1e-3 * (i % 7 + 1)))
+    base = np.sin(
+        np.arange(56**3, dtype=np.float32).reshape(1, 56, 56, 56) * np.float32(1e-3 * (i % 7 + 1))
+    )
     o = rng.integers(0, 9, 3)
-    x = base[:, o[0]:o[0] + SIZE, o[1]:o[1] + SIZE, o[2]:o[2] + SIZE]
+    x = base[:, o[0] : o[0] + SIZE, o[1] : o[1] + SIZE, o[2] : o[2] + SIZE]
     for axis in (1, 2, 3):
         if rng.random() < 0.5:
             x = np.flip(x, axis)
@@ -65,8 +66,14 @@ def process_batch(indices):
 def make_step():
     """A small Conv3d training step the main thread runs per batch (about as long as loading
     one batch on the 2-core machine)."""
-    model = nn.Sequential(nn.AvgPool3d(4), nn.Conv3d(1, 4, 3), nn.ReLU(),
-                          nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(4, 5))
+    model = nn.Sequential(
+        nn.AvgPool3d(4),
+        nn.Conv3d(1, 4, 3),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool3d(1),
+        nn.Flatten(),
+        nn.Linear(4, 5),
+    )
     opt = lucid.optim.SGD(model.parameters(), lr=0.01)
 
     def step(x, y):
@@ -75,12 +82,14 @@ def make_step():
         loss.backward()
         opt.step()
         loss.item()
+
     return step
 
 
 def rate_loader(n_batches, batch_size, workers, step):
-    loader = DataLoader(Volumes(n_batches * batch_size), batch_size=batch_size,
-                        num_workers=workers, seed=0)
+    loader = DataLoader(
+        Volumes(n_batches * batch_size), batch_size=batch_size, num_workers=workers, seed=0
+    )
     t0 = time.perf_counter()
     for x, y in loader:
         if step is not None:
@@ -105,16 +114,25 @@ def main():
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, load average "
-          f"{os.getloadavg()[0]:.1f}; {args.batches} batches of {args.batch_size} x 1x{SIZE}^3")
-    configs = [("0 workers", rate_loader, 0), ("2 worker threads", rate_loader, 2),
-               ("2 worker processes", rate_processes, 2)]
+    print(
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, load average "
+        f"{os.getloadavg()[0]:.1f}; {args.batches} batches of {args.batch_size} x 1x{SIZE}^3"
+    )
+    configs = [
+        ("0 workers", rate_loader, 0),
+        ("2 worker threads", rate_loader, 2),
+        ("2 worker processes", rate_processes, 2),
+    ]
+
     def gpu_like_step(x, y):  # a step that leaves the CPU free, as one on an accelerator does
         time.sleep(0.06)
 
-    settings = (("loading only", None), ("loading + Conv3d step (CPU)", make_step()),
-                ("loading + 60 ms step that frees the CPU (GPU-like)", gpu_like_step))
+    settings = (
+        ("loading only", None),
+        ("loading + Conv3d step (CPU)", make_step()),
+        ("loading + 60 ms step that frees the CPU (GPU-like)", gpu_like_step),
+    )
     for label, step in settings:
         rates = {name: [] for name, _, _ in configs}
         for _ in range(args.repeat):  # interleaved, so a busy moment hits every config

@@ -60,10 +60,12 @@ print(json.dumps({"fwd": best(fwd), "total": best(step), "threads": torch.get_nu
 def busy_fraction(dt=0.3):
     """Fraction of CPU time used by anything during the next dt seconds (Linux /proc/stat)."""
     try:
+
         def read():
             with open("/proc/stat") as stat:
                 v = [int(t) for t in stat.readline().split()[1:]]
             return sum(v), v[3] + v[4]
+
         a = read()
         time.sleep(dt)
         b = read()
@@ -102,10 +104,10 @@ def run_case(case, repeat):
     for name, f in fns.items():
         tracemalloc.start()
         r = f()
-        peak = tracemalloc.get_traced_memory()[1] - r.nbytes   # beyond the result (scratch is warm)
+        peak = tracemalloc.get_traced_memory()[1] - r.nbytes  # beyond the result (scratch is warm)
         tracemalloc.stop()
-        peaks[name] = peak / 2 ** 20
-    return times, peaks, (x.nbytes + y.nbytes) / 2 ** 20
+        peaks[name] = peak / 2**20
+    return times, peaks, (x.nbytes + y.nbytes) / 2**20
 
 
 def run_torch(case, repeat, python):
@@ -135,8 +137,10 @@ def main():
     ap.add_argument("--no-torch", action="store_true")
     a = ap.parse_args()
     use_torch = not a.no_torch and os.path.exists(a.torch_python)
-    print(f"numpy {np.__version__}, {os.cpu_count()} CPUs, float32; times in ms "
-          f"(best of {a.repeat} x {a.rounds} rounds)")
+    print(
+        f"numpy {np.__version__}, {os.cpu_count()} CPUs, float32; times in ms "
+        f"(best of {a.repeat} x {a.rounds} rounds)"
+    )
     hdr = f"{'case':30s} {'fwd':>6s} {'dx':>6s} {'dw':>6s} {'total':>7s}"
     if use_torch:
         hdr += f" {'torch fwd':>9s} {'torch tot':>9s} {'ratio':>6s}"

@@ -56,9 +56,17 @@ class MlxNet(mnn.Module):
 
 def lucid_net():
     """The network in Lucid (channels-first)."""
-    return nn.Sequential(nn.Conv3d(1, 8, 3, padding=1), nn.BatchNorm3d(8), nn.ReLU(),
-                         nn.Conv3d(8, 16, 3, padding=1), nn.BatchNorm3d(16), nn.ReLU(),
-                         nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(16, 5))
+    return nn.Sequential(
+        nn.Conv3d(1, 8, 3, padding=1),
+        nn.BatchNorm3d(8),
+        nn.ReLU(),
+        nn.Conv3d(8, 16, 3, padding=1),
+        nn.BatchNorm3d(16),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool3d(1),
+        nn.Flatten(),
+        nn.Linear(16, 5),
+    )
 
 
 def median_ms(steps, repeat, warmup=3):
@@ -143,20 +151,31 @@ def main():
     args = p.parse_args()
     if args.device == "gpu":
         mx.set_default_device(mx.gpu)
-    print(f"MLX {mx.__version__}, device {args.device}, Lucid CPU kernels "
-          f"{os.environ['LUCID_CPU_KERNELS']}; ms per step (median of {args.repeat})")
+    print(
+        f"MLX {mx.__version__}, device {args.device}, Lucid CPU kernels "
+        f"{os.environ['LUCID_CPU_KERNELS']}; ms per step (median of {args.repeat})"
+    )
     for batch, edge in SIZES:
         repeat = args.repeat if edge <= 8 else max(5, args.repeat // 4)
         mlx_eager, mlx_comp = mlx_steps(batch, edge)
         lucid_eager, lucid_comp, evals_eager, evals_comp = lucid_steps(batch, edge, args.device)
-        t = median_ms({"mlx": mlx_eager, "mlx.compile": mlx_comp, "lucid": lucid_eager,
-                       "lucid.compile": lucid_comp}, repeat)
+        t = median_ms(
+            {
+                "mlx": mlx_eager,
+                "mlx.compile": mlx_comp,
+                "lucid": lucid_eager,
+                "lucid.compile": lucid_comp,
+            },
+            repeat,
+        )
         print(f"batch {batch} of {edge}^3: " + " | ".join(f"{k} {v:.2f}" for k, v in t.items()))
-        print(f"  lucid/mlx eager {t['lucid'] / t['mlx']:.2f}x (goal <= 1.5 small) | "
-              f"lucid.compile/mx.compile {t['lucid.compile'] / t['mlx.compile']:.2f}x "
-              f"(goal <= 1.15 small) | lucid compiled/eager "
-              f"{t['lucid.compile'] / t['lucid']:.2f}x (goal < 1) | library evaluations per "
-              f"step: eager {evals_eager}, compiled {evals_comp} (goal <= 1)")
+        print(
+            f"  lucid/mlx eager {t['lucid'] / t['mlx']:.2f}x (goal <= 1.5 small) | "
+            f"lucid.compile/mx.compile {t['lucid.compile'] / t['mlx.compile']:.2f}x "
+            f"(goal <= 1.15 small) | lucid compiled/eager "
+            f"{t['lucid.compile'] / t['lucid']:.2f}x (goal < 1) | library evaluations per "
+            f"step: eager {evals_eager}, compiled {evals_comp} (goal <= 1)"
+        )
 
 
 if __name__ == "__main__":

@@ -60,8 +60,14 @@ def torch_step(torch):
         layers = [nn.Conv3d(i, o, 3, padding=1, bias=False), nn.BatchNorm3d(o), nn.ReLU()]
         return layers + ([nn.MaxPool3d(2)] if pool else [])
 
-    model = nn.Sequential(*block(1, 8), *block(8, 16), *block(16, 32, pool=False),
-                          nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(32, 5))
+    model = nn.Sequential(
+        *block(1, 8),
+        *block(8, 16),
+        *block(16, 32, pool=False),
+        nn.AdaptiveAvgPool3d(1),
+        nn.Flatten(),
+        nn.Linear(32, 5),
+    )
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = torch.randn(BATCH, 1, SIZE, SIZE, SIZE)
     y = torch.randint(0, 5, (BATCH,))
@@ -78,8 +84,10 @@ def torch_step(torch):
 
 def main():
     before = B.cpu_kernels()
-    results = {"lucid, MLX CPU kernels (before)": timed(lucid_step("mlx")),
-               "lucid, NumPy CPU kernels (after)": timed(lucid_step("numpy"))}
+    results = {
+        "lucid, MLX CPU kernels (before)": timed(lucid_step("mlx")),
+        "lucid, NumPy CPU kernels (after)": timed(lucid_step("numpy")),
+    }
     B.set_cpu_kernels(before)
     try:
         import torch
@@ -88,8 +96,10 @@ def main():
         results["torch eager CPU"] = timed(torch_step(torch))
     except ImportError:
         pass
-    print(f"# {platform.platform()}, {os.cpu_count()} cores; demo network, batch {BATCH} of "
-          f"{SIZE}^3, median of 10 steps")
+    print(
+        f"# {platform.platform()}, {os.cpu_count()} cores; demo network, batch {BATCH} of "
+        f"{SIZE}^3, median of 10 steps"
+    )
     base = results["lucid, NumPy CPU kernels (after)"]
     for name, sec in results.items():
         print(f"  {name:36s} {sec * 1e3:8.1f} ms/step   ({sec / base:5.2f}x the NumPy path)")

@@ -23,9 +23,11 @@ class ShapeNet3d(nn.Module):
 
     def __init__(self, num_classes=5, width=8, in_channels=1):
         super().__init__()
-        self.features = nn.Sequential(*conv_block(in_channels, width),
-                                      *conv_block(width, 2 * width),
-                                      *conv_block(2 * width, 4 * width, pool=False))
+        self.features = nn.Sequential(
+            *conv_block(in_channels, width),
+            *conv_block(width, 2 * width),
+            *conv_block(2 * width, 4 * width, pool=False),
+        )
         self.pool = nn.AdaptiveAvgPool3d(1)
         self.head = nn.Linear(4 * width, num_classes)
 
@@ -68,14 +70,17 @@ class Progress:
         if self.mode == "lines":
             if now - self._last_line >= self.every_s and self.done < self.total:
                 self._last_line = now
-                sys.stderr.write(f"{self.desc}: {self.done}/{self.total} {text} "
-                                 f"{rate:.0f} {self.unit}/s\n")
+                sys.stderr.write(
+                    f"{self.desc}: {self.done}/{self.total} {text} {rate:.0f} {self.unit}/s\n"
+                )
                 sys.stderr.flush()
             return
         width = 24
         filled = int(width * self.done / max(self.total, 1))
-        sys.stderr.write(f"\r{self.desc} [{'#' * filled}{'.' * (width - filled)}] "
-                         f"{self.done}/{self.total} {text} {rate:.0f} {self.unit}/s ")
+        sys.stderr.write(
+            f"\r{self.desc} [{'#' * filled}{'.' * (width - filled)}] "
+            f"{self.done}/{self.total} {text} {rate:.0f} {self.unit}/s "
+        )
         sys.stderr.flush()
 
     def close(self):

@@ -15,11 +15,11 @@ from lucid import Tensor
 
 def example_1():
     """Conv3d without bias: 204 = 1^2 + 2^2 + ... + 8^2."""
-    input_tensor = Tensor([[[[[1.0, 2.0], [3.0, 4.0]],
-                             [[5.0, 6.0], [7.0, 8.0]]]]], requires_grad=True)  # (1, 1, 2, 2, 2)
+    input_tensor = Tensor(
+        [[[[[1.0, 2.0], [3.0, 4.0]], [[5.0, 6.0], [7.0, 8.0]]]]], requires_grad=True
+    )  # (1, 1, 2, 2, 2)
     conv3d = nn.Conv3d(in_channels=1, out_channels=1, kernel_size=2, bias=False)
-    conv3d.weight.data = Tensor([[[[[1.0, 2.0], [3.0, 4.0]],
-                                   [[5.0, 6.0], [7.0, 8.0]]]]])
+    conv3d.weight.data = Tensor([[[[[1.0, 2.0], [3.0, 4.0]], [[5.0, 6.0], [7.0, 8.0]]]]])
     print(conv3d.weight.__repr__())
     output = conv3d(input_tensor)  # (1, 1, 1, 1, 1)
     print(repr(output))

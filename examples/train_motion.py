@@ -31,10 +31,17 @@ class Motion3d(nn.Module):
     def __init__(self, classes, width=8):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv3d(1, width, 3, padding=1), nn.BatchNorm3d(width), nn.ReLU(),
+            nn.Conv3d(1, width, 3, padding=1),
+            nn.BatchNorm3d(width),
+            nn.ReLU(),
             nn.MaxPool3d((1, 2, 2)),
-            nn.Conv3d(width, 2 * width, 3, padding=1), nn.BatchNorm3d(2 * width), nn.ReLU(),
-            nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(2 * width, classes))
+            nn.Conv3d(width, 2 * width, 3, padding=1),
+            nn.BatchNorm3d(2 * width),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool3d(1),
+            nn.Flatten(),
+            nn.Linear(2 * width, classes),
+        )
 
     def forward(self, x):
         """(N, 1, T, H, W) clips -> logits."""
@@ -47,9 +54,16 @@ class PerFrame2d(nn.Module):
     def __init__(self, classes, width=8):
         super().__init__()
         self.frame = nn.Sequential(
-            nn.Conv2d(1, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(width, 2 * width, 3, padding=1), nn.BatchNorm2d(2 * width), nn.ReLU(),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten())
+            nn.Conv2d(1, width, 3, padding=1),
+            nn.BatchNorm2d(width),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(width, 2 * width, 3, padding=1),
+            nn.BatchNorm2d(2 * width),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+        )
         self.head = nn.Linear(2 * width, classes)
 
     def forward(self, x):
@@ -66,12 +80,15 @@ def fit(model, train_loader, test_loader, epochs, lr, name, progress=True):
     acc = 0.0
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
-        loss, train_acc, rate = train_epoch(model, train_loader, opt, desc=f"{name} {epoch}",
-                                            progress=progress)
+        loss, train_acc, rate = train_epoch(
+            model, train_loader, opt, desc=f"{name} {epoch}", progress=progress
+        )
         _, acc = evaluate(model, test_loader)
-        print(f"{name:9s} epoch {epoch}/{epochs} | train loss {loss:.3f} acc {train_acc:.3f} | "
-              f"test acc {acc:.3f} | {rate:.0f} clips/s | {time.perf_counter() - t0:.1f}s",
-              flush=True)
+        print(
+            f"{name:9s} epoch {epoch}/{epochs} | train loss {loss:.3f} acc {train_acc:.3f} | "
+            f"test acc {acc:.3f} | {rate:.0f} clips/s | {time.perf_counter() - t0:.1f}s",
+            flush=True,
+        )
     return acc
 
 
@@ -83,8 +100,11 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-progress", action="store_true",
-                   help="no progress bar (a log gets a plain line every 10 s by default)")
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (a log gets a plain line every 10 s by default)",
+    )
     p.add_argument("--device", default="cpu")
     args = p.parse_args(argv)
     lucid.random.seed(args.seed)
@@ -95,14 +115,32 @@ def main(argv=None):
     train_loader = DataLoader(train, batch_size=args.batch_size, shuffle=True, seed=args.seed)
     test_loader = DataLoader(test, batch_size=128)
     chance = 1 / len(MOTION_NAMES)
-    print(f"{len(train)} train / {len(test)} test clips of {x.shape[2:]} (T, H, W), classes "
-          f"{MOTION_NAMES} (chance {chance:.2f})")
-    acc3d = fit(Motion3d(len(MOTION_NAMES)).to(args.device), train_loader, test_loader,
-                args.epochs, args.lr, "Conv3d", not args.no_progress)
-    acc2d = fit(PerFrame2d(len(MOTION_NAMES)).to(args.device), train_loader, test_loader,
-                args.epochs, args.lr, "per-frame", not args.no_progress)
-    print(f"held-out accuracy: Conv3d {acc3d:.3f} vs per-frame Conv2d {acc2d:.3f} "
-          f"(chance {chance:.2f})")
+    print(
+        f"{len(train)} train / {len(test)} test clips of {x.shape[2:]} (T, H, W), classes "
+        f"{MOTION_NAMES} (chance {chance:.2f})"
+    )
+    acc3d = fit(
+        Motion3d(len(MOTION_NAMES)).to(args.device),
+        train_loader,
+        test_loader,
+        args.epochs,
+        args.lr,
+        "Conv3d",
+        not args.no_progress,
+    )
+    acc2d = fit(
+        PerFrame2d(len(MOTION_NAMES)).to(args.device),
+        train_loader,
+        test_loader,
+        args.epochs,
+        args.lr,
+        "per-frame",
+        not args.no_progress,
+    )
+    print(
+        f"held-out accuracy: Conv3d {acc3d:.3f} vs per-frame Conv2d {acc2d:.3f} "
+        f"(chance {chance:.2f})"
+    )
     return acc3d, acc2d
 
 

@@ -36,15 +36,24 @@ def parse_args(argv=None):
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--device", default="cpu", help="'cpu' or 'gpu' (Metal/CUDA when present)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-progress", action="store_true",
-                   help="no progress bar (a log gets a plain line every 10 s by default)")
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (a log gets a plain line every 10 s by default)",
+    )
     p.add_argument("--out", default="runs/shapes3d")
     p.add_argument("--train-size", type=int, default=3000)
     p.add_argument("--test-size", type=int, default=500)
     p.add_argument("--size", type=int, default=16, help="voxel grid edge length")
     p.add_argument("--compile", action="store_true", help="compile the training step")
-    p.add_argument("--amp", nargs="?", const="float16", default=None,
-                   choices=["float16", "bfloat16"], help="mixed precision (default float16)")
+    p.add_argument(
+        "--amp",
+        nargs="?",
+        const="float16",
+        default=None,
+        choices=["float16", "bfloat16"],
+        help="mixed precision (default float16)",
+    )
     return p.parse_args(argv)
 
 
@@ -114,30 +123,54 @@ def main(argv=None):
     optimizer = lucid.optim.Adam(model.parameters(), lr=args.lr)
     steps = args.epochs * len(train_loader)
     scheduler = lucid.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=steps)
-    print(f"lucid {lucid.__version__} | device {model.head.weight.device} | "
-          f"{len(train)} train / {len(test)} test volumes of {args.size}^3 | "
-          f"{model.num_parameters()} parameters | compile {args.compile} | amp {args.amp}")
+    print(
+        f"lucid {lucid.__version__} | device {model.head.weight.device} | "
+        f"{len(train)} train / {len(test)} test volumes of {args.size}^3 | "
+        f"{model.num_parameters()} parameters | compile {args.compile} | amp {args.amp}"
+    )
 
     step = make_step(model, optimizer, args)
     lucid.memory.reset_peak()
     history = []
     for epoch in range(1, args.epochs + 1):
         t0 = time.perf_counter()
-        train_loss, train_acc, rate = train_epoch(model, train_loader, optimizer,
-                                                  desc=f"epoch {epoch}", scheduler=scheduler,
-                                                  step=step,
-                                                  progress=not args.no_progress)
+        train_loss, train_acc, rate = train_epoch(
+            model,
+            train_loader,
+            optimizer,
+            desc=f"epoch {epoch}",
+            scheduler=scheduler,
+            step=step,
+            progress=not args.no_progress,
+        )
         test_loss, test_acc = evaluate(model, test_loader)
-        history.append(dict(epoch=epoch, train_loss=train_loss, train_acc=train_acc,
-                            test_loss=test_loss, test_acc=test_acc))
-        print(f"epoch {epoch:2d}/{args.epochs} | train loss {train_loss:.4f} acc {train_acc:.3f} "
-              f"| test loss {test_loss:.4f} acc {test_acc:.3f} | {rate:.0f} volumes/s | "
-              f"{time.perf_counter() - t0:.1f}s", flush=True)
+        history.append(
+            dict(
+                epoch=epoch,
+                train_loss=train_loss,
+                train_acc=train_acc,
+                test_loss=test_loss,
+                test_acc=test_acc,
+            )
+        )
+        print(
+            f"epoch {epoch:2d}/{args.epochs} | train loss {train_loss:.4f} acc {train_acc:.3f} "
+            f"| test loss {test_loss:.4f} acc {test_acc:.3f} | {rate:.0f} volumes/s | "
+            f"{time.perf_counter() - t0:.1f}s",
+            flush=True,
+        )
 
     os.makedirs(args.out, exist_ok=True)
     ckpt = os.path.join(args.out, "checkpoint.safetensors")
-    lucid.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "epoch": args.epochs, "test_acc": test_acc}, ckpt)
+    lucid.save(
+        {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "epoch": args.epochs,
+            "test_acc": test_acc,
+        },
+        ckpt,
+    )
     restored = ShapeNet3d(num_classes=len(SHAPE_NAMES)).to(dev)
     state = lucid.load(ckpt)
     restored.load_state_dict(state["model"])
@@ -145,11 +178,13 @@ def main(argv=None):
     same = "identical" if restored_acc == test_acc else f"DIFFERENT ({restored_acc:.4f})"
     plot = plot_curves(history, os.path.join(args.out, "curves.png"))
 
-    print(f"final test accuracy: {test_acc:.4f} ({round(test_acc * len(test))}/{len(test)}); "
-          f"re-loaded checkpoint: {same}")
+    print(
+        f"final test accuracy: {test_acc:.4f} ({round(test_acc * len(test))}/{len(test)}); "
+        f"re-loaded checkpoint: {same}"
+    )
     print(f"checkpoint: {ckpt}")
     print(f"curves: {plot}" if plot else "curves: skipped (pip install matplotlib to plot)")
-    print(f"peak memory: {lucid.memory.peak() / 2 ** 20:.1f} MiB")
+    print(f"peak memory: {lucid.memory.peak() / 2**20:.1f} MiB")
     print(f"total time: {time.perf_counter() - start:.1f}s")
     return test_acc
 

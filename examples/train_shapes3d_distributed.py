@@ -38,8 +38,11 @@ def parse_args(argv=None):
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--device", default="cpu", help="'cpu' or 'gpu' (Metal/CUDA when present)")
     p.add_argument("--backend", default="any", help="MLX distributed backend: any, ring, mpi...")
-    p.add_argument("--sync-bn", action="store_true",
-                   help="batch statistics over the global batch (SyncBatchNorm)")
+    p.add_argument(
+        "--sync-bn",
+        action="store_true",
+        help="batch statistics over the global batch (SyncBatchNorm)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/shapes3d_distributed")
     p.add_argument("--train-size", type=int, default=2000)
@@ -69,8 +72,9 @@ def train_epoch(model, loader, optimizer, scheduler):
         total_loss += loss.item() * y.shape[0]
         correct += int((logits.argmax(dim=1) == y).sum().item())
         seen += y.shape[0]
-    loss_sum, right, count = dist.all_reduce(lucid.tensor([total_loss, correct, seen],
-                                                          dtype="float64")).tolist()
+    loss_sum, right, count = dist.all_reduce(
+        lucid.tensor([total_loss, correct, seen], dtype="float64")
+    ).tolist()
     return loss_sum / count, right / count
 
 
@@ -85,8 +89,9 @@ def evaluate(model, dataset):
         total_loss += F.cross_entropy(logits, y, reduction="sum").item()
         correct += int((logits.argmax(dim=1) == y).sum().item())
         seen += y.shape[0]
-    loss_sum, right, count = dist.all_reduce(lucid.tensor([total_loss, correct, seen],
-                                                          dtype="float64")).tolist()
+    loss_sum, right, count = dist.all_reduce(
+        lucid.tensor([total_loss, correct, seen], dtype="float64")
+    ).tolist()
     return loss_sum / count, right / count
 
 
@@ -112,10 +117,12 @@ def main(argv=None):
     optimizer = lucid.optim.Adam(model.parameters(), lr=args.lr)
     steps = args.epochs * len(train_loader)
     scheduler = lucid.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=steps)
-    log(f"lucid {lucid.__version__} | {world} rank(s) | device {net.head.weight.device} | "
+    log(
+        f"lucid {lucid.__version__} | {world} rank(s) | device {net.head.weight.device} | "
         f"{len(train)} train / {len(test)} test volumes of {args.size}^3 | global batch "
         f"{world} x {args.batch_size} | {'SyncBatchNorm' if args.sync_bn else 'BatchNorm3d'} | "
-        f"{net.num_parameters()} parameters")
+        f"{net.num_parameters()} parameters"
+    )
 
     for epoch in range(1, args.epochs + 1):
         t0 = time.perf_counter()
@@ -124,15 +131,24 @@ def main(argv=None):
         dist.broadcast_buffers(net)  # evaluate (and save) rank 0's BatchNorm running statistics
         test_loss, test_acc = evaluate(model, test)
         elapsed = time.perf_counter() - t0
-        log(f"epoch {epoch:2d}/{args.epochs} | train loss {train_loss:.4f} acc {train_acc:.3f} "
+        log(
+            f"epoch {epoch:2d}/{args.epochs} | train loss {train_loss:.4f} acc {train_acc:.3f} "
             f"| test loss {test_loss:.4f} acc {test_acc:.3f} | "
-            f"{len(sampler) * world / elapsed:.0f} volumes/s | {elapsed:.1f}s")
+            f"{len(sampler) * world / elapsed:.0f} volumes/s | {elapsed:.1f}s"
+        )
 
     ckpt = os.path.join(args.out, "checkpoint.safetensors")
     if rank == 0:
         os.makedirs(args.out, exist_ok=True)
-    dist.save_on_rank0({"model": net.state_dict(), "optimizer": optimizer.state_dict(),
-                        "epoch": args.epochs, "test_acc": test_acc}, ckpt)
+    dist.save_on_rank0(
+        {
+            "model": net.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "epoch": args.epochs,
+            "test_acc": test_acc,
+        },
+        ckpt,
+    )
     restored = ShapeNet3d(num_classes=len(SHAPE_NAMES)).to(dev)
     if args.sync_bn:
         restored = dist.SyncBatchNorm.convert_sync_batchnorm(restored)

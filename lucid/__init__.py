@@ -11,8 +11,25 @@ Tensor([[2.0, 4.0]])
 from lucid import _methods
 from lucid.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
 from lucid.autograd import inference_mode  # noqa: F401
-from lucid.dtypes import (bfloat16, bool, bool_, double, dtype, float16, float32,  # noqa: F401
-                          float64, half, int8, int16, int32, int64, long, short, uint8, uint32)
+from lucid.dtypes import (
+    bfloat16,
+    bool,
+    bool_,
+    double,
+    dtype,
+    float16,
+    float32,  # noqa: F401
+    float64,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    short,
+    uint8,
+    uint32,
+)
 from lucid.tensor import Size, Tensor  # noqa: F401
 from lucid.dtypes import float_ as float, int_ as int  # noqa: F401,E402  (PyTorch's dtype names)
 
@@ -20,11 +37,31 @@ _methods.bind()
 
 from lucid import autograd, random  # noqa: E402,F401
 from lucid._methods import is_tensor, numel  # noqa: E402,F401
-from lucid.creation import (arange, as_tensor, empty, empty_like, eye, from_numpy,  # noqa: E402,F401
-                            full, full_like, linspace, ones, ones_like, tensor, zeros, zeros_like)
+from lucid.creation import (
+    arange,
+    as_tensor,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,  # noqa: E402,F401
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    tensor,
+    zeros,
+    zeros_like,
+)
 from lucid.ops import *  # noqa: E402,F401,F403
-from lucid.random import (manual_seed, rand, rand_like, randint, randn,  # noqa: E402,F401
-                          randn_like)
+from lucid.random import (
+    manual_seed,
+    rand,
+    rand_like,
+    randint,
+    randn,  # noqa: E402,F401
+    randn_like,
+)
 from lucid.random import randperm  # noqa: E402,F401
 from lucid import data, nn, optim  # noqa: E402,F401
 from lucid.serialization import load, save  # noqa: E402,F401

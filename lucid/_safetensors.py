@@ -16,19 +16,25 @@ import os
 import numpy as np
 
 METADATA = "__metadata__"
-MAX_HEADER = 100 * 2 ** 20  # bytes of JSON: more is not a checkpoint header
+MAX_HEADER = 100 * 2**20  # bytes of JSON: more is not a checkpoint header
 MAX_RANK = 64  # more dims than any real tensor has; a hostile rank must not reach MLX
-MAX_DIM = 2 ** 31 - 1  # MLX stores each dim as an int32
+MAX_DIM = 2**31 - 1  # MLX stores each dim as an int32
 
 # safetensors code -> (dtype name, numpy dtype of the stored element bits); a reader loads
 # those its caller can hold (``dtypes``) and refuses the others by name
 CODES: dict[str, tuple[str, np.dtype]] = {
-    "F64": ("float64", np.dtype("<f8")), "F32": ("float32", np.dtype("<f4")),
-    "F16": ("float16", np.dtype("<f2")), "BF16": ("bfloat16", np.dtype("<u2")),
-    "I64": ("int64", np.dtype("<i8")), "I32": ("int32", np.dtype("<i4")),
-    "I16": ("int16", np.dtype("<i2")), "I8": ("int8", np.dtype("i1")),
-    "U64": ("uint64", np.dtype("<u8")), "U32": ("uint32", np.dtype("<u4")),
-    "U16": ("uint16", np.dtype("<u2")), "U8": ("uint8", np.dtype("u1")),
+    "F64": ("float64", np.dtype("<f8")),
+    "F32": ("float32", np.dtype("<f4")),
+    "F16": ("float16", np.dtype("<f2")),
+    "BF16": ("bfloat16", np.dtype("<u2")),
+    "I64": ("int64", np.dtype("<i8")),
+    "I32": ("int32", np.dtype("<i4")),
+    "I16": ("int16", np.dtype("<i2")),
+    "I8": ("int8", np.dtype("i1")),
+    "U64": ("uint64", np.dtype("<u8")),
+    "U32": ("uint32", np.dtype("<u4")),
+    "U16": ("uint16", np.dtype("<u2")),
+    "U8": ("uint8", np.dtype("u1")),
     "BOOL": ("bool", np.dtype("?")),
 }
 CODE_OF = {name: code for code, (name, _) in CODES.items()}
@@ -47,8 +53,11 @@ def write(f, arrays: dict, metadata: dict, write_bytes=None) -> None:
     write_bytes = write_bytes or (lambda file, buf: file.write(buf))
     header, offset = {METADATA: dict(metadata)}, 0
     for name, (dtype, bits) in arrays.items():
-        header[name] = {"dtype": CODE_OF[dtype], "shape": list(bits.shape),
-                        "data_offsets": [offset, offset + bits.nbytes]}
+        header[name] = {
+            "dtype": CODE_OF[dtype],
+            "shape": list(bits.shape),
+            "data_offsets": [offset, offset + bits.nbytes],
+        }
         offset += bits.nbytes
     text = json.dumps(header, separators=(",", ":"), allow_nan=False).encode("utf-8")
     text += b" " * (-len(text) % 8)  # pad so the data starts 8-byte aligned
@@ -77,12 +86,14 @@ def read_from(f, path: str, dtypes=None) -> tuple[dict, dict]:
     f.seek(start)
     head = f.read(8)
     if len(head) < 8:
-        raise _error(path, f"{size} bytes is too short for a safetensors file "
-                           "(empty or truncated)")
+        raise _error(path, f"{size} bytes is too short for a safetensors file (empty or truncated)")
     n = int.from_bytes(head, "little")
     if n > size - 8 or n > MAX_HEADER:
-        raise _error(path, f"its header claims {n} bytes, the file has {size} "
-                           "(truncated, or not a safetensors file)")
+        raise _error(
+            path,
+            f"its header claims {n} bytes, the file has {size} "
+            "(truncated, or not a safetensors file)",
+        )
     header = _parse_header(path, f.read(n))
     entries = _check_entries(path, header, size - 8 - n, dtypes)
     out = {}
@@ -142,34 +153,56 @@ def _check_entries(path, header: dict, data_size: int, dtypes=None) -> dict:
         if name == METADATA:
             continue
         if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
-            raise _error(path, f"tensor {name!r}: expected an object with exactly 'dtype', "
-                               f"'shape' and 'data_offsets', got {_short(entry)}")
+            raise _error(
+                path,
+                f"tensor {name!r}: expected an object with exactly 'dtype', "
+                f"'shape' and 'data_offsets', got {_short(entry)}",
+            )
         code, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
         refused = UNSUPPORTED.get(code) if isinstance(code, str) else None
-        if refused is None and isinstance(code, str) and code in CODES and dtypes is not None \
-                and CODES[code][0] not in dtypes:
+        if (
+            refused is None
+            and isinstance(code, str)
+            and code in CODES
+            and dtypes is not None
+            and CODES[code][0] not in dtypes
+        ):
             refused = CODES[code][0]
         if refused is not None:
-            raise _error(path, f"tensor {name!r} has dtype {code} ({refused}), which Lucid does "
-                               "not support")
+            raise _error(
+                path, f"tensor {name!r} has dtype {code} ({refused}), which Lucid does not support"
+            )
         if not isinstance(code, str) or code not in CODES:
             raise _error(path, f"tensor {name!r} has unknown dtype {_short(code)}")
         if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
-            raise _error(path, f"tensor {name!r}: shape must be a list of non-negative "
-                               f"integers, got {_short(shape)}")
+            raise _error(
+                path,
+                f"tensor {name!r}: shape must be a list of non-negative "
+                f"integers, got {_short(shape)}",
+            )
         if len(shape) > MAX_RANK:
             raise _error(path, f"tensor {name!r} has {len(shape)} dims (at most {MAX_RANK})")
         if any(d > MAX_DIM for d in shape):
             raise _error(path, f"tensor {name!r} has a dim above {MAX_DIM}: {_short(shape)}")
-        if not (isinstance(offsets, list) and len(offsets) == 2
-                and all(type(o) is int for o in offsets) and 0 <= offsets[0] <= offsets[1]):
-            raise _error(path, f"tensor {name!r}: data_offsets must be two increasing "
-                               f"non-negative integers, got {_short(offsets)}")
+        if not (
+            isinstance(offsets, list)
+            and len(offsets) == 2
+            and all(type(o) is int for o in offsets)
+            and 0 <= offsets[0] <= offsets[1]
+        ):
+            raise _error(
+                path,
+                f"tensor {name!r}: data_offsets must be two increasing "
+                f"non-negative integers, got {_short(offsets)}",
+            )
         begin, end = offsets
         nbytes = CODES[code][1].itemsize * _product(shape)  # Python ints: nothing wraps
         if end - begin != nbytes:
-            raise _error(path, f"tensor {name!r} of dtype {code} and shape {shape} needs "
-                               f"{nbytes} bytes, its offsets span {end - begin}")
+            raise _error(
+                path,
+                f"tensor {name!r} of dtype {code} and shape {shape} needs "
+                f"{nbytes} bytes, its offsets span {end - begin}",
+            )
         entries[name] = (CODES[code][0], tuple(shape), begin, end)
     position = 0
     for name, (_, _, begin, end) in sorted(entries.items(), key=lambda kv: kv[1][2:]):
@@ -178,8 +211,11 @@ def _check_entries(path, header: dict, data_size: int, dtypes=None) -> dict:
             raise _error(path, f"tensor {name!r} (bytes {begin}..{end}) {problem}")
         position = end
     if position != data_size:
-        raise _error(path, f"its tensors cover {position} data bytes, the file holds "
-                           f"{data_size} (truncated, or trailing bytes)")
+        raise _error(
+            path,
+            f"its tensors cover {position} data bytes, the file holds "
+            f"{data_size} (truncated, or trailing bytes)",
+        )
     return entries
 
 

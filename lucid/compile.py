@@ -47,7 +47,8 @@ __all__ = ["CompiledFunction", "compile"]
 def _is_read_error(err) -> bool:
     text = str(err)
     return isinstance(err, (RuntimeError, ValueError)) and (
-        "inside a compiled function" in text or "function transformations" in text)
+        "inside a compiled function" in text or "function transformations" in text
+    )
 
 
 class _Slots:
@@ -67,8 +68,10 @@ class _Slots:
             elif isinstance(obj, GradScaler):
                 self.scalers.append(obj)
             else:
-                raise TypeError(f"lucid.compile: state must hold Modules, Optimizers and "
-                                f"GradScalers, got {type(obj).__name__}")
+                raise TypeError(
+                    f"lucid.compile: state must hold Modules, Optimizers and "
+                    f"GradScalers, got {type(obj).__name__}"
+                )
 
     def tensors(self):
         """Parameters and buffers, each once."""
@@ -108,21 +111,32 @@ class _Slots:
                 # cycles Adam's betas)
                 for _, put in _scheduled(group):
                     value = put(None)
-                    slot(value if _is_array(value) else B.asarray(value, "float32"), put,
-                         write_back=False)
-                sig.append(tuple((k, repr(v)) for k, v in sorted(group.items())
-                                 if k not in ("params", "lr", "betas")))
+                    slot(
+                        value if _is_array(value) else B.asarray(value, "float32"),
+                        put,
+                        write_back=False,
+                    )
+                sig.append(
+                    tuple(
+                        (k, repr(v))
+                        for k, v in sorted(group.items())
+                        if k not in ("params", "lr", "betas")
+                    )
+                )
                 for p in group["params"]:
                     state = opt.state.get(p)
                     sig.append(None if state is None else tuple(sorted(state)))
                     for key, value in sorted((state or {}).items()):
                         if isinstance(value, Tensor):
                             slot(value.data, lambda a, v=value: setattr(v, "data", a))
-                        elif _is_array(value) or (isinstance(value, numbers.Number)
-                                                  and not isinstance(value, bool)):
+                        elif _is_array(value) or (
+                            isinstance(value, numbers.Number) and not isinstance(value, bool)
+                        ):
                             # a count (Adam's step) becomes a 0-d array: traced, not constant
-                            slot(value if _is_array(value) else B.asarray(value),
-                                 lambda a, s=state, k=key: s.__setitem__(k, a))
+                            slot(
+                                value if _is_array(value) else B.asarray(value),
+                                lambda a, s=state, k=key: s.__setitem__(k, a),
+                            )
                         else:
                             sig.append((key, repr(value)))
         for scaler in self.scalers:
@@ -138,13 +152,23 @@ class _Slots:
 
     def snapshot(self):
         """Everything a failed trace may have changed, to put back with :meth:`restore`."""
-        tensors = [(t, t.data, t.grad, t.grad.data if t.grad is not None else None)
-                   for t in self.tensors()]
-        opts = [(opt, {p: (s, dict(s)) for p, s in opt.state.items()},
-                 [(v, v.data) for s in opt.state.values() for v in s.values()
-                  if isinstance(v, Tensor)],
-                 [(g, g["lr"], g.get("betas")) for g in opt.param_groups])
-                for opt in self.optimizers]
+        tensors = [
+            (t, t.data, t.grad, t.grad.data if t.grad is not None else None) for t in self.tensors()
+        ]
+        opts = [
+            (
+                opt,
+                {p: (s, dict(s)) for p, s in opt.state.items()},
+                [
+                    (v, v.data)
+                    for s in opt.state.values()
+                    for v in s.values()
+                    if isinstance(v, Tensor)
+                ],
+                [(g, g["lr"], g.get("betas")) for g in opt.param_groups],
+            )
+            for opt in self.optimizers
+        ]
         scalers = [(s, {n: getattr(s, n) for n in s._array_names}) for s in self.scalers]
         return tensors, opts, scalers
 
@@ -184,13 +208,14 @@ def _scheduled(group):
 
     out = [("lr", lr)]
     betas = group.get("betas")
-    if isinstance(betas, tuple) and all(isinstance(b, (float, int)) or _is_array(b)
-                                        for b in betas):
+    if isinstance(betas, tuple) and all(isinstance(b, (float, int)) or _is_array(b) for b in betas):
         for i in range(len(betas)):
+
             def beta(a, i=i):
                 if a is None:
                     return group["betas"][i]
                 group["betas"] = tuple(a if j == i else b for j, b in enumerate(group["betas"]))
+
             out.append((f"betas[{i}]", beta))
     return out
 
@@ -217,8 +242,10 @@ def _flatten_outputs(out):
             return lambda got: {k: p(got) for k, p in parts.items()}
         if v is None or isinstance(v, (numbers.Number, str)):
             return lambda got: v
-        raise TypeError(f"lucid.compile: a compiled step may return Tensors, numbers, None and "
-                        f"tuples/lists/dicts of them, got {type(v).__name__}")
+        raise TypeError(
+            f"lucid.compile: a compiled step may return Tensors, numbers, None and "
+            f"tuples/lists/dicts of them, got {type(v).__name__}"
+        )
 
     return arrays, walk(out)
 
@@ -243,8 +270,10 @@ class _Trace:
         for t, g in zip(owners, grads_in):
             t.grad = Tensor._wrap(g, t._device)
         tensors = iter(inputs)
-        args = [Tensor._wrap(next(tensors), dev) if dev is not None else v
-                for dev, v in self.static_args]
+        args = [
+            Tensor._wrap(next(tensors), dev) if dev is not None else v
+            for dev, v in self.static_args
+        ]
         with runtime.tracing(), runtime.random_key(key):
             out = self.fn(*args)
         state_out, _, self.sig_out = self.slots.read()
@@ -260,8 +289,9 @@ class CompiledFunction:
         if not callable(fn):
             raise TypeError(f"lucid.compile expects a function, got {type(fn).__name__}")
         if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 1:
-            raise ValueError(f"lucid.compile: cache_size must be a positive int, got "
-                             f"{cache_size!r}")
+            raise ValueError(
+                f"lucid.compile: cache_size must be a positive int, got {cache_size!r}"
+            )
         self.fn = fn
         self.cache_size = cache_size
         self._slots = _Slots(_find_state(fn) if state is None else list(state))
@@ -283,9 +313,13 @@ class CompiledFunction:
         owners, grads = self._slots.grads()
         inputs = [a.data for a in args if isinstance(a, Tensor)]
         static = tuple((a._device, None) if isinstance(a, Tensor) else (None, a) for a in args)
-        key = (sig, tuple(id(t) for t in owners),
-               tuple((tuple(x.shape), str(x.dtype)) for x in inputs),
-               tuple(repr(v) for _, v in static), B.cpu_kernels())
+        key = (
+            sig,
+            tuple(id(t) for t in owners),
+            tuple((tuple(x.shape), str(x.dtype)) for x in inputs),
+            tuple(repr(v) for _, v in static),
+            B.cpu_kernels(),
+        )
         trace = self._cache.get(key)
         fresh = trace is None
         if fresh:
@@ -301,10 +335,13 @@ class CompiledFunction:
                 self._slots.restore(snap)
             if fresh and _is_read_error(err):
                 self._eager = True
-                warnings.warn(f"lucid.compile: {getattr(self.fn, '__name__', 'the step')} reads "
-                              f"a device value back to the host, which a compiled graph cannot "
-                              f"do; it runs eagerly from now on ({err})", RuntimeWarning,
-                              stacklevel=2)
+                warnings.warn(
+                    f"lucid.compile: {getattr(self.fn, '__name__', 'the step')} reads "
+                    f"a device value back to the host, which a compiled graph cannot "
+                    f"do; it runs eagerly from now on ({err})",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
                 return self.fn(*args)
             raise
         if fresh:
@@ -349,8 +386,10 @@ def _find_state(fn):
         if isinstance(v, kinds) and all(v is not f for f in found):
             found.append(v)
     if not found:
-        raise ValueError("lucid.compile: found no Module, Optimizer or GradScaler in the "
-                         "function's closure or globals; pass them with state=[...]")
+        raise ValueError(
+            "lucid.compile: found no Module, Optimizer or GradScaler in the "
+            "function's closure or globals; pass them with state=[...]"
+        )
     return found
 
 

@@ -65,8 +65,10 @@ def from_numpy(ndarray) -> Tensor:
     if not isinstance(ndarray, np.ndarray):
         raise TypeError(f"from_numpy expects a numpy.ndarray, got {type(ndarray).__name__}")
     if ndarray.dtype.name not in BY_NAME:
-        raise TypeError(f"from_numpy: numpy dtype {ndarray.dtype} is not supported; expected one "
-                        f"of {sorted(BY_NAME)}")
+        raise TypeError(
+            f"from_numpy: numpy dtype {ndarray.dtype} is not supported; expected one "
+            f"of {sorted(BY_NAME)}"
+        )
     return Tensor(ndarray, dtype=ndarray.dtype.name)
 
 
@@ -75,7 +77,8 @@ def as_tensor(data, dtype: DTypeLike = None, device: str | None = None) -> Tenso
     (as ``tensor``)."""
     if isinstance(data, Tensor):
         if (dtype is None or data.dtype == dtype) and (
-                device is None or B.resolve_device(device) == data.device):
+            device is None or B.resolve_device(device) == data.device
+        ):
             return data
         return data.to(device=device, dtype=dtype)
     return tensor(data, dtype=dtype, device=device)
@@ -88,8 +91,9 @@ def zeros(
     requires_grad: bool = False,
 ) -> Tensor:
     """A tensor of zeros."""
-    return _make(lambda: B.zeros(_shape(shape), dtype=B.DTYPES[as_dtype_name(dtype)]), device,
-                 requires_grad)
+    return _make(
+        lambda: B.zeros(_shape(shape), dtype=B.DTYPES[as_dtype_name(dtype)]), device, requires_grad
+    )
 
 
 def ones(
@@ -99,20 +103,25 @@ def ones(
     requires_grad: bool = False,
 ) -> Tensor:
     """A tensor of ones."""
-    return _make(lambda: B.ones(_shape(shape), dtype=B.DTYPES[as_dtype_name(dtype)]), device,
-                 requires_grad)
+    return _make(
+        lambda: B.ones(_shape(shape), dtype=B.DTYPES[as_dtype_name(dtype)]), device, requires_grad
+    )
 
 
 def full(shape, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A tensor filled with ``fill_value``."""
     shape = _shape((shape,) if isinstance(shape, int) else (tuple(shape),))
     if dtype is None:
-        dtype = "bool" if isinstance(fill_value, bool) else (
-            "int64" if isinstance(fill_value, int) else "float32")
+        dtype = (
+            "bool"
+            if isinstance(fill_value, bool)
+            else ("int64" if isinstance(fill_value, int) else "float32")
+        )
     name = as_dtype_name(dtype)
     # MLX keeps a float fill's dtype even when an integer dtype is asked for: cast explicitly
-    return _make(lambda: B.cast(B.full(shape, fill_value, dtype=B.DTYPES[name]), name), device,
-                 requires_grad)
+    return _make(
+        lambda: B.cast(B.full(shape, fill_value, dtype=B.DTYPES[name]), name), device, requires_grad
+    )
 
 
 def empty(
@@ -151,8 +160,11 @@ def linspace(
 ) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (PyTorch's signature:
     ``steps`` has no default)."""
-    return _make(lambda: B.asarray(np.linspace(start, end, steps), as_dtype_name(dtype)), device,
-                 requires_grad)
+    return _make(
+        lambda: B.asarray(np.linspace(start, end, steps), as_dtype_name(dtype)),
+        device,
+        requires_grad,
+    )
 
 
 def eye(
@@ -167,8 +179,7 @@ def eye(
 
 
 def _like(fn, t, dtype, device, requires_grad, *args):
-    return fn(*args, dtype=dtype or t.dtype, device=device or t.device,
-              requires_grad=requires_grad)
+    return fn(*args, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
 
 
 def zeros_like(
@@ -200,5 +211,10 @@ def full_like(
     requires_grad: bool = False,
 ) -> Tensor:
     """``fill_value`` everywhere, with ``t``'s shape."""
-    return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device or t.device,
-                requires_grad=requires_grad)
+    return full(
+        t.shape,
+        fill_value,
+        dtype=dtype or t.dtype,
+        device=device or t.device,
+        requires_grad=requires_grad,
+    )

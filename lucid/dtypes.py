@@ -50,8 +50,10 @@ bool_ = dtype("bool")
 bool = bool_  # noqa: A001  (PyTorch's name; this module reaches Python's as builtins.bool)
 half, double, long, int_, float_, short = float16, float64, int64, int32, float32, int16
 
-BY_NAME = {d.name: d for d in (float32, float16, bfloat16, float64, int8, int16, int32, int64,
-                                uint8, uint32, bool_)}
+BY_NAME = {
+    d.name: d
+    for d in (float32, float16, bfloat16, float64, int8, int16, int32, int64, uint8, uint32, bool_)
+}
 
 
 @overload

@@ -96,14 +96,16 @@ def permutation(n: int, device: str | None = None):
 
 def rand_like(t, dtype: DTypeLike = None, device: str | None = None, requires_grad: bool = False):
     """Uniform samples with ``t``'s shape."""
-    return rand(t.shape, dtype=dtype or t.dtype, device=device or t.device,
-                requires_grad=requires_grad)
+    return rand(
+        t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad
+    )
 
 
 def randn_like(t, dtype: DTypeLike = None, device: str | None = None, requires_grad: bool = False):
     """Normal samples with ``t``'s shape."""
-    return randn(t.shape, dtype=dtype or t.dtype, device=device or t.device,
-                 requires_grad=requires_grad)
+    return randn(
+        t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad
+    )
 
 
 def randperm(
@@ -117,10 +119,14 @@ def randperm(
     """A random permutation of 0..n-1 from Lucid's seeded generator (``generator`` must be None:
     Lucid has one global generator)."""
     if generator is not None:
-        raise ValueError("randperm: Lucid has one global generator (lucid.random.seed); pass "
-                         "generator=None")
+        raise ValueError(
+            "randperm: Lucid has one global generator (lucid.random.seed); pass generator=None"
+        )
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ValueError(f"randperm: n must be a non-negative int, got {n!r}")
     name = as_dtype_name(dtype)
-    return _make(lambda: B.cast(B.random_permutation(n), name) if n else B.zeros((0,),
-                 dtype=B.DTYPES[name]), device, requires_grad)
+    return _make(
+        lambda: B.cast(B.random_permutation(n), name) if n else B.zeros((0,), dtype=B.DTYPES[name]),
+        device,
+        requires_grad,
+    )

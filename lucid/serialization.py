@@ -44,8 +44,10 @@ class _Encoder:
     def _key(self, path):
         base = ".".join(str(p) for p in path) or "tensor"
         if base == ST.METADATA:
-            raise ValueError(f"lucid.save: the key {base!r} is reserved by the safetensors "
-                             "format; rename that entry")
+            raise ValueError(
+                f"lucid.save: the key {base!r} is reserved by the safetensors "
+                "format; rename that entry"
+            )
         key, n = base, 1
         while key in self.arrays:  # keys containing dots could collide: disambiguate
             key, n = f"{base}#{n}", n + 1
@@ -67,8 +69,10 @@ class _Encoder:
             return self._array(path, name, B.element_bits(obj.data), "tensor", extra)
         if isinstance(obj, np.ndarray):
             if obj.dtype.name not in ST.CODE_OF or obj.dtype.name not in B.DTYPES:
-                raise TypeError(f"lucid.save: cannot store a numpy array of dtype {obj.dtype} "
-                                f"(at {_where(path)})")
+                raise TypeError(
+                    f"lucid.save: cannot store a numpy array of dtype {obj.dtype} "
+                    f"(at {_where(path)})"
+                )
             return self._array(path, obj.dtype.name, obj, "ndarray")
         if obj is None or isinstance(obj, (bool, str)):
             return {"value": obj}
@@ -82,16 +86,20 @@ class _Encoder:
             items = []
             for k, v in obj.items():
                 if not (k is None or isinstance(k, (str, int, float, bool))):
-                    raise TypeError(f"lucid.save: dict keys must be str, int, float, bool or "
-                                    f"None, got {type(k).__name__} (at {_where(path)})")
+                    raise TypeError(
+                        f"lucid.save: dict keys must be str, int, float, bool or "
+                        f"None, got {type(k).__name__} (at {_where(path)})"
+                    )
                 items.append([k, self.encode(v, path + [k])])
             return {"dict": items}
         if isinstance(obj, (list, tuple)):
             kind = "tuple" if isinstance(obj, tuple) else "list"
             return {kind: [self.encode(v, path + [i]) for i, v in enumerate(obj)]}
-        raise TypeError(f"lucid.save: cannot store a {type(obj).__name__} (at {_where(path)}); "
-                        "checkpoints hold Tensors, numpy arrays, numbers, strings, bools, None "
-                        "and dicts/lists/tuples of them (no pickling)")
+        raise TypeError(
+            f"lucid.save: cannot store a {type(obj).__name__} (at {_where(path)}); "
+            "checkpoints hold Tensors, numpy arrays, numbers, strings, bools, None "
+            "and dicts/lists/tuples of them (no pickling)"
+        )
 
 
 def _where(path):
@@ -113,8 +121,9 @@ def _decode(node, arrays, device):
         return value
     if "dict" in node:
         pairs = _list(node["dict"])
-        if not all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], _KEY_TYPES)
-                   for p in pairs):
+        if not all(
+            isinstance(p, list) and len(p) == 2 and isinstance(p[0], _KEY_TYPES) for p in pairs
+        ):
             raise ValueError("a dict's items are not [key, node] pairs")
         return {k: _decode(v, arrays, device) for k, v in pairs}
     if "list" in node:
@@ -130,22 +139,25 @@ def _decode(node, arrays, device):
     if name == "float64" and stored == "int64":  # how files before 0.1 stored float64
         stored, bits = "float64", bits.view(np.float64)
     if name != stored:
-        raise ValueError(f"tensor {key!r} is recorded as {ST._short(name)} but stored as "
-                         f"{stored}")
+        raise ValueError(f"tensor {key!r} is recorded as {ST._short(name)} but stored as {stored}")
     if kind == "ndarray":
         if stored == "bfloat16":
             raise ValueError(f"array {key!r} is bfloat16, which numpy lacks")
         return bits
     requires_grad = node.get("requires_grad", False)
-    if requires_grad not in (False, True) or (requires_grad and not stored.startswith(
-            ("float", "bfloat"))):
+    if requires_grad not in (False, True) or (
+        requires_grad and not stored.startswith(("float", "bfloat"))
+    ):
         raise ValueError(f"tensor {key!r} of dtype {stored} has requires_grad={requires_grad!r}")
     saved_on = node.get("device", "cpu")
     if saved_on not in ("cpu", "gpu"):
         raise ValueError(f"tensor {key!r} was saved on an unknown device {ST._short(saved_on)}")
     # errors from here on are not the file's: float64 asked onto a GPU raises TypeError
-    return Tensor(B.from_element_bits(bits, stored), requires_grad=requires_grad,
-                  device=device if device is not None else saved_on)
+    return Tensor(
+        B.from_element_bits(bits, stored),
+        requires_grad=requires_grad,
+        device=device if device is not None else saved_on,
+    )
 
 
 def _list(value):
@@ -169,8 +181,11 @@ def save(obj, f) -> None:
     (``"__metadata__"``)."""
     enc = _Encoder()
     structure = enc.encode(obj, [])
-    metadata = {"format": _FORMAT, "version": _VERSION,
-                "structure": json.dumps(structure, allow_nan=True)}
+    metadata = {
+        "format": _FORMAT,
+        "version": _VERSION,
+        "structure": json.dumps(structure, allow_nan=True),
+    }
     if hasattr(f, "write"):  # an open binary file object, e.g. io.BytesIO: written in place
         ST.write(f, enc.arrays, metadata, _write_bytes)
         return
@@ -180,15 +195,13 @@ def save(obj, f) -> None:
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"lucid.save: cannot write {path!r}: no folder {folder!r}")
     _remove_leftovers(folder, base)
-    tmp = os.path.join(folder, f".{base}.{_HOST}.{os.getpid()}.{secrets.token_hex(4)}"
-                               f"{_TMP_SUFFIX}")
+    tmp = os.path.join(folder, f".{base}.{_HOST}.{os.getpid()}.{secrets.token_hex(4)}{_TMP_SUFFIX}")
     try:
         mode = os.stat(target).st_mode & 0o7777
     except FileNotFoundError:
         mode = None  # a new file: os.open's 0o666 minus the umask in force now
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
-                     0o666)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         with open(fd, "wb") as fobj:
             if mode is not None:
                 os.chmod(tmp, mode)
@@ -213,7 +226,7 @@ def _remove_leftovers(folder: str, base: str) -> None:
     for name in names:
         if not (name.startswith(prefix) and name.endswith(_TMP_SUFFIX)):
             continue
-        pid, _, token = name[len(prefix):-len(_TMP_SUFFIX)].partition(".")
+        pid, _, token = name[len(prefix) : -len(_TMP_SUFFIX)].partition(".")
         if pid.isdigit() and re.fullmatch(r"[0-9a-f]{8}", token) and not _alive(int(pid)):
             with contextlib.suppress(OSError):
                 os.remove(os.path.join(folder, name))
@@ -250,16 +263,20 @@ def _map_location(map_location, device):
     (PyTorch's name) or ``device``."""
     if device is not None:
         if map_location is not None and map_location != device:
-            raise ValueError(f"lucid.load: map_location={map_location!r} and device={device!r} "
-                             "disagree; give one")
+            raise ValueError(
+                f"lucid.load: map_location={map_location!r} and device={device!r} "
+                "disagree; give one"
+            )
         map_location = device
     if map_location is None:
         return None
     if not isinstance(map_location, str):
-        raise TypeError("lucid.load: map_location must be a device string ('cpu', 'gpu', "
-                        f"'cuda', 'cuda:0', 'mps') or None, got {type(map_location).__name__}; "
-                        "PyTorch's dict and function forms are not supported: load, then move "
-                        "tensors with .to(device)")
+        raise TypeError(
+            "lucid.load: map_location must be a device string ('cpu', 'gpu', "
+            f"'cuda', 'cuda:0', 'mps') or None, got {type(map_location).__name__}; "
+            "PyTorch's dict and function forms are not supported: load, then move "
+            "tensors with .to(device)"
+        )
     return B.resolve_device(map_location.split(":")[0])
 
 
@@ -287,11 +304,15 @@ def load(f, map_location=None, *, weights_only=None, device: str | None = None):
             raise IsADirectoryError(f"lucid.load: {path!r} is a directory, not a checkpoint")
         arrays, meta = ST.read(path, B.DTYPES)
     if meta.get("format") != _FORMAT:
-        return {k: Tensor(B.from_element_bits(bits, name), device=target)
-                for k, (name, bits) in arrays.items()}
+        return {
+            k: Tensor(B.from_element_bits(bits, name), device=target)
+            for k, (name, bits) in arrays.items()
+        }
     if meta.get("version") != _VERSION:
-        raise ValueError(f"lucid.load: {path!r} has checkpoint format version "
-                         f"{meta.get('version')!r}; this Lucid reads version {_VERSION}")
+        raise ValueError(
+            f"lucid.load: {path!r} has checkpoint format version "
+            f"{meta.get('version')!r}; this Lucid reads version {_VERSION}"
+        )
     try:
         structure = ST.parse_json(meta.get("structure", ""), "its structure record")
         return _decode(structure, arrays, target)

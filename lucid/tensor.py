@@ -54,8 +54,18 @@ class Tensor:
     integer data to int64.
     """
 
-    __slots__ = ("_data", "_version", "_grad", "requires_grad", "_node", "_hooks",
-                 "_retains_grad", "_device", "__weakref__", "__dict__")
+    __slots__ = (
+        "_data",
+        "_version",
+        "_grad",
+        "requires_grad",
+        "_node",
+        "_hooks",
+        "_retains_grad",
+        "_device",
+        "__weakref__",
+        "__dict__",
+    )
     _data: Any  # the backend array (an mx.array); written only through the ``data`` setter
     __array_priority__ = 1000  # numpy scalars/arrays on the left defer to Tensor's operators
 
@@ -109,32 +119,47 @@ class Tensor:
             self._version = 0
 
     # the getter is a C-level attrgetter: ``t.data`` is on every op's hot path
-    data = property(operator.attrgetter("_data"), _set_data, doc=(
-        "The backend (MLX) array. Assigning it (``t.data = values``) replaces the values in "
-        "place and bumps ``t._version``; every in-place write (``t[i] = v``, in-place methods, "
-        "optimizer updates) goes through this assignment."))
+    data = property(
+        operator.attrgetter("_data"),
+        _set_data,
+        doc=(
+            "The backend (MLX) array. Assigning it (``t.data = values``) replaces the values in "
+            "place and bumps ``t._version``; every in-place write (``t[i] = v``, in-place methods, "
+            "optimizer updates) goes through this assignment."
+        ),
+    )
 
     def _set_grad(self, value) -> None:
         if value is not None:
             if not isinstance(value, Tensor):
-                raise TypeError(f"assigned grad must be a Tensor or None, got "
-                                f"{type(value).__name__}")
+                raise TypeError(
+                    f"assigned grad must be a Tensor or None, got {type(value).__name__}"
+                )
             if not B.is_floating(value._data.dtype):
                 raise TypeError(f"assigned grad must be floating point, got dtype {value.dtype}")
             if value.shape != self.shape:
-                raise ValueError(f"assigned grad has shape {value.shape} but the tensor has shape "
-                                 f"{self.shape}")
+                raise ValueError(
+                    f"assigned grad has shape {value.shape} but the tensor has shape {self.shape}"
+                )
             if value._data.dtype != self._data.dtype:
-                raise TypeError(f"assigned grad has dtype {value.dtype} but the tensor has dtype "
-                                f"{self.dtype}")
+                raise TypeError(
+                    f"assigned grad has dtype {value.dtype} but the tensor has dtype {self.dtype}"
+                )
             if value._device != self._device:
-                raise ValueError(f"assigned grad is on device {value._device!r} but the tensor is "
-                                 f"on {self._device!r}")
+                raise ValueError(
+                    f"assigned grad is on device {value._device!r} but the tensor is "
+                    f"on {self._device!r}"
+                )
         self._grad = value
 
-    grad = property(operator.attrgetter("_grad"), _set_grad, doc=(
-        "The accumulated gradient (a Tensor of this tensor's shape, dtype and device) or None; "
-        "an assignment of any other shape, dtype or device is refused at once."))
+    grad = property(
+        operator.attrgetter("_grad"),
+        _set_grad,
+        doc=(
+            "The accumulated gradient (a Tensor of this tensor's shape, dtype and device) or None; "
+            "an assignment of any other shape, dtype or device is refused at once."
+        ),
+    )
 
     # --- metadata --------------------------------------------------------------------------
     @property
@@ -179,8 +204,9 @@ class Tensor:
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set whether gradients are computed for this (leaf) tensor; returns self."""
         if requires_grad and not B.is_floating(self.data.dtype):
-            raise TypeError(f"only floating-point tensors can require gradients, got "
-                            f"dtype {self.dtype}")
+            raise TypeError(
+                f"only floating-point tensors can require gradients, got dtype {self.dtype}"
+            )
         if not requires_grad and self._node is not None:
             raise RuntimeError("requires_grad can only be turned off on leaf tensors; use detach()")
         self.requires_grad = bool(requires_grad)
@@ -193,9 +219,11 @@ class Tensor:
         the reference page does; ``gradient`` gives an explicit seed of the same shape.
         """
         if not self.requires_grad:
-            raise RuntimeError("backward() called on a tensor that does not require grad: no "
-                               "input of the computation had requires_grad=True (or it ran under "
-                               "no_grad())")
+            raise RuntimeError(
+                "backward() called on a tensor that does not require grad: no "
+                "input of the computation had requires_grad=True (or it ran under "
+                "no_grad())"
+            )
         # the whole replay runs on this tensor's stream (MLX's default may be a Mac's GPU,
         # which cannot run a CPU tensor's float64 gradients)
         with B.device_scope(self._device):
@@ -204,8 +232,10 @@ class Tensor:
             else:
                 seed = gradient.data if isinstance(gradient, Tensor) else B.asarray(gradient)
                 if tuple(seed.shape) != self.shape:
-                    raise ValueError(f"gradient has shape {tuple(seed.shape)} but the tensor "
-                                     f"has shape {self.shape}")
+                    raise ValueError(
+                        f"gradient has shape {tuple(seed.shape)} but the tensor "
+                        f"has shape {self.shape}"
+                    )
                 seed = seed.astype(self.data.dtype)
             graph.backward(self, seed, retain_graph=retain_graph)
 
@@ -250,8 +280,7 @@ class Tensor:
         B.check_ndim(self._data.shape)
         return B.to_numpy(self._data).tolist()
 
-    def to(self, device=None, dtype=None, non_blocking: bool = False,
-           copy: bool = False) -> Tensor:
+    def to(self, device=None, dtype=None, non_blocking: bool = False, copy: bool = False) -> Tensor:
         """This tensor on another device and/or with another dtype (differentiable);
         ``t.to(lucid.float16)`` and ``t.to(other)`` (other's dtype and device) work too.
         ``non_blocking`` is accepted and ignored (MLX memory is unified)."""
@@ -293,8 +322,10 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self.data.size != 1:
-            raise ValueError(f"the truth value of a tensor with {self.data.size} elements is "
-                             "ambiguous; use .any() or .all()")
+            raise ValueError(
+                f"the truth value of a tensor with {self.data.size} elements is "
+                "ambiguous; use .any() or .all()"
+            )
         return bool(self.item())
 
     def __float__(self) -> float:
@@ -313,8 +344,10 @@ class Tensor:
 
     def __setitem__(self, index, value):
         if self.requires_grad and is_grad_enabled():
-            raise RuntimeError("in-place assignment into a tensor that requires grad would break "
-                               "its gradient; do it under lucid.no_grad() or on a detached tensor")
+            raise RuntimeError(
+                "in-place assignment into a tensor that requires grad would break "
+                "its gradient; do it under lucid.no_grad() or on a detached tensor"
+            )
         from lucid.ops.index import normalize_index
 
         value = value.data if isinstance(value, Tensor) else value
@@ -382,8 +415,9 @@ class Tensor:
 
     def clone(self) -> Tensor:
         """A copy with its own storage; differentiable (the gradient passes through)."""
-        return graph.record(B.copy(self.data), (self,), lambda g: (g,), "Clone", saves=(),
-                            saves_output=False)
+        return graph.record(
+            B.copy(self.data), (self,), lambda g: (g,), "Clone", saves=(), saves_output=False
+        )
 
     # --- dtype conversions ---------------------------------------------------------------------
     def _cast(self, name):
@@ -445,9 +479,12 @@ class Tensor:
     def _new(self, build, size, dtype, device, requires_grad):
         from lucid import creation
 
-        return getattr(creation, build)(*size, dtype=dtype or self.dtype,
-                                        device=device or self._device,
-                                        requires_grad=requires_grad)
+        return getattr(creation, build)(
+            *size,
+            dtype=dtype or self.dtype,
+            device=device or self._device,
+            requires_grad=requires_grad,
+        )
 
     def new_zeros(
         self,
@@ -491,8 +528,13 @@ class Tensor:
         """``fill_value`` everywhere in ``size``, with this tensor's dtype and device."""
         from lucid import creation
 
-        return creation.full(size, fill_value, dtype=dtype or self.dtype,
-                             device=device or self._device, requires_grad=requires_grad)
+        return creation.full(
+            size,
+            fill_value,
+            dtype=dtype or self.dtype,
+            device=device or self._device,
+            requires_grad=requires_grad,
+        )
 
     def new_tensor(
         self,
@@ -503,8 +545,12 @@ class Tensor:
         requires_grad: builtins.bool = False,
     ) -> Tensor:
         """A new tensor from ``data``, with this tensor's dtype and device (unless given)."""
-        return Tensor(data, requires_grad=requires_grad, dtype=dtype or self.dtype,
-                      device=device or self._device)
+        return Tensor(
+            data,
+            requires_grad=requires_grad,
+            dtype=dtype or self.dtype,
+            device=device or self._device,
+        )
 
     def __format__(self, spec: str) -> str:
         # f"{loss:.4f}" formats a 0-d tensor's value, as PyTorch does
@@ -529,8 +575,10 @@ class Tensor:
         move to a new tensor that ``compute`` reads, and ``self`` takes the result's node."""
         recording = is_grad_enabled()
         if recording and self.requires_grad and self._node is None:
-            raise RuntimeError(f"{name}: a leaf tensor that requires grad cannot be modified in "
-                               "place (its gradient would be wrong); do it under lucid.no_grad()")
+            raise RuntimeError(
+                f"{name}: a leaf tensor that requires grad cannot be modified in "
+                "place (its gradient would be wrong); do it under lucid.no_grad()"
+            )
         current = self
         if recording:
             current = Tensor._wrap(self.data, self._device, self.requires_grad)
@@ -541,12 +589,16 @@ class Tensor:
             out = Tensor._wrap(B.asarray(out), self._device)
         if out.data.dtype != self.data.dtype:
             if B.is_floating(out.data.dtype) and not B.is_floating(self.data.dtype):
-                raise TypeError(f"{name}: the result is {out.dtype}, which cannot be written in "
-                                f"place into a tensor of dtype {self.dtype}")
+                raise TypeError(
+                    f"{name}: the result is {out.dtype}, which cannot be written in "
+                    f"place into a tensor of dtype {self.dtype}"
+                )
             out = out.to(self.dtype)
         if tuple(out.data.shape) != tuple(self.data.shape):
-            raise ValueError(f"{name}: the result has shape {tuple(out.data.shape)}, but the "
-                             f"tensor written in place has shape {self.shape}")
+            raise ValueError(
+                f"{name}: the result has shape {tuple(out.data.shape)}, but the "
+                f"tensor written in place has shape {self.shape}"
+            )
         self.data = out.data
         if recording:
             self._node = out._node
@@ -1225,15 +1277,6 @@ class Tensor:
         return _ops.scatter_add_(self, dim, index, src)
 
 
-
-
-
-
-
-
-
-
-
 def _format_values(t: Tensor, prefix: str) -> str:
     arr = t.numpy()
     fmt: Any = None  # numpy's formatter dict (a TypedDict in its stubs)
@@ -1241,13 +1284,26 @@ def _format_values(t: Tensor, prefix: str) -> str:
         mags = np.abs(arr[np.isfinite(arr) & (arr != 0)]).astype(np.float64)
         # positional notation would print 1e-8 as 0.0: switch to scientific for such ranges
         if mags.size and (mags.min() < 1e-4 or mags.max() >= 1e8):
-            fmt = {"float_kind": lambda v: np.format_float_scientific(v, precision=6, unique=True,
-                                                                       trim="0")}
+            fmt = {
+                "float_kind": lambda v: np.format_float_scientific(
+                    v, precision=6, unique=True, trim="0"
+                )
+            }
         else:
-            fmt = {"float_kind": lambda v: np.format_float_positional(v, precision=6, unique=True,
-                                                                       trim="0")}
-    return np.array2string(arr, separator=", ", formatter=fmt, threshold=1000, edgeitems=3,
-                           prefix=prefix, max_line_width=100)
+            fmt = {
+                "float_kind": lambda v: np.format_float_positional(
+                    v, precision=6, unique=True, trim="0"
+                )
+            }
+    return np.array2string(
+        arr,
+        separator=", ",
+        formatter=fmt,
+        threshold=1000,
+        edgeitems=3,
+        prefix=prefix,
+        max_line_width=100,
+    )
 
 
 _hook_ids = itertools.count()

@@ -42,8 +42,9 @@ def gpu_probe() -> tuple[bool, str]:
     if os.environ.get("LUCID_SKIP_GPU_TESTS"):
         return False, "LUCID_SKIP_GPU_TESTS is set"
     try:
-        proc = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
-                              timeout=120)
+        proc = subprocess.run(
+            [sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=120
+        )
     except subprocess.TimeoutExpired:
         return False, "the GPU probe hung (a paravirtual GPU, e.g. a hosted CI runner?)"
     if proc.returncode == 0:

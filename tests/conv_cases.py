@@ -13,8 +13,7 @@ def rel_err(got, want):
     return float(np.abs(got - want).max() / max(np.abs(want).max(), 1e-30))
 
 
-def make_configs(count, seed, hard_every, max_batch, extent, max_dense_channels=4,
-                 max_hard_pad=4):
+def make_configs(count, seed, hard_every, max_batch, extent, max_dense_channels=4, max_hard_pad=4):
     """Random conv problems cycling through 1D/2D/3D and dense / 2 groups / depthwise (with a
     depth multiplier); every ``hard_every``-th one forces the hard corners (stride >= 2, kernels
     >= 2, padding up to ``max_hard_pad - 1``, wider than the kernel's reach). ``extent[nd]`` is
@@ -27,8 +26,10 @@ def make_configs(count, seed, hard_every, max_batch, extent, max_dense_channels=
         k = tuple(int(v) for v in rng.integers(2 if hard else 1, 5, nd))
         s = tuple(int(v) for v in rng.integers(2 if hard else 1, 4, nd))
         d = tuple(int(v) for v in rng.integers(1, 4, nd))
-        pad = tuple((int(rng.integers(0, max_hard_pad if hard else 3)), int(rng.integers(0, 3)))
-                    for _ in range(nd))
+        pad = tuple(
+            (int(rng.integers(0, max_hard_pad if hard else 3)), int(rng.integers(0, 3)))
+            for _ in range(nd)
+        )
         kind = ("dense", "groups2", "depthwise")[(i // 3) % 3]
         if kind == "dense":
             groups, cig = 1, int(rng.integers(1, max_dense_channels + 1))
@@ -40,10 +41,21 @@ def make_configs(count, seed, hard_every, max_batch, extent, max_dense_channels=
         n = int(rng.integers(1, max_batch + 1))
         spatial = []
         for kk, dd, (lo, hi) in zip(k, d, pad):
-            least = max(1, dd * (kk - 1) + 1 - lo - hi)     # at least one output position
+            least = max(1, dd * (kk - 1) + 1 - lo - hi)  # at least one output position
             spatial.append(int(rng.integers(least, least + extent[nd])))
-        configs.append(dict(n=n, groups=groups, cig=cig, og=og, spatial=tuple(spatial),
-                            kernel=k, stride=s, dilation=d, padding=pad))
+        configs.append(
+            dict(
+                n=n,
+                groups=groups,
+                cig=cig,
+                og=og,
+                spatial=tuple(spatial),
+                kernel=k,
+                stride=s,
+                dilation=d,
+                padding=pad,
+            )
+        )
     return configs
 
 
@@ -66,13 +78,25 @@ def make_patch_configs(count, seed):
         else:
             k = tuple(int(rng.integers(1, v + 1)) for v in s)
         d = tuple(int(v) for v in rng.integers(1, 4, nd)) if kind == "subsample" else (1,) * nd
-        groups, cig, og = ((1, int(rng.integers(1, 4)), int(rng.integers(1, 4))),
-                           (2, int(rng.integers(1, 3)), int(rng.integers(1, 3))),
-                           (int(rng.integers(2, 5)), 1, int(rng.integers(1, 3))))[(i // 12) % 3]
+        groups, cig, og = (
+            (1, int(rng.integers(1, 4)), int(rng.integers(1, 4))),
+            (2, int(rng.integers(1, 3)), int(rng.integers(1, 3))),
+            (int(rng.integers(2, 5)), 1, int(rng.integers(1, 3))),
+        )[(i // 12) % 3]
         spatial = tuple(kk + int(rng.integers(0, 3 * ss)) for kk, ss in zip(k, s))
-        configs.append(dict(n=int(rng.integers(1, 3)), groups=groups, cig=cig, og=og,
-                            spatial=spatial, kernel=k, stride=s, dilation=d,
-                            padding=((0, 0),) * nd))
+        configs.append(
+            dict(
+                n=int(rng.integers(1, 3)),
+                groups=groups,
+                cig=cig,
+                og=og,
+                spatial=spatial,
+                kernel=k,
+                stride=s,
+                dilation=d,
+                padding=((0, 0),) * nd,
+            )
+        )
     return configs
 
 
@@ -83,24 +107,45 @@ def assert_covers_corners(cs):
     assert {s for c in cs for s in c["stride"]} == {1, 2, 3}
     assert {d for c in cs for d in c["dilation"]} == {1, 2, 3}
     assert any(lo != hi for c in cs for lo, hi in c["padding"])
-    assert any(lo > d * (k - 1) for c in cs for (lo, _), d, k in
-               zip(c["padding"], c["dilation"], c["kernel"]))
-    kinds = {(len(c["kernel"]), "dense" if c["groups"] == 1 else
-              "depthwise" if c["cig"] == 1 else "grouped") for c in cs}
+    assert any(
+        lo > d * (k - 1)
+        for c in cs
+        for (lo, _), d, k in zip(c["padding"], c["dilation"], c["kernel"])
+    )
+    kinds = {
+        (
+            len(c["kernel"]),
+            "dense" if c["groups"] == 1 else "depthwise" if c["cig"] == 1 else "grouped",
+        )
+        for c in cs
+    }
     assert kinds == {(nd, kd) for nd in (1, 2, 3) for kd in ("dense", "grouped", "depthwise")}
     assert any(c["cig"] == 1 and c["og"] > 1 and c["groups"] > 2 for c in cs)  # depth multiplier
     assert {c["n"] for c in cs} >= {1, 2}
     # strides that do not divide the padded extent: some input positions are never read
-    assert any((n + lo + hi - d * (k - 1) - 1) % s for c in cs for n, k, s, d, (lo, hi) in
-               zip(c["spatial"], c["kernel"], c["stride"], c["dilation"], c["padding"]))
+    assert any(
+        (n + lo + hi - d * (k - 1) - 1) % s
+        for c in cs
+        for n, k, s, d, (lo, hi) in zip(
+            c["spatial"], c["kernel"], c["stride"], c["dilation"], c["padding"]
+        )
+    )
 
 
 def config_id(c):
     """A readable test id for a config."""
     return "{}d-g{}x{}x{}-k{}-s{}-d{}-p{}-S{}-n{}".format(
-        len(c["kernel"]), c["groups"], c["cig"], c["og"], "".join(map(str, c["kernel"])),
-        "".join(map(str, c["stride"])), "".join(map(str, c["dilation"])),
-        "".join(f"{lo}{hi}" for lo, hi in c["padding"]), "x".join(map(str, c["spatial"])), c["n"])
+        len(c["kernel"]),
+        c["groups"],
+        c["cig"],
+        c["og"],
+        "".join(map(str, c["kernel"])),
+        "".join(map(str, c["stride"])),
+        "".join(map(str, c["dilation"])),
+        "".join(f"{lo}{hi}" for lo, hi in c["padding"]),
+        "x".join(map(str, c["spatial"])),
+        c["n"],
+    )
 
 
 def conv_args(c):

@@ -33,11 +33,19 @@ def check_op(fn, np_fn, *arrays, grad=True, rtol=1e-5, atol=1e-5, wrt=None):
     """
     arrays = [np.asarray(a) if isinstance(a, (np.ndarray, list)) else a for a in arrays]
     is_arr = [isinstance(a, np.ndarray) for a in arrays]
-    tensors = [lucid.tensor(a.astype(np.float32) if a.dtype == np.float64 else a) if arr else a
-               for a, arr in zip(arrays, is_arr)]
+    tensors = [
+        lucid.tensor(a.astype(np.float32) if a.dtype == np.float64 else a) if arr else a
+        for a, arr in zip(arrays, is_arr)
+    ]
     out = fn(*tensors)
-    expected = np.asarray(np_fn(*[a.astype(np.float64) if arr and a.dtype.kind == "f" else a
-                                  for a, arr in zip(arrays, is_arr)]))
+    expected = np.asarray(
+        np_fn(
+            *[
+                a.astype(np.float64) if arr and a.dtype.kind == "f" else a
+                for a, arr in zip(arrays, is_arr)
+            ]
+        )
+    )
     assert isinstance(out, lucid.Tensor), f"expected a Tensor, got {type(out)}"
     assert out.shape == expected.shape, f"shape {out.shape} != numpy's {expected.shape}"
     np.testing.assert_allclose(out.numpy(), expected, rtol=rtol, atol=atol)
@@ -45,8 +53,10 @@ def check_op(fn, np_fn, *arrays, grad=True, rtol=1e-5, atol=1e-5, wrt=None):
         return out
     if wrt is None:
         wrt = [i for i, (a, arr) in enumerate(zip(arrays, is_arr)) if arr and a.dtype.kind == "f"]
-    inputs = [lucid.tensor(a, dtype="float64", requires_grad=i in wrt) if arr else a
-              for i, (a, arr) in enumerate(zip(arrays, is_arr))]
+    inputs = [
+        lucid.tensor(a, dtype="float64", requires_grad=i in wrt) if arr else a
+        for i, (a, arr) in enumerate(zip(arrays, is_arr))
+    ]
     assert gradcheck(fn, inputs)
     return out
 
@@ -58,6 +68,7 @@ def grads_of(fn, *arrays, seed=None):
     out = fn(*xs)
     out.backward(seed)
     for x, a in zip(xs, arrays):
-        assert x.grad is not None and x.grad.shape == np.shape(a), \
+        assert x.grad is not None and x.grad.shape == np.shape(a), (
             f"gradient shape {None if x.grad is None else x.grad.shape} != input {np.shape(a)}"
+        )
     return [x.grad.numpy() for x in xs]

@@ -61,12 +61,12 @@ def conv_forward(x, w, stride, padding, dilation, groups):
     x, w = _f64(x), _f64(w)
     K = w.shape[2:]
     out = conv_out_size(x.shape[2:], K, stride, padding, dilation)
-    xg = _grouped(_zero_pad(x, padding), groups)            # (N, G, Cig, *Sp)
-    wg = _grouped(w[None], groups)[0]                       # (G, Cog, Cig, *K)
+    xg = _grouped(_zero_pad(x, padding), groups)  # (N, G, Cig, *Sp)
+    wg = _grouped(w[None], groups)[0]  # (G, Cog, Cig, *K)
     y = np.zeros((x.shape[0], groups, w.shape[0] // groups) + out)
     for k in _offsets(K):
         xs = xg[(Ellipsis,) + _tap(k, out, stride, dilation)]
-        y += np.einsum('ngc...,goc->ngo...', xs, wg[(Ellipsis,) + k])
+        y += np.einsum("ngc...,goc->ngo...", xs, wg[(Ellipsis,) + k])
     return _ungrouped(y)
 
 
@@ -80,11 +80,12 @@ def conv_input_grad(dy, w, in_spatial, stride, padding, dilation, groups):
     padded = tuple(n + lo + hi for n, (lo, hi) in zip(in_spatial, padding))
     cig = w.shape[1]
     dx = np.zeros((dy.shape[0], groups, cig) + padded)
-    dyg = _grouped(dy, groups)                              # (N, G, Cog, *So)
-    wg = _grouped(w[None], groups)[0]                       # (G, Cog, Cig, *K)
+    dyg = _grouped(dy, groups)  # (N, G, Cog, *So)
+    wg = _grouped(w[None], groups)[0]  # (G, Cog, Cig, *K)
     for k in _offsets(K):
         dx[(Ellipsis,) + _tap(k, out, stride, dilation)] += np.einsum(
-            'ngo...,goc->ngc...', dyg, wg[(Ellipsis,) + k])
+            "ngo...,goc->ngc...", dyg, wg[(Ellipsis,) + k]
+        )
     crop = tuple(slice(lo, lo + n) for n, (lo, _) in zip(in_spatial, padding))
     return _ungrouped(dx[(Ellipsis,) + crop])
 
@@ -96,13 +97,13 @@ def conv_weight_grad(x, dy, kernel_size, stride, padding, dilation, groups):
     """
     x, dy = _f64(x), _f64(dy)
     kernel_size, out = tuple(kernel_size), dy.shape[2:]
-    xg = _grouped(_zero_pad(x, padding), groups)            # (N, G, Cig, *Sp)
+    xg = _grouped(_zero_pad(x, padding), groups)  # (N, G, Cig, *Sp)
     dyg = _grouped(dy, groups).reshape(dy.shape[0], groups, -1, int(np.prod(out)))  # (N, G, Cog, P)
     dw = np.zeros((groups, dy.shape[1] // groups, x.shape[1] // groups) + kernel_size)
     for k in _offsets(kernel_size):
         xs = xg[(Ellipsis,) + _tap(k, out, stride, dilation)]
-        xs = xs.reshape(xs.shape[:3] + (-1,))               # (N, G, Cig, P)
-        dw[(Ellipsis,) + k] = np.einsum('ngcp,ngop->goc', xs, dyg)
+        xs = xs.reshape(xs.shape[:3] + (-1,))  # (N, G, Cig, P)
+        dw[(Ellipsis,) + k] = np.einsum("ngcp,ngop->goc", xs, dyg)
     return dw.reshape((dy.shape[1], x.shape[1] // groups) + kernel_size)
 
 
@@ -124,19 +125,20 @@ def conv_transpose_forward(x, w, stride, padding, output_padding, dilation, grou
     x, w = _f64(x), _f64(w)
     S, K = x.shape[2:], w.shape[2:]
     out = conv_transpose_out_size(S, K, stride, padding, output_padding, dilation)
-    full = tuple(o + 2 * p for o, p in zip(out, padding))   # uncropped scatter buffer
+    full = tuple(o + 2 * p for o, p in zip(out, padding))  # uncropped scatter buffer
     cog = w.shape[1]
     y = np.zeros((x.shape[0], groups, cog) + full)
-    xg = _grouped(x, groups)                                # (N, G, Cig, *S)
-    wg = _grouped(w[None], groups)[0]                       # (G, Cig, Cog, *K)
+    xg = _grouped(x, groups)  # (N, G, Cig, *S)
+    wg = _grouped(w[None], groups)[0]  # (G, Cig, Cog, *K)
     for k in _offsets(K):
         dst = tuple(_win(kk * d, n, s) for kk, n, s, d in zip(k, S, stride, dilation))
-        y[(Ellipsis,) + dst] += np.einsum('ngc...,gco->ngo...', xg, wg[(Ellipsis,) + k])
+        y[(Ellipsis,) + dst] += np.einsum("ngc...,gco->ngo...", xg, wg[(Ellipsis,) + k])
     crop = tuple(slice(p, p + o) for o, p in zip(out, padding))
     return _ungrouped(y[(Ellipsis,) + crop])
 
 
 # ----------------------------------------------------------------------------- pooling
+
 
 def pool_out_size(in_spatial, kernel_size, stride, padding, dilation, ceil_mode):
     """PyTorch pooling output size.
@@ -177,13 +179,17 @@ def max_pool_forward(x, kernel_size, stride, padding, dilation, ceil_mode):
     for k in _offsets(kernel_size):
         v = xp[(Ellipsis,) + _tap(k, out, stride, dilation)]
         # input coordinates read by this tap, per dim (open grid over output positions)
-        coords = np.ix_(*(np.arange(o) * s + kk * d - p
-                          for o, s, kk, d, p in zip(out, stride, k, dilation, padding)))
+        coords = np.ix_(
+            *(
+                np.arange(o) * s + kk * d - p
+                for o, s, kk, d, p in zip(out, stride, k, dilation, padding)
+            )
+        )
         inside = np.ones(out, dtype=bool)
         for c, n in zip(coords, S):
             inside = inside & (c >= 0) & (c < n)
-        flat = np.ravel_multi_index(np.broadcast_arrays(*coords), S, mode='clip')
-        take = (v > y) | ((idx < 0) & inside)               # strict '>' keeps the first maximum
+        flat = np.ravel_multi_index(np.broadcast_arrays(*coords), S, mode="clip")
+        take = (v > y) | ((idx < 0) & inside)  # strict '>' keeps the first maximum
         y = np.where(take, v, y)
         idx = np.where(take, flat, idx)
     return y, idx
@@ -242,6 +248,7 @@ def avg_pool_backward(
 
 
 # ----------------------------------------------------------------------------- generic
+
 
 def numeric_grad(f, x, eps=1e-6):
     """Central finite-difference gradient of a scalar function f at x (float64)."""

@@ -12,8 +12,14 @@ from lucid import amp, nn
 
 def _net():
     lucid.random.seed(0)
-    return nn.Sequential(nn.Conv3d(1, 4, 3, padding=1, bias=False), nn.BatchNorm3d(4),
-                         nn.ReLU(), nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(4, 3))
+    return nn.Sequential(
+        nn.Conv3d(1, 4, 3, padding=1, bias=False),
+        nn.BatchNorm3d(4),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool3d(1),
+        nn.Flatten(),
+        nn.Linear(4, 3),
+    )
 
 
 @pytest.mark.parametrize("dtype", [lucid.float16, lucid.bfloat16])
@@ -82,8 +88,13 @@ def test_grad_scaler_skips_inf_steps_and_adjusts_the_scale():
     assert opt.state_dict()["state"][0]["step"] == 2
     assert scaler.get_scale() == 4.0
     state = scaler.state_dict()
-    assert state == {"scale": 4.0, "growth_factor": 2.0, "backoff_factor": 0.5,
-                     "growth_interval": 2, "_growth_tracker": 0}
+    assert state == {
+        "scale": 4.0,
+        "growth_factor": 2.0,
+        "backoff_factor": 0.5,
+        "growth_interval": 2,
+        "_growth_tracker": 0,
+    }
     other = amp.GradScaler("cpu")
     other.load_state_dict(state)
     assert other.get_scale() == 4.0 and other.get_growth_interval() == 2
@@ -188,7 +199,7 @@ def test_scaled_step_equals_the_unscaled_step_with_weight_decay():
     for scaled in (False, True):
         p = nn.Parameter(lucid.tensor(x))
         opt = lucid.optim.SGD([p], lr=0.1, momentum=0.9, weight_decay=0.01)
-        scaler = amp.GradScaler("cpu", init_scale=2.0 ** 12, enabled=scaled)
+        scaler = amp.GradScaler("cpu", init_scale=2.0**12, enabled=scaled)
         for _ in range(3):
             opt.zero_grad()
             scaler.scale((p * p * p).sum()).backward()
@@ -198,7 +209,7 @@ def test_scaled_step_equals_the_unscaled_step_with_weight_decay():
     want = x.astype(np.float64)
     velocity = np.zeros_like(want)
     for _ in range(3):  # float64 reference of SGD with momentum and L2 weight decay
-        grad = 3 * want ** 2 + 0.01 * want
+        grad = 3 * want**2 + 0.01 * want
         velocity = 0.9 * velocity + grad
         want = want - 0.1 * velocity
     np.testing.assert_allclose(results[0], want, rtol=1e-5)

@@ -40,7 +40,8 @@ def _fully_annotated(fn):
     params = a.posonlyargs + a.args + a.kwonlyargs + [p for p in (a.vararg, a.kwarg) if p]
     params = [p for p in params if p.arg not in ("self", "cls")]
     return all(p.annotation is not None for p in params) and (
-        fn.returns is not None or fn.name == "__init__")
+        fn.returns is not None or fn.name == "__init__"
+    )
 
 
 def annotation_share():
@@ -60,17 +61,20 @@ def test_the_public_api_keeps_its_annotations():
     assert total > 500  # the walk found the package
     assert done / total >= FULLY_ANNOTATED_FLOOR, (
         f"{done}/{total} = {done / total:.1%} public functions fully annotated, below the "
-        f"floor {FULLY_ANNOTATED_FLOOR:.0%}: annotate the new functions")
+        f"floor {FULLY_ANNOTATED_FLOOR:.0%}: annotate the new functions"
+    )
 
 
 def test_a_function_counts_only_when_fully_annotated():
-    tree = ast.parse("def f(x: int, y) -> int: ...\n"
-                     "def g(x: int) -> int: ...\n"
-                     "class C:\n"
-                     "    def __init__(self, n: int): ...\n"
-                     "    def _private(self): ...\n"
-                     "class _Hidden:\n"
-                     "    def method(self): ...\n")
+    tree = ast.parse(
+        "def f(x: int, y) -> int: ...\n"
+        "def g(x: int) -> int: ...\n"
+        "class C:\n"
+        "    def __init__(self, n: int): ...\n"
+        "    def _private(self): ...\n"
+        "class _Hidden:\n"
+        "    def method(self): ...\n"
+    )
     found = {fn.name: _fully_annotated(fn) for fn in _public_functions(tree)}
     assert found == {"f": False, "g": True, "__init__": True}
 

@@ -17,7 +17,7 @@ def imports(path):
             out |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                base = ".".join(parts[:len(parts) - node.level])
+                base = ".".join(parts[: len(parts) - node.level])
                 out.add(f"{base}.{node.module}" if node.module else base)
             else:
                 out.add(node.module)
@@ -35,16 +35,19 @@ def layer_of(path):
 
 
 def test_only_the_backend_imports_mlx():
-    offenders = [str(p.relative_to(ROOT)) for p in files()
-                 if layer_of(p) != "_backend" and any(m == "mlx" or m.startswith("mlx.")
-                                                      for m in imports(p))]
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in files()
+        if layer_of(p) != "_backend" and any(m == "mlx" or m.startswith("mlx.") for m in imports(p))
+    ]
     assert not offenders, f"import mlx outside lucid/_backend: {offenders}"
 
 
 def test_the_backend_imports_nothing_of_lucid_above_it():
     for p in files("_backend"):
-        above = [m for m in imports(p) if m.startswith("lucid.") and
-                 not m.startswith("lucid._backend")]
+        above = [
+            m for m in imports(p) if m.startswith("lucid.") and not m.startswith("lucid._backend")
+        ]
         assert not above, f"{p.relative_to(ROOT)} imports {above}"
 
 

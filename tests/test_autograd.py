@@ -91,15 +91,20 @@ def test_non_leaves_keep_no_grad_unless_retained():
     assert x.grad.tolist() == [8 * 1 + 3, 8 * 2 + 3]
 
 
-@pytest.mark.parametrize("fn,expected", [
-    (lambda x: x + x * 2, 3.0),                       # an input reached by two paths
-    (lambda x: x * 2 + x, 3.0),
-    (lambda x: x * x, 2 * 1.5),                       # the same tensor twice in one op
-    (lambda x: (lambda y: y * y + y)(x * 3), 2 * 9 * 1.5 + 3),
-    (lambda x: (lambda a: (lambda b: a + b + a)(a * 3))(x * 2), 2 * (1 + 3 + 1)),
-    (lambda x: (lambda a: (a.exp() * a).sum() + a)(x * 0.5),
-     0.5 * (np.exp(0.75) * (1 + 0.75) + 1)),
-])
+@pytest.mark.parametrize(
+    "fn,expected",
+    [
+        (lambda x: x + x * 2, 3.0),  # an input reached by two paths
+        (lambda x: x * 2 + x, 3.0),
+        (lambda x: x * x, 2 * 1.5),  # the same tensor twice in one op
+        (lambda x: (lambda y: y * y + y)(x * 3), 2 * 9 * 1.5 + 3),
+        (lambda x: (lambda a: (lambda b: a + b + a)(a * 3))(x * 2), 2 * (1 + 3 + 1)),
+        (
+            lambda x: (lambda a: (a.exp() * a).sum() + a)(x * 0.5),
+            0.5 * (np.exp(0.75) * (1 + 0.75) + 1),
+        ),
+    ],
+)
 def test_gradients_through_dags(fn, expected):
     x = leaf(1.5)
     fn(x).backward()
@@ -261,20 +266,53 @@ def test_second_backward_through_a_freed_graph_raises_clearly():
 
 # --- memory --------------------------------------------------------------------------------------
 OPS = [
-    lambda h: h + 1, lambda h: 2 - h, lambda h: h * h, lambda h: h / 3, lambda h: h ** 2,
-    lambda h: h // 2, lambda h: -h, lambda h: abs(h), lambda h: h.exp(), lambda h: h.log(),
-    lambda h: h.sqrt(), lambda h: h.tanh(), lambda h: h.sigmoid(), lambda h: h.relu(),
-    lambda h: h.clip(0, 1), lambda h: lucid.maximum(h, 1.0),
-    lambda h: lucid.where(h > 1, h, 0.0), lambda h: h.sum(0), lambda h: h.mean(),
-    lambda h: h.max(1).values, lambda h: h.amax(1), lambda h: h.var(), lambda h: h.std(),
-    lambda h: h.prod(), lambda h: h.logsumexp(), lambda h: h.clone(), lambda h: h.t(),
-    lambda h: h.reshape(-1), lambda h: h.T, lambda h: h.unsqueeze(0),
-    lambda h: h.broadcast_to(3, 2, 2), lambda h: lucid.concatenate([h, h]),
-    lambda h: lucid.stack([h, h]), lambda h: h.split(1)[0], lambda h: lucid.pad(h, (1, 1)),
-    lambda h: h.repeat(2, 1), lambda h: h.repeat_interleave(2), lambda h: h.tile(2),
-    lambda h: h[0], lambda h: h[[1, 1]],
-    lambda h: h[h > 1], lambda h: h[None, 0], lambda h: h @ h, lambda h: h.astype("float32"),
-    lambda h: h.to("cpu") * 1, lambda h: softmax(h), lambda h: log_softmax(h, dim=0),
+    lambda h: h + 1,
+    lambda h: 2 - h,
+    lambda h: h * h,
+    lambda h: h / 3,
+    lambda h: h**2,
+    lambda h: h // 2,
+    lambda h: -h,
+    lambda h: abs(h),
+    lambda h: h.exp(),
+    lambda h: h.log(),
+    lambda h: h.sqrt(),
+    lambda h: h.tanh(),
+    lambda h: h.sigmoid(),
+    lambda h: h.relu(),
+    lambda h: h.clip(0, 1),
+    lambda h: lucid.maximum(h, 1.0),
+    lambda h: lucid.where(h > 1, h, 0.0),
+    lambda h: h.sum(0),
+    lambda h: h.mean(),
+    lambda h: h.max(1).values,
+    lambda h: h.amax(1),
+    lambda h: h.var(),
+    lambda h: h.std(),
+    lambda h: h.prod(),
+    lambda h: h.logsumexp(),
+    lambda h: h.clone(),
+    lambda h: h.t(),
+    lambda h: h.reshape(-1),
+    lambda h: h.T,
+    lambda h: h.unsqueeze(0),
+    lambda h: h.broadcast_to(3, 2, 2),
+    lambda h: lucid.concatenate([h, h]),
+    lambda h: lucid.stack([h, h]),
+    lambda h: h.split(1)[0],
+    lambda h: lucid.pad(h, (1, 1)),
+    lambda h: h.repeat(2, 1),
+    lambda h: h.repeat_interleave(2),
+    lambda h: h.tile(2),
+    lambda h: h[0],
+    lambda h: h[[1, 1]],
+    lambda h: h[h > 1],
+    lambda h: h[None, 0],
+    lambda h: h @ h,
+    lambda h: h.astype("float32"),
+    lambda h: h.to("cpu") * 1,
+    lambda h: softmax(h),
+    lambda h: log_softmax(h, dim=0),
 ]
 
 
@@ -303,7 +341,7 @@ def test_graph_is_freed_after_backward_even_if_the_output_lives():
     del h
     assert ref() is not None  # the tape holds the intermediate...
     out.backward()
-    assert ref() is None      # ...until backward frees it
+    assert ref() is None  # ...until backward frees it
     assert out.grad_fn is not None and out.tolist() == pytest.approx(8 * np.exp(2))
 
 
@@ -335,17 +373,21 @@ def test_many_forward_passes_without_backward_do_not_grow_memory():
 # --- gradcheck itself -------------------------------------------------------------------------
 def _square_with(factor):
     """x * x whose backward is ``factor * x`` (2 is right)."""
+
     def fn(x):
         xd = x.data
         return record(xd * xd, (x,), lambda g: (g * factor * xd,), "Square")
+
     return fn
 
 
 def test_gradcheck_passes_a_correct_backward():
     assert gradcheck(_square_with(2.0), [leaf(np.linspace(-1, 1, 5))])
     # several inputs, a non-tensor argument, and a non-scalar output
-    assert gradcheck(lambda a, b, axis: (a * b.exp()).sum(axis=axis),
-                     [leaf(np.ones((2, 3))), leaf(np.linspace(0, 1, 3)), 1])
+    assert gradcheck(
+        lambda a, b, axis: (a * b.exp()).sum(axis=axis),
+        [leaf(np.ones((2, 3))), leaf(np.linspace(0, 1, 3)), 1],
+    )
 
 
 @pytest.mark.parametrize("factor", [2.02, 1.0, -2.0, 0.0])
@@ -359,6 +401,7 @@ def test_gradcheck_names_the_wrong_input_and_its_worst_element():
         ad, bd = a.data, b.data
         wrong = B.array([1.0, 1.0, 5.0], dtype=bd.dtype)
         return record(ad * bd, (a, b), lambda g: (g * bd, g * ad * wrong), "Mul")
+
     with pytest.raises(GradcheckError, match=r"input 1 at index \(2,\)"):
         gradcheck(fn, [leaf([1.0, 2.0, 3.0]), leaf([4.0, 5.0, 6.0])])
 

@@ -7,7 +7,6 @@ kernel set) and through each MLX kernel set (taps, mx.conv_general) where it app
 Sizes are tiny because MLX on the CPU is slow.
 """
 
-
 import mlx.core as mx
 import numpy as np
 import pytest
@@ -33,8 +32,9 @@ def _rel(got, want):
     return rel_err(np.asarray(got.astype(mx.float32) if half else got), want)
 
 
-CONFIGS = make_configs(150, 20240611, hard_every=5, max_batch=2, extent={1: 7, 2: 7, 3: 4},
-                       max_dense_channels=3)
+CONFIGS = make_configs(
+    150, 20240611, hard_every=5, max_batch=2, extent={1: 7, 2: 7, 3: 4}, max_dense_channels=3
+)
 PATCH_CONFIGS = make_patch_configs(36, 20261130)
 
 
@@ -47,7 +47,7 @@ def mlx_cpu_kernels():
     B.set_cpu_kernels(before)
 
 
-PUBLIC = "routed"   # the routed functions, as ops call them, for CPU tensors of the run's dtype
+PUBLIC = "routed"  # the routed functions, as ops call them, for CPU tensors of the run's dtype
 TAPS = C.TAPS
 CONV_GENERAL = C.CONV_GENERAL
 PATCH = C.PATCH
@@ -122,8 +122,11 @@ def test_half_precision_runs_and_is_close(dtype, tol, impl):
         # the oracle sees the same rounded inputs, so only accumulation error is measured
         x, w, dy = (np.array(mx.array(a, dtype=dtype).astype(mx.float32)) for a in (x, w, dy))
         args = (c["stride"], c["padding"], c["dilation"], c["groups"])
-        want = (ref.conv_forward(x, w, *args), ref.conv_input_grad(dy, w, c["spatial"], *args),
-                ref.conv_weight_grad(x, dy, c["kernel"], *args))
+        want = (
+            ref.conv_forward(x, w, *args),
+            ref.conv_input_grad(dy, w, c["spatial"], *args),
+            ref.conv_weight_grad(x, dy, c["kernel"], *args),
+        )
         got = _run(fns, c, x, w, dy, dtype)
         for g, r in zip(got, want):
             assert g.dtype == dtype
@@ -132,8 +135,17 @@ def test_half_precision_runs_and_is_close(dtype, tol, impl):
 
 def test_batch_chunking_matches_unchunked(monkeypatch):
     """Splitting the batch to bound im2col memory does not change the results."""
-    c = dict(n=5, groups=2, cig=2, og=3, spatial=(5, 4, 6), kernel=(3, 2, 3), stride=(2, 1, 2),
-             dilation=(1, 2, 1), padding=((1, 1), (0, 2), (2, 1)))
+    c = dict(
+        n=5,
+        groups=2,
+        cig=2,
+        og=3,
+        spatial=(5, 4, 6),
+        kernel=(3, 2, 3),
+        stride=(2, 1, 2),
+        dilation=(1, 2, 1),
+        padding=((1, 1), (0, 2), (2, 1)),
+    )
     x, w, dy, want = _data(c, 7)
     monkeypatch.setattr(C, "_COLS_LIMIT", 300)
     assert len(C._batch_chunks(5, 5 * 4 * 18 * 40)) > 1
@@ -145,8 +157,17 @@ def test_batch_chunking_matches_unchunked(monkeypatch):
 def test_depthwise_3d_at_layer_width():
     """Depthwise Conv3d(64, 64, 3, groups=64, padding=1), the case MLX rejects, at its real
     channel count (the sweep uses 2-4 groups)."""
-    c = dict(n=1, groups=64, cig=1, og=1, spatial=(3, 4, 4), kernel=(3, 3, 3), stride=(1, 1, 1),
-             dilation=(1, 1, 1), padding=((1, 1),) * 3)
+    c = dict(
+        n=1,
+        groups=64,
+        cig=1,
+        og=1,
+        spatial=(3, 4, 4),
+        kernel=(3, 3, 3),
+        stride=(1, 1, 1),
+        dilation=(1, 1, 1),
+        padding=((1, 1),) * 3,
+    )
     x, w, dy, want = _data(c, 3)
     got = _run(PUBLIC, c, x, w, dy, mx.float32)
     for g, r in zip(got, want):
@@ -154,8 +175,9 @@ def test_depthwise_3d_at_layer_width():
 
 
 def _route(device, dtype, nd, groups, kernel=3, stride=1, pad=1, dilation=1):
-    return D.conv_route(device, dtype, (kernel,) * nd, (stride,) * nd, ((pad, pad),) * nd,
-                        (dilation,) * nd, groups)
+    return D.conv_route(
+        device, dtype, (kernel,) * nd, (stride,) * nd, ((pad, pad),) * nd, (dilation,) * nd, groups
+    )
 
 
 def test_routing_table(monkeypatch):
@@ -163,25 +185,25 @@ def test_routing_table(monkeypatch):
     B.set_cpu_kernels("numpy")
     assert _route("cpu", "float32", 3, 1) == "numpy"
     assert _route("cpu", "float64", 2, 4, kernel=1, pad=0) == "numpy"
-    assert _route("cpu", "float16", 3, 1) != "numpy"              # half precision: MLX's
+    assert _route("cpu", "float16", 3, 1) != "numpy"  # half precision: MLX's
     assert _route("gpu", "float32", 3, 1) != "numpy"
     B.set_cpu_kernels("mlx")
-    assert _route("gpu", "float32", 3, 4) == "taps"               # MLX: no grouped 3D conv
-    assert _route("cpu", "float64", 2, 1) == "taps"               # MLX's conv rejects float64
+    assert _route("gpu", "float32", 3, 4) == "taps"  # MLX: no grouped 3D conv
+    assert _route("cpu", "float64", 2, 1) == "taps"  # MLX's conv rejects float64
     assert _route("gpu", "float32", 3, 1) == "conv_general"
     assert _route("gpu", "bfloat16", 2, 2) == "conv_general"
     # disjoint windows without padding go to matmuls on every device
     for dev in ("cpu", "gpu"):
-        assert _route(dev, "float32", 3, 1, kernel=1, pad=0) == "patch"               # 1x1x1
-        assert _route(dev, "float32", 3, 4, kernel=1, stride=2, pad=0) == "patch"     # subsample
-        assert _route(dev, "float16", 2, 1, kernel=4, stride=4, pad=0) == "patch"     # patchify
+        assert _route(dev, "float32", 3, 1, kernel=1, pad=0) == "patch"  # 1x1x1
+        assert _route(dev, "float32", 3, 4, kernel=1, stride=2, pad=0) == "patch"  # subsample
+        assert _route(dev, "float16", 2, 1, kernel=4, stride=4, pad=0) == "patch"  # patchify
         assert _route(dev, "float32", 1, 1, kernel=1, pad=0, dilation=3) == "patch"
-    assert _route("gpu", "float32", 3, 1, kernel=1, pad=1) == "conv_general"          # padded
+    assert _route("gpu", "float32", 3, 1, kernel=1, pad=1) == "conv_general"  # padded
     assert _route("gpu", "float32", 3, 1, kernel=3, stride=2, pad=0) == "conv_general"  # overlap
     assert _route("gpu", "float32", 2, 1, kernel=2, stride=4, pad=0, dilation=2) == "conv_general"
     monkeypatch.setattr(D, "_LINUX_CPU", True)
     assert _route("cpu", "float32", 3, 1) == "taps"
-    monkeypatch.setattr(D, "_LINUX_CPU", False)                  # macOS: Accelerate's conv
+    monkeypatch.setattr(D, "_LINUX_CPU", False)  # macOS: Accelerate's conv
     assert _route("cpu", "float32", 3, 1) == "conv_general"
     for route in ("numpy", "taps", "conv_general", "patch"):
         assert callable(D.kernel_set(route).conv_forward)
@@ -191,19 +213,24 @@ def test_patch_sweep_covers_its_cases():
     """1D/2D/3D x dense/grouped/depthwise, 1x1 at stride 1 and above, patchify, kernels narrower
     than the stride, and sizes the stride does not divide (positions no window reads)."""
     cs = PATCH_CONFIGS
-    kinds = {(len(c["kernel"]), "dense" if c["groups"] == 1 else
-              "depthwise" if c["cig"] == 1 else "grouped") for c in cs}
+    kinds = {
+        (
+            len(c["kernel"]),
+            "dense" if c["groups"] == 1 else "depthwise" if c["cig"] == 1 else "grouped",
+        )
+        for c in cs
+    }
     assert kinds == {(nd, kd) for nd in (1, 2, 3) for kd in ("dense", "grouped", "depthwise")}
     assert any(set(c["kernel"]) == {1} and set(c["stride"]) == {1} for c in cs)
-    assert any(set(c["kernel"]) == {1} and min(c["stride"]) > 1 and max(c["dilation"]) > 1
-               for c in cs)
+    assert any(
+        set(c["kernel"]) == {1} and min(c["stride"]) > 1 and max(c["dilation"]) > 1 for c in cs
+    )
     assert any(c["kernel"] == c["stride"] and min(c["kernel"]) > 1 for c in cs)
     assert any(1 < k < s for c in cs for k, s in zip(c["kernel"], c["stride"]))
     assert any((n - k) % s for c in cs for n, k, s in zip(c["spatial"], c["kernel"], c["stride"]))
 
 
-@pytest.mark.parametrize("idx", range(len(PATCH_CONFIGS)),
-                         ids=[_cid(c) for c in PATCH_CONFIGS])
+@pytest.mark.parametrize("idx", range(len(PATCH_CONFIGS)), ids=[_cid(c) for c in PATCH_CONFIGS])
 def test_patch_route_matches_reference(idx):
     """1x1x1 (strided too) and patchify convolutions: routed to the patch set, whose forward and
     both gradients match the oracle in float32 and float64."""
@@ -226,14 +253,17 @@ def test_patch_route_half_precision():
         x, w, dy, _ = _data(c, 1000 + idx)
         x, w, dy = (np.array(mx.array(a, dtype=mx.float16).astype(mx.float32)) for a in (x, w, dy))
         args = (c["stride"], c["padding"], c["dilation"], c["groups"])
-        want = (ref.conv_forward(x, w, *args), ref.conv_input_grad(dy, w, c["spatial"], *args),
-                ref.conv_weight_grad(x, dy, c["kernel"], *args))
+        want = (
+            ref.conv_forward(x, w, *args),
+            ref.conv_input_grad(dy, w, c["spatial"], *args),
+            ref.conv_weight_grad(x, dy, c["kernel"], *args),
+        )
         for g, r in zip(_run(PATCH, c, x, w, dy, mx.float16), want):
             assert g.dtype == mx.float16 and _rel(g, r) <= 5e-3, _cid(c)
 
 
 def test_cpu_kernel_names(monkeypatch):
-    """"numpy" and "mlx" are the names; "native" (the old name of "numpy") warns once."""
+    """ "numpy" and "mlx" are the names; "native" (the old name of "numpy") warns once."""
     monkeypatch.setattr(D, "_warned_deprecated", False)
     with pytest.warns(FutureWarning, match="'numpy'"):
         B.set_cpu_kernels("native")
@@ -242,7 +272,7 @@ def test_cpu_kernel_names(monkeypatch):
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        B.set_cpu_kernels("native")                                # once per process
+        B.set_cpu_kernels("native")  # once per process
         monkeypatch.setenv("LUCID_CPU_KERNELS", " NumPy ")
         assert D._default_cpu_kernels() == "numpy"
     with pytest.raises(ValueError, match="'mlx' or 'numpy'"):

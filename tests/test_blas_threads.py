@@ -56,7 +56,7 @@ def test_a_big_gemm_leaves_the_setting_alone(fake):
 
 
 def test_a_users_own_limit_is_never_raised(fake):
-    fake.threads = 1                               # e.g. threadpoolctl's limit
+    fake.threads = 1  # e.g. threadpoolctl's limit
     with bt.gemm_threads(bt.MIN_WORK_TO_SPLIT * 10):
         assert fake.threads == 1
     assert fake.history == []
@@ -81,13 +81,16 @@ def test_matmul_sizes_its_gemm_by_its_work(fake, monkeypatch):
 
 
 def test_numpys_own_openblas_is_listed_first():
-    maps = ("7f00-7f01 r-xp 0 08:01 1 /usr/lib/x86_64-linux-gnu/libopenblas.so.0\n"
-            "7f02-7f03 r-xp 0 08:01 2 /venv/site-packages/numpy.libs/"
-            "libscipy_openblas64_-32a4b2a6.so\n"
-            "7f04-7f05 r-xp 0 08:01 3 /usr/lib/libc.so.6\n")
+    maps = (
+        "7f00-7f01 r-xp 0 08:01 1 /usr/lib/x86_64-linux-gnu/libopenblas.so.0\n"
+        "7f02-7f03 r-xp 0 08:01 2 /venv/site-packages/numpy.libs/"
+        "libscipy_openblas64_-32a4b2a6.so\n"
+        "7f04-7f05 r-xp 0 08:01 3 /usr/lib/libc.so.6\n"
+    )
     assert bt.loaded_openblas_paths(maps) == [
         "/venv/site-packages/numpy.libs/libscipy_openblas64_-32a4b2a6.so",
-        "/usr/lib/x86_64-linux-gnu/libopenblas.so.0"]
+        "/usr/lib/x86_64-linux-gnu/libopenblas.so.0",
+    ]
     assert bt.loaded_openblas_paths("7f04-7f05 r-xp 0 08:01 3 /usr/lib/libc.so.6\n") == []
 
 

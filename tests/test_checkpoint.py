@@ -47,14 +47,16 @@ def test_the_recompute_draws_the_forwards_dropout_mask():
 
 
 def test_gradcheck_through_a_checkpointed_function():
-    w = lucid.tensor(np.random.default_rng(2).standard_normal((3, 3)), dtype="float64",
-                     requires_grad=True)
+    w = lucid.tensor(
+        np.random.default_rng(2).standard_normal((3, 3)), dtype="float64", requires_grad=True
+    )
 
     def fn(x):
         return checkpoint(lambda t: F.softplus(t @ w), x)
 
-    x = lucid.tensor(np.random.default_rng(3).standard_normal((2, 3)), dtype="float64",
-                     requires_grad=True)
+    x = lucid.tensor(
+        np.random.default_rng(3).standard_normal((2, 3)), dtype="float64", requires_grad=True
+    )
     assert lucid.autograd.gradcheck(fn, [x])
 
 

@@ -32,7 +32,7 @@ def test_loaded_weights_do_not_alias_the_file(tmp_path):
     fresh.load_state_dict(lucid.load(path))
     raw = bytearray(path.read_bytes())
     n = int.from_bytes(raw[:8], "little")
-    raw[8 + n:] = b"\x7f" * (len(raw) - 8 - n)  # every data byte changes, in place
+    raw[8 + n :] = b"\x7f" * (len(raw) - 8 - n)  # every data byte changes, in place
     with open(path, "r+b") as f:
         f.write(raw)
     np.testing.assert_array_equal(fresh.weight.numpy(), before)
@@ -73,8 +73,9 @@ KILLED_SAVE = textwrap.dedent("""
 
 def kill_mid_save(path):
     env = dict(os.environ, PYTHONPATH=ROOT)
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_SAVE, str(path)], env=env,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_SAVE, str(path)], env=env, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout.readline().strip() == "writing"
     finally:

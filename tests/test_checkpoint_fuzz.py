@@ -20,10 +20,25 @@ from hypothesis import (  # noqa: E402
 import lucid  # noqa: E402
 from lucid import _backend as B  # noqa: E402
 
-FUZZ = settings(max_examples=150, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-DTYPES = ["float32", "float16", "bfloat16", "float64", "int8", "int16", "int32", "int64",
-          "uint8", "uint32", "bool"]
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+DTYPES = [
+    "float32",
+    "float16",
+    "bfloat16",
+    "float64",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint32",
+    "bool",
+]
 BITS = {"bfloat16": np.uint16, "bool": np.uint8}
 
 
@@ -38,17 +53,30 @@ def tensors(draw):
     bits = np.frombuffer(raw, dtype=bits_dtype).reshape(shape).copy()
     if name == "bool":
         bits = (bits & 1).astype(np.bool_)
-    return lucid.Tensor(B.from_element_bits(bits, name),
-                        requires_grad=draw(st.booleans()) and name.startswith(("float", "bf")))
+    return lucid.Tensor(
+        B.from_element_bits(bits, name),
+        requires_grad=draw(st.booleans()) and name.startswith(("float", "bf")),
+    )
 
 
 KEYS = st.text(min_size=0, max_size=8).filter(lambda k: k != "__metadata__")
-LEAVES = tensors() | st.integers(-2 ** 63, 2 ** 63) | st.floats() | st.text(max_size=5) | \
-    st.booleans() | st.none()
-STATES = st.recursive(LEAVES, lambda inner: st.lists(inner, max_size=3) |
-                      st.lists(inner, max_size=3).map(tuple) |
-                      st.dictionaries(KEYS | st.integers(-5, 5), inner, max_size=3),
-                      max_leaves=12)
+LEAVES = (
+    tensors()
+    | st.integers(-(2**63), 2**63)
+    | st.floats()
+    | st.text(max_size=5)
+    | st.booleans()
+    | st.none()
+)
+STATES = st.recursive(
+    LEAVES,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.lists(inner, max_size=3).map(tuple)
+        | st.dictionaries(KEYS | st.integers(-5, 5), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
 
 
 def assert_same(a, b):
@@ -84,10 +112,19 @@ def valid_file():
     """A small real checkpoint holding several dtypes and nested structure."""
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "v.safetensors")
-        lucid.save({"model": {"w": lucid.arange(6).reshape(2, 3).astype("float32"),
-                              "b": lucid.tensor([1, 2], dtype="int32")},
-                    "h": lucid.tensor([1.5], dtype="bfloat16"), "mask": lucid.tensor([True]),
-                    "epoch": 3, "betas": (0.9, 0.999)}, path)
+        lucid.save(
+            {
+                "model": {
+                    "w": lucid.arange(6).reshape(2, 3).astype("float32"),
+                    "b": lucid.tensor([1, 2], dtype="int32"),
+                },
+                "h": lucid.tensor([1.5], dtype="bfloat16"),
+                "mask": lucid.tensor([True]),
+                "epoch": 3,
+                "betas": (0.9, 0.999),
+            },
+            path,
+        )
         with open(path, "rb") as f:
             return f.read()
 
@@ -104,8 +141,9 @@ def load_bytes(data: bytes):
 
 
 @FUZZ
-@given(st.lists(st.tuples(st.integers(0, len(VALID) - 1), st.integers(0, 255)),
-                min_size=1, max_size=4))
+@given(
+    st.lists(st.tuples(st.integers(0, len(VALID) - 1), st.integers(0, 255)), min_size=1, max_size=4)
+)
 def test_byte_mutations_load_or_raise_value_error(edits):
     data = bytearray(VALID)
     for position, value in edits:
@@ -126,14 +164,26 @@ def test_truncations_and_extensions_raise_value_error(cut, extra):
             load_bytes(VALID + extra)
 
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers(-2 ** 70, 2 ** 70) |
-                    st.floats(allow_nan=False) | st.text(max_size=6) |
-                    st.sampled_from(["F32", "BF16", "U16", "__metadata__", "data_offsets"]),
-                    lambda inner: st.lists(inner, max_size=4) |
-                    st.dictionaries(st.sampled_from(["w", "dtype", "shape", "data_offsets",
-                                                     "__metadata__", "format", "structure"]) |
-                                    st.text(max_size=4), inner, max_size=4),
-                    max_leaves=20)
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=6)
+    | st.sampled_from(["F32", "BF16", "U16", "__metadata__", "data_offsets"]),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                ["w", "dtype", "shape", "data_offsets", "__metadata__", "format", "structure"]
+            )
+            | st.text(max_size=4),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=20,
+)
 
 
 @FUZZ

@@ -16,9 +16,15 @@ from lucid._backend import runtime
 
 def _setup(optimizer="adam", dropout=0.0):
     lucid.random.seed(0)
-    model = nn.Sequential(nn.Conv3d(1, 4, 3, padding=1, bias=False), nn.BatchNorm3d(4),
-                          nn.ReLU(), nn.Dropout(dropout), nn.AdaptiveAvgPool3d(1), nn.Flatten(),
-                          nn.Linear(4, 3))
+    model = nn.Sequential(
+        nn.Conv3d(1, 4, 3, padding=1, bias=False),
+        nn.BatchNorm3d(4),
+        nn.ReLU(),
+        nn.Dropout(dropout),
+        nn.AdaptiveAvgPool3d(1),
+        nn.Flatten(),
+        nn.Linear(4, 3),
+    )
     if optimizer == "adam":
         opt = lucid.optim.Adam(model.parameters(), lr=1e-2, weight_decay=1e-3)
     else:
@@ -175,5 +181,6 @@ def test_state_is_found_on_a_bound_method():
         fn(x)
     assert fn.traces == 1
     # three SGD steps of d(sum(xw + b))/dw = sum of x's rows
-    np.testing.assert_allclose(trainer.model.weight.numpy(),
-                               before - 0.3 * x.numpy().sum(axis=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        trainer.model.weight.numpy(), before - 0.3 * x.numpy().sum(axis=0), rtol=1e-5, atol=1e-6
+    )

@@ -11,6 +11,7 @@ from lucid.datasets import MOTION_NAMES, SHAPE_NAMES, make_motion_clips, make_sh
 # Small NumPy classifiers / features used as probes
 # ---------------------------------------------------------------------------------------
 
+
 def nearest_centroid_acc(f_train, y_train, f_test, y_test):
     """Accuracy of a nearest-centroid classifier on standardised features."""
     f_train = np.asarray(f_train, np.float64).reshape(len(f_train), -1)
@@ -43,9 +44,9 @@ def shape_features(vols):
     rel = grid[None] - mu[:, None]
     cov = np.einsum("nv,nvi,nvj->nij", w, rel, rel) / vol[:, None, None]
     eig = np.linalg.eigvalsh(cov) / vol[:, None] ** (2.0 / 3.0)
-    r2 = (rel ** 2).sum(-1)
-    m2, m4 = (w * r2).sum(1) / vol, (w * r2 ** 2).sum(1) / vol
-    return np.column_stack([eig, m4 / m2 ** 2, np.log(vol)])
+    r2 = (rel**2).sum(-1)
+    m2, m4 = (w * r2).sum(1) / vol, (w * r2**2).sum(1) / vol
+    return np.column_stack([eig, m4 / m2**2, np.log(vol)])
 
 
 def flow_features(clips):
@@ -57,14 +58,16 @@ def flow_features(clips):
     m = 0.5 * (f[:, 1:] + f[:, :-1])
     ix = 0.5 * (np.roll(m, -1, -1) - np.roll(m, 1, -1))
     iy = 0.5 * (np.roll(m, -1, -2) - np.roll(m, 1, -2))
-    g = (ix ** 2 + iy ** 2).sum((1, 2, 3))
-    return np.column_stack([(it * ix).sum((1, 2, 3)) / g, (it * iy).sum((1, 2, 3)) / g,
-                            (it ** 2).sum((1, 2, 3)) / g])
+    g = (ix**2 + iy**2).sum((1, 2, 3))
+    return np.column_stack(
+        [(it * ix).sum((1, 2, 3)) / g, (it * iy).sum((1, 2, 3)) / g, (it**2).sum((1, 2, 3)) / g]
+    )
 
 
 # ---------------------------------------------------------------------------------------
 # shapes3d
 # ---------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("make, n", [(make_shapes3d, 40), (make_motion_clips, 30)])
 def test_same_seed_same_data_other_seed_other_data(make, n):
@@ -106,8 +109,11 @@ def test_shapes3d_value_ranges():
     assert np.all(clean.max(axis=(1, 2, 3, 4)) == 1.0)
     assert np.all(((clean > 0) & (clean < 1)).any(axis=(1, 2, 3, 4)))
     # the shape, including its half-voxel soft edge, stays inside the grid
-    faces = [clean[:, :, i] for i in (0, -1)] + [clean[:, :, :, i] for i in (0, -1)] \
+    faces = (
+        [clean[:, :, i] for i in (0, -1)]
+        + [clean[:, :, :, i] for i in (0, -1)]
         + [clean[..., i] for i in (0, -1)]
+    )
     assert max(float(np.abs(f).max()) for f in faces) == 0.0
     resid = noisy - clean
     assert abs(float(resid.std()) - 0.1) < 0.005 and abs(float(resid.mean())) < 0.005
@@ -145,6 +151,7 @@ def test_shapes3d_separable_by_shape_not_by_volume():
 # ---------------------------------------------------------------------------------------
 # motion clips
 # ---------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("n,frames,size", [(23, 8, 16), (11, 4, 12), (0, 8, 16)])
 def test_motion_shapes_dtypes_balance(n, frames, size):
@@ -204,8 +211,9 @@ def test_motion_single_frame_is_uninformative_but_differences_are():
     spec = lambda x: np.abs(np.fft.fft2(x[:, 0, 0].astype(np.float64)))
     assert nearest_centroid_acc(spec(xtr), ytr, spec(xte), yte) < chance + 0.08
     # frame 0 brightness statistics are class-independent too
-    stats = lambda x: np.column_stack([x[:, 0, 0].sum((1, 2)), x[:, 0, 0].max((1, 2)),
-                                       (x[:, 0, 0] ** 2).sum((1, 2))])
+    stats = lambda x: np.column_stack(
+        [x[:, 0, 0].sum((1, 2)), x[:, 0, 0].max((1, 2)), (x[:, 0, 0] ** 2).sum((1, 2))]
+    )
     assert nearest_centroid_acc(stats(xtr), ytr, stats(xte), yte) < chance + 0.08
     # frame differences: far above chance
     assert nearest_centroid_acc(flow_features(xtr), ytr, flow_features(xte), yte) > 0.9

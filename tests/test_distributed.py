@@ -40,8 +40,14 @@ def make_data():
 
 
 def make_model(norm):
-    return nn.Sequential(nn.Conv3d(1, 2, 3, padding=1), norm(2), nn.ReLU(), nn.MaxPool3d(2),
-                         nn.Flatten(), nn.Linear(16, CLASSES))
+    return nn.Sequential(
+        nn.Conv3d(1, 2, 3, padding=1),
+        norm(2),
+        nn.ReLU(),
+        nn.MaxPool3d(2),
+        nn.Flatten(),
+        nn.Linear(16, CLASSES),
+    )
 
 
 def params_np(model):
@@ -70,8 +76,9 @@ def worker(out_dir):
     opt = optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WD)
     sampler = dist.DistributedSampler(N_SAMPLES, shuffle=True, seed=3)
     sampler.set_epoch(1)
-    loader = DataLoader(TensorDataset(x, y, np.arange(N_SAMPLES)), batch_size=PER_RANK_BATCH,
-                        sampler=sampler)
+    loader = DataLoader(
+        TensorDataset(x, y, np.arange(N_SAMPLES)), batch_size=PER_RANK_BATCH, sampler=sampler
+    )
     loss_fn = nn.CrossEntropyLoss()
     batches, collectives = [], []
     for xb, yb, ib in loader:
@@ -82,10 +89,12 @@ def worker(out_dir):
         collectives.append(calls["n"] - start)
         opt.step()
         batches.append(ib.numpy())
-    expected_buckets = len(plan_buckets([p.data for p in model.parameters()], 1e-4 * 2 ** 20))
+    expected_buckets = len(plan_buckets([p.data for p in model.parameters()], 1e-4 * 2**20))
     # a gradient present on rank 1 only is averaged with rank 0's zero; none anywhere stays None
-    only1, unused = lucid.tensor([1.0, 2.0], requires_grad=True), \
-        lucid.tensor([3.0], requires_grad=True)
+    only1, unused = (
+        lucid.tensor([1.0, 2.0], requires_grad=True),
+        lucid.tensor([3.0], requires_grad=True),
+    )
     if rank == 1:
         (only1 * lucid.tensor([4.0, 6.0])).sum().backward()
     start = calls["n"]
@@ -101,22 +110,31 @@ def worker(out_dir):
     path = os.path.join(out_dir, "ckpt.safetensors")
     dist.save_on_rank0({"model": model.state_dict(), "step": len(batches)}, path)
     ckpt = lucid.load(path)
-    ckpt_diff = max(float(np.abs(ckpt["model"][k].numpy() - v).max())
-                    for k, v in params_np(model).items())
-    np.savez(os.path.join(out_dir, f"rank{rank}.npz"),
-             world=world, batches=np.concatenate(batches), sizes=[len(b) for b in batches],
-             collectives=np.array(collectives),
-             expected_buckets=expected_buckets, one_call=one_call, mismatch=mismatch,
-             only1=only1.grad.numpy(), unused_none=unused.grad is None, ckpt_diff=ckpt_diff,
-             ckpt_step=ckpt["step"],
-             sum=dist.all_reduce(lucid.tensor([rank + 1.0, 10.0])).numpy(),
-             mean=dist.all_reduce(lucid.tensor([rank + 1.0, 10.0]), op="mean").numpy(),
-             max=dist.all_reduce(lucid.tensor([rank, -rank], dtype="int64"), op="max").numpy(),
-             gather=dist.all_gather(lucid.tensor([[rank * 1.0]])).numpy(),
-             bcast=dist.broadcast(lucid.tensor([rank + 7.0]), root=1).numpy(),
-             **{"before." + k: v for k, v in before.items()},
-             **{"init." + k: v for k, v in init.items()},
-             **{"final." + k: v for k, v in params_np(model).items()})
+    ckpt_diff = max(
+        float(np.abs(ckpt["model"][k].numpy() - v).max()) for k, v in params_np(model).items()
+    )
+    np.savez(
+        os.path.join(out_dir, f"rank{rank}.npz"),
+        world=world,
+        batches=np.concatenate(batches),
+        sizes=[len(b) for b in batches],
+        collectives=np.array(collectives),
+        expected_buckets=expected_buckets,
+        one_call=one_call,
+        mismatch=mismatch,
+        only1=only1.grad.numpy(),
+        unused_none=unused.grad is None,
+        ckpt_diff=ckpt_diff,
+        ckpt_step=ckpt["step"],
+        sum=dist.all_reduce(lucid.tensor([rank + 1.0, 10.0])).numpy(),
+        mean=dist.all_reduce(lucid.tensor([rank + 1.0, 10.0]), op="mean").numpy(),
+        max=dist.all_reduce(lucid.tensor([rank, -rank], dtype="int64"), op="max").numpy(),
+        gather=dist.all_gather(lucid.tensor([[rank * 1.0]])).numpy(),
+        bcast=dist.broadcast(lucid.tensor([rank + 7.0]), root=1).numpy(),
+        **{"before." + k: v for k, v in before.items()},
+        **{"init." + k: v for k, v in init.items()},
+        **{"final." + k: v for k, v in params_np(model).items()},
+    )
 
 
 # ----------------------------------------------------------------------------- two ranks
@@ -134,10 +152,17 @@ def _run_two_ranks(out_dir, timeout=60):
     hostfile = out_dir / "hosts.json"
     hostfile.write_text(json.dumps([[f"127.0.0.1:{p}"] for p in _free_ports(2)]))
     env = dict(os.environ, MLX_HOSTFILE=str(hostfile), PYTHONPATH=REPO)
-    procs = [subprocess.Popen([sys.executable, os.path.abspath(__file__), "--worker",
-                               str(out_dir)], env=dict(env, MLX_RANK=str(r)), cwd=REPO,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for r in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), "--worker", str(out_dir)],
+            env=dict(env, MLX_RANK=str(r)),
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for r in range(2)
+    ]
     deadline, logs = time.monotonic() + timeout, []
     try:
         for p in procs:
@@ -163,7 +188,7 @@ def two_ranks(tmp_path_factory):
 
 
 def _group(res, prefix):
-    return {k[len(prefix):]: v for k, v in res.items() if k.startswith(prefix)}
+    return {k[len(prefix) :]: v for k, v in res.items() if k.startswith(prefix)}
 
 
 def test_two_ranks_match_single_process_sgd_on_the_concatenated_batches(two_ranks):
@@ -192,8 +217,9 @@ def test_two_ranks_match_single_process_sgd_on_the_concatenated_batches(two_rank
         opt.step()
     for k, want in params_np(ref).items():
         for r, res in enumerate((r0, r1)):
-            np.testing.assert_allclose(res["final." + k], want, rtol=1e-4, atol=1e-5,
-                                       err_msg=f"rank {r}: {k}")
+            np.testing.assert_allclose(
+                res["final." + k], want, rtol=1e-4, atol=1e-5, err_msg=f"rank {r}: {k}"
+            )
     assert int(r0["final.1.num_batches_tracked"]) == 3
 
 
@@ -218,11 +244,27 @@ def test_mlx_launch_starts_two_connected_ranks():
     if not os.path.exists(launcher) or not BD.is_available("ring"):
         pytest.skip("mlx.launch or MLX's ring backend is not available here")
     port = _free_ports(1)[0]  # the launcher listens on port and port + 1
-    proc = subprocess.Popen([launcher, "-n", "2", "--backend", "ring", "-p", str(port),
-                             "--python", sys.executable, os.path.abspath(__file__),
-                             "--launch-check"], cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            launcher,
+            "-n",
+            "2",
+            "--backend",
+            "ring",
+            "-p",
+            str(port),
+            "--python",
+            sys.executable,
+            os.path.abspath(__file__),
+            "--launch-check",
+        ],
+        cwd=REPO,
+        env=dict(os.environ, PYTHONPATH=REPO),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         out, _ = proc.communicate(timeout=60)
     except subprocess.TimeoutExpired:
@@ -282,8 +324,9 @@ def test_sync_batchnorm_single_process_matches_batchnorm3d():
         for a, b in zip(*outs):
             np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)
     for name in ("running_mean", "running_var", "num_batches_tracked"):
-        np.testing.assert_allclose(getattr(sbn, name).numpy(), getattr(ref, name).numpy(),
-                                   rtol=1e-6)
+        np.testing.assert_allclose(
+            getattr(sbn, name).numpy(), getattr(ref, name).numpy(), rtol=1e-6
+        )
     ref.eval(), sbn.eval()
     x = lucid.tensor(xs[0])
     np.testing.assert_allclose(sbn(x).numpy(), ref(x).numpy(), rtol=1e-6, atol=1e-6)
@@ -292,13 +335,16 @@ def test_sync_batchnorm_single_process_matches_batchnorm3d():
 def test_sync_standardize_gradcheck_and_values():
     x = np.random.default_rng(1).standard_normal((3, 2, 4)) * 3 + 2
     y, mean, var, count = sync_standardize(lucid.tensor(x, dtype="float64"), 1e-5)
-    want = (x - x.mean(axis=(0, 2), keepdims=True)) / np.sqrt(x.var(axis=(0, 2), keepdims=True)
-                                                                + 1e-5)
+    want = (x - x.mean(axis=(0, 2), keepdims=True)) / np.sqrt(
+        x.var(axis=(0, 2), keepdims=True) + 1e-5
+    )
     np.testing.assert_allclose(y.numpy(), want, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(np.array(var), x.var(axis=(0, 2)), rtol=1e-12)
     assert count == 12
-    assert gradcheck(lambda t: sync_standardize(t, 1e-5)[0],
-                     [lucid.tensor(x, dtype="float64", requires_grad=True)])
+    assert gradcheck(
+        lambda t: sync_standardize(t, 1e-5)[0],
+        [lucid.tensor(x, dtype="float64", requires_grad=True)],
+    )
     with pytest.raises(ValueError, match="more than 1 value"):
         sync_standardize(lucid.tensor(np.ones((1, 2))), 1e-5)
 
@@ -310,11 +356,20 @@ def test_convert_sync_batchnorm_keeps_parameters_and_buffers():
     assert out is model and isinstance(model[1], dist.SyncBatchNorm)
     assert isinstance(model[2][0], dist.SyncBatchNorm)
     assert model[1].weight is w and model[1].running_mean is rm
-    assert list(model.state_dict()) == ["0.weight", "0.bias", "1.weight", "1.bias",
-                                        "1.running_mean", "1.running_var",
-                                        "1.num_batches_tracked", "2.0.weight", "2.0.bias",
-                                        "2.0.running_mean", "2.0.running_var",
-                                        "2.0.num_batches_tracked"]
+    assert list(model.state_dict()) == [
+        "0.weight",
+        "0.bias",
+        "1.weight",
+        "1.bias",
+        "1.running_mean",
+        "1.running_var",
+        "1.num_batches_tracked",
+        "2.0.weight",
+        "2.0.bias",
+        "2.0.running_mean",
+        "2.0.running_var",
+        "2.0.num_batches_tracked",
+    ]
     with pytest.raises(ValueError, match="channels"):
         model[1](lucid.ones(2, 3, 2, 2, 2))
 
@@ -331,8 +386,10 @@ def test_plan_buckets_groups_by_dtype_in_order_under_the_cap():
 @pytest.mark.parametrize("replicas", [1, 2, 3, 4])
 def test_distributed_sampler_shards(n, replicas):
     for drop_last in (False, True):
-        shards = [list(dist.DistributedSampler(n, replicas, r, seed=5, drop_last=drop_last))
-                  for r in range(replicas)]
+        shards = [
+            list(dist.DistributedSampler(n, replicas, r, seed=5, drop_last=drop_last))
+            for r in range(replicas)
+        ]
         lengths = {len(s) for s in shards}
         assert len(lengths) == 1, "every rank must step the same number of times"
         per = n // replicas if drop_last else -(-n // replicas)

@@ -18,27 +18,65 @@ import lucid.nn.functional as LF
 # (id, factory(nn), input shape, expected output shape, train mode)
 LAYER_CASES = [
     ("conv1d", lambda nn: nn.Conv1d(3, 4, 3), (0, 3, 7), (0, 4, 5), True),
-    ("conv1d_stride_dil", lambda nn: nn.Conv1d(4, 6, 3, stride=2, dilation=2, padding=1, groups=2),
-     (0, 4, 9), (0, 6, 4), True),
+    (
+        "conv1d_stride_dil",
+        lambda nn: nn.Conv1d(4, 6, 3, stride=2, dilation=2, padding=1, groups=2),
+        (0, 4, 9),
+        (0, 6, 4),
+        True,
+    ),
     ("conv2d", lambda nn: nn.Conv2d(3, 4, 3, padding=1), (0, 3, 5, 5), (0, 4, 5, 5), True),
-    ("conv2d_depthwise", lambda nn: nn.Conv2d(4, 8, 3, groups=4, stride=2), (0, 4, 7, 6),
-     (0, 8, 3, 2), True),
-    ("conv2d_same", lambda nn: nn.Conv2d(2, 3, (3, 2), padding="same", dilation=2), (0, 2, 5, 4),
-     (0, 3, 5, 4), True),
-    ("conv2d_reflect", lambda nn: nn.Conv2d(2, 3, 3, padding=1, padding_mode="reflect"),
-     (0, 2, 4, 4), (0, 3, 4, 4), True),
+    (
+        "conv2d_depthwise",
+        lambda nn: nn.Conv2d(4, 8, 3, groups=4, stride=2),
+        (0, 4, 7, 6),
+        (0, 8, 3, 2),
+        True,
+    ),
+    (
+        "conv2d_same",
+        lambda nn: nn.Conv2d(2, 3, (3, 2), padding="same", dilation=2),
+        (0, 2, 5, 4),
+        (0, 3, 5, 4),
+        True,
+    ),
+    (
+        "conv2d_reflect",
+        lambda nn: nn.Conv2d(2, 3, 3, padding=1, padding_mode="reflect"),
+        (0, 2, 4, 4),
+        (0, 3, 4, 4),
+        True,
+    ),
     ("conv3d", lambda nn: nn.Conv3d(2, 4, (1, 2, 3)), (0, 2, 3, 4, 5), (0, 4, 3, 3, 3), True),
-    ("conv3d_groups", lambda nn: nn.Conv3d(4, 4, 3, groups=2, stride=(1, 2, 2), padding=1),
-     (0, 4, 3, 4, 5), (0, 4, 3, 2, 3), True),
+    (
+        "conv3d_groups",
+        lambda nn: nn.Conv3d(4, 4, 3, groups=2, stride=(1, 2, 2), padding=1),
+        (0, 4, 3, 4, 5),
+        (0, 4, 3, 2, 3),
+        True,
+    ),
     ("conv_t1d", lambda nn: nn.ConvTranspose1d(3, 4, 3, stride=2), (0, 3, 5), (0, 4, 11), True),
-    ("conv_t2d_groups", lambda nn: nn.ConvTranspose2d(4, 6, 3, stride=2, groups=2,
-                                                      output_padding=1, dilation=1),
-     (0, 4, 3, 4), (0, 6, 8, 10), True),
-    ("conv_t2d_depthwise", lambda nn: nn.ConvTranspose2d(3, 3, 2, groups=3, dilation=2),
-     (0, 3, 4, 4), (0, 3, 6, 6), True),
-    ("conv_t3d",
-     lambda nn: nn.ConvTranspose3d(2, 3, (2, 1, 3), stride=(2, 1, 1), padding=(0, 0, 1)),
-     (0, 2, 2, 3, 4), (0, 3, 4, 3, 4), True),
+    (
+        "conv_t2d_groups",
+        lambda nn: nn.ConvTranspose2d(4, 6, 3, stride=2, groups=2, output_padding=1, dilation=1),
+        (0, 4, 3, 4),
+        (0, 6, 8, 10),
+        True,
+    ),
+    (
+        "conv_t2d_depthwise",
+        lambda nn: nn.ConvTranspose2d(3, 3, 2, groups=3, dilation=2),
+        (0, 3, 4, 4),
+        (0, 3, 6, 6),
+        True,
+    ),
+    (
+        "conv_t3d",
+        lambda nn: nn.ConvTranspose3d(2, 3, (2, 1, 3), stride=(2, 1, 1), padding=(0, 0, 1)),
+        (0, 2, 2, 3, 4),
+        (0, 3, 4, 3, 4),
+        True,
+    ),
     ("linear", lambda nn: nn.Linear(5, 3), (0, 5), (0, 3), True),
     ("linear_3d", lambda nn: nn.Linear(5, 3), (2, 0, 5), (2, 0, 3), True),
     ("linear_no_bias", lambda nn: nn.Linear(5, 3, bias=False), (0, 5), (0, 3), True),
@@ -48,21 +86,41 @@ LAYER_CASES = [
     ("dropout3d", lambda nn: nn.Dropout3d(0.5), (0, 3, 2, 2, 2), (0, 3, 2, 2, 2), True),
     ("alpha_dropout", lambda nn: nn.AlphaDropout(0.5), (0, 3), (0, 3), True),
     ("maxpool1d", lambda nn: nn.MaxPool1d(2), (0, 3, 5), (0, 3, 2), True),
-    ("maxpool2d", lambda nn: nn.MaxPool2d(3, stride=2, padding=1, dilation=1, ceil_mode=True),
-     (0, 3, 6, 5), (0, 3, 4, 3), True),
+    (
+        "maxpool2d",
+        lambda nn: nn.MaxPool2d(3, stride=2, padding=1, dilation=1, ceil_mode=True),
+        (0, 3, 6, 5),
+        (0, 3, 4, 3),
+        True,
+    ),
     ("maxpool3d", lambda nn: nn.MaxPool3d(2), (0, 2, 4, 4, 4), (0, 2, 2, 2, 2), True),
     ("avgpool1d", lambda nn: nn.AvgPool1d(3, stride=1, padding=1), (0, 3, 5), (0, 3, 5), True),
-    ("avgpool2d", lambda nn: nn.AvgPool2d(2, count_include_pad=False, padding=1), (0, 3, 4, 4),
-     (0, 3, 3, 3), True),
-    ("avgpool3d", lambda nn: nn.AvgPool3d(2, ceil_mode=True), (0, 2, 3, 3, 3), (0, 2, 2, 2, 2),
-     True),
+    (
+        "avgpool2d",
+        lambda nn: nn.AvgPool2d(2, count_include_pad=False, padding=1),
+        (0, 3, 4, 4),
+        (0, 3, 3, 3),
+        True,
+    ),
+    (
+        "avgpool3d",
+        lambda nn: nn.AvgPool3d(2, ceil_mode=True),
+        (0, 2, 3, 3, 3),
+        (0, 2, 2, 2, 2),
+        True,
+    ),
     ("adaptive_avg1d", lambda nn: nn.AdaptiveAvgPool1d(2), (0, 3, 5), (0, 3, 2), True),
     ("adaptive_avg2d", lambda nn: nn.AdaptiveAvgPool2d((2, 3)), (0, 3, 5, 5), (0, 3, 2, 3), True),
     ("adaptive_avg3d", lambda nn: nn.AdaptiveAvgPool3d(1), (0, 3, 2, 3, 4), (0, 3, 1, 1, 1), True),
     ("adaptive_max1d", lambda nn: nn.AdaptiveMaxPool1d(2), (0, 3, 5), (0, 3, 2), True),
     ("adaptive_max2d", lambda nn: nn.AdaptiveMaxPool2d(3), (0, 3, 5, 4), (0, 3, 3, 3), True),
-    ("adaptive_max3d", lambda nn: nn.AdaptiveMaxPool3d((1, 2, 2)), (0, 3, 2, 3, 4),
-     (0, 3, 1, 2, 2), True),
+    (
+        "adaptive_max3d",
+        lambda nn: nn.AdaptiveMaxPool3d((1, 2, 2)),
+        (0, 3, 2, 3, 4),
+        (0, 3, 1, 2, 2),
+        True,
+    ),
     ("lppool1d", lambda nn: nn.LPPool1d(2, 2), (0, 3, 5), (0, 3, 2), True),
     ("lppool2d", lambda nn: nn.LPPool2d(3, 2), (0, 3, 4, 4), (0, 3, 2, 2), True),
     ("lppool3d", lambda nn: nn.LPPool3d(1, 2), (0, 3, 2, 2, 2), (0, 3, 1, 1, 1), True),
@@ -73,30 +131,64 @@ LAYER_CASES = [
     # num_batches_tracked still counts the step.
     ("batchnorm1d_train", lambda nn: nn.BatchNorm1d(3), (0, 3), (0, 3), True),
     ("batchnorm2d_train", lambda nn: nn.BatchNorm2d(3), (0, 3, 4, 4), (0, 3, 4, 4), True),
-    ("batchnorm3d_train", lambda nn: nn.BatchNorm3d(3, momentum=None), (0, 3, 2, 2, 2),
-     (0, 3, 2, 2, 2), True),
+    (
+        "batchnorm3d_train",
+        lambda nn: nn.BatchNorm3d(3, momentum=None),
+        (0, 3, 2, 2, 2),
+        (0, 3, 2, 2, 2),
+        True,
+    ),
     ("groupnorm", lambda nn: nn.GroupNorm(2, 4), (0, 4, 3), (0, 4, 3), True),
     ("layernorm", lambda nn: nn.LayerNorm(4), (0, 3, 4), (0, 3, 4), True),
     ("layernorm_2d", lambda nn: nn.LayerNorm((3, 4)), (0, 3, 4), (0, 3, 4), True),
     ("instancenorm1d", lambda nn: nn.InstanceNorm1d(3, affine=True), (0, 3, 5), (0, 3, 5), True),
-    ("instancenorm2d", lambda nn: nn.InstanceNorm2d(3, track_running_stats=True), (0, 3, 4, 4),
-     (0, 3, 4, 4), False),
+    (
+        "instancenorm2d",
+        lambda nn: nn.InstanceNorm2d(3, track_running_stats=True),
+        (0, 3, 4, 4),
+        (0, 3, 4, 4),
+        False,
+    ),
     ("instancenorm3d", lambda nn: nn.InstanceNorm3d(3), (0, 3, 2, 2, 2), (0, 3, 2, 2, 2), True),
-    ("instancenorm2d_train_stats",
-     lambda nn: nn.InstanceNorm2d(3, affine=True, track_running_stats=True), (0, 3, 4, 4),
-     (0, 3, 4, 4), True),
+    (
+        "instancenorm2d_train_stats",
+        lambda nn: nn.InstanceNorm2d(3, affine=True, track_running_stats=True),
+        (0, 3, 4, 4),
+        (0, 3, 4, 4),
+        True,
+    ),
     ("rmsnorm", lambda nn: nn.RMSNorm(4), (0, 4), (0, 4), True),
     ("rmsnorm_3d", lambda nn: nn.RMSNorm([4]), (2, 0, 4), (2, 0, 4), True),
     ("local_response_norm", lambda nn: nn.LocalResponseNorm(3), (0, 4, 3, 3), (0, 4, 3, 3), True),
     ("upsample_nearest", lambda nn: nn.Upsample(scale_factor=2), (0, 2, 3, 3), (0, 2, 6, 6), True),
-    ("upsample_nearest_exact", lambda nn: nn.Upsample(size=(5, 4), mode="nearest-exact"),
-     (0, 2, 3, 3), (0, 2, 5, 4), True),
-    ("upsample_linear", lambda nn: nn.Upsample(scale_factor=2, mode="linear"), (0, 2, 3),
-     (0, 2, 6), True),
-    ("upsample_bilinear", lambda nn: nn.Upsample(size=5, mode="bilinear", align_corners=True),
-     (0, 2, 3, 3), (0, 2, 5, 5), True),
-    ("upsample_trilinear", lambda nn: nn.Upsample(scale_factor=(1, 2, 2), mode="trilinear"),
-     (0, 2, 2, 3, 3), (0, 2, 2, 6, 6), True),
+    (
+        "upsample_nearest_exact",
+        lambda nn: nn.Upsample(size=(5, 4), mode="nearest-exact"),
+        (0, 2, 3, 3),
+        (0, 2, 5, 4),
+        True,
+    ),
+    (
+        "upsample_linear",
+        lambda nn: nn.Upsample(scale_factor=2, mode="linear"),
+        (0, 2, 3),
+        (0, 2, 6),
+        True,
+    ),
+    (
+        "upsample_bilinear",
+        lambda nn: nn.Upsample(size=5, mode="bilinear", align_corners=True),
+        (0, 2, 3, 3),
+        (0, 2, 5, 5),
+        True,
+    ),
+    (
+        "upsample_trilinear",
+        lambda nn: nn.Upsample(scale_factor=(1, 2, 2), mode="trilinear"),
+        (0, 2, 2, 3, 3),
+        (0, 2, 2, 6, 6),
+        True,
+    ),
     ("flatten", lambda nn: nn.Flatten(), (0, 3, 4), (0, 12), True),
     ("flatten_zero_dim", lambda nn: nn.Flatten(), (2, 0, 4), (2, 0), True),
     ("unflatten", lambda nn: nn.Unflatten(1, (3, 4)), (0, 12), (0, 3, 4), True),
@@ -104,14 +196,35 @@ LAYER_CASES = [
 ]
 
 ACTIVATIONS = [
-    ("ReLU", ()), ("ReLU6", ()), ("LeakyReLU", (0.1,)), ("ELU", ()), ("CELU", ()), ("SELU", ()),
-    ("GELU", ()), ("SiLU", ()), ("Mish", ()), ("Sigmoid", ()), ("Tanh", ()), ("Softplus", ()),
-    ("Softsign", ()), ("Tanhshrink", ()), ("Hardtanh", ()), ("Hardsigmoid", ()),
-    ("Hardswish", ()), ("Hardshrink", ()), ("Softshrink", ()), ("LogSigmoid", ()),
-    ("Threshold", (0.1, 20.0)), ("PReLU", ()), ("Softmax", (1,)), ("LogSoftmax", (1,)),
-    ("Softmin", (1,)), ("GLU", (1,)),
+    ("ReLU", ()),
+    ("ReLU6", ()),
+    ("LeakyReLU", (0.1,)),
+    ("ELU", ()),
+    ("CELU", ()),
+    ("SELU", ()),
+    ("GELU", ()),
+    ("SiLU", ()),
+    ("Mish", ()),
+    ("Sigmoid", ()),
+    ("Tanh", ()),
+    ("Softplus", ()),
+    ("Softsign", ()),
+    ("Tanhshrink", ()),
+    ("Hardtanh", ()),
+    ("Hardsigmoid", ()),
+    ("Hardswish", ()),
+    ("Hardshrink", ()),
+    ("Softshrink", ()),
+    ("LogSigmoid", ()),
+    ("Threshold", (0.1, 20.0)),
+    ("PReLU", ()),
+    ("Softmax", (1,)),
+    ("LogSoftmax", (1,)),
+    ("Softmin", (1,)),
+    ("GLU", (1,)),
 ]
 for _name, _args in ACTIVATIONS:
+
     def _make(nn, n=_name, a=_args):
         return getattr(nn, n)(*a)
 
@@ -196,14 +309,20 @@ REFUSED_CASES = [
     ("batchnorm1d_train_one_value", lambda nn: nn.BatchNorm1d(3), (1, 3)),
     ("conv2d_kernel_bigger_than_empty", lambda nn: nn.Conv2d(3, 2, 3), (2, 3, 0, 4)),
     ("conv2d_zero_width_1x1", lambda nn: nn.Conv2d(3, 2, 1), (2, 3, 0, 4)),
-    ("conv3d_zero_depth_padded", lambda nn: nn.Conv3d(2, 2, (1, 3, 3), padding=(0, 1, 1)),
-     (1, 2, 0, 3, 3)),
+    (
+        "conv3d_zero_depth_padded",
+        lambda nn: nn.Conv3d(2, 2, (1, 3, 3), padding=(0, 1, 1)),
+        (1, 2, 0, 3, 3),
+    ),
     ("conv1d_zero_len_padded", lambda nn: nn.Conv1d(2, 2, 1, padding=1), (1, 2, 0)),
     ("conv_t2d_zero_height", lambda nn: nn.ConvTranspose2d(2, 3, 1), (1, 2, 0, 3)),
     ("conv_t1d_zero_len", lambda nn: nn.ConvTranspose1d(2, 2, 3), (1, 2, 0)),
     ("upsample_zero_w", lambda nn: nn.Upsample(scale_factor=2), (1, 2, 3, 0)),
-    ("upsample_bilinear_zero_w", lambda nn: nn.Upsample(size=(4, 4), mode="bilinear"),
-     (1, 2, 3, 0)),
+    (
+        "upsample_bilinear_zero_w",
+        lambda nn: nn.Upsample(size=(4, 4), mode="bilinear"),
+        (1, 2, 3, 0),
+    ),
     ("maxpool2d_zero_h", lambda nn: nn.MaxPool2d(1), (1, 2, 0, 4)),
     ("avgpool2d_zero_h", lambda nn: nn.AvgPool2d(1), (1, 2, 0, 4)),
     ("adaptive_avg1d_zero_len", lambda nn: nn.AdaptiveAvgPool1d(2), (2, 3, 0)),
@@ -244,8 +363,17 @@ def test_embedding_of_no_ids(ids_shape):
     assert not np.any(emb.weight.grad.numpy())
 
 
-@pytest.mark.parametrize("mode,n", [("nearest", 1), ("nearest-exact", 2), ("area", 3),
-                                    ("linear", 1), ("bilinear", 2), ("trilinear", 3)])
+@pytest.mark.parametrize(
+    "mode,n",
+    [
+        ("nearest", 1),
+        ("nearest-exact", 2),
+        ("area", 3),
+        ("linear", 1),
+        ("bilinear", 2),
+        ("trilinear", 3),
+    ],
+)
 def test_interpolate_empty_batch_every_mode(mode, n):
     x = lucid.zeros((0, 2) + (3,) * n, dtype="float64", requires_grad=True)
     out = LF.interpolate(x, size=(5,) * n, mode=mode)
@@ -255,8 +383,15 @@ def test_interpolate_empty_batch_every_mode(mode, n):
 
 
 def _net(nn):
-    return nn.Sequential(nn.Conv3d(2, 4, 3, padding=1), nn.BatchNorm3d(4), nn.ReLU(),
-                         nn.MaxPool3d(2), nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(4, 3))
+    return nn.Sequential(
+        nn.Conv3d(2, 4, 3, padding=1),
+        nn.BatchNorm3d(4),
+        nn.ReLU(),
+        nn.MaxPool3d(2),
+        nn.AdaptiveAvgPool3d(1),
+        nn.Flatten(),
+        nn.Linear(4, 3),
+    )
 
 
 def _train_step_on_empty_batch(nn, optim, tensor_fn):
@@ -290,7 +425,8 @@ def test_network_on_empty_batch_matches_torch():
     x = lucid.zeros((0, 2, 4, 4, 4), dtype="float64")
     out, _, _, after = _train_step_on_empty_batch(lnn, lucid.optim, lambda: x)
     tout, _, _, tafter = _train_step_on_empty_batch(
-        torch.nn, torch.optim, lambda: torch.zeros((0, 2, 4, 4, 4), dtype=torch.float64))
+        torch.nn, torch.optim, lambda: torch.zeros((0, 2, 4, 4, 4), dtype=torch.float64)
+    )
     assert out.shape == tuple(tout.shape)
     assert sorted(after) == sorted(tafter)
     for k in ("1.running_mean", "1.running_var", "1.num_batches_tracked"):

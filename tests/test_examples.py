@@ -37,22 +37,44 @@ def test_quickstart_notebook_cells_run(monkeypatch, tmp_path):
 
 def run_script(*args, timeout=300):
     """Run an example script in a subprocess; return its stdout."""
-    proc = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=ROOT
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout
 
 
 def test_train_shapes3d_runs_and_checkpoints(tmp_path):
-    out = run_script(EXAMPLES / "train_shapes3d.py", "--epochs", "1", "--train-size", "64",
-                     "--test-size", "32", "--out", tmp_path)
+    out = run_script(
+        EXAMPLES / "train_shapes3d.py",
+        "--epochs",
+        "1",
+        "--train-size",
+        "64",
+        "--test-size",
+        "32",
+        "--out",
+        tmp_path,
+    )
     assert "re-loaded checkpoint: identical" in out
     assert (tmp_path / "checkpoint.safetensors").exists()
 
 
 def test_train_shapes3d_compiled_with_mixed_precision(tmp_path):
-    out = run_script(EXAMPLES / "train_shapes3d.py", "--epochs", "1", "--train-size", "48",
-                     "--test-size", "16", "--out", tmp_path, "--compile", "--amp", "bfloat16")
+    out = run_script(
+        EXAMPLES / "train_shapes3d.py",
+        "--epochs",
+        "1",
+        "--train-size",
+        "48",
+        "--test-size",
+        "16",
+        "--out",
+        tmp_path,
+        "--compile",
+        "--amp",
+        "bfloat16",
+    )
     assert "compile True | amp bfloat16" in out and "peak memory:" in out
     assert "re-loaded checkpoint: identical" in out
 

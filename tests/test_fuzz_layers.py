@@ -27,8 +27,12 @@ try:
 except ImportError:  # the checks below still run on Lucid alone
     torch = TF = None
 
-FUZZ = settings(max_examples=int(os.environ.get("LUCID_FUZZ_EXAMPLES", "40")), deadline=None,
-                derandomize=not os.environ.get("LUCID_FUZZ_RANDOM"), database=None)
+FUZZ = settings(
+    max_examples=int(os.environ.get("LUCID_FUZZ_EXAMPLES", "40")),
+    deadline=None,
+    derandomize=not os.environ.get("LUCID_FUZZ_RANDOM"),
+    database=None,
+)
 LUCID_REFUSALS = (ValueError, TypeError, IndexError)
 TORCH_REFUSALS = (RuntimeError, ValueError, TypeError, IndexError)
 RTOL, ATOL = 1e-8, 1e-10
@@ -98,8 +102,15 @@ def _conv_draws(draw):
     groups = draw(st.integers(1, 2))
     c_in, c_out = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
     kernel = tuple(draw(st.integers(1, 3)) for _ in range(n))
-    return (n, groups, c_in, c_out, kernel, _dims(draw, n, st.integers(1, 3)),
-            _dims(draw, n, st.integers(1, 2)))
+    return (
+        n,
+        groups,
+        c_in,
+        c_out,
+        kernel,
+        _dims(draw, n, st.integers(1, 3)),
+        _dims(draw, n, st.integers(1, 2)),
+    )
 
 
 @FUZZ
@@ -107,16 +118,25 @@ def _conv_draws(draw):
 def test_conv_fuzz(data):
     draw = data.draw
     n, groups, c_in, c_out, kernel, stride, dilation = _conv_draws(draw)
-    padding = draw(st.one_of(st.sampled_from(["same", "valid"]), st.integers(0, 2),
-                             st.tuples(*[st.integers(0, 2)] * n)))
+    padding = draw(
+        st.one_of(
+            st.sampled_from(["same", "valid"]),
+            st.integers(0, 2),
+            st.tuples(*[st.integers(0, 2)] * n),
+        )
+    )
     x = _data(draw, (draw(batch), c_in) + tuple(draw(spatial_size) for _ in range(n)))
     w = _data(draw, (c_out, c_in // groups) + kernel)
     b = _data(draw, (c_out,))
     name = f"conv{n}d"
 
-    _agree(lambda x, w, b: getattr(LF, name)(x, w, b, stride, padding, dilation, groups),
-           lambda x, w, b: getattr(TF, name)(x, w, b, stride, padding, dilation, groups),
-           x, w, b)
+    _agree(
+        lambda x, w, b: getattr(LF, name)(x, w, b, stride, padding, dilation, groups),
+        lambda x, w, b: getattr(TF, name)(x, w, b, stride, padding, dilation, groups),
+        x,
+        w,
+        b,
+    )
 
 
 @FUZZ
@@ -132,16 +152,23 @@ def test_conv_transpose_fuzz(data):
     # PyTorch skips the output_padding check on an empty batch; Lucid checks it always
     stricter = "output_padding" if x.shape[0] == 0 else None
 
-    _agree(lambda x, w: getattr(LF, name)(x, w, None, stride, padding, output_padding, groups,
-                                          dilation),
-           lambda x, w: getattr(TF, name)(x, w, None, stride, padding, output_padding, groups,
-                                          dilation),
-           x, w, stricter=stricter)
+    _agree(
+        lambda x, w: getattr(LF, name)(
+            x, w, None, stride, padding, output_padding, groups, dilation
+        ),
+        lambda x, w: getattr(TF, name)(
+            x, w, None, stride, padding, output_padding, groups, dilation
+        ),
+        x,
+        w,
+        stricter=stricter,
+    )
 
 
 def _pool_input(draw, n):
-    return _data(draw, (draw(batch), draw(st.integers(1, 4)))
-                 + tuple(draw(spatial_size) for _ in range(n)))
+    return _data(
+        draw, (draw(batch), draw(st.integers(1, 4))) + tuple(draw(spatial_size) for _ in range(n))
+    )
 
 
 @FUZZ
@@ -157,8 +184,11 @@ def test_max_pool_fuzz(data):
     x = _pool_input(draw, n)
     name = f"max_pool{n}d"
 
-    _agree(lambda x: getattr(LF, name)(x, kernel, stride, padding, dilation, ceil_mode),
-           lambda x: getattr(TF, name)(x, kernel, stride, padding, dilation, ceil_mode), x)
+    _agree(
+        lambda x: getattr(LF, name)(x, kernel, stride, padding, dilation, ceil_mode),
+        lambda x: getattr(TF, name)(x, kernel, stride, padding, dilation, ceil_mode),
+        x,
+    )
 
 
 @FUZZ
@@ -173,9 +203,12 @@ def test_avg_pool_fuzz(data):
     x = _pool_input(draw, n)
     name = f"avg_pool{n}d"
 
-    _agree(lambda x: getattr(LF, name)(x, kernel, stride, padding, ceil_mode, count_include_pad),
-           lambda x: getattr(TF, name)(x, kernel, stride, padding, ceil_mode, count_include_pad),
-           x, laxer=AVG_POOL3D_QUIRK)
+    _agree(
+        lambda x: getattr(LF, name)(x, kernel, stride, padding, ceil_mode, count_include_pad),
+        lambda x: getattr(TF, name)(x, kernel, stride, padding, ceil_mode, count_include_pad),
+        x,
+        laxer=AVG_POOL3D_QUIRK,
+    )
 
 
 @FUZZ
@@ -189,22 +222,31 @@ def test_adaptive_and_lp_pool_fuzz(data):
         if n == 1 and draw(st.booleans()):
             x = np.abs(x) + 0.1  # keep |x|^p away from 0, where its p-th root has no gradient
         kernel = draw(st.integers(1, 3)) if n == 1 else _dims(draw, n, st.integers(1, 3))
-        args = (draw(st.sampled_from([1.0, 2.0, 3.0])), kernel,  # torch's lp_pool1d: int only
-                draw(st.one_of(st.none(), st.integers(1, 3))), draw(st.booleans()))
+        args = (
+            draw(st.sampled_from([1.0, 2.0, 3.0])),
+            kernel,  # torch's lp_pool1d: int only
+            draw(st.one_of(st.none(), st.integers(1, 3))),
+            draw(st.booleans()),
+        )
     else:
         args = (_dims(draw, n, st.integers(1, 4)),)
     name = f"{kind}_pool{n}d"
 
-    _agree(lambda x: getattr(LF, name)(x, *args), lambda x: getattr(TF, name)(x, *args), x,
-           laxer=AVG_POOL3D_QUIRK)
+    _agree(
+        lambda x: getattr(LF, name)(x, *args),
+        lambda x: getattr(TF, name)(x, *args),
+        x,
+        laxer=AVG_POOL3D_QUIRK,
+    )
 
 
 @FUZZ
 @given(st.data())
 def test_interpolate_fuzz(data):
     draw = data.draw
-    mode = draw(st.sampled_from(["nearest", "nearest-exact", "area", "linear", "bilinear",
-                                 "trilinear"]))
+    mode = draw(
+        st.sampled_from(["nearest", "nearest-exact", "area", "linear", "bilinear", "trilinear"])
+    )
     n = {"linear": 1, "bilinear": 2, "trilinear": 3}.get(mode) or draw(st.integers(1, 3))
     x = _pool_input(draw, n)
     if draw(st.booleans()):
@@ -216,9 +258,12 @@ def test_interpolate_fuzz(data):
 
     # 'area' with a scale_factor that rounds a size to 0: PyTorch returns an empty tensor,
     # Lucid refuses as for every other mode (docs/nn.md)
-    _agree(lambda x: LF.interpolate(x, mode=mode, **kwargs),
-           lambda x: TF.interpolate(x, mode=mode, **kwargs), x,
-           stricter="gives an empty output" if mode == "area" else None)
+    _agree(
+        lambda x: LF.interpolate(x, mode=mode, **kwargs),
+        lambda x: TF.interpolate(x, mode=mode, **kwargs),
+        x,
+        stricter="gives an empty output" if mode == "area" else None,
+    )
 
 
 @FUZZ
@@ -240,15 +285,16 @@ def test_norm_fuzz(data):
         affine = x.shape[0] > 0  # PyTorch fails internally on affine with N=0 (docs/nn.md)
 
         def call(F, T):
-            return lambda x, w, b: F.instance_norm(x, None, None, w if affine else None,
-                                                   b if affine else None)
+            return lambda x, w, b: F.instance_norm(
+                x, None, None, w if affine else None, b if affine else None
+            )
     elif kind == "group":
         groups = draw(st.integers(1, 4))
 
         def call(F, T):
             return lambda x, w, b: F.group_norm(x, groups, w, b)
     else:
-        shape = x.shape[-draw(st.integers(1, x.ndim)):]
+        shape = x.shape[-draw(st.integers(1, x.ndim)) :]
         w, b = _data(draw, shape), _data(draw, shape)
 
         def call(F, T):
@@ -261,11 +307,13 @@ def test_norm_fuzz(data):
     _agree(call(LF, lucid_tensor), call(TF, torch_tensor) if torch else None, x, w, b)
 
 
-@pytest.mark.parametrize("bad", [{"stride": 0}, {"dilation": 0}, {"padding": -1},
-                                 {"groups": 0}, {"stride": 1.5}])
+@pytest.mark.parametrize(
+    "bad", [{"stride": 0}, {"dilation": 0}, {"padding": -1}, {"groups": 0}, {"stride": 1.5}]
+)
 def test_conv_bad_arguments_refused_like_torch(bad):
     """Hand-picked invalid arguments the draws above never produce."""
     args = {"stride": 1, "padding": 0, "dilation": 1, "groups": 1} | bad
     x, w = np.ones((1, 2, 5, 5)), np.ones((2, 2, 3, 3))
-    _agree(lambda x, w: LF.conv2d(x, w, None, **args),
-           lambda x, w: TF.conv2d(x, w, None, **args), x, w)
+    _agree(
+        lambda x, w: LF.conv2d(x, w, None, **args), lambda x, w: TF.conv2d(x, w, None, **args), x, w
+    )

@@ -26,16 +26,19 @@ from tests.conv_cases import (
 RTOL = 1e-4
 
 
-CONFIGS = make_configs(180, 7_2024, hard_every=4, max_batch=3, extent={1: 12, 2: 8, 3: 5},
-                       max_hard_pad=5)
+CONFIGS = make_configs(
+    180, 7_2024, hard_every=4, max_batch=3, extent={1: 12, 2: 8, 3: 5}, max_hard_pad=5
+)
 
 
 def _run(c, x, w, dy, dtype):
     """The three NumPy kernels on ``dtype`` copies of x, w, dy."""
     x, w, dy = (a.astype(dtype) for a in (x, w, dy))
-    return (nc.conv_forward(x, w, *_args(c)),
-            nc.conv_input_grad(dy, w, c["spatial"], *_args(c)),
-            nc.conv_weight_grad(x, dy, c["kernel"], *_args(c)))
+    return (
+        nc.conv_forward(x, w, *_args(c)),
+        nc.conv_input_grad(dy, w, c["spatial"], *_args(c)),
+        nc.conv_weight_grad(x, dy, c["kernel"], *_args(c)),
+    )
 
 
 def _check(c, seed, dtype=np.float32, tol=RTOL):
@@ -51,8 +54,11 @@ def test_sweep_covers_the_required_corners():
     assert len(CONFIGS) >= 150
     assert_covers_corners(CONFIGS)
     # stride and dilation sharing a factor (taps of one phase with a stride > 1)
-    assert any(s > 1 and d % s == 0 and k > 1 for c in CONFIGS
-               for s, d, k in zip(c["stride"], c["dilation"], c["kernel"]))
+    assert any(
+        s > 1 and d % s == 0 and k > 1
+        for c in CONFIGS
+        for s, d, k in zip(c["stride"], c["dilation"], c["kernel"])
+    )
 
 
 def test_float32_sweep_matches_reference():
@@ -67,7 +73,7 @@ def test_float64_sweep_is_exact_to_rounding():
         _check(CONFIGS[idx], idx, np.float64, 1e-12)
 
 
-@pytest.mark.parametrize("cols_bytes,grid_bytes", [(1, 1), (3000, 20000), (60000, 10 ** 9)])
+@pytest.mark.parametrize("cols_bytes,grid_bytes", [(1, 1), (3000, 20000), (60000, 10**9)])
 def test_every_chunking_regime_gives_the_same_result(monkeypatch, cols_bytes, grid_bytes):
     """Tiny budgets force one-sample batch blocks and segments split into pieces; middling
     ones several segments or samples per chunk."""
@@ -75,22 +81,67 @@ def test_every_chunking_regime_gives_the_same_result(monkeypatch, cols_bytes, gr
     monkeypatch.setattr(nc, "_GRID_BYTES", grid_bytes)
     for idx in range(0, len(CONFIGS), 5):
         _check(CONFIGS[idx], idx)
-    c = dict(n=3, groups=2, cig=3, og=2, spatial=(6, 9, 11), kernel=(3, 2, 3), stride=(2, 1, 2),
-             dilation=(1, 2, 1), padding=((1, 2), (0, 1), (2, 1)))
+    c = dict(
+        n=3,
+        groups=2,
+        cig=3,
+        og=2,
+        spatial=(6, 9, 11),
+        kernel=(3, 2, 3),
+        stride=(2, 1, 2),
+        dilation=(1, 2, 1),
+        padding=((1, 2), (0, 1), (2, 1)),
+    )
     _check(c, 99)
 
 
 def test_layer_sized_problems():
     """Realistic layer shapes (several segments per chunk, multi-chunk samples)."""
     cases = [
-        dict(n=2, groups=1, cig=8, og=16, spatial=(6, 20, 20), kernel=(3, 3, 3), stride=(1, 1, 1),
-             dilation=(1, 1, 1), padding=((1, 1),) * 3),
-        dict(n=2, groups=1, cig=8, og=8, spatial=(8, 16, 16), kernel=(3, 3, 3), stride=(2, 2, 2),
-             dilation=(1, 1, 1), padding=((1, 1),) * 3),
-        dict(n=2, groups=1, cig=4, og=8, spatial=(40, 40), kernel=(4, 4), stride=(1, 1),
-             dilation=(1, 1), padding=((1, 2),) * 2),                     # "same", even kernel
-        dict(n=3, groups=1, cig=6, og=5, spatial=(300,), kernel=(5,), stride=(1,),
-             dilation=(2,), padding=((4, 4),)),
+        dict(
+            n=2,
+            groups=1,
+            cig=8,
+            og=16,
+            spatial=(6, 20, 20),
+            kernel=(3, 3, 3),
+            stride=(1, 1, 1),
+            dilation=(1, 1, 1),
+            padding=((1, 1),) * 3,
+        ),
+        dict(
+            n=2,
+            groups=1,
+            cig=8,
+            og=8,
+            spatial=(8, 16, 16),
+            kernel=(3, 3, 3),
+            stride=(2, 2, 2),
+            dilation=(1, 1, 1),
+            padding=((1, 1),) * 3,
+        ),
+        dict(
+            n=2,
+            groups=1,
+            cig=4,
+            og=8,
+            spatial=(40, 40),
+            kernel=(4, 4),
+            stride=(1, 1),
+            dilation=(1, 1),
+            padding=((1, 2),) * 2,
+        ),  # "same", even kernel
+        dict(
+            n=3,
+            groups=1,
+            cig=6,
+            og=5,
+            spatial=(300,),
+            kernel=(5,),
+            stride=(1,),
+            dilation=(2,),
+            padding=((4, 4),),
+        ),
     ]
     for i, c in enumerate(cases):
         _check(c, 200 + i)
@@ -99,8 +150,17 @@ def test_layer_sized_problems():
 def test_depthwise_3d_at_layer_width():
     """Depthwise Conv3d(64, 64, 3, groups=64, padding=1) and a x2 depth multiplier."""
     for og in (1, 2):
-        c = dict(n=2, groups=64, cig=1, og=og, spatial=(4, 6, 5), kernel=(3, 3, 3),
-                 stride=(1, 1, 1), dilation=(1, 1, 1), padding=((1, 1),) * 3)
+        c = dict(
+            n=2,
+            groups=64,
+            cig=1,
+            og=og,
+            spatial=(4, 6, 5),
+            kernel=(3, 3, 3),
+            stride=(1, 1, 1),
+            dilation=(1, 1, 1),
+            padding=((1, 1),) * 3,
+        )
         _check(c, 300 + og)
 
 
@@ -108,23 +168,44 @@ def test_depthwise_3d_at_layer_width():
 def test_no_copy_paths(nd):
     """No padding and stride 1 (the input is the grid) and 1x1 kernels (no output halo)."""
     for k in (1, 2):
-        c = dict(n=2, groups=1, cig=3, og=4, spatial=(5, 6, 4)[:nd], kernel=(k,) * nd,
-                 stride=(1,) * nd, dilation=(1,) * nd, padding=((0, 0),) * nd)
+        c = dict(
+            n=2,
+            groups=1,
+            cig=3,
+            og=4,
+            spatial=(5, 6, 4)[:nd],
+            kernel=(k,) * nd,
+            stride=(1,) * nd,
+            dilation=(1,) * nd,
+            padding=((0, 0),) * nd,
+        )
         _check(c, 400 + k)
 
 
 def test_unusual_input_layouts():
     """Non-contiguous and read-only inputs are accepted and not modified."""
-    c = dict(n=2, groups=2, cig=2, og=3, spatial=(5, 6, 7), kernel=(3, 3, 3), stride=(1, 1, 1),
-             dilation=(1, 1, 1), padding=((0, 0),) * 3)
+    c = dict(
+        n=2,
+        groups=2,
+        cig=2,
+        og=3,
+        spatial=(5, 6, 7),
+        kernel=(3, 3, 3),
+        stride=(1, 1, 1),
+        dilation=(1, 1, 1),
+        padding=((0, 0),) * 3,
+    )
     x, w, dy, want = _data(c, 500)
     xs = np.asfortranarray(x.astype(np.float32))
-    ws = w.astype(np.float32)[:, :, ::-1][:, :, ::-1]          # negative strides, same values
+    ws = w.astype(np.float32)[:, :, ::-1][:, :, ::-1]  # negative strides, same values
     dys = np.asfortranarray(dy.astype(np.float32))
     for a in (xs, ws, dys):
         a.flags.writeable = False
-    got = (nc.conv_forward(xs, ws, *_args(c)), nc.conv_input_grad(dys, ws, c["spatial"], *_args(c)),
-           nc.conv_weight_grad(xs, dys, c["kernel"], *_args(c)))
+    got = (
+        nc.conv_forward(xs, ws, *_args(c)),
+        nc.conv_input_grad(dys, ws, c["spatial"], *_args(c)),
+        nc.conv_weight_grad(xs, dys, c["kernel"], *_args(c)),
+    )
     for g, r in zip(got, want):
         assert g.flags.c_contiguous and g.dtype == np.float32
         assert _rel(g, r) <= RTOL
@@ -143,7 +224,7 @@ def test_temporary_memory_is_bounded(monkeypatch):
     x = rng.standard_normal((30, 4, 8, 16, 16), dtype=np.float32)
     w = rng.standard_normal((8, 4, 3, 3, 3), dtype=np.float32)
     args = ((1, 1, 1), ((1, 1),) * 3, (1, 1, 1), 1)
-    nc.conv_forward(x, w, *args)                  # warm the scratch buffer
+    nc.conv_forward(x, w, *args)  # warm the scratch buffer
     ybytes = 30 * 8 * 8 * 16 * 16 * 4
     tracemalloc.start()
     y = nc.conv_forward(x, w, *args)
@@ -158,8 +239,8 @@ def test_temporary_memory_is_bounded(monkeypatch):
     # sums differently: equal up to float32 rounding, not bit for bit
     assert _same_up_to_rounding(y, y2)
     wrong = y2.copy()
-    wrong.flat[12345] += 1e-3 * np.abs(y2).max()       # a real error of 0.1% of the scale...
-    assert not _same_up_to_rounding(y, wrong)           # ...is caught
+    wrong.flat[12345] += 1e-3 * np.abs(y2).max()  # a real error of 0.1% of the scale...
+    assert not _same_up_to_rounding(y, wrong)  # ...is caught
     assert peak_full < 2.5 * (x.nbytes + ybytes)
     assert peak_small < 0.2 * (x.nbytes + ybytes)
 
@@ -169,10 +250,28 @@ def test_depth_blocks_for_samples_bigger_than_the_grid_budget(monkeypatch):
     halos, blocks that only see padding); results do not change."""
     monkeypatch.setattr(nc, "_GRID_BYTES", 300)
     cases = [
-        dict(n=2, groups=1, cig=3, og=2, spatial=(9, 5, 6), kernel=(3, 2, 3), stride=(2, 1, 1),
-             dilation=(2, 1, 1), padding=((3, 1), (1, 0), (1, 1))),
-        dict(n=1, groups=2, cig=2, og=2, spatial=(4, 5), kernel=(1, 3), stride=(1, 2),
-             dilation=(1, 1), padding=((5, 3), (1, 1))),                  # rows of pure padding
+        dict(
+            n=2,
+            groups=1,
+            cig=3,
+            og=2,
+            spatial=(9, 5, 6),
+            kernel=(3, 2, 3),
+            stride=(2, 1, 1),
+            dilation=(2, 1, 1),
+            padding=((3, 1), (1, 0), (1, 1)),
+        ),
+        dict(
+            n=1,
+            groups=2,
+            cig=2,
+            og=2,
+            spatial=(4, 5),
+            kernel=(1, 3),
+            stride=(1, 2),
+            dilation=(1, 1),
+            padding=((5, 3), (1, 1)),
+        ),  # rows of pure padding
     ]
     for i, c in enumerate(cases):
         plan = nc._Plan(c["spatial"], c["kernel"], c["stride"], c["padding"], c["dilation"])

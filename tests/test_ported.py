@@ -24,8 +24,11 @@ TINY = {
 
 def body(path, framework):
     """The script without its import lines, with the framework's name replaced by a marker."""
-    lines = [line for line in path.read_text().splitlines()
-             if not re.match(r"\s*(import|from) \S+", line)]
+    lines = [
+        line
+        for line in path.read_text().splitlines()
+        if not re.match(r"\s*(import|from) \S+", line)
+    ]
     return [re.sub(rf"\b{framework}\b", "FRAMEWORK", line) for line in lines]
 
 
@@ -38,14 +41,22 @@ def test_port_differs_only_in_names_and_imports(name):
     torch_body = body(PORTED / "torch" / name, "torch")
     lucid_body = body(PORTED / "lucid" / name, "lucid")
     assert lucid_body == torch_body
-    imports = [line for line in (PORTED / "lucid" / name).read_text().splitlines()
-               if re.match(r"(import|from) ", line)]
+    imports = [
+        line
+        for line in (PORTED / "lucid" / name).read_text().splitlines()
+        if re.match(r"(import|from) ", line)
+    ]
     assert not any("torch" in line for line in imports)
 
 
 def run(framework, name, tmp_path, *extra):
-    proc = subprocess.run([sys.executable, str(PORTED / framework / name), *TINY[name], *extra],
-                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, str(PORTED / framework / name), *TINY[name], *extra],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
 

@@ -12,6 +12,7 @@ import reference as ref  # noqa: E402
 
 # ----------------------------------------------------------------------------- naive loops
 
+
 def naive_conv(x, w, stride, padding, dilation, groups):
     """Fully nested-loop cross-correlation (the contract's formula, element by element)."""
     N, Cin = x.shape[:2]
@@ -69,8 +70,9 @@ def test_forward_matches_naive(S, cin, cout, K, s, p, d, g):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, cin) + S)
     w = rng.standard_normal((cout, cin // g) + K)
-    np.testing.assert_allclose(ref.conv_forward(x, w, s, p, d, g), naive_conv(x, w, s, p, d, g),
-                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        ref.conv_forward(x, w, s, p, d, g), naive_conv(x, w, s, p, d, g), rtol=1e-12, atol=1e-12
+    )
 
 
 # ------------------------------------------------------------------------ (b) adjointness sweep
@@ -97,8 +99,9 @@ def test_adjointness_sweep():
     for _ in range(300):
         N, S, cin, cout, K, s, p, d, g = random_conv_config(rng)
         out = ref.conv_out_size(S, K, s, p, d)
-        nondividing += any((n + lo + hi - dd * (k - 1) - 1) % ss
-                           for n, (lo, hi), dd, k, ss in zip(S, p, d, K, s))
+        nondividing += any(
+            (n + lo + hi - dd * (k - 1) - 1) % ss for n, (lo, hi), dd, k, ss in zip(S, p, d, K, s)
+        )
         x = rng.standard_normal((N, cin) + S)
         w = rng.standard_normal((cout, cin // g) + K)
         dy = rng.standard_normal((N, cout) + out)
@@ -147,6 +150,7 @@ def test_conv_transpose_matches_input_grad():
 
 
 # ----------------------------------------------------------------------------- pooling
+
 
 def test_pool_out_size_pytorch_rule():
     assert ref.pool_out_size((5,), (3,), (2,), (0,), (1,), True) == (2,)
@@ -220,4 +224,4 @@ def test_avg_pool_divisor():
 
 def test_numeric_grad():
     x = np.array([[1.0, -2.0], [0.5, 3.0]])
-    np.testing.assert_allclose(ref.numeric_grad(lambda z: np.sum(z ** 3), x), 3 * x ** 2, rtol=1e-7)
+    np.testing.assert_allclose(ref.numeric_grad(lambda z: np.sum(z**3), x), 3 * x**2, rtol=1e-7)

@@ -22,7 +22,7 @@ def tensors_of_every_dtype():
         "f64": lucid.tensor(RNG.normal(size=(3,)), dtype="float64"),
         "f16": lucid.tensor(RNG.normal(size=(4,)).astype(np.float16)),
         "bf16": lucid.tensor([1.5, -2.25, 3.0e10], dtype="bfloat16"),
-        "i64": lucid.tensor(np.array([2 ** 62 + 1, -(2 ** 62) - 3, 0], dtype=np.int64)),
+        "i64": lucid.tensor(np.array([2**62 + 1, -(2**62) - 3, 0], dtype=np.int64)),
         "i32": lucid.tensor(np.array([-5, 7], dtype=np.int32), dtype="int32"),
         "i8": lucid.tensor(np.array([-128, 127], dtype=np.int8), dtype="int8"),
         "u8": lucid.tensor(np.array([0, 255], dtype=np.uint8)),
@@ -60,9 +60,16 @@ def test_nested_training_state_round_trips(tmp_path):
     state = {
         "model": model.state_dict(),
         "optimizer": opt.state_dict(),
-        "epoch": 3, "best": 0.125, "nan": float("nan"), "name": "run-1", "done": False,
-        "none": None, "history": [1.5, 2, [3, {"k": lucid.tensor([1, 2])}]],
-        "shape": (2, 3), "int_keys": {0: "a", 10: "b"}, "arr": np.arange(4, dtype=np.int16),
+        "epoch": 3,
+        "best": 0.125,
+        "nan": float("nan"),
+        "name": "run-1",
+        "done": False,
+        "none": None,
+        "history": [1.5, 2, [3, {"k": lucid.tensor([1, 2])}]],
+        "shape": (2, 3),
+        "int_keys": {0: "a", 10: "b"},
+        "arr": np.arange(4, dtype=np.int16),
         "dotted": {"a.b": lucid.tensor(1.0), "a": {"b": lucid.tensor(2.0)}},
     }
     path = tmp_path / "ckpt.pt"  # any file name works
@@ -79,8 +86,13 @@ def test_nested_training_state_round_trips(tmp_path):
                 assert_bit_equal(v, back["optimizer"]["state"][i][k])
             else:
                 assert back["optimizer"]["state"][i][k] == v
-    assert (back["epoch"], back["best"], back["name"], back["done"], back["none"]) == \
-        (3, 0.125, "run-1", False, None)
+    assert (back["epoch"], back["best"], back["name"], back["done"], back["none"]) == (
+        3,
+        0.125,
+        "run-1",
+        False,
+        None,
+    )
     assert type(back["epoch"]) is int and type(back["done"]) is bool
     assert np.isnan(back["nan"])
     assert back["history"][:2] == [1.5, 2] and back["history"][2][1]["k"].tolist() == [1, 2]
@@ -158,8 +170,9 @@ def test_missing_truncated_and_foreign_files(tmp_path):
 def test_plain_safetensors_without_lucid_metadata_load_flat(tmp_path):
     path = tmp_path / "plain.safetensors"
     header = json.dumps({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}).encode()
-    path.write_bytes(struct.pack("<Q", len(header)) + header +
-                     np.array([1.0, 2.0], np.float32).tobytes())
+    path.write_bytes(
+        struct.pack("<Q", len(header)) + header + np.array([1.0, 2.0], np.float32).tobytes()
+    )
     back = lucid.load(path)
     assert list(back) == ["w"] and back["w"].tolist() == [1.0, 2.0]
 

@@ -21,8 +21,14 @@ from lucid._backend import runtime
 
 
 def _net(width=4):
-    return nn.Sequential(nn.Conv3d(1, width, 3, padding=1), nn.BatchNorm3d(width), nn.ReLU(),
-                         nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(width, 3))
+    return nn.Sequential(
+        nn.Conv3d(1, width, 3, padding=1),
+        nn.BatchNorm3d(width),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool3d(1),
+        nn.Flatten(),
+        nn.Linear(width, 3),
+    )
 
 
 class Counter:
@@ -70,8 +76,9 @@ def test_running_statistics_are_evaluated_with_the_step():
     opt = lucid.optim.SGD(model.parameters(), lr=0.1)
     bn = model[1]
     loss = F.cross_entropy(model(lucid.randn(2, 1, 4, 4, 4)), lucid.tensor([0, 1]))
-    assert id(bn.running_mean) in runtime._deferred and id(bn.num_batches_tracked) in \
-        runtime._deferred
+    assert (
+        id(bn.running_mean) in runtime._deferred and id(bn.num_batches_tracked) in runtime._deferred
+    )
     loss.backward()
     opt.step()
     assert not runtime._deferred

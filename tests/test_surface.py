@@ -48,9 +48,11 @@ def wrapper_source(name):
             call.append(p.name)
     target = name if getattr(ops, name, None) is fn else fn.__name__
     deco = "    @dim_aliases\n" if getattr(fn, "dim_aliases", False) else ""
-    return (f"{deco}    def {name}({', '.join(head)}):\n"
-            f'        """``lucid.ops.{target}`` as a method."""\n'
-            f"        return _ops.{target}({', '.join(['self'] + call)})\n")
+    return (
+        f"{deco}    def {name}({', '.join(head)}):\n"
+        f'        """``lucid.ops.{target}`` as a method."""\n'
+        f"        return _ops.{target}({', '.join(['self'] + call)})\n"
+    )
 
 
 # --- the table ---------------------------------------------------------------------------------
@@ -77,7 +79,7 @@ def test_functional_names_take_the_same_leading_arguments(name):
     fn, _ = OPS[name]
     ours = [p[0] for p in _params(getattr(F, name), True)]
     theirs = [p[0] for p in _params(fn, True)]
-    assert ours[:len(theirs)] == theirs
+    assert ours[: len(theirs)] == theirs
 
 
 def _without_annotations(fn_node):
@@ -90,9 +92,11 @@ def _without_annotations(fn_node):
 
 
 def test_the_wrappers_are_what_the_table_generates():
-    methods = {node.name: _without_annotations(node)
-               for node in ast.parse(inspect.getsource(Tensor)).body[0].body
-               if isinstance(node, ast.FunctionDef)}
+    methods = {
+        node.name: _without_annotations(node)
+        for node in ast.parse(inspect.getsource(Tensor)).body[0].body
+        if isinstance(node, ast.FunctionDef)
+    }
     for name, (_, surfaces) in OPS.items():
         if "T" in surfaces:
             (wanted,) = ast.parse(textwrap.dedent(wrapper_source(name))).body
@@ -124,17 +128,32 @@ def test_names_exist_in_torch():
             assert hasattr(torch.nn.functional, name), f"F.{name} is not PyTorch's"
 
 
-@pytest.mark.parametrize("call", [
-    lambda m: m.sum(dim=1, keepdim=True), lambda m: m.mean(dim=(0, 2)), lambda m: m.std(dim=0),
-    lambda m: m.var(dim=1, keepdim=True), lambda m: m.amax(dim=1), lambda m: m.argmax(dim=2),
-    lambda m: m.argmin(dim=0, keepdim=True), lambda m: m.prod(dim=2),
-    lambda m: m.flatten(start_dim=1), lambda m: m.squeeze(dim=0),
-    lambda m: m.unsqueeze(dim=0), lambda m: m.max(dim=1).values, lambda m: m.min(dim=1)[1],
-    lambda m: m.split(2, dim=2)[1], lambda m: m.chunk(2, dim=1)[0],
-    lambda m: m.repeat_interleave(2, dim=0), lambda m: m.transpose(dim0=0, dim1=2),
-    lambda m: (m > 0).all(dim=1), lambda m: (m > 0).any(dim=2, keepdim=True),
-    lambda m: m.sum(axis=1, keepdims=True), lambda m: m.mean(axis=0),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda m: m.sum(dim=1, keepdim=True),
+        lambda m: m.mean(dim=(0, 2)),
+        lambda m: m.std(dim=0),
+        lambda m: m.var(dim=1, keepdim=True),
+        lambda m: m.amax(dim=1),
+        lambda m: m.argmax(dim=2),
+        lambda m: m.argmin(dim=0, keepdim=True),
+        lambda m: m.prod(dim=2),
+        lambda m: m.flatten(start_dim=1),
+        lambda m: m.squeeze(dim=0),
+        lambda m: m.unsqueeze(dim=0),
+        lambda m: m.max(dim=1).values,
+        lambda m: m.min(dim=1)[1],
+        lambda m: m.split(2, dim=2)[1],
+        lambda m: m.chunk(2, dim=1)[0],
+        lambda m: m.repeat_interleave(2, dim=0),
+        lambda m: m.transpose(dim0=0, dim1=2),
+        lambda m: (m > 0).all(dim=1),
+        lambda m: (m > 0).any(dim=2, keepdim=True),
+        lambda m: m.sum(axis=1, keepdims=True),
+        lambda m: m.mean(axis=0),
+    ],
+)
 def test_dim_keepdim_keywords_match_torch(call):
     torch = pytest.importorskip("torch")
     a = np.random.default_rng(0).standard_normal((2, 3, 4))
@@ -142,9 +161,15 @@ def test_dim_keepdim_keywords_match_torch(call):
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("call", [
-    lambda m: m.logsumexp(dim=1), lambda m: m.softmax(dim=1), lambda m: m.log_softmax(dim=-1),
-    lambda m: m.softmax(axis=0)])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda m: m.logsumexp(dim=1),
+        lambda m: m.softmax(dim=1),
+        lambda m: m.log_softmax(dim=-1),
+        lambda m: m.softmax(axis=0),
+    ],
+)
 def test_dim_keywords_of_exp_based_ops_match_torch(call):
     torch = pytest.importorskip("torch")
     a = np.random.default_rng(0).standard_normal((2, 3, 4))
@@ -175,10 +200,20 @@ def test_size_dim_numel():
     assert lucid.tensor(1.0).size() == () and lucid.tensor(1.0).dim() == 0
 
 
-@pytest.mark.parametrize("method,dtype,itemsize", [
-    ("float", "float32", 4), ("double", "float64", 8), ("half", "float16", 2),
-    ("bfloat16", "bfloat16", 2), ("long", "int64", 8), ("int", "int32", 4),
-    ("short", "int16", 2), ("byte", "uint8", 1), ("bool", "bool", 1)])
+@pytest.mark.parametrize(
+    "method,dtype,itemsize",
+    [
+        ("float", "float32", 4),
+        ("double", "float64", 8),
+        ("half", "float16", 2),
+        ("bfloat16", "bfloat16", 2),
+        ("long", "int64", 8),
+        ("int", "int32", 4),
+        ("short", "int16", 2),
+        ("byte", "uint8", 1),
+        ("bool", "bool", 1),
+    ],
+)
 def test_dtype_conversions(method, dtype, itemsize):
     x = lucid.tensor([0.0, 1.0, 2.0])
     y = getattr(x, method)()
@@ -199,15 +234,21 @@ def test_clone_contiguous_and_as_methods():
     assert x.contiguous() is x and x.is_contiguous()
     assert x.t().tolist() == [[1.0, 3.0], [2.0, 4.0]]
     assert x.view_as(lucid.zeros(4)).shape == (4,) and x.reshape_as(lucid.zeros(1, 4)).shape == (
-        1, 4)
+        1,
+        4,
+    )
     assert lucid.ones(1, 2).expand_as(x).shape == (2, 2)
 
 
 def test_new_tensors_take_dtype_and_device_from_self():
     x = lucid.ones(2, dtype=lucid.float16)
-    for t, shape, value in ((x.new_zeros(3, 2), (3, 2), 0), (x.new_ones((2,)), (2,), 1),
-                            (x.new_full((2, 2), 7), (2, 2), 7), (x.new_empty(1), (1,), 0),
-                            (x.new_tensor([5, 6]), (2,), None)):
+    for t, shape, value in (
+        (x.new_zeros(3, 2), (3, 2), 0),
+        (x.new_ones((2,)), (2,), 1),
+        (x.new_full((2, 2), 7), (2, 2), 7),
+        (x.new_empty(1), (1,), 0),
+        (x.new_tensor([5, 6]), (2,), None),
+    ):
         assert t.dtype == lucid.float16 and t.shape == shape and t.device == x.device
         if value is not None:
             assert (t == value).all().item()
@@ -346,10 +387,18 @@ def test_logical_and_bitwise_operators():
 def test_logical_operators_match_torch():
     torch = pytest.importorskip("torch")
     a, b = np.array([5, -3, 0, 7]), np.array([3, 6, -1, 7])
-    for op in (lambda x, y: x & y, lambda x, y: x | y, lambda x, y: x ^ y, lambda x, y: ~x,
-               lambda x, y: (x > 0) & (y > 0), lambda x, y: ~(x > y)):
-        np.testing.assert_array_equal(op(lucid.tensor(a), lucid.tensor(b)).numpy(),
-                                      op(torch.tensor(a), torch.tensor(b)).numpy())
+    for op in (
+        lambda x, y: x & y,
+        lambda x, y: x | y,
+        lambda x, y: x ^ y,
+        lambda x, y: ~x,
+        lambda x, y: (x > 0) & (y > 0),
+        lambda x, y: ~(x > y),
+    ):
+        np.testing.assert_array_equal(
+            op(lucid.tensor(a), lucid.tensor(b)).numpy(),
+            op(torch.tensor(a), torch.tensor(b)).numpy(),
+        )
 
 
 def test_dtype_names():
@@ -377,12 +426,18 @@ def test_numpy_arrays_keep_their_dtype():
 
 def test_numpy_dtypes_match_torch():
     torch = pytest.importorskip("torch")
-    for a in (np.zeros(2), np.zeros(2, np.float32), np.zeros(2, np.int32), np.zeros(2, np.int64),
-              np.zeros(2, bool), np.zeros(2, np.uint8), np.float64(1.5)):
+    for a in (
+        np.zeros(2),
+        np.zeros(2, np.float32),
+        np.zeros(2, np.int32),
+        np.zeros(2, np.int64),
+        np.zeros(2, bool),
+        np.zeros(2, np.uint8),
+        np.float64(1.5),
+    ):
         assert lucid.tensor(a).dtype.name == str(torch.tensor(a).dtype).replace("torch.", "")
     for data in ([1.5], [1], [True], 2.0):
-        assert lucid.tensor(data).dtype.name == str(torch.tensor(data).dtype).replace(
-            "torch.", "")
+        assert lucid.tensor(data).dtype.name == str(torch.tensor(data).dtype).replace("torch.", "")
 
 
 def test_manual_seed_and_randint_forms():

@@ -15,10 +15,14 @@ def compare_with_torch(lucid_fn, torch_fn, *arrays, grad=True, rtol=1e-10, atol=
     torch = pytest.importorskip("torch")
     is_arr = [isinstance(a, np.ndarray) for a in arrays]
     floating = [arr and a.dtype.kind == "f" for a, arr in zip(arrays, is_arr)]
-    lx = [lucid.tensor(a, dtype="float64" if f else None, requires_grad=grad and f) if arr else a
-          for a, arr, f in zip(arrays, is_arr, floating)]
-    tx = [torch.tensor(a, requires_grad=grad and f) if arr else a
-          for a, arr, f in zip(arrays, is_arr, floating)]
+    lx = [
+        lucid.tensor(a, dtype="float64" if f else None, requires_grad=grad and f) if arr else a
+        for a, arr, f in zip(arrays, is_arr, floating)
+    ]
+    tx = [
+        torch.tensor(a, requires_grad=grad and f) if arr else a
+        for a, arr, f in zip(arrays, is_arr, floating)
+    ]
     lout, tout = lucid_fn(*lx), torch_fn(*tx)
     louts = lout if isinstance(lout, tuple) else (lout,)
     touts = tout if isinstance(tout, tuple) else (tout,)
@@ -30,8 +34,9 @@ def compare_with_torch(lucid_fn, torch_fn, *arrays, grad=True, rtol=1e-10, atol=
         rng = np.random.default_rng(7)
         pairs = [(lo, to) for lo, to in zip(louts, touts) if to.is_floating_point()]
         seeds = [rng.standard_normal(lo.shape) for lo, _ in pairs]
-        sum((lo * lucid.tensor(s, dtype="float64")).sum() for (lo, _), s in zip(pairs, seeds)
-            ).backward()
+        sum(
+            (lo * lucid.tensor(s, dtype="float64")).sum() for (lo, _), s in zip(pairs, seeds)
+        ).backward()
         sum((to * torch.tensor(s)).sum() for (_, to), s in zip(pairs, seeds)).backward()
         for a, b, f in zip(lx, tx, floating):
             if f:

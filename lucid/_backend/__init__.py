@@ -12,9 +12,22 @@ Nothing outside ``lucid/_backend`` imports ``mlx.core``.
 from lucid._backend.core import *  # noqa: F401,F403  (the explicit list lives in core.__all__)
 from lucid._backend.core import __all__  # noqa: F401
 from lucid._backend.dispatch import (  # noqa: F401,E402
-    conv_kernels, conv_route, cpu_kernels, set_cpu_kernels)
+    conv_kernels,
+    conv_route,
+    cpu_kernels,
+    set_cpu_kernels,
+)
 from lucid._backend.dispatch import matmul as matmul_on  # noqa: F401,E402
-from lucid._backend.checks import (check_indices, defer_index_check,  # noqa: F401,E402
-                                   has_pending, index_check_mode, set_index_checks)
-from lucid._backend.runtime import (async_evaluate, defer, defer_check,  # noqa: F401,E402
-                                    is_tracing)
+from lucid._backend.checks import (
+    check_indices,
+    defer_index_check,  # noqa: F401,E402
+    has_pending,
+    index_check_mode,
+    set_index_checks,
+)
+from lucid._backend.runtime import (
+    async_evaluate,
+    defer,
+    defer_check,  # noqa: F401,E402
+    is_tracing,
+)

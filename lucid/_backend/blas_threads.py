@@ -128,8 +128,9 @@ def gemm_threads(work: int):
 def gemm_work(a_shape, a_size, b_shape, b_size) -> int:
     """Multiply-adds of a (batched, broadcast) matmul of operands of these shapes and sizes
     (both at least 2-D)."""
-    batch = max(a_size // max(1, a_shape[-2] * a_shape[-1]),
-                b_size // max(1, b_shape[-2] * b_shape[-1]))
+    batch = max(
+        a_size // max(1, a_shape[-2] * a_shape[-1]), b_size // max(1, b_shape[-2] * b_shape[-1])
+    )
     return batch * a_shape[-2] * a_shape[-1] * b_shape[-1]
 
 

@@ -55,8 +55,11 @@ def _raiser(indices, size: int, what: str):
     def fail():
         values = np.array(indices.astype(mx.int64), copy=True).ravel()
         wrong = values[(values < 0) | (values >= size)]
-        raise IndexError(f"{what}: index {int(wrong[0])} is out of range for an axis of size "
-                         f"{size} ({wrong.size} of {values.size} entries out of range)")
+        raise IndexError(
+            f"{what}: index {int(wrong[0])} is out of range for an axis of size "
+            f"{size} ({wrong.size} of {values.size} entries out of range)"
+        )
+
     return fail
 
 

@@ -67,6 +67,7 @@ from lucid._backend.conv_shape import conv_output_size
 
 __all__ = ["KernelSet", "TAPS", "CONV_GENERAL", "PATCH", "disjoint_windows"]
 
+
 class KernelSet(NamedTuple):
     """The contract's three functions (docs/backend-conv-contract.md) of one formulation."""
 
@@ -82,6 +83,7 @@ _COLS_LIMIT = 1 << 26
 
 
 # ----------------------------------------------------------------------------- layout helpers
+
 
 def _to_last(a):
     """(B, C, *S) -> (B, *S, C): MLX convolutions are channels-last."""
@@ -100,8 +102,9 @@ def _spatial(a, slices):
 
 def _pad_spatial(a, pads, first=2):
     """Zero-pad (or crop, for negative amounts) the spatial axes starting at axis ``first``."""
-    crop = tuple(slice(max(0, -lo), a.shape[first + i] - max(0, -hi))
-                 for i, (lo, hi) in enumerate(pads))
+    crop = tuple(
+        slice(max(0, -lo), a.shape[first + i] - max(0, -hi)) for i, (lo, hi) in enumerate(pads)
+    )
     if any(lo < 0 or hi < 0 for lo, hi in pads):
         a = a[(slice(None),) * first + crop]
     widths = [(max(0, lo), max(0, hi)) for lo, hi in pads]
@@ -139,19 +142,26 @@ def _work_dtype(dtype):
 
 # ----------------------------------------------------------------------------- conv_general set
 
+
 def _conv_general_forward(x, w, stride, padding, dilation, groups, conv=mx.conv_general):
     """One mx.conv_general call (groups=1 any dim; grouped 1D/2D).
 
     ``conv`` (same signature as mx.conv_general) lets benchmarks substitute emulations.
     """
-    y = conv(_to_last(x), _to_last(w), stride=list(stride),
-             padding=([p[0] for p in padding], [p[1] for p in padding]),
-             kernel_dilation=list(dilation), groups=groups)
+    y = conv(
+        _to_last(x),
+        _to_last(w),
+        stride=list(stride),
+        padding=([p[0] for p in padding], [p[1] for p in padding]),
+        kernel_dilation=list(dilation),
+        groups=groups,
+    )
     return _to_first(y)
 
 
-def _conv_general_input_grad(dy, w, in_spatial, stride, padding, dilation, groups,
-                       conv=mx.conv_general):
+def _conv_general_input_grad(
+    dy, w, in_spatial, stride, padding, dilation, groups, conv=mx.conv_general
+):
     """Transposed convolution as one mx.conv_general on dy with input_dilation=stride.
 
     Kernel flipped (flip=True), in/out channels swapped within each group.  Per dim the
@@ -167,8 +177,9 @@ def _conv_general_input_grad(dy, w, in_spatial, stride, padding, dilation, group
     wt = mx.transpose(wt, (0, 2) + tuple(range(3, 3 + nd)) + (1,))
     wt = wt.reshape((groups * cig,) + tuple(k) + (og,))
     lo_pad, hi_pad, crops = [], [], []
-    for n_in, n_out, kk, s, (lo, _), d in zip(in_spatial, dy.shape[2:], k, stride, padding,
-                                              dilation):
+    for n_in, n_out, kk, s, (lo, _), d in zip(
+        in_spatial, dy.shape[2:], k, stride, padding, dilation
+    ):
         p = d * (kk - 1) - lo
         crop_lo = max(0, -p)
         p = max(0, p)
@@ -177,15 +188,23 @@ def _conv_general_input_grad(dy, w, in_spatial, stride, padding, dilation, group
         lo_pad.append(p)
         hi_pad.append(max(0, q))
         crops.append(slice(crop_lo, crop_lo + n_in))
-    dx = conv(_to_last(dy), wt, stride=1, padding=(lo_pad, hi_pad),
-              kernel_dilation=list(dilation), input_dilation=list(stride),
-              groups=groups, flip=True)
+    dx = conv(
+        _to_last(dy),
+        wt,
+        stride=1,
+        padding=(lo_pad, hi_pad),
+        kernel_dilation=list(dilation),
+        input_dilation=list(stride),
+        groups=groups,
+        flip=True,
+    )
     dx = dx[(slice(None),) + tuple(crops)]
     return _to_first(dx)
 
 
-def _conv_general_weight_grad(x, dy, kernel_size, stride, padding, dilation, groups,
-                        conv=mx.conv_general):
+def _conv_general_weight_grad(
+    x, dy, kernel_size, stride, padding, dilation, groups, conv=mx.conv_general
+):
     """Weight gradient as one mx.conv_general: cross-correlate x with dy.
 
     C_in/groups acts as batch and (groups, N) as channels, dy (C_out, *S_out, N) is the
@@ -196,10 +215,11 @@ def _conv_general_weight_grad(x, dy, kernel_size, stride, padding, dilation, gro
     nd = len(kernel_size)
     cig = c_in // groups
     pads, crops = [], []
-    for n_in, n_out, kk, s, (lo, _), d in zip(x.shape[2:], dy.shape[2:], kernel_size,
-                                              stride, padding, dilation):
-        need = (kk - 1) * d + (n_out - 1) * s + 1      # padded extent actually read
-        keep = min(n_in, max(1, need - lo))           # input positions worth keeping
+    for n_in, n_out, kk, s, (lo, _), d in zip(
+        x.shape[2:], dy.shape[2:], kernel_size, stride, padding, dilation
+    ):
+        need = (kk - 1) * d + (n_out - 1) * s + 1  # padded extent actually read
+        keep = min(n_in, max(1, need - lo))  # input positions worth keeping
         pads.append((lo, max(0, need - lo - keep) - (n_in - keep)))
         crops.append(slice(0, kk))
     sp = tuple(range(3, 3 + nd))
@@ -207,9 +227,10 @@ def _conv_general_weight_grad(x, dy, kernel_size, stride, padding, dilation, gro
     xt = mx.transpose(x.reshape((n, groups, cig) + x.shape[2:]), (2,) + sp + (1, 0))
     xt = xt.reshape((cig,) + x.shape[2:] + (groups * n,))
     xt = _pad_spatial(xt, pads, first=1)
-    dyt = mx.transpose(dy, (1,) + tuple(range(2, 2 + nd)) + (0,))   # (C_out, *S_out, N)
-    dw = conv(xt, dyt, stride=list(dilation), kernel_dilation=list(stride),
-              groups=groups)                                       # (Cig, *K', C_out)
+    dyt = mx.transpose(dy, (1,) + tuple(range(2, 2 + nd)) + (0,))  # (C_out, *S_out, N)
+    dw = conv(
+        xt, dyt, stride=list(dilation), kernel_dilation=list(stride), groups=groups
+    )  # (Cig, *K', C_out)
     dw = dw[(slice(None),) + tuple(crops)]
     return mx.transpose(dw, (nd + 1, 0) + tuple(range(1, nd + 1)))
 
@@ -219,14 +240,16 @@ def _conv_general_weight_grad(x, dy, kernel_size, stride, padding, dilation, gro
 # needs no layout transposes: depthwise (C_in/groups == 1) as broadcast multiply-adds,
 # everything else as one im2col batched matmul (batch = groups).
 
+
 def _tap_forward(x, w, stride, padding, dilation, groups):
     """Forward by kernel taps: depthwise multiply-adds or im2col + batched matmul."""
     out = conv_output_size(x.shape[2:], w.shape[2:], stride, padding, dilation)
     cols = x.shape[0] * x.shape[1] * math.prod(w.shape[2:]) * math.prod(out)
     chunks = _batch_chunks(x.shape[0], cols) if w.shape[1] > 1 else [(0, x.shape[0])]
     if len(chunks) > 1:
-        return mx.concatenate([_tap_forward(x[a:b], w, stride, padding, dilation, groups)
-                               for a, b in chunks], axis=0)
+        return mx.concatenate(
+            [_tap_forward(x[a:b], w, stride, padding, dilation, groups) for a, b in chunks], axis=0
+        )
     dt = x.dtype
     wd = _work_dtype(dt)
     x, w = x.astype(wd), w.astype(wd)
@@ -258,11 +281,14 @@ def _tap_forward(x, w, stride, padding, dilation, groups):
 
 def _tap_weight_grad(x, dy, kernel_size, stride, padding, dilation, groups):
     """Weight gradient by kernel taps: dw = dy . im2col(x)^T per group, contracted over N*M."""
-    chunks = _batch_chunks(x.shape[0], x.shape[0] * x.shape[1] * math.prod(kernel_size)
-                           * math.prod(dy.shape[2:]))
+    chunks = _batch_chunks(
+        x.shape[0], x.shape[0] * x.shape[1] * math.prod(kernel_size) * math.prod(dy.shape[2:])
+    )
     if len(chunks) > 1:
-        parts = [_tap_weight_grad(x[a:b], dy[a:b], kernel_size, stride, padding, dilation, groups)
-                 for a, b in chunks]
+        parts = [
+            _tap_weight_grad(x[a:b], dy[a:b], kernel_size, stride, padding, dilation, groups)
+            for a, b in chunks
+        ]
         return sum(parts[1:], parts[0])
     dt = x.dtype
     wd = _work_dtype(dt)
@@ -276,8 +302,13 @@ def _tap_weight_grad(x, dy, kernel_size, stride, padding, dilation, groups):
     # views of the padded x as (C_in, N, *S): stacking them at axis 1 lays im2col out as
     # (G, Cig*T, N*M), so batch and positions form one contraction axis (no sum over N)
     xt = mx.swapaxes(_pad_spatial(x, padding), 0, 1)
-    cols = _stack([_spatial(xt, (_win(kk * d, o, s) for kk, o, s, d in
-                                 zip(t, out, stride, dilation))) for t in taps], 1)
+    cols = _stack(
+        [
+            _spatial(xt, (_win(kk * d, o, s) for kk, o, s, d in zip(t, out, stride, dilation)))
+            for t in taps
+        ],
+        1,
+    )
     cols = cols.reshape((groups, cig * len(taps), nm))
     if cig == 1:
         # depthwise: (G, Og, NM) @ (G, NM, T); measured faster than one reduction per tap
@@ -296,19 +327,23 @@ class _Phases(NamedTuple):
     every kernel offset k has k*d - lo = quotient*s + residue; the taps of one residue fill
     the lattice (``lattice`` positions) of one phase from dy padded by ``dy_pads``."""
 
-    quotients: list   # per dim, per kernel offset
-    residues: list    # per dim, per kernel offset
-    lattice: tuple    # positions per phase lattice, ceil(S_in / s)
-    dy_pads: list     # (lo, hi) padding of dy so every lattice read is in bounds
-    taps_of: dict     # residue tuple -> indices (into _taps(K)) of the taps with it
+    quotients: list  # per dim, per kernel offset
+    residues: list  # per dim, per kernel offset
+    lattice: tuple  # positions per phase lattice, ceil(S_in / s)
+    dy_pads: list  # (lo, hi) padding of dy so every lattice read is in bounds
+    taps_of: dict  # residue tuple -> indices (into _taps(K)) of the taps with it
 
 
 def _phase_geometry(kernel_size, out, in_spatial, stride, padding, dilation):
     """The _Phases of a transposed convolution."""
-    q = [[(kk * d - lo) // s for kk in range(kn)] for kn, s, d, (lo, _) in
-         zip(kernel_size, stride, dilation, padding)]
-    r = [[(kk * d - lo) % s for kk in range(kn)] for kn, s, d, (lo, _) in
-         zip(kernel_size, stride, dilation, padding)]
+    q = [
+        [(kk * d - lo) // s for kk in range(kn)]
+        for kn, s, d, (lo, _) in zip(kernel_size, stride, dilation, padding)
+    ]
+    r = [
+        [(kk * d - lo) % s for kk in range(kn)]
+        for kn, s, d, (lo, _) in zip(kernel_size, stride, dilation, padding)
+    ]
     lat = tuple(-(-n_in // s) for n_in, s in zip(in_spatial, stride))
     pads = [(max(0, max(qi)), max(0, li - o - min(qi))) for qi, li, o in zip(q, lat, out)]
     taps_of = {}
@@ -326,8 +361,10 @@ def _phase_sum(dyp, w, ph, idx, groups):
     lat = ph.lattice
 
     def view(t):
-        return _spatial(dyp, (_win(ph.dy_pads[i][0] - ph.quotients[i][t[i]], lat[i], 1)
-                              for i in range(len(lat))))
+        return _spatial(
+            dyp,
+            (_win(ph.dy_pads[i][0] - ph.quotients[i][t[i]], lat[i], 1) for i in range(len(lat))),
+        )
 
     if cig == 1:
         # depthwise: elementwise products summed over taps (and the multiplier axis)
@@ -339,12 +376,12 @@ def _phase_sum(dyp, w, ph, idx, groups):
             z = term if z is None else z + term
         z = z.sum(axis=2) if c_out_g > 1 else z
         return z.reshape((n, groups) + lat)
-    cols = _stack([view(taps[i]) for i in idx], 2)                  # (N, C_out, T_r, *L)
+    cols = _stack([view(taps[i]) for i in idx], 2)  # (N, C_out, T_r, *L)
     cols = cols.reshape((n, groups, c_out_g * len(idx), math.prod(lat)))
     wg = w.reshape((groups, c_out_g, cig, len(taps)))
     wr = wg[..., mx.array(idx)] if len(idx) < len(taps) else wg
     wr = mx.swapaxes(wr, 1, 2).reshape((1, groups, cig, c_out_g * len(idx)))
-    return (wr @ cols).reshape((n, groups * cig) + lat)             # (N, G, Cig, M) @ -> C_in
+    return (wr @ cols).reshape((n, groups * cig) + lat)  # (N, G, Cig, M) @ -> C_in
 
 
 def _interleave_phases(zs, stride, in_spatial):
@@ -368,12 +405,21 @@ def _tap_input_grad(dy, w, in_spatial, stride, padding, dilation, groups):
     batch chunks, then the phase geometry, one stride-1 correlation per phase, and the
     interleave. No inserted zero is ever multiplied."""
     in_spatial = tuple(in_spatial)
-    cols = dy.shape[0] * dy.shape[1] * math.prod(w.shape[2:]) * math.prod(
-        -(-n_in // s) for n_in, s in zip(in_spatial, stride))
+    cols = (
+        dy.shape[0]
+        * dy.shape[1]
+        * math.prod(w.shape[2:])
+        * math.prod(-(-n_in // s) for n_in, s in zip(in_spatial, stride))
+    )
     chunks = _batch_chunks(dy.shape[0], cols) if w.shape[1] > 1 else [(0, dy.shape[0])]
     if len(chunks) > 1:
-        return mx.concatenate([_tap_input_grad(dy[a:b], w, in_spatial, stride, padding, dilation,
-                                               groups) for a, b in chunks], axis=0)
+        return mx.concatenate(
+            [
+                _tap_input_grad(dy[a:b], w, in_spatial, stride, padding, dilation, groups)
+                for a, b in chunks
+            ],
+            axis=0,
+        )
     dt = dy.dtype
     wd = _work_dtype(dt)
     dy, w = dy.astype(wd), w.astype(wd)
@@ -383,8 +429,11 @@ def _tap_input_grad(dy, w, in_spatial, stride, padding, dilation, groups):
     zs = []
     for residue in itertools.product(*(range(s) for s in stride)):
         idx = ph.taps_of.get(residue)
-        zs.append(_phase_sum(dyp, w, ph, idx, groups) if idx else
-                  mx.zeros((dy.shape[0], c_in) + ph.lattice, dtype=wd))
+        zs.append(
+            _phase_sum(dyp, w, ph, idx, groups)
+            if idx
+            else mx.zeros((dy.shape[0], c_in) + ph.lattice, dtype=wd)
+        )
     return _interleave_phases(zs, stride, in_spatial).astype(dt)
 
 
@@ -395,11 +444,14 @@ def _tap_input_grad(dy, w, in_spatial, stride, padding, dilation, groups):
 # im2col is the input itself, subsampled or reshaped into its blocks (no T-fold copy), and each
 # of the three kernels is one batched matmul, channels-first: no channels-last round trip.
 
+
 def disjoint_windows(kernel_size, stride, padding, dilation) -> bool:
     """True when the patch set applies: no padding and, per dim, a 1-wide kernel or an undilated
     one no wider than the stride (windows that do not overlap)."""
-    return all(lo == 0 and hi == 0 and (k == 1 or (d == 1 and k <= s))
-               for k, s, (lo, hi), d in zip(kernel_size, stride, padding, dilation))
+    return all(
+        lo == 0 and hi == 0 and (k == 1 or (d == 1 and k <= s))
+        for k, s, (lo, hi), d in zip(kernel_size, stride, padding, dilation)
+    )
 
 
 def _blocks(a, out, stride):
@@ -413,15 +465,17 @@ def _patch_taps(a, kernel_size, out, stride):
     """(A, B, *S) -> (A, B, *K, *O): the entry of ``a`` that tap k of output o reads, o*s + k,
     for disjoint windows (a copy of at most ``a``'s size; none for 1x1 at stride 1)."""
     lead, nd = a.shape[:2], len(out)
-    if all(k == 1 for k in kernel_size):          # 1x1: the (subsampled) input
+    if all(k == 1 for k in kernel_size):  # 1x1: the (subsampled) input
         if any(s > 1 for s in stride):
             a = _spatial(a, (_win(0, o, s) for o, s in zip(out, stride)))
         return a.reshape(lead + (1,) * nd + tuple(out))
-    taps = _blocks(a, out, stride)[(slice(None),) * 2 + tuple(
-        v for k in kernel_size for v in (slice(None), slice(0, k)))]
+    taps = _blocks(a, out, stride)[
+        (slice(None),) * 2 + tuple(v for k in kernel_size for v in (slice(None), slice(0, k)))
+    ]
     # (A, B, O0, K0, O1, K1, ...) -> (A, B, K0, K1, ..., O0, O1, ...)
-    return mx.transpose(taps, (0, 1) + tuple(3 + 2 * i for i in range(nd))
-                        + tuple(2 + 2 * i for i in range(nd)))
+    return mx.transpose(
+        taps, (0, 1) + tuple(3 + 2 * i for i in range(nd)) + tuple(2 + 2 * i for i in range(nd))
+    )
 
 
 def _patch_forward(x, w, stride, padding, dilation, groups):
@@ -446,8 +500,9 @@ def _patch_weight_grad(x, dy, kernel_size, stride, padding, dilation, groups):
     out, nd = dy.shape[2:], dy.ndim - 2
     # taps of x viewed as (C_in, N, *S): (C_in, N, *K, *O) -> (C_in, *K, N, *O)
     cols = _patch_taps(mx.swapaxes(x, 0, 1), kernel_size, out, stride)
-    cols = mx.transpose(cols, (0,) + tuple(range(2, 2 + nd)) + (1,)
-                        + tuple(range(2 + nd, 2 + 2 * nd)))
+    cols = mx.transpose(
+        cols, (0,) + tuple(range(2, 2 + nd)) + (1,) + tuple(range(2 + nd, 2 + 2 * nd))
+    )
     cols = cols.reshape((groups, -1, n * math.prod(out)))
     dyt = mx.transpose(dy.reshape((n, groups, c_out // groups, -1)), (1, 0, 3, 2))
     dw = mx.swapaxes(cols @ dyt.reshape((groups, -1, c_out // groups)), 1, 2)  # (G, Og, Cig*T)
@@ -464,9 +519,9 @@ def _patch_input_grad(dy, w, in_spatial, stride, padding, dilation, groups):
     k, out, nd = w.shape[2:], dy.shape[2:], dy.ndim - 2
     c_in = groups * w.shape[1]
     wt = mx.swapaxes(w.reshape((1, groups, c_out // groups, -1)), 2, 3)
-    dcols = wt @ dy.reshape((n, groups, c_out // groups, math.prod(out)))   # (N, G, Cig*T, M)
+    dcols = wt @ dy.reshape((n, groups, c_out // groups, math.prod(out)))  # (N, G, Cig*T, M)
     if all(kk == 1 for kk in k) and all(s == 1 for s in stride):
-        return dcols.reshape((n, c_in) + tuple(out)).astype(dt)              # 1x1x1
+        return dcols.reshape((n, c_in) + tuple(out)).astype(dt)  # 1x1x1
     # (N, C, K0, ..., O0, ...) -> (N, C, O0, K0, O1, K1, ...), each K padded with zeros to s
     dcols = dcols.reshape((n, c_in) + tuple(k) + tuple(out))
     blocks = mx.transpose(dcols, (0, 1) + tuple(a for i in range(nd) for a in (2 + nd + i, 2 + i)))
@@ -478,6 +533,5 @@ def _patch_input_grad(dy, w, in_spatial, stride, padding, dilation, groups):
 
 
 TAPS = KernelSet(_tap_forward, _tap_input_grad, _tap_weight_grad)
-CONV_GENERAL = KernelSet(_conv_general_forward, _conv_general_input_grad,
-                         _conv_general_weight_grad)
+CONV_GENERAL = KernelSet(_conv_general_forward, _conv_general_input_grad, _conv_general_weight_grad)
 PATCH = KernelSet(_patch_forward, _patch_input_grad, _patch_weight_grad)

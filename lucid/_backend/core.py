@@ -91,7 +91,12 @@ def _sigmoid64(x):
 
 
 _EXACT: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "exp": np.exp, "sin": np.sin, "cos": np.cos, "erf": _erf64, "sigmoid": _sigmoid64}
+    "exp": np.exp,
+    "sin": np.sin,
+    "cos": np.cos,
+    "erf": _erf64,
+    "sigmoid": _sigmoid64,
+}
 
 
 def exact_unary(name: str, x):
@@ -134,23 +139,108 @@ def logsumexp(a, axis=None, keepdims=False):
         out = np.squeeze(out, axis=ax if ax is not None else tuple(range(x.ndim)))
     return from_numpy(np.asarray(out, dtype=np.float64))
 
+
 __all__ = [
-    "Array", "abs", "all", "any", "arange", "argmax", "argmin", "array", "broadcast_to", "clip",
-    "concatenate", "cos", "cumprod", "equal", "erf", "erfinv", "exp", "expand_dims", "eye",
-    "floor_divide", "full", "greater", "greater_equal", "isinf", "isnan", "less", "less_equal",
-    "log", "log1p", "logsumexp", "max", "maximum", "moveaxis", "mean", "min", "minimum",
-    "not_equal", "ones", "pad", "power", "prod", "repeat", "reshape",
-    "sigmoid", "sign", "sin", "sqrt", "square", "stack", "sum", "swapaxes", "take",
-    "take_along_axis", "put_along_axis", "tanh", "tile", "transpose", "where", "zeros",
+    "Array",
+    "abs",
+    "all",
+    "any",
+    "arange",
+    "argmax",
+    "argmin",
+    "array",
+    "broadcast_to",
+    "clip",
+    "concatenate",
+    "cos",
+    "cumprod",
+    "equal",
+    "erf",
+    "erfinv",
+    "exp",
+    "expand_dims",
+    "eye",
+    "floor_divide",
+    "full",
+    "greater",
+    "greater_equal",
+    "isinf",
+    "isnan",
+    "less",
+    "less_equal",
+    "log",
+    "log1p",
+    "logsumexp",
+    "max",
+    "maximum",
+    "moveaxis",
+    "mean",
+    "min",
+    "minimum",
+    "not_equal",
+    "ones",
+    "pad",
+    "power",
+    "prod",
+    "repeat",
+    "reshape",
+    "sigmoid",
+    "sign",
+    "sin",
+    "sqrt",
+    "square",
+    "stack",
+    "sum",
+    "swapaxes",
+    "take",
+    "take_along_axis",
+    "put_along_axis",
+    "tanh",
+    "tile",
+    "transpose",
+    "where",
+    "zeros",
     # defined below
-    "DTYPES", "dtype_name", "is_floating", "asarray", "to_numpy", "item", "evaluate",
-    "scatter_add", "cast", "gpu_available", "gpu_kind", "resolve_device", "device_scope",
-    "default_device_name", "random_seed", "random_normal", "random_uniform", "random_randint",
-    "random_bernoulli", "random_permutation", "from_numpy", "element_bits", "from_element_bits",
-    "mx_dtype_of", "copy", "accurate_sum", "accurate_mean", "bitwise_and", "bitwise_or",
-    "bitwise_xor", "bitwise_invert", "logical_and", "logical_or", "logical_xor",
-    "cumsum", "einsum", "roll",
-    "MAX_NDIM", "check_ndim", "exact_unary",
+    "DTYPES",
+    "dtype_name",
+    "is_floating",
+    "asarray",
+    "to_numpy",
+    "item",
+    "evaluate",
+    "scatter_add",
+    "cast",
+    "gpu_available",
+    "gpu_kind",
+    "resolve_device",
+    "device_scope",
+    "default_device_name",
+    "random_seed",
+    "random_normal",
+    "random_uniform",
+    "random_randint",
+    "random_bernoulli",
+    "random_permutation",
+    "from_numpy",
+    "element_bits",
+    "from_element_bits",
+    "mx_dtype_of",
+    "copy",
+    "accurate_sum",
+    "accurate_mean",
+    "bitwise_and",
+    "bitwise_or",
+    "bitwise_xor",
+    "bitwise_invert",
+    "logical_and",
+    "logical_or",
+    "logical_xor",
+    "cumsum",
+    "einsum",
+    "roll",
+    "MAX_NDIM",
+    "check_ndim",
+    "exact_unary",
 ]
 from mlx.core import (  # noqa: E402,F401
     bitwise_and,
@@ -249,8 +339,11 @@ def resolve_device(name) -> str:
             _warned_no_gpu = True
             import warnings
 
-            warnings.warn("no GPU is available to MLX here: device 'gpu' runs on the CPU",
-                          RuntimeWarning, stacklevel=_caller_stacklevel())
+            warnings.warn(
+                "no GPU is available to MLX here: device 'gpu' runs on the CPU",
+                RuntimeWarning,
+                stacklevel=_caller_stacklevel(),
+            )
         return "cpu"
     if name == "cpu":
         return "cpu"
@@ -320,8 +413,9 @@ def _object_ints(arr: np.ndarray) -> np.ndarray:
     anything else in it is refused."""
     if arr.size and builtins.all(isinstance(v, int) for v in arr.flat):
         return arr
-    raise TypeError("cannot make a tensor from data of numpy dtype object (mixed or non-numeric "
-                    "values)")
+    raise TypeError(
+        "cannot make a tensor from data of numpy dtype object (mixed or non-numeric values)"
+    )
 
 
 def _check_int_range(arr: np.ndarray, dtype: str) -> None:
@@ -332,8 +426,9 @@ def _check_int_range(arr: np.ndarray, dtype: str) -> None:
     lo, hi = arr.min(), arr.max()
     if lo < info.min or hi > info.max:
         bad = int(lo) if lo < info.min else int(hi)
-        raise OverflowError(f"value {bad} does not fit dtype {dtype} (range [{info.min}, "
-                            f"{info.max}])")
+        raise OverflowError(
+            f"value {bad} does not fit dtype {dtype} (range [{info.min}, {info.max}])"
+        )
 
 
 def from_numpy(arr: np.ndarray):
@@ -402,8 +497,9 @@ def _blocked_sum_axis(a, axis: int):
         q = n // _SUM_BLOCK
         before = (slice(None),) * axis
         head = a[before + (slice(0, q * _SUM_BLOCK),)]
-        head = mx.sum(mx.reshape(head, a.shape[:axis] + (q, _SUM_BLOCK) + a.shape[axis + 1:]),
-                      axis=axis + 1)
+        head = mx.sum(
+            mx.reshape(head, a.shape[:axis] + (q, _SUM_BLOCK) + a.shape[axis + 1 :]), axis=axis + 1
+        )
         if q * _SUM_BLOCK < n:
             tail = mx.sum(a[before + (slice(q * _SUM_BLOCK, None),)], axis=axis, keepdims=True)
             head = mx.concatenate([head, tail], axis=axis)
@@ -432,7 +528,7 @@ def accurate_sum(a, axes, keepdims: bool = False, out_dtype: str | None = None):
         while i in axes and j + 1 < len(shape) and j + 1 in axes:
             j += 1
         size = 1
-        for n in shape[i:j + 1]:
+        for n in shape[i : j + 1]:
             size *= n
         if i in axes:
             merged_axes.append(len(merged))
@@ -442,8 +538,9 @@ def accurate_sum(a, axes, keepdims: bool = False, out_dtype: str | None = None):
     for ax in reversed(merged_axes):
         work = _blocked_sum_axis(work, ax)
     kept = tuple(1 if k in axes else n for k, n in enumerate(shape))
-    out = mx.reshape(work, kept if keepdims else tuple(n for k, n in enumerate(shape)
-                                                        if k not in axes))
+    out = mx.reshape(
+        work, kept if keepdims else tuple(n for k, n in enumerate(shape) if k not in axes)
+    )
     return out if out.dtype == out_dt else out.astype(out_dt)
 
 
@@ -455,6 +552,8 @@ def accurate_mean(a, axes, keepdims: bool = False):
     wide = "float32" if a.dtype in _HALF else None
     mean = accurate_sum(a, tuple(axes), keepdims, out_dtype=wide) / count
     return mean if mean.dtype == a.dtype else mean.astype(a.dtype)
+
+
 def take(a, indices, axis=None):
     """``mx.take``, which also serves an empty ``a`` (MLX refuses any take from one)."""
     if a.size != 0:
@@ -463,7 +562,7 @@ def take(a, indices, axis=None):
     if axis is None:
         return mx.zeros(idx_shape, dtype=a.dtype)
     ax = axis % a.ndim
-    return mx.zeros(a.shape[:ax] + idx_shape + a.shape[ax + 1:], dtype=a.dtype)
+    return mx.zeros(a.shape[:ax] + idx_shape + a.shape[ax + 1 :], dtype=a.dtype)
 
 
 # --- random ---------------------------------------------------------------------------------------
@@ -474,8 +573,9 @@ def random_seed(seed: int) -> None:
 
 def random_normal(shape, dtype, loc=0.0, scale=1.0):
     """Normal samples."""
-    return mx.random.normal(tuple(shape), dtype=DTYPES[dtype], loc=loc, scale=scale,
-                            key=runtime.next_key())
+    return mx.random.normal(
+        tuple(shape), dtype=DTYPES[dtype], loc=loc, scale=scale, key=runtime.next_key()
+    )
 
 
 def random_uniform(shape, dtype, low=0.0, high=1.0):

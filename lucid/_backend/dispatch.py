@@ -44,8 +44,12 @@ def _checked_name(name: str, where: str) -> str:
     if name in _DEPRECATED:
         if not _warned_deprecated:
             _warned_deprecated = True
-            warnings.warn(f"{where} {name!r} is deprecated: the NumPy/OpenBLAS kernel set is "
-                          f"now called {_DEPRECATED[name]!r}", FutureWarning, stacklevel=3)
+            warnings.warn(
+                f"{where} {name!r} is deprecated: the NumPy/OpenBLAS kernel set is "
+                f"now called {_DEPRECATED[name]!r}",
+                FutureWarning,
+                stacklevel=3,
+            )
         return _DEPRECATED[name]
     if name not in CPU_KERNEL_SETS:
         raise ValueError(f"{where} must be 'mlx' or 'numpy', got {name!r}")
@@ -77,22 +81,30 @@ def _numpy_set(device: str, dtype_name: str) -> bool:
     """True when the NumPy kernels serve this device and dtype. Never while ``lucid.compile``
     traces a function: a host kernel needs its input evaluated, so conv and matmul run on MLX's
     kernels inside a compiled function under either kernel set."""
-    return (device == "cpu" and dtype_name in ("float32", "float64")
-            and cpu_kernels() == "numpy" and not runtime.is_tracing())
+    return (
+        device == "cpu"
+        and dtype_name in ("float32", "float64")
+        and cpu_kernels() == "numpy"
+        and not runtime.is_tracing()
+    )
 
 
 _LINUX_CPU = sys.platform != "darwin"
 
 
-def conv_route(device: str, dtype_name: str, kernel_size, stride, padding, dilation,
-               groups: int) -> str:
+def conv_route(
+    device: str, dtype_name: str, kernel_size, stride, padding, dilation, groups: int
+) -> str:
     """The name of the kernel set (module docstring's rules) for one convolution."""
     if _numpy_set(device, dtype_name):
         return "numpy"
     if mlx_conv.disjoint_windows(kernel_size, stride, padding, dilation):
         return "patch"
-    if ((groups > 1 and len(kernel_size) == 3) or dtype_name == "float64"
-            or (_LINUX_CPU and device == "cpu")):
+    if (
+        (groups > 1 and len(kernel_size) == 3)
+        or dtype_name == "float64"
+        or (_LINUX_CPU and device == "cpu")
+    ):
         return "taps"
     return "conv_general"
 
@@ -120,7 +132,10 @@ def _host(a):
 
 
 _SETS: dict[str, mlx_conv.KernelSet | _NumpyKernels] = {
-    "taps": mlx_conv.TAPS, "conv_general": mlx_conv.CONV_GENERAL, "patch": mlx_conv.PATCH}
+    "taps": mlx_conv.TAPS,
+    "conv_general": mlx_conv.CONV_GENERAL,
+    "patch": mlx_conv.PATCH,
+}
 
 
 def kernel_set(route: str):
@@ -146,17 +161,20 @@ class _Routed:
     def conv_forward(self, x, w, stride, padding, dilation, groups):
         """Cross-correlation x (N, C_in, *S), w (C_out, C_in/groups, *K) -> (N, C_out, *S_out)."""
         return self._set(w.shape[2:], stride, padding, dilation, groups).conv_forward(
-            x, w, stride, padding, dilation, groups)
+            x, w, stride, padding, dilation, groups
+        )
 
     def conv_input_grad(self, dy, w, in_spatial, stride, padding, dilation, groups):
         """Adjoint of conv_forward in x: dy -> dx (N, C_in, *in_spatial)."""
         return self._set(w.shape[2:], stride, padding, dilation, groups).conv_input_grad(
-            dy, w, tuple(in_spatial), stride, padding, dilation, groups)
+            dy, w, tuple(in_spatial), stride, padding, dilation, groups
+        )
 
     def conv_weight_grad(self, x, dy, kernel_size, stride, padding, dilation, groups):
         """Adjoint of conv_forward in w: x, dy -> dw (C_out, C_in/groups, *kernel_size)."""
         return self._set(kernel_size, stride, padding, dilation, groups).conv_weight_grad(
-            x, dy, tuple(kernel_size), stride, padding, dilation, groups)
+            x, dy, tuple(kernel_size), stride, padding, dilation, groups
+        )
 
 
 def conv_kernels(device: str, dtype_name: str):
@@ -172,7 +190,10 @@ _NUMPY_MATMUL_MIN_WORK = 1 << 18
 
 def matmul(a, b, device: str):
     """a @ b (numpy's rules, operands at least 2-D) with the kernels chosen for ``device``."""
-    if (a.dtype == b.dtype and _numpy_set(device, mx_dtype_of(a))
-            and blas_threads.gemm_work(a.shape, a.size, b.shape, b.size) >= _NUMPY_MATMUL_MIN_WORK):
+    if (
+        a.dtype == b.dtype
+        and _numpy_set(device, mx_dtype_of(a))
+        and blas_threads.gemm_work(a.shape, a.size, b.shape, b.size) >= _NUMPY_MATMUL_MIN_WORK
+    ):
         return from_numpy(blas_threads.matmul(_host(a), _host(b)))
     return mx.matmul(a, b)

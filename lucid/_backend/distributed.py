@@ -27,8 +27,21 @@ import os
 
 import mlx.core as mx
 
-__all__ = ["BACKENDS", "is_available", "launched_world_size", "init", "is_initialized", "rank",
-           "size", "all_sum", "all_max", "all_min", "all_gather", "send", "recv"]
+__all__ = [
+    "BACKENDS",
+    "is_available",
+    "launched_world_size",
+    "init",
+    "is_initialized",
+    "rank",
+    "size",
+    "all_sum",
+    "all_max",
+    "all_min",
+    "all_gather",
+    "send",
+    "recv",
+]
 
 BACKENDS = ("any", "ring", "mpi", "nccl", "jaccl")
 
@@ -80,8 +93,11 @@ def init(backend: str = "any", strict: bool = False):
         _group = mx.distributed.init(strict=strict, backend=backend)
         # NCCL is picked when asked for, or under `mlx.launch --backend nccl` (which sets
         # NCCL_HOST_IP); MLX's Group does not say which backend it runs on
-        _nccl = _group.size() > 1 and _cuda() and (
-            backend == "nccl" or (backend == "any" and "NCCL_HOST_IP" in os.environ))
+        _nccl = (
+            _group.size() > 1
+            and _cuda()
+            and (backend == "nccl" or (backend == "any" and "NCCL_HOST_IP" in os.environ))
+        )
     return _group.rank(), _group.size()
 
 

@@ -60,8 +60,9 @@ _GRID_BYTES = 128 << 20
 def _view(buf, offset, shape, strides):
     """Strided view (element units) into contiguous `buf`; NumPy checks it stays in bounds."""
     it = buf.itemsize
-    return np.ndarray(shape, buf.dtype, buffer=buf, offset=offset * it,
-                      strides=tuple(s * it for s in strides))
+    return np.ndarray(
+        shape, buf.dtype, buffer=buf, offset=offset * it, strides=tuple(s * it for s in strides)
+    )
 
 
 class _PhaseTaps(NamedTuple):
@@ -173,7 +174,7 @@ class _Segs:
         chunks = []
         if self.size <= lmax:
             nn = max(1, lmax // self.size)
-            nch = -(-N // nn)              # balanced: no tiny last chunk
+            nch = -(-N // nn)  # balanced: no tiny last chunk
             nn = -(-N // nch)
             for n0 in range(0, N, nn):
                 chunks.append(_Chunk(n0, min(nn, N - n0), 0, self.nsps, 0, self.seglen))
@@ -202,7 +203,7 @@ class _Segs:
         N, C, M = comp.shape
         pitch = self.plan.pitch
         shape = (N, C) + self.sizes
-        strides = (C * M, M) + ((self.seglen,) if self.lvl else ()) + pitch[self.lvl:]
+        strides = (C * M, M) + ((self.seglen,) if self.lvl else ()) + pitch[self.lvl :]
         return _view(comp, 0, shape, strides)
 
 
@@ -216,7 +217,7 @@ def _fill(src, nstride, cstride, C, taps, segs, ch, cols, src_off=0):
     for poff, shape, base, kstr in taps:
         sshape = (nn, C) + shape + (nj, tl)
         sstr = (nstride, cstride) + kstr + (segs.segstride, 1)
-        tap_strides = tuple(math.prod(shape[i + 1:]) * L for i in range(len(shape)))
+        tap_strides = tuple(math.prod(shape[i + 1 :]) * L for i in range(len(shape)))
         dstr = (C * nk * L, nk * L) + tap_strides + (tl, 1)
         np.copyto(_view(cols, koff * L, sshape, dstr), _view(src, a0 + poff + base, sshape, sstr))
         koff += math.prod(shape)
@@ -289,13 +290,18 @@ def _depth_blocks(plan, C, Co, itemsize):
     blocks = []
     for a in range(0, O0, rows):
         b = min(O0, a + rows)
-        t0, t1 = a * s - lo, (b - 1) * s + (K - 1) * d - lo      # unpadded input rows read
+        t0, t1 = a * s - lo, (b - 1) * s + (K - 1) * d - lo  # unpadded input rows read
         u0, u1 = max(0, t0), min(S - 1, t1)
         if u1 < u0:
             blocks.append((a, b, None))
             continue
-        sub = _Plan((u1 - u0 + 1,) + plan.in_size[1:], plan.kernel, plan.stride,
-                    ((u0 - t0, t1 - u1),) + plan.pad[1:], plan.dilation)
+        sub = _Plan(
+            (u1 - u0 + 1,) + plan.in_size[1:],
+            plan.kernel,
+            plan.stride,
+            ((u0 - t0, t1 - u1),) + plan.pad[1:],
+            plan.dilation,
+        )
         blocks.append((a, b, (u0, u1 + 1, sub)))
     return blocks
 
@@ -332,7 +338,7 @@ def _forward(x, w, plan, G):
         comp = y[n0:n1].reshape(nb, Co, -1) if direct else np.empty((nb, Co, segs.size), x.dtype)
         cs = plan.nphases * plan.plane
         for c0, nn, m0, L, cols in _column_chunks(grid, C * cs, cs, C, nk, tp, segs):
-            out = comp[c0:c0 + nn].reshape(nn, G, Cog, segs.size)[..., m0:m0 + L]
+            out = comp[c0 : c0 + nn].reshape(nn, G, Cog, segs.size)[..., m0 : m0 + L]
             blas.matmul(W, cols.reshape(nn, G, Cg * nk, L), out=out)
         if not direct:
             np.copyto(y[n0:n1], segs.valid_view(comp))
@@ -366,7 +372,7 @@ def _weight_grad(x, dy, plan, G):
         dyc = _dy_segments(dy[n0:n1], segs)
         cs = plan.nphases * plan.plane
         for c0, nn, m0, L, cols in _column_chunks(grid, C * cs, cs, C, nk, tp, segs):
-            d = dyc[c0:c0 + nn].reshape(nn, G, Cog, segs.size)[..., m0:m0 + L]
+            d = dyc[c0 : c0 + nn].reshape(nn, G, Cog, segs.size)[..., m0 : m0 + L]
             prod = blas.matmul(cols.reshape(nn, G, Cg * nk, L), d.transpose(0, 1, 3, 2))
             dWT += prod.sum(axis=0) if nn > 1 else prod[0]
     dW = np.empty((Co, Cg, nk), x.dtype)
@@ -394,15 +400,17 @@ def _input_grad(dy, w, plan, G):
     for n0, n1 in _batch_blocks(N, _sample_bytes(plan, C, Co, it)):
         nb = n1 - n0
         dyg = np.zeros(front + nb * Co * plan.plane, dy.dtype)
-        dgv = _view(dyg, front, (nb, Co) + plan.out_size,
-                    (Co * plan.plane, plan.plane) + plan.pitch)
+        dgv = _view(
+            dyg, front, (nb, Co) + plan.out_size, (Co * plan.plane, plan.plane) + plan.pitch
+        )
         np.copyto(dgv, dy[n0:n1])
         for (js, us), kp, wp, tp in phases:
             segs = _Segs(plan, [a for a, _ in js], [n for _, n in js], nb, Co * kp * it)
             comp = np.empty((nb, C, segs.size), dy.dtype)
-            for c0, nn, m0, L, cols in _column_chunks(dyg, Co * plan.plane, plan.plane, Co, kp,
-                                                      tp, segs, front):
-                out = comp[c0:c0 + nn].reshape(nn, G, Cg, segs.size)[..., m0:m0 + L]
+            for c0, nn, m0, L, cols in _column_chunks(
+                dyg, Co * plan.plane, plan.plane, Co, kp, tp, segs, front
+            ):
+                out = comp[c0 : c0 + nn].reshape(nn, G, Cg, segs.size)[..., m0 : m0 + L]
                 blas.matmul(wp, cols.reshape(nn, G, Cog * kp, L), out=out)
             np.copyto(dx[(slice(n0, n1), slice(None)) + us], segs.valid_view(comp))
     return dx
@@ -453,5 +461,5 @@ def conv_input_grad(dy, w, in_spatial, stride, padding, dilation, groups):
     for a, b, sub in blocks:
         if sub is not None:
             u0, u1, sp = sub
-            dx[:, :, u0:u1] += _input_grad(dy[:, :, a:b], w, sp, groups)   # halos overlap: add
+            dx[:, :, u0:u1] += _input_grad(dy[:, :, a:b], w, sp, groups)  # halos overlap: add
     return dx

@@ -115,8 +115,10 @@ def read(a, kind="read"):
     """Evaluate ``a`` for a host read-back (``kind="kernel"``: a host kernel's input, which
     leaves deferred work for later)."""
     if _tracing:
-        raise RuntimeError("a host read-back (item(), numpy(), a NumPy kernel) cannot happen "
-                           "inside a compiled function")
+        raise RuntimeError(
+            "a host read-back (item(), numpy(), a NumPy kernel) cannot happen "
+            "inside a compiled function"
+        )
     _notify(kind)
     if kind == "kernel":
         mx.eval(a)
@@ -187,7 +189,7 @@ _trace_key: list = []  # the random key threaded through the function being trac
 def fresh_key():
     """A random key drawn from (and advancing) MLX's global generator: the input a compiled
     function's random draws start from."""
-    return mx.random.randint(0, 2 ** 31 - 1, (2,), dtype=mx.int32).astype(mx.uint32)
+    return mx.random.randint(0, 2**31 - 1, (2,), dtype=mx.int32).astype(mx.uint32)
 
 
 @contextlib.contextmanager

@@ -30,12 +30,28 @@ from lucid.tensor import Tensor
 __all__ = ["FLOAT32_OPS", "HALF_OPS", "autocast", "is_autocast_enabled"]
 
 HALF_OPS = frozenset({"conv", "conv_transpose", "matmul"})
-FLOAT32_OPS = frozenset({
-    "sum", "mean", "var", "prod", "logsumexp", "softmax", "log_softmax", "layer_norm",
-    "group_norm", "cross_entropy", "nll_loss", "binary_cross_entropy",
-    "binary_cross_entropy_with_logits", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
-    "kl_div",
-})
+FLOAT32_OPS = frozenset(
+    {
+        "sum",
+        "mean",
+        "var",
+        "prod",
+        "logsumexp",
+        "softmax",
+        "log_softmax",
+        "layer_norm",
+        "group_norm",
+        "cross_entropy",
+        "nll_loss",
+        "binary_cross_entropy",
+        "binary_cross_entropy_with_logits",
+        "mse_loss",
+        "l1_loss",
+        "smooth_l1_loss",
+        "huber_loss",
+        "kl_div",
+    }
+)
 
 _state = threading.local()
 _open = [0]  # regions open in all threads: the op hook is installed while any is
@@ -99,17 +115,20 @@ class autocast:
     ignored (Lucid does not cache casts). Also usable as a decorator.
     """
 
-    def __init__(self, device_type: str = "cpu", dtype: DTypeLike = None, enabled: bool = True,
-                 cache_enabled=None):
+    def __init__(
+        self,
+        device_type: str = "cpu",
+        dtype: DTypeLike = None,
+        enabled: bool = True,
+        cache_enabled=None,
+    ):
         if device_type not in ("cpu", "gpu"):
-            raise ValueError(f"autocast: device_type must be 'cpu' or 'gpu', got "
-                             f"{device_type!r}")
+            raise ValueError(f"autocast: device_type must be 'cpu' or 'gpu', got {device_type!r}")
         if dtype is None:
             dtype = "float16" if device_type == "gpu" else "bfloat16"
         name = as_dtype_name(dtype)
         if name not in ("float16", "bfloat16"):
-            raise ValueError(f"autocast: dtype must be lucid.float16 or lucid.bfloat16, got "
-                             f"{name}")
+            raise ValueError(f"autocast: dtype must be lucid.float16 or lucid.bfloat16, got {name}")
         self.device_type = B.resolve_device(device_type)
         self.dtype_name = name
         self.enabled = bool(enabled)

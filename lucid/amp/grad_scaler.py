@@ -26,8 +26,12 @@ __all__ = ["GradScaler"]
 
 
 def _positive(name, value, above_one=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 \
-            or math.isinf(value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not value > 0
+        or math.isinf(value)
+    ):
         raise ValueError(f"GradScaler: {name} must be a positive number, got {value!r}")
     if above_one and value <= 1.0:
         raise ValueError(f"GradScaler: {name} must be > 1, got {value!r}")
@@ -44,18 +48,29 @@ class GradScaler:
 
     _array_names = ("_scale", "_growth_tracker")
 
-    def __init__(self, device: str = "gpu", init_scale: float = 2.0 ** 16,
-                 growth_factor: float = 2.0, backoff_factor: float = 0.5,
-                 growth_interval: int = 2000, enabled: bool = True):
+    def __init__(
+        self,
+        device: str = "gpu",
+        init_scale: float = 2.0**16,
+        growth_factor: float = 2.0,
+        backoff_factor: float = 0.5,
+        growth_interval: int = 2000,
+        enabled: bool = True,
+    ):
         _positive("init_scale", init_scale)
         _positive("growth_factor", growth_factor, above_one=True)
         if not 0.0 < backoff_factor < 1.0:
-            raise ValueError(f"GradScaler: backoff_factor must be in (0, 1), got "
-                             f"{backoff_factor!r}")
-        if isinstance(growth_interval, bool) or not isinstance(growth_interval, int) \
-                or growth_interval < 1:
-            raise ValueError(f"GradScaler: growth_interval must be a positive int, got "
-                             f"{growth_interval!r}")
+            raise ValueError(
+                f"GradScaler: backoff_factor must be in (0, 1), got {backoff_factor!r}"
+            )
+        if (
+            isinstance(growth_interval, bool)
+            or not isinstance(growth_interval, int)
+            or growth_interval < 1
+        ):
+            raise ValueError(
+                f"GradScaler: growth_interval must be a positive int, got {growth_interval!r}"
+            )
         self.device = B.resolve_device(device)
         self._enabled = bool(enabled)
         self._growth_factor = float(growth_factor)
@@ -79,13 +94,16 @@ class GradScaler:
             return type(outputs)(self.scale(o) for o in outputs)
         if not isinstance(outputs, Tensor):
             raise TypeError(f"GradScaler.scale expects a Tensor, got {type(outputs).__name__}")
-        factor = Tensor._wrap(B.cast(self._scale, B.dtype_name(outputs.data.dtype))
-                              if outputs.is_floating_point() else self._scale, outputs._device)
+        factor = Tensor._wrap(
+            B.cast(self._scale, B.dtype_name(outputs.data.dtype))
+            if outputs.is_floating_point()
+            else self._scale,
+            outputs._device,
+        )
         return outputs * factor
 
     def _entry(self, optimizer):
-        return self._per_optimizer.setdefault(id(optimizer), {"stage": "ready",
-                                                              "found_inf": None})
+        return self._per_optimizer.setdefault(id(optimizer), {"stage": "ready", "found_inf": None})
 
     def unscale_(self, optimizer: Optimizer) -> None:
         """Divide ``optimizer``'s gradients by the scale in place (once per step, before
@@ -94,8 +112,9 @@ class GradScaler:
             return
         entry = self._entry(optimizer)
         if entry["stage"] == "unscaled":
-            raise RuntimeError("unscale_() has already been called on this optimizer since "
-                               "the last update()")
+            raise RuntimeError(
+                "unscale_() has already been called on this optimizer since the last update()"
+            )
         if entry["stage"] == "stepped":
             raise RuntimeError("unscale_() is being called after step()")
         inv = 1.0 / self._scale
@@ -148,8 +167,11 @@ class GradScaler:
             found = self._found_inf
             grown = self._growth_tracker + 1
             grow = grown >= self._growth_interval
-            self._scale = B.where(found, self._scale * self._backoff_factor,
-                                  B.where(grow, self._scale * self._growth_factor, self._scale))
+            self._scale = B.where(
+                found,
+                self._scale * self._backoff_factor,
+                B.where(grow, self._scale * self._growth_factor, self._scale),
+            )
             self._growth_tracker = B.where(found | grow, 0, grown).astype(B.DTYPES["int32"])
         self._per_optimizer.clear()
         self._found_inf = None
@@ -176,10 +198,13 @@ class GradScaler:
         "_growth_tracker"}`` (empty when disabled), as PyTorch."""
         if not self._enabled:
             return {}
-        return {"scale": self.get_scale(), "growth_factor": self._growth_factor,
-                "backoff_factor": self._backoff_factor,
-                "growth_interval": self._growth_interval,
-                "_growth_tracker": int(B.item(self._growth_tracker))}
+        return {
+            "scale": self.get_scale(),
+            "growth_factor": self._growth_factor,
+            "backoff_factor": self._backoff_factor,
+            "growth_interval": self._growth_interval,
+            "_growth_tracker": int(B.item(self._growth_tracker)),
+        }
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Restore what ``state_dict()`` returned."""
@@ -191,8 +216,9 @@ class GradScaler:
         self._growth_factor = float(state_dict["growth_factor"])
         self._backoff_factor = float(state_dict["backoff_factor"])
         self._growth_interval = int(state_dict["growth_interval"])
-        self._growth_tracker = B.full((), int(state_dict["_growth_tracker"]),
-                                      dtype=B.DTYPES["int32"])
+        self._growth_tracker = B.full(
+            (), int(state_dict["_growth_tracker"]), dtype=B.DTYPES["int32"]
+        )
 
 
 def _snapshot(optimizer):

@@ -30,15 +30,21 @@ def gradcheck(
 
     if not isinstance(inputs, (list, tuple)):
         inputs = (inputs,)
-    arrays = [np.array(t.numpy() if isinstance(t, Tensor) else t, dtype=np.float64)
-              if _is_float(t) else t for t in inputs]
+    arrays = [
+        np.array(t.numpy() if isinstance(t, Tensor) else t, dtype=np.float64) if _is_float(t) else t
+        for t in inputs
+    ]
     wants = [isinstance(t, Tensor) and t.requires_grad for t in inputs]
     if not any(wants):
         raise ValueError("gradcheck: no input requires grad")
 
     def evaluate(values, track):
-        args = [Tensor(v, dtype="float64", device="cpu", requires_grad=track and w)
-                if isinstance(v, np.ndarray) else v for v, w in zip(values, wants)]
+        args = [
+            Tensor(v, dtype="float64", device="cpu", requires_grad=track and w)
+            if isinstance(v, np.ndarray)
+            else v
+            for v, w in zip(values, wants)
+        ]
         return args, fn(*args)
 
     args, out = evaluate(arrays, True)
@@ -56,8 +62,10 @@ def gradcheck(
             continue
         grad = args[i].grad
         if grad is not None and grad.shape != arrays[i].shape:
-            raise GradcheckError(f"gradcheck: the gradient of input {i} has shape {grad.shape}, "
-                                 f"but the input has shape {arrays[i].shape}")
+            raise GradcheckError(
+                f"gradcheck: the gradient of input {i} has shape {grad.shape}, "
+                f"but the input has shape {arrays[i].shape}"
+            )
         analytic = np.zeros(arrays[i].shape) if grad is None else grad.numpy()
         numeric = np.zeros_like(arrays[i])
         for j in np.ndindex(arrays[i].shape):
@@ -75,8 +83,10 @@ def gradcheck(
                 worst = (err[j], i, j, analytic[j], numeric[j])
     if worst is not None:
         _, i, j, a, n = worst
-        raise GradcheckError(f"gradcheck failed for input {i} at index {tuple(int(v) for v in j)}: "
-                             f"analytic {a:.8g} vs numeric {n:.8g} (atol={atol}, rtol={rtol})")
+        raise GradcheckError(
+            f"gradcheck failed for input {i} at index {tuple(int(v) for v in j)}: "
+            f"analytic {a:.8g} vs numeric {n:.8g} (atol={atol}, rtol={rtol})"
+        )
     return True
 
 

@@ -26,8 +26,7 @@ class Node:
     ``_version`` when the node was attached to it: an in-place op's node is attached after the
     write)."""
 
-    __slots__ = ("backward", "parents", "name", "saves", "versions", "reads_output",
-                 "out_version")
+    __slots__ = ("backward", "parents", "name", "saves", "versions", "reads_output", "out_version")
 
     def __init__(self, backward, parents, name: str, saves=None, versions=None, reads_output=True):
         self.backward = backward
@@ -114,9 +113,11 @@ def _topological_order(root):
     return order
 
 
-FREED_MESSAGE = ("trying to backward through the graph a second time (or to use values the first "
-                 "backward already freed); call backward(retain_graph=True) the first time if you "
-                 "need to backward through it again")
+FREED_MESSAGE = (
+    "trying to backward through the graph a second time (or to use values the first "
+    "backward already freed); call backward(retain_graph=True) the first time if you "
+    "need to backward through it again"
+)
 
 
 def backward(root, seed, retain_graph=False):
@@ -144,10 +145,12 @@ def backward(root, seed, retain_graph=False):
             # a changed input matters when backward reads its value (``saves``), and also when it
             # is a non-leaf: an in-place op moved a new tape node onto it, so the gradient would
             # flow through the wrong node even for ops that read nothing (add, indexing...)
-            if isinstance(p, _Tensor) and p._version != (versions[i] if versions else 0) \
-                    and (node.saves is None or i in node.saves or p._node is not None):
-                _raise_modified(node, p, p._version, versions[i] if versions else 0,
-                                "an input")
+            if (
+                isinstance(p, _Tensor)
+                and p._version != (versions[i] if versions else 0)
+                and (node.saves is None or i in node.saves or p._node is not None)
+            ):
+                _raise_modified(node, p, p._version, versions[i] if versions else 0, "an input")
         if t._device == default_device:
             parent_grads = node.backward(g)
         else:
@@ -174,7 +177,8 @@ def _raise_modified(node, changed, now, then, role):
         f"one of the variables needed for gradient computation has been modified by an inplace "
         f"operation: {role} of {node.name} (a tensor of shape {changed.shape}, dtype "
         f"{changed.dtype}) is at version {now}; expected version {then}. Recompute the forward "
-        f"after the in-place change, or change a clone() instead")
+        f"after the in-place change, or change a clone() instead"
+    )
 
 
 def _hook_name(hook) -> str:
@@ -186,8 +190,9 @@ def _run_hooks(t, g):
     An error inside a hook is re-raised naming the hook and the tensor (the original is kept
     as ``__cause__``)."""
     for hook in list(t._hooks.values()):
-        where = (f"hook {_hook_name(hook)!r} registered on a tensor of shape {t.shape}"
-                 + (f" (the output of {t._node.name})" if t._node is not None else ""))
+        where = f"hook {_hook_name(hook)!r} registered on a tensor of shape {t.shape}" + (
+            f" (the output of {t._node.name})" if t._node is not None else ""
+        )
         try:
             out = hook(_Tensor._wrap(g, t._device))
         except Exception as exc:
@@ -196,11 +201,15 @@ def _run_hooks(t, g):
             continue
         new = out._data if isinstance(out, _Tensor) else B.asarray(out, B.dtype_name(g.dtype))
         if tuple(new.shape) != tuple(g.shape):
-            raise ValueError(f"{where} returned a gradient of shape {tuple(new.shape)}; expected "
-                             f"{tuple(g.shape)}")
+            raise ValueError(
+                f"{where} returned a gradient of shape {tuple(new.shape)}; expected "
+                f"{tuple(g.shape)}"
+            )
         if new.dtype != g.dtype:
-            raise TypeError(f"{where} returned a gradient of dtype {B.dtype_name(new.dtype)}; "
-                            f"expected {B.dtype_name(g.dtype)}")
+            raise TypeError(
+                f"{where} returned a gradient of dtype {B.dtype_name(new.dtype)}; "
+                f"expected {B.dtype_name(g.dtype)}"
+            )
         g = new
     return g
 

@@ -7,5 +7,13 @@ from lucid.data.dataset import Dataset, Subset, TensorDataset, random_split  # n
 from lucid.data.loader import DataLoader  # noqa: F401
 from lucid.data.workers import get_worker_info, sample_rng  # noqa: F401
 
-__all__ = ["Dataset", "TensorDataset", "Subset", "random_split", "DataLoader", "default_collate",
-           "get_worker_info", "sample_rng"]
+__all__ = [
+    "Dataset",
+    "TensorDataset",
+    "Subset",
+    "random_split",
+    "DataLoader",
+    "default_collate",
+    "get_worker_info",
+    "sample_rng",
+]

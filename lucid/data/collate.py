@@ -12,8 +12,14 @@ from lucid import _backend as B
 from lucid._typing import DTypeLike
 from lucid.tensor import Tensor
 
-__all__ = ["default_collate", "stack_samples", "finish_batch", "to_host", "from_host",
-           "convert_sample"]
+__all__ = [
+    "default_collate",
+    "stack_samples",
+    "finish_batch",
+    "to_host",
+    "from_host",
+    "convert_sample",
+]
 
 
 def default_collate(samples):
@@ -72,6 +78,7 @@ def convert_sample(tree):
         if isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind in "biuf":
             return finish_batch(_Stacked(np.asarray(x)))
         return x
+
     return _map_tree(tree, leaf)
 
 
@@ -112,8 +119,7 @@ def stack_samples(samples):
     if isinstance(first, (np.ndarray, np.generic)) and not isinstance(first, (str, bytes)):
         _same_shapes([np.shape(s) for s in samples])
         return _Stacked(np.stack([np.asarray(s) for s in samples]))
-    if isinstance(first, numbers.Number) and all(isinstance(s, numbers.Number)
-                                                 for s in samples):
+    if isinstance(first, numbers.Number) and all(isinstance(s, numbers.Number) for s in samples):
         if all(isinstance(s, (bool, np.bool_)) for s in samples):
             return _Stacked(np.array(samples, dtype=bool))
         if all(isinstance(s, numbers.Integral) for s in samples):
@@ -155,5 +161,6 @@ def finish_batch(tree):
 
 def _same_shapes(shapes):
     if any(s != shapes[0] for s in shapes):
-        raise ValueError(f"default_collate: cannot stack samples of different shapes "
-                         f"{sorted(set(shapes))}")
+        raise ValueError(
+            f"default_collate: cannot stack samples of different shapes {sorted(set(shapes))}"
+        )

@@ -33,8 +33,10 @@ class TensorDataset(Dataset):
         self.tensors = tuple(t if isinstance(t, Tensor) else Tensor(t) for t in tensors)
         lengths = [t.shape[0] if t.ndim else None for t in self.tensors]
         if None in lengths or len(set(lengths)) != 1:
-            raise ValueError("TensorDataset needs tensors with the same first dimension, got "
-                             f"shapes {[t.shape for t in self.tensors]}")
+            raise ValueError(
+                "TensorDataset needs tensors with the same first dimension, got "
+                f"shapes {[t.shape for t in self.tensors]}"
+            )
 
     def __getitem__(self, index):
         if not (isinstance(index, slice) or _is_mask(index)):  # masks: checked by indexing
@@ -47,8 +49,7 @@ class TensorDataset(Dataset):
     def batch(self, indices) -> tuple:
         """The samples at ``indices`` (ints, negatives counting from the end), stacked: one
         gather per tensor. Raises IndexError naming an index outside the dataset."""
-        idx = B.asarray(checked_indices(np.asarray(indices), len(self), "TensorDataset"),
-                        "int32")
+        idx = B.asarray(checked_indices(np.asarray(indices), len(self), "TensorDataset"), "int32")
         out = []
         for t in self.tensors:
             with B.device_scope(t._device):  # gather on the tensor's own stream
@@ -87,8 +88,10 @@ def checked_indices(index, size: int, what: str):
     else:
         arr = np.asarray(index)
         if arr.dtype == object:  # Python ints beyond int64
-            arr = np.asarray([_index_in_int64(operator.index(i), size, what)
-                              for i in arr.reshape(-1)], dtype=np.int64).reshape(arr.shape)
+            arr = np.asarray(
+                [_index_in_int64(operator.index(i), size, what) for i in arr.reshape(-1)],
+                dtype=np.int64,
+            ).reshape(arr.shape)
         if arr.size == 0:
             arr = arr.astype(np.int64)
         if arr.dtype.kind not in "iu":
@@ -96,8 +99,9 @@ def checked_indices(index, size: int, what: str):
         arr = arr.astype(np.int64)
     bad = (arr < -size) | (arr >= size)
     if bad.any():
-        raise IndexError(f"index {int(arr[bad].reshape(-1)[0])} is out of range for a {what} "
-                         f"of size {size}")
+        raise IndexError(
+            f"index {int(arr[bad].reshape(-1)[0])} is out of range for a {what} of size {size}"
+        )
     return np.where(arr < 0, arr + size, arr)
 
 
@@ -119,8 +123,10 @@ def _split_lengths(n: int, lengths) -> list:
         raise ValueError("random_split needs at least one length")
     if all(isinstance(x, (int, np.integer)) for x in lengths):
         if any(x < 0 for x in lengths) or sum(lengths) != n:
-            raise ValueError(f"random_split: lengths {lengths} must be non-negative and sum to "
-                             f"the dataset's length {n}")
+            raise ValueError(
+                f"random_split: lengths {lengths} must be non-negative and sum to "
+                f"the dataset's length {n}"
+            )
         return [int(x) for x in lengths]
     fracs = [float(x) for x in lengths]
     if any(f < 0 or f > 1 for f in fracs) or not math.isclose(sum(fracs), 1.0, abs_tol=1e-6):
@@ -141,7 +147,7 @@ def random_split(dataset, lengths, seed=None) -> list:
     order = np.random.default_rng(_seed(seed)).permutation(n)
     out, start = [], 0
     for size in sizes:
-        out.append(Subset(dataset, order[start:start + size]))
+        out.append(Subset(dataset, order[start : start + size]))
         start += size
     return out
 
@@ -150,4 +156,4 @@ def _seed(seed):
     """``seed``, or one drawn from Lucid's global generator so ``lucid.random.seed`` governs."""
     if seed is not None:
         return int(seed)
-    return int(B.random_randint(0, 2 ** 31 - 1, (), "int64").item())
+    return int(B.random_randint(0, 2**31 - 1, (), "int64").item())

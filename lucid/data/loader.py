@@ -23,8 +23,10 @@ def _tensor_source(dataset):
     while isinstance(dataset, Subset) and type(dataset).__getitem__ is Subset.__getitem__:
         levels.append(np.asarray(dataset.indices, dtype=np.int64))
         dataset = dataset.dataset
-    if isinstance(dataset, TensorDataset) and \
-            type(dataset).__getitem__ is TensorDataset.__getitem__:
+    if (
+        isinstance(dataset, TensorDataset)
+        and type(dataset).__getitem__ is TensorDataset.__getitem__
+    ):
         return dataset, levels
     return None
 
@@ -62,18 +64,36 @@ class DataLoader:
     ``pin_memory`` is accepted and does nothing (MLX memory is unified). See docs/data.md.
     """
 
-    def __init__(self, dataset, batch_size: int | None = 1, shuffle: bool = False,
-                 sampler=None, batch_sampler=None, num_workers: int = 0, collate_fn=None,
-                 pin_memory: bool = False, drop_last: bool = False, timeout: float = 0,
-                 worker_init_fn=None, *, prefetch_factor: int | None = None,
-                 persistent_workers: bool = False, seed: int | None = None):
+    def __init__(
+        self,
+        dataset,
+        batch_size: int | None = 1,
+        shuffle: bool = False,
+        sampler=None,
+        batch_sampler=None,
+        num_workers: int = 0,
+        collate_fn=None,
+        pin_memory: bool = False,
+        drop_last: bool = False,
+        timeout: float = 0,
+        worker_init_fn=None,
+        *,
+        prefetch_factor: int | None = None,
+        persistent_workers: bool = False,
+        seed: int | None = None,
+    ):
         if batch_sampler is not None:
             if batch_size != 1 or shuffle or sampler is not None or drop_last:
-                raise ValueError("batch_sampler is mutually exclusive with batch_size, "
-                                 "shuffle, sampler and drop_last")
+                raise ValueError(
+                    "batch_sampler is mutually exclusive with batch_size, "
+                    "shuffle, sampler and drop_last"
+                )
             batch_size = None
-        elif batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
-                batch_size, (int, np.integer)) or batch_size < 1):
+        elif batch_size is not None and (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, (int, np.integer))
+            or batch_size < 1
+        ):
             raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
         if sampler is not None and shuffle:
             raise ValueError("sampler and shuffle=True are mutually exclusive")
@@ -88,8 +108,9 @@ class DataLoader:
         self.sampler = sampler
         self.batch_sampler = batch_sampler
         self.num_workers = int(num_workers)
-        self.prefetch_factor = prefetch_factor if prefetch_factor is not None else \
-            (2 if num_workers else None)
+        self.prefetch_factor = (
+            prefetch_factor if prefetch_factor is not None else (2 if num_workers else None)
+        )
         self.persistent_workers = persistent_workers
         self.pin_memory = pin_memory
         self.timeout = timeout
@@ -100,8 +121,9 @@ class DataLoader:
         self._epoch = 0
         self._pool = None
         self._unbatched = batch_size is None and batch_sampler is None
-        self._source = _tensor_source(dataset) if collate_fn is None and \
-            not self._unbatched else None
+        self._source = (
+            _tensor_source(dataset) if collate_fn is None and not self._unbatched else None
+        )
 
     def _index_batches(self):
         """The lists of indices of this epoch's batches."""
@@ -119,7 +141,7 @@ class DataLoader:
             return
         stop = len(order) - (len(order) % self.batch_size if self.drop_last else 0)
         for start in range(0, stop, self.batch_size):
-            yield list(order[start:start + self.batch_size])
+            yield list(order[start : start + self.batch_size])
 
     def _tasks(self, epoch):
         """(indices, position of the first sample in the epoch, epoch) per batch."""
@@ -154,23 +176,26 @@ class DataLoader:
         return self._iter_with_workers(epoch)
 
     def _iter_with_workers(self, epoch):
-        pool = self._pool or WorkerPool(self.num_workers, self.dataset, self._base_seed,
-                                        self.worker_init_fn)
+        pool = self._pool or WorkerPool(
+            self.num_workers, self.dataset, self._base_seed, self.worker_init_fn
+        )
         if self.persistent_workers and self._pool is None:
             self._pool = pool
             weakref.finalize(self, pool.shutdown)
         tasks = self._tasks(epoch)
-        pending = collections.deque(pool.submit(self._load, *task) for task in
-                                    itertools.islice(tasks, self.num_workers *
-                                                     self.prefetch_factor))
+        pending = collections.deque(
+            pool.submit(self._load, *task)
+            for task in itertools.islice(tasks, self.num_workers * self.prefetch_factor)
+        )
         try:
             while pending:
                 future = pending.popleft()
                 try:
                     loaded = future.result(timeout=self.timeout or None)
                 except FutureTimeout:
-                    raise RuntimeError(f"DataLoader timed out after {self.timeout} seconds "
-                                       "waiting for a batch") from None
+                    raise RuntimeError(
+                        f"DataLoader timed out after {self.timeout} seconds waiting for a batch"
+                    ) from None
                 except Exception as exc:  # noqa: BLE001 (re-raised with the worker's traceback)
                     raise_from_worker(exc)
                 for task in itertools.islice(tasks, 1):  # keep the workers busy meanwhile
@@ -193,15 +218,22 @@ class DataLoader:
 
 def _check_worker_args(num_workers, prefetch_factor, persistent_workers, timeout):
     """PyTorch's checks of the worker arguments."""
-    if isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer)) \
-            or num_workers < 0:
+    if (
+        isinstance(num_workers, bool)
+        or not isinstance(num_workers, (int, np.integer))
+        or num_workers < 0
+    ):
         raise ValueError(f"num_workers must be a non-negative int, got {num_workers!r}")
     if prefetch_factor is not None:
         if num_workers == 0:
-            raise ValueError("prefetch_factor needs num_workers > 0 (it counts batches "
-                             "prefetched per worker)")
-        if isinstance(prefetch_factor, bool) or not isinstance(prefetch_factor, int) \
-                or prefetch_factor < 1:
+            raise ValueError(
+                "prefetch_factor needs num_workers > 0 (it counts batches prefetched per worker)"
+            )
+        if (
+            isinstance(prefetch_factor, bool)
+            or not isinstance(prefetch_factor, int)
+            or prefetch_factor < 1
+        ):
             raise ValueError(f"prefetch_factor must be a positive int, got {prefetch_factor!r}")
     if persistent_workers and num_workers == 0:
         raise ValueError("persistent_workers needs num_workers > 0")

@@ -20,8 +20,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["WorkerInfo", "get_worker_info", "sample_rng", "WorkerPool", "fetch_samples",
-           "raise_from_worker"]
+__all__ = [
+    "WorkerInfo",
+    "get_worker_info",
+    "sample_rng",
+    "WorkerPool",
+    "fetch_samples",
+    "raise_from_worker",
+]
 
 _local = threading.local()
 THREAD_PREFIX = "lucid-data-worker"
@@ -81,10 +87,15 @@ class WorkerPool:
 
     def __init__(self, num_workers: int, dataset, base_seed: int, worker_init_fn=None):
         self._tasks: queue.SimpleQueue = queue.SimpleQueue()
-        self.threads = [threading.Thread(target=self._work, name=f"{THREAD_PREFIX}-{i}",
-                                         args=(WorkerInfo(i, num_workers, base_seed + i, dataset),
-                                               worker_init_fn), daemon=True)
-                        for i in range(num_workers)]
+        self.threads = [
+            threading.Thread(
+                target=self._work,
+                name=f"{THREAD_PREFIX}-{i}",
+                args=(WorkerInfo(i, num_workers, base_seed + i, dataset), worker_init_fn),
+                daemon=True,
+            )
+            for i in range(num_workers)
+        ]
         for thread in self.threads:
             thread.start()
         _LIVE.add(self)
@@ -143,8 +154,10 @@ def raise_from_worker(exc: BaseException) -> None:
     """Raise ``exc`` (from a worker) in the loader's thread: same type where it can be built
     from a message, with the worker's id and its original traceback in the message."""
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    message = (f"Caught {type(exc).__name__} in DataLoader worker "
-               f"{getattr(exc, 'lucid_worker_id', '?')}.\nOriginal {text}")
+    message = (
+        f"Caught {type(exc).__name__} in DataLoader worker "
+        f"{getattr(exc, 'lucid_worker_id', '?')}.\nOriginal {text}"
+    )
     try:
         error = type(exc)(message)
     except Exception:  # noqa: BLE001 (exception types with other constructors)

@@ -70,30 +70,30 @@ def make_motion_clips(n, frames=8, size=16, seed=0, noise=0.05, speed=(1.0, 2.0)
     labels = np.repeat(np.arange(k, dtype=np.int64), counts)[rng.permutation(n)]
 
     # Per-clip parameters; everything but the velocity is drawn independently of the class.
-    start = rng.uniform(0.0, size, size=(n, 2))                 # (y, x)
+    start = rng.uniform(0.0, size, size=(n, 2))  # (y, x)
     spd = rng.uniform(lo, hi, size=n)
     is_blob = rng.random(n) < 0.5
     sigma = rng.uniform(0.8, 1.5, size=n)
     half_side = rng.uniform(1.0, 2.0, size=n)
     amp = rng.uniform(0.6, 1.0, size=n)
 
-    velocity = _DIRECTIONS[labels] * spd[:, None]               # (n, 2)
+    velocity = _DIRECTIONS[labels] * spd[:, None]  # (n, 2)
     t = np.arange(frames, dtype=np.float64)
-    pos = start[:, None, :] + t[None, :, None] * velocity[:, None, :]   # (n, T, 2)
+    pos = start[:, None, :] + t[None, :, None] * velocity[:, None, :]  # (n, T, 2)
 
     # The object is separable, so render 1D profiles along y and x and take their outer
     # product: (n, T, size) each.
     coord = np.arange(size, dtype=np.float64)
     dy = _wrapped(coord[None, None, :], pos[:, :, 0:1], size)
     dx = _wrapped(coord[None, None, :], pos[:, :, 1:2], size)
-    s2 = (2.0 * sigma ** 2)[:, None, None]
+    s2 = (2.0 * sigma**2)[:, None, None]
     hs = half_side[:, None, None]
     blob = is_blob[:, None, None]
     py = np.where(blob, np.exp(-dy * dy / s2), np.clip(hs + 0.5 - np.abs(dy), 0.0, 1.0))
     px = np.where(blob, np.exp(-dx * dx / s2), np.clip(hs + 0.5 - np.abs(dx), 0.0, 1.0))
     clips = (amp[:, None, None, None] * py[:, :, :, None] * px[:, :, None, :]).astype(np.float32)
 
-    clips = clips[:, None]                                       # (n, 1, T, size, size)
+    clips = clips[:, None]  # (n, 1, T, size, size)
     if noise:
         noise_rng = np.random.default_rng(noise_ss)
         clips += noise_rng.standard_normal(clips.shape, dtype=np.float32) * np.float32(noise)

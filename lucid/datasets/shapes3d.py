@@ -22,19 +22,19 @@ SHAPE_NAMES = ("sphere", "cube", "cylinder", "cone", "torus")
 # Shape parameters in "unit" local coordinates: every shape fits inside the unit ball
 # centred at the local origin (bounding radius 1), so a scale ``s`` (in voxels) bounds it
 # by a ball of radius ``s``.
-_CUBE_HALF = 1.0 / np.sqrt(3.0)          # half side; corners on the unit sphere
-_CYL_RADIUS, _CYL_HALF_H = 0.5, np.sqrt(1.0 - 0.25)   # elongated: length 1.73, diameter 1
+_CUBE_HALF = 1.0 / np.sqrt(3.0)  # half side; corners on the unit sphere
+_CYL_RADIUS, _CYL_HALF_H = 0.5, np.sqrt(1.0 - 0.25)  # elongated: length 1.73, diameter 1
 _CONE_BASE_R = 0.8
-_CONE_BASE_Z = -np.sqrt(1.0 - _CONE_BASE_R ** 2)      # base rim on the unit sphere
-_CONE_H = 1.0 - _CONE_BASE_Z                          # apex at z = +1
-_TORUS_R, _TORUS_r = 0.7, 0.3                         # major / minor radius
+_CONE_BASE_Z = -np.sqrt(1.0 - _CONE_BASE_R**2)  # base rim on the unit sphere
+_CONE_H = 1.0 - _CONE_BASE_Z  # apex at z = +1
+_TORUS_R, _TORUS_r = 0.7, 0.3  # major / minor radius
 
 _UNIT_VOLUME = {
     "sphere": 4.0 / 3.0 * np.pi,
     "cube": (2.0 * _CUBE_HALF) ** 3,
-    "cylinder": np.pi * _CYL_RADIUS ** 2 * 2.0 * _CYL_HALF_H,
-    "cone": np.pi * _CONE_BASE_R ** 2 * _CONE_H / 3.0,
-    "torus": 2.0 * np.pi ** 2 * _TORUS_R * _TORUS_r ** 2,
+    "cylinder": np.pi * _CYL_RADIUS**2 * 2.0 * _CYL_HALF_H,
+    "cone": np.pi * _CONE_BASE_R**2 * _CONE_H / 3.0,
+    "torus": 2.0 * np.pi**2 * _TORUS_R * _TORUS_r**2,
 }
 
 # Largest bounding radius, as a fraction of the half grid, and the ratio between the
@@ -73,8 +73,7 @@ def _sdf_unit(name, p):
         # Cross-section in the (rho, z) half-plane: triangle (0, zb), (rb, zb), (0, 1);
         # its real surface is the base edge and the slanted edge.
         zb, rb = _CONE_BASE_Z, _CONE_BASE_R
-        dist = np.minimum(_seg_dist(rho, z, 0.0, zb, rb, zb),
-                          _seg_dist(rho, z, rb, zb, 0.0, 1.0))
+        dist = np.minimum(_seg_dist(rho, z, 0.0, zb, rb, zb), _seg_dist(rho, z, rb, zb, 0.0, 1.0))
         inside = (z >= zb) & (rho <= rb * (1.0 - z) / _CONE_H)
         return np.where(inside, -dist, dist)
     if name == "torus":
@@ -90,11 +89,14 @@ def random_rotations(rng, n):
     q = rng.standard_normal((n, 4))
     q /= np.linalg.norm(q, axis=1, keepdims=True)
     w, x, y, z = q.T
-    return np.stack([
-        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
-        np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
-        np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1),
-    ], axis=1)
+    return np.stack(
+        [
+            np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
+            np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
+            np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1),
+        ],
+        axis=1,
+    )
 
 
 def _balanced_labels(n, k, rng):
@@ -105,8 +107,14 @@ def _balanced_labels(n, k, rng):
     return labels[rng.permutation(n)]
 
 
-def make_shapes3d(n, size=16, seed=0, noise=0.1,
-                  classes=("sphere", "cube", "cylinder", "cone", "torus"), soft=True):
+def make_shapes3d(
+    n,
+    size=16,
+    seed=0,
+    noise=0.1,
+    classes=("sphere", "cube", "cylinder", "cone", "torus"),
+    soft=True,
+):
     """Generate a synthetic 3D shape classification set.
 
     Args:
@@ -146,24 +154,24 @@ def make_shapes3d(n, size=16, seed=0, noise=0.1,
     unit_vol = np.array([_UNIT_VOLUME[c] for c in classes])
     v_hi = min(_UNIT_VOLUME.values()) * (_MAX_SCALE_FRAC * half) ** 3
     log_v = rng.uniform(np.log(v_hi / _VOLUME_RATIO), np.log(v_hi), size=n)
-    scale = np.cbrt(np.exp(log_v) / unit_vol[labels])           # bounding radius, voxels
+    scale = np.cbrt(np.exp(log_v) / unit_vol[labels])  # bounding radius, voxels
     rot = random_rotations(rng, n)
-    room = np.maximum(half - scale - 1.0, 0.0)    # AA edge (0.5 vox) inside the grid
+    room = np.maximum(half - scale - 1.0, 0.0)  # AA edge (0.5 vox) inside the grid
     centre = rng.uniform(-1.0, 1.0, size=(n, 3)) * room[:, None]
 
     # Voxel centres relative to the grid centre, (size**3, 3) in (z, y, x) order.
     ax = np.arange(size, dtype=np.float64) + 0.5 - half
     grid = np.stack(np.meshgrid(ax, ax, ax, indexing="ij"), axis=-1).reshape(-1, 3)
 
-    vols = np.empty((n, size ** 3), dtype=np.float32)
+    vols = np.empty((n, size**3), dtype=np.float32)
     for ci, name in enumerate(classes):
         idx = np.flatnonzero(labels == ci)
         for start in range(0, idx.size, _CHUNK):
-            sel = idx[start:start + _CHUNK]
-            rel = grid[None, :, :] - centre[sel, None, :]            # (m, V, 3)
+            sel = idx[start : start + _CHUNK]
+            rel = grid[None, :, :] - centre[sel, None, :]  # (m, V, 3)
             # local = R^T rel / s  (row vectors: rel @ R)
             local = np.matmul(rel, rot[sel]) / scale[sel, None, None]
-            d = _sdf_unit(name, local) * scale[sel, None]            # voxels
+            d = _sdf_unit(name, local) * scale[sel, None]  # voxels
             if soft:
                 vols[sel] = np.clip(0.5 - d, 0.0, 1.0)
             else:

@@ -45,15 +45,43 @@ order. Everything is a no-op in a single process. See docs/distributed.md.
 """
 
 from lucid.distributed.checkpoint import save_on_rank0  # noqa: F401
-from lucid.distributed.comm import (all_gather, all_reduce, barrier, broadcast,  # noqa: F401
-                                    init, is_available, is_initialized, rank, world_size)
-from lucid.distributed.data_parallel import (DataParallel, DistributedDataParallel,  # noqa: F401
-                                             average_gradients, broadcast_buffers,
-                                             broadcast_parameters)
+from lucid.distributed.comm import (
+    all_gather,
+    all_reduce,
+    barrier,
+    broadcast,  # noqa: F401
+    init,
+    is_available,
+    is_initialized,
+    rank,
+    world_size,
+)
+from lucid.distributed.data_parallel import (
+    DataParallel,
+    DistributedDataParallel,  # noqa: F401
+    average_gradients,
+    broadcast_buffers,
+    broadcast_parameters,
+)
 from lucid.distributed.sampler import DistributedSampler  # noqa: F401
 from lucid.distributed.sync_batchnorm import SyncBatchNorm  # noqa: F401
 
-__all__ = ["init", "is_available", "is_initialized", "rank", "world_size", "all_reduce",
-           "all_gather", "broadcast", "barrier", "broadcast_parameters", "broadcast_buffers",
-           "average_gradients", "DataParallel", "DistributedDataParallel", "DistributedSampler",
-           "SyncBatchNorm", "save_on_rank0"]
+__all__ = [
+    "init",
+    "is_available",
+    "is_initialized",
+    "rank",
+    "world_size",
+    "all_reduce",
+    "all_gather",
+    "broadcast",
+    "barrier",
+    "broadcast_parameters",
+    "broadcast_buffers",
+    "average_gradients",
+    "DataParallel",
+    "DistributedDataParallel",
+    "DistributedSampler",
+    "SyncBatchNorm",
+    "save_on_rank0",
+]

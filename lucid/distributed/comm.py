@@ -14,14 +14,24 @@ from lucid import _backend as B
 from lucid._backend import distributed as BD
 from lucid.tensor import Tensor
 
-__all__ = ["init", "is_available", "is_initialized", "rank", "world_size", "all_reduce",
-           "all_gather", "broadcast", "barrier"]
+__all__ = [
+    "init",
+    "is_available",
+    "is_initialized",
+    "rank",
+    "world_size",
+    "all_reduce",
+    "all_gather",
+    "broadcast",
+    "barrier",
+]
 
 HOW_TO_LAUNCH = (
     "start one process per rank with MLX's launcher, e.g. `mlx.launch -n 2 --backend ring "
     "python train.py` on this machine, or `mlx.launch --hostfile hosts.json --backend ring "
     "python train.py` across machines (see docs/distributed.md); or set MLX_RANK and "
-    "MLX_HOSTFILE yourself. init(strict=False) runs as a single process instead")
+    "MLX_HOSTFILE yourself. init(strict=False) runs as a single process instead"
+)
 
 _OPS = ("sum", "mean", "max", "min")
 
@@ -43,21 +53,27 @@ def init(backend: str = "any", strict: bool = False) -> None:
     if not isinstance(backend, str) or backend not in BD.BACKENDS:
         raise ValueError(f"backend must be one of {BD.BACKENDS}, got {backend!r}")
     if strict and not BD.is_available(backend):
-        raise RuntimeError(f"MLX's distributed backend {backend!r} is not available in this MLX "
-                           f"build (the ring backend always is; mpi needs an MPI library, nccl "
-                           f"CUDA, jaccl macOS with Thunderbolt RDMA). To run data-parallel, "
-                           f"{HOW_TO_LAUNCH}.")
+        raise RuntimeError(
+            f"MLX's distributed backend {backend!r} is not available in this MLX "
+            f"build (the ring backend always is; mpi needs an MPI library, nccl "
+            f"CUDA, jaccl macOS with Thunderbolt RDMA). To run data-parallel, "
+            f"{HOW_TO_LAUNCH}."
+        )
     try:
         _, size = BD.init(backend, strict)
     except RuntimeError as exc:
-        raise RuntimeError(f"lucid.distributed.init(backend={backend!r}, strict={strict}) failed "
-                           f"in MLX: {exc}. To run data-parallel, {HOW_TO_LAUNCH}.") from exc
+        raise RuntimeError(
+            f"lucid.distributed.init(backend={backend!r}, strict={strict}) failed "
+            f"in MLX: {exc}. To run data-parallel, {HOW_TO_LAUNCH}."
+        ) from exc
     launched = BD.launched_world_size()
     if size == 1 and launched is not None and launched > 1:
-        raise RuntimeError(f"this process was launched as one of {launched} ranks (MLX_RANK and "
-                           f"MLX_HOSTFILE are set) but init(backend={backend!r}) gave a group of "
-                           "one process: call init() with backend='any' or the backend it was "
-                           "launched with")
+        raise RuntimeError(
+            f"this process was launched as one of {launched} ranks (MLX_RANK and "
+            f"MLX_HOSTFILE are set) but init(backend={backend!r}) gave a group of "
+            "one process: call init() with backend='any' or the backend it was "
+            "launched with"
+        )
 
 
 def is_initialized() -> bool:
@@ -89,13 +105,13 @@ def _array_of(tensor, what):
     try:
         return B.asarray(tensor), "cpu"
     except TypeError:
-        raise TypeError(f"{what} expects a Tensor or array-like, got "
-                        f"{type(tensor).__name__}") from None
+        raise TypeError(
+            f"{what} expects a Tensor or array-like, got {type(tensor).__name__}"
+        ) from None
 
 
 def _check_root(root, size):
-    if isinstance(root, bool) or not isinstance(root, (int, np.integer)) or \
-            not 0 <= root < size:
+    if isinstance(root, bool) or not isinstance(root, (int, np.integer)) or not 0 <= root < size:
         raise ValueError(f"root must be a rank in [0, {size}), got {root!r}")
 
 
@@ -107,8 +123,9 @@ def all_reduce(tensor, op: str = "sum") -> Tensor:
         raise ValueError(f"op must be one of {_OPS}, got {op!r}")
     data, device = _array_of(tensor, "all_reduce")
     if op == "mean" and not B.is_floating(data.dtype):
-        raise TypeError(f"all_reduce(op='mean') needs a floating tensor, got dtype "
-                        f"{B.dtype_name(data.dtype)}")
+        raise TypeError(
+            f"all_reduce(op='mean') needs a floating tensor, got dtype {B.dtype_name(data.dtype)}"
+        )
     size = _ensure()
     if size > 1:
         if op in ("sum", "mean"):
@@ -156,7 +173,7 @@ def broadcast_arrays(arrays, root: int = 0) -> list:
         offset = 0
         for i in idx:
             n = arrays[i].size
-            out[i] = B.reshape(flat[offset:offset + n], arrays[i].shape)
+            out[i] = B.reshape(flat[offset : offset + n], arrays[i].shape)
             offset += n
     return out
 

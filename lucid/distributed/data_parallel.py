@@ -16,8 +16,13 @@ from lucid.distributed import comm
 from lucid.nn.modules.module import Module, Parameter
 from lucid.tensor import Tensor
 
-__all__ = ["average_gradients", "broadcast_parameters", "broadcast_buffers", "DataParallel",
-           "DistributedDataParallel"]
+__all__ = [
+    "average_gradients",
+    "broadcast_parameters",
+    "broadcast_buffers",
+    "DataParallel",
+    "DistributedDataParallel",
+]
 
 DEFAULT_BUCKET_MB = 25.0
 
@@ -32,8 +37,10 @@ def _tensors(model_or_params, what):
         try:
             items = list(model_or_params)
         except TypeError:
-            raise TypeError(f"{what} expects a Module or an iterable of Tensors, got "
-                            f"{type(model_or_params).__name__}") from None
+            raise TypeError(
+                f"{what} expects a Module or an iterable of Tensors, got "
+                f"{type(model_or_params).__name__}"
+            ) from None
     out, seen = [], set()
     for t in items:
         if not isinstance(t, Tensor):
@@ -81,20 +88,22 @@ def average_gradients(model_or_params, bucket_cap_mb: float = DEFAULT_BUCKET_MB)
     size = comm.world_size()
     if size == 1 or not params:
         return
-    grads = [p.grad.data if p.grad is not None else B.zeros(p.data.shape, dtype=p.data.dtype)
-             for p in params]
-    for bucket in plan_buckets(grads, bucket_cap_mb * 2 ** 20):
+    grads = [
+        p.grad.data if p.grad is not None else B.zeros(p.data.shape, dtype=p.data.dtype)
+        for p in params
+    ]
+    for bucket in plan_buckets(grads, bucket_cap_mb * 2**20):
         dtype = grads[bucket[0]].dtype
         flags = B.asarray([params[i].grad is not None for i in bucket]).astype(dtype)
         flat = B.concatenate([B.reshape(grads[i], (-1,)) for i in bucket] + [flags])
         flat = BD.all_sum(flat)
-        had = B.to_numpy(flat[flat.size - len(bucket):])
+        had = B.to_numpy(flat[flat.size - len(bucket) :])
         flat = flat / size
         offset = 0
         for k, i in enumerate(bucket):
             p, n = params[i], grads[i].size
             if had[k] > 0:
-                g = B.reshape(flat[offset:offset + n], p.data.shape)
+                g = B.reshape(flat[offset : offset + n], p.data.shape)
                 if p.grad is None:
                     p.grad = Tensor._wrap(g, p._device)
                 else:
@@ -116,12 +125,20 @@ def _broadcast_tensors(tensors, root, what):
         return
     # every rank must hold the same tensor list: compare a signature first, so a mismatch is an
     # error instead of a hang or silently mixed values
-    sig = np.array([len(tensors), sum(t.numel() for t in tensors),
-                    sum((i + 1) * t.ndim for i, t in enumerate(tensors))], dtype=np.int64)
+    sig = np.array(
+        [
+            len(tensors),
+            sum(t.numel() for t in tensors),
+            sum((i + 1) * t.ndim for i, t in enumerate(tensors)),
+        ],
+        dtype=np.int64,
+    )
     everyone = B.to_numpy(BD.all_gather(B.from_numpy(sig[None])))
     if not (everyone == sig).all():
-        raise RuntimeError(f"{what}: the ranks hold different tensors (count, total size, ranks: "
-                           f"{everyone.tolist()}): build the same model on every rank")
+        raise RuntimeError(
+            f"{what}: the ranks hold different tensors (count, total size, ranks: "
+            f"{everyone.tolist()}): build the same model on every rank"
+        )
     for t, array in zip(tensors, comm.broadcast_arrays([t.data for t in tensors], root)):
         _assign(t, array)
 
@@ -161,8 +178,13 @@ class DataParallel(Module):
     checkpoint that loads into the bare network.
     """
 
-    def __init__(self, module, broadcast_buffers: bool = True,
-                 bucket_cap_mb: float = DEFAULT_BUCKET_MB, root: int = 0):
+    def __init__(
+        self,
+        module,
+        broadcast_buffers: bool = True,
+        bucket_cap_mb: float = DEFAULT_BUCKET_MB,
+        root: int = 0,
+    ):
         super().__init__()
         if not isinstance(module, Module):
             raise TypeError(f"DataParallel wraps a Module, got {type(module).__name__}")

@@ -32,23 +32,35 @@ class DistributedSampler:
     ``DataLoader(dataset, batch_size=b, sampler=DistributedSampler(dataset))``
     """
 
-    def __init__(self, dataset_len_or_dataset, num_replicas=None, rank=None, shuffle=True,
-                 seed=0, drop_last=False):
-        if isinstance(dataset_len_or_dataset, numbers.Integral) and \
-                not isinstance(dataset_len_or_dataset, bool):
+    def __init__(
+        self,
+        dataset_len_or_dataset,
+        num_replicas=None,
+        rank=None,
+        shuffle=True,
+        seed=0,
+        drop_last=False,
+    ):
+        if isinstance(dataset_len_or_dataset, numbers.Integral) and not isinstance(
+            dataset_len_or_dataset, bool
+        ):
             n = int(dataset_len_or_dataset)
         elif hasattr(dataset_len_or_dataset, "__len__"):
             n = len(dataset_len_or_dataset)
         else:
-            raise TypeError("DistributedSampler expects a dataset length (int) or a dataset with "
-                            f"len(), got {type(dataset_len_or_dataset).__name__}")
+            raise TypeError(
+                "DistributedSampler expects a dataset length (int) or a dataset with "
+                f"len(), got {type(dataset_len_or_dataset).__name__}"
+            )
         self.n = _int(n, "the dataset length", 0)
-        self.num_replicas = _int(comm.world_size() if num_replicas is None else num_replicas,
-                                 "num_replicas", 1)
+        self.num_replicas = _int(
+            comm.world_size() if num_replicas is None else num_replicas, "num_replicas", 1
+        )
         self.rank = _int(comm.rank() if rank is None else rank, "rank", 0)
         if self.rank >= self.num_replicas:
-            raise ValueError(f"rank must be in [0, num_replicas={self.num_replicas}), got "
-                             f"{self.rank}")
+            raise ValueError(
+                f"rank must be in [0, num_replicas={self.num_replicas}), got {self.rank}"
+            )
         self.shuffle = bool(shuffle)
         self.seed = _int(seed, "seed", 0)
         self.drop_last = bool(drop_last)
@@ -71,8 +83,8 @@ class DistributedSampler:
             order = np.arange(self.n, dtype=np.int64)
         if self.total_size > self.n and self.n:  # pad by cycling through the order again
             order = np.resize(order, self.total_size)
-        order = order[:self.total_size]
-        return order[self.rank::self.num_replicas].astype(np.int64)
+        order = order[: self.total_size]
+        return order[self.rank :: self.num_replicas].astype(np.int64)
 
     def __iter__(self):
         return iter(self.indices().tolist())
@@ -81,6 +93,8 @@ class DistributedSampler:
         return self.num_samples
 
     def __repr__(self) -> str:
-        return (f"DistributedSampler(n={self.n}, num_replicas={self.num_replicas}, "
-                f"rank={self.rank}, shuffle={self.shuffle}, seed={self.seed}, "
-                f"drop_last={self.drop_last}, epoch={self.epoch})")
+        return (
+            f"DistributedSampler(n={self.n}, num_replicas={self.num_replicas}, "
+            f"rank={self.rank}, shuffle={self.shuffle}, seed={self.seed}, "
+            f"drop_last={self.drop_last}, epoch={self.epoch})"
+        )

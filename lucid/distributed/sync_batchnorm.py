@@ -60,11 +60,13 @@ def sync_standardize(x, eps=1e-5):
         mean_l = m2_l = B.zeros((channels,), dtype=xd.dtype)
     stats = B.concatenate([B.full((1,), float(local), dtype=xd.dtype), mean_l, m2_l])
     table = _all_gather(B.reshape(stats, (1, -1)))  # (ranks, 1 + 2C)
-    counts, means, m2s = table[:, :1], table[:, 1:1 + channels], table[:, 1 + channels:]
+    counts, means, m2s = table[:, :1], table[:, 1 : 1 + channels], table[:, 1 + channels :]
     total = float(B.to_numpy(B.sum(counts)))
     if total <= 1:
-        raise ValueError(f"SyncBatchNorm: expected more than 1 value per channel over all ranks "
-                         f"when training, got {int(total)} (this rank's input {x.shape})")
+        raise ValueError(
+            f"SyncBatchNorm: expected more than 1 value per channel over all ranks "
+            f"when training, got {int(total)} (this rank's input {x.shape})"
+        )
     mean = B.sum(counts * means, axis=0) / total
     var = B.sum(m2s + counts * B.square(means - mean), axis=0) / total
     rstd = B.reshape(1.0 / B.sqrt(var + eps), keep)
@@ -107,9 +109,16 @@ class SyncBatchNorm(_BatchNorm):
         """Normalise ``input`` per channel (global batch statistics while training)."""
         self._check_input_dim(input)
         if not self.training:  # running statistics, or this rank's batch when none are kept
-            return F.batch_norm(input, self.running_mean, self.running_var, self.weight,
-                                self.bias, training=not self.track_running_stats, momentum=0.0,
-                                eps=self.eps)
+            return F.batch_norm(
+                input,
+                self.running_mean,
+                self.running_var,
+                self.weight,
+                self.bias,
+                training=not self.track_running_stats,
+                momentum=0.0,
+                eps=self.eps,
+            )
         factor = self._factor()
         y, mean, var, total = sync_standardize(input, self.eps)
         if self.track_running_stats:
@@ -128,8 +137,13 @@ class SyncBatchNorm(_BatchNorm):
         the same Parameter objects (optimizers stay valid) and buffers. Returns the module (a
         new object only when ``module`` itself is a BatchNorm)."""
         if isinstance(module, _BatchNorm) and not isinstance(module, cls):
-            new = cls(module.num_features, module.eps, module.momentum, module.affine,
-                      module.track_running_stats)
+            new = cls(
+                module.num_features,
+                module.eps,
+                module.momentum,
+                module.affine,
+                module.track_running_stats,
+            )
             for name in ("weight", "bias"):
                 if module._parameters.get(name) is not None:
                     setattr(new, name, module._parameters[name])

@@ -16,9 +16,24 @@ from lucid import _backend as B
 from lucid.ops._util import op  # each initialiser runs on its tensor's device stream
 from lucid.tensor import Tensor
 
-__all__ = ["calculate_gain", "calculate_fan_in_and_fan_out", "uniform_", "normal_", "constant_",
-           "zeros_", "ones_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
-           "kaiming_normal_", "trunc_normal_", "orthogonal_", "eye_", "dirac_", "sparse_"]
+__all__ = [
+    "calculate_gain",
+    "calculate_fan_in_and_fan_out",
+    "uniform_",
+    "normal_",
+    "constant_",
+    "zeros_",
+    "ones_",
+    "xavier_uniform_",
+    "xavier_normal_",
+    "kaiming_uniform_",
+    "kaiming_normal_",
+    "trunc_normal_",
+    "orthogonal_",
+    "eye_",
+    "dirac_",
+    "sparse_",
+]
 
 
 def _check_tensor(t, name, floating=True):
@@ -38,8 +53,17 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
     """The recommended gain for an activation: 1 for linear/conv/sigmoid, 5/3 for tanh,
     sqrt(2) for relu, sqrt(2 / (1 + slope^2)) for leaky_relu (``param`` is the slope, default
     0.01), 3/4 for selu."""
-    linear = ("linear", "identity", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
-              "conv_transpose2d", "conv_transpose3d", "sigmoid")
+    linear = (
+        "linear",
+        "identity",
+        "conv1d",
+        "conv2d",
+        "conv3d",
+        "conv_transpose1d",
+        "conv_transpose2d",
+        "conv_transpose3d",
+        "sigmoid",
+    )
     if nonlinearity in linear:
         return 1.0
     if nonlinearity == "tanh":
@@ -53,11 +77,13 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
             slope = float(param)
         else:
             raise ValueError(f"calculate_gain: leaky_relu slope must be a number, got {param!r}")
-        return math.sqrt(2.0 / (1.0 + slope ** 2))
+        return math.sqrt(2.0 / (1.0 + slope**2))
     if nonlinearity == "selu":
         return 3.0 / 4.0
-    raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}; expected one "
-                     f"of {list(linear) + ['tanh', 'relu', 'leaky_relu', 'selu']}")
+    raise ValueError(
+        f"calculate_gain: unsupported nonlinearity {nonlinearity!r}; expected one "
+        f"of {list(linear) + ['tanh', 'relu', 'leaky_relu', 'selu']}"
+    )
 
 
 def calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple:
@@ -136,8 +162,9 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0):
 
 
 @op
-def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
-                     nonlinearity: str = "leaky_relu"):
+def kaiming_uniform_(
+    tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"
+):
     """He uniform: U(-r, r) with r = gain * sqrt(3 / fan), gain from ``calculate_gain``
     (``a`` is the leaky_relu slope)."""
     _check_tensor(tensor, "kaiming_uniform_")
@@ -147,8 +174,9 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
 
 
 @op
-def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
-                    nonlinearity: str = "leaky_relu"):
+def kaiming_normal_(
+    tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"
+):
     """He normal: N(0, std^2) with std = gain / sqrt(fan)."""
     _check_tensor(tensor, "kaiming_normal_")
     fan = _fan(tensor, mode)
@@ -161,8 +189,9 @@ def _normal_cdf(v: float) -> float:
 
 
 @op
-def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
-                  b: float = 2.0):
+def trunc_normal_(
+    tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0
+):
     """Fill with N(mean, std^2) restricted to [a, b] (absolute bounds), by the inverse CDF."""
     _check_tensor(tensor, "trunc_normal_")
     if not a < b:
@@ -218,8 +247,9 @@ def dirac_(tensor: Tensor, groups: int = 1):
         raise ValueError(f"dirac_ needs a 3-, 4- or 5-D tensor, got shape {tensor.shape}")
     out = tensor.shape[0]
     if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1 or out % groups:
-        raise ValueError(f"dirac_: groups={groups!r} must be a positive int dividing dim 0 "
-                         f"(size {out})")
+        raise ValueError(
+            f"dirac_: groups={groups!r} must be a positive int dividing dim 0 (size {out})"
+        )
     per_group = out // groups
     values = np.zeros(tensor.shape)
     centre = tuple(k // 2 for k in tensor.shape[2:])
@@ -239,8 +269,9 @@ def sparse_(tensor: Tensor, sparsity, std: float = 0.01, generator=None):
     if not 0.0 <= sparsity <= 1.0:
         raise ValueError(f"sparse_: sparsity must be in [0, 1], got {sparsity!r}")
     if generator is not None:
-        raise ValueError("sparse_: Lucid has one global generator (lucid.random.seed); pass "
-                         "generator=None")
+        raise ValueError(
+            "sparse_: Lucid has one global generator (lucid.random.seed); pass generator=None"
+        )
     rows, cols = tensor.shape
     zeros_per_col = int(math.ceil(sparsity * rows))
     values = B.to_numpy(B.random_normal((rows, cols), "float32", 0.0, std)).copy()

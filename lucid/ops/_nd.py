@@ -17,8 +17,10 @@ def ntuple(value, n: int, name: str, minimum: int = 1) -> tuple:
         out = (int(value),) * n
     else:
         if len(value) != n:
-            raise ValueError(f"{name} must have {n} values (one per spatial dimension), got "
-                             f"{len(value)}: {tuple(value)!r}")
+            raise ValueError(
+                f"{name} must have {n} values (one per spatial dimension), got "
+                f"{len(value)}: {tuple(value)!r}"
+            )
         if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value):
             raise TypeError(f"{name} must contain ints, got {tuple(value)!r}")
         out = tuple(int(v) for v in value)
@@ -37,8 +39,9 @@ def conv_padding(padding, kernel_size, dilation, stride, n: int) -> tuple:
             return ((0, 0),) * n
         if mode == "same":
             if any(s != 1 for s in stride):
-                raise ValueError(f"padding='same' needs stride 1 in every dimension, got "
-                                 f"stride={stride}")
+                raise ValueError(
+                    f"padding='same' needs stride 1 in every dimension, got stride={stride}"
+                )
             pairs = []
             for k, d in zip(kernel_size, dilation):
                 total = d * (k - 1)
@@ -53,16 +56,21 @@ def check_kernel_fits(in_size, kernel_size, padding, dilation, what="kernel") ->
     for axis, (i, k, (lo, hi), d) in enumerate(zip(in_size, kernel_size, padding, dilation)):
         span = d * (k - 1) + 1
         if i + lo + hi < span:
-            raise ValueError(f"{what} size {tuple(kernel_size)} (dilated extent {span} in spatial "
-                             f"dim {axis}) is larger than the padded input size {i + lo + hi} "
-                             f"(input spatial size {tuple(in_size)})")
+            raise ValueError(
+                f"{what} size {tuple(kernel_size)} (dilated extent {span} in spatial "
+                f"dim {axis}) is larger than the padded input size {i + lo + hi} "
+                f"(input spatial size {tuple(in_size)})"
+            )
 
 
 def transpose_output_size(in_size, kernel_size, stride, padding, output_padding, dilation) -> tuple:
     """Spatial output size of a transposed convolution (symmetric int ``padding``)."""
-    return tuple((i - 1) * s - 2 * p + d * (k - 1) + op + 1
-                 for i, k, s, p, op, d in zip(in_size, kernel_size, stride, padding,
-                                              output_padding, dilation))
+    return tuple(
+        (i - 1) * s - 2 * p + d * (k - 1) + op + 1
+        for i, k, s, p, op, d in zip(
+            in_size, kernel_size, stride, padding, output_padding, dilation
+        )
+    )
 
 
 def pool_output_size(in_size, kernel_size, stride, padding, dilation, ceil_mode) -> tuple:
@@ -84,19 +92,22 @@ def check_input(x_shape, n: int, channels: int, what: str, empty_batch_any_size=
     Spatial sizes must be positive, except in a batch of 0 with ``empty_batch_any_size``
     (PyTorch's convolutions accept any spatial size there)."""
     if len(x_shape) not in (n + 1, n + 2):
-        raise ValueError(f"{what} expects a {n + 2}-D input (N, C, {_dims(n)}) or an unbatched "
-                         f"{n + 1}-D input (C, {_dims(n)}), got shape {tuple(x_shape)}")
+        raise ValueError(
+            f"{what} expects a {n + 2}-D input (N, C, {_dims(n)}) or an unbatched "
+            f"{n + 1}-D input (C, {_dims(n)}), got shape {tuple(x_shape)}"
+        )
     unbatched = len(x_shape) == n + 1
     c = x_shape[0] if unbatched else x_shape[1]
     if channels is not None and c != channels:
-        raise ValueError(f"{what}: expected input with {channels} channels, got {c} "
-                         f"(input shape {tuple(x_shape)})")
+        raise ValueError(
+            f"{what}: expected input with {channels} channels, got {c} "
+            f"(input shape {tuple(x_shape)})"
+        )
     empty_batch = empty_batch_any_size and not unbatched and x_shape[0] == 0
     if not empty_batch and any(s <= 0 for s in x_shape[-n:]):
-        raise ValueError(f"{what}: input spatial size must be positive, got shape "
-                         f"{tuple(x_shape)}")
+        raise ValueError(f"{what}: input spatial size must be positive, got shape {tuple(x_shape)}")
     return unbatched
 
 
 def _dims(n):
-    return ", ".join(("D", "H", "W")[3 - n:]) if n <= 3 else f"{n} spatial dims"
+    return ", ".join(("D", "H", "W")[3 - n :]) if n <= 3 else f"{n} spatial dims"

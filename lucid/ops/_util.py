@@ -93,7 +93,6 @@ def normalize_axes(axis, ndim: int, what: str = "axis") -> tuple:
     return tuple(sorted(out))
 
 
-
 def single_dim(dim, ndim: int, what: str = "dim") -> int:
     """One dim (an int), checked against ``ndim`` and made non-negative; a tuple is a TypeError
     (ops such as ``max(dim)``, ``transpose`` or ``cat`` take exactly one)."""

@@ -280,8 +280,10 @@ def prelu(x: Tensor, weight: Tensor) -> Tensor:
         raise ValueError(f"prelu: weight must be 0-D or 1-D, got shape {weight.shape}")
     channels = x.shape[1] if x.ndim >= 2 else 1
     if weight.numel() not in (1, channels):
-        raise ValueError(f"prelu: weight has {weight.numel()} values; expected 1 or the {channels} "
-                         f"channels of input shape {x.shape}")
+        raise ValueError(
+            f"prelu: weight has {weight.numel()} values; expected 1 or the {channels} "
+            f"channels of input shape {x.shape}"
+        )
     shape = [1] * x.ndim
     if weight.numel() > 1:
         shape[1] = weight.numel()

@@ -32,8 +32,10 @@ def bincount(input: Tensor, weights=None, minlength: int = 0):
         counts, dtype = np.bincount(values, minlength=minlength), "int64"
     else:
         if not isinstance(weights, Tensor) or weights.shape != input.shape:
-            raise ValueError(f"bincount: weights must be a Tensor of the input's shape "
-                             f"{input.shape}, got {getattr(weights, 'shape', weights)!r}")
+            raise ValueError(
+                f"bincount: weights must be a Tensor of the input's shape "
+                f"{input.shape}, got {getattr(weights, 'shape', weights)!r}"
+            )
         dtype = B.dtype_name(weights.data.dtype) if weights.is_floating_point() else "float64"
         w = B.to_numpy(weights.data).astype(np.float64)
         counts = np.bincount(values, weights=w, minlength=minlength)
@@ -51,8 +53,10 @@ def one_hot(tensor: Tensor, num_classes: int = -1):
             raise ValueError("one_hot: cannot infer num_classes from an empty tensor")
         num_classes = int(values.max()) + 1
     elif values.size and values.max() >= num_classes:
-        raise ValueError(f"one_hot: class value {int(values.max())} must be smaller than "
-                         f"num_classes={num_classes}")
+        raise ValueError(
+            f"one_hot: class value {int(values.max())} must be smaller than "
+            f"num_classes={num_classes}"
+        )
     classes = B.arange(num_classes)
     out = B.expand_dims(tensor.data, -1) == classes
     return Tensor._wrap(out.astype(B.DTYPES["int64"]), tensor._device)

@@ -21,8 +21,10 @@ def _parse(equation, shapes):
     lhs, arrow, rhs = eq.partition("->")
     terms = lhs.split(",")
     if len(terms) != len(shapes):
-        raise ValueError(f"einsum: the equation {equation!r} has {len(terms)} operand(s), "
-                         f"got {len(shapes)} tensor(s)")
+        raise ValueError(
+            f"einsum: the equation {equation!r} has {len(terms)} operand(s), "
+            f"got {len(shapes)} tensor(s)"
+        )
     used = set(c for c in eq if c.isalpha())
     spare = [c for c in string.ascii_letters if c not in used]
     ell_rank = 0
@@ -33,14 +35,16 @@ def _parse(equation, shapes):
         if "..." in term:
             ell_rank = max(ell_rank, len(shape) - len(letters))
         elif len(letters) != len(shape):
-            raise ValueError(f"einsum: subscripts {term!r} name {len(letters)} dimensions but the "
-                             f"operand has shape {tuple(shape)}")
+            raise ValueError(
+                f"einsum: subscripts {term!r} name {len(letters)} dimensions but the "
+                f"operand has shape {tuple(shape)}"
+            )
     ell = "".join(spare[:ell_rank])
     out_terms = []
     for term, shape in zip(terms, shapes):
         if "..." in term:
             n = len(shape) - len(term.replace("...", ""))
-            term = term.replace("...", ell[ell_rank - n:] if n else "")
+            term = term.replace("...", ell[ell_rank - n :] if n else "")
         out_terms.append(term)
     if arrow:
         output = rhs.replace("...", ell)
@@ -63,8 +67,9 @@ def _sizes(terms, shapes):
     for term, shape in zip(terms, shapes):
         for c, n in zip(term, shape):
             if sizes.get(c, n) != n and n != 1 and sizes[c] != 1:
-                raise ValueError(f"einsum: subscript {c!r} has size {sizes[c]} in one operand and "
-                                 f"{n} in another")
+                raise ValueError(
+                    f"einsum: subscript {c!r} has size {sizes[c]} in one operand and {n} in another"
+                )
             sizes[c] = max(sizes.get(c, n), n)
     return sizes
 
@@ -104,8 +109,9 @@ def einsum(equation, *operands) -> Tensor:
     without ``->`` the output is the letters seen once, alphabetically). Operands may also be
     given as one list."""
     if not isinstance(equation, str):
-        raise TypeError(f"einsum: the first argument must be the equation string, got "
-                        f"{type(equation).__name__}")
+        raise TypeError(
+            f"einsum: the first argument must be the equation string, got {type(equation).__name__}"
+        )
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     operands = tuple(as_tensor(t) for t in operands)
@@ -116,8 +122,11 @@ def einsum(equation, *operands) -> Tensor:
     y = B.einsum(eq, *arrays)
 
     def backward(g):
-        return tuple(_grad_for(i, terms, output, arrays, g, sizes)
-                     if isinstance(t, Tensor) and t.requires_grad else None
-                     for i, t in enumerate(operands))
+        return tuple(
+            _grad_for(i, terms, output, arrays, g, sizes)
+            if isinstance(t, Tensor) and t.requires_grad
+            else None
+            for i, t in enumerate(operands)
+        )
 
     return record(y, operands, backward, "Einsum")

@@ -22,8 +22,9 @@ def _check_broadcast(a, b, name):
         return
     for x, y in zip(reversed(tuple(sa)), reversed(tuple(sb))):
         if x != y and x != 1 and y != 1:
-            raise ValueError(f"{name}: shapes {tuple(sa)} and {tuple(sb)} cannot be broadcast "
-                             "together")
+            raise ValueError(
+                f"{name}: shapes {tuple(sa)} and {tuple(sb)} cannot be broadcast together"
+            )
 
 
 # --- arithmetic -------------------------------------------------------------------------------
@@ -40,8 +41,7 @@ def sub(a, b: TensorOrScalar) -> Tensor:
     """a - b."""
     x, y = raw(a), raw(b)
     _check_broadcast(x, y, "sub")
-    return record(x - y, (a, b), lambda g: (g, -g), "Sub", saves=(),
-                  saves_output=False)
+    return record(x - y, (a, b), lambda g: (g, -g), "Sub", saves=(), saves_output=False)
 
 
 @op
@@ -79,10 +79,16 @@ def pow(a, b: TensorOrScalar) -> Tensor:
 
     def backward(g):
         # d(x ** 0)/dx is 0 (not 0 * 0 ** -1 = nan); d(0 ** y)/dy is 0 for y >= 0 (not 0 * log 0)
-        ga = B.where(B.equal(y, 0), 0.0, g * y * B.power(x, y - 1)) if isinstance(a, Tensor) \
+        ga = (
+            B.where(B.equal(y, 0), 0.0, g * y * B.power(x, y - 1))
+            if isinstance(a, Tensor)
             else None
-        gb = B.where(B.equal(x, 0) & B.greater_equal(y, 0), 0.0, g * out * _log_operand(x)) \
-            if isinstance(b, Tensor) else None
+        )
+        gb = (
+            B.where(B.equal(x, 0) & B.greater_equal(y, 0), 0.0, g * out * _log_operand(x))
+            if isinstance(b, Tensor)
+            else None
+        )
         return ga, gb
 
     return record(out, (a, b), backward, "Pow")
@@ -127,11 +133,16 @@ sin = _unary("Sin", B.sin, lambda x, y: B.cos(x), "Sine.")
 cos = _unary("Cos", B.cos, lambda x, y: -B.sin(x), "Cosine.")
 tanh = _unary("Tanh", B.tanh, lambda x, y: 1.0 - y * y, "Hyperbolic tangent.")
 sigmoid = _unary("Sigmoid", B.sigmoid, lambda x, y: y * (1.0 - y), "Logistic sigmoid.")
-relu = _unary("Relu", lambda x: B.maximum(x, 0), lambda x, y: (x > 0).astype(x.dtype),
-              "max(x, 0) (gradient 0 at 0).")
+relu = _unary(
+    "Relu",
+    lambda x: B.maximum(x, 0),
+    lambda x, y: (x > 0).astype(x.dtype),
+    "max(x, 0) (gradient 0 at 0).",
+)
 square = _unary("Square", B.square, lambda x, y: 2 * x, "x * x.")
-erf = _unary("Erf", B.erf, lambda x, y: (2.0 / math.sqrt(math.pi)) * B.exp(-x * x),
-             "The error function.")
+erf = _unary(
+    "Erf", B.erf, lambda x, y: (2.0 / math.sqrt(math.pi)) * B.exp(-x * x), "The error function."
+)
 
 
 def sign(x: Tensor):

@@ -59,8 +59,13 @@ def normalize_index(index, shape):
     the integer arrays of their True positions, integer bounds are checked."""
     items = index if isinstance(index, tuple) else (index,)
     out, dim = [], 0
-    n_real = sum(1 for it in items if it is not None and it is not Ellipsis and
-                 not (getattr(it, "dtype", None) is not None and _is_bool(it)))
+    n_real = sum(
+        1
+        for it in items
+        if it is not None
+        and it is not Ellipsis
+        and not (getattr(it, "dtype", None) is not None and _is_bool(it))
+    )
     n_bool_dims = sum(np.ndim(_as_np_bool(it)) for it in items if _is_bool(it))
     ell_span = len(shape) - n_real - n_bool_dims
     for it in items:
@@ -71,10 +76,12 @@ def normalize_index(index, shape):
             dim += ell_span
         elif _is_bool(it):
             mask = _as_np_bool(it)
-            expected = tuple(shape[dim:dim + mask.ndim])
+            expected = tuple(shape[dim : dim + mask.ndim])
             if mask.shape != expected:
-                raise IndexError(f"boolean index of shape {mask.shape} does not match the indexed "
-                                 f"shape {expected}")
+                raise IndexError(
+                    f"boolean index of shape {mask.shape} does not match the indexed "
+                    f"shape {expected}"
+                )
             out.extend(B.asarray(ix, "int32") for ix in np.nonzero(mask))
             dim += mask.ndim
         else:
@@ -93,8 +100,9 @@ def _is_bool(it):
         return it.dtype.name == "bool"
     if isinstance(it, np.ndarray):
         return it.dtype == bool
-    return bool(isinstance(it, list) and it
-                and all(isinstance(v, (bool, np.bool_)) for v in np.ravel(it)))
+    return bool(
+        isinstance(it, list) and it and all(isinstance(v, (bool, np.bool_)) for v in np.ravel(it))
+    )
 
 
 def _as_np_bool(it):
@@ -111,14 +119,25 @@ def getitem(x: Tensor, index: Tensor) -> Tensor:
     items = idx if isinstance(idx, tuple) else (idx,)
     if not any(isinstance(it, B.Array) for it in items):
         if None not in items:
-            return record(x.data[idx], (x,), lambda g: (B.scatter_add(shape, idx, g, dtype),),
-                          "Index", saves=(), saves_output=False)
+            return record(
+                x.data[idx],
+                (x,),
+                lambda g: (B.scatter_add(shape, idx, g, dtype),),
+                "Index",
+                saves=(),
+                saves_output=False,
+            )
         # MLX's scatter (.at[]) mishandles new axes: scatter without them (they have size 1)
         plain = tuple(it for it in items if it is not None)
         plain_shape = x.data[plain].shape
-        return record(x.data[idx], (x,), lambda g: (
-            B.scatter_add(shape, plain, B.reshape(g, plain_shape), dtype),), "Index", saves=(),
-            saves_output=False)
+        return record(
+            x.data[idx],
+            (x,),
+            lambda g: (B.scatter_add(shape, plain, B.reshape(g, plain_shape), dtype),),
+            "Index",
+            saves=(),
+            saves_output=False,
+        )
 
     size = x.data.size
 
@@ -144,8 +163,7 @@ def _int_index(index, what):
 def _dim(dim, ndim, what):
     n = max(ndim, 1)  # a 0-d tensor has one "axis" of size 1 here, as in PyTorch
     if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or not -n <= dim < n:
-        raise IndexError(f"{what}: dim {dim!r} is out of range for a tensor with {ndim} "
-                         "dimensions")
+        raise IndexError(f"{what}: dim {dim!r} is out of range for a tensor with {ndim} dimensions")
     return int(dim) % n
 
 
@@ -154,16 +172,23 @@ def _checked_index(x, dim, index, what, src_shape=None):
     dim = _dim(dim, x.ndim, what)
     idx = _int_index(index, what)
     if idx.ndim != x.ndim:
-        raise ValueError(f"{what}: index must have as many dimensions as the input ({x.ndim}), "
-                         f"got shape {idx.shape}")
+        raise ValueError(
+            f"{what}: index must have as many dimensions as the input ({x.ndim}), "
+            f"got shape {idx.shape}"
+        )
     for d, (i, s) in enumerate(zip(idx.shape, x.shape)):
         if d != dim and i > s:
-            raise ValueError(f"{what}: index shape {idx.shape} exceeds the input shape "
-                             f"{x.shape} at dimension {d}")
-    if src_shape is not None and (len(src_shape) != x.ndim or
-                                  any(i > s for i, s in zip(idx.shape, src_shape))):
-        raise ValueError(f"{what}: src of shape {tuple(src_shape)} must have as many dimensions "
-                         f"as the input and be at least as large as the index {idx.shape}")
+            raise ValueError(
+                f"{what}: index shape {idx.shape} exceeds the input shape "
+                f"{x.shape} at dimension {d}"
+            )
+    if src_shape is not None and (
+        len(src_shape) != x.ndim or any(i > s for i, s in zip(idx.shape, src_shape))
+    ):
+        raise ValueError(
+            f"{what}: src of shape {tuple(src_shape)} must have as many dimensions "
+            f"as the input and be at least as large as the index {idx.shape}"
+        )
     check_range(idx, x.shape[dim] if x.ndim else 1, f"{what}: ", negative=False)
     return dim, B.asarray(idx, "int32")
 
@@ -171,9 +196,15 @@ def _checked_index(x, dim, index, what, src_shape=None):
 def _coords(idx, dim):
     """Index arrays for every axis: ``idx`` on ``dim``, the position itself on the others."""
     nd = idx.ndim
-    return tuple(idx if d == dim else B.reshape(B.arange(idx.shape[d], dtype=B.DTYPES["int32"]),
-                                                tuple(-1 if e == d else 1 for e in range(nd)))
-                 for d in range(nd))
+    return tuple(
+        idx
+        if d == dim
+        else B.reshape(
+            B.arange(idx.shape[d], dtype=B.DTYPES["int32"]),
+            tuple(-1 if e == d else 1 for e in range(nd)),
+        )
+        for d in range(nd)
+    )
 
 
 def _lead(a, shape):
@@ -190,6 +221,7 @@ def _pad_to(a, shape):
 
 def _zero_d(fn):
     """Run a gather/scatter on 0-d operands as 1-element vectors (PyTorch accepts 0-d)."""
+
     @functools.wraps(fn)  # the signature (and so the Tensor method's) stays the op's
     def run(x: Tensor, dim: int, index: Tensor, *args: Any, **kwargs: Any):
         if isinstance(x, Tensor) and x.ndim == 0:
@@ -213,11 +245,20 @@ def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
     result has the index's shape. The gradient scatter-adds into the input."""
     dim, idx = _checked_index(input, dim, index, "gather")
     x = input.data
-    out = B.take_along_axis(_lead(x, tuple(n if d != dim else x.shape[d]
-                                            for d, n in enumerate(idx.shape))), idx, axis=dim)
+    out = B.take_along_axis(
+        _lead(x, tuple(n if d != dim else x.shape[d] for d, n in enumerate(idx.shape))),
+        idx,
+        axis=dim,
+    )
     shape, dtype, coords = x.shape, x.dtype, _coords(idx, dim)
-    return record(out, (input,), lambda g: (B.scatter_add(shape, coords, g, dtype),), "Gather",
-                  saves=(), saves_output=False)
+    return record(
+        out,
+        (input,),
+        lambda g: (B.scatter_add(shape, coords, g, dtype),),
+        "Gather",
+        saves=(),
+        saves_output=False,
+    )
 
 
 def _scatter_values(input, index, src, value, what):
@@ -240,15 +281,21 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
     if reduce is not None:
         raise NotImplementedError("scatter(reduce=...) is not supported: use scatter_add")
     src, value = _scatter_values(input, index, src, value, "scatter")
-    dim, idx = _checked_index(input, dim, index, "scatter",
-                              None if src is None else src.shape)
+    dim, idx = _checked_index(input, dim, index, "scatter", None if src is None else src.shape)
     x, coords = input.data, _coords(idx, dim)
-    vals = (_lead(src.data, idx.shape).astype(x.dtype) if src is not None
-            else B.full(idx.shape, value, dtype=x.dtype))
+    vals = (
+        _lead(src.data, idx.shape).astype(x.dtype)
+        if src is not None
+        else B.full(idx.shape, value, dtype=x.dtype)
+    )
     out = B.array(x)
     out[coords] = vals
-    written = B.scatter_add(x.shape, coords, B.ones(idx.shape, dtype=B.DTYPES["float32"]),
-                            B.DTYPES["float32"]) > 0
+    written = (
+        B.scatter_add(
+            x.shape, coords, B.ones(idx.shape, dtype=B.DTYPES["float32"]), B.DTYPES["float32"]
+        )
+        > 0
+    )
     src_shape = None if src is None else src.shape
 
     def backward(g):
@@ -269,8 +316,14 @@ def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     x, coords = input.data, _coords(idx, dim)
     out = x.at[coords].add(_lead(src.data, idx.shape).astype(x.dtype))
     src_shape = src.shape
-    return record(out, (input, src), lambda g: (g, _pad_to(g[coords], src_shape)), "ScatterAdd",
-                  saves=(), saves_output=False)
+    return record(
+        out,
+        (input, src),
+        lambda g: (g, _pad_to(g[coords], src_shape)),
+        "ScatterAdd",
+        saves=(),
+        saves_output=False,
+    )
 
 
 @op
@@ -303,16 +356,21 @@ def masked_fill(input: Tensor, mask: Tensor, value: TensorOrScalar) -> Tensor:
     (broadcastable to the input's shape) is True."""
     m = mask.data if isinstance(mask, Tensor) else B.asarray(np.asarray(mask))
     if m.dtype != B.DTYPES["bool"]:
-        raise TypeError(f"masked_fill: mask must be a bool tensor, got dtype "
-                        f"{B.dtype_name(m.dtype)}")
+        raise TypeError(
+            f"masked_fill: mask must be a bool tensor, got dtype {B.dtype_name(m.dtype)}"
+        )
     shape = input.shape
-    if len(m.shape) > len(shape) or any(a != b and a != 1 for a, b in
-                                        zip(reversed(m.shape), reversed(shape))):
-        raise ValueError(f"masked_fill: mask of shape {tuple(m.shape)} cannot be broadcast to "
-                         f"the input's shape {shape}")
+    if len(m.shape) > len(shape) or any(
+        a != b and a != 1 for a, b in zip(reversed(m.shape), reversed(shape))
+    ):
+        raise ValueError(
+            f"masked_fill: mask of shape {tuple(m.shape)} cannot be broadcast to "
+            f"the input's shape {shape}"
+        )
     if isinstance(value, Tensor) and value.ndim != 0:
-        raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got shape "
-                         f"{value.shape}")
+        raise ValueError(
+            f"masked_fill: value must be a number or a 0-d tensor, got shape {value.shape}"
+        )
     x = input.data
     v = raw(value)
     v = v.astype(x.dtype) if isinstance(v, B.Array) else v
@@ -362,6 +420,11 @@ def take_rows(weight: Tensor, ids, padding_idx: int | None = None, what="embeddi
     out = B.where(bad_rows, math.nan, B.take(w, safe, axis=0))
     skip = bad_rows if padding_idx is None else bad_rows | B.reshape(ids == padding_idx, expand)
     shape, dtype = w.shape, w.dtype
-    return record(out, (weight,), lambda g: (
-        B.scatter_add(shape, safe, B.where(skip, 0, g), dtype),), "Embedding", saves=(),
-        saves_output=False)
+    return record(
+        out,
+        (weight,),
+        lambda g: (B.scatter_add(shape, safe, B.where(skip, 0, g), dtype),),
+        "Embedding",
+        saves=(),
+        saves_output=False,
+    )

@@ -20,13 +20,14 @@ def matmul(a, b):
     ka = a.shape[-1]
     kb = b.shape[-2] if b.ndim > 1 else b.shape[0]
     if ka != kb:
-        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not aligned "
-                         f"({ka} != {kb})")
+        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not aligned ({ka} != {kb})")
     try:
         np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     except ValueError:
-        raise ValueError(f"matmul: the batch dimensions of shapes {a.shape} and {b.shape} cannot "
-                         "be broadcast together") from None
+        raise ValueError(
+            f"matmul: the batch dimensions of shapes {a.shape} and {b.shape} cannot "
+            "be broadcast together"
+        ) from None
     ad, bd = a.data, b.data
     a2 = ad if ad.ndim > 1 else B.reshape(ad, (1, -1))
     b2 = bd if bd.ndim > 1 else B.reshape(bd, (-1, 1))

@@ -20,8 +20,10 @@ def _integral(v, name):
     data = raw(v)
     dt = getattr(data, "dtype", None)
     if dt is not None and B.is_floating(dt) or isinstance(data, float):
-        raise TypeError(f"{name} needs bool or integer tensors, got a floating-point operand "
-                        f"({getattr(v, 'dtype', type(v).__name__)})")
+        raise TypeError(
+            f"{name} needs bool or integer tensors, got a floating-point operand "
+            f"({getattr(v, 'dtype', type(v).__name__)})"
+        )
     return data
 
 

@@ -91,8 +91,9 @@ def nll_loss(x, target, weight=None, ignore_index=-100):
     shape, dtype = xd.shape, xd.dtype
 
     def backward(g):
-        return (B.put_along_axis(B.zeros(shape, dtype=dtype), idx, B.expand_dims(-g * wy, 1),
-                                 axis=1),)
+        return (
+            B.put_along_axis(B.zeros(shape, dtype=dtype), idx, B.expand_dims(-g * wy, 1), axis=1),
+        )
 
     return record(loss, (x,), backward, "NllLoss")
 

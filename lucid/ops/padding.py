@@ -22,18 +22,24 @@ MODES = ("constant", "reflect", "replicate", "circular")
 def _pairs(pad, ndim):
     """``pad`` (PyTorch order) as a list of (axis, lo, hi), last axis first."""
     if isinstance(pad, (numbers.Integral, str)) or not hasattr(pad, "__len__"):
-        raise TypeError(f"pad: pad must be a tuple of ints (lo, hi) per dimension, last dimension "
-                        f"first, got {pad!r}")
+        raise TypeError(
+            f"pad: pad must be a tuple of ints (lo, hi) per dimension, last dimension "
+            f"first, got {pad!r}"
+        )
     amounts = tuple(pad)
     if not all(isinstance(p, numbers.Integral) and not isinstance(p, bool) for p in amounts):
         raise TypeError(f"pad: pad must contain ints, got {amounts!r}")
     if len(amounts) % 2:
         raise ValueError(f"pad: the pad length must be even ((lo, hi) pairs), got {len(amounts)}")
     if len(amounts) > 2 * ndim:
-        raise ValueError(f"pad: {len(amounts) // 2} (lo, hi) pairs given for a tensor with only "
-                         f"{ndim} dimensions")
-    return [(ndim - 1 - i, int(amounts[2 * i]), int(amounts[2 * i + 1]))
-            for i in range(len(amounts) // 2)]
+        raise ValueError(
+            f"pad: {len(amounts) // 2} (lo, hi) pairs given for a tensor with only "
+            f"{ndim} dimensions"
+        )
+    return [
+        (ndim - 1 - i, int(amounts[2 * i]), int(amounts[2 * i + 1]))
+        for i in range(len(amounts) // 2)
+    ]
 
 
 def _source_index(n, lo, hi, mode, axis):
@@ -43,16 +49,20 @@ def _source_index(n, lo, hi, mode, axis):
         start, stop = max(-lo, 0), n - max(-hi, 0)
         m = stop - start
         if max(lo, 0) > m or max(hi, 0) > m:
-            raise ValueError(f"pad: circular padding ({lo}, {hi}) of dimension {axis} (size {n}) "
-                             f"would wrap around more than once")
+            raise ValueError(
+                f"pad: circular padding ({lo}, {hi}) of dimension {axis} (size {n}) "
+                f"would wrap around more than once"
+            )
         return start + (np.arange(-max(lo, 0), m + max(hi, 0)) % m)
     positions = np.arange(-lo, n + hi)
     if mode == "replicate":
         return np.clip(positions, 0, n - 1)
     # reflect: mirror about the edge elements (which are not repeated)
     if lo >= n or hi >= n:
-        raise ValueError(f"pad: reflect padding ({lo}, {hi}) must be smaller than the size {n} "
-                         f"of dimension {axis}")
+        raise ValueError(
+            f"pad: reflect padding ({lo}, {hi}) must be smaller than the size {n} "
+            f"of dimension {axis}"
+        )
     positions = np.abs(positions)
     return np.where(positions > n - 1, 2 * (n - 1) - positions, positions)
 
@@ -62,9 +72,11 @@ def _check_mode_rank(mode, pairs, ndim):
     if mode not in MODES:
         raise ValueError(f"pad: mode must be one of {MODES}, got {mode!r}")
     if mode != "constant" and not (1 <= k <= 3 and ndim in (k + 1, k + 2)):
-        raise ValueError(f"pad: {mode} padding of {k} dimension(s) needs a {k + 1}-D (unbatched) "
-                         f"or {k + 2}-D (batched) input, got a {ndim}-D input; pad 1 to 3 trailing "
-                         "dimensions of (N, C, ...) or (C, ...) input")
+        raise ValueError(
+            f"pad: {mode} padding of {k} dimension(s) needs a {k + 1}-D (unbatched) "
+            f"or {k + 2}-D (batched) input, got a {ndim}-D input; pad 1 to 3 trailing "
+            "dimensions of (N, C, ...) or (C, ...) input"
+        )
 
 
 @op
@@ -82,8 +94,10 @@ def pad(input: Tensor, pad, mode: str = "constant", value: TensorOrScalar | None
     for axis, lo, hi in pairs:
         size = shape[axis] + lo + hi
         if size < 0 or (mode != "constant" and size <= 0):
-            raise ValueError(f"pad: padding ({lo}, {hi}) of dimension {axis} (size "
-                             f"{shape[axis]}) leaves output size {size}")
+            raise ValueError(
+                f"pad: padding ({lo}, {hi}) of dimension {axis} (size "
+                f"{shape[axis]}) leaves output size {size}"
+            )
     if mode == "constant":
         return _pad_constant(input, pairs, 0 if value is None else value)
     if value is not None and value != 0:
@@ -127,8 +141,9 @@ def _pad_gather(x, pairs, mode):
     def backward(g):
         for (axis, index), n in zip(reversed(tables), reversed(sizes)):
             moved = B.moveaxis(g, axis, 0)
-            summed = B.scatter_add((n,) + moved.shape[1:], B.asarray(index.astype(np.int32)),
-                                   moved, moved.dtype)
+            summed = B.scatter_add(
+                (n,) + moved.shape[1:], B.asarray(index.astype(np.int32)), moved, moved.dtype
+            )
             g = B.moveaxis(summed, 0, axis)
         return (g,)
 

@@ -65,7 +65,7 @@ class _Axis:
             return None
         end = self.start + self.out * self.kernel
         win = a[(slice(None),) * axis + (slice(self.start, end),)]
-        win = B.reshape(win, a.shape[:axis] + self.table.shape + a.shape[axis + 1:])
+        win = B.reshape(win, a.shape[:axis] + self.table.shape + a.shape[axis + 1 :])
         return (B.sum if how == "sum" else B.max)(win, axis=axis + 1)
 
     def columns(self, a, axis):
@@ -73,7 +73,7 @@ class _Axis:
         if self.slices is not None:
             return [a[(slice(None),) * axis + (s,)] for s in self.slices]
         g = B.take(a, B.asarray(self.table.reshape(-1), "int32"), axis=axis)
-        g = B.reshape(g, a.shape[:axis] + self.table.shape + a.shape[axis + 1:])
+        g = B.reshape(g, a.shape[:axis] + self.table.shape + a.shape[axis + 1 :])
         return [g[(slice(None),) * (axis + 1) + (k,)] for k in range(self.kernel)]
 
     def spread(self, parts, axis: int):
@@ -82,11 +82,11 @@ class _Axis:
         shape = parts[0].shape
         if self.tiled or self.slices is None:
             a = B.stack(parts, axis=axis + 1) if self.kernel > 1 else parts[0]
-            a = B.reshape(a, shape[:axis] + (self.out * self.kernel,) + shape[axis + 1:])
+            a = B.reshape(a, shape[:axis] + (self.out * self.kernel,) + shape[axis + 1 :])
             if self.tiled:
                 return _pad_axis(a, axis, self.start, self.size - self.start - a.shape[axis])
             index = (slice(None),) * axis + (B.asarray(self.table.reshape(-1), "int32"),)
-            return B.scatter_add(shape[:axis] + (self.size,) + shape[axis + 1:], index, a, a.dtype)
+            return B.scatter_add(shape[:axis] + (self.size,) + shape[axis + 1 :], index, a, a.dtype)
         out = None
         for part, sl in zip(parts, self.slices):
             term = _place(part, axis, sl, self.size)
@@ -107,7 +107,7 @@ def _place(a, axis, sl, size):
     count, step = a.shape[axis], sl.step or 1
     if step > 1 and count > 1:  # interleave step-1 zeros after each element
         a = _pad_axis(B.expand_dims(a, axis + 1), axis + 1, 0, step - 1)
-        a = B.reshape(a, a.shape[:axis] + (count * step,) + a.shape[axis + 2:])
+        a = B.reshape(a, a.shape[:axis] + (count * step,) + a.shape[axis + 2 :])
         a = a[(slice(None),) * axis + (slice(0, (count - 1) * step + 1),)]
     return _pad_axis(a, axis, sl.start, size - sl.start - a.shape[axis])
 
@@ -148,8 +148,9 @@ def _spatial_crop(a, n, pads, size):
 
 def _along(values, like, ndim, axis):
     """A numpy vector as an array of ``like``'s dtype that broadcasts along ``axis``."""
-    return B.asarray(np.asarray(values).reshape((-1,) + (1,) * (ndim - axis - 1)),
-                     B.dtype_name(like.dtype))
+    return B.asarray(
+        np.asarray(values).reshape((-1,) + (1,) * (ndim - axis - 1)), B.dtype_name(like.dtype)
+    )
 
 
 # ----------------------------------------------------------------------------- max pooling
@@ -190,35 +191,38 @@ def _argmax_index(xp, y, axes, pads, size):
     kernel = [ax.kernel for ax in axes]
     total = math.prod(kernel)
     if all(ax.slices is not None for ax in axes):
+
         def read(ks):
             return xp[(Ellipsis,) + tuple(ax.slices[k] for ax, k in zip(axes, ks))]
     else:
         g = xp
         for i, ax in enumerate(axes):
             g = B.take(g, B.asarray(ax.table.reshape(-1), "int32"), axis=g.ndim - n + i)
-        g = B.reshape(g, g.shape[:g.ndim - n] + tuple(v for ax in axes for v in ax.table.shape))
+        g = B.reshape(g, g.shape[: g.ndim - n] + tuple(v for ax in axes for v in ax.table.shape))
 
         def read(ks):
             return g[(Ellipsis,) + tuple(v for k in ks for v in (slice(None), k))]
+
     arg = None
     for ordinal, ks in enumerate(itertools.product(*(range(k) for k in kernel))):
         v = read(ks)
         hit = (v >= y) | B.isnan(v)
         mask = np.ones((), dtype=bool)  # the tap lies inside the input (outer product over dims)
         for ax, k in zip(axes, ks):
-            mask = np.logical_and.outer(mask, np.ones(ax.out, bool) if ax.valid is None
-                                        else ax.valid[:, k])
+            mask = np.logical_and.outer(
+                mask, np.ones(ax.out, bool) if ax.valid is None else ax.valid[:, k]
+            )
         if not mask.all():
             hit = hit & B.asarray(mask)
         cand = total - hit.astype(B.DTYPES["int32"]) * (total - ordinal)
         arg = cand if arg is None else B.minimum(arg, cand)
     flat = None
     for i, (ax, (lo, _)) in enumerate(zip(axes, pads)):
-        inner = math.prod(kernel[i + 1:])
+        inner = math.prod(kernel[i + 1 :])
         k = (arg // inner) % kernel[i]  # a window without a hit (arg == total) reads tap 0
         o = B.reshape(B.arange(ax.out, dtype=B.DTYPES["int32"]), (ax.out,) + (1,) * (n - 1 - i))
         coord = B.take(B.asarray(ax.table.reshape(-1) - lo, "int32"), o * ax.kernel + k)
-        term = coord * math.prod(size[i + 1:])
+        term = coord * math.prod(size[i + 1 :])
         flat = term if flat is None else flat + term
     flat = flat.astype(B.DTYPES["int64"])
     return B.where(arg == total, -1, flat)
@@ -298,8 +302,10 @@ def _check_pool(x, n, kernel_size, stride, padding, dilation, ceil_mode, name):
     padding = ntuple(padding, n, "padding", minimum=0)
     dilation = ntuple(dilation, n, "dilation")
     if any(p > k // 2 for p, k in zip(padding, kernel)):
-        raise ValueError(f"{name}: padding {padding} must be at most half of kernel_size {kernel} "
-                         "in every dimension")
+        raise ValueError(
+            f"{name}: padding {padding} must be at most half of kernel_size {kernel} "
+            "in every dimension"
+        )
     size = x.shape[-n:]
     if not ceil_mode:  # with ceil_mode a window longer than the padded input pools what it covers
         check_kernel_fits(size, kernel, [(p, p) for p in padding], dilation, f"{name}: kernel")
@@ -319,11 +325,12 @@ def _check_adaptive(x, n, output_size, name):
     if output_size is None or isinstance(output_size, numbers.Integral):
         output_size = (output_size,) * n
     if not isinstance(output_size, (tuple, list)) or len(output_size) != n:
-        raise ValueError(f"{name}: output_size must be an int or a tuple of {n} ints (None keeps "
-                         f"that input size), got {output_size!r}")
+        raise ValueError(
+            f"{name}: output_size must be an int or a tuple of {n} ints (None keeps "
+            f"that input size), got {output_size!r}"
+        )
     out = tuple(s if o is None else o for o, s in zip(output_size, size))
-    if not all(isinstance(o, numbers.Integral) and not isinstance(o, bool) and o >= 1
-               for o in out):
+    if not all(isinstance(o, numbers.Integral) and not isinstance(o, bool) and o >= 1 for o in out):
         raise ValueError(f"{name}: output_size must contain positive ints, got {output_size!r}")
     return tuple(int(o) for o in out)
 
@@ -344,20 +351,31 @@ def max_pool(
     """Max pooling over the last ``n`` axes (padding is -inf). With ``return_indices`` also
     returns each maximum's flat index into the input's spatial dims (int64). Ties go to the first
     maximal element in row-major window order; the gradient goes to that element."""
-    kernel, stride, padding, dilation, out = _check_pool(x, n, kernel_size, stride, padding,
-                                                        dilation, ceil_mode, name)
+    kernel, stride, padding, dilation, out = _check_pool(
+        x, n, kernel_size, stride, padding, dilation, ceil_mode, name
+    )
     axes, pads = _regular_axes(x.shape[-n:], out, kernel, stride, padding, dilation)
     return _max_pool_op(x, n, axes, pads, return_indices, "MaxPool")
 
 
 @op
-def avg_pool(x, n, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-             divisor_override=None, name="avg_pool"):
+def avg_pool(
+    x,
+    n,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+    divisor_override=None,
+    name="avg_pool",
+):
     """Average pooling over the last ``n`` axes with zero padding and PyTorch's divisor: the
     window clipped to input + padding (or to the input alone when ``count_include_pad`` is False),
     or ``divisor_override``."""
-    kernel, stride, padding, _, out = _check_pool(x, n, kernel_size, stride, padding, 1,
-                                                 ceil_mode, name)
+    kernel, stride, padding, _, out = _check_pool(
+        x, n, kernel_size, stride, padding, 1, ceil_mode, name
+    )
     size = x.shape[-n:]
     axes, pads = _regular_axes(size, out, kernel, stride, padding, (1,) * n)
     weights = []
@@ -368,10 +386,14 @@ def avg_pool(x, n, kernel_size, stride=None, padding=0, ceil_mode=False, count_i
             start, end = np.maximum(start, 0), np.minimum(end, s)
         weights.append(np.repeat((1.0 / (end - start))[:, None], k, axis=1))
     if divisor_override is not None:
-        if isinstance(divisor_override, bool) or not isinstance(divisor_override, numbers.Number) \
-                or divisor_override == 0:
-            raise ValueError(f"{name}: divisor_override must be a non-zero number, got "
-                             f"{divisor_override!r}")
+        if (
+            isinstance(divisor_override, bool)
+            or not isinstance(divisor_override, numbers.Number)
+            or divisor_override == 0
+        ):
+            raise ValueError(
+                f"{name}: divisor_override must be a non-zero number, got {divisor_override!r}"
+            )
         weights = [np.ones_like(w) for w in weights]
         weights[0] = weights[0] / float(divisor_override)
     return _window_sum_op(x, n, axes, weights, pads, "AvgPool")
@@ -396,8 +418,13 @@ def adaptive_avg_pool(
     x: Tensor, n: int, output_size: IntOrSeq, name: str = "adaptive_avg_pool"
 ) -> Tensor:
     """Mean over PyTorch's adaptive bins [floor(i*S/O), ceil((i+1)*S/O)) of the last ``n`` axes."""
-    if (isinstance(x, Tensor) and x.is_floating_point() and x.ndim in (n + 1, n + 2)
-            and 0 in x.shape[-n:] and output_size in (1, (1,) * n, [1] * n)):
+    if (
+        isinstance(x, Tensor)
+        and x.is_floating_point()
+        and x.ndim in (n + 1, n + 2)
+        and 0 in x.shape[-n:]
+        and output_size in (1, (1,) * n, [1] * n)
+    ):
         # PyTorch's global average of an empty volume: the mean over no elements, NaN
         return x.mean(axis=tuple(range(x.ndim - n, x.ndim)), keepdims=True)
     out = _check_adaptive(x, n, output_size, name)

@@ -81,16 +81,25 @@ def mean(
     """Mean over ``dim`` (NaN for an empty reduction); floating inputs only, as PyTorch."""
     x = _as_dtype(input, dtype)
     if not B.is_floating(x.data.dtype):
-        raise TypeError(f"mean() needs a floating-point tensor, got dtype {x.dtype}: convert "
-                        "with .float() or pass dtype=lucid.float32")
+        raise TypeError(
+            f"mean() needs a floating-point tensor, got dtype {x.dtype}: convert "
+            "with .float() or pass dtype=lucid.float32"
+        )
     axes = normalize_axes(_all_if_empty(dim), x.ndim)
     n = _count(x.shape, axes)
     xd = x.data
-    y = B.accurate_mean(xd, axes, keepdim) if n else B.sum(xd, axis=list(axes),
-                                                            keepdims=keepdim) * float("nan")
+    y = (
+        B.accurate_mean(xd, axes, keepdim)
+        if n
+        else B.sum(xd, axis=list(axes), keepdims=keepdim) * float("nan")
+    )
     shape = xd.shape
-    return record(y, (x,), lambda g: (_spread(_scaled(g, 1.0 / n if n else 1.0, g.dtype), shape,
-                                              axes, keepdim),), "Mean")
+    return record(
+        y,
+        (x,),
+        lambda g: (_spread(_scaled(g, 1.0 / n if n else 1.0, g.dtype), shape, axes, keepdim),),
+        "Mean",
+    )
 
 
 def _extreme(x, dim, keepdim, fn, name):
@@ -124,11 +133,15 @@ def _extreme_with_index(x, dim, keepdim, arg_fn, name):
     def backward(g):
         g = g if keepdim or not x.ndim else B.expand_dims(g, ax)
         g = B.reshape(g, idx.shape)
-        return (B.reshape(B.put_along_axis(B.zeros(shape, dtype=g.dtype), idx, g, axis=ax),
-                          x.data.shape),)
+        return (
+            B.reshape(
+                B.put_along_axis(B.zeros(shape, dtype=g.dtype), idx, g, axis=ax), x.data.shape
+            ),
+        )
 
-    out_shape = x.shape if not x.ndim else (idx.shape if keepdim else
-                                            idx.shape[:ax] + idx.shape[ax + 1:])
+    out_shape = (
+        x.shape if not x.ndim else (idx.shape if keepdim else idx.shape[:ax] + idx.shape[ax + 1 :])
+    )
     vals = record(B.reshape(values, out_shape), (x,), backward, name)
     indices = Tensor._wrap(B.reshape(idx, out_shape).astype(B.DTYPES["int64"]), x._device)
     return values_indices(vals, indices)
@@ -142,11 +155,14 @@ def _max_min(input, dim, keepdim, other, which):
         return E.maximum(input, other) if which == "max" else E.minimum(input, other)
     if dim is None:
         if keepdim:
-            raise TypeError(f"{which}() without dim takes no keepdim (PyTorch's signature); "
-                            f"use amax/amin for several dims")
+            raise TypeError(
+                f"{which}() without dim takes no keepdim (PyTorch's signature); "
+                f"use amax/amin for several dims"
+            )
         return _extreme(input, None, False, B.max if which == "max" else B.min, which.title())
-    return _extreme_with_index(input, dim, keepdim, B.argmax if which == "max" else B.argmin,
-                               which.title())
+    return _extreme_with_index(
+        input, dim, keepdim, B.argmax if which == "max" else B.argmin, which.title()
+    )
 
 
 @dim_aliases
@@ -283,7 +299,7 @@ def prod(
         rest = [a for a in range(xd.ndim) if a not in axes]
         perm = rest + list(axes)
         moved = B.transpose(xd, perm)
-        lead = moved.shape[:len(rest)]
+        lead = moved.shape[: len(rest)]
         flat = B.reshape(moved, lead + (-1,) if lead else (-1,))
         before = B.cumprod(flat, axis=-1, inclusive=False)
         after = B.cumprod(flat, axis=-1, reverse=True, inclusive=False)
@@ -304,9 +320,14 @@ def logsumexp(input: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:
         y = B.log(B.sum(B.exp(xd), axis=list(axes), keepdims=keepdim))
     else:
         y = B.logsumexp(xd, axis=list(axes), keepdims=keepdim)
-    return record(y, (input,), lambda g: (_spread(g, xd.shape, axes, keepdim) *
-                                          B.exp(xd - _spread(y, xd.shape, axes, keepdim)),),
-                  "LogSumExp")
+    return record(
+        y,
+        (input,),
+        lambda g: (
+            _spread(g, xd.shape, axes, keepdim) * B.exp(xd - _spread(y, xd.shape, axes, keepdim)),
+        ),
+        "LogSumExp",
+    )
 
 
 def _arg(x, dim, keepdim, fn, name):
@@ -337,13 +358,16 @@ def argmin(input: Tensor, dim: Dims = None, keepdim: bool = False):
 @dim_aliases
 def all(input: Tensor, dim: Dims = None, keepdim: bool = False):
     """True where every element along ``dim`` is true."""
-    return Tensor._wrap(B.all(input.data, axis=list(normalize_axes(dim, input.ndim)),
-                              keepdims=keepdim), input._device)
+    return Tensor._wrap(
+        B.all(input.data, axis=list(normalize_axes(dim, input.ndim)), keepdims=keepdim),
+        input._device,
+    )
 
 
 @dim_aliases
 def any(input: Tensor, dim: Dims = None, keepdim: bool = False):
     """True where some element along ``dim`` is true."""
-    return Tensor._wrap(B.any(input.data, axis=list(normalize_axes(dim, input.ndim)),
-                              keepdims=keepdim), input._device)
-
+    return Tensor._wrap(
+        B.any(input.data, axis=list(normalize_axes(dim, input.ndim)), keepdims=keepdim),
+        input._device,
+    )

@@ -57,11 +57,11 @@ def _cumprod_grad_with_zeros(xd, g, axis):
     x = B.moveaxis(xd, axis, 0)
     gm = B.moveaxis(g, axis, 0)
     n = x.shape[0]
-    before = B.concatenate([B.ones((1,) + x.shape[1:], dtype=x.dtype),
-                            B.cumprod(x[:-1], axis=0)], axis=0)
+    before = B.concatenate(
+        [B.ones((1,) + x.shape[1:], dtype=x.dtype), B.cumprod(x[:-1], axis=0)], axis=0
+    )
     s = [None] * n
     s[n - 1] = gm[n - 1]
     for i in range(n - 2, -1, -1):
         s[i] = gm[i] + x[i + 1] * s[i + 1]
     return B.moveaxis(before * B.stack(s, axis=0), 0, axis)
-

@@ -35,12 +35,15 @@ def reshape(x, *shape):
         raise ValueError(f"invalid shape {shape}: at most one -1 and no other negative sizes")
     if -1 in shape:
         if known == 0 or x.numel() % known:
-            raise ValueError(f"cannot reshape tensor of shape {x.shape} ({x.numel()} elements) "
-                             f"to {shape}")
+            raise ValueError(
+                f"cannot reshape tensor of shape {x.shape} ({x.numel()} elements) to {shape}"
+            )
         shape = tuple(x.numel() // known if s == -1 else s for s in shape)
     elif known != x.numel():
-        raise ValueError(f"cannot reshape tensor of shape {x.shape} ({x.numel()} elements) to "
-                         f"{shape} ({known} elements)")
+        raise ValueError(
+            f"cannot reshape tensor of shape {x.shape} ({x.numel()} elements) to "
+            f"{shape} ({known} elements)"
+        )
     old = x.data.shape
     return record(B.reshape(x.data, shape), (x,), lambda g: (B.reshape(g, old),), "Reshape")
 
@@ -62,7 +65,7 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     e = single_dim(end_dim, x.ndim, "end_dim")
     if s > e:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
-    shape = x.shape[:s] + (math.prod(x.shape[s:e + 1]),) + x.shape[e + 1:]
+    shape = x.shape[:s] + (math.prod(x.shape[s : e + 1]),) + x.shape[e + 1 :]
     return reshape(x, shape)
 
 
@@ -99,13 +102,15 @@ def permute(input, *dims):
     x = input
     dims = _shape_arg(dims)
     if len(dims) != x.ndim or sorted(a % x.ndim if x.ndim else a for a in dims) != list(
-            range(x.ndim)):
-        raise ValueError(f"permute: {dims} is not a permutation of the {x.ndim} dims of a "
-                         f"tensor of shape {x.shape}")
+        range(x.ndim)
+    ):
+        raise ValueError(
+            f"permute: {dims} is not a permutation of the {x.ndim} dims of a "
+            f"tensor of shape {x.shape}"
+        )
     dims = tuple(a % x.ndim for a in dims)
     inverse = tuple(int(i) for i in np.argsort(dims))
-    return record(B.transpose(x.data, dims), (x,), lambda g: (B.transpose(g, inverse),),
-                  "Permute")
+    return record(B.transpose(x.data, dims), (x,), lambda g: (B.transpose(g, inverse),), "Permute")
 
 
 def permute_dims(x: Tensor, axes=None) -> Tensor:
@@ -137,8 +142,10 @@ def swapdims(input: Tensor, dim0: int, dim1: int) -> Tensor:
 def t(input: Tensor):
     """Transpose a tensor of at most 2 dims (PyTorch's ``t``)."""
     if input.ndim > 2:
-        raise ValueError(f"t() expects a tensor with <= 2 dims, got shape {input.shape}; use "
-                         "transpose(dim0, dim1) or permute")
+        raise ValueError(
+            f"t() expects a tensor with <= 2 dims, got shape {input.shape}; use "
+            "transpose(dim0, dim1) or permute"
+        )
     return input if input.ndim < 2 else transpose(input, 0, 1)
 
 
@@ -147,7 +154,8 @@ def broadcast_to(x, *shape):
     """Broadcast to ``shape`` (numpy rules); the gradient is summed back."""
     shape = _shape_arg(shape)
     if len(shape) < x.ndim or builtins_any(
-            s != n and s != 1 for s, n in zip(reversed(x.shape), reversed(shape))):
+        s != n and s != 1 for s, n in zip(reversed(x.shape), reversed(shape))
+    ):
         raise ValueError(f"cannot broadcast a tensor of shape {x.shape} to {shape}")
     return record(B.broadcast_to(x.data, shape), (x,), lambda g: (g,), "BroadcastTo")
 
@@ -159,8 +167,10 @@ def expand(x: Tensor, *sizes: IntOrSeq) -> Tensor:
     if lead < 0:
         raise ValueError(f"expand: {sizes} has fewer dims than the tensor's shape {x.shape}")
     if -1 in sizes[:lead]:
-        raise ValueError(f"expand: -1 (keep the size) is not allowed for the new leading "
-                         f"dimensions in {sizes} of a tensor of shape {x.shape}")
+        raise ValueError(
+            f"expand: -1 (keep the size) is not allowed for the new leading "
+            f"dimensions in {sizes} of a tensor of shape {x.shape}"
+        )
     return broadcast_to(x, tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes)))
 
 
@@ -176,16 +186,19 @@ def cat(tensors, dim: int = 0) -> Tensor:
     ax = single_dim(axis, first.ndim, "dim")
     for t in tensors[1:]:
         if t.ndim != first.ndim or builtins_any(
-                a != b for i, (a, b) in enumerate(zip(t.shape, first.shape)) if i != ax):
-            raise ValueError(f"concatenate: shapes {first.shape} and {t.shape} differ outside "
-                             f"dim {ax}")
+            a != b for i, (a, b) in enumerate(zip(t.shape, first.shape)) if i != ax
+        ):
+            raise ValueError(
+                f"concatenate: shapes {first.shape} and {t.shape} differ outside dim {ax}"
+            )
     bounds = np.cumsum([t.shape[ax] for t in tensors])[:-1].tolist()
 
     def backward(g):
         return tuple(_split_array(g, bounds, ax))
 
-    return record(B.concatenate([t.data for t in tensors], axis=ax), tuple(tensors), backward,
-                  "Concatenate")
+    return record(
+        B.concatenate([t.data for t in tensors], axis=ax), tuple(tensors), backward, "Concatenate"
+    )
 
 
 concatenate = concat = cat
@@ -238,8 +251,10 @@ def split(tensor: Tensor, split_size_or_sections, dim: int = 0):
     else:
         sizes = [operator.index(s) for s in split_size_or_sections]
         if builtins_any(s < 0 for s in sizes) or sum_ints(sizes) != n:
-            raise ValueError(f"split: section sizes {sizes} must be non-negative and sum to the "
-                             f"size {n} of dim {ax} (shape {x.shape})")
+            raise ValueError(
+                f"split: section sizes {sizes} must be non-negative and sum to the "
+                f"size {n} of dim {ax} (shape {x.shape})"
+            )
     out, start = [], 0
     for size in sizes:
         index = [slice(None)] * x.ndim
@@ -276,13 +291,12 @@ def repeat_interleave(input: Tensor, repeats, dim: Dims = None) -> Tensor:
         dim = 0
     ax = single_dim(dim, x.ndim, "dim")
     if not isinstance(repeats, (int, np.integer)) or repeats < 0:
-        raise ValueError(f"repeat_interleave: repeats must be a non-negative int, got "
-                         f"{repeats!r}")
+        raise ValueError(f"repeat_interleave: repeats must be a non-negative int, got {repeats!r}")
     repeats = int(repeats)
     shape = x.data.shape
 
     def backward(g):
-        split_shape = shape[:ax] + (shape[ax], repeats) + shape[ax + 1:]
+        split_shape = shape[:ax] + (shape[ax], repeats) + shape[ax + 1 :]
         return (B.sum(B.reshape(g, split_shape), axis=ax + 1),)
 
     return record(B.repeat(x.data, repeats, axis=ax), (x,), backward, "RepeatInterleave")
@@ -293,8 +307,10 @@ def repeat(input: Tensor, *sizes: IntOrSeq) -> Tensor:
     have more entries than dims, which prepends dims). numpy's repeat is ``repeat_interleave``."""
     sizes = _shape_arg(sizes)
     if len(sizes) < input.ndim:
-        raise ValueError(f"repeat: {len(sizes)} repeat sizes {sizes} for a tensor with "
-                         f"{input.ndim} dims (shape {input.shape}); give at least one per dim")
+        raise ValueError(
+            f"repeat: {len(sizes)} repeat sizes {sizes} for a tensor with "
+            f"{input.ndim} dims (shape {input.shape}); give at least one per dim"
+        )
     return tile(input, sizes)
 
 
@@ -344,8 +360,9 @@ def to_device(x: Tensor, device: str | None):
     if target == x._device:
         return x
     if target == "gpu" and x.data.dtype == B.DTYPES["float64"]:
-        raise TypeError("float64 is not supported on the GPU: convert with .astype(lucid.float32) "
-                        "first")
+        raise TypeError(
+            "float64 is not supported on the GPU: convert with .astype(lucid.float32) first"
+        )
     out = record(x.data, (x,), lambda g: (g,), "ToDevice")
     out._device = target
     return out

@@ -63,8 +63,9 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = 
     Always stable (``stable`` is accepted; ties keep their order)."""
     axis = _check(input, dim, "sort")
     if axis is None:
-        return sort_result(input * 1, Tensor._wrap(B.zeros((), dtype=B.DTYPES["int64"]),
-                                                   input._device))
+        return sort_result(
+            input * 1, Tensor._wrap(B.zeros((), dtype=B.DTYPES["int64"]), input._device)
+        )
     return sort_result(*_gather(input, _order(input, axis, descending), axis, "Sort"))
 
 
@@ -87,7 +88,8 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
         raise IndexError(f"topk: k={k!r} is out of range for a dimension of size {n}")
     if axis is None:  # a 0-d tensor: as a 1-element vector, then back to 0-d (k=1) or empty
         values, indices = topk(input.reshape(1), k, 0, largest, sorted)
-        return topk_result(values.reshape(()) if k else values,
-                           indices.reshape(()) if k else indices)
+        return topk_result(
+            values.reshape(()) if k else values, indices.reshape(()) if k else indices
+        )
     order = np.take(_order(input, axis, largest), np.arange(k), axis=axis)
     return topk_result(*_gather(input, order, axis, "Topk"))

@@ -16,8 +16,7 @@ def unpool_output_size(in_size, kernel, stride, padding, output_size, n, what):
     """The spatial output size: (in - 1) * stride - 2 * padding + kernel per dim, or
     ``output_size`` (``n`` sizes, optionally after (N, C)), which must lie within one stride of
     that default."""
-    default = tuple((i - 1) * s - 2 * p + k for i, k, s, p in zip(in_size, kernel, stride,
-                                                                    padding))
+    default = tuple((i - 1) * s - 2 * p + k for i, k, s, p in zip(in_size, kernel, stride, padding))
     if output_size is None:
         out = default
     else:
@@ -25,28 +24,34 @@ def unpool_output_size(in_size, kernel, stride, padding, output_size, n, what):
         if len(out) == n + 2 or len(out) == n + 1:
             out = out[-n:]
         if len(out) != n:
-            raise ValueError(f"{what}: output_size must have {n} spatial sizes (optionally after "
-                             f"N, C), got {tuple(output_size)}")
+            raise ValueError(
+                f"{what}: output_size must have {n} spatial sizes (optionally after "
+                f"N, C), got {tuple(output_size)}"
+            )
         for o, d, s in zip(out, default, stride):
             if not d - s < o < d + s:
-                raise ValueError(f"{what}: output_size {out} must lie strictly between "
-                                 f"{tuple(d - s for d, s in zip(default, stride))} and "
-                                 f"{tuple(d + s for d, s in zip(default, stride))}")
+                raise ValueError(
+                    f"{what}: output_size {out} must lie strictly between "
+                    f"{tuple(d - s for d, s in zip(default, stride))} and "
+                    f"{tuple(d + s for d, s in zip(default, stride))}"
+                )
     if any(o <= 0 for o in out):
         raise ValueError(f"{what}: output size {out} must be positive")
     return out
 
 
 @op
-def max_unpool(input, indices, n, kernel_size, stride=None, padding=0, output_size=None,
-               name="max_unpool"):
+def max_unpool(
+    input, indices, n, kernel_size, stride=None, padding=0, output_size=None, name="max_unpool"
+):
     """Scatter ``input`` (N, C, *S) or (C, *S) into zeros of the unpooled size at ``indices``
     (same shape as ``input``, flat positions within each plane)."""
     if not isinstance(input, Tensor) or not isinstance(indices, Tensor):
         raise TypeError(f"{name} expects Tensors for input and indices")
     if indices.shape != input.shape:
-        raise ValueError(f"{name}: indices shape {indices.shape} must equal the input shape "
-                         f"{input.shape}")
+        raise ValueError(
+            f"{name}: indices shape {indices.shape} must equal the input shape {input.shape}"
+        )
     if indices.is_floating_point():
         raise TypeError(f"{name}: indices must be an integer tensor, got dtype {indices.dtype}")
     _nd.check_input(input.shape, n, None, name)
@@ -61,8 +66,10 @@ def max_unpool(input, indices, n, kernel_size, stride=None, padding=0, output_si
         lo, hi = int(B.min(flat_idx).item()), int(B.max(flat_idx).item())
         if lo < 0 or hi >= plane:
             bad = lo if lo < 0 else hi
-            raise IndexError(f"{name}: index {bad} is out of range for an output plane of size "
-                             f"{plane} (output spatial size {out})")
+            raise IndexError(
+                f"{name}: index {bad} is out of range for an output plane of size "
+                f"{plane} (output spatial size {out})"
+            )
     values = B.reshape(input.data, lead + (-1,))
     zeros = B.zeros(lead + (plane,), dtype=input.data.dtype)
     y = B.reshape(B.put_along_axis(zeros, flat_idx, values, axis=-1), lead + out)

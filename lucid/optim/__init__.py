@@ -14,5 +14,19 @@ from lucid.optim.rprop import Rprop  # noqa: F401
 from lucid.optim.lbfgs import LBFGS  # noqa: F401
 from lucid.optim import lr_scheduler  # noqa: F401,E402
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "NAdam", "RAdam",
-           "Adamax", "Adadelta", "ASGD", "Rprop", "LBFGS", "lr_scheduler"]
+__all__ = [
+    "Optimizer",
+    "SGD",
+    "Adam",
+    "AdamW",
+    "RMSprop",
+    "Adagrad",
+    "NAdam",
+    "RAdam",
+    "Adamax",
+    "Adadelta",
+    "ASGD",
+    "Rprop",
+    "LBFGS",
+    "lr_scheduler",
+]

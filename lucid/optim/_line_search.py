@@ -34,8 +34,7 @@ class _Point:
         self.t, self.f, self.g, self.gtd = t, f, g, gtd
 
 
-def strong_wolfe(evaluate, x, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_change=1e-9,
-                 max_ls=25):
+def strong_wolfe(evaluate, x, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_change=1e-9, max_ls=25):
     """Search along ``d`` from ``x`` (loss ``f``, gradient ``g``, slope ``gtd`` < 0) starting
     at step ``t``; ``evaluate(x, t, d)`` returns (loss, flat gradient) at ``x + t d``.
     Returns (loss, gradient, step, number of evaluations)."""
@@ -59,8 +58,15 @@ def strong_wolfe(evaluate, x, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_change
         if new.gtd >= 0:
             bracket = [prev, new]
             break
-        step = cubic_minimizer(prev.t, prev.f, prev.gtd, new.t, new.f, new.gtd,
-                               bounds=(new.t + 0.01 * (new.t - prev.t), new.t * 10))
+        step = cubic_minimizer(
+            prev.t,
+            prev.f,
+            prev.gtd,
+            new.t,
+            new.f,
+            new.gtd,
+            bounds=(new.t + 0.01 * (new.t - prev.t), new.t * 10),
+        )
         prev, new = new, trial(step)
         evals += 1
         it += 1

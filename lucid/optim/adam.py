@@ -31,9 +31,17 @@ class Adam(Optimizer):
         amsgrad: bool = False,
         maximize: bool = False,
     ):
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
-                                      weight_decay=weight_decay, amsgrad=amsgrad,
-                                      maximize=maximize))
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                betas=tuple(betas),
+                eps=eps,
+                weight_decay=weight_decay,
+                amsgrad=amsgrad,
+                maximize=maximize,
+            ),
+        )
 
     def _check_group(self, group):
         self._nonnegative(group, "lr", "eps", "weight_decay")
@@ -57,8 +65,8 @@ class Adam(Optimizer):
             vmax = state.get("max_exp_avg_sq")
             v = v if vmax is None else B.maximum(vmax.data, v)
             self._buffer(state, "max_exp_avg_sq", v)
-        bias1 = 1.0 - b1 ** step
-        bias2_sqrt = (1.0 - b2 ** step) ** 0.5  # step may be a 0-d array (lucid.compile)
+        bias1 = 1.0 - b1**step
+        bias2_sqrt = (1.0 - b2**step) ** 0.5  # step may be a 0-d array (lucid.compile)
         denom = B.sqrt(v) / bias2_sqrt + eps
         return param - (lr / bias1) * m / denom
 

@@ -66,10 +66,18 @@ class NAdam(_AdamLike):
         *,
         maximize: bool = False,
     ):
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
-                                      weight_decay=weight_decay, momentum_decay=momentum_decay,
-                                      decoupled_weight_decay=decoupled_weight_decay,
-                                      maximize=maximize))
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                betas=tuple(betas),
+                eps=eps,
+                weight_decay=weight_decay,
+                momentum_decay=momentum_decay,
+                decoupled_weight_decay=decoupled_weight_decay,
+                maximize=maximize,
+            ),
+        )
 
     def _check_group(self, group):
         super()._check_group(group)
@@ -85,7 +93,7 @@ class NAdam(_AdamLike):
         state["mu_product"] = mu_product
         m = self._first_moment(state, grad, b1)
         v = self._second_moment(state, grad, b2)
-        denom = B.sqrt(v / (1.0 - b2 ** t)) + group["eps"]
+        denom = B.sqrt(v / (1.0 - b2**t)) + group["eps"]
         param = param - (lr * (1.0 - mu) / (1.0 - mu_product)) * grad / denom
         return param - (lr * mu_next / (1.0 - mu_product * mu_next)) * m / denom
 
@@ -106,10 +114,17 @@ class RAdam(_AdamLike):
         *,
         maximize: bool = False,
     ):
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
-                                      weight_decay=weight_decay,
-                                      decoupled_weight_decay=decoupled_weight_decay,
-                                      maximize=maximize))
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                betas=tuple(betas),
+                eps=eps,
+                weight_decay=weight_decay,
+                decoupled_weight_decay=decoupled_weight_decay,
+                maximize=maximize,
+            ),
+        )
 
     def _update(self, group, param, grad, state):
         lr, (b1, b2), eps = group["lr"], group["betas"], group["eps"]
@@ -117,14 +132,15 @@ class RAdam(_AdamLike):
         t = self._count(state)
         m = self._first_moment(state, grad, b1)
         v = self._second_moment(state, grad, b2)
-        m_hat = m / (1.0 - b1 ** t)
-        bias2 = 1.0 - b2 ** t
+        m_hat = m / (1.0 - b1**t)
+        bias2 = 1.0 - b2**t
         rho_inf = 2.0 / (1.0 - b2) - 1.0
-        rho_t = rho_inf - 2.0 * t * b2 ** t / bias2
+        rho_t = rho_inf - 2.0 * t * b2**t / bias2
         if rho_t <= 5.0:
             return param - m_hat * lr
-        rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf
-                         / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+        rect = math.sqrt(
+            (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
+        )
         adaptive = math.sqrt(bias2) / (B.sqrt(v) + eps)
         return param - m_hat * lr * adaptive * rect
 
@@ -143,8 +159,10 @@ class Adamax(_AdamLike):
         *,
         maximize: bool = False,
     ):
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
-                                      weight_decay=weight_decay, maximize=maximize))
+        super().__init__(
+            params,
+            dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, maximize=maximize),
+        )
 
     def _update(self, group, param, grad, state):
         (b1, b2), eps = group["betas"], group["eps"]
@@ -154,4 +172,4 @@ class Adamax(_AdamLike):
         u = state.get("exp_inf")
         u = B.abs(grad) + eps if u is None else B.maximum(b2 * u.data, B.abs(grad) + eps)
         self._buffer(state, "exp_inf", u)
-        return param - (group["lr"] / (1.0 - b1 ** t)) * m / u
+        return param - (group["lr"] / (1.0 - b1**t)) * m / u

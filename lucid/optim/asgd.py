@@ -16,10 +16,23 @@ class ASGD(Optimizer):
     ``eta = lr / (1 + lambd lr t) ** alpha`` and ``mu = 1 / max(1, t - t0)``. The average is
     ``optimizer.state[p]["ax"]``."""
 
-    def __init__(self, params: Iterable, lr: float = 1e-2, lambd: float = 1e-4, alpha: float = 0.75,
-                 t0: float = 1e6, weight_decay: float = 0.0, *, maximize: bool = False):
-        super().__init__(params, dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0,
-                                      weight_decay=weight_decay, maximize=maximize))
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 1e-2,
+        lambd: float = 1e-4,
+        alpha: float = 0.75,
+        t0: float = 1e6,
+        weight_decay: float = 0.0,
+        *,
+        maximize: bool = False,
+    ):
+        super().__init__(
+            params,
+            dict(
+                lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay, maximize=maximize
+            ),
+        )
 
     def _check_group(self, group):
         self._nonnegative(group, "lr", "weight_decay")
@@ -33,8 +46,9 @@ class ASGD(Optimizer):
         eta, mu = state.get("eta", lr), state.get("mu", 1.0)
         param = param * (1.0 - lambd * eta) - eta * grad
         ax = state.get("ax")
-        self._buffer(state, "ax", param if mu == 1 or ax is None
-                     else ax.data + (param - ax.data) * mu)
+        self._buffer(
+            state, "ax", param if mu == 1 or ax is None else ax.data + (param - ax.data) * mu
+        )
         state["eta"] = lr / (1.0 + lambd * lr * step) ** alpha
         state["mu"] = 1.0 / max(1.0, step - group["t0"])
         return param

@@ -31,15 +31,31 @@ class LBFGS(Optimizer):
     Returns the loss of the first closure call.
     """
 
-    def __init__(self, params: Iterable, lr: float = 1.0, max_iter: int = 20, max_eval=None,
-                 tolerance_grad: float = 1e-7, tolerance_change: float = 1e-9,
-                 history_size: int = 100, line_search_fn=None):
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 1.0,
+        max_iter: int = 20,
+        max_eval=None,
+        tolerance_grad: float = 1e-7,
+        tolerance_change: float = 1e-9,
+        history_size: int = 100,
+        line_search_fn=None,
+    ):
         if max_eval is None:
             max_eval = max_iter * 5 // 4
-        super().__init__(params, dict(lr=lr, max_iter=max_iter, max_eval=max_eval,
-                                      tolerance_grad=tolerance_grad,
-                                      tolerance_change=tolerance_change,
-                                      history_size=history_size, line_search_fn=line_search_fn))
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                max_iter=max_iter,
+                max_eval=max_eval,
+                tolerance_grad=tolerance_grad,
+                tolerance_change=tolerance_change,
+                history_size=history_size,
+                line_search_fn=line_search_fn,
+            ),
+        )
         if len(self.param_groups) != 1:
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
         self._params = self.param_groups[0]["params"]
@@ -50,15 +66,19 @@ class LBFGS(Optimizer):
             if not isinstance(group[name], int) or group[name] < 1:
                 raise ValueError(f"Invalid {name} value: {group[name]} (expected an int >= 1)")
         if group["line_search_fn"] not in (None, "strong_wolfe"):
-            raise ValueError(f"line_search_fn must be None or 'strong_wolfe', got "
-                             f"{group['line_search_fn']!r}")
+            raise ValueError(
+                f"line_search_fn must be None or 'strong_wolfe', got {group['line_search_fn']!r}"
+            )
 
     # --- the parameters as one flat vector ---------------------------------------------------
     def _flat_grad(self):
         parts = []
         for p in self._params:
-            g = B.zeros((p.numel(),), dtype=p.data.dtype) if p.grad is None else \
-                B.reshape(p.grad.data.astype(p.data.dtype), (-1,))
+            g = (
+                B.zeros((p.numel(),), dtype=p.data.dtype)
+                if p.grad is None
+                else B.reshape(p.grad.data.astype(p.data.dtype), (-1,))
+            )
             parts.append(g)
         return B.concatenate(parts, axis=0)
 
@@ -68,7 +88,7 @@ class LBFGS(Optimizer):
     def _set_flat(self, flat) -> None:
         offset = 0
         for p in self._params:
-            p.data = B.reshape(flat[offset:offset + p.numel()], p.shape).astype(p.data.dtype)
+            p.data = B.reshape(flat[offset : offset + p.numel()], p.shape).astype(p.data.dtype)
             offset += p.numel()
 
     def _evaluate(self, closure, flat):
@@ -82,8 +102,9 @@ class LBFGS(Optimizer):
     def step(self, closure=None):
         """Run up to ``max_iter`` L-BFGS iterations; returns the closure's first loss."""
         if closure is None:
-            raise ValueError("LBFGS.step needs a closure that recomputes the loss and its "
-                             "gradients")
+            raise ValueError(
+                "LBFGS.step needs a closure that recomputes the loss and its gradients"
+            )
         group = self.param_groups[0]
         lr, history = group["lr"], group["history_size"]
         tol_grad, tol_change = group["tolerance_grad"], group["tolerance_change"]
@@ -132,7 +153,13 @@ class LBFGS(Optimizer):
                 x0 = self._flat_params()
                 loss, g, t, used = strong_wolfe(
                     lambda x, step, direction: self._evaluate(closure, x + step * direction),
-                    x0, t, d, loss, g, gtd)
+                    x0,
+                    t,
+                    d,
+                    loss,
+                    g,
+                    gtd,
+                )
                 self._set_flat(x0 + t * d)
             else:
                 self._set_flat(self._flat_params() + t * d)
@@ -149,10 +176,16 @@ class LBFGS(Optimizer):
                 break
             if B.max(B.abs(d * t)).item() <= tol_change or abs(loss - prev_loss) < tol_change:
                 break
-        state.update(d=Tensor._wrap(d), t=t, H_diag=h_diag, ro=ro, prev_loss=prev_loss,
-                     old_dirs=[Tensor._wrap(v) for v in old_dirs],
-                     old_stps=[Tensor._wrap(v) for v in old_stps],
-                     prev_flat_grad=Tensor._wrap(prev_g))
+        state.update(
+            d=Tensor._wrap(d),
+            t=t,
+            H_diag=h_diag,
+            ro=ro,
+            prev_loss=prev_loss,
+            old_dirs=[Tensor._wrap(v) for v in old_dirs],
+            old_stps=[Tensor._wrap(v) for v in old_stps],
+            prev_flat_grad=Tensor._wrap(prev_g),
+        )
         B.evaluate(*(p.data for p in self._params))
         return orig_loss
 

@@ -24,11 +24,15 @@ def _check_schedulers(owner, schedulers, optimizer):
         if not hasattr(s, "optimizer"):
             raise TypeError(f"{owner} at index {i} should have `optimizer` as its attribute.")
         if isinstance(s, ReduceLROnPlateau):
-            raise ValueError(f"{owner} does not support `ReduceLROnPlateau` scheduler (its step "
-                             f"needs a metric), but got one at index {i}.")
+            raise ValueError(
+                f"{owner} does not support `ReduceLROnPlateau` scheduler (its step "
+                f"needs a metric), but got one at index {i}."
+            )
         if s.optimizer is not optimizer:
-            raise ValueError(f"{owner} expects all schedulers to belong to the same optimizer, "
-                             f"but the scheduler at index {i} ({type(s).__name__}) has another")
+            raise ValueError(
+                f"{owner} expects all schedulers to belong to the same optimizer, "
+                f"but the scheduler at index {i} ({type(s).__name__}) has another"
+            )
 
 
 class _Composite(_SchedulerState):
@@ -36,8 +40,7 @@ class _Composite(_SchedulerState):
 
     def state_dict(self) -> dict:
         """This schedule's counters and each inner schedule's state."""
-        state = {k: v for k, v in self.__dict__.items()
-                 if k not in ("optimizer", "_schedulers")}
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
         state["_schedulers"] = [s.state_dict() for s in self._schedulers]
         return state
 
@@ -69,10 +72,12 @@ class SequentialLR(_Composite):
         _check_optimizer(optimizer)
         _check_schedulers(type(self).__name__, schedulers, optimizer)
         if len(milestones) != len(schedulers) - 1:
-            raise ValueError("Sequential Schedulers expects number of schedulers provided to be "
-                             "one more than the number of milestone points, but got number of "
-                             f"schedulers {len(schedulers)} and the number of milestones to be "
-                             f"equal to {len(milestones)}")
+            raise ValueError(
+                "Sequential Schedulers expects number of schedulers provided to be "
+                "one more than the number of milestone points, but got number of "
+                f"schedulers {len(schedulers)} and the number of milestones to be "
+                f"equal to {len(milestones)}"
+            )
         self._schedulers = list(schedulers)
         self._milestones = list(milestones)
         self.last_epoch = last_epoch + 1
@@ -104,8 +109,9 @@ class ChainedScheduler(_Composite):
         schedulers = list(schedulers)
         if optimizer is None:
             if not schedulers:
-                raise ValueError("ChainedScheduler expects at least one scheduler, but got no "
-                                 "scheduler.")
+                raise ValueError(
+                    "ChainedScheduler expects at least one scheduler, but got no scheduler."
+                )
             optimizer = schedulers[0].optimizer
         _check_optimizer(optimizer)
         _check_schedulers(type(self).__name__, schedulers, optimizer)

@@ -33,8 +33,10 @@ class _LambdaSchedule(LRScheduler):
     def state_dict(self) -> dict:
         """The schedule's state; each lambda as None, or a callable object's ``__dict__``."""
         state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
-        state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else dict(fn.__dict__)
-                               for fn in self.lr_lambdas]
+        state["lr_lambdas"] = [
+            None if isinstance(fn, types.FunctionType) else dict(fn.__dict__)
+            for fn in self.lr_lambdas
+        ]
         return state
 
     def load_state_dict(self, state_dict: dict) -> None:
@@ -77,8 +79,13 @@ class MultiplicativeLR(_LambdaSchedule):
 class ConstantLR(LRScheduler):
     """``lr = initial_lr * factor`` for the first ``total_iters`` epochs, then ``initial_lr``."""
 
-    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
-                 last_epoch: int = -1):
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        factor: float = 1.0 / 3,
+        total_iters: int = 5,
+        last_epoch: int = -1,
+    ):
         if not 0.0 <= factor <= 1.0:
             raise ValueError("Constant multiplicative factor expected to be between 0 and 1.")
         self.factor, self.total_iters = factor, total_iters
@@ -101,11 +108,19 @@ class LinearLR(LRScheduler):
     """The factor of ``initial_lr`` goes linearly from ``start_factor`` to ``end_factor`` over
     ``total_iters`` epochs, then stays."""
 
-    def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
-                 total_iters: int = 5, last_epoch: int = -1):
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        start_factor: float = 1.0 / 3,
+        end_factor: float = 1.0,
+        total_iters: int = 5,
+        last_epoch: int = -1,
+    ):
         if not 0.0 < start_factor <= 1.0:
-            raise ValueError("Starting multiplicative factor expected to be greater than 0 and "
-                             "less or equal to 1.")
+            raise ValueError(
+                "Starting multiplicative factor expected to be greater than 0 and "
+                "less or equal to 1."
+            )
         if not 0.0 <= end_factor <= 1.0:
             raise ValueError("Ending multiplicative factor expected to be between 0 and 1.")
         self.start_factor, self.end_factor = start_factor, end_factor
@@ -114,8 +129,12 @@ class LinearLR(LRScheduler):
 
     def lr_at(self, base_lr: float, epoch: int) -> float:
         """See the class docstring."""
-        return base_lr * (self.start_factor + (self.end_factor - self.start_factor)
-                          * min(self.total_iters, epoch) / self.total_iters)
+        return base_lr * (
+            self.start_factor
+            + (self.end_factor - self.start_factor)
+            * min(self.total_iters, epoch)
+            / self.total_iters
+        )
 
     def get_lr(self) -> list[float]:
         """The current lrs moved one linear step (PyTorch's update form)."""
@@ -131,8 +150,9 @@ class LinearLR(LRScheduler):
 class PolynomialLR(LRScheduler):
     """``lr = initial_lr * (1 - min(epoch, total_iters) / total_iters) ** power``."""
 
-    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0,
-                 last_epoch: int = -1):
+    def __init__(
+        self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0, last_epoch: int = -1
+    ):
         self.total_iters, self.power = total_iters, power
         super().__init__(optimizer, last_epoch)
 

@@ -19,10 +19,24 @@ from lucid.optim.optimizer import Optimizer
 if TYPE_CHECKING:
     from lucid.tensor import Tensor
 
-__all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
-           "OneCycleLR", "ReduceLROnPlateau", "LambdaLR", "MultiplicativeLR", "ConstantLR",
-           "LinearLR", "PolynomialLR", "CyclicLR", "CosineAnnealingWarmRestarts", "SequentialLR",
-           "ChainedScheduler"]
+__all__ = [
+    "LRScheduler",
+    "StepLR",
+    "MultiStepLR",
+    "ExponentialLR",
+    "CosineAnnealingLR",
+    "OneCycleLR",
+    "ReduceLROnPlateau",
+    "LambdaLR",
+    "MultiplicativeLR",
+    "ConstantLR",
+    "LinearLR",
+    "PolynomialLR",
+    "CyclicLR",
+    "CosineAnnealingWarmRestarts",
+    "SequentialLR",
+    "ChainedScheduler",
+]
 
 
 def _check_optimizer(optimizer):
@@ -62,8 +76,10 @@ class LRScheduler(_SchedulerState):
             if last_epoch == -1:
                 group.setdefault("initial_lr", group["lr"])
             elif "initial_lr" not in group:
-                raise KeyError(f"param 'initial_lr' is not set in param_groups[{i}] when "
-                               "resuming a schedule (last_epoch != -1)")
+                raise KeyError(
+                    f"param 'initial_lr' is not set in param_groups[{i}] when "
+                    "resuming a schedule (last_epoch != -1)"
+                )
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
         self._initial_step()
@@ -160,7 +176,7 @@ class MultiStepLR(LRScheduler):
         hits = self.milestones.count(self.last_epoch)
         if not hits:
             return self._group_lrs()
-        return [lr * self.gamma ** hits for lr in self._group_lrs()]
+        return [lr * self.gamma**hits for lr in self._group_lrs()]
 
 
 class ExponentialLR(LRScheduler):
@@ -172,7 +188,7 @@ class ExponentialLR(LRScheduler):
 
     def lr_at(self, base_lr: float, epoch: int) -> float:
         """See the class docstring."""
-        return base_lr * self.gamma ** epoch
+        return base_lr * self.gamma**epoch
 
     def get_lr(self) -> list[float]:
         """The current lrs times ``gamma`` (composes in chains)."""
@@ -195,8 +211,10 @@ class CosineAnnealingLR(LRScheduler):
 
     def lr_at(self, base_lr: float, epoch: int) -> float:
         """See the class docstring."""
-        return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch /
-                                                                        self.T_max)) / 2
+        return (
+            self.eta_min
+            + (base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2
+        )
 
     def get_lr(self) -> list[float]:
         """PyTorch's update of the current lrs, which follows the closed form when alone and
@@ -205,8 +223,10 @@ class CosineAnnealingLR(LRScheduler):
         if self._is_initial:
             return self._group_lrs()
         if (e - 1 - t_max) % (2 * t_max) == 0:  # the bottom of a cosine: climb back
-            return [lr + (base - eta) * (1 - math.cos(math.pi / t_max)) / 2
-                    for lr, base in zip(self._group_lrs(), self.base_lrs)]
+            return [
+                lr + (base - eta) * (1 - math.cos(math.pi / t_max)) / 2
+                for lr, base in zip(self._group_lrs(), self.base_lrs)
+            ]
         ratio = (1 + math.cos(math.pi * e / t_max)) / (1 + math.cos(math.pi * (e - 1) / t_max))
         return [ratio * (lr - eta) + eta for lr in self._group_lrs()]
 
@@ -254,22 +274,31 @@ class OneCycleLR(LRScheduler):
         self.total_steps, self.anneal_strategy = total_steps, anneal_strategy
         up = float(pct_start * total_steps) - 1
         if three_phase:
-            self._phases = [(up, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
-                            (float(2 * pct_start * total_steps) - 2, "max_lr", "initial_lr",
-                             "base_momentum", "max_momentum"),
-                            (total_steps - 1, "initial_lr", "min_lr", "max_momentum",
-                             "max_momentum")]
+            self._phases = [
+                (up, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                (
+                    float(2 * pct_start * total_steps) - 2,
+                    "max_lr",
+                    "initial_lr",
+                    "base_momentum",
+                    "max_momentum",
+                ),
+                (total_steps - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum"),
+            ]
         else:
-            self._phases = [(up, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
-                            (total_steps - 1, "max_lr", "min_lr", "base_momentum",
-                             "max_momentum")]
+            self._phases = [
+                (up, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                (total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum"),
+            ]
         groups = optimizer.param_groups
         max_lrs = _per_group(max_lr, groups, "max_lr")
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
             if not all("momentum" in g or "betas" in g for g in groups):
-                raise ValueError("cycle_momentum needs an optimizer with 'momentum' or 'betas' "
-                                 "(pass cycle_momentum=False)")
+                raise ValueError(
+                    "cycle_momentum needs an optimizer with 'momentum' or 'betas' "
+                    "(pass cycle_momentum=False)"
+                )
             base_ms = _per_group(base_momentum, groups, "base_momentum")
             max_ms = _per_group(max_momentum, groups, "max_momentum")
         if last_epoch == -1:
@@ -298,8 +327,9 @@ class OneCycleLR(LRScheduler):
         """The learning rates at the current step (momenta are set as a side effect)."""
         step = self.last_epoch
         if step > self.total_steps:
-            raise ValueError(f"OneCycleLR stepped {step} times, more than total_steps="
-                             f"{self.total_steps}")
+            raise ValueError(
+                f"OneCycleLR stepped {step} times, more than total_steps={self.total_steps}"
+            )
         lrs = []
         for group in self.optimizer.param_groups:
             start = 0.0
@@ -317,8 +347,9 @@ class OneCycleLR(LRScheduler):
 def _per_group(value, groups, name):
     if isinstance(value, (list, tuple)):
         if len(value) != len(groups):
-            raise ValueError(f"expected {len(groups)} values for {name} (one per group), got "
-                             f"{len(value)}")
+            raise ValueError(
+                f"expected {len(groups)} values for {name} (one per group), got {len(value)}"
+            )
         return list(value)
     return [value] * len(groups)
 
@@ -367,11 +398,15 @@ class ReduceLROnPlateau(_SchedulerState):
     def is_better(self, current: float, best: float) -> bool:
         """Whether ``current`` improves on ``best`` by more than the threshold."""
         if self.mode == "min":
-            bound = best * (1 - self.threshold) if self.threshold_mode == "rel" \
+            bound = (
+                best * (1 - self.threshold)
+                if self.threshold_mode == "rel"
                 else best - self.threshold
+            )
             return current < bound
-        bound = best * (1 + self.threshold) if self.threshold_mode == "rel" \
-            else best + self.threshold
+        bound = (
+            best * (1 + self.threshold) if self.threshold_mode == "rel" else best + self.threshold
+        )
         return current > bound
 
     def step(self, metrics: float | Tensor) -> None:

@@ -38,8 +38,10 @@ class Optimizer:
         self.state: dict = {}  # param -> {name: Tensor or number}
         self.param_groups: list = []
         if isinstance(params, Tensor):
-            raise TypeError("params must be an iterable of Tensors or of dicts (parameter "
-                            "groups), got a single Tensor: wrap it in a list")
+            raise TypeError(
+                "params must be an iterable of Tensors or of dicts (parameter "
+                "groups), got a single Tensor: wrap it in a list"
+            )
         groups = list(params)
         if not groups:
             raise ValueError("optimizer got an empty parameter list")
@@ -61,11 +63,12 @@ class Optimizer:
         params = [params] if isinstance(params, Tensor) else list(params)
         for p in params:
             if not isinstance(p, Tensor):
-                raise TypeError(f"optimizers can only optimize Tensors, got "
-                                f"{type(p).__name__}")
+                raise TypeError(f"optimizers can only optimize Tensors, got {type(p).__name__}")
             if not p.is_leaf:
-                raise ValueError("can't optimize a non-leaf Tensor (one computed by an op); "
-                                 "optimize the leaf tensors it was computed from")
+                raise ValueError(
+                    "can't optimize a non-leaf Tensor (one computed by an op); "
+                    "optimize the leaf tensors it was computed from"
+                )
             if not p.is_floating_point():
                 raise TypeError(f"can only optimize floating-point Tensors, got dtype {p.dtype}")
         ids = {id(p) for p in params}
@@ -97,8 +100,9 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 else:
-                    p.grad = Tensor._wrap(B.zeros(p.grad.data.shape, dtype=p.grad.data.dtype),
-                                          p._device)
+                    p.grad = Tensor._wrap(
+                        B.zeros(p.grad.data.shape, dtype=p.grad.data.dtype), p._device
+                    )
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; ``closure`` (optional) re-evaluates the
@@ -172,16 +176,22 @@ class Optimizer:
         """Restore hyperparameters and state saved by ``state_dict()`` (e.g. after
         ``lucid.load``); the groups must hold the same numbers of parameters."""
         if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
-            raise ValueError("load_state_dict expects the dict from Optimizer.state_dict(), with "
-                             "keys 'state' and 'param_groups'")
+            raise ValueError(
+                "load_state_dict expects the dict from Optimizer.state_dict(), with "
+                "keys 'state' and 'param_groups'"
+            )
         saved = state_dict["param_groups"]
         if len(saved) != len(self.param_groups):
-            raise ValueError(f"the state dict has {len(saved)} parameter group(s), the optimizer "
-                             f"has {len(self.param_groups)}")
+            raise ValueError(
+                f"the state dict has {len(saved)} parameter group(s), the optimizer "
+                f"has {len(self.param_groups)}"
+            )
         for i, (s, g) in enumerate(zip(saved, self.param_groups)):
             if len(s["params"]) != len(g["params"]):
-                raise ValueError(f"parameter group {i} has {len(g['params'])} parameter(s) but "
-                                 f"the state dict's has {len(s['params'])}")
+                raise ValueError(
+                    f"parameter group {i} has {len(g['params'])} parameter(s) but "
+                    f"the state dict's has {len(s['params'])}"
+                )
         by_index: dict[int, Tensor] = {}
         for s, g in zip(saved, self.param_groups):
             by_index.update(zip(s["params"], g["params"]))
@@ -189,8 +199,9 @@ class Optimizer:
         for key, values in state_dict["state"].items():
             p = by_index.get(int(key))
             if p is None:
-                raise ValueError(f"the state dict has state for parameter {key}, which no "
-                                 "parameter group lists")
+                raise ValueError(
+                    f"the state dict has state for parameter {key}, which no parameter group lists"
+                )
             new_state[p] = {k: self._restore(v, p, k) for k, v in values.items()}
         for s, g in zip(saved, self.param_groups):
             for k, v in s.items():
@@ -206,8 +217,9 @@ class Optimizer:
             return value.item()
         data = value.data
         if tuple(data.shape) != param.shape:
-            raise ValueError(f"state {name!r} has shape {tuple(data.shape)}, its parameter "
-                             f"{param.shape}")
+            raise ValueError(
+                f"state {name!r} has shape {tuple(data.shape)}, its parameter {param.shape}"
+            )
         if B.is_floating(data.dtype):  # follow the parameter's dtype, as PyTorch does
             data = data.astype(param.data.dtype)
         return Tensor._wrap(data, param._device)
@@ -228,4 +240,3 @@ def _saved(value):
     if isinstance(value, B.Array):
         return B.item(value)
     return copy.deepcopy(value)
-

@@ -18,11 +18,29 @@ class RMSprop(Optimizer):
     ``momentum`` m, ``buf = m buf + g / d`` and ``p -= lr buf``, else ``p -= lr g / d``.
     """
 
-    def __init__(self, params: Iterable, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
-                 maximize: bool = False):
-        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                                      momentum=momentum, centered=centered, maximize=maximize))
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+        maximize: bool = False,
+    ):
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                alpha=alpha,
+                eps=eps,
+                weight_decay=weight_decay,
+                momentum=momentum,
+                centered=centered,
+                maximize=maximize,
+            ),
+        )
 
     def _check_group(self, group):
         self._nonnegative(group, "lr", "alpha", "eps", "weight_decay", "momentum")
@@ -33,8 +51,11 @@ class RMSprop(Optimizer):
             grad = grad + wd * param
         state["step"] = state.get("step", 0) + 1
         sq = state.get("square_avg")
-        sq = (1.0 - alpha) * grad * grad if sq is None else \
-            alpha * sq.data + (1.0 - alpha) * grad * grad
+        sq = (
+            (1.0 - alpha) * grad * grad
+            if sq is None
+            else alpha * sq.data + (1.0 - alpha) * grad * grad
+        )
         self._buffer(state, "square_avg", sq)
         if group["centered"]:
             ga = state.get("grad_avg")

@@ -25,8 +25,9 @@ class Rprop(Optimizer):
         *,
         maximize: bool = False,
     ):
-        super().__init__(params, dict(lr=lr, etas=tuple(etas), step_sizes=tuple(step_sizes),
-                                      maximize=maximize))
+        super().__init__(
+            params, dict(lr=lr, etas=tuple(etas), step_sizes=tuple(step_sizes), maximize=maximize)
+        )
 
     def _check_group(self, group):
         self._nonnegative(group, "lr")
@@ -44,6 +45,7 @@ class Rprop(Optimizer):
         prev = B.zeros(param.shape, dtype=param.dtype) if prev is None else prev.data
         size = B.full(param.shape, group["lr"], dtype=param.dtype) if size is None else size.data
         agree = grad * prev
+
         def scalar(v):  # where() of two Python floats would round them to float32
             return B.full((), v, dtype=param.dtype)
 

@@ -108,9 +108,7 @@ class RandomGamma(Transform):
     """With probability ``p``, gamma-correct: map the value range to [0, 1], raise to a power
     drawn uniformly from ``gamma`` (a (low, high) range), map back to the original range."""
 
-    def __init__(
-        self, gamma: Sequence[float] = (0.7, 1.5), p: float = 0.5, seed: Any = None
-    ):
+    def __init__(self, gamma: Sequence[float] = (0.7, 1.5), p: float = 0.5, seed: Any = None):
         super().__init__(seed)
         self.gamma = tuple(float(g) for g in gamma)
         if len(self.gamma) != 2 or not 0 < self.gamma[0] <= self.gamma[1]:

@@ -36,19 +36,25 @@ def checkpoint(function, *args, use_reentrant=None, preserve_rng_state=True, **k
     with no_grad(), _rng(key):
         out = function(*args, **kwargs)
     if not isinstance(out, Tensor):
-        raise TypeError(f"checkpoint: the function must return one Tensor, got "
-                        f"{type(out).__name__}")
+        raise TypeError(
+            f"checkpoint: the function must return one Tensor, got {type(out).__name__}"
+        )
     tensors = [a for a in args if isinstance(a, Tensor)]
 
     def backward(g):
-        inputs = [Tensor._wrap(a.data, a._device, requires_grad=a.requires_grad)
-                  if isinstance(a, Tensor) else a for a in args]
+        inputs = [
+            Tensor._wrap(a.data, a._device, requires_grad=a.requires_grad)
+            if isinstance(a, Tensor)
+            else a
+            for a in args
+        ]
         with enable_grad(), _rng(key):
             again = function(*inputs, **kwargs)
         if again.requires_grad:
             graph.backward(again, B.cast(g, B.dtype_name(again.data.dtype)))
-        grads = iter([i.grad.data if i.grad is not None else None
-                      for i in inputs if isinstance(i, Tensor)])
+        grads = iter(
+            [i.grad.data if i.grad is not None else None for i in inputs if isinstance(i, Tensor)]
+        )
         return tuple(next(grads) for _ in tensors)
 
     result = graph.record(out.data, tuple(tensors), backward, "Checkpoint")

@@ -8,12 +8,18 @@ import lucid
 from lucid.data import default_collate
 
 BATCHES = {
-    "floats": [1.5, 2.5], "float_first_mixed": [2.5, 1], "ints": [1, 2],
-    "bools": [True, False], "bool_and_int": [True, 2],
-    "np_f32_f64": [np.float32(1), np.float64(2)], "np_int32": [np.int32(1), np.int32(-2)],
-    "np_f32": [np.float32(0.25), np.float32(3)], "np_uint8": [np.uint8(7), np.uint8(255)],
+    "floats": [1.5, 2.5],
+    "float_first_mixed": [2.5, 1],
+    "ints": [1, 2],
+    "bools": [True, False],
+    "bool_and_int": [True, 2],
+    "np_f32_f64": [np.float32(1), np.float64(2)],
+    "np_int32": [np.int32(1), np.int32(-2)],
+    "np_f32": [np.float32(0.25), np.float32(3)],
+    "np_uint8": [np.uint8(7), np.uint8(255)],
     "arrays_f32_f64": [np.ones(2, np.float32), np.full(2, 0.1)],
-    "arrays_0d": [np.array(1.0), np.array(2)], "arrays_int16": [np.arange(3, dtype=np.int16)] * 2,
+    "arrays_0d": [np.array(1.0), np.array(2)],
+    "arrays_int16": [np.arange(3, dtype=np.int16)] * 2,
     "arrays_bool": [np.array([True]), np.array([False])],
 }
 

@@ -18,8 +18,13 @@ class DictDataset(Dataset):
         return 10
 
     def __getitem__(self, i):
-        return {"x": X[i], "y": int(Y[i]), "w": float(i) / 2, "name": f"s{i}",
-                "pair": (lucid.tensor(X[i]), bool(i % 2))}
+        return {
+            "x": X[i],
+            "y": int(Y[i]),
+            "w": float(i) / 2,
+            "name": f"s{i}",
+            "pair": (lucid.tensor(X[i]), bool(i % 2)),
+        }
 
 
 def batches(loader):
@@ -52,7 +57,7 @@ def test_fast_path_equals_item_by_item_collate():
             np.testing.assert_array_equal(u, v)
     # a Subset of a TensorDataset uses the gather too, through the index map
     sub = Subset(ds, [9, 2, 5, 0])
-    (bx, by), = batches(DataLoader(sub, batch_size=4))
+    ((bx, by),) = batches(DataLoader(sub, batch_size=4))
     np.testing.assert_array_equal(by, Y[[9, 2, 5, 0]])
 
 
@@ -100,8 +105,9 @@ def test_collate_of_dicts_tuples_numbers_strings():
 
 
 def test_custom_collate_and_errors():
-    loader = DataLoader(TensorDataset(lucid.tensor(Y)), batch_size=3,
-                        collate_fn=lambda items: len(items))
+    loader = DataLoader(
+        TensorDataset(lucid.tensor(Y)), batch_size=3, collate_fn=lambda items: len(items)
+    )
     assert list(loader) == [3, 3, 3, 1]
     with pytest.raises(ValueError, match="different shapes"):
         default_collate([np.zeros(2), np.zeros(3)])

@@ -14,22 +14,22 @@ def ten():
     return TensorDataset(lucid.arange(10))
 
 
-@pytest.mark.parametrize("bad", [100, 10, -11, 100_000_000, 2 ** 40, 2 ** 70])
+@pytest.mark.parametrize("bad", [100, 10, -11, 100_000_000, 2**40, 2**70])
 @pytest.mark.parametrize("collate", [None, default_collate])  # gather fast path, item path
 def test_sampler_index_out_of_range_raises(bad, collate):
     loader = DataLoader(ten(), batch_size=2, sampler=[0, bad], collate_fn=collate)
-    with pytest.raises(IndexError, match=f"index {bad} is out of range for a TensorDataset "
-                                         "of size 10"):
+    with pytest.raises(
+        IndexError, match=f"index {bad} is out of range for a TensorDataset of size 10"
+    ):
         list(loader)
 
 
 def test_negative_indices_count_from_the_end():
     ds = ten()
     assert ds[-1][0].item() == 9 and ds[-10][0].item() == 0
-    (got,), = list(DataLoader(ds, batch_size=3, sampler=[-1, 0, -10]))
+    ((got,),) = list(DataLoader(ds, batch_size=3, sampler=[-1, 0, -10]))
     assert got.tolist() == [9, 0, 0]
-    (got,), = list(DataLoader(ds, batch_size=3, sampler=[-1, 0, -10],
-                              collate_fn=default_collate))
+    ((got,),) = list(DataLoader(ds, batch_size=3, sampler=[-1, 0, -10], collate_fn=default_collate))
     assert got.tolist() == [9, 0, 0]
 
 
@@ -59,7 +59,7 @@ def test_subset_checks_its_own_and_the_inner_indices():
     nested = Subset(Subset(ten(), [5, 6, 7]), [2, 0, 5])
     with pytest.raises(IndexError, match="index 5 is out of range for a Subset of size 3"):
         list(DataLoader(nested, batch_size=3))
-    (got,), = list(DataLoader(Subset(Subset(ten(), [5, 6, 7]), [2, -3]), batch_size=2))
+    ((got,),) = list(DataLoader(Subset(Subset(ten(), [5, 6, 7]), [2, -3]), batch_size=2))
     assert got.tolist() == [7, 5]
     with pytest.raises(TypeError):
         Subset(ten(), [1.5])
@@ -96,8 +96,10 @@ def test_custom_datasets_get_the_sampler_items_unchanged():
 
 def test_empty_dataset_and_batch_size_zero_like_pytorch():
     empty = TensorDataset(lucid.zeros(0, 3))
-    for loader in (DataLoader(empty, batch_size=2), DataLoader(empty, batch_size=2,
-                                                               drop_last=True)):
+    for loader in (
+        DataLoader(empty, batch_size=2),
+        DataLoader(empty, batch_size=2, drop_last=True),
+    ):
         assert len(loader) == 0 and list(loader) == []
     assert [len(p) for p in random_split(empty, [0, 0])] == [0, 0]
     with pytest.raises(ValueError, match="non-empty"):

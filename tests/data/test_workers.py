@@ -116,12 +116,21 @@ def test_tensors_are_made_in_the_iterating_thread(monkeypatch):
 
     makers = []
     real = loader_module.finish_batch
-    monkeypatch.setattr(loader_module, "finish_batch",
-                        lambda tree: (makers.append(threading.current_thread()), real(tree))[1])
+    monkeypatch.setattr(
+        loader_module,
+        "finish_batch",
+        lambda tree: (makers.append(threading.current_thread()), real(tree))[1],
+    )
     collated = []
     list(DataLoader(Augmented(), batch_size=5, num_workers=2))
-    list(DataLoader(Augmented(), batch_size=5, num_workers=2,
-                    collate_fn=lambda s: collated.append(threading.current_thread())))
+    list(
+        DataLoader(
+            Augmented(),
+            batch_size=5,
+            num_workers=2,
+            collate_fn=lambda s: collated.append(threading.current_thread()),
+        )
+    )
     assert set(makers) == set(collated) == {threading.current_thread()}
     assert len(makers) == len(collated) == 5
 
@@ -140,8 +149,11 @@ class Failing(Dataset):
 def test_worker_errors_surface_with_their_traceback(num_workers):
     loader = DataLoader(Failing(), batch_size=2, num_workers=num_workers)
     got = []
-    with pytest.raises(ValueError, match=r"(?s)Caught ValueError in DataLoader worker \d.*"
-                                         r"Traceback.*in __getitem__.*sample 5 is corrupt"):
+    with pytest.raises(
+        ValueError,
+        match=r"(?s)Caught ValueError in DataLoader worker \d.*"
+        r"Traceback.*in __getitem__.*sample 5 is corrupt",
+    ):
         for b in loader:
             got.append(b.tolist())
     assert got == [[0, 1], [2, 3]]  # the batches before the failing one, in order
@@ -235,8 +247,9 @@ EXIT_SCRIPT = textwrap.dedent("""
 
 def test_interpreter_exits_cleanly_with_live_iterators():
     env = dict(os.environ, PYTHONPATH=ROOT)
-    out = subprocess.run([sys.executable, "-c", EXIT_SCRIPT], env=env, capture_output=True,
-                         text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", EXIT_SCRIPT], env=env, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "done" and out.stderr == ""
 
@@ -267,8 +280,11 @@ class TensorItems(Dataset):
         return 20
 
     def __getitem__(self, i):
-        return {"row": self.table[i] * 2 + 1, "half": lucid.tensor([i / 4], dtype="bfloat16"),
-                "pair": (lucid.tensor(i), i % 2 == 0)}
+        return {
+            "row": self.table[i] * 2 + 1,
+            "half": lucid.tensor([i / 4], dtype="bfloat16"),
+            "pair": (lucid.tensor(i), i % 2 == 0),
+        }
 
 
 @pytest.mark.parametrize("collate_fn", [None, lambda samples: samples])
@@ -276,10 +292,17 @@ def test_datasets_returning_tensors_work_with_workers(collate_fn):
     def flat(batch):
         if collate_fn is not None:  # a list of samples, Tensors rebuilt in this thread
             return [(s["row"].tolist(), s["half"].dtype, s["pair"][0].item()) for s in batch]
-        return (batch["row"].tolist(), batch["half"].dtype, batch["half"].astype("float32")
-                .tolist(), batch["pair"][0].tolist(), batch["pair"][1].tolist())
+        return (
+            batch["row"].tolist(),
+            batch["half"].dtype,
+            batch["half"].astype("float32").tolist(),
+            batch["pair"][0].tolist(),
+            batch["pair"][1].tolist(),
+        )
 
     want = [flat(b) for b in DataLoader(TensorItems(), batch_size=6, collate_fn=collate_fn)]
-    got = [flat(b) for b in DataLoader(TensorItems(), batch_size=6, collate_fn=collate_fn,
-                                       num_workers=3)]
+    got = [
+        flat(b)
+        for b in DataLoader(TensorItems(), batch_size=6, collate_fn=collate_fn, num_workers=3)
+    ]
     assert got == want and len(got) == 4

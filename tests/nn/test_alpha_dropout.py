@@ -22,7 +22,7 @@ def test_keeps_zero_mean_unit_variance():
 
 def test_values_follow_the_formula_and_gradient_is_the_scale():
     p = 0.4
-    a = 1 / math.sqrt((1 - p) * (1 + p * SAT ** 2))
+    a = 1 / math.sqrt((1 - p) * (1 + p * SAT**2))
     x = lucid.tensor(np.linspace(-2, 2, 1000), requires_grad=True)
     y = F.alpha_dropout(x, p, training=True)
     y.sum().backward()

@@ -51,14 +51,21 @@ def test_page_example_2_batch_with_bias():
     out = conv3d(x)
     assert out.shape == (2, 2, 2, 2, 2)
     expected = ref.conv_forward(x_np, w_np, (1, 1, 1), ((0, 0),) * 3, (1, 1, 1), 1)
-    np.testing.assert_allclose(out.numpy(), expected + np.array([17, 18]).reshape(1, 2, 1, 1, 1),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        out.numpy(), expected + np.array([17, 18]).reshape(1, 2, 1, 1, 1), rtol=1e-6
+    )
     out.backward()
     ones = np.ones(expected.shape)
-    np.testing.assert_allclose(x.grad.numpy(), ref.conv_input_grad(
-        ones, w_np, (3, 3, 3), (1, 1, 1), ((0, 0),) * 3, (1, 1, 1), 1), rtol=1e-6)
-    np.testing.assert_allclose(conv3d.weight.grad.numpy(), ref.conv_weight_grad(
-        x_np, ones, (2, 2, 2), (1, 1, 1), ((0, 0),) * 3, (1, 1, 1), 1), rtol=1e-6)
+    np.testing.assert_allclose(
+        x.grad.numpy(),
+        ref.conv_input_grad(ones, w_np, (3, 3, 3), (1, 1, 1), ((0, 0),) * 3, (1, 1, 1), 1),
+        rtol=1e-6,
+    )
+    np.testing.assert_allclose(
+        conv3d.weight.grad.numpy(),
+        ref.conv_weight_grad(x_np, ones, (2, 2, 2), (1, 1, 1), ((0, 0),) * 3, (1, 1, 1), 1),
+        rtol=1e-6,
+    )
     np.testing.assert_array_equal(conv3d.bias.grad.numpy(), [16.0, 16.0])
 
 
@@ -130,19 +137,23 @@ def test_transposed_conv_is_the_adjoint_of_conv():
     w = lucid.tensor(rng.standard_normal((4, 3, 3, 2, 3)), dtype="float64")
     y = F.conv3d(x, w, stride=2, padding=1, dilation=(1, 2, 1))
     r = lucid.tensor(rng.standard_normal(y.shape), dtype="float64")
-    back = F.conv_transpose3d(r, w, stride=2, padding=1, dilation=(1, 2, 1),
-                              output_padding=(0, 1, 0))
+    back = F.conv_transpose3d(
+        r, w, stride=2, padding=1, dilation=(1, 2, 1), output_padding=(0, 1, 0)
+    )
     assert back.shape == x.shape
     assert math.isclose((y * r).sum().item(), (x * back).sum().item(), rel_tol=1e-10)
 
 
-@pytest.mark.parametrize("build, x_shape, message", [
-    (lambda: nn.Conv3d(2, 4, 3), (1, 3, 5, 5, 5), "expected input with 2 channels, got 3"),
-    (lambda: nn.Conv3d(2, 4, 3), (2, 5, 5), "expects a 5-D input"),
-    (lambda: nn.Conv3d(2, 4, 3), (1, 2, 5, 5, 5, 5), "expects a 5-D input"),
-    (lambda: nn.Conv3d(2, 4, 3), (1, 2, 5, 2, 5), "larger than the padded input"),
-    (lambda: nn.Conv2d(2, 4, 5, padding=1, dilation=2), (1, 2, 6, 6), "larger than the padded"),
-])
+@pytest.mark.parametrize(
+    "build, x_shape, message",
+    [
+        (lambda: nn.Conv3d(2, 4, 3), (1, 3, 5, 5, 5), "expected input with 2 channels, got 3"),
+        (lambda: nn.Conv3d(2, 4, 3), (2, 5, 5), "expects a 5-D input"),
+        (lambda: nn.Conv3d(2, 4, 3), (1, 2, 5, 5, 5, 5), "expects a 5-D input"),
+        (lambda: nn.Conv3d(2, 4, 3), (1, 2, 5, 2, 5), "larger than the padded input"),
+        (lambda: nn.Conv2d(2, 4, 5, padding=1, dilation=2), (1, 2, 6, 6), "larger than the padded"),
+    ],
+)
 def test_bad_input_errors(build, x_shape, message):
     with pytest.raises(ValueError, match=message):
         build()(lucid.zeros(*x_shape))

@@ -13,17 +13,26 @@ from tests.torch_compare import compare_with_torch
 
 @pytest.mark.filterwarnings("ignore:Using padding='same'")  # torch's note on even kernels
 @pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
-@pytest.mark.parametrize("n,padding,kw", [(1, 2, {}), (2, (1, 2), {"stride": 2}),
-                                          (3, 1, {"dilation": 2}), (2, "same", {"groups": 2}),
-                                          (3, "same", {"kernel_size": 2})])
+@pytest.mark.parametrize(
+    "n,padding,kw",
+    [
+        (1, 2, {}),
+        (2, (1, 2), {"stride": 2}),
+        (3, 1, {"dilation": 2}),
+        (2, "same", {"groups": 2}),
+        (3, "same", {"kernel_size": 2}),
+    ],
+)
 def test_padding_modes_match_torch(mode, n, padding, kw):
     torch = pytest.importorskip("torch")
     kw = dict(kw)
     k = kw.pop("kernel_size", 3)
-    ours = getattr(nn, f"Conv{n}d")(2, 4, k, padding=padding, padding_mode=mode,
-                                    dtype=lucid.float64, **kw)
-    theirs = getattr(torch.nn, f"Conv{n}d")(2, 4, k, padding=padding, padding_mode=mode,
-                                            dtype=torch.float64, **kw)
+    ours = getattr(nn, f"Conv{n}d")(
+        2, 4, k, padding=padding, padding_mode=mode, dtype=lucid.float64, **kw
+    )
+    theirs = getattr(torch.nn, f"Conv{n}d")(
+        2, 4, k, padding=padding, padding_mode=mode, dtype=torch.float64, **kw
+    )
     with torch.no_grad():
         theirs.weight.copy_(torch.tensor(ours.weight.numpy()))
         theirs.bias.copy_(torch.tensor(ours.bias.numpy()))

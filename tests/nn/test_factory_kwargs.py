@@ -7,16 +7,21 @@ import lucid
 import lucid.nn as nn
 
 LAYERS = [
-    lambda **kw: nn.Linear(3, 2, **kw), lambda **kw: nn.Conv1d(2, 2, 3, **kw),
+    lambda **kw: nn.Linear(3, 2, **kw),
+    lambda **kw: nn.Conv1d(2, 2, 3, **kw),
     lambda **kw: nn.Conv2d(2, 2, 3, padding_mode="reflect", **kw),
-    lambda **kw: nn.Conv3d(2, 2, 3, **kw), lambda **kw: nn.ConvTranspose1d(2, 2, 3, **kw),
-    lambda **kw: nn.ConvTranspose2d(2, 2, 3, **kw), lambda **kw: nn.ConvTranspose3d(2, 2, 3, **kw),
-    lambda **kw: nn.BatchNorm1d(3, **kw), lambda **kw: nn.BatchNorm2d(3, **kw),
-    lambda **kw: nn.BatchNorm3d(3, **kw), lambda **kw: nn.InstanceNorm3d(3, affine=True,
-                                                                         track_running_stats=True,
-                                                                         **kw),
-    lambda **kw: nn.GroupNorm(1, 3, **kw), lambda **kw: nn.LayerNorm(3, **kw),
-    lambda **kw: nn.Embedding(5, 3, **kw), lambda **kw: nn.PReLU(3, **kw),
+    lambda **kw: nn.Conv3d(2, 2, 3, **kw),
+    lambda **kw: nn.ConvTranspose1d(2, 2, 3, **kw),
+    lambda **kw: nn.ConvTranspose2d(2, 2, 3, **kw),
+    lambda **kw: nn.ConvTranspose3d(2, 2, 3, **kw),
+    lambda **kw: nn.BatchNorm1d(3, **kw),
+    lambda **kw: nn.BatchNorm2d(3, **kw),
+    lambda **kw: nn.BatchNorm3d(3, **kw),
+    lambda **kw: nn.InstanceNorm3d(3, affine=True, track_running_stats=True, **kw),
+    lambda **kw: nn.GroupNorm(1, 3, **kw),
+    lambda **kw: nn.LayerNorm(3, **kw),
+    lambda **kw: nn.Embedding(5, 3, **kw),
+    lambda **kw: nn.PReLU(3, **kw),
     lambda **kw: nn.RMSNorm(3, **kw),
 ]
 

@@ -26,7 +26,7 @@ def test_calculate_gain():
     assert init.calculate_gain("sigmoid") == 1.0
     assert init.calculate_gain("tanh") == pytest.approx(5 / 3)
     assert init.calculate_gain("relu") == pytest.approx(math.sqrt(2))
-    assert init.calculate_gain("leaky_relu") == pytest.approx(math.sqrt(2 / (1 + 0.01 ** 2)))
+    assert init.calculate_gain("leaky_relu") == pytest.approx(math.sqrt(2 / (1 + 0.01**2)))
     assert init.calculate_gain("leaky_relu", 0.2) == pytest.approx(math.sqrt(2 / 1.04))
     assert init.calculate_gain("selu") == 0.75
     with pytest.raises(ValueError, match="unsupported nonlinearity 'swish'"):
@@ -80,11 +80,16 @@ def test_xavier(gain):
     assert abs(w.mean()) < 0.03 * std
 
 
-@pytest.mark.parametrize("mode,a,nonlinearity", [("fan_in", 0, "relu"),
-                                                 ("fan_out", 0, "relu"),
-                                                 ("fan_in", math.sqrt(5), "leaky_relu"),
-                                                 ("fan_out", 0.1, "leaky_relu"),
-                                                 ("fan_in", 0, "linear")])
+@pytest.mark.parametrize(
+    "mode,a,nonlinearity",
+    [
+        ("fan_in", 0, "relu"),
+        ("fan_out", 0, "relu"),
+        ("fan_in", math.sqrt(5), "leaky_relu"),
+        ("fan_out", 0.1, "leaky_relu"),
+        ("fan_in", 0, "linear"),
+    ],
+)
 def test_kaiming(mode, a, nonlinearity):
     lucid.random.seed(2)
     fan = 16 * 27 if mode == "fan_in" else 32 * 27
@@ -116,8 +121,9 @@ def _truncated_moments(mean, std, a, b):
     return mean + std * m, std * math.sqrt(var)
 
 
-@pytest.mark.parametrize("mean,std,a,b", [(0.0, 1.0, -2.0, 2.0), (0.0, 0.02, -0.04, 0.04),
-                                          (1.0, 2.0, 2.0, 5.0)])
+@pytest.mark.parametrize(
+    "mean,std,a,b", [(0.0, 1.0, -2.0, 2.0), (0.0, 0.02, -0.04, 0.04), (1.0, 2.0, 2.0, 5.0)]
+)
 def test_trunc_normal(mean, std, a, b):
     lucid.random.seed(4)
     w = init.trunc_normal_(_param(), mean=mean, std=std, a=a, b=b).numpy()
@@ -181,8 +187,9 @@ def test_eye_matches_numpy_and_torch():
         nn.init.eye_(lucid.zeros(2, 2, 2))
 
 
-@pytest.mark.parametrize("shape,groups", [((4, 2, 3), 1), ((6, 3, 3, 3), 2), ((4, 2, 3, 2, 3), 2),
-                                          ((3, 5, 3), 1)])
+@pytest.mark.parametrize(
+    "shape,groups", [((4, 2, 3), 1), ((6, 3, 3, 3), 2), ((4, 2, 3, 2, 3), 2), ((3, 5, 3), 1)]
+)
 def test_dirac_matches_torch(shape, groups):
     w = nn.init.dirac_(lucid.zeros(*shape), groups=groups)
     torch = pytest.importorskip("torch")

@@ -33,12 +33,17 @@ def test_linear_layer():
     assert lin.weight.shape == (2, 3) and lin.bias.shape == (2,)
     x = rand(4, 3)
     out = lin(lucid.tensor(x, dtype="float32"))
-    np.testing.assert_allclose(out.numpy(), x @ lin.weight.numpy().T.astype(np.float64)
-                               + lin.bias.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        out.numpy(),
+        x @ lin.weight.numpy().T.astype(np.float64) + lin.bias.numpy(),
+        rtol=1e-5,
+        atol=1e-6,
+    )
     out.sum().backward()
     # a float32 sum of 4 values in [-2, 2) is good to ~1e-6 absolute, whatever it cancels to
-    np.testing.assert_allclose(lin.weight.grad.numpy(), np.tile(x.sum(0), (2, 1)), rtol=1e-5,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        lin.weight.grad.numpy(), np.tile(x.sum(0), (2, 1)), rtol=1e-5, atol=1e-6
+    )
     np.testing.assert_allclose(lin.bias.grad.numpy(), [4.0, 4.0])
     assert repr(lin) == "Linear(in_features=3, out_features=2, bias=True)"
     nob = nn.Linear(3, 2, bias=False)
@@ -78,28 +83,42 @@ def _gelu_exact(x):
 
 
 def _gelu_tanh(x):
-    return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+    return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
 
 
 ACTIVATIONS = {  # name: (functional, module, numpy float64 formula)
     "relu": (F.relu, nn.ReLU(), lambda x: np.maximum(x, 0)),
-    "leaky_relu": (lambda x: F.leaky_relu(x, 0.2), nn.LeakyReLU(0.2),
-                   lambda x: np.where(x > 0, x, 0.2 * x)),
-    "elu": (lambda x: F.elu(x, 1.5), nn.ELU(1.5),
-            lambda x: np.where(x > 0, x, 1.5 * (np.exp(x) - 1))),
+    "leaky_relu": (
+        lambda x: F.leaky_relu(x, 0.2),
+        nn.LeakyReLU(0.2),
+        lambda x: np.where(x > 0, x, 0.2 * x),
+    ),
+    "elu": (
+        lambda x: F.elu(x, 1.5),
+        nn.ELU(1.5),
+        lambda x: np.where(x > 0, x, 1.5 * (np.exp(x) - 1)),
+    ),
     "gelu": (F.gelu, nn.GELU(), _gelu_exact),
     "gelu_tanh": (lambda x: F.gelu(x, approximate="tanh"), nn.GELU("tanh"), _gelu_tanh),
     "silu": (F.silu, nn.SiLU(), lambda x: x * _sigmoid(x)),
     "sigmoid": (F.sigmoid, nn.Sigmoid(), _sigmoid),
     "tanh": (F.tanh, nn.Tanh(), np.tanh),
     "softplus": (F.softplus, nn.Softplus(), lambda x: np.log1p(np.exp(x))),
-    "softplus_beta": (lambda x: F.softplus(x, beta=2.0, threshold=3.0),
-                      nn.Softplus(2.0, 3.0),
-                      lambda x: np.where(2 * x > 3, x, np.log1p(np.exp(2 * x)) / 2)),
-    "softmax": (lambda x: F.softmax(x, dim=1), nn.Softmax(dim=1),
-                lambda x: np.exp(x) / np.exp(x).sum(1, keepdims=True)),
-    "log_softmax": (lambda x: F.log_softmax(x, dim=0), nn.LogSoftmax(dim=0),
-                    lambda x: x - np.log(np.exp(x).sum(0, keepdims=True))),
+    "softplus_beta": (
+        lambda x: F.softplus(x, beta=2.0, threshold=3.0),
+        nn.Softplus(2.0, 3.0),
+        lambda x: np.where(2 * x > 3, x, np.log1p(np.exp(2 * x)) / 2),
+    ),
+    "softmax": (
+        lambda x: F.softmax(x, dim=1),
+        nn.Softmax(dim=1),
+        lambda x: np.exp(x) / np.exp(x).sum(1, keepdims=True),
+    ),
+    "log_softmax": (
+        lambda x: F.log_softmax(x, dim=0),
+        nn.LogSoftmax(dim=0),
+        lambda x: x - np.log(np.exp(x).sum(0, keepdims=True)),
+    ),
 }
 
 
@@ -108,8 +127,9 @@ def test_activation_values_and_gradients(name):
     fn, module, ref = ACTIVATIONS[name]
     x = away_from(rand(3, 4, low=-4, high=4), points=(0.0, 1.5), gap=0.05)  # off the kinks
     check_op(fn, ref, x, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(module(lucid.tensor(x, dtype="float32")).numpy(), ref(x),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        module(lucid.tensor(x, dtype="float32")).numpy(), ref(x), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_gelu_forms_differ_and_match_their_own_formula_in_float64():
@@ -133,8 +153,9 @@ def test_activations_are_stable_for_large_inputs():
         out.sum().backward()
         assert np.all(np.isfinite(out.numpy())) and np.all(np.isfinite(x.grad.numpy()))
         x.grad = None
-    np.testing.assert_allclose(F.softplus(x).numpy(), [0.0, 0.0, math.log(2), 80.0, 1000.0],
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        F.softplus(x).numpy(), [0.0, 0.0, math.log(2), 80.0, 1000.0], atol=1e-6
+    )
 
 
 def test_relu_leaky_gradient_at_zero():
@@ -264,8 +285,7 @@ def test_flatten_and_unflatten():
     check_op(lambda t: nn.Flatten()(t), lambda a: a.reshape(2, -1), x)
     check_op(lambda t: nn.Flatten(0, 1)(t), lambda a: a.reshape(6, 4, 5), x)
     check_op(lambda t: nn.Flatten(-2)(t), lambda a: a.reshape(2, 3, 20), x)
-    check_op(lambda t: nn.Unflatten(1, (3, -1))(t), lambda a: a.reshape(2, 3, 4),
-             rand(2, 12))
+    check_op(lambda t: nn.Unflatten(1, (3, -1))(t), lambda a: a.reshape(2, 3, 4), rand(2, 12))
     assert nn.Unflatten(-1, (2, 2))(lucid.zeros(3, 4)).shape == (3, 2, 2)
     with pytest.raises(ValueError, match="do not multiply"):
         nn.Unflatten(1, (5, -1))(lucid.zeros(2, 12))

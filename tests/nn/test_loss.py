@@ -31,8 +31,9 @@ def np_reduce(loss, reduction):
     return {"none": loss, "sum": loss.sum(), "mean": loss.mean()}[reduction]
 
 
-def np_cross_entropy(x, t, weight=None, ignore_index=-100, reduction="mean", eps=0.0,
-                     log_probs=False):
+def np_cross_entropy(
+    x, t, weight=None, ignore_index=-100, reduction="mean", eps=0.0, log_probs=False
+):
     """PyTorch's definition written out: per-position (1-eps)*nll + eps/C*smooth, mean divided
     by the summed weights of the kept targets."""
     c = x.shape[1]
@@ -86,8 +87,12 @@ def test_cross_entropy_indices_values(shape, case, reduction):
     t = RNG.integers(0, 4, size=(shape[0],) + shape[2:])
     t.flat[0] = case.get("ignore_index", -100)  # at least one ignored position
     eps = case.get("eps", 0.0)
-    kw = dict(weight=case.get("weight"), ignore_index=case.get("ignore_index", -100),
-              reduction=reduction, label_smoothing=eps)
+    kw = dict(
+        weight=case.get("weight"),
+        ignore_index=case.get("ignore_index", -100),
+        reduction=reduction,
+        label_smoothing=eps,
+    )
     out = F.cross_entropy(t64(x), lucid.tensor(t), **kw)
     expected = np_cross_entropy(x, t, case.get("weight"), kw["ignore_index"], reduction, eps)
     assert out.shape == np.shape(expected)
@@ -104,9 +109,14 @@ def test_cross_entropy_indices_gradcheck(case, reduction):
     t = RNG.integers(0, 4, size=(2, 3))
     t[0, 0] = case.get("ignore_index", -100)
     target = lucid.tensor(t)
-    fn = lambda a: F.cross_entropy(a, target, weight=case.get("weight"),  # noqa: E731
-                                   ignore_index=case.get("ignore_index", -100),
-                                   reduction=reduction, label_smoothing=case.get("eps", 0.0))
+    fn = lambda a: F.cross_entropy(
+        a,
+        target,
+        weight=case.get("weight"),  # noqa: E731
+        ignore_index=case.get("ignore_index", -100),
+        reduction=reduction,
+        label_smoothing=case.get("eps", 0.0),
+    )
     assert gradcheck(fn, [t64(x, True)])
 
 
@@ -144,8 +154,10 @@ def test_cross_entropy_unbatched():
     out = F.cross_entropy(t64(x), lucid.tensor(2), reduction="none")
     assert out.shape == ()
     close(out, -np_log_softmax(x[None])[0, 2])
-    close(F.cross_entropy(t64(x), lucid.tensor(2), label_smoothing=0.1, weight=[1., 2, 3, 4]),
-          np_cross_entropy(x[None], np.array([2]), [1., 2, 3, 4], eps=0.1))
+    close(
+        F.cross_entropy(t64(x), lucid.tensor(2), label_smoothing=0.1, weight=[1.0, 2, 3, 4]),
+        np_cross_entropy(x[None], np.array([2]), [1.0, 2, 3, 4], eps=0.1),
+    )
     p = np.array([0.1, 0.2, 0.3, 0.4])
     close(F.cross_entropy(t64(x), t64(p)), -(np_log_softmax(x[None])[0] * p).sum())
 
@@ -161,34 +173,57 @@ def test_cross_entropy_matches_nll_of_log_softmax():
 
 # --- cross entropy with probability targets -----------------------------------------------------
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-@pytest.mark.parametrize("kw", [dict(), dict(weight=[1.0, 2.0, 0.5]), dict(eps=0.25),
-                                dict(weight=[1.0, 2.0, 0.5], eps=0.1)])
+@pytest.mark.parametrize(
+    "kw",
+    [dict(), dict(weight=[1.0, 2.0, 0.5]), dict(eps=0.25), dict(weight=[1.0, 2.0, 0.5], eps=0.1)],
+)
 @pytest.mark.parametrize("shape", [(4, 3), (2, 3, 2, 2)])
 def test_cross_entropy_probabilities(shape, kw, reduction):
     x = RNG.normal(size=shape)
     p = RNG.uniform(size=shape)
     p /= p.sum(axis=1, keepdims=True)
-    out = F.cross_entropy(t64(x), t64(p), weight=kw.get("weight"), reduction=reduction,
-                          label_smoothing=kw.get("eps", 0.0))
+    out = F.cross_entropy(
+        t64(x),
+        t64(p),
+        weight=kw.get("weight"),
+        reduction=reduction,
+        label_smoothing=kw.get("eps", 0.0),
+    )
     close(out, np_cross_entropy_probs(x, p, kw.get("weight"), reduction, kw.get("eps", 0.0)))
-    fn = lambda a, b: F.cross_entropy(a, b, weight=kw.get("weight"),  # noqa: E731
-                                      reduction=reduction, label_smoothing=kw.get("eps", 0.0))
+    fn = lambda a, b: F.cross_entropy(
+        a,
+        b,
+        weight=kw.get("weight"),  # noqa: E731
+        reduction=reduction,
+        label_smoothing=kw.get("eps", 0.0),
+    )
     if shape == (4, 3):  # gradients for input and (soft) target
         assert gradcheck(fn, [t64(x, True), t64(p, True)])
 
 
 # --- nll ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-@pytest.mark.parametrize("kw", [dict(), dict(weight=[2.0, 1.0, 0.5]), dict(ignore_index=0),
-                                dict(weight=[2.0, 1.0, 0.5], ignore_index=1)])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(),
+        dict(weight=[2.0, 1.0, 0.5]),
+        dict(ignore_index=0),
+        dict(weight=[2.0, 1.0, 0.5], ignore_index=1),
+    ],
+)
 def test_nll_loss(kw, reduction):
     x = np_log_softmax(RNG.normal(size=(4, 3, 2)))
     t = RNG.integers(0, 3, size=(4, 2))
     t[0, 0] = kw.get("ignore_index", -100)
     t[1, 1] = 1 if kw.get("ignore_index") != 1 else 2
     out = F.nll_loss(t64(x), lucid.tensor(t), reduction=reduction, **kw)
-    close(out, np_cross_entropy(x, t, kw.get("weight"), kw.get("ignore_index", -100), reduction,
-                                log_probs=True))
+    close(
+        out,
+        np_cross_entropy(
+            x, t, kw.get("weight"), kw.get("ignore_index", -100), reduction, log_probs=True
+        ),
+    )
     target = lucid.tensor(t)
     assert gradcheck(lambda a: F.nll_loss(a, target, reduction=reduction, **kw), [t64(x, True)])
 
@@ -209,12 +244,18 @@ def test_binary_cross_entropy(reduction):
     p = RNG.uniform(0.05, 0.95, size=(3, 4))
     t = RNG.uniform(size=(3, 4))
     w = RNG.uniform(0.5, 2.0, size=(4,))
-    close(F.binary_cross_entropy(t64(p), t64(t), reduction=reduction),
-          np_reduce(np_bce(p, t), reduction))
-    close(F.binary_cross_entropy(t64(p), t64(t), weight=t64(w), reduction=reduction),
-          np_reduce(np_bce(p, t, w), reduction))
-    assert gradcheck(lambda a, b: F.binary_cross_entropy(a, b, weight=w, reduction=reduction),
-                     [t64(p, True), t64(t, True)])
+    close(
+        F.binary_cross_entropy(t64(p), t64(t), reduction=reduction),
+        np_reduce(np_bce(p, t), reduction),
+    )
+    close(
+        F.binary_cross_entropy(t64(p), t64(t), weight=t64(w), reduction=reduction),
+        np_reduce(np_bce(p, t, w), reduction),
+    )
+    assert gradcheck(
+        lambda a, b: F.binary_cross_entropy(a, b, weight=w, reduction=reduction),
+        [t64(p, True), t64(t, True)],
+    )
 
 
 def test_binary_cross_entropy_clamps_log_at_the_ends():
@@ -236,13 +277,20 @@ def test_bce_with_logits(reduction):
     w = RNG.uniform(0.5, 2.0, size=(3, 1))
     sig = 1 / (1 + np.exp(-x))
     base = -(t * np.log(sig) + (1 - t) * np.log(1 - sig))
-    close(F.binary_cross_entropy_with_logits(t64(x), t64(t), reduction=reduction),
-          np_reduce(base, reduction))
+    close(
+        F.binary_cross_entropy_with_logits(t64(x), t64(t), reduction=reduction),
+        np_reduce(base, reduction),
+    )
     weighted = -w * (pw * t * np.log(sig) + (1 - t) * np.log(1 - sig))
-    close(F.binary_cross_entropy_with_logits(t64(x), t64(t), weight=w, pos_weight=t64(pw),
-                                             reduction=reduction), np_reduce(weighted, reduction))
+    close(
+        F.binary_cross_entropy_with_logits(
+            t64(x), t64(t), weight=w, pos_weight=t64(pw), reduction=reduction
+        ),
+        np_reduce(weighted, reduction),
+    )
     fn = lambda a, b, c, d: F.binary_cross_entropy_with_logits(  # noqa: E731
-        a, b, weight=d, pos_weight=c, reduction=reduction)
+        a, b, weight=d, pos_weight=c, reduction=reduction
+    )
     assert gradcheck(fn, [t64(x, True), t64(t, True), t64(pw, True), t64(w, True)])
 
 
@@ -270,10 +318,16 @@ def test_bce_with_logits_pos_weight_for_volumes():
 REG = [
     ("mse", lambda d, k: d * d, {}),
     ("l1", lambda d, k: np.abs(d), {}),
-    ("smooth_l1", lambda d, k: np.where(np.abs(d) < k, 0.5 * d * d / k, np.abs(d) - 0.5 * k),
-     {"beta": 0.7}),
-    ("huber", lambda d, k: np.where(np.abs(d) < k, 0.5 * d * d, k * (np.abs(d) - 0.5 * k)),
-     {"delta": 0.7}),
+    (
+        "smooth_l1",
+        lambda d, k: np.where(np.abs(d) < k, 0.5 * d * d / k, np.abs(d) - 0.5 * k),
+        {"beta": 0.7},
+    ),
+    (
+        "huber",
+        lambda d, k: np.where(np.abs(d) < k, 0.5 * d * d, k * (np.abs(d) - 0.5 * k)),
+        {"delta": 0.7},
+    ),
 ]
 
 
@@ -289,8 +343,7 @@ def test_regression_losses(name, formula, kw, reduction):
     fn = getattr(F, f"{name}_loss")
     k = next(iter(kw.values()), None)
     close(fn(t64(x), t64(y), reduction=reduction, **kw), np_reduce(formula(d, k), reduction))
-    assert gradcheck(lambda a, b: fn(a, b, reduction=reduction, **kw),
-                     [t64(x, True), t64(y, True)])
+    assert gradcheck(lambda a, b: fn(a, b, reduction=reduction, **kw), [t64(x, True), t64(y, True)])
 
 
 def test_smooth_l1_beta_zero_is_l1_and_boundary_is_linear():
@@ -313,8 +366,10 @@ def test_kl_div(reduction, log_target):
     pointwise = p * (np.log(p) - logq)
     expected = pointwise.sum() / 4 if reduction == "batchmean" else np_reduce(pointwise, reduction)
     close(F.kl_div(t64(logq), t64(target), reduction=reduction, log_target=log_target), expected)
-    assert gradcheck(lambda a, b: F.kl_div(a, b, reduction=reduction, log_target=log_target),
-                     [t64(logq, True), t64(target, True)])
+    assert gradcheck(
+        lambda a, b: F.kl_div(a, b, reduction=reduction, log_target=log_target),
+        [t64(logq, True), t64(target, True)],
+    )
 
 
 def test_kl_div_zero_target_contributes_zero():
@@ -330,12 +385,17 @@ def test_loss_modules_match_functional_and_keep_weights_as_buffers():
     x = RNG.normal(size=(4, 3))
     t = RNG.integers(0, 3, size=4)
     m = nn.CrossEntropyLoss(weight=[1.0, 2.0, 3.0], ignore_index=1, label_smoothing=0.1)
-    close(m(t64(x), lucid.tensor(t)).astype("float64"),
-          np_cross_entropy(x, t, [1.0, 2.0, 3.0], 1, "mean", 0.1), tol=1e-6)
+    close(
+        m(t64(x), lucid.tensor(t)).astype("float64"),
+        np_cross_entropy(x, t, [1.0, 2.0, 3.0], 1, "mean", 0.1),
+        tol=1e-6,
+    )
     assert set(m.state_dict()) == {"weight"}
     logp = np_log_softmax(x)
-    close(nn.NLLLoss(reduction="sum")(t64(logp), lucid.tensor(t)),
-          np_cross_entropy(logp, t, reduction="sum", log_probs=True))
+    close(
+        nn.NLLLoss(reduction="sum")(t64(logp), lucid.tensor(t)),
+        np_cross_entropy(logp, t, reduction="sum", log_probs=True),
+    )
     p, y = RNG.uniform(0.1, 0.9, size=(4,)), RNG.uniform(size=(4,))
     close(nn.BCELoss()(t64(p), t64(y)), np_bce(p, y).mean())
     bce = nn.BCEWithLogitsLoss(pos_weight=lucid.tensor([2.0]))
@@ -343,10 +403,14 @@ def test_loss_modules_match_functional_and_keep_weights_as_buffers():
     d = x - 0.3
     close(nn.MSELoss()(t64(x), t64(x - d)), (d * d).mean())
     close(nn.L1Loss(reduction="sum")(t64(x), t64(x - d)), np.abs(d).sum())
-    close(nn.SmoothL1Loss(beta=0.5)(t64(x), t64(x - d)),
-          np.where(np.abs(d) < 0.5, d * d, np.abs(d) - 0.25).mean())
-    close(nn.HuberLoss(delta=0.5)(t64(x), t64(x - d)),
-          np.where(np.abs(d) < 0.5, 0.5 * d * d, 0.5 * (np.abs(d) - 0.25)).mean())
+    close(
+        nn.SmoothL1Loss(beta=0.5)(t64(x), t64(x - d)),
+        np.where(np.abs(d) < 0.5, d * d, np.abs(d) - 0.25).mean(),
+    )
+    close(
+        nn.HuberLoss(delta=0.5)(t64(x), t64(x - d)),
+        np.where(np.abs(d) < 0.5, 0.5 * d * d, 0.5 * (np.abs(d) - 0.25)).mean(),
+    )
     close(nn.KLDivLoss(reduction="batchmean")(t64(logp), t64(np.exp(logp))), 0.0)
     assert "label_smoothing=0.1" in repr(m)
 

@@ -29,8 +29,9 @@ def test_lp_pool_matches_numpy_and_gradcheck(n, p):
     check_op(lambda t: fn(t, p, 2), lambda a: np_lp_pool(a, p, 2, n), x, rtol=1e-4)
 
 
-@pytest.mark.parametrize("n,kw", [(1, {"stride": 1}), (2, {"ceil_mode": True}),
-                                  (3, {"stride": (1, 2, 1)})])
+@pytest.mark.parametrize(
+    "n,kw", [(1, {"stride": 1}), (2, {"ceil_mode": True}), (3, {"stride": (1, 2, 1)})]
+)
 def test_lp_pool_matches_torch(n, kw):
     torch = pytest.importorskip("torch")
     x = rand(2, 3, *(5,) * n)

@@ -30,15 +30,20 @@ def test_unpool_puts_each_max_back(n):
 def test_matches_torch_with_output_size_and_padding(n):
     torch = pytest.importorskip("torch")
     x = rand(1, 2, *(5,) * n)
-    ty, tidx = getattr(torch.nn.functional, f"max_pool{n}d")(torch.tensor(x), 2, 2, 1,
-                                                              return_indices=True)
-    ly, lidx = getattr(F, f"max_pool{n}d")(lucid.tensor(x, dtype="float64"), 2, 2, 1,
-                                           return_indices=True)
+    ty, tidx = getattr(torch.nn.functional, f"max_pool{n}d")(
+        torch.tensor(x), 2, 2, 1, return_indices=True
+    )
+    ly, lidx = getattr(F, f"max_pool{n}d")(
+        lucid.tensor(x, dtype="float64"), 2, 2, 1, return_indices=True
+    )
     np.testing.assert_array_equal(lidx.numpy(), tidx.numpy())
     size = (5,) * n
-    compare_with_torch(lambda v, i: getattr(F, f"max_unpool{n}d")(v, i, 2, 2, 1, size),
-                       lambda v, i: getattr(torch.nn.functional, f"max_unpool{n}d")(
-                           v, i, 2, 2, 1, size), ty.numpy(), tidx.numpy())
+    compare_with_torch(
+        lambda v, i: getattr(F, f"max_unpool{n}d")(v, i, 2, 2, 1, size),
+        lambda v, i: getattr(torch.nn.functional, f"max_unpool{n}d")(v, i, 2, 2, 1, size),
+        ty.numpy(),
+        tidx.numpy(),
+    )
 
 
 def test_gradcheck():
@@ -48,11 +53,14 @@ def test_gradcheck():
     assert gradcheck(lambda v: F.max_unpool2d(v, idx, 2), [v])
 
 
-@pytest.mark.parametrize("call,error,match", [
-    (lambda v, i: F.max_unpool2d(v, i, 2, output_size=(7, 7)), ValueError, "strictly between"),
-    (lambda v, i: F.max_unpool2d(v, i * 100, 2), IndexError, "out of range .* size 16"),
-    (lambda v, i: F.max_unpool2d(v, i[..., :1], 2), ValueError, "indices shape"),
-])
+@pytest.mark.parametrize(
+    "call,error,match",
+    [
+        (lambda v, i: F.max_unpool2d(v, i, 2, output_size=(7, 7)), ValueError, "strictly between"),
+        (lambda v, i: F.max_unpool2d(v, i * 100, 2), IndexError, "out of range .* size 16"),
+        (lambda v, i: F.max_unpool2d(v, i[..., :1], 2), ValueError, "indices shape"),
+    ],
+)
 def test_errors(call, error, match):
     v, i = F.max_pool2d(lucid.tensor(rand(1, 1, 4, 4)), 2, return_indices=True)
     with pytest.raises(error, match=match):

@@ -50,8 +50,14 @@ def _values(module):
 def test_registration_and_naming_order():
     net = Net()
     assert [k for k, _ in net.named_parameters()] == ["scale", "a.weight", "a.bias", "b.weight"]
-    assert [k for k, _ in net.named_buffers()] == ["a.running", "a.count", "a.scratch",
-                                                   "b.running", "b.count", "b.scratch"]
+    assert [k for k, _ in net.named_buffers()] == [
+        "a.running",
+        "a.count",
+        "a.scratch",
+        "b.running",
+        "b.count",
+        "b.scratch",
+    ]
     assert [k for k, _ in net.named_children()] == ["a", "act", "b"]
     assert [k for k, _ in net.named_modules()] == ["", "a", "act", "b"]
     assert list(net.children()) == [net.a, net.act, net.b]
@@ -115,8 +121,14 @@ def test_shared_parameters_are_listed_once():
     seq = nn.Sequential(a, b, a)
     assert len(list(seq.parameters())) == 3  # a.weight, a.bias, b.bias
     assert [k for k, _ in seq.named_modules()] == ["", "0", "1"]
-    assert list(seq.state_dict()) == ["0.weight", "0.bias", "1.weight", "1.bias", "2.weight",
-                                      "2.bias"]
+    assert list(seq.state_dict()) == [
+        "0.weight",
+        "0.bias",
+        "1.weight",
+        "1.bias",
+        "2.weight",
+        "2.bias",
+    ]
 
 
 # --- Parameter -----------------------------------------------------------------------------------
@@ -144,8 +156,16 @@ def test_state_dict_round_trip_is_bit_exact():
     src, dst = Net(), Net()
     src.a.count.data = lucid.tensor(7).data
     state = src.state_dict()
-    assert list(state) == ["scale", "a.weight", "a.bias", "a.running", "a.count", "b.weight",
-                           "b.running", "b.count"]  # no non-persistent buffer
+    assert list(state) == [
+        "scale",
+        "a.weight",
+        "a.bias",
+        "a.running",
+        "a.count",
+        "b.weight",
+        "b.running",
+        "b.count",
+    ]  # no non-persistent buffer
     weight_obj = dst.a.weight
     result = dst.load_state_dict(state)
     assert result.missing_keys == [] and result.unexpected_keys == []
@@ -155,8 +175,12 @@ def test_state_dict_round_trip_is_bit_exact():
         np.testing.assert_array_equal(v.numpy(), state[k].numpy())
     assert dst.a.count.dtype == lucid.int64 and dst.a.count.item() == 7
     # a float64 copy (e.g. from numpy) is cast to the model's dtype on load
-    dst.load_state_dict({k: v.numpy().astype(np.float64) if v.is_floating_point() else v.numpy()
-                         for k, v in state.items()})
+    dst.load_state_dict(
+        {
+            k: v.numpy().astype(np.float64) if v.is_floating_point() else v.numpy()
+            for k, v in state.items()
+        }
+    )
     assert dst.a.weight.dtype == lucid.float32
     np.testing.assert_array_equal(dst.a.weight.numpy(), state["a.weight"].numpy())
 
@@ -292,8 +316,9 @@ def test_forward_hooks():
     h1.remove()
     h2.remove()
     x = lucid.ones(1, 2)
-    np.testing.assert_allclose(lin(x).numpy(), x.numpy() @ lin.weight.numpy().T
-                               + lin.bias.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(
+        lin(x).numpy(), x.numpy() @ lin.weight.numpy().T + lin.bias.numpy(), rtol=1e-6
+    )
 
 
 def test_deepcopy_is_independent():
@@ -315,8 +340,7 @@ def test_repr_prints_the_tree():
         def extra_repr(self):
             return "classes=2"
 
-    model = nn.Sequential(OrderedDict(body=nn.Sequential(nn.Flatten(), nn.ReLU()),
-                                      head=Head()))
+    model = nn.Sequential(OrderedDict(body=nn.Sequential(nn.Flatten(), nn.ReLU()), head=Head()))
     assert repr(model) == (
         "Sequential(\n"
         "  (body): Sequential(\n"
@@ -327,7 +351,8 @@ def test_repr_prints_the_tree():
         "    classes=2\n"
         "    (fc): Linear(in_features=4, out_features=2, bias=True)\n"
         "  )\n"
-        ")")
+        ")"
+    )
     assert repr(nn.Module()) == "Module()"
 
 
@@ -364,8 +389,14 @@ def test_module_list():
     layers.append(nn.ReLU())
     layers.extend([nn.Tanh()])
     layers.insert(0, nn.Sigmoid())
-    assert [type(m).__name__ for m in layers] == ["Sigmoid", "Linear", "Linear", "Linear", "ReLU",
-                                                  "Tanh"]
+    assert [type(m).__name__ for m in layers] == [
+        "Sigmoid",
+        "Linear",
+        "Linear",
+        "Linear",
+        "ReLU",
+        "Tanh",
+    ]
     assert list(layers._modules) == [str(i) for i in range(6)]
     del layers[0]
     assert isinstance(layers[0], nn.Linear) and list(layers._modules)[-1] == "4"
@@ -383,8 +414,12 @@ def test_module_dict():
     d = nn.ModuleDict({"enc": nn.Linear(2, 3), "act": nn.ReLU()})
     d["dec"] = nn.Linear(3, 2)
     assert list(d.keys()) == ["enc", "act", "dec"] and "act" in d and len(d) == 3
-    assert [k for k, _ in d.named_parameters()] == ["enc.weight", "enc.bias", "dec.weight",
-                                                    "dec.bias"]
+    assert [k for k, _ in d.named_parameters()] == [
+        "enc.weight",
+        "enc.bias",
+        "dec.weight",
+        "dec.bias",
+    ]
     assert isinstance(d.pop("act"), nn.ReLU) and list(d) == ["enc", "dec"]
     d.update([("act", nn.Tanh())])
     assert isinstance(d["act"], nn.Tanh)

@@ -37,8 +37,10 @@ def test_batch_norm_training_values_and_gradcheck(shape):
     want = _standardize(x, axes) * _channel(w, x.ndim) + _channel(b, x.ndim)
     y = F.batch_norm(_t(x), None, None, _t(w), _t(b), training=True)
     np.testing.assert_allclose(y.numpy(), want, rtol=1e-10, atol=1e-10)
-    assert gradcheck(lambda *a: F.batch_norm(a[0], None, None, a[1], a[2], training=True),
-                     [_t(x, True), _t(w, True), _t(b, True)])
+    assert gradcheck(
+        lambda *a: F.batch_norm(a[0], None, None, a[1], a[2], training=True),
+        [_t(x, True), _t(w, True), _t(b, True)],
+    )
 
 
 def _numpy_batchnorm_run(batches, momentum, eps=EPS):
@@ -63,8 +65,9 @@ def test_batchnorm3d_running_stats_and_eval(momentum):
     bn.bias.data = np.array([0.1, 0.2, -0.3])
     for x in batches:
         y = bn(_t(x))
-        want = (_standardize(x, (0, 2, 3, 4)) * _channel(bn.weight.numpy(), 5)
-                + _channel(bn.bias.numpy(), 5))
+        want = _standardize(x, (0, 2, 3, 4)) * _channel(bn.weight.numpy(), 5) + _channel(
+            bn.bias.numpy(), 5
+        )
         np.testing.assert_allclose(y.numpy(), want, rtol=1e-10, atol=1e-10)
     rm, rv = _numpy_batchnorm_run(batches, momentum)
     np.testing.assert_allclose(bn.running_mean.numpy(), rm, rtol=1e-10)
@@ -85,7 +88,8 @@ def test_batchnorm3d_running_stats_and_eval(momentum):
     np.testing.assert_allclose(
         bn.weight.grad.numpy(),
         (g * (x - _channel(rm, 5)) / _channel(np.sqrt(rv + EPS), 5)).sum(axis=(0, 2, 3, 4)),
-        rtol=1e-10)
+        rtol=1e-10,
+    )
     np.testing.assert_allclose(bn.running_mean.numpy(), rm)  # eval leaves the statistics alone
     assert bn.num_batches_tracked.item() == 4
 
@@ -94,8 +98,10 @@ def test_batch_norm_eval_gradcheck():
     rng = np.random.default_rng(8)
     rm, rv = _t(rng.standard_normal(2)), _t(rng.uniform(0.5, 2, 2))
     x, w, b = rng.standard_normal((2, 2, 3)), rng.standard_normal(2), rng.standard_normal(2)
-    assert gradcheck(lambda *a: F.batch_norm(a[0], rm, rv, a[1], a[2], training=False),
-                     [_t(x, True), _t(w, True), _t(b, True)])
+    assert gradcheck(
+        lambda *a: F.batch_norm(a[0], rm, rv, a[1], a[2], training=False),
+        [_t(x, True), _t(w, True), _t(b, True)],
+    )
 
 
 def test_batchnorm_without_tracking_or_affine():
@@ -105,16 +111,21 @@ def test_batchnorm_without_tracking_or_affine():
     assert bn.running_mean is None and bn.weight is None and list(bn.parameters()) == []
     assert set(bn.state_dict()) == set()
     bn.eval()  # no running statistics: eval still normalises with the batch's
-    np.testing.assert_allclose(bn(_t(x)).numpy(), _standardize(x, (0, 2)), rtol=1e-10,
-                               atol=1e-10)
+    np.testing.assert_allclose(bn(_t(x)).numpy(), _standardize(x, (0, 2)), rtol=1e-10, atol=1e-10)
 
 
 def test_batchnorm_modules_ranks_state_and_repr():
     bn = nn.BatchNorm2d(4)
-    assert set(bn.state_dict()) == {"weight", "bias", "running_mean", "running_var",
-                                    "num_batches_tracked"}
-    assert repr(bn) == ("BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, "
-                        "track_running_stats=True)")
+    assert set(bn.state_dict()) == {
+        "weight",
+        "bias",
+        "running_mean",
+        "running_var",
+        "num_batches_tracked",
+    }
+    assert repr(bn) == (
+        "BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)"
+    )
     assert nn.BatchNorm1d(3)(lucid.randn(5, 3)).shape == (5, 3)
     assert nn.BatchNorm1d(3)(lucid.randn(5, 3, 4)).shape == (5, 3, 4)
     y = nn.BatchNorm2d(4)(lucid.randn(2, 4, 3, 3))
@@ -147,18 +158,22 @@ def test_instance_norm_values_and_gradcheck():
     x = rng.standard_normal((2, 3, 2, 3, 2))
     w, b = rng.standard_normal(3), rng.standard_normal(3)
     want = _standardize(x, (2, 3, 4)) * _channel(w, 5) + _channel(b, 5)
-    np.testing.assert_allclose(F.instance_norm(_t(x), weight=_t(w), bias=_t(b)).numpy(), want,
-                               rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(
+        F.instance_norm(_t(x), weight=_t(w), bias=_t(b)).numpy(), want, rtol=1e-10, atol=1e-10
+    )
     xs = x[:, :, :2, :2, :2]
-    assert gradcheck(lambda *a: F.instance_norm(a[0], weight=a[1], bias=a[2]),
-                     [_t(xs, True), _t(w, True), _t(b, True)])
+    assert gradcheck(
+        lambda *a: F.instance_norm(a[0], weight=a[1], bias=a[2]),
+        [_t(xs, True), _t(w, True), _t(b, True)],
+    )
 
 
 def test_instancenorm3d_defaults_unbatched_and_running_stats():
     m = nn.InstanceNorm3d(2)
     assert not m.affine and not m.track_running_stats and list(m.parameters()) == []
-    assert repr(m) == ("InstanceNorm3d(2, eps=1e-05, momentum=0.1, affine=False, "
-                       "track_running_stats=False)")
+    assert repr(m) == (
+        "InstanceNorm3d(2, eps=1e-05, momentum=0.1, affine=False, track_running_stats=False)"
+    )
     rng = np.random.default_rng(11)
     x = rng.standard_normal((2, 3, 2, 2))
     y = m.double()(_t(x))  # unbatched (C, D, H, W)
@@ -175,8 +190,9 @@ def test_instancenorm3d_defaults_unbatched_and_running_stats():
     np.testing.assert_allclose(tracked.running_var.numpy(), rv, rtol=1e-10)
     tracked.eval()
     x = rng.standard_normal((1, 2, 4))
-    np.testing.assert_allclose(tracked(_t(x)).numpy(),
-                               (x - rm[:, None]) / np.sqrt(rv[:, None] + EPS), rtol=1e-10)
+    np.testing.assert_allclose(
+        tracked(_t(x)).numpy(), (x - rm[:, None]) / np.sqrt(rv[:, None] + EPS), rtol=1e-10
+    )
     with pytest.raises(ValueError, match="expected input with 2 channels"):
         nn.InstanceNorm2d(2)(lucid.randn(1, 3, 2, 2))
     with pytest.raises(ValueError, match="InstanceNorm2d expects a 4-D input"):
@@ -194,8 +210,9 @@ def test_group_norm_values_and_gradcheck(groups):
     m = nn.GroupNorm(groups, 4).double()
     m.weight.data, m.bias.data = w, b
     np.testing.assert_allclose(m(_t(x)).numpy(), want, rtol=1e-10, atol=1e-10)
-    assert gradcheck(lambda *a: F.group_norm(a[0], groups, a[1], a[2]),
-                     [_t(x, True), _t(w, True), _t(b, True)])
+    assert gradcheck(
+        lambda *a: F.group_norm(a[0], groups, a[1], a[2]), [_t(x, True), _t(w, True), _t(b, True)]
+    )
 
 
 def test_group_norm_errors_and_repr():
@@ -214,14 +231,17 @@ def test_layer_norm_values_and_gradcheck():
     w, b = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
     m = nn.LayerNorm((2, 3)).double()
     m.weight.data, m.bias.data = w, b
-    np.testing.assert_allclose(m(_t(x)).numpy(), _standardize(x, (2, 3)) * w + b, rtol=1e-10,
-                               atol=1e-10)
-    assert gradcheck(lambda *a: F.layer_norm(a[0], (2, 3), a[1], a[2]),
-                     [_t(x, True), _t(w, True), _t(b, True)])
+    np.testing.assert_allclose(
+        m(_t(x)).numpy(), _standardize(x, (2, 3)) * w + b, rtol=1e-10, atol=1e-10
+    )
+    assert gradcheck(
+        lambda *a: F.layer_norm(a[0], (2, 3), a[1], a[2]), [_t(x, True), _t(w, True), _t(b, True)]
+    )
     assert repr(m) == "LayerNorm((2, 3), eps=1e-05, elementwise_affine=True)"
     plain = nn.LayerNorm(3, elementwise_affine=False)
     assert plain.weight is None and plain.bias is None
-    np.testing.assert_allclose(plain.double()(_t(x)).numpy(), _standardize(x, (3,)),
-                               rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(
+        plain.double()(_t(x)).numpy(), _standardize(x, (3,)), rtol=1e-10, atol=1e-10
+    )
     with pytest.raises(ValueError, match="must match the trailing dims"):
         m(lucid.randn(2, 3, 3, 2))

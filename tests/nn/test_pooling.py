@@ -30,8 +30,10 @@ def _configs(seed, count, dilation=True):
         d = tuple(int(v) for v in rng.integers(1, 3, n)) if dilation else (1,) * n
         p = tuple(int(rng.integers(0, kk // 2 + 1)) for kk in k)
         ceil = bool(rng.integers(0, 2))
-        size = tuple(max(1, dd * (kk - 1) + 1 - 2 * pp + int(rng.integers(0, 5 if n < 3 else 3)))
-                     for kk, dd, pp in zip(k, d, p))
+        size = tuple(
+            max(1, dd * (kk - 1) + 1 - 2 * pp + int(rng.integers(0, 5 if n < 3 else 3)))
+            for kk, dd, pp in zip(k, d, p)
+        )
         shape = (int(rng.integers(1, 3)), int(rng.integers(1, 3))) + size
         if min(ref.pool_out_size(size, k, s, p, d, ceil)) < 1:
             continue
@@ -75,8 +77,11 @@ def test_avg_pool_matches_reference_values_grads(n, shape, k, s, p, d, ceil, cou
     g = rng.standard_normal(want.shape)
     y.backward(lucid.tensor(g, dtype="float64"))
     np.testing.assert_allclose(
-        t.grad.numpy(), ref.avg_pool_backward(g, shape, k, s, p, ceil, count_include_pad),
-        rtol=1e-12, atol=1e-12)
+        t.grad.numpy(),
+        ref.avg_pool_backward(g, shape, k, s, p, ceil, count_include_pad),
+        rtol=1e-12,
+        atol=1e-12,
+    )
 
 
 def test_max_pool_ties_go_to_first_element_and_overlaps_accumulate():
@@ -100,8 +105,9 @@ def test_max_pool_ties_go_to_first_element_and_overlaps_accumulate():
 
 def test_max_and_avg_pool_gradcheck():
     rng = np.random.default_rng(3)
-    x = lucid.tensor(rng.permutation(60).reshape(1, 2, 5, 6) / 7.0, dtype="float64",
-                     requires_grad=True)  # distinct values: the max is differentiable
+    x = lucid.tensor(
+        rng.permutation(60).reshape(1, 2, 5, 6) / 7.0, dtype="float64", requires_grad=True
+    )  # distinct values: the max is differentiable
     assert gradcheck(lambda v: F.max_pool2d(v, (3, 2), (2, 1), (1, 1), (1, 2), ceil_mode=True), x)
     assert gradcheck(lambda v: F.avg_pool2d(v, 3, 2, 1, ceil_mode=True, count_include_pad=False), x)
 
@@ -121,8 +127,9 @@ def test_float32_and_unbatched_inputs():
 def test_avg_pool_divisor_override():
     x = lucid.tensor(np.arange(16.0).reshape(1, 1, 4, 4), dtype="float64", requires_grad=True)
     y = F.avg_pool2d(x, 2, divisor_override=3)
-    np.testing.assert_allclose(y.numpy(), ref.avg_pool_forward(x.numpy(), (2, 2), (2, 2), (0, 0))
-                               * 4 / 3)
+    np.testing.assert_allclose(
+        y.numpy(), ref.avg_pool_forward(x.numpy(), (2, 2), (2, 2), (0, 0)) * 4 / 3
+    )
     y.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), np.full((1, 1, 4, 4), 1 / 3))
 
@@ -167,9 +174,16 @@ def _naive_adaptive_grad(x, out, g, reduce, idx):
 
 
 ADAPTIVE_CASES = [  # (input shape, output size): uneven bins, output > input, global, tiled
-    ((2, 2, 7), (3,)), ((1, 2, 5), (8,)), ((1, 2, 6, 5), (4, 2)), ((2, 1, 4, 4), (2, 2)),
-    ((1, 2, 5, 3, 4), (2, 3, 3)), ((1, 1, 3, 4, 5), (1, 1, 1)), ((1, 2, 4, 6, 3), (3, 4, 2)),
-    ((2, 2, 9, 3), (1, 3)), ((1, 1, 12, 5), (2, 1))]
+    ((2, 2, 7), (3,)),
+    ((1, 2, 5), (8,)),
+    ((1, 2, 6, 5), (4, 2)),
+    ((2, 1, 4, 4), (2, 2)),
+    ((1, 2, 5, 3, 4), (2, 3, 3)),
+    ((1, 1, 3, 4, 5), (1, 1, 1)),
+    ((1, 2, 4, 6, 3), (3, 4, 2)),
+    ((2, 2, 9, 3), (1, 3)),
+    ((1, 1, 12, 5), (2, 1)),
+]
 
 
 @pytest.mark.parametrize("shape, out", ADAPTIVE_CASES)
@@ -188,16 +202,21 @@ def test_adaptive_pools_match_direct_loop(shape, out, reduce):
     np.testing.assert_allclose(y.numpy(), want, rtol=1e-12, atol=1e-12)
     g = rng.standard_normal(want.shape)
     y.backward(lucid.tensor(g, dtype="float64"))
-    np.testing.assert_allclose(t.grad.numpy(), _naive_adaptive_grad(x, out, g, reduce, want_idx),
-                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        t.grad.numpy(), _naive_adaptive_grad(x, out, g, reduce, want_idx), rtol=1e-12, atol=1e-12
+    )
 
 
 def test_adaptive_output_size_none_and_int_and_unbatched():
     x = lucid.randn(3, 4, 5, 6)
     assert F.adaptive_avg_pool3d(x, (None, 2, None)).shape == (3, 4, 2, 6)
     assert F.adaptive_max_pool2d(x, 1).shape == (3, 4, 1, 1)
-    np.testing.assert_allclose(F.adaptive_avg_pool3d(x, 1).numpy().ravel(),
-                               x.numpy().mean(axis=(1, 2, 3)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        F.adaptive_avg_pool3d(x, 1).numpy().ravel(),
+        x.numpy().mean(axis=(1, 2, 3)),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 # ----------------------------------------------------------------------------- layers
@@ -205,11 +224,11 @@ def test_modules_match_functional_and_repr():
     x = lucid.randn(2, 3, 6, 5, 4)
     m = nn.MaxPool3d(kernel_size=2, stride=2)
     np.testing.assert_array_equal(m(x).numpy(), F.max_pool3d(x, 2).numpy())
-    assert repr(m) == ("MaxPool3d(kernel_size=2, stride=2, padding=0, dilation=1, "
-                       "ceil_mode=False)")
+    assert repr(m) == ("MaxPool3d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)")
     a = nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
-    np.testing.assert_array_equal(a(x[0]).numpy(), F.avg_pool2d(x[0], 3, 1, 1,
-                                                                 count_include_pad=False).numpy())
+    np.testing.assert_array_equal(
+        a(x[0]).numpy(), F.avg_pool2d(x[0], 3, 1, 1, count_include_pad=False).numpy()
+    )
     assert "count_include_pad=False" in repr(a)
     assert repr(nn.AdaptiveAvgPool3d((1, 2, 3))) == "AdaptiveAvgPool3d(output_size=(1, 2, 3))"
     y, idx = nn.AdaptiveMaxPool1d(2, return_indices=True)(lucid.randn(2, 3, 5))
@@ -280,8 +299,12 @@ def test_sweep_covers_the_interesting_cases():
     assert {c[0] for c in cfgs} == {1, 2, 3}
     assert any(c[6] for c in cfgs) and any(max(c[5]) > 1 for c in cfgs)
     assert any(max(c[4]) > 0 for c in cfgs) and any(c[3] != c[2] for c in cfgs)
-    assert any(c[6] and ref.pool_out_size(c[1][2:], *c[2:4], c[4], c[5], True)
-               != ref.pool_out_size(c[1][2:], *c[2:4], c[4], c[5], False) for c in cfgs)
+    assert any(
+        c[6]
+        and ref.pool_out_size(c[1][2:], *c[2:4], c[4], c[5], True)
+        != ref.pool_out_size(c[1][2:], *c[2:4], c[4], c[5], False)
+        for c in cfgs
+    )
     assert all(isinstance(v, int) for v in itertools.chain.from_iterable(c[1] for c in cfgs))
 
 
@@ -292,18 +315,24 @@ def test_half_precision_keeps_dtype(dtype):
     t = lucid.tensor(x).astype(dtype)
     t.requires_grad_(True)
     y = F.max_pool3d(t, 2, 1, 1)
-    want, idx = ref.max_pool_forward(t.numpy().astype(np.float64), (2,) * 3, (1,) * 3, (1,) * 3,
-                                     (1,) * 3, False)
+    want, idx = ref.max_pool_forward(
+        t.numpy().astype(np.float64), (2,) * 3, (1,) * 3, (1,) * 3, (1,) * 3, False
+    )
     assert y.dtype.name == dtype
     np.testing.assert_array_equal(y.numpy(), want)  # the max of half values is exact
     y.sum().backward()
     assert t.grad.dtype.name == dtype
-    np.testing.assert_array_equal(t.grad.numpy(),
-                                  ref.max_pool_backward(np.ones(want.shape), idx, x.shape))
+    np.testing.assert_array_equal(
+        t.grad.numpy(), ref.max_pool_backward(np.ones(want.shape), idx, x.shape)
+    )
     a = F.avg_pool3d(t, 2)
     assert a.dtype.name == dtype
-    np.testing.assert_allclose(a.numpy(), ref.avg_pool_forward(t.numpy(), (2,) * 3, (2,) * 3,
-                                                               (0,) * 3), rtol=2e-2, atol=2e-2)
+    np.testing.assert_allclose(
+        a.numpy(),
+        ref.avg_pool_forward(t.numpy(), (2,) * 3, (2,) * 3, (0,) * 3),
+        rtol=2e-2,
+        atol=2e-2,
+    )
 
 
 # --- ceil_mode with a kernel longer than the padded input (issue 11 item 4) ---------------------
@@ -336,12 +365,15 @@ def test_ceil_mode_pools_a_window_longer_than_the_input(n, shape, k, s, p):
     for include in (True, False):
         want = ref.avg_pool_forward(x, k, s, p, True, include)
         fn = AVG_POOL[n]
-        y = fn(lucid.tensor(x, dtype="float64"), k, s, p, ceil_mode=True,
-               count_include_pad=include)
+        y = fn(lucid.tensor(x, dtype="float64"), k, s, p, ceil_mode=True, count_include_pad=include)
         np.testing.assert_allclose(y.numpy(), want, rtol=1e-12)
         t = lucid.tensor(x, dtype="float64", requires_grad=True)
-        assert gradcheck(lambda v, fn=fn, include=include: fn(v, k, s, p, ceil_mode=True,
-                                                              count_include_pad=include), [t])
+        assert gradcheck(
+            lambda v, fn=fn, include=include: fn(
+                v, k, s, p, ceil_mode=True, count_include_pad=include
+            ),
+            [t],
+        )
     torch = pytest.importorskip("torch")
     tx = torch.tensor(x, requires_grad=True)
     expected = getattr(torch.nn.functional, f"max_pool{n}d")(tx, k, s, p, ceil_mode=True)

@@ -37,13 +37,21 @@ def numpy_interpolate(x, size, scale_factor, mode, align_corners=False):
     y = np.zeros(x.shape[:2] + out)
     for o in np.ndindex(*out):
         if mode == "nearest":
-            src = tuple(min(int(np.floor(oi * in_n / out_n)) if s == in_n / out_n
-                            else int(np.floor(oi * s)), in_n - 1)
-                        for oi, in_n, out_n, s in zip(o, in_size, out, scales))
+            src = tuple(
+                min(
+                    int(np.floor(oi * in_n / out_n))
+                    if s == in_n / out_n
+                    else int(np.floor(oi * s)),
+                    in_n - 1,
+                )
+                for oi, in_n, out_n, s in zip(o, in_size, out, scales)
+            )
             y[(Ellipsis,) + o] = x[(Ellipsis,) + src]
             continue
-        pos = [_source(oi, in_n, out_n, s, align_corners)
-               for oi, in_n, out_n, s in zip(o, in_size, out, scales)]
+        pos = [
+            _source(oi, in_n, out_n, s, align_corners)
+            for oi, in_n, out_n, s in zip(o, in_size, out, scales)
+        ]
         acc = 0.0
         for corner in itertools.product((0, 1), repeat=len(o)):
             weight, idx = 1.0, []
@@ -58,55 +66,83 @@ def numpy_interpolate(x, size, scale_factor, mode, align_corners=False):
 
 
 CASES = [  # (input shape, size, scale_factor)
-    ((2, 2, 5), 9, None), ((1, 2, 4), None, 2), ((1, 1, 7), 3, None), ((1, 2, 3), None, 1.7),
-    ((1, 2, 3, 4), (5, 7), None), ((2, 1, 4, 3), None, (2, 3)), ((1, 2, 5, 4), (2, 3), None),
-    ((1, 2, 2, 3, 2), (4, 5, 3), None), ((1, 1, 3, 2, 4), None, 2),
+    ((2, 2, 5), 9, None),
+    ((1, 2, 4), None, 2),
+    ((1, 1, 7), 3, None),
+    ((1, 2, 3), None, 1.7),
+    ((1, 2, 3, 4), (5, 7), None),
+    ((2, 1, 4, 3), None, (2, 3)),
+    ((1, 2, 5, 4), (2, 3), None),
+    ((1, 2, 2, 3, 2), (4, 5, 3), None),
+    ((1, 1, 3, 2, 4), None, 2),
     ((1, 2, 4, 3, 3), (2, 3, 5), None),
-    ((1, 2, 1, 3), None, 2), ((1, 1, 3, 2), (9, 4), None), ((1, 1, 6, 4), (3, 2), None),
+    ((1, 2, 1, 3), None, 2),
+    ((1, 1, 3, 2), (9, 4), None),
+    ((1, 1, 6, 4), (3, 2), None),
 ]
 
 
 @pytest.mark.parametrize("shape, size, scale_factor", CASES)
-@pytest.mark.parametrize("mode, align_corners", [("nearest", None), ("linear", False),
-                                                  ("linear", True)])
+@pytest.mark.parametrize(
+    "mode, align_corners", [("nearest", None), ("linear", False), ("linear", True)]
+)
 def test_interpolate_matches_direct_numpy(shape, size, scale_factor, mode, align_corners):
     rng = np.random.default_rng(sum(shape))
     x = rng.standard_normal(shape)
     n = len(shape) - 2
     mode = LINEAR[n] if mode == "linear" else mode
-    want = numpy_interpolate(x, size, scale_factor, "nearest" if mode == "nearest" else "linear",
-                             bool(align_corners))
+    want = numpy_interpolate(
+        x, size, scale_factor, "nearest" if mode == "nearest" else "linear", bool(align_corners)
+    )
     t = lucid.tensor(x, dtype="float64", requires_grad=True)
-    y = F.interpolate(t, size=size, scale_factor=scale_factor, mode=mode,
-                      align_corners=align_corners)
+    y = F.interpolate(
+        t, size=size, scale_factor=scale_factor, mode=mode, align_corners=align_corners
+    )
     assert y.shape == want.shape
     np.testing.assert_allclose(y.numpy(), want, rtol=1e-12, atol=1e-12)
-    f32 = F.interpolate(lucid.tensor(x.astype(np.float32)), size=size, scale_factor=scale_factor,
-                        mode=mode, align_corners=align_corners)
+    f32 = F.interpolate(
+        lucid.tensor(x.astype(np.float32)),
+        size=size,
+        scale_factor=scale_factor,
+        mode=mode,
+        align_corners=align_corners,
+    )
     assert f32.dtype == lucid.float32
     np.testing.assert_allclose(f32.numpy(), want, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("shape, size, scale_factor", [CASES[i] for i in (0, 1, 3, 4, 7, 10, 11)])
-@pytest.mark.parametrize("mode, align_corners", [("nearest", None), ("linear", False),
-                                                  ("linear", True)])
+@pytest.mark.parametrize(
+    "mode, align_corners", [("nearest", None), ("linear", False), ("linear", True)]
+)
 def test_interpolate_gradcheck(shape, size, scale_factor, mode, align_corners):
     n = len(shape) - 2
     mode = LINEAR[n] if mode == "linear" else mode
-    x = lucid.tensor(np.random.default_rng(1).standard_normal(shape), dtype="float64",
-                     requires_grad=True)
-    assert gradcheck(lambda v: F.interpolate(v, size=size, scale_factor=scale_factor, mode=mode,
-                                             align_corners=align_corners), x)
+    x = lucid.tensor(
+        np.random.default_rng(1).standard_normal(shape), dtype="float64", requires_grad=True
+    )
+    assert gradcheck(
+        lambda v: F.interpolate(
+            v, size=size, scale_factor=scale_factor, mode=mode, align_corners=align_corners
+        ),
+        x,
+    )
 
 
 def test_known_pytorch_values():
     x = lucid.tensor([[[[1.0, 2.0], [3.0, 4.0]]]])
     y = F.interpolate(x, scale_factor=2, mode="bilinear")
-    np.testing.assert_allclose(y.numpy()[0, 0], [[1.0, 1.25, 1.75, 2.0], [1.5, 1.75, 2.25, 2.5],
-                                                 [2.5, 2.75, 3.25, 3.5], [3.0, 3.25, 3.75, 4.0]])
+    np.testing.assert_allclose(
+        y.numpy()[0, 0],
+        [
+            [1.0, 1.25, 1.75, 2.0],
+            [1.5, 1.75, 2.25, 2.5],
+            [2.5, 2.75, 3.25, 3.5],
+            [3.0, 3.25, 3.75, 4.0],
+        ],
+    )
     y = F.interpolate(x, size=3, mode="bilinear", align_corners=True)
-    np.testing.assert_allclose(y.numpy()[0, 0], [[1.0, 1.5, 2.0], [2.0, 2.5, 3.0],
-                                                 [3.0, 3.5, 4.0]])
+    np.testing.assert_allclose(y.numpy()[0, 0], [[1.0, 1.5, 2.0], [2.0, 2.5, 3.0], [3.0, 3.5, 4.0]])
     z = F.interpolate(lucid.tensor([[[0.0, 1.0, 2.0]]]), size=5)
     assert z.tolist() == [[[0.0, 0.0, 1.0, 1.0, 2.0]]]  # floor(o * 3 / 5)
     z = F.interpolate(lucid.tensor([[[0.0, 1.0, 2.0, 3.0, 4.0]]]), size=3, mode="nearest-exact")
@@ -119,12 +155,13 @@ def test_upsample_module_trilinear_and_nearest():
     x = lucid.randn(1, 2, 2, 3, 2)
     up = nn.Upsample(scale_factor=2, mode="trilinear", align_corners=True)
     assert repr(up) == "Upsample(scale_factor=2.0, mode='trilinear', align_corners=True)"
-    np.testing.assert_array_equal(up(x).numpy(), F.interpolate(x, scale_factor=2, mode="trilinear",
-                                                               align_corners=True).numpy())
+    np.testing.assert_array_equal(
+        up(x).numpy(),
+        F.interpolate(x, scale_factor=2, mode="trilinear", align_corners=True).numpy(),
+    )
     near = nn.Upsample(size=(4, 6, 4))
     assert repr(near) == "Upsample(size=(4, 6, 4), mode='nearest')"
-    np.testing.assert_array_equal(near(x).numpy(),
-                                  x.numpy().repeat(2, 2).repeat(2, 3).repeat(2, 4))
+    np.testing.assert_array_equal(near(x).numpy(), x.numpy().repeat(2, 2).repeat(2, 3).repeat(2, 4))
 
 
 def test_interpolate_errors():
@@ -197,17 +234,21 @@ def _random_case(rng, mode):
     in_size = tuple(int(v) for v in rng.integers(1, top, nd))
     if rng.random() < 0.3:
         return in_size, {"size": tuple(int(v) for v in rng.integers(1, 2 * top, nd))}
-    factors = tuple(float(np.round(rng.uniform(0.3, 3.2), int(rng.integers(1, 3))))
-                    for _ in range(nd))
+    factors = tuple(
+        float(np.round(rng.uniform(0.3, 3.2), int(rng.integers(1, 3)))) for _ in range(nd)
+    )
     if any(int(np.floor(i * f)) < 1 for i, f in zip(in_size, factors)):
         factors = tuple(max(f, 1.0) for f in factors)
-    kw = {"scale_factor": factors, "recompute_scale_factor": [None, True, False][
-        int(rng.integers(0, 3))]}
+    kw = {
+        "scale_factor": factors,
+        "recompute_scale_factor": [None, True, False][int(rng.integers(0, 3))],
+    }
     return in_size, kw
 
 
-@pytest.mark.parametrize("mode", ["nearest", "nearest-exact", "linear", "bilinear", "bicubic",
-                                  "trilinear"])
+@pytest.mark.parametrize(
+    "mode", ["nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear"]
+)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_random_sizes_and_factors_match_torch(mode, dtype):
     """Many random sizes and factors (incl. recompute_scale_factor and align_corners): values
@@ -227,12 +268,14 @@ def test_random_sizes_and_factors_match_torch(mode, dtype):
         lx = lucid.tensor(x, dtype=dtype, requires_grad=True)
         out = F.interpolate(lx, mode=mode, **kw)
         assert out.shape == tuple(expected.shape), (in_size, kw)
-        np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=tol, atol=tol,
-                                   err_msg=f"{in_size} {kw}")
+        np.testing.assert_allclose(
+            out.numpy(), expected.detach().numpy(), rtol=tol, atol=tol, err_msg=f"{in_size} {kw}"
+        )
         out.backward(lucid.tensor(seed, dtype=dtype))
         expected_grad = _torch_forward_gradient(torch, x.shape, mode, kw, seed)
-        np.testing.assert_allclose(lx.grad.numpy(), expected_grad, rtol=tol, atol=tol * 10,
-                                   err_msg=f"{in_size} {kw}")
+        np.testing.assert_allclose(
+            lx.grad.numpy(), expected_grad, rtol=tol, atol=tol * 10, err_msg=f"{in_size} {kw}"
+        )
         cases += 1
     assert cases == 60
 
@@ -240,12 +283,13 @@ def test_random_sizes_and_factors_match_torch(mode, dtype):
 def numpy_bicubic(x, out, align_corners, a=-0.75):
     """Reference: each output pixel from its 4 x 4 neighbourhood, weights from Keys' kernel
     ``W(d)`` evaluated at the distances, borders clamped (not separable code)."""
+
     def kernel(d):
         d = abs(d)
         if d <= 1:
-            return (a + 2) * d ** 3 - (a + 3) * d ** 2 + 1
+            return (a + 2) * d**3 - (a + 3) * d**2 + 1
         if d < 2:
-            return a * d ** 3 - 5 * a * d ** 2 + 8 * a * d - 4 * a
+            return a * d**3 - 5 * a * d**2 + 8 * a * d - 4 * a
         return 0.0
 
     def src(o, in_n, out_n):
@@ -269,13 +313,16 @@ def numpy_bicubic(x, out, align_corners, a=-0.75):
 @pytest.mark.parametrize("size", [(7, 3), (2, 9), (4, 5)])
 def test_bicubic_against_numpy_and_gradcheck(size, align_corners):
     x = np.random.default_rng(5).normal(size=(1, 2, 4, 5))
-    out = F.interpolate(lucid.tensor(x, dtype="float64"), size=size, mode="bicubic",
-                        align_corners=align_corners)
-    np.testing.assert_allclose(out.numpy(), numpy_bicubic(x, size, align_corners), rtol=1e-12,
-                               atol=1e-12)
+    out = F.interpolate(
+        lucid.tensor(x, dtype="float64"), size=size, mode="bicubic", align_corners=align_corners
+    )
+    np.testing.assert_allclose(
+        out.numpy(), numpy_bicubic(x, size, align_corners), rtol=1e-12, atol=1e-12
+    )
     xt = lucid.tensor(x, dtype="float64", requires_grad=True)
-    assert gradcheck(lambda t: F.interpolate(t, size=size, mode="bicubic",
-                                             align_corners=align_corners), [xt])
+    assert gradcheck(
+        lambda t: F.interpolate(t, size=size, mode="bicubic", align_corners=align_corners), [xt]
+    )
     up = nn.Upsample(size=size, mode="bicubic", align_corners=align_corners)
     np.testing.assert_array_equal(up(lucid.tensor(x, dtype="float64")).numpy(), out.numpy())
 
@@ -292,14 +339,14 @@ def test_nearest_index_maps_match_torch_on_many_cases(mode):
             if rng.random() < 0.3:
                 kw = {"size": tuple(int(v) for v in rng.integers(1, 80 if nd == 1 else 16, nd))}
             else:
-                f = tuple(float(np.round(rng.uniform(0.5, 3.0), int(rng.integers(1, 3))))
-                          for _ in range(nd))
+                f = tuple(
+                    float(np.round(rng.uniform(0.5, 3.0), int(rng.integers(1, 3))))
+                    for _ in range(nd)
+                )
                 if any(int(np.floor(i * v)) < 1 for i, v in zip(in_size, f)):
                     continue
-                kw = {"scale_factor": f,
-                      "recompute_scale_factor": bool(rng.random() < 0.3) or None}
+                kw = {"scale_factor": f, "recompute_scale_factor": bool(rng.random() < 0.3) or None}
             x = np.arange(np.prod(in_size), dtype=np.float32).reshape((1, 1) + in_size)
             expected = torch.nn.functional.interpolate(torch.tensor(x), mode=mode, **kw)
             out = F.interpolate(lucid.tensor(x), mode=mode, **kw)
-            np.testing.assert_array_equal(out.numpy(), expected.numpy(), err_msg=str((in_size,
-                                                                                      kw)))
+            np.testing.assert_array_equal(out.numpy(), expected.numpy(), err_msg=str((in_size, kw)))

@@ -19,8 +19,10 @@ def np_softmax(x, axis):
 
 
 @pytest.mark.parametrize("fn,np_fn", [(softmax, np_softmax), (log_softmax, np_log_softmax)])
-@pytest.mark.parametrize("shape,axis", [((5,), -1), ((2, 3), 0), ((2, 3), -1), ((2, 3, 4), 1),
-                                        ((2, 3, 4), -3), ((1, 4), 0)])
+@pytest.mark.parametrize(
+    "shape,axis",
+    [((5,), -1), ((2, 3), 0), ((2, 3), -1), ((2, 3, 4), 1), ((2, 3, 4), -3), ((1, 4), 0)],
+)
 def test_values_and_grads(fn, np_fn, shape, axis):
     check_op(lambda x: fn(x, axis=axis), lambda x: np_fn(x, axis), rand(*shape, low=-3, high=3))
 
@@ -35,8 +37,7 @@ def test_huge_logits_stay_finite(fn, np_fn):
 
 def test_softmax_rows_sum_to_one_and_gradient_of_sum_is_zero():
     a = rand(3, 4)
-    np.testing.assert_allclose(softmax(lucid.tensor(a)).sum(axis=-1).numpy(), np.ones(3),
-                               rtol=1e-6)
+    np.testing.assert_allclose(softmax(lucid.tensor(a)).sum(axis=-1).numpy(), np.ones(3), rtol=1e-6)
     (g,) = grads_of(lambda x: softmax(x, axis=-1), a)
     np.testing.assert_allclose(g, np.zeros_like(a), atol=1e-7)  # MLX float64 exp: ~float32
 
@@ -44,11 +45,18 @@ def test_softmax_rows_sum_to_one_and_gradient_of_sum_is_zero():
 @pytest.mark.parametrize("fn", [softmax, log_softmax])
 def test_matches_composite_autograd(fn):
     a, seed = rand(2, 5), rand(2, 5)
-    composite = (lambda x: x - x.logsumexp(axis=1, keepdims=True)) if fn is log_softmax else \
-        (lambda x: (x - x.logsumexp(axis=1, keepdims=True)).exp())
+    composite = (
+        (lambda x: x - x.logsumexp(axis=1, keepdims=True))
+        if fn is log_softmax
+        else (lambda x: (x - x.logsumexp(axis=1, keepdims=True)).exp())
+    )
     s = lucid.tensor(seed, dtype="float64")
-    np.testing.assert_allclose(grads_of(lambda x: fn(x, axis=1), a, seed=s)[0],
-                               grads_of(composite, a, seed=s)[0], rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(
+        grads_of(lambda x: fn(x, axis=1), a, seed=s)[0],
+        grads_of(composite, a, seed=s)[0],
+        rtol=1e-6,
+        atol=1e-12,
+    )
 
 
 @pytest.mark.parametrize("fn", [softmax, log_softmax])
@@ -92,28 +100,50 @@ def _np_softplus(x):
 
 # name, lucid fn, numpy reference, kinks (finite differences stay away from them)
 POINTWISE = [
-    ("hardtanh", lambda x: F.hardtanh(x, -0.5, 1.5), lambda x: np.clip(x, -0.5, 1.5),
-     (-0.5, 1.5)),
+    ("hardtanh", lambda x: F.hardtanh(x, -0.5, 1.5), lambda x: np.clip(x, -0.5, 1.5), (-0.5, 1.5)),
     ("relu6", lambda x: F.relu6(x * 4), lambda x: np.clip(x * 4, 0, 6), (0.0, 1.5)),
     ("selu", F.selu, lambda x: _S * np.where(x > 0, x, _A * np.expm1(x)), (0.0,)),
-    ("celu", lambda x: F.celu(x, 0.7), lambda x: np.where(x > 0, x, 0.7 * np.expm1(x / 0.7)),
-     (0.0,)),
+    (
+        "celu",
+        lambda x: F.celu(x, 0.7),
+        lambda x: np.where(x > 0, x, 0.7 * np.expm1(x / 0.7)),
+        (0.0,),
+    ),
     ("mish", F.mish, lambda x: x * np.tanh(_np_softplus(x)), ()),
-    ("hardswish", lambda x: F.hardswish(x * 2), lambda x: 2 * x * np.clip(2 * x + 3, 0, 6) / 6,
-     (-1.5, 1.5)),
-    ("hardsigmoid", lambda x: F.hardsigmoid(x * 2), lambda x: np.clip(2 * x + 3, 0, 6) / 6,
-     (-1.5, 1.5)),
+    (
+        "hardswish",
+        lambda x: F.hardswish(x * 2),
+        lambda x: 2 * x * np.clip(2 * x + 3, 0, 6) / 6,
+        (-1.5, 1.5),
+    ),
+    (
+        "hardsigmoid",
+        lambda x: F.hardsigmoid(x * 2),
+        lambda x: np.clip(2 * x + 3, 0, 6) / 6,
+        (-1.5, 1.5),
+    ),
     ("logsigmoid", F.logsigmoid, lambda x: -_np_softplus(-x), ()),
     ("softsign", F.softsign, lambda x: x / (1 + np.abs(x)), (0.0,)),
     ("tanhshrink", F.tanhshrink, lambda x: x - np.tanh(x), ()),
-    ("hardshrink", lambda x: F.hardshrink(x, 0.6), lambda x: np.where(np.abs(x) > 0.6, x, 0),
-     (-0.6, 0.6)),
-    ("softshrink", lambda x: F.softshrink(x, 0.6),
-     lambda x: np.where(x > 0.6, x - 0.6, np.where(x < -0.6, x + 0.6, 0)), (-0.6, 0.6)),
-    ("threshold", lambda x: F.threshold(x, 0.3, -2.0), lambda x: np.where(x > 0.3, x, -2.0),
-     (0.3,)),
-    ("softmin", lambda x: F.softmin(x, dim=1),
-     lambda x: np.exp(np_log_softmax(-x, 1)), ()),
+    (
+        "hardshrink",
+        lambda x: F.hardshrink(x, 0.6),
+        lambda x: np.where(np.abs(x) > 0.6, x, 0),
+        (-0.6, 0.6),
+    ),
+    (
+        "softshrink",
+        lambda x: F.softshrink(x, 0.6),
+        lambda x: np.where(x > 0.6, x - 0.6, np.where(x < -0.6, x + 0.6, 0)),
+        (-0.6, 0.6),
+    ),
+    (
+        "threshold",
+        lambda x: F.threshold(x, 0.3, -2.0),
+        lambda x: np.where(x > 0.3, x, -2.0),
+        (0.3,),
+    ),
+    ("softmin", lambda x: F.softmin(x, dim=1), lambda x: np.exp(np_log_softmax(-x, 1)), ()),
     ("glu", lambda x: F.glu(x, 1), lambda x: x[:, :2] * _np_sigmoid(x[:, 2:]), ()),
 ]
 
@@ -126,13 +156,22 @@ def test_further_activations_match_numpy_and_gradcheck(name, fn, np_fn, kinks):
 
 # exact kink points are in the data: PyTorch's choice of one-sided gradient must be matched
 TORCH_CASES = [
-    ("hardtanh", (-1.0, 1.0), {}), ("relu6", (0.0, 6.0), {}), ("selu", (0.0,), {}),
-    ("celu", (0.0,), {"alpha": 0.5}), ("mish", (0.0,), {}), ("hardswish", (-3.0, 3.0), {}),
-    ("hardsigmoid", (-3.0, 3.0), {}), ("logsigmoid", (0.0, 40.0, -40.0), {}),
-    ("softsign", (0.0,), {}), ("tanhshrink", (0.0,), {}), ("hardshrink", (-0.5, 0.5), {}),
-    ("softshrink", (-0.5, 0.5), {"lambd": 0.5}), ("threshold", (0.5,), {"threshold": 0.5,
-                                                                        "value": 3.0}),
-    ("softmin", (), {"dim": 1}), ("glu", (), {"dim": 1}), ("softmax", (), {"dim": 0}),
+    ("hardtanh", (-1.0, 1.0), {}),
+    ("relu6", (0.0, 6.0), {}),
+    ("selu", (0.0,), {}),
+    ("celu", (0.0,), {"alpha": 0.5}),
+    ("mish", (0.0,), {}),
+    ("hardswish", (-3.0, 3.0), {}),
+    ("hardsigmoid", (-3.0, 3.0), {}),
+    ("logsigmoid", (0.0, 40.0, -40.0), {}),
+    ("softsign", (0.0,), {}),
+    ("tanhshrink", (0.0,), {}),
+    ("hardshrink", (-0.5, 0.5), {}),
+    ("softshrink", (-0.5, 0.5), {"lambd": 0.5}),
+    ("threshold", (0.5,), {"threshold": 0.5, "value": 3.0}),
+    ("softmin", (), {"dim": 1}),
+    ("glu", (), {"dim": 1}),
+    ("softmax", (), {"dim": 0}),
     ("log_softmax", (), {"dim": 2}),
 ]
 
@@ -141,15 +180,20 @@ TORCH_CASES = [
 def test_further_activations_match_torch_at_kinks(name, points, kw):
     torch = pytest.importorskip("torch")
     x = rand(2, 4, 8, low=-7, high=7)
-    x.flat[:len(points)] = points
+    x.flat[: len(points)] = points
     # exp, tanh, sigmoid: MLX's float64 transcendental kernels are float32-accurate (issue 11.4)
-    compare_with_torch(lambda t: getattr(F, name)(t, **kw),
-                       lambda t: getattr(torch.nn.functional, name)(t, **kw), x,
-                       rtol=1e-6, atol=1e-7)
+    compare_with_torch(
+        lambda t: getattr(F, name)(t, **kw),
+        lambda t: getattr(torch.nn.functional, name)(t, **kw),
+        x,
+        rtol=1e-6,
+        atol=1e-7,
+    )
 
 
-@pytest.mark.parametrize("shape,weight_shape", [((2, 3, 4, 5), (3,)), ((2, 3, 4), (1,)),
-                                               ((5,), (1,)), ((2, 3), (3,))])
+@pytest.mark.parametrize(
+    "shape,weight_shape", [((2, 3, 4, 5), (3,)), ((2, 3, 4), (1,)), ((5,), (1,)), ((2, 3), (3,))]
+)
 def test_prelu_matches_numpy_gradcheck_and_torch(shape, weight_shape):
     x, w = away_from(rand(*shape)), rand(*weight_shape)
 
@@ -175,16 +219,26 @@ def test_prelu_module_and_errors():
         nn.PReLU(0)
 
 
-@pytest.mark.parametrize("module,fn", [
-    (nn.Hardtanh(-2.0, 2.0), lambda x: F.hardtanh(x, -2.0, 2.0)), (nn.ReLU6(), F.relu6),
-    (nn.SELU(), F.selu), (nn.CELU(2.0), lambda x: F.celu(x, 2.0)), (nn.Mish(), F.mish),
-    (nn.Hardswish(), F.hardswish), (nn.Hardsigmoid(), F.hardsigmoid),
-    (nn.LogSigmoid(), F.logsigmoid), (nn.Softsign(), F.softsign), (nn.GLU(1), lambda x:
-                                                                    F.glu(x, 1)),
-    (nn.Softmin(1), lambda x: F.softmin(x, 1)), (nn.Hardshrink(0.3), lambda x: F.hardshrink(
-        x, 0.3)), (nn.Softshrink(0.3), lambda x: F.softshrink(x, 0.3)),
-    (nn.Tanhshrink(), F.tanhshrink), (nn.Threshold(0.1, 20), lambda x: F.threshold(x, 0.1, 20)),
-])
+@pytest.mark.parametrize(
+    "module,fn",
+    [
+        (nn.Hardtanh(-2.0, 2.0), lambda x: F.hardtanh(x, -2.0, 2.0)),
+        (nn.ReLU6(), F.relu6),
+        (nn.SELU(), F.selu),
+        (nn.CELU(2.0), lambda x: F.celu(x, 2.0)),
+        (nn.Mish(), F.mish),
+        (nn.Hardswish(), F.hardswish),
+        (nn.Hardsigmoid(), F.hardsigmoid),
+        (nn.LogSigmoid(), F.logsigmoid),
+        (nn.Softsign(), F.softsign),
+        (nn.GLU(1), lambda x: F.glu(x, 1)),
+        (nn.Softmin(1), lambda x: F.softmin(x, 1)),
+        (nn.Hardshrink(0.3), lambda x: F.hardshrink(x, 0.3)),
+        (nn.Softshrink(0.3), lambda x: F.softshrink(x, 0.3)),
+        (nn.Tanhshrink(), F.tanhshrink),
+        (nn.Threshold(0.1, 20), lambda x: F.threshold(x, 0.1, 20)),
+    ],
+)
 def test_activation_modules_apply_their_function(module, fn):
     x = lucid.tensor(rand(2, 4, 3))
     np.testing.assert_array_equal(module(x).numpy(), fn(x).numpy())
@@ -207,12 +261,15 @@ def test_implicit_softmax_dim_is_pytorchs_with_a_warning(ndim, dim):
         np.testing.assert_array_equal(out.numpy(), getattr(F, name)(x, dim=dim).numpy())
 
 
-@pytest.mark.parametrize("call,match", [
-    (lambda: F.glu(lucid.ones(2, 3), 1), "even size"),
-    (lambda: F.hardtanh(lucid.ones(2), 1.0, -1.0), "must not exceed"),
-    (lambda: F.softshrink(lucid.ones(2), -1.0), "non-negative"),
-    (lambda: F.celu(lucid.ones(2), 0.0), "alpha must not be 0"),
-])
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda: F.glu(lucid.ones(2, 3), 1), "even size"),
+        (lambda: F.hardtanh(lucid.ones(2), 1.0, -1.0), "must not exceed"),
+        (lambda: F.softshrink(lucid.ones(2), -1.0), "non-negative"),
+        (lambda: F.celu(lucid.ones(2), 0.0), "alpha must not be 0"),
+    ],
+)
 def test_activation_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()

@@ -49,13 +49,27 @@ def random_conv_config(rng):
     else:
         padding = str(form)
     pairs = lucid.ops._nd.conv_padding(padding, k, d, s, n)
-    size = tuple(max(1, dd * (kk - 1) + 1 - lo - hi + int(rng.integers(0, 5)))
-                 for kk, dd, (lo, hi) in zip(k, d, pairs))
+    size = tuple(
+        max(1, dd * (kk - 1) + 1 - lo - hi + int(rng.integers(0, 5)))
+        for kk, dd, (lo, hi) in zip(k, d, pairs)
+    )
     batch = int(rng.integers(1, 4))
     unbatched = rng.random() < 0.15
-    return dict(n=n, c_in=c_in, c_out=c_out, groups=groups, k=k, s=s, d=d, padding=padding,
-                pairs=pairs, size=size, batch=batch, bias=bool(rng.random() < 0.5),
-                unbatched=unbatched)
+    return dict(
+        n=n,
+        c_in=c_in,
+        c_out=c_out,
+        groups=groups,
+        k=k,
+        s=s,
+        d=d,
+        padding=padding,
+        pairs=pairs,
+        size=size,
+        batch=batch,
+        bias=bool(rng.random() < 0.5),
+        unbatched=unbatched,
+    )
 
 
 def test_sweep_covers_the_required_space():
@@ -70,12 +84,23 @@ def test_sweep_covers_the_required_space():
     assert any(c["groups"] == c["c_in"] > 1 for c in cfgs)  # depthwise
     assert any(1 < c["groups"] < c["c_in"] for c in cfgs)  # grouped, not depthwise
     assert any(c["unbatched"] for c in cfgs) and any(c["batch"] > 1 for c in cfgs)
-    undivided = sum(any((sz + lo + hi - dd * (kk - 1) - 1) % ss for sz, kk, ss, dd, (lo, hi)
-                        in zip(c["size"], c["k"], c["s"], c["d"], c["pairs"])) for c in cfgs)
+    undivided = sum(
+        any(
+            (sz + lo + hi - dd * (kk - 1) - 1) % ss
+            for sz, kk, ss, dd, (lo, hi) in zip(c["size"], c["k"], c["s"], c["d"], c["pairs"])
+        )
+        for c in cfgs
+    )
     assert undivided > 50
     # the MLX kernel set's matmul route (1x1 / patchify windows): values and gradients via F
-    assert sum(B.conv_route("gpu", "float32", c["k"], c["s"], c["pairs"], c["d"], c["groups"])
-               == "patch" for c in cfgs) >= 20
+    assert (
+        sum(
+            B.conv_route("gpu", "float32", c["k"], c["s"], c["pairs"], c["d"], c["groups"])
+            == "patch"
+            for c in cfgs
+        )
+        >= 20
+    )
 
 
 def test_conv_sweep_against_reference(kernels):
@@ -95,19 +120,21 @@ def test_conv_sweep_against_reference(kernels):
         wt = lucid.tensor(w.astype(np.float32), requires_grad=True)
         bt = lucid.tensor(b.astype(np.float32), requires_grad=True) if b is not None else None
         fn = (F.conv1d, F.conv2d, F.conv3d)[c["n"] - 1]
-        y = fn(xt, wt, bt, stride=c["s"], padding=c["padding"], dilation=c["d"],
-               groups=c["groups"])
+        y = fn(xt, wt, bt, stride=c["s"], padding=c["padding"], dilation=c["d"], groups=c["groups"])
         if c["unbatched"]:
             y_ref, dy = y_ref[0], dy[0]
         assert y.shape == y_ref.shape, (i, c)
         y.backward(lucid.tensor(dy.astype(np.float32)))
         dyb = dy[None] if c["unbatched"] else dy
         dx_ref = ref.conv_input_grad(dyb, w, c["size"], c["s"], c["pairs"], c["d"], c["groups"])
-        dw_ref = ref.conv_weight_grad(x[:1] if c["unbatched"] else x, dyb, c["k"], c["s"],
-                                      c["pairs"], c["d"], c["groups"])
-        errs = [rel_err(y.numpy(), y_ref),
-                rel_err(xt.grad.numpy(), dx_ref[0] if c["unbatched"] else dx_ref),
-                rel_err(wt.grad.numpy(), dw_ref)]
+        dw_ref = ref.conv_weight_grad(
+            x[:1] if c["unbatched"] else x, dyb, c["k"], c["s"], c["pairs"], c["d"], c["groups"]
+        )
+        errs = [
+            rel_err(y.numpy(), y_ref),
+            rel_err(xt.grad.numpy(), dx_ref[0] if c["unbatched"] else dx_ref),
+            rel_err(wt.grad.numpy(), dw_ref),
+        ]
         if b is not None:
             errs.append(rel_err(bt.grad.numpy(), dyb.sum(axis=(0,) + tuple(range(2, dyb.ndim)))))
         worst = max(worst, *errs)
@@ -127,8 +154,20 @@ def random_transpose_config(rng):
     p = tuple(int(rng.integers(0, (dd * (kk - 1)) // 2 + 1)) for kk, dd in zip(k, d))
     op = tuple(int(rng.integers(0, max(ss, dd))) for ss, dd in zip(s, d))
     size = tuple(int(v) for v in rng.integers(1, 5, n))
-    return dict(n=n, c_in=c_in, c_out=c_out, groups=groups, k=k, s=s, d=d, p=p, op=op,
-                size=size, batch=int(rng.integers(1, 3)), bias=bool(rng.random() < 0.5))
+    return dict(
+        n=n,
+        c_in=c_in,
+        c_out=c_out,
+        groups=groups,
+        k=k,
+        s=s,
+        d=d,
+        p=p,
+        op=op,
+        size=size,
+        batch=int(rng.integers(1, 3)),
+        bias=bool(rng.random() < 0.5),
+    )
 
 
 def test_conv_transpose_sweep_against_reference(kernels):
@@ -152,8 +191,16 @@ def test_conv_transpose_sweep_against_reference(kernels):
         wt = lucid.tensor(w.astype(np.float32), requires_grad=True)
         bt = lucid.tensor(b.astype(np.float32), requires_grad=True) if b is not None else None
         fn = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[c["n"] - 1]
-        y = fn(xt, wt, bt, stride=c["s"], padding=c["p"], output_padding=c["op"],
-               groups=c["groups"], dilation=c["d"])
+        y = fn(
+            xt,
+            wt,
+            bt,
+            stride=c["s"],
+            padding=c["p"],
+            output_padding=c["op"],
+            groups=c["groups"],
+            dilation=c["d"],
+        )
         assert y.shape == y_ref.shape, c
         y.backward(lucid.tensor(dy.astype(np.float32)))
         # y = T(x, w) is bilinear: dx(dy) is the convolution of dy with w, and dw follows
@@ -165,10 +212,14 @@ def test_conv_transpose_sweep_against_reference(kernels):
         for idx in np.ndindex(w.shape):
             e = np.zeros_like(w)
             e[idx] = 1.0
-            dw_ref[idx] = (ref.conv_transpose_forward(x, e, c["s"], c["p"], c["op"], c["d"],
-                                                      c["groups"]) * dy).sum()
-        errs = [rel_err(y.numpy(), y_ref), rel_err(xt.grad.numpy(), dx_ref),
-                rel_err(wt.grad.numpy(), dw_ref)]
+            dw_ref[idx] = (
+                ref.conv_transpose_forward(x, e, c["s"], c["p"], c["op"], c["d"], c["groups"]) * dy
+            ).sum()
+        errs = [
+            rel_err(y.numpy(), y_ref),
+            rel_err(xt.grad.numpy(), dx_ref),
+            rel_err(wt.grad.numpy(), dw_ref),
+        ]
         assert max(errs) <= TOL, (c, errs)
     assert padded_past_stride >= 5  # output_padding >= stride (allowed when dilation > stride)
 
@@ -190,5 +241,8 @@ def test_float64_gradcheck(kernels):
     w = lucid.tensor(rng.standard_normal((4, 2, 2, 3, 2)), dtype="float64", requires_grad=True)
     b = lucid.tensor(rng.standard_normal(4), dtype="float64", requires_grad=True)
     assert lucid.autograd.gradcheck(
-        lambda x, w, b: F.conv3d(x, w, b, stride=(2, 1, 2), padding=1,
-                                 dilation=(1, 2, 1), groups=2), [x, w, b])
+        lambda x, w, b: F.conv3d(
+            x, w, b, stride=(2, 1, 2), padding=1, dilation=(1, 2, 1), groups=2
+        ),
+        [x, w, b],
+    )

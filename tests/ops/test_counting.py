@@ -30,20 +30,26 @@ def test_match_torch():
     torch = pytest.importorskip("torch")
     x = np.array([0, 4, 2, 2, 7])
     w = np.linspace(0, 1, 5)
-    np.testing.assert_allclose(lucid.bincount(lucid.tensor(x), lucid.tensor(w, dtype="float64"),
-                                              minlength=9).numpy(),
-                               torch.bincount(torch.tensor(x), torch.tensor(w), 9).numpy())
-    np.testing.assert_array_equal(F.one_hot(lucid.tensor(x), 8).numpy(),
-                                  torch.nn.functional.one_hot(torch.tensor(x), 8).numpy())
+    np.testing.assert_allclose(
+        lucid.bincount(lucid.tensor(x), lucid.tensor(w, dtype="float64"), minlength=9).numpy(),
+        torch.bincount(torch.tensor(x), torch.tensor(w), 9).numpy(),
+    )
+    np.testing.assert_array_equal(
+        F.one_hot(lucid.tensor(x), 8).numpy(),
+        torch.nn.functional.one_hot(torch.tensor(x), 8).numpy(),
+    )
 
 
-@pytest.mark.parametrize("call,error,match", [
-    (lambda: lucid.bincount(lucid.tensor([-1, 2])), ValueError, "non-negative"),
-    (lambda: lucid.bincount(lucid.ones(3)), TypeError, "integer"),
-    (lambda: lucid.bincount(lucid.tensor([[1]])), ValueError, "1-D"),
-    (lambda: F.one_hot(lucid.tensor([0, 3]), 3), ValueError, "3 must be smaller than"),
-    (lambda: F.one_hot(lucid.tensor([0.0])), TypeError, "integer"),
-])
+@pytest.mark.parametrize(
+    "call,error,match",
+    [
+        (lambda: lucid.bincount(lucid.tensor([-1, 2])), ValueError, "non-negative"),
+        (lambda: lucid.bincount(lucid.ones(3)), TypeError, "integer"),
+        (lambda: lucid.bincount(lucid.tensor([[1]])), ValueError, "1-D"),
+        (lambda: F.one_hot(lucid.tensor([0, 3]), 3), ValueError, "3 must be smaller than"),
+        (lambda: F.one_hot(lucid.tensor([0.0])), TypeError, "integer"),
+    ],
+)
 def test_errors(call, error, match):
     with pytest.raises(error, match=match):
         call()

@@ -9,13 +9,19 @@ from tests.helpers import check_op, rand
 from tests.torch_compare import compare_with_torch
 
 CASES = [
-    ("ij,jk->ik", [(2, 3), (3, 4)]), ("ij,jk", [(2, 3), (3, 4)]), ("bij,bjk->bik", [(2, 2, 3),
-                                                                                 (2, 3, 2)]),
-    ("...ij,...jk->...ik", [(2, 3, 4), (4, 2)]), ("i,i->", [(5,), (5,)]), ("i,j->ij", [(3,),
-                                                                                     (4,)]),
-    ("ii->i", [(3, 3)]), ("ii", [(3, 3)]), ("ij->", [(2, 3)]), ("ij,jk,kl->il", [(2, 3), (3, 2),
-                                                                                (2, 4)]),
-    ("ncdhw,oc->nodhw", [(2, 3, 2, 2, 2), (4, 3)]), ("iij->j", [(3, 3, 2)]), ("ij->ji", [(2, 3)]),
+    ("ij,jk->ik", [(2, 3), (3, 4)]),
+    ("ij,jk", [(2, 3), (3, 4)]),
+    ("bij,bjk->bik", [(2, 2, 3), (2, 3, 2)]),
+    ("...ij,...jk->...ik", [(2, 3, 4), (4, 2)]),
+    ("i,i->", [(5,), (5,)]),
+    ("i,j->ij", [(3,), (4,)]),
+    ("ii->i", [(3, 3)]),
+    ("ii", [(3, 3)]),
+    ("ij->", [(2, 3)]),
+    ("ij,jk,kl->il", [(2, 3), (3, 2), (2, 4)]),
+    ("ncdhw,oc->nodhw", [(2, 3, 2, 2, 2), (4, 3)]),
+    ("iij->j", [(3, 3, 2)]),
+    ("ij->ji", [(2, 3)]),
     ("abc,c->ab", [(2, 3, 4), (4,)]),
 ]
 
@@ -30,8 +36,9 @@ def test_matches_numpy_and_gradcheck(eq, shapes):
 def test_matches_torch(eq, shapes):
     torch = pytest.importorskip("torch")
     arrays = [rand(*s) for s in shapes]
-    compare_with_torch(lambda *ts: lucid.einsum(eq, *ts), lambda *ts: torch.einsum(eq, *ts),
-                       *arrays)
+    compare_with_torch(
+        lambda *ts: lucid.einsum(eq, *ts), lambda *ts: torch.einsum(eq, *ts), *arrays
+    )
 
 
 def test_list_form_and_errors():

@@ -10,15 +10,24 @@ import lucid
 from tests.helpers import away_from, check_op, grads_of, rand
 
 # (lhs shape, rhs shape): equal, broadcast both ways, scalar-like, 0-d, leading axes, empty
-BROADCAST = [((2, 3), (2, 3)), ((2, 3), (3,)), ((3, 1), (1, 4)), ((2, 1, 3), (4, 1)),
-             ((), (2, 2)), ((2, 3), ()), ((), ()), ((0, 3), (3,)), ((1,), (2, 0))]
+BROADCAST = [
+    ((2, 3), (2, 3)),
+    ((2, 3), (3,)),
+    ((3, 1), (1, 4)),
+    ((2, 1, 3), (4, 1)),
+    ((), (2, 2)),
+    ((2, 3), ()),
+    ((), ()),
+    ((0, 3), (3,)),
+    ((1,), (2, 0)),
+]
 
 BINARY = {
     "add": (lambda a, b: a + b, np.add),
     "sub": (lambda a, b: a - b, np.subtract),
     "mul": (lambda a, b: a * b, np.multiply),
     "div": (lambda a, b: a / b, np.divide),
-    "pow": (lambda a, b: a ** b, np.power),
+    "pow": (lambda a, b: a**b, np.power),
     "maximum": (lucid.maximum, np.maximum),
     "minimum": (lucid.minimum, np.minimum),
 }
@@ -65,7 +74,7 @@ def test_broadcast_gradient_matches_numpy_derivation():
 
 
 def test_pow_gradients_at_a_zero_base_are_finite():
-    ga, gb = grads_of(lambda x, y: x ** y, np.array([0.0, 0.0, 2.0]), np.array([2.0, 0.0, 3.0]))
+    ga, gb = grads_of(lambda x, y: x**y, np.array([0.0, 0.0, 2.0]), np.array([2.0, 0.0, 3.0]))
     np.testing.assert_allclose(ga, [0.0, 0.0, 12.0])
     np.testing.assert_allclose(gb, [0.0, 0.0, 8 * np.log(2.0)], rtol=1e-6)
 
@@ -113,8 +122,23 @@ def test_unary_values_and_grads(name, shape):
     check_op(fn, lambda x: np_fn(x) if x.size else x.copy(), data(shape))
 
 
-@pytest.mark.parametrize("name", ["exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu",
-                                  "abs", "clip", "maximum", "minimum"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "exp",
+        "log",
+        "sqrt",
+        "sin",
+        "cos",
+        "tanh",
+        "sigmoid",
+        "relu",
+        "abs",
+        "clip",
+        "maximum",
+        "minimum",
+    ],
+)
 def test_unary_methods_exist(name):
     x = lucid.tensor([0.5, 1.5])
     fn = getattr(x, name)
@@ -123,8 +147,10 @@ def test_unary_methods_exist(name):
 
 
 def test_kinks_use_the_documented_subgradients():
-    g_relu, g_abs = grads_of(lambda x: lucid.relu(x), np.array([-1.0, 0.0, 2.0]))[0], \
-        grads_of(lambda x: lucid.abs(x), np.array([-1.0, 0.0, 2.0]))[0]
+    g_relu, g_abs = (
+        grads_of(lambda x: lucid.relu(x), np.array([-1.0, 0.0, 2.0]))[0],
+        grads_of(lambda x: lucid.abs(x), np.array([-1.0, 0.0, 2.0]))[0],
+    )
     np.testing.assert_array_equal(g_relu, [0.0, 0.0, 1.0])
     np.testing.assert_array_equal(g_abs, [-1.0, 0.0, 1.0])
     # ties in maximum/minimum split the gradient evenly
@@ -145,12 +171,17 @@ def test_clip_needs_a_bound():
         lucid.clip(lucid.ones(2), None, None)
 
 
-@pytest.mark.parametrize("sc,sa,sb", [((2, 3), (2, 3), (2, 3)), ((2, 3), (3,), (2, 1)),
-                                      ((3,), (), (2, 3))])
+@pytest.mark.parametrize(
+    "sc,sa,sb", [((2, 3), (2, 3), (2, 3)), ((2, 3), (3,), (2, 1)), ((3,), (), (2, 3))]
+)
 def test_where(sc, sa, sb):
     cond = rand(*sc) > 0
-    check_op(lambda a, b: lucid.where(lucid.tensor(cond), a, b),
-             lambda a, b: np.where(cond, a, b), rand(*sa), rand(*sb))
+    check_op(
+        lambda a, b: lucid.where(lucid.tensor(cond), a, b),
+        lambda a, b: np.where(cond, a, b),
+        rand(*sa),
+        rand(*sb),
+    )
 
 
 def test_where_with_a_scalar_branch():
@@ -160,9 +191,17 @@ def test_where_with_a_scalar_branch():
     assert out.tolist() == [0.0, 2.0] and x.grad.tolist() == [0.0, 1.0]
 
 
-@pytest.mark.parametrize("op,np_op", [("__eq__", np.equal), ("__ne__", np.not_equal),
-                                      ("__lt__", np.less), ("__le__", np.less_equal),
-                                      ("__gt__", np.greater), ("__ge__", np.greater_equal)])
+@pytest.mark.parametrize(
+    "op,np_op",
+    [
+        ("__eq__", np.equal),
+        ("__ne__", np.not_equal),
+        ("__lt__", np.less),
+        ("__le__", np.less_equal),
+        ("__gt__", np.greater),
+        ("__ge__", np.greater_equal),
+    ],
+)
 def test_comparisons_are_bool_and_untracked(op, np_op):
     a = np.array([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]])
     b = np.array([2.0, 2.0, 2.0])
@@ -240,13 +279,22 @@ FLOAT64_CASES = {  # name: (lucid fn, float64 reference, input)
     "tanh": (lucid.tanh, np.tanh, _X64),
     "sigmoid": (lucid.sigmoid, lambda x: 1 / (1 + np.exp(-x)), _X64),
     "erf": (lucid.erf, _erf, _X64),
-    "pow": (lambda x: x ** 2.7, lambda x: x ** 2.7, _POS64),
-    "logsumexp": (lambda x: lucid.logsumexp(x, axis=1),
-                  lambda x: np.log(np.exp(x).sum(axis=1)), _X64),
-    "softmax": (lambda x: lucid.nn.functional.softmax(x, dim=1),
-                lambda x: np.exp(_np_log_softmax(x, 1)), _X64),
-    "log_softmax": (lambda x: lucid.nn.functional.log_softmax(x, dim=0),
-                    lambda x: _np_log_softmax(x, 0), _X64),
+    "pow": (lambda x: x**2.7, lambda x: x**2.7, _POS64),
+    "logsumexp": (
+        lambda x: lucid.logsumexp(x, axis=1),
+        lambda x: np.log(np.exp(x).sum(axis=1)),
+        _X64,
+    ),
+    "softmax": (
+        lambda x: lucid.nn.functional.softmax(x, dim=1),
+        lambda x: np.exp(_np_log_softmax(x, 1)),
+        _X64,
+    ),
+    "log_softmax": (
+        lambda x: lucid.nn.functional.log_softmax(x, dim=0),
+        lambda x: _np_log_softmax(x, 0),
+        _X64,
+    ),
     "gelu": (lucid.nn.functional.gelu, lambda x: 0.5 * x * (1 + _erf(x / math.sqrt(2))), _X64),
 }
 
@@ -264,8 +312,9 @@ def test_float64_values_are_float64_accurate(name):
 def test_float64_gradients_pass_a_tight_gradcheck(name):
     fn, _, x = FLOAT64_CASES[name]
     # with float32-accurate values the differences would be noise at this step and tolerance
-    assert lucid.autograd.gradcheck(fn, [lucid.tensor(x, dtype="float64", requires_grad=True)],
-                                    eps=3e-6, atol=1e-10, rtol=1e-10)
+    assert lucid.autograd.gradcheck(
+        fn, [lucid.tensor(x, dtype="float64", requires_grad=True)], eps=3e-6, atol=1e-10, rtol=1e-10
+    )
 
 
 def test_float64_exact_route_keeps_special_values():

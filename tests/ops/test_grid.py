@@ -15,8 +15,13 @@ def test_meshgrid_matches_numpy_and_torch(indexing):
     for out, ref in zip(outs, np.meshgrid(a, b, c, indexing=indexing)):
         np.testing.assert_allclose(out.numpy(), ref, rtol=1e-6)
     torch = pytest.importorskip("torch")
-    compare_with_torch(lambda *ts: lucid.meshgrid(*ts, indexing=indexing),
-                       lambda *ts: torch.meshgrid(*ts, indexing=indexing), a, b, c)
+    compare_with_torch(
+        lambda *ts: lucid.meshgrid(*ts, indexing=indexing),
+        lambda *ts: torch.meshgrid(*ts, indexing=indexing),
+        a,
+        b,
+        c,
+    )
 
 
 def test_default_indexing_warns_and_is_ij():

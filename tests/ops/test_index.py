@@ -10,16 +10,36 @@ from tests.helpers import check_op, grads_of, rand
 A = rand(2, 3, 4)
 MASK = A[:, :, 0] > 0
 INDICES = [
-    1, -1, (0, 2), (slice(None), 1), (Ellipsis, 1), (None, 0), (0, Ellipsis, None),
-    (slice(None, None, -1),), (slice(None), slice(None, None, 2), slice(1, 3)),
-    (1, slice(5, 10)), (slice(None), None, 1, None), (Ellipsis,),
-    ([0, 0, 1],), (slice(None), [2, 0, 2]), (np.array([1, 0]), np.array([2, 0])),
-    (slice(None), np.array([[0, 1], [2, 2]])), (0, [1, 1], slice(None)), ([-1],),
+    1,
+    -1,
+    (0, 2),
+    (slice(None), 1),
+    (Ellipsis, 1),
+    (None, 0),
+    (0, Ellipsis, None),
+    (slice(None, None, -1),),
+    (slice(None), slice(None, None, 2), slice(1, 3)),
+    (1, slice(5, 10)),
+    (slice(None), None, 1, None),
+    (Ellipsis,),
+    ([0, 0, 1],),
+    (slice(None), [2, 0, 2]),
+    (np.array([1, 0]), np.array([2, 0])),
+    (slice(None), np.array([[0, 1], [2, 2]])),
+    (0, [1, 1], slice(None)),
+    ([-1],),
     # mixed int/array indices apart from each other (numpy moves their axis to the front)
-    ([0, 1], slice(None), [1, 2]), (0, slice(None), [3, -1]), (0, slice(None), [1, 1]),
-    (None, [0, 1, 0], None, 2), ([[0, 1], [1, 0]], slice(None), 0),
+    ([0, 1], slice(None), [1, 2]),
+    (0, slice(None), [3, -1]),
+    (0, slice(None), [1, 1]),
+    (None, [0, 1, 0], None, 2),
+    ([[0, 1], [1, 0]], slice(None), 0),
     # boolean masks
-    (MASK,), (A > 0.5,), (slice(None), A[0, :, 0] > 0), ([True, False],), (MASK, 1),
+    (MASK,),
+    (A > 0.5,),
+    (slice(None), A[0, :, 0] > 0),
+    ([True, False],),
+    (MASK, 1),
 ]
 
 
@@ -40,8 +60,11 @@ def test_0d_tensor_indexing(index):
 
 
 def test_repeated_indices_accumulate_gradients():
-    (g,) = grads_of(lambda x: x[[0, 0, 2, 0]], np.array([1.0, 2.0, 3.0]),
-                    seed=lucid.tensor([1.0, 2.0, 3.0, 4.0], dtype="float64"))
+    (g,) = grads_of(
+        lambda x: x[[0, 0, 2, 0]],
+        np.array([1.0, 2.0, 3.0]),
+        seed=lucid.tensor([1.0, 2.0, 3.0, 4.0], dtype="float64"),
+    )
     np.testing.assert_array_equal(g, [7.0, 0.0, 3.0])
     (g,) = grads_of(lambda x: x[:, [-1, 2, -1]], np.zeros((2, 3)))
     np.testing.assert_array_equal(g, [[0.0, 0.0, 3.0], [0.0, 0.0, 3.0]])
@@ -75,16 +98,19 @@ def test_setitem_outside_autograd():
     assert w.tolist() == [2.0, 1.0]
 
 
-@pytest.mark.parametrize("index,error,pattern", [
-    (2, IndexError, "index 2 is out of range for an axis of size 2"),
-    ((0, -4), IndexError, "index -4 .*size 3"),
-    ((0, 0, 0, 0), IndexError, r"too many indices .*\(2, 3, 4\)"),
-    ([5], IndexError, "index 5 .*size 2"),
-    ((slice(None), [0, 3]), IndexError, "index 3 .*size 3"),
-    (1.0, TypeError, "float 1.0"),
-    (lucid.tensor([0.0, 1.0]), TypeError, "integers or booleans"),
-    (np.ones((3, 3), bool), IndexError, r"\(3, 3\) does not match .*\(2, 3\)"),
-])
+@pytest.mark.parametrize(
+    "index,error,pattern",
+    [
+        (2, IndexError, "index 2 is out of range for an axis of size 2"),
+        ((0, -4), IndexError, "index -4 .*size 3"),
+        ((0, 0, 0, 0), IndexError, r"too many indices .*\(2, 3, 4\)"),
+        ([5], IndexError, "index 5 .*size 2"),
+        ((slice(None), [0, 3]), IndexError, "index 3 .*size 3"),
+        (1.0, TypeError, "float 1.0"),
+        (lucid.tensor([0.0, 1.0]), TypeError, "integers or booleans"),
+        (np.ones((3, 3), bool), IndexError, r"\(3, 3\) does not match .*\(2, 3\)"),
+    ],
+)
 def test_bad_indices(index, error, pattern):
     with pytest.raises(error, match=pattern):
         lucid.tensor(A)[index]
@@ -125,14 +151,12 @@ X = np.random.default_rng(3).uniform(-2, 2, (3, 4, 5))  # own generator: rand() 
 @pytest.mark.parametrize("dim", [0, 1, 2, -1])
 def test_gather_values_and_gradients(dim):
     idx = np.random.default_rng(dim + 5).integers(0, X.shape[dim], (2, 3, 4))
-    check_op(lambda x: lucid.gather(x, dim, lucid.tensor(idx)), lambda x: np_gather(x, dim, idx),
-             X)
+    check_op(lambda x: lucid.gather(x, dim, lucid.tensor(idx)), lambda x: np_gather(x, dim, idx), X)
     check_op(lambda x: x.gather(dim, idx), lambda x: np_gather(x, dim, idx), X)
 
 
 def test_gather_repeated_indices_accumulate_gradients():
-    (g,) = grads_of(lambda x: lucid.gather(x, 0, lucid.tensor([[1, 1, 0]])),
-                    np.zeros((2, 3)))
+    (g,) = grads_of(lambda x: lucid.gather(x, 0, lucid.tensor([[1, 1, 0]])), np.zeros((2, 3)))
     np.testing.assert_array_equal(g, [[0, 0, 1], [1, 1, 0]])
 
 
@@ -150,37 +174,56 @@ def test_scatter_and_scatter_add_values_and_gradients(dim):
     # a permutation per line, so no position is written twice (scatter's winner is unspecified)
     idx = np.argsort(rng.random((2, 3, 2)), axis=dim)[tuple(slice(0, n) for n in shape)]
     src = rand(3, 4, 3)  # larger than the index: its leading block is used
-    check_op(lambda x, s: lucid.scatter(x, dim, lucid.tensor(idx), s),
-             lambda x, s: np_scatter(x, dim, idx, s[:shape[0], :shape[1], :shape[2]]),
-             X[:2, :3, :2], src)
-    check_op(lambda x, s: x.scatter_add(dim, idx, s),
-             lambda x, s: np_scatter(x, dim, idx, s[:shape[0], :shape[1], :shape[2]], add=True),
-             X[:2, :3, :2], src)
-    check_op(lambda x: lucid.scatter(x, dim, idx, value=1.5),
-             lambda x: np_scatter(x, dim, idx, 1.5), X[:2, :3, :2])
+    check_op(
+        lambda x, s: lucid.scatter(x, dim, lucid.tensor(idx), s),
+        lambda x, s: np_scatter(x, dim, idx, s[: shape[0], : shape[1], : shape[2]]),
+        X[:2, :3, :2],
+        src,
+    )
+    check_op(
+        lambda x, s: x.scatter_add(dim, idx, s),
+        lambda x, s: np_scatter(x, dim, idx, s[: shape[0], : shape[1], : shape[2]], add=True),
+        X[:2, :3, :2],
+        src,
+    )
+    check_op(
+        lambda x: lucid.scatter(x, dim, idx, value=1.5),
+        lambda x: np_scatter(x, dim, idx, 1.5),
+        X[:2, :3, :2],
+    )
 
 
 def test_scatter_add_accumulates_repeated_indices():
-    out = lucid.scatter_add(lucid.zeros(3), 0, lucid.tensor([0, 0, 2, 0]),
-                            lucid.tensor([1.0, 2.0, 3.0, 4.0]))
+    out = lucid.scatter_add(
+        lucid.zeros(3), 0, lucid.tensor([0, 0, 2, 0]), lucid.tensor([1.0, 2.0, 3.0, 4.0])
+    )
     assert out.tolist() == [7.0, 0.0, 3.0]
 
 
 @pytest.mark.parametrize("dim", [0, 1, -1])
 def test_index_select_values_and_gradients(dim):
     idx = [2, 0, 2]
-    check_op(lambda x: lucid.index_select(x, dim, lucid.tensor(idx)),
-             lambda x: np.take(x, idx, axis=dim), X)
-    check_op(lambda x: x.index_select(dim, lucid.tensor(1)),
-             lambda x: np.take(x, [1], axis=dim), X)
+    check_op(
+        lambda x: lucid.index_select(x, dim, lucid.tensor(idx)),
+        lambda x: np.take(x, idx, axis=dim),
+        X,
+    )
+    check_op(lambda x: x.index_select(dim, lucid.tensor(1)), lambda x: np.take(x, [1], axis=dim), X)
 
 
 def test_masked_fill_values_and_gradients():
     mask = X[0] > 0  # broadcast over the first axis
-    check_op(lambda x: lucid.masked_fill(x, lucid.tensor(mask), -3.0),
-             lambda x: np.where(mask, -3.0, x), X)
-    check_op(lambda x, v: x.masked_fill(lucid.tensor(mask), v),
-             lambda x, v: np.where(mask, v, x), X, np.array(0.5))
+    check_op(
+        lambda x: lucid.masked_fill(x, lucid.tensor(mask), -3.0),
+        lambda x: np.where(mask, -3.0, x),
+        X,
+    )
+    check_op(
+        lambda x, v: x.masked_fill(lucid.tensor(mask), v),
+        lambda x, v: np.where(mask, v, x),
+        X,
+        np.array(0.5),
+    )
     ints = lucid.tensor([1, 2, 3]).masked_fill(lucid.tensor([True, False, True]), 0)
     assert ints.tolist() == [0, 2, 0] and ints.dtype == lucid.int64
 
@@ -197,26 +240,35 @@ def test_in_place_variants_write_and_bump_the_version():
         w.masked_fill_(lucid.tensor([True, False]), 1.0)
 
 
-@pytest.mark.parametrize("call,error,pattern", [
-    (lambda x: lucid.gather(x, 0, lucid.tensor([[3, 0]])), IndexError,
-     "gather: index 3 is out of range for an axis of size 3"),
-    (lambda x: lucid.gather(x, 1, [[-1]]), IndexError, "gather: index -1 .* size 4"),
-    (lambda x: lucid.gather(x, 0, [1]), ValueError, "as many dimensions as the input"),
-    (lambda x: lucid.gather(x, 0, [[0] * 5]), ValueError, r"exceeds the input shape"),
-    (lambda x: lucid.gather(x, 2, [[0]]), IndexError, "dim 2 is out of range"),
-    (lambda x: lucid.gather(x, 0, [[0.5]]), TypeError, "integers"),
-    (lambda x: lucid.scatter(x, 1, [[4]], 1.0), IndexError, "scatter: index 4 .* size 4"),
-    (lambda x: lucid.scatter(x, 0, [[0, 1]], lucid.ones(1, 1)), ValueError, "src of shape"),
-    (lambda x: lucid.scatter(x, 0, [[0]]), TypeError, "src .* or value"),
-    (lambda x: lucid.scatter(x, 0, [[0]], 1.0, reduce="add"), NotImplementedError, "reduce"),
-    (lambda x: lucid.scatter_add(x, 0, [[9]], lucid.ones(1, 1)), IndexError, "index 9 .* 3"),
-    (lambda x: lucid.index_select(x, 0, lucid.tensor([0, 3])), IndexError, "index 3 .* 3"),
-    (lambda x: lucid.index_select(x, 1, [-1]), IndexError, "index -1 .* size 4"),
-    (lambda x: lucid.index_select(x, 0, [[0]]), ValueError, "1-D"),
-    (lambda x: lucid.masked_fill(x, lucid.tensor([1, 0, 1, 0]), 0.0), TypeError, "bool"),
-    (lambda x: lucid.masked_fill(x, lucid.ones(2, 4, dtype="bool"), 0.0), ValueError,
-     r"\(2, 4\) cannot be broadcast .*\(3, 4\)"),
-])
+@pytest.mark.parametrize(
+    "call,error,pattern",
+    [
+        (
+            lambda x: lucid.gather(x, 0, lucid.tensor([[3, 0]])),
+            IndexError,
+            "gather: index 3 is out of range for an axis of size 3",
+        ),
+        (lambda x: lucid.gather(x, 1, [[-1]]), IndexError, "gather: index -1 .* size 4"),
+        (lambda x: lucid.gather(x, 0, [1]), ValueError, "as many dimensions as the input"),
+        (lambda x: lucid.gather(x, 0, [[0] * 5]), ValueError, r"exceeds the input shape"),
+        (lambda x: lucid.gather(x, 2, [[0]]), IndexError, "dim 2 is out of range"),
+        (lambda x: lucid.gather(x, 0, [[0.5]]), TypeError, "integers"),
+        (lambda x: lucid.scatter(x, 1, [[4]], 1.0), IndexError, "scatter: index 4 .* size 4"),
+        (lambda x: lucid.scatter(x, 0, [[0, 1]], lucid.ones(1, 1)), ValueError, "src of shape"),
+        (lambda x: lucid.scatter(x, 0, [[0]]), TypeError, "src .* or value"),
+        (lambda x: lucid.scatter(x, 0, [[0]], 1.0, reduce="add"), NotImplementedError, "reduce"),
+        (lambda x: lucid.scatter_add(x, 0, [[9]], lucid.ones(1, 1)), IndexError, "index 9 .* 3"),
+        (lambda x: lucid.index_select(x, 0, lucid.tensor([0, 3])), IndexError, "index 3 .* 3"),
+        (lambda x: lucid.index_select(x, 1, [-1]), IndexError, "index -1 .* size 4"),
+        (lambda x: lucid.index_select(x, 0, [[0]]), ValueError, "1-D"),
+        (lambda x: lucid.masked_fill(x, lucid.tensor([1, 0, 1, 0]), 0.0), TypeError, "bool"),
+        (
+            lambda x: lucid.masked_fill(x, lucid.ones(2, 4, dtype="bool"), 0.0),
+            ValueError,
+            r"\(2, 4\) cannot be broadcast .*\(3, 4\)",
+        ),
+    ],
+)
 def test_bad_index_op_arguments(call, error, pattern):
     with pytest.raises(error, match=pattern):
         call(lucid.tensor(rand(3, 4)))

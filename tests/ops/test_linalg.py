@@ -8,11 +8,22 @@ import lucid
 from tests.helpers import check_op, grads_of, rand
 
 
-@pytest.mark.parametrize("sa,sb", [
-    ((3,), (3,)), ((3,), (3, 2)), ((2, 3), (3,)), ((2, 3), (3, 4)), ((2, 2, 3), (2, 3, 4)),
-    ((2, 1, 2, 3), (3, 3, 2)), ((2, 3), (2, 3, 2)), ((3,), (2, 3, 2)), ((2, 2, 3), (3,)),
-    ((0, 3), (3, 2)), ((2, 0), (0, 3)),
-])
+@pytest.mark.parametrize(
+    "sa,sb",
+    [
+        ((3,), (3,)),
+        ((3,), (3, 2)),
+        ((2, 3), (3,)),
+        ((2, 3), (3, 4)),
+        ((2, 2, 3), (2, 3, 4)),
+        ((2, 1, 2, 3), (3, 3, 2)),
+        ((2, 3), (2, 3, 2)),
+        ((3,), (2, 3, 2)),
+        ((2, 2, 3), (3,)),
+        ((0, 3), (3, 2)),
+        ((2, 0), (0, 3)),
+    ],
+)
 def test_matmul(sa, sb):
     a, b = rand(*sa), rand(*sb)
     check_op(lambda x, y: x @ y, np.matmul, a, b)
@@ -23,8 +34,9 @@ def test_matmul_gradients_match_numpy_derivation():
     a, b = rand(2, 1, 2, 3), rand(4, 3, 5)
     seed = rand(2, 4, 2, 5)
     ga, gb = grads_of(lambda x, y: x @ y, a, b, seed=lucid.tensor(seed, dtype="float64"))
-    np.testing.assert_allclose(ga, (seed @ np.swapaxes(b, -1, -2)).sum(axis=1, keepdims=True),
-                               rtol=1e-10)
+    np.testing.assert_allclose(
+        ga, (seed @ np.swapaxes(b, -1, -2)).sum(axis=1, keepdims=True), rtol=1e-10
+    )
     np.testing.assert_allclose(gb, (np.swapaxes(a, -1, -2) @ seed).sum(axis=0), rtol=1e-10)
 
 
@@ -41,12 +53,15 @@ def test_matmul_method_and_chain():
     check_op(lambda x, y, z: x.matmul(y) @ z, lambda x, y, z: x @ y @ z, a, b, c)
 
 
-@pytest.mark.parametrize("sa,sb,pattern", [
-    ((2, 3), (4, 2), r"\(2, 3\) and \(4, 2\).*3 != 4"),
-    ((3,), (4,), r"\(3,\) and \(4,\)"),
-    ((2, 2, 3), (3, 3, 2), r"\(2, 2, 3\) and \(3, 3, 2\)"),
-    ((), (3,), "at least 1-D"),
-])
+@pytest.mark.parametrize(
+    "sa,sb,pattern",
+    [
+        ((2, 3), (4, 2), r"\(2, 3\) and \(4, 2\).*3 != 4"),
+        ((3,), (4,), r"\(3,\) and \(4,\)"),
+        ((2, 2, 3), (3, 3, 2), r"\(2, 2, 3\) and \(3, 3, 2\)"),
+        ((), (3,), "at least 1-D"),
+    ],
+)
 def test_matmul_bad_shapes(sa, sb, pattern):
     with pytest.raises(ValueError, match=pattern):
         lucid.ones(*sa) @ lucid.ones(*sb)
@@ -69,7 +84,8 @@ def test_large_matmul_under_both_cpu_kernels(kernels):
         out.backward(lucid.tensor(g))
         np.testing.assert_allclose(out.numpy(), a @ b, rtol=1e-4, atol=1e-4)
         np.testing.assert_allclose(at.grad.numpy(), g @ b.T, rtol=1e-4, atol=1e-4)
-        np.testing.assert_allclose(bt.grad.numpy(), np.einsum("bij,bik->jk", a, g), rtol=1e-4,
-                                   atol=1e-3)
+        np.testing.assert_allclose(
+            bt.grad.numpy(), np.einsum("bij,bik->jk", a, g), rtol=1e-4, atol=1e-3
+        )
     finally:
         B.set_cpu_kernels(before)

@@ -32,8 +32,10 @@ REDUCTIONS = {  # name: (numpy function, data)
     "var": (np_unbiased(np.var), rand),
     "std": (np_unbiased(np.std), rand),
     "prod": (np.prod, lambda *s: rand(*s, low=0.5, high=1.5)),
-    "logsumexp": (lambda x, axis, keepdims: np.log(np.sum(np.exp(x), axis=axis,
-                                                          keepdims=keepdims)), rand),
+    "logsumexp": (
+        lambda x, axis, keepdims: np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims)),
+        rand,
+    ),
 }
 
 
@@ -42,8 +44,11 @@ REDUCTIONS = {  # name: (numpy function, data)
 @pytest.mark.parametrize("keepdim", [False, True])
 def test_reduction(name, dim, keepdim):
     np_fn, data = REDUCTIONS[name]
-    check_op(lambda x: getattr(lucid, name)(x, dim=dim, keepdim=keepdim),
-             lambda x: np_fn(x, axis=dim, keepdims=keepdim), data(*SHAPE))
+    check_op(
+        lambda x: getattr(lucid, name)(x, dim=dim, keepdim=keepdim),
+        lambda x: np_fn(x, axis=dim, keepdims=keepdim),
+        data(*SHAPE),
+    )
 
 
 @pytest.mark.parametrize("name", ["sum", "mean", "amax", "std", "argmax", "all"])
@@ -61,23 +66,27 @@ def test_numpy_axis_keepdims_are_aliases(name):
 @pytest.mark.parametrize("name", sorted(REDUCTIONS))
 def test_reduction_method_and_0d(name):
     np_fn, data = REDUCTIONS[name]
-    check_op(lambda x: getattr(x, name)(), lambda x: np_fn(x, axis=None, keepdims=False),
-             data(3, 2))
+    check_op(
+        lambda x: getattr(x, name)(), lambda x: np_fn(x, axis=None, keepdims=False), data(3, 2)
+    )
     if name in ("var", "std"):  # one element: n - 1 = 0, NaN as in PyTorch
         assert np.isnan(getattr(lucid.tensor(0.7), name)().item())
         return
     zero_d = np.array(0.7)
-    check_op(lambda x: getattr(x, name)(), lambda x: np_fn(x, axis=None, keepdims=False),
-             zero_d)
+    check_op(lambda x: getattr(x, name)(), lambda x: np_fn(x, axis=None, keepdims=False), zero_d)
 
 
 @pytest.mark.parametrize("correction", [0, 1, 2])
 def test_var_std_correction(correction):
     a = rand(4, 3)
-    check_op(lambda x: x.var(0, correction=correction),
-             lambda x: np.var(x, axis=0, ddof=correction), a)
-    check_op(lambda x: x.std(dim=1, correction=correction),
-             lambda x: np.std(x, axis=1, ddof=correction), a)
+    check_op(
+        lambda x: x.var(0, correction=correction), lambda x: np.var(x, axis=0, ddof=correction), a
+    )
+    check_op(
+        lambda x: x.std(dim=1, correction=correction),
+        lambda x: np.std(x, axis=1, ddof=correction),
+        a,
+    )
 
 
 def test_var_std_unbiased_forms():
@@ -87,8 +96,9 @@ def test_var_std_unbiased_forms():
     np.testing.assert_allclose(x.std(False).item(), np.std(a), rtol=1e-5)  # std(x, unbiased)
     np.testing.assert_allclose(x.var(unbiased=False).item(), np.var(a), rtol=1e-5)
     np.testing.assert_allclose(x.var(1, True).numpy(), np.var(a, axis=1, ddof=1), rtol=1e-5)
-    np.testing.assert_allclose(x.std(0, keepdim=True, unbiased=False).numpy(),
-                               np.std(a, axis=0, keepdims=True), rtol=1e-5)
+    np.testing.assert_allclose(
+        x.std(0, keepdim=True, unbiased=False).numpy(), np.std(a, axis=0, keepdims=True), rtol=1e-5
+    )
     with pytest.raises(TypeError, match="unbiased= or correction="):
         x.var(unbiased=True, correction=0)
 
@@ -100,8 +110,9 @@ def test_std_of_a_constant_has_a_zero_gradient():
         np.testing.assert_array_equal(x.grad.numpy(), np.zeros(5))
     x = lucid.tensor([[1.0, 1.0], [1.0, 3.0]], requires_grad=True)
     x.std(dim=1).sum().backward()  # row 0 is constant: 0; row 1 is (x - mean) / (std * (n - 1))
-    np.testing.assert_allclose(x.grad.numpy(), [[0.0, 0.0], [-1 / np.sqrt(2), 1 / np.sqrt(2)]],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        x.grad.numpy(), [[0.0, 0.0], [-1 / np.sqrt(2), 1 / np.sqrt(2)]], rtol=1e-6
+    )
 
 
 @pytest.mark.parametrize("which", ["max", "min"])
@@ -115,14 +126,15 @@ def test_max_min_with_dim_return_values_and_indices(which, dim, keepdim):
     expected_idx = np_arg(a, axis=dim)
     expected_val = np.max(a, axis=dim) if which == "max" else np.min(a, axis=dim)
     if keepdim:
-        expected_idx, expected_val = (np.expand_dims(expected_idx, dim),
-                                      np.expand_dims(expected_val, dim))
+        expected_idx, expected_val = (
+            np.expand_dims(expected_idx, dim),
+            np.expand_dims(expected_val, dim),
+        )
     np.testing.assert_array_equal(indices.numpy(), expected_idx)
     assert indices.dtype == lucid.int64
     np.testing.assert_allclose(values.numpy(), expected_val, rtol=1e-6)
     # the gradient goes to the selected element (checked against finite differences)
-    check_op(lambda x: getattr(x, which)(dim, keepdim).values,
-             lambda x: expected_val, a)
+    check_op(lambda x: getattr(x, which)(dim, keepdim).values, lambda x: expected_val, a)
     _, pred = getattr(lucid.tensor(a), which)(1)  # the classic `_, pred = logits.max(1)`
     np.testing.assert_array_equal(pred.numpy(), np_arg(a, axis=1))
 
@@ -170,8 +182,9 @@ def test_empty_reductions_follow_numpy():
 
 
 @pytest.mark.parametrize("name", ["argmax", "argmin"])
-@pytest.mark.parametrize("dim,keepdim", [(None, False), (None, True), (0, False), (-1, True),
-                                         (1, False)])
+@pytest.mark.parametrize(
+    "dim,keepdim", [(None, False), (None, True), (0, False), (-1, True), (1, False)]
+)
 def test_argmax_argmin(name, dim, keepdim):
     a = distinct(3, 4)
     x = lucid.tensor(a, requires_grad=True)
@@ -202,8 +215,9 @@ def test_integer_and_bool_sums_are_int64_and_mean_needs_a_float():
     assert lucid.tensor([1, 2]).sum(dtype=lucid.float32).dtype == lucid.float32
 
 
-@pytest.mark.parametrize("name", ["sum", "mean", "max", "amax", "var", "logsumexp", "argmax",
-                                  "all"])
+@pytest.mark.parametrize(
+    "name", ["sum", "mean", "max", "amax", "var", "logsumexp", "argmax", "all"]
+)
 def test_bad_dim_names_the_dim_and_ndim(name):
     x = lucid.ones(2, 3)
     if name == "all":
@@ -242,7 +256,7 @@ def _noisy_ones(*shape):
 
 
 def test_float32_mean_over_a_million_values_is_as_accurate_as_pairwise_summation():
-    a = _noisy_ones(10 ** 6)
+    a = _noisy_ones(10**6)
     exact = a.astype(np.float64).mean()
     err = abs(lucid.tensor(a).mean().item() - exact)
     assert err < 5e-7, err  # measured ~1e-8; PyTorch ~5e-8
@@ -293,8 +307,9 @@ def test_float16_mse_loss_on_a_64_cubed_volume():
     assert abs(loss.item() - exact) < 2e-3 * exact
     loss.backward()
     # 2a/n ~ 1e-5 is subnormal in float16: one subnormal step is 6e-8
-    np.testing.assert_allclose(x.grad.numpy().astype(np.float64), 2 * a.astype(np.float64) / a.size,
-                               rtol=1e-3, atol=6e-8)
+    np.testing.assert_allclose(
+        x.grad.numpy().astype(np.float64), 2 * a.astype(np.float64) / a.size, rtol=1e-3, atol=6e-8
+    )
 
 
 @pytest.mark.parametrize("name", ["var", "std", "mean", "sum"])
@@ -302,8 +317,12 @@ def test_half_reductions_accumulate_in_float32(name):
     a = (10 + np.random.default_rng(3).standard_normal(4096)).astype(np.float16)
     got = getattr(lucid.tensor(a), name)()
     assert got.dtype == lucid.float16
-    ref = {"var": lambda v: np.var(v, ddof=1), "std": lambda v: np.std(v, ddof=1),
-           "mean": np.mean, "sum": np.sum}[name](a.astype(np.float64))
+    ref = {
+        "var": lambda v: np.var(v, ddof=1),
+        "std": lambda v: np.std(v, ddof=1),
+        "mean": np.mean,
+        "sum": np.sum,
+    }[name](a.astype(np.float64))
     assert abs(got.item() - ref) <= 2e-3 * abs(ref)
 
 
@@ -313,31 +332,53 @@ def test_reductions_match_torch():
     a = distinct(3, 4, 5)
     x, t = lucid.tensor(a, dtype="float64"), torch.tensor(a)
     cases = [
-        lambda m: m.sum(dim=(0, 2), keepdim=True), lambda m: m.mean(1), lambda m: m.var(),
-        lambda m: m.std(0), lambda m: m.var(dim=1, unbiased=False),
-        lambda m: m.std(2, correction=0, keepdim=True), lambda m: m.amax(dim=(0, 1)),
-        lambda m: m.max(), lambda m: m.max(1).values, lambda m: m.max(1).indices,
-        lambda m: m.min(dim=2, keepdim=True)[1], lambda m: m.argmax(), lambda m: m.argmin(1),
-        lambda m: m.argmax(dim=2, keepdim=True), lambda m: m.prod(0),
+        lambda m: m.sum(dim=(0, 2), keepdim=True),
+        lambda m: m.mean(1),
+        lambda m: m.var(),
+        lambda m: m.std(0),
+        lambda m: m.var(dim=1, unbiased=False),
+        lambda m: m.std(2, correction=0, keepdim=True),
+        lambda m: m.amax(dim=(0, 1)),
+        lambda m: m.max(),
+        lambda m: m.max(1).values,
+        lambda m: m.max(1).indices,
+        lambda m: m.min(dim=2, keepdim=True)[1],
+        lambda m: m.argmax(),
+        lambda m: m.argmin(1),
+        lambda m: m.argmax(dim=2, keepdim=True),
+        lambda m: m.prod(0),
         lambda m: m.sum(axis=1, keepdims=True),
     ]
     for i, case in enumerate(cases):
-        np.testing.assert_allclose(case(x).numpy(), case(t).numpy(), rtol=1e-12, atol=1e-12,
-                                   err_msg=f"case {i}")
+        np.testing.assert_allclose(
+            case(x).numpy(), case(t).numpy(), rtol=1e-12, atol=1e-12, err_msg=f"case {i}"
+        )
     # MLX's float64 logsumexp is only float32-accurate (issue 11, item 4; another fix)
     np.testing.assert_allclose(x.logsumexp(1).numpy(), t.logsumexp(1).numpy(), rtol=1e-6)
-    for form in (lambda m: m.max(1).values.sum(), lambda m: m.std(0).sum(),
-                 lambda m: m.var(correction=2)):
-        xg, tg = lucid.tensor(a, dtype="float64", requires_grad=True), torch.tensor(
-            a, requires_grad=True)
+    for form in (
+        lambda m: m.max(1).values.sum(),
+        lambda m: m.std(0).sum(),
+        lambda m: m.var(correction=2),
+    ):
+        xg, tg = (
+            lucid.tensor(a, dtype="float64", requires_grad=True),
+            torch.tensor(a, requires_grad=True),
+        )
         form(xg).backward()
         form(tg).backward()
         np.testing.assert_allclose(xg.grad.numpy(), tg.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("call", [lambda x: x.max(dim=(0, 1)), lambda x: x.argmax(dim=(0, 1)),
-                                  lambda x: x.softmax(dim=(0,)), lambda x: x.transpose((0,), 1),
-                                  lambda x: lucid.cat([x, x], dim=(0,))])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda x: x.max(dim=(0, 1)),
+        lambda x: x.argmax(dim=(0, 1)),
+        lambda x: x.softmax(dim=(0,)),
+        lambda x: x.transpose((0,), 1),
+        lambda x: lucid.cat([x, x], dim=(0,)),
+    ],
+)
 def test_ops_of_one_dim_reject_a_tuple(call):
     with pytest.raises(TypeError, match=r"dim0? must be one int here, got \(0"):
         call(lucid.ones(2, 3))

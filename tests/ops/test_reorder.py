@@ -7,15 +7,18 @@ import lucid
 from tests.helpers import check_op, rand
 
 
-@pytest.mark.parametrize("fn,np_fn", [
-    (lambda t: lucid.flip(t, (0, 2)), lambda a: np.flip(a, (0, 2))),
-    (lambda t: t.flip(-1), lambda a: np.flip(a, -1)),
-    (lambda t: t.flip(0, 1), lambda a: np.flip(a, (0, 1))),
-    (lambda t: lucid.roll(t, 2), lambda a: np.roll(a, 2)),
-    (lambda t: t.roll(-1, 1), lambda a: np.roll(a, -1, 1)),
-    (lambda t: lucid.roll(t, (1, -2), (0, 2)), lambda a: np.roll(a, (1, -2), (0, 2))),
-    (lambda t: lucid.roll(t, 7, dims=2), lambda a: np.roll(a, 7, 2)),
-])
+@pytest.mark.parametrize(
+    "fn,np_fn",
+    [
+        (lambda t: lucid.flip(t, (0, 2)), lambda a: np.flip(a, (0, 2))),
+        (lambda t: t.flip(-1), lambda a: np.flip(a, -1)),
+        (lambda t: t.flip(0, 1), lambda a: np.flip(a, (0, 1))),
+        (lambda t: lucid.roll(t, 2), lambda a: np.roll(a, 2)),
+        (lambda t: t.roll(-1, 1), lambda a: np.roll(a, -1, 1)),
+        (lambda t: lucid.roll(t, (1, -2), (0, 2)), lambda a: np.roll(a, (1, -2), (0, 2))),
+        (lambda t: lucid.roll(t, 7, dims=2), lambda a: np.roll(a, 7, 2)),
+    ],
+)
 def test_values_and_gradients(fn, np_fn):
     check_op(fn, np_fn, rand(2, 3, 4))
 

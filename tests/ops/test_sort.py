@@ -14,8 +14,11 @@ from tests.torch_compare import compare_with_torch
 def test_sort_values_indices_and_grad(dim, descending):
     x = rand(3, 4, 5)
     order = np.argsort(-x if descending else x, axis=dim, kind="stable")
-    check_op(lambda t: lucid.sort(t, dim, descending).values,
-             lambda a: np.take_along_axis(a, order, dim), x)
+    check_op(
+        lambda t: lucid.sort(t, dim, descending).values,
+        lambda a: np.take_along_axis(a, order, dim),
+        x,
+    )
     out = lucid.sort(lucid.tensor(x), dim=dim, descending=descending)
     assert type(out).__name__ == "sort" and out.indices.dtype == lucid.int64
     np.testing.assert_array_equal(out.indices.numpy(), order)
@@ -31,13 +34,17 @@ def test_ties_keep_input_order_and_nan_is_largest(descending):
     np.testing.assert_array_equal(v.numpy(), x[expected])
 
 
-@pytest.mark.parametrize("k,dim,largest", [(2, -1, True), (3, 0, False), (1, 1, True),
-                                           (0, 1, True), (5, 2, False)])
+@pytest.mark.parametrize(
+    "k,dim,largest", [(2, -1, True), (3, 0, False), (1, 1, True), (0, 1, True), (5, 2, False)]
+)
 def test_topk_matches_torch(k, dim, largest):
     torch = pytest.importorskip("torch")
     x = rand(4, 3, 5)
-    out = compare_with_torch(lambda t: tuple(lucid.topk(t, k, dim, largest)),
-                             lambda t: tuple(torch.topk(t, k, dim, largest)), x)
+    out = compare_with_torch(
+        lambda t: tuple(lucid.topk(t, k, dim, largest)),
+        lambda t: tuple(torch.topk(t, k, dim, largest)),
+        x,
+    )
     assert out[1].dtype == lucid.int64
 
 

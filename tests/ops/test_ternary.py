@@ -31,8 +31,12 @@ def test_clamp_matches_torch_at_the_bounds(bounds):
     x[1, :] = hi
     if bounds == "crossed":
         lo, hi = hi + 0.1, lo[0]
-    args = {"both": (x, lo, hi), "crossed": (x, lo, hi), "min": (x, lo, None),
-            "max": (x, None, hi)}[bounds]
+    args = {
+        "both": (x, lo, hi),
+        "crossed": (x, lo, hi),
+        "min": (x, lo, None),
+        "max": (x, None, hi),
+    }[bounds]
     compare_with_torch(lambda *t: lucid.clamp(*t), lambda *t: torch.clamp(*t), *args)
 
 

@@ -15,8 +15,9 @@ def make_opt(kind="sgd", lr=0.1, groups=1):
     ps = [nn.Parameter(lucid.zeros(2)) for _ in range(groups)]
     if kind == "adam":
         return optim.Adam([{"params": [p], "lr": lr * (i + 1)} for i, p in enumerate(ps)])
-    return optim.SGD([{"params": [p], "lr": lr * (i + 1)} for i, p in enumerate(ps)],
-                     lr=lr, momentum=0.9)
+    return optim.SGD(
+        [{"params": [p], "lr": lr * (i + 1)} for i, p in enumerate(ps)], lr=lr, momentum=0.9
+    )
 
 
 def trace(sched, n):
@@ -62,8 +63,11 @@ def one_cycle_reference(step, total, max_lr, pct, div, final_div, strategy, thre
     end = lo / final_div
     up = pct * total - 1
     if three_phase:
-        phases = [(0, up, lo, max_lr), (up, 2 * pct * total - 2, max_lr, lo),
-                  (2 * pct * total - 2, total - 1, lo, end)]
+        phases = [
+            (0, up, lo, max_lr),
+            (up, 2 * pct * total - 2, max_lr, lo),
+            (2 * pct * total - 2, total - 1, lo, end),
+        ]
     else:
         phases = [(0, up, lo, max_lr), (up, total - 1, max_lr, end)]
     for i, (a, b, x, y) in enumerate(phases):
@@ -79,12 +83,21 @@ def one_cycle_reference(step, total, max_lr, pct, div, final_div, strategy, thre
 def test_one_cycle_lr(strategy, three_phase):
     total = 20
     opt = make_opt()
-    sched = S.OneCycleLR(opt, max_lr=1.0, total_steps=total, pct_start=0.25,
-                         anneal_strategy=strategy, div_factor=10.0, final_div_factor=100.0,
-                         three_phase=three_phase)
+    sched = S.OneCycleLR(
+        opt,
+        max_lr=1.0,
+        total_steps=total,
+        pct_start=0.25,
+        anneal_strategy=strategy,
+        div_factor=10.0,
+        final_div_factor=100.0,
+        three_phase=three_phase,
+    )
     got = trace(sched, total)[:, 0]
-    expected = [one_cycle_reference(s, total, 1.0, 0.25, 10.0, 100.0, strategy, three_phase)
-                for s in range(total)]
+    expected = [
+        one_cycle_reference(s, total, 1.0, 0.25, 10.0, 100.0, strategy, three_phase)
+        for s in range(total)
+    ]
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15)
     assert got[0] == pytest.approx(0.1) and got[4] == pytest.approx(1.0)
     assert got[-1] == pytest.approx(0.1 / 100.0)
@@ -114,8 +127,7 @@ def test_one_cycle_cycles_momentum_and_beta1():
 
 def test_reduce_lr_on_plateau_min_mode_with_patience_and_cooldown():
     opt = make_opt()
-    sched = S.ReduceLROnPlateau(opt, mode="min", factor=0.5, patience=2, cooldown=1,
-                                min_lr=0.02)
+    sched = S.ReduceLROnPlateau(opt, mode="min", factor=0.5, patience=2, cooldown=1, min_lr=0.02)
     metrics = [1.0] + [0.9] * 13
     lrs = []
     for m in metrics:
@@ -130,15 +142,17 @@ def test_reduce_lr_on_plateau_min_mode_with_patience_and_cooldown():
 
 def test_reduce_lr_on_plateau_thresholds_and_max_mode():
     opt = make_opt()
-    sched = S.ReduceLROnPlateau(opt, mode="max", factor=0.1, patience=0, threshold=0.1,
-                                threshold_mode="rel")
-    sched.step(1.0)   # best = 1.0
+    sched = S.ReduceLROnPlateau(
+        opt, mode="max", factor=0.1, patience=0, threshold=0.1, threshold_mode="rel"
+    )
+    sched.step(1.0)  # best = 1.0
     sched.step(1.05)  # not > 1.1: bad, patience 0 -> reduce
     assert sched.get_last_lr()[0] == pytest.approx(0.01)
-    sched.step(1.2)   # better
+    sched.step(1.2)  # better
     assert sched.best == 1.2 and sched.num_bad_epochs == 0
-    abs_sched = S.ReduceLROnPlateau(make_opt(), mode="min", threshold=0.5, threshold_mode="abs",
-                                    patience=0)
+    abs_sched = S.ReduceLROnPlateau(
+        make_opt(), mode="min", threshold=0.5, threshold_mode="abs", patience=0
+    )
     abs_sched.step(lucid.tensor(2.0))
     abs_sched.step(1.6)  # needs < 1.5
     assert abs_sched.get_last_lr()[0] == pytest.approx(0.01)

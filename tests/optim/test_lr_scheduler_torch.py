@@ -27,46 +27,109 @@ class Halving:
 
 # (name, optimizer kind, builder(lib, opt) -> scheduler); ``lib`` is lucid.optim or torch.optim
 CASES = [
-    ("LambdaLR", "sgd", lambda L, o: L.lr_scheduler.LambdaLR(o, lambda e: 0.95 ** e)),
-    ("LambdaLR-list", "sgd", lambda L, o: L.lr_scheduler.LambdaLR(
-        o, [lambda e: 1 / (e + 1), Halving(4)])),
-    ("MultiplicativeLR", "sgd", lambda L, o: L.lr_scheduler.MultiplicativeLR(
-        o, lambda e: 0.9 if e % 2 else 1.05)),
-    ("ConstantLR", "sgd", lambda L, o: L.lr_scheduler.ConstantLR(o, factor=0.25,
-                                                                 total_iters=7)),
+    ("LambdaLR", "sgd", lambda L, o: L.lr_scheduler.LambdaLR(o, lambda e: 0.95**e)),
+    (
+        "LambdaLR-list",
+        "sgd",
+        lambda L, o: L.lr_scheduler.LambdaLR(o, [lambda e: 1 / (e + 1), Halving(4)]),
+    ),
+    (
+        "MultiplicativeLR",
+        "sgd",
+        lambda L, o: L.lr_scheduler.MultiplicativeLR(o, lambda e: 0.9 if e % 2 else 1.05),
+    ),
+    ("ConstantLR", "sgd", lambda L, o: L.lr_scheduler.ConstantLR(o, factor=0.25, total_iters=7)),
     ("LinearLR", "sgd", lambda L, o: L.lr_scheduler.LinearLR(o)),
-    ("LinearLR-down", "sgd", lambda L, o: L.lr_scheduler.LinearLR(
-        o, start_factor=1.0, end_factor=0.1, total_iters=12)),
-    ("PolynomialLR", "sgd", lambda L, o: L.lr_scheduler.PolynomialLR(o, total_iters=20,
-                                                                     power=2.0)),
+    (
+        "LinearLR-down",
+        "sgd",
+        lambda L, o: L.lr_scheduler.LinearLR(o, start_factor=1.0, end_factor=0.1, total_iters=12),
+    ),
+    ("PolynomialLR", "sgd", lambda L, o: L.lr_scheduler.PolynomialLR(o, total_iters=20, power=2.0)),
     ("CyclicLR", "sgd", lambda L, o: L.lr_scheduler.CyclicLR(o, 0.01, 0.1, step_size_up=4)),
-    ("CyclicLR-tri2", "sgd", lambda L, o: L.lr_scheduler.CyclicLR(
-        o, [0.01, 0.02], [0.1, 0.3], step_size_up=3, step_size_down=5, mode="triangular2")),
-    ("CyclicLR-exp-adam", "adam", lambda L, o: L.lr_scheduler.CyclicLR(
-        o, 0.001, 0.01, step_size_up=5, mode="exp_range", gamma=0.97)),
-    ("CyclicLR-fn", "sgd", lambda L, o: L.lr_scheduler.CyclicLR(
-        o, 0.01, 0.1, step_size_up=2, scale_fn=lambda x: 1 / (1 + x), scale_mode="iterations",
-        cycle_momentum=False)),
-    ("CosineAnnealingWarmRestarts", "sgd", lambda L, o:
-        L.lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=5)),
-    ("CosineAnnealingWarmRestarts-mult", "sgd", lambda L, o:
-        L.lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2, eta_min=0.001)),
+    (
+        "CyclicLR-tri2",
+        "sgd",
+        lambda L, o: L.lr_scheduler.CyclicLR(
+            o, [0.01, 0.02], [0.1, 0.3], step_size_up=3, step_size_down=5, mode="triangular2"
+        ),
+    ),
+    (
+        "CyclicLR-exp-adam",
+        "adam",
+        lambda L, o: L.lr_scheduler.CyclicLR(
+            o, 0.001, 0.01, step_size_up=5, mode="exp_range", gamma=0.97
+        ),
+    ),
+    (
+        "CyclicLR-fn",
+        "sgd",
+        lambda L, o: L.lr_scheduler.CyclicLR(
+            o,
+            0.01,
+            0.1,
+            step_size_up=2,
+            scale_fn=lambda x: 1 / (1 + x),
+            scale_mode="iterations",
+            cycle_momentum=False,
+        ),
+    ),
+    (
+        "CosineAnnealingWarmRestarts",
+        "sgd",
+        lambda L, o: L.lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=5),
+    ),
+    (
+        "CosineAnnealingWarmRestarts-mult",
+        "sgd",
+        lambda L, o: L.lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2, eta_min=0.001),
+    ),
     ("StepLR", "sgd", lambda L, o: L.lr_scheduler.StepLR(o, 4, 0.5)),
     ("CosineAnnealingLR", "sgd", lambda L, o: L.lr_scheduler.CosineAnnealingLR(o, 7, 0.01)),
-    ("SequentialLR", "sgd", lambda L, o: L.lr_scheduler.SequentialLR(
-        o, [L.lr_scheduler.LinearLR(o, 0.1, total_iters=5),
-            L.lr_scheduler.CosineAnnealingLR(o, T_max=10),
-            L.lr_scheduler.ExponentialLR(o, 0.9)], milestones=[5, 15])),
-    ("SequentialLR-constant", "sgd", lambda L, o: L.lr_scheduler.SequentialLR(
-        o, [L.lr_scheduler.ConstantLR(o, 0.5, total_iters=3),
-            L.lr_scheduler.MultiStepLR(o, [4, 8, 8], 0.5)], milestones=[6])),
-    ("ChainedScheduler", "sgd", lambda L, o: L.lr_scheduler.ChainedScheduler(
-        [L.lr_scheduler.ConstantLR(o, 0.1, total_iters=4),
-         L.lr_scheduler.ExponentialLR(o, 0.9)])),
-    ("ChainedScheduler-warmup-cosine", "sgd", lambda L, o: L.lr_scheduler.ChainedScheduler(
-        [L.lr_scheduler.LinearLR(o, 0.2, total_iters=6),
-         L.lr_scheduler.CosineAnnealingLR(o, T_max=8, eta_min=0.001),
-         L.lr_scheduler.StepLR(o, 5, 0.7)], optimizer=o)),
+    (
+        "SequentialLR",
+        "sgd",
+        lambda L, o: L.lr_scheduler.SequentialLR(
+            o,
+            [
+                L.lr_scheduler.LinearLR(o, 0.1, total_iters=5),
+                L.lr_scheduler.CosineAnnealingLR(o, T_max=10),
+                L.lr_scheduler.ExponentialLR(o, 0.9),
+            ],
+            milestones=[5, 15],
+        ),
+    ),
+    (
+        "SequentialLR-constant",
+        "sgd",
+        lambda L, o: L.lr_scheduler.SequentialLR(
+            o,
+            [
+                L.lr_scheduler.ConstantLR(o, 0.5, total_iters=3),
+                L.lr_scheduler.MultiStepLR(o, [4, 8, 8], 0.5),
+            ],
+            milestones=[6],
+        ),
+    ),
+    (
+        "ChainedScheduler",
+        "sgd",
+        lambda L, o: L.lr_scheduler.ChainedScheduler(
+            [L.lr_scheduler.ConstantLR(o, 0.1, total_iters=4), L.lr_scheduler.ExponentialLR(o, 0.9)]
+        ),
+    ),
+    (
+        "ChainedScheduler-warmup-cosine",
+        "sgd",
+        lambda L, o: L.lr_scheduler.ChainedScheduler(
+            [
+                L.lr_scheduler.LinearLR(o, 0.2, total_iters=6),
+                L.lr_scheduler.CosineAnnealingLR(o, T_max=8, eta_min=0.001),
+                L.lr_scheduler.StepLR(o, 5, 0.7),
+            ],
+            optimizer=o,
+        ),
+    ),
 ]
 IDS = [c[0] for c in CASES]
 
@@ -100,6 +163,7 @@ def test_lr_sequence_matches_torch(name, kind, build):
     mine, _, _ = lucid_trace(kind, build)
     topt = make_opt(torch.optim, kind, [torch.zeros(2, requires_grad=True) for _ in range(2)])
     import warnings
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "step() before optimizer.step()": no gradients here
         theirs = trace(build(torch.optim, topt), topt, N)
@@ -149,25 +213,39 @@ def test_more_closed_forms_written_out():
         return make_opt(optim, "sgd", [nn.Parameter(lucid.zeros(2)) for _ in range(2)])
 
     e = np.arange(20)
-    np.testing.assert_allclose(_lrs(S.LambdaLR(fresh(), lambda k: 1 / (k + 1)), 20),
-                               0.1 / (e + 1), rtol=1e-14)
-    np.testing.assert_allclose(_lrs(S.MultiplicativeLR(fresh(), lambda k: 0.9), 20),
-                               0.1 * 0.9 ** e, rtol=1e-13)
-    np.testing.assert_allclose(_lrs(S.ConstantLR(fresh(), 0.5, total_iters=4), 20),
-                               np.where(e < 4, 0.05, 0.1), rtol=1e-14)
-    np.testing.assert_allclose(_lrs(S.LinearLR(fresh(), 0.2, 1.0, total_iters=8), 20),
-                               0.1 * (0.2 + 0.8 * np.minimum(e, 8) / 8), rtol=1e-13)
+    np.testing.assert_allclose(
+        _lrs(S.LambdaLR(fresh(), lambda k: 1 / (k + 1)), 20), 0.1 / (e + 1), rtol=1e-14
+    )
+    np.testing.assert_allclose(
+        _lrs(S.MultiplicativeLR(fresh(), lambda k: 0.9), 20), 0.1 * 0.9**e, rtol=1e-13
+    )
+    np.testing.assert_allclose(
+        _lrs(S.ConstantLR(fresh(), 0.5, total_iters=4), 20), np.where(e < 4, 0.05, 0.1), rtol=1e-14
+    )
+    np.testing.assert_allclose(
+        _lrs(S.LinearLR(fresh(), 0.2, 1.0, total_iters=8), 20),
+        0.1 * (0.2 + 0.8 * np.minimum(e, 8) / 8),
+        rtol=1e-13,
+    )
     cyc = 1 - np.abs(e / 4 - 2 * np.floor(e / 8) - 1)  # triangle wave, period 8, peak at 4
-    np.testing.assert_allclose(_lrs(S.CyclicLR(fresh(), 0.01, 0.1, step_size_up=4), 20),
-                               0.01 + 0.09 * cyc, rtol=1e-13, atol=1e-16)
+    np.testing.assert_allclose(
+        _lrs(S.CyclicLR(fresh(), 0.01, 0.1, step_size_up=4), 20),
+        0.01 + 0.09 * cyc,
+        rtol=1e-13,
+        atol=1e-16,
+    )
     t_cur = e % 5
-    np.testing.assert_allclose(_lrs(S.CosineAnnealingWarmRestarts(fresh(), T_0=5), 20),
-                               0.05 * (1 + np.cos(np.pi * t_cur / 5)), rtol=1e-13, atol=1e-16)
+    np.testing.assert_allclose(
+        _lrs(S.CosineAnnealingWarmRestarts(fresh(), T_0=5), 20),
+        0.05 * (1 + np.cos(np.pi * t_cur / 5)),
+        rtol=1e-13,
+        atol=1e-16,
+    )
     opt = fresh()
-    chained = S.ChainedScheduler([S.ConstantLR(opt, 0.5, total_iters=3),
-                                  S.ExponentialLR(opt, 0.9)])
-    np.testing.assert_allclose(_lrs(chained, 20), 0.1 * np.where(e < 3, 0.5, 1) * 0.9 ** e,
-                               rtol=1e-13)
+    chained = S.ChainedScheduler([S.ConstantLR(opt, 0.5, total_iters=3), S.ExponentialLR(opt, 0.9)])
+    np.testing.assert_allclose(
+        _lrs(chained, 20), 0.1 * np.where(e < 3, 0.5, 1) * 0.9**e, rtol=1e-13
+    )
 
 
 def test_constructor_checks():

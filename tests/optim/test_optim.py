@@ -55,9 +55,9 @@ def np_adam(lr, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0, amsgrad=False, dec
             g = g + weight_decay * p
         m = b1 * m + (1 - b1) * g
         v = b2 * v + (1 - b2) * g * g
-        m_hat = m / (1 - b1 ** t)
+        m_hat = m / (1 - b1**t)
         vmax = np.maximum(vmax, v)
-        v_hat = (vmax if amsgrad else v) / (1 - b2 ** t)
+        v_hat = (vmax if amsgrad else v) / (1 - b2**t)
         p = p - lr * m_hat / (np.sqrt(v_hat) + eps)
     return p
 
@@ -90,28 +90,48 @@ def np_adagrad(lr, lr_decay=0.0, weight_decay=0.0, init=0.0, eps=1e-10):
 CASES = [
     (lambda ps: optim.SGD(ps, lr=0.1), np_sgd(0.1)),
     (lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9), np_sgd(0.1, 0.9)),
-    (lambda ps: optim.SGD(ps, lr=0.1, momentum=0.8, dampening=0.3, weight_decay=0.05),
-     np_sgd(0.1, 0.8, 0.3, 0.05)),
-    (lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01),
-     np_sgd(0.05, 0.9, weight_decay=0.01, nesterov=True)),
-    (lambda ps: optim.SGD(ps, lr=0.1, momentum=0.5, maximize=True),
-     np_sgd(0.1, 0.5, maximize=True)),
+    (
+        lambda ps: optim.SGD(ps, lr=0.1, momentum=0.8, dampening=0.3, weight_decay=0.05),
+        np_sgd(0.1, 0.8, 0.3, 0.05),
+    ),
+    (
+        lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01),
+        np_sgd(0.05, 0.9, weight_decay=0.01, nesterov=True),
+    ),
+    (
+        lambda ps: optim.SGD(ps, lr=0.1, momentum=0.5, maximize=True),
+        np_sgd(0.1, 0.5, maximize=True),
+    ),
     (lambda ps: optim.Adam(ps, lr=0.01), np_adam(0.01)),
-    (lambda ps: optim.Adam(ps, lr=0.02, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.1),
-     np_adam(0.02, 0.8, 0.9, 1e-6, 0.1)),
-    (lambda ps: optim.Adam(ps, lr=0.01, betas=(0.9, 0.5), amsgrad=True),
-     np_adam(0.01, 0.9, 0.5, amsgrad=True)),
+    (
+        lambda ps: optim.Adam(ps, lr=0.02, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.1),
+        np_adam(0.02, 0.8, 0.9, 1e-6, 0.1),
+    ),
+    (
+        lambda ps: optim.Adam(ps, lr=0.01, betas=(0.9, 0.5), amsgrad=True),
+        np_adam(0.01, 0.9, 0.5, amsgrad=True),
+    ),
     (lambda ps: optim.AdamW(ps, lr=0.01), np_adam(0.01, weight_decay=1e-2, decoupled=True)),
-    (lambda ps: optim.AdamW(ps, lr=0.05, weight_decay=0.5, amsgrad=True, betas=(0.9, 0.5)),
-     np_adam(0.05, 0.9, 0.5, weight_decay=0.5, amsgrad=True, decoupled=True)),
+    (
+        lambda ps: optim.AdamW(ps, lr=0.05, weight_decay=0.5, amsgrad=True, betas=(0.9, 0.5)),
+        np_adam(0.05, 0.9, 0.5, weight_decay=0.5, amsgrad=True, decoupled=True),
+    ),
     (lambda ps: optim.RMSprop(ps, lr=0.01), np_rmsprop(0.01)),
-    (lambda ps: optim.RMSprop(ps, lr=0.01, alpha=0.9, centered=True), np_rmsprop(0.01, 0.9,
-                                                                                   centered=True)),
-    (lambda ps: optim.RMSprop(ps, lr=0.01, momentum=0.9, weight_decay=0.1, centered=True),
-     np_rmsprop(0.01, weight_decay=0.1, momentum=0.9, centered=True)),
+    (
+        lambda ps: optim.RMSprop(ps, lr=0.01, alpha=0.9, centered=True),
+        np_rmsprop(0.01, 0.9, centered=True),
+    ),
+    (
+        lambda ps: optim.RMSprop(ps, lr=0.01, momentum=0.9, weight_decay=0.1, centered=True),
+        np_rmsprop(0.01, weight_decay=0.1, momentum=0.9, centered=True),
+    ),
     (lambda ps: optim.Adagrad(ps, lr=0.1), np_adagrad(0.1)),
-    (lambda ps: optim.Adagrad(ps, lr=0.1, lr_decay=0.5, weight_decay=0.1,
-                              initial_accumulator_value=0.3), np_adagrad(0.1, 0.5, 0.1, 0.3)),
+    (
+        lambda ps: optim.Adagrad(
+            ps, lr=0.1, lr_decay=0.5, weight_decay=0.1, initial_accumulator_value=0.3
+        ),
+        np_adagrad(0.1, 0.5, 0.1, 0.3),
+    ),
 ]
 
 
@@ -229,8 +249,9 @@ def test_add_param_group_and_errors():
 
 
 # --- state dicts --------------------------------------------------------------------------------
-@pytest.mark.parametrize("make", [c[0] for c in CASES[1:2] + CASES[7:8] + CASES[12:13] +
-                                  CASES[14:15]])
+@pytest.mark.parametrize(
+    "make", [c[0] for c in CASES[1:2] + CASES[7:8] + CASES[12:13] + CASES[14:15]]
+)
 @pytest.mark.parametrize("through_file", [False, True])
 def test_state_dict_round_trip_continues_identically(make, through_file, tmp_path):
     p = par(P0)
@@ -281,8 +302,11 @@ def test_clip_grad_norm(norm_type, max_norm):
     for p, g in zip(ps, gs):
         p.grad = f64(g)
     flat = np.concatenate([g.ravel() for g in gs])
-    total = np.abs(flat).max() if np.isinf(norm_type) else (np.abs(flat) ** norm_type).sum() ** (
-        1 / norm_type)
+    total = (
+        np.abs(flat).max()
+        if np.isinf(norm_type)
+        else (np.abs(flat) ** norm_type).sum() ** (1 / norm_type)
+    )
     out = nn.utils.clip_grad_norm_((p for p in ps), max_norm, norm_type)
     assert out.shape == () and abs(out.item() - total) < 1e-12
     scale = min(1.0, max_norm / (total + 1e-6))
@@ -292,8 +316,11 @@ def test_clip_grad_norm(norm_type, max_norm):
     assert ps[2].grad is None
     if max_norm < total:  # clipped to the bound
         new = np.concatenate([p.grad.numpy().ravel() for p in ps[:2]])
-        got = np.abs(new).max() if np.isinf(norm_type) else (np.abs(new) ** norm_type).sum() ** (
-            1 / norm_type)
+        got = (
+            np.abs(new).max()
+            if np.isinf(norm_type)
+            else (np.abs(new) ** norm_type).sum() ** (1 / norm_type)
+        )
         assert got == pytest.approx(max_norm, rel=1e-5)
 
 

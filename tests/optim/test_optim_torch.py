@@ -41,12 +41,13 @@ def torch_default(torch, dtype):
 CASES = [
     ("NAdam", {"lr": 0.05}),
     ("NAdam", {"lr": 0.05, "weight_decay": 0.1, "momentum_decay": 0.01}),
-    ("NAdam", {"lr": 0.05, "weight_decay": 0.1, "decoupled_weight_decay": True,
-               "maximize": True}),
+    ("NAdam", {"lr": 0.05, "weight_decay": 0.1, "decoupled_weight_decay": True, "maximize": True}),
     ("RAdam", {"lr": 0.05}),
     ("RAdam", {"lr": 0.05, "betas": (0.8, 0.9), "weight_decay": 0.1}),  # rho_t > 5 from step 6
-    ("RAdam", {"lr": 0.05, "betas": (0.8, 0.9), "weight_decay": 0.1,
-               "decoupled_weight_decay": True}),
+    (
+        "RAdam",
+        {"lr": 0.05, "betas": (0.8, 0.9), "weight_decay": 0.1, "decoupled_weight_decay": True},
+    ),
     ("Adamax", {"lr": 0.05}),
     ("Adamax", {"lr": 0.05, "betas": (0.5, 0.9), "weight_decay": 0.1, "maximize": True}),
     ("Adadelta", {}),
@@ -102,8 +103,12 @@ def test_steps_match_torch(name, kw, dtype):
     theirs_state = topt.state_dict()["state"][0]
     assert set(opt.state_dict()["state"][0]) == set(theirs_state)
     if name == "ASGD":  # the running average, the point of the method
-        np.testing.assert_allclose(opt.state_dict()["state"][0]["ax"].numpy(),
-                                   theirs_state["ax"].numpy(), rtol=tol, atol=tol)
+        np.testing.assert_allclose(
+            opt.state_dict()["state"][0]["ax"].numpy(),
+            theirs_state["ax"].numpy(),
+            rtol=tol,
+            atol=tol,
+        )
 
 
 @pytest.mark.parametrize("name,kw", CASES, ids=IDS)
@@ -112,8 +117,10 @@ def test_state_dict_round_trip_continues_exactly(name, kw, tmp_path):
     _, opt, (w, b) = run_lucid(name, kw, "float64", steps=3)
     path = tmp_path / "opt.lucid"
     lucid.save(opt.state_dict(), path)
-    w2, b2 = nn.Parameter(lucid.tensor(w.numpy(), dtype="float64")), \
-        nn.Parameter(lucid.tensor(b.numpy(), dtype="float64"))
+    w2, b2 = (
+        nn.Parameter(lucid.tensor(w.numpy(), dtype="float64")),
+        nn.Parameter(lucid.tensor(b.numpy(), dtype="float64")),
+    )
     opt2 = getattr(optim, name)([w2, b2], **kw)
     opt2.load_state_dict(lucid.load(path))
     xt, yt = lucid.tensor(X, dtype="float64"), lucid.tensor(Y, dtype="float64")
@@ -130,18 +137,25 @@ LBFGS_CASES = [
     {"lr": 0.5, "max_iter": 5},
     {"lr": 1.0, "max_iter": 4, "history_size": 2},
     {"lr": 1.0, "max_iter": 6, "line_search_fn": "strong_wolfe"},
-    {"lr": 1.0, "max_iter": 20, "history_size": 3, "line_search_fn": "strong_wolfe",
-     "tolerance_change": 1e-12},
+    {
+        "lr": 1.0,
+        "max_iter": 20,
+        "history_size": 3,
+        "line_search_fn": "strong_wolfe",
+        "tolerance_change": 1e-12,
+    },
 ]
 
 
 def closure_of(opt, w, b, xt, yt):
     """The closure LBFGS.step needs: zero the grads, recompute the loss, backward."""
+
     def closure():
         opt.zero_grad()
         loss = loss_fn(w, b, xt, yt)
         loss.backward()
         return loss
+
     return closure
 
 
@@ -162,9 +176,11 @@ def lbfgs_lucid(kw, dtype, steps):
 def test_lbfgs_matches_torch(kw, dtype):
     torch = pytest.importorskip("torch")
     if dtype == "float32" and kw.get("line_search_fn"):
-        pytest.skip("the line search's scalar arithmetic runs in float64 here and in float32 "
-                    "tensors in PyTorch, so its branches part after a few evaluations; the "
-                    "float64 case is compared")
+        pytest.skip(
+            "the line search's scalar arithmetic runs in float64 here and in float32 "
+            "tensors in PyTorch, so its branches part after a few evaluations; the "
+            "float64 case is compared"
+        )
     tol = 1e-10 if dtype == "float64" else 1e-5
     losses, opt, (w, b) = lbfgs_lucid(kw, dtype, steps=3)
     tdtype = getattr(torch, dtype)
@@ -216,17 +232,43 @@ def test_lbfgs_errors():
 
 
 # --- validation (issue 10 item 5) ---------------------------------------------------------------
-ALL = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "NAdam", "RAdam", "Adamax", "Adadelta",
-       "ASGD", "Rprop", "LBFGS"]
-BAD = [("lr", -0.1), ("lr", math.nan), ("eps", -1e-8), ("eps", math.nan),
-       ("weight_decay", -0.01), ("weight_decay", math.nan), ("momentum", -0.5),
-       ("momentum", math.nan), ("betas", (1.0, 0.999)), ("betas", (0.9, math.nan)),
-       ("betas", (-0.1, 0.9)), ("alpha", math.nan), ("rho", 1.5), ("lr_decay", -1.0),
-       ("momentum_decay", -1e-3), ("etas", (1.5, 1.2))]
+ALL = [
+    "SGD",
+    "Adam",
+    "AdamW",
+    "RMSprop",
+    "Adagrad",
+    "NAdam",
+    "RAdam",
+    "Adamax",
+    "Adadelta",
+    "ASGD",
+    "Rprop",
+    "LBFGS",
+]
+BAD = [
+    ("lr", -0.1),
+    ("lr", math.nan),
+    ("eps", -1e-8),
+    ("eps", math.nan),
+    ("weight_decay", -0.01),
+    ("weight_decay", math.nan),
+    ("momentum", -0.5),
+    ("momentum", math.nan),
+    ("betas", (1.0, 0.999)),
+    ("betas", (0.9, math.nan)),
+    ("betas", (-0.1, 0.9)),
+    ("alpha", math.nan),
+    ("rho", 1.5),
+    ("lr_decay", -1.0),
+    ("momentum_decay", -1e-3),
+    ("etas", (1.5, 1.2)),
+]
 
 
 def _accepts(cls, name):
     import inspect
+
     return name in inspect.signature(cls.__init__).parameters
 
 
@@ -258,7 +300,7 @@ def test_bad_hyperparameters_raise_like_torch(name):
 # --- numpy references (the published algorithms, written out; run without PyTorch too) ---------
 def np_grad(w, b):
     r = X @ w.T + b - Y
-    return 2 * r.T @ X + 0.2 * w ** 3, 2 * r.sum(0)
+    return 2 * r.T @ X + 0.2 * w**3, 2 * r.sum(0)
 
 
 def np_run(update, steps=STEPS):
@@ -275,27 +317,30 @@ def np_nadam(p, g, s, t, lr=0.05, b1=0.9, b2=0.999, eps=1e-8, psi=4e-3):
     s["prod"] = s.get("prod", 1.0) * mu
     s["m"] = b1 * s.get("m", 0) + (1 - b1) * g
     s["v"] = b2 * s.get("v", 0) + (1 - b2) * g * g
-    d = np.sqrt(s["v"] / (1 - b2 ** t)) + eps
-    return p - lr * (1 - mu) / (1 - s["prod"]) * g / d \
+    d = np.sqrt(s["v"] / (1 - b2**t)) + eps
+    return (
+        p
+        - lr * (1 - mu) / (1 - s["prod"]) * g / d
         - lr * mu_next / (1 - s["prod"] * mu_next) * s["m"] / d
+    )
 
 
 def np_radam(p, g, s, t, lr=0.05, b1=0.8, b2=0.9, eps=1e-8):
     s["m"] = b1 * s.get("m", 0) + (1 - b1) * g
     s["v"] = b2 * s.get("v", 0) + (1 - b2) * g * g
-    m_hat = s["m"] / (1 - b1 ** t)
+    m_hat = s["m"] / (1 - b1**t)
     rho_inf = 2 / (1 - b2) - 1
-    rho = rho_inf - 2 * t * b2 ** t / (1 - b2 ** t)
+    rho = rho_inf - 2 * t * b2**t / (1 - b2**t)
     if rho <= 5:
         return p - lr * m_hat
     r = np.sqrt((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho))
-    return p - lr * m_hat * r * np.sqrt(1 - b2 ** t) / (np.sqrt(s["v"]) + eps)
+    return p - lr * m_hat * r * np.sqrt(1 - b2**t) / (np.sqrt(s["v"]) + eps)
 
 
 def np_adamax(p, g, s, t, lr=0.05, b1=0.9, b2=0.999, eps=1e-8):
     s["m"] = b1 * s.get("m", 0) + (1 - b1) * g
     s["u"] = np.maximum(b2 * s.get("u", 0), np.abs(g) + eps)
-    return p - lr / (1 - b1 ** t) * s["m"] / s["u"]
+    return p - lr / (1 - b1**t) * s["m"] / s["u"]
 
 
 def np_adadelta(p, g, s, t, lr=1.0, rho=0.9, eps=1e-6):
@@ -322,11 +367,14 @@ def np_rprop(p, g, s, t, lr=0.01, etas=(0.5, 1.2), sizes=(1e-6, 50)):
     return p - np.sign(g) * size
 
 
-NUMPY_CASES = [("NAdam", {"lr": 0.05}, np_nadam),
-               ("RAdam", {"lr": 0.05, "betas": (0.8, 0.9)}, np_radam),
-               ("Adamax", {"lr": 0.05}, np_adamax), ("Adadelta", {}, np_adadelta),
-               ("ASGD", {"lr": 0.01, "lambd": 0.1, "alpha": 0.5, "t0": 4}, np_asgd),
-               ("Rprop", {}, np_rprop)]
+NUMPY_CASES = [
+    ("NAdam", {"lr": 0.05}, np_nadam),
+    ("RAdam", {"lr": 0.05, "betas": (0.8, 0.9)}, np_radam),
+    ("Adamax", {"lr": 0.05}, np_adamax),
+    ("Adadelta", {}, np_adadelta),
+    ("ASGD", {"lr": 0.01, "lambd": 0.1, "alpha": 0.5, "t0": 4}, np_asgd),
+    ("Rprop", {}, np_rprop),
+]
 
 
 @pytest.mark.parametrize("name,kw,update", NUMPY_CASES, ids=[c[0] for c in NUMPY_CASES])
@@ -343,9 +391,14 @@ def test_lbfgs_solves_a_quadratic(line_search):
     a, y = X, Y[:, 0]
     w = nn.Parameter(lucid.zeros(4, dtype="float64"))
     at, yt = lucid.tensor(a, dtype="float64"), lucid.tensor(y, dtype="float64")
-    opt = optim.LBFGS([w], lr=1.0 if line_search else 0.5, max_iter=100,
-                      line_search_fn=line_search, tolerance_grad=1e-12,
-                      tolerance_change=1e-14)
+    opt = optim.LBFGS(
+        [w],
+        lr=1.0 if line_search else 0.5,
+        max_iter=100,
+        line_search_fn=line_search,
+        tolerance_grad=1e-12,
+        tolerance_change=1e-14,
+    )
 
     def closure():
         opt.zero_grad()

@@ -78,8 +78,10 @@ class DType:
 
 def method(name: str) -> tuple[Callable, Callable]:
     """(lucid, torch) callables for the method ``name`` of the first argument."""
+
     def call(x, *args, **kwargs):
         return getattr(x, name)(*args, **kwargs)
+
     return call, call
 
 
@@ -111,8 +113,9 @@ def _convert(torch, sample: Sample, grad: bool):
             return getattr(lucid, v.name), getattr(torch, v.name)
         if isinstance(v, np.ndarray):
             rg = grad and v.dtype.kind == "f"
-            lt = lucid.tensor(v, dtype=str(v.dtype) if v.dtype != np.bool_ else "bool",
-                              requires_grad=rg)
+            lt = lucid.tensor(
+                v, dtype=str(v.dtype) if v.dtype != np.bool_ else "bool", requires_grad=rg
+            )
             tt = torch.tensor(v, requires_grad=rg)
             if rg:
                 leaves.append((lt, tt))
@@ -167,14 +170,16 @@ def run(torch, case: Case, sample: Sample) -> None:
             continue
         ln, tn = as_numpy(torch, lo), as_numpy(torch, to)
         assert ln.shape == tn.shape, f"output {i}: shape {ln.shape}, PyTorch {tn.shape}"
-        assert (ln.dtype.kind == "f") == (tn.dtype.kind == "f") and \
-            (ln.dtype.kind == "b") == (tn.dtype.kind == "b"), \
-            f"output {i}: dtype {ln.dtype}, PyTorch {tn.dtype}"
+        assert (ln.dtype.kind == "f") == (tn.dtype.kind == "f") and (ln.dtype.kind == "b") == (
+            tn.dtype.kind == "b"
+        ), f"output {i}: dtype {ln.dtype}, PyTorch {tn.dtype}"
         if case.exact_dtype:
-            assert _dtype_name(lo) == _dtype_name(to), \
+            assert _dtype_name(lo) == _dtype_name(to), (
                 f"output {i}: dtype {_dtype_name(lo)}, PyTorch {_dtype_name(to)}"
-        np.testing.assert_allclose(ln, tn, rtol=case.rtol, atol=case.atol,
-                                   err_msg=f"output {i} values", equal_nan=True)
+            )
+        np.testing.assert_allclose(
+            ln, tn, rtol=case.rtol, atol=case.atol, err_msg=f"output {i} values", equal_nan=True
+        )
         if isinstance(lo, lucid.Tensor) and lo.requires_grad and tn.dtype.kind == "f":
             weights.append((lo, to, RNG.uniform(0.5, 1.5, tn.shape)))
     if not (case.grad and leaves and weights):
@@ -186,7 +191,10 @@ def run(torch, case: Case, sample: Sample) -> None:
     for i, (lt, tt) in enumerate(leaves):
         tg = np.zeros(tt.shape) if tt.grad is None else tt.grad.numpy()
         lg = np.zeros(tt.shape) if lt.grad is None else lt.grad.numpy()
-        np.testing.assert_allclose(lg, tg, rtol=max(case.rtol, 1e-9), atol=max(case.atol, 1e-11),
-                                   err_msg=f"gradient of input {i}")
-
-
+        np.testing.assert_allclose(
+            lg,
+            tg,
+            rtol=max(case.rtol, 1e-9),
+            atol=max(case.atol, 1e-11),
+            err_msg=f"gradient of input {i}",
+        )

@@ -25,8 +25,13 @@ def build(torch):
         # a name Lucid does not have is left out here; REQUIRED in test_parity lists the ones
         # it must have
         if hasattr(lucid_mod, fn_name):
-            add(f"{module_name}.{fn_name}", getattr(lucid_mod, fn_name),
-                getattr(torch_mod, fn_name), *samples, **opts)
+            add(
+                f"{module_name}.{fn_name}",
+                getattr(lucid_mod, fn_name),
+                getattr(torch_mod, fn_name),
+                *samples,
+                **opts,
+            )
 
     def meth(fn_name, *samples, **opts):
         if hasattr(lucid.Tensor, fn_name):
@@ -50,8 +55,13 @@ def build(torch):
     both("lucid", "sign", s(rand(2, 3)), grad=False)
     for name in ("eq", "ne", "lt", "le", "gt", "ge"):
         both("lucid", name, s(np.array([1.0, 2.0, 3.0]), np.array([2.0, 2.0, 2.0])), grad=False)
-    both("lucid", "clamp", s(rand(3, 4), -0.5, 0.5), s(rand(3, 4), min=0.0),
-         s(distinct(3, 4), distinct(3, 4) - 1, distinct(3, 4) + 1))
+    both(
+        "lucid",
+        "clamp",
+        s(rand(3, 4), -0.5, 0.5),
+        s(rand(3, 4), min=0.0),
+        s(distinct(3, 4), distinct(3, 4) - 1, distinct(3, 4) + 1),
+    )
     both("lucid", "clip", s(rand(3, 4), -0.5, 0.5))
     both("lucid", "lerp", s(rand(3), rand(3), 0.3), s(rand(3), rand(3), rand(3)))
     both("lucid", "isnan", s(np.array([1.0, np.nan, np.inf])), grad=False)
@@ -59,15 +69,23 @@ def build(torch):
     both("lucid", "floor_divide", s(rand(3, 4) * 5, positive(3, 4)), grad=False)
     # --- reductions ----------------------------------------------------------------------------
     for name in ("sum", "mean", "prod", "logsumexp"):
-        samples = [s(x234, 1), s(x234, 2 if name == "prod" else (0, 2), keepdim=True),
-                   s(x234, dim=-1)]  # prod takes a single dim in PyTorch
+        samples = [
+            s(x234, 1),
+            s(x234, 2 if name == "prod" else (0, 2), keepdim=True),
+            s(x234, dim=-1),
+        ]  # prod takes a single dim in PyTorch
         if name in ("sum", "mean", "prod"):
             samples.append(s(x234))
         both("lucid", name, *samples)
         meth(name, *samples)
     for name in ("std", "var"):
-        samples = [s(x234), s(x234, 1), s(x234, dim=(0, 2), keepdim=True),
-                   s(x234, 1, unbiased=False), s(x234, dim=1, correction=0)]
+        samples = [
+            s(x234),
+            s(x234, 1),
+            s(x234, dim=(0, 2), keepdim=True),
+            s(x234, 1, unbiased=False),
+            s(x234, dim=1, correction=0),
+        ]
         both("lucid", name, *samples)
         meth(name, *samples)
     for name in ("max", "min"):
@@ -78,8 +96,14 @@ def build(torch):
     for name in ("amax", "amin"):
         both("lucid", name, s(distinct(3, 4), 1), s(distinct(3, 4), dim=(0, 1)))
     for name in ("argmax", "argmin"):
-        both("lucid", name, s(distinct(3, 4)), s(distinct(3, 4), 1),
-             s(distinct(3, 4), dim=0, keepdim=True), grad=False)
+        both(
+            "lucid",
+            name,
+            s(distinct(3, 4)),
+            s(distinct(3, 4), 1),
+            s(distinct(3, 4), dim=0, keepdim=True),
+            grad=False,
+        )
         meth(name, s(distinct(3, 4), dim=1), grad=False)
     for name in ("all", "any"):
         both("lucid", name, s(rand(3, 4) > 0), s(rand(3, 4) > 0, 1), grad=False)
@@ -130,21 +154,46 @@ def build(torch):
     add("Tensor.__getitem__", lambda x: x[1:, [0, 2]], lambda x: x[1:, [0, 2]], s(x234))
     add("Tensor.__getitem__[bool]", lambda x: x[x > 0], lambda x: x[x > 0], s(rand(3, 4)))
     # --- sort / search -------------------------------------------------------------------------
-    both("lucid", "sort", s(distinct(3, 5)), s(distinct(3, 5), 0, True),
-         s(distinct(3, 5), dim=1, descending=True))
-    both("lucid", "argsort", s(distinct(3, 5)), s(distinct(3, 5), dim=0, descending=True),
-         grad=False)
+    both(
+        "lucid",
+        "sort",
+        s(distinct(3, 5)),
+        s(distinct(3, 5), 0, True),
+        s(distinct(3, 5), dim=1, descending=True),
+    )
+    both(
+        "lucid", "argsort", s(distinct(3, 5)), s(distinct(3, 5), dim=0, descending=True), grad=False
+    )
     both("lucid", "topk", s(distinct(3, 6), 2), s(distinct(3, 6), 3, dim=0, largest=False))
-    both("lucid", "bincount", s(np.array([0, 1, 1, 4])), s(np.array([2, 2]), minlength=5),
-         grad=False)
+    both(
+        "lucid", "bincount", s(np.array([0, 1, 1, 4])), s(np.array([2, 2]), minlength=5), grad=False
+    )
     # --- linear algebra ------------------------------------------------------------------------
     both("lucid", "matmul", s(rand(2, 3, 4), rand(4, 5)), s(rand(3), rand(3, 2)))
     both("lucid", "dot", s(rand(4), rand(4)))
     both("lucid", "einsum", s("ij,jk->ik", rand(2, 3), rand(3, 4)), s("bii->bi", rand(2, 3, 3)))
     # --- activations and softmax ---------------------------------------------------------------
-    for name in ("relu", "relu6", "elu", "selu", "celu", "gelu", "silu", "mish", "hardswish",
-                 "hardtanh", "logsigmoid", "softsign", "softplus", "tanhshrink",
-                 "hardshrink", "softshrink", "leaky_relu", "sigmoid", "tanh"):
+    for name in (
+        "relu",
+        "relu6",
+        "elu",
+        "selu",
+        "celu",
+        "gelu",
+        "silu",
+        "mish",
+        "hardswish",
+        "hardtanh",
+        "logsigmoid",
+        "softsign",
+        "softplus",
+        "tanhshrink",
+        "hardshrink",
+        "softshrink",
+        "leaky_relu",
+        "sigmoid",
+        "tanh",
+    ):
         both("F", name, s(rand(3, 5) * 2), lucid_mod=LF, torch_mod=TF)
     # PyTorch's float64 hardsigmoid backward multiplies by 1/6 rounded to float32 (a 3e-8
     # relative error); its values equal relu6(x + 3) / 6, whose gradient is exact.
@@ -152,16 +201,30 @@ def build(torch):
     both("F", "threshold", s(rand(3, 5), 0.3, -1.0), lucid_mod=LF, torch_mod=TF)
     both("F", "glu", s(rand(3, 6)), s(rand(4, 3), dim=0), lucid_mod=LF, torch_mod=TF)
     for name in ("softmax", "log_softmax", "softmin"):
-        both("F", name, s(rand(3, 5), dim=1), s(rand(2, 3, 4), dim=0), lucid_mod=LF,
-             torch_mod=TF)
+        both("F", name, s(rand(3, 5), dim=1), s(rand(2, 3, 4), dim=0), lucid_mod=LF, torch_mod=TF)
     meth("softmax", s(rand(3, 5), 1))
     meth("log_softmax", s(rand(3, 5), dim=-1))
     both("F", "prelu", s(rand(2, 3, 4), positive(3) / 4), lucid_mod=LF, torch_mod=TF)
-    both("F", "one_hot", s(np.array([0, 2, 1])), s(np.array([[1], [3]]), 5), lucid_mod=LF,
-         torch_mod=TF, grad=False)
-    both("F", "pad", s(x234, (1, 2)), s(x234, (1, 1, 0, 2), mode="constant", value=0.5),
-         s(rand(1, 2, 5), (2, 1), mode="reflect"), s(rand(1, 2, 5), (2, 3), mode="replicate"),
-         s(rand(1, 2, 5), (2, 3), mode="circular"), s(rand(1, 2, 4, 5), (1, 2, 2, 1),
-                                                       mode="reflect"),
-         s(x234, (-1, 1)), lucid_mod=LF, torch_mod=TF)
+    both(
+        "F",
+        "one_hot",
+        s(np.array([0, 2, 1])),
+        s(np.array([[1], [3]]), 5),
+        lucid_mod=LF,
+        torch_mod=TF,
+        grad=False,
+    )
+    both(
+        "F",
+        "pad",
+        s(x234, (1, 2)),
+        s(x234, (1, 1, 0, 2), mode="constant", value=0.5),
+        s(rand(1, 2, 5), (2, 1), mode="reflect"),
+        s(rand(1, 2, 5), (2, 3), mode="replicate"),
+        s(rand(1, 2, 5), (2, 3), mode="circular"),
+        s(rand(1, 2, 4, 5), (1, 2, 2, 1), mode="reflect"),
+        s(x234, (-1, 1)),
+        lucid_mod=LF,
+        torch_mod=TF,
+    )
     return cases

@@ -31,8 +31,7 @@ def _float64_by_default():
     torch.set_default_dtype(old)
 
 
-OP_CASES = (op_cases.build(torch) + functional_cases.build(torch)
-            + tensor_cases.build(torch))
+OP_CASES = op_cases.build(torch) + functional_cases.build(torch) + tensor_cases.build(torch)
 LOSS_NAMES = sorted(module_cases.LOSS_CASES)
 
 
@@ -46,8 +45,13 @@ def _ids(cases):
 
 
 OP_SAMPLES = [(c, smp) for c in OP_CASES for smp in c.samples]
-OP_IDS = _ids([harness.Case(f"{c.name}[{i}]", None, None, []) for c in OP_CASES
-               for i in range(len(c.samples))])
+OP_IDS = _ids(
+    [
+        harness.Case(f"{c.name}[{i}]", None, None, [])
+        for c in OP_CASES
+        for i in range(len(c.samples))
+    ]
+)
 
 
 @pytest.mark.filterwarnings("ignore:.*upsample. is deprecated:UserWarning")
@@ -65,16 +69,21 @@ def _copy_state(tm, lm):
             if t.dtype.is_floating_point:
                 low = 0.5 if "var" in name else -1.0
                 t.copy_(torch.tensor(RNG.uniform(low, low + 1.5, tuple(t.shape))))
-    state = {k: lucid.tensor(v.detach().numpy(), dtype=str(v.detach().numpy().dtype))
-             for k, v in tm.state_dict().items()}
+    state = {
+        k: lucid.tensor(v.detach().numpy(), dtype=str(v.detach().numpy().dtype))
+        for k, v in tm.state_dict().items()
+    }
     lm.load_state_dict(state)
 
 
 @pytest.mark.parametrize("case", module_cases.MODULE_CASES, ids=lambda c: c.name)
 @pytest.mark.parametrize("mode", ["train", "eval"])
 def test_module(case, mode):
-    tm = (case.torch_make(torch) if case.torch_make else
-          getattr(torch.nn, case.cls)(*case.args, **case.kwargs)).double()
+    tm = (
+        case.torch_make(torch)
+        if case.torch_make
+        else getattr(torch.nn, case.cls)(*case.args, **case.kwargs)
+    ).double()
     lm = getattr(lucid.nn, case.cls)(*case.args, **case.kwargs).double()
     _copy_state(tm, lm)
     tm.train(mode == "train")
@@ -83,23 +92,34 @@ def test_module(case, mode):
     tx = [torch.tensor(x, requires_grad=True) for x in xs]
     lx = [lucid.tensor(x, dtype="float64", requires_grad=True) for x in xs]
     tout, lout = tm(*tx), lm(*lx)
-    np.testing.assert_allclose(lout.numpy(), tout.detach().numpy(), rtol=case.rtol,
-                               atol=case.atol, err_msg="output")
+    np.testing.assert_allclose(
+        lout.numpy(), tout.detach().numpy(), rtol=case.rtol, atol=case.atol, err_msg="output"
+    )
     w = RNG.uniform(0.5, 1.5, tuple(tout.shape))
     (tout * torch.tensor(w)).sum().backward()
     (lout * lucid.tensor(w, dtype="float64")).sum().backward()
     for i, (t, lt) in enumerate(zip(tx, lx)):
-        np.testing.assert_allclose(lt.grad.numpy(), t.grad.numpy(), rtol=1e-8, atol=1e-10,
-                                   err_msg=f"gradient of input {i}")
+        np.testing.assert_allclose(
+            lt.grad.numpy(), t.grad.numpy(), rtol=1e-8, atol=1e-10, err_msg=f"gradient of input {i}"
+        )
     lparams = dict(lm.named_parameters())
     for name, p in tm.named_parameters():
-        np.testing.assert_allclose(lparams[name].grad.numpy(), p.grad.numpy(), rtol=1e-8,
-                                   atol=1e-10, err_msg=f"gradient of {name}")
+        np.testing.assert_allclose(
+            lparams[name].grad.numpy(),
+            p.grad.numpy(),
+            rtol=1e-8,
+            atol=1e-10,
+            err_msg=f"gradient of {name}",
+        )
     lstate = lm.state_dict()
     for name, b in tm.named_buffers():  # running statistics after a training step
-        np.testing.assert_allclose(np.asarray(lstate[name].numpy(), dtype=np.float64),
-                                   b.numpy().astype(np.float64), rtol=1e-9, atol=1e-12,
-                                   err_msg=f"buffer {name}")
+        np.testing.assert_allclose(
+            np.asarray(lstate[name].numpy(), dtype=np.float64),
+            b.numpy().astype(np.float64),
+            rtol=1e-9,
+            atol=1e-12,
+            err_msg=f"buffer {name}",
+        )
 
 
 # --- losses ------------------------------------------------------------------------------------
@@ -109,17 +129,26 @@ def test_loss(name, reduction):
     kwargs, make_input, make_target = module_cases.LOSS_CASES[name]
     if name == "KLDivLoss" and reduction == "mean":
         pytest.skip("PyTorch warns that 'mean' is not KL divergence; batchmean is compared")
-    kwargs = dict(kwargs, reduction=reduction if kwargs.get("reduction") != "batchmean"
-                  or reduction != "mean" else "batchmean")
+    kwargs = dict(
+        kwargs,
+        reduction=reduction
+        if kwargs.get("reduction") != "batchmean" or reduction != "mean"
+        else "batchmean",
+    )
     inputs = make_input() if make_target is None else (make_input(), make_target())
     t_kw = {k: torch.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
-    l_kw = {k: lucid.tensor(v, dtype="float64") if isinstance(v, np.ndarray) else v
-            for k, v in kwargs.items()}
+    l_kw = {
+        k: lucid.tensor(v, dtype="float64") if isinstance(v, np.ndarray) else v
+        for k, v in kwargs.items()
+    }
     tloss, lloss = getattr(torch.nn, name)(**t_kw), getattr(lucid.nn, name)(**l_kw)
     # which inputs get a gradient: the prediction(s), never class indices or +-1 labels
-    grad_of = {"GaussianNLLLoss": [True, False, True], "MarginRankingLoss": [True, True, False],
-               "CosineEmbeddingLoss": [True, True, False],
-               "TripletMarginLoss": [True, True, True]}.get(name, [True, False])
+    grad_of = {
+        "GaussianNLLLoss": [True, False, True],
+        "MarginRankingLoss": [True, True, False],
+        "CosineEmbeddingLoss": [True, True, False],
+        "TripletMarginLoss": [True, True, True],
+    }.get(name, [True, False])
     if name == "KLDivLoss":
         grad_of = [True, True]  # PyTorch differentiates the target too
     tx = [torch.tensor(a, requires_grad=g) for a, g in zip(inputs, grad_of)]
@@ -131,8 +160,13 @@ def test_loss(name, reduction):
     (lout * lucid.tensor(w, dtype="float64")).sum().backward()
     for i, (t, lt) in enumerate(zip(tx, lx)):
         if grad_of[i]:
-            np.testing.assert_allclose(lt.grad.numpy(), t.grad.numpy(), rtol=1e-8, atol=1e-10,
-                                       err_msg=f"gradient of input {i}")
+            np.testing.assert_allclose(
+                lt.grad.numpy(),
+                t.grad.numpy(),
+                rtol=1e-8,
+                atol=1e-10,
+                err_msg=f"gradient of input {i}",
+            )
 
 
 def test_cross_entropy_with_every_target_ignored():
@@ -160,16 +194,21 @@ def _problem(framework, tensor):
     return [w, b], loss_fn
 
 
-@pytest.mark.parametrize("name,kwargs", module_cases.OPTIMIZER_CASES,
-                         ids=[f"{n}{i}" for i, (n, _) in enumerate(module_cases.OPTIMIZER_CASES)])
+@pytest.mark.parametrize(
+    "name,kwargs",
+    module_cases.OPTIMIZER_CASES,
+    ids=[f"{n}{i}" for i, (n, _) in enumerate(module_cases.OPTIMIZER_CASES)],
+)
 def test_optimizer(name, kwargs):
     tparams, tloss = _problem(torch, lambda a, grad=True: torch.tensor(a, requires_grad=grad))
-    lparams, lloss = _problem(lucid, lambda a, grad=True: lucid.tensor(a, dtype="float64",
-                                                                      requires_grad=grad))
+    lparams, lloss = _problem(
+        lucid, lambda a, grad=True: lucid.tensor(a, dtype="float64", requires_grad=grad)
+    )
     topt = getattr(torch.optim, name)(tparams, **kwargs)
     lopt = getattr(lucid.optim, name)(lparams, **kwargs)
     for step in range(6):
         for opt, loss in ((topt, tloss), (lopt, lloss)):
+
             def closure(opt=opt, loss=loss):
                 opt.zero_grad()
                 value = loss()
@@ -178,8 +217,13 @@ def test_optimizer(name, kwargs):
 
             opt.step(closure)
         for tp, lp in zip(tparams, lparams):
-            np.testing.assert_allclose(lp.numpy(), tp.detach().numpy(), rtol=1e-9, atol=1e-12,
-                                       err_msg=f"{name} after step {step + 1}")
+            np.testing.assert_allclose(
+                lp.numpy(),
+                tp.detach().numpy(),
+                rtol=1e-9,
+                atol=1e-12,
+                err_msg=f"{name} after step {step + 1}",
+            )
     state = lopt.state_dict()
     clone = getattr(lucid.optim, name)(lparams, **kwargs)
     clone.load_state_dict(state)
@@ -188,8 +232,11 @@ def test_optimizer(name, kwargs):
 
 # --- LR schedules ------------------------------------------------------------------------------
 def _lrs(framework, make, steps=25, metrics=None):
-    p = (torch.zeros(1, requires_grad=True) if framework is torch
-         else lucid.zeros(1, requires_grad=True))
+    p = (
+        torch.zeros(1, requires_grad=True)
+        if framework is torch
+        else lucid.zeros(1, requires_grad=True)
+    )
     opt = framework.optim.SGD([p], lr=0.1)
     sched = make(framework.optim.lr_scheduler, opt)
     out = []
@@ -203,12 +250,16 @@ def _lrs(framework, make, steps=25, metrics=None):
     return out
 
 
-SCHEDULE_MAKERS = {f"{n}{i}": (lambda mod, opt, n=n, kw=kw: getattr(mod, n)(opt, **kw))
-                   for i, (n, kw) in enumerate(module_cases.SCHEDULER_CASES)}
+SCHEDULE_MAKERS = {
+    f"{n}{i}": (lambda mod, opt, n=n, kw=kw: getattr(mod, n)(opt, **kw))
+    for i, (n, kw) in enumerate(module_cases.SCHEDULER_CASES)
+}
 SCHEDULE_MAKERS["SequentialLR"] = lambda mod, opt: mod.SequentialLR(
-    opt, [mod.LinearLR(opt, 0.1, total_iters=3), mod.ExponentialLR(opt, 0.9)], milestones=[3])
+    opt, [mod.LinearLR(opt, 0.1, total_iters=3), mod.ExponentialLR(opt, 0.9)], milestones=[3]
+)
 SCHEDULE_MAKERS["ChainedScheduler"] = lambda mod, opt: mod.ChainedScheduler(
-    [mod.ConstantLR(opt, 0.5, total_iters=4), mod.ExponentialLR(opt, 0.9)])
+    [mod.ConstantLR(opt, 0.5, total_iters=4), mod.ExponentialLR(opt, 0.9)]
+)
 
 
 @pytest.mark.parametrize("key", sorted(SCHEDULE_MAKERS))
@@ -246,18 +297,26 @@ EXEMPT = {
     "lucid.empty": "uninitialised by definition",
     "lucid.empty_like": "uninitialised by definition",
     "F.dropout": "random mask: tests/nn check the scaling and the mask's rate",
-    "F.dropout1d": "random mask", "F.dropout2d": "random mask", "F.dropout3d": "random mask",
+    "F.dropout1d": "random mask",
+    "F.dropout2d": "random mask",
+    "F.dropout3d": "random mask",
     "F.alpha_dropout": "random mask",
-    "nn.Dropout": "random mask", "nn.Dropout1d": "random mask", "nn.Dropout2d": "random mask",
-    "nn.Dropout3d": "random mask", "nn.AlphaDropout": "random mask",
-    "nn.Module": "the base class", "nn.Sequential": "a container: tests/nn/test_module.py",
-    "nn.ModuleList": "a container", "nn.ModuleDict": "a container",
+    "nn.Dropout": "random mask",
+    "nn.Dropout1d": "random mask",
+    "nn.Dropout2d": "random mask",
+    "nn.Dropout3d": "random mask",
+    "nn.AlphaDropout": "random mask",
+    "nn.Module": "the base class",
+    "nn.Sequential": "a container: tests/nn/test_module.py",
+    "nn.ModuleList": "a container",
+    "nn.ModuleDict": "a container",
     "nn.Parameter": "a tensor subclass: tests/nn/test_module.py",
     "nn.Embedding": "compared in test_embedding below",
-    "optim.Optimizer": "the base class", "lr_scheduler.LRScheduler": "the base class",
+    "optim.Optimizer": "the base class",
+    "lr_scheduler.LRScheduler": "the base class",
     "lr_scheduler.Optimizer": "the optimizer base class, re-exported as PyTorch's module does",
     "lucid.Tensor": "the class: its methods are compared one by one "
-                    "(test_every_shared_tensor_method_is_compared)",
+    "(test_every_shared_tensor_method_is_compared)",
     "lucid.dtype": "the dtype class: creation and conversion cases compare dtypes by name",
 }
 # Tensor methods not compared, and why.
@@ -268,7 +327,8 @@ TENSOR_EXEMPT = {
     "retain_grad": "autograd machinery: tests/test_autograd.py",
     "data": "deliberate difference: t.data is the MLX array (docs/coming-from-pytorch.md)",
     "device": "deliberate difference: devices are 'cpu'/'gpu' (docs/coming-from-pytorch.md)",
-    "normal_": "random: same distribution, MLX's stream", "uniform_": "random: MLX's stream",
+    "normal_": "random: same distribution, MLX's stream",
+    "uniform_": "random: MLX's stream",
 }
 # names deliberately compared under another case's name
 ALIASES = {"lucid.concat": "lucid.cat", "lucid.absolute": "lucid.abs"}
@@ -281,18 +341,31 @@ def _public(obj):
 def _shared_names():
     names = set()
     for n in _public(lucid) & _public(torch):
-        if callable(getattr(lucid, n)) and not inspect.ismodule(getattr(lucid, n)) \
-                and not isinstance(getattr(lucid, n), lucid.dtype):
+        if (
+            callable(getattr(lucid, n))
+            and not inspect.ismodule(getattr(lucid, n))
+            and not isinstance(getattr(lucid, n), lucid.dtype)
+        ):
             names.add(f"lucid.{n}")
-    names |= {f"F.{n}" for n in _public(LF) & _public(torch.nn.functional)
-              if callable(getattr(LF, n))}
-    names |= {f"nn.{n}" for n in _public(lucid.nn) & _public(torch.nn)
-              if inspect.isclass(getattr(lucid.nn, n))}
-    names |= {f"optim.{n}" for n in _public(lucid.optim) & _public(torch.optim)
-              if inspect.isclass(getattr(lucid.optim, n))}
+    names |= {
+        f"F.{n}" for n in _public(LF) & _public(torch.nn.functional) if callable(getattr(LF, n))
+    }
+    names |= {
+        f"nn.{n}"
+        for n in _public(lucid.nn) & _public(torch.nn)
+        if inspect.isclass(getattr(lucid.nn, n))
+    }
+    names |= {
+        f"optim.{n}"
+        for n in _public(lucid.optim) & _public(torch.optim)
+        if inspect.isclass(getattr(lucid.optim, n))
+    }
     sched, tsched = lucid.optim.lr_scheduler, torch.optim.lr_scheduler
-    names |= {f"lr_scheduler.{n}" for n in _public(sched) & _public(tsched)
-              if inspect.isclass(getattr(sched, n))}
+    names |= {
+        f"lr_scheduler.{n}"
+        for n in _public(sched) & _public(tsched)
+        if inspect.isclass(getattr(sched, n))
+    }
     return names
 
 
@@ -303,8 +376,11 @@ def _compared_names():
     names |= {f"F.{n}" for n in ("cross_entropy",)}
     names |= {f"optim.{n}" for n, _ in module_cases.OPTIMIZER_CASES}
     names |= {f"lr_scheduler.{n}" for n, _ in module_cases.SCHEDULER_CASES}
-    names |= {"lr_scheduler.SequentialLR", "lr_scheduler.ChainedScheduler",
-              "lr_scheduler.ReduceLROnPlateau"}
+    names |= {
+        "lr_scheduler.SequentialLR",
+        "lr_scheduler.ChainedScheduler",
+        "lr_scheduler.ReduceLROnPlateau",
+    }
     return names
 
 
@@ -322,21 +398,28 @@ def test_every_shared_tensor_method_is_compared():
     compared = _compared_names()
     shared = _public(lucid.Tensor) & _public(torch.Tensor)
     missing = sorted(
-        n for n in shared
-        if f"Tensor.{n}" not in compared and n not in TENSOR_EXEMPT
-        and not (n in OPS and "T" in OPS[n][1]
-                 and (f"lucid.{n}" in compared or f"F.{n}" in compared)))
+        n
+        for n in shared
+        if f"Tensor.{n}" not in compared
+        and n not in TENSOR_EXEMPT
+        and not (
+            n in OPS and "T" in OPS[n][1] and (f"lucid.{n}" in compared or f"F.{n}" in compared)
+        )
+    )
     assert not missing, f"Tensor methods shared with PyTorch without a parity case: {missing}"
 
 
-@pytest.mark.parametrize("kwargs", [{"padding_idx": 2}, {"max_norm": 1.0},
-                                    {"max_norm": 0.8, "norm_type": 1.0, "padding_idx": 0}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"padding_idx": 2}, {"max_norm": 1.0}, {"max_norm": 0.8, "norm_type": 1.0, "padding_idx": 0}],
+)
 def test_embedding(kwargs):
     weight = rand(6, 3)
     ids = np.array([[0, 5, 2], [2, 2, 1]])
     tm = torch.nn.Embedding.from_pretrained(torch.tensor(weight), freeze=False, **kwargs)
-    lm = lucid.nn.Embedding.from_pretrained(lucid.tensor(weight, dtype="float64"), freeze=False,
-                                            **kwargs)
+    lm = lucid.nn.Embedding.from_pretrained(
+        lucid.tensor(weight, dtype="float64"), freeze=False, **kwargs
+    )
     tout, lout = tm(torch.tensor(ids)), lm(lucid.tensor(ids))
     np.testing.assert_allclose(lout.numpy(), tout.detach().numpy(), rtol=1e-12)
     # max_norm renormalised the looked-up rows of the table itself
@@ -345,5 +428,7 @@ def test_embedding(kwargs):
     (tout * torch.tensor(w)).sum().backward()
     (lout * lucid.tensor(w, dtype="float64")).sum().backward()
     np.testing.assert_allclose(lm.weight.grad.numpy(), tm.weight.grad.numpy(), rtol=1e-12)
-    assert lucid.nn.Embedding.from_pretrained(lucid.tensor(weight)).weight.requires_grad is \
-        tm.from_pretrained(torch.tensor(weight)).weight.requires_grad
+    assert (
+        lucid.nn.Embedding.from_pretrained(lucid.tensor(weight)).weight.requires_grad
+        is tm.from_pretrained(torch.tensor(weight)).weight.requires_grad
+    )

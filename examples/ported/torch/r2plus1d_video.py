@@ -19,7 +19,7 @@ def make_clips(n, frames=6, size=20):
         y0, x0 = starts[i, 0].item(), starts[i, 1].item()
         for t in range(frames):
             y, x = y0 + dy * t, x0 + dx * t
-            clips[i, t, 0, y:y + 4, x:x + 4] = 1.0
+            clips[i, t, 0, y : y + 4, x : x + 4] = 1.0
     clips = clips + 0.3 * torch.randn(n, frames, 1, size, size)
     return clips, labels
 
@@ -30,16 +30,22 @@ class Conv2Plus1d(nn.Sequential):
     def __init__(self, c_in, c_out, mid):
         super().__init__(
             nn.Conv3d(c_in, mid, kernel_size=(1, 3, 3), padding=(0, 1, 1), bias=False),
-            nn.BatchNorm3d(mid), nn.ReLU(inplace=True),
-            nn.Conv3d(mid, c_out, kernel_size=(3, 1, 1), padding=(1, 0, 0), bias=False))
+            nn.BatchNorm3d(mid),
+            nn.ReLU(inplace=True),
+            nn.Conv3d(mid, c_out, kernel_size=(3, 1, 1), padding=(1, 0, 0), bias=False),
+        )
 
 
 class R2Plus1d(nn.Module):
     def __init__(self, num_classes=4, width=8):
         super().__init__()
         self.stem = nn.Sequential(Conv2Plus1d(1, width, 8), nn.BatchNorm3d(width), nn.ReLU())
-        self.block = nn.Sequential(Conv2Plus1d(width, 2 * width, 12), nn.BatchNorm3d(2 * width),
-                                   nn.ReLU(), nn.MaxPool3d((1, 2, 2)))
+        self.block = nn.Sequential(
+            Conv2Plus1d(width, 2 * width, 12),
+            nn.BatchNorm3d(2 * width),
+            nn.ReLU(),
+            nn.MaxPool3d((1, 2, 2)),
+        )
         self.pool = nn.AdaptiveAvgPool3d(1)
         self.fc = nn.Linear(2 * width, num_classes)
 
@@ -75,8 +81,10 @@ def main():
         with torch.no_grad():
             _, pred = model(x[n_train:]).max(1)
             correct = pred.eq(labels[n_train:]).sum().item()
-        print(f"epoch {epoch + 1}: loss {loss:.4f} lr {sched.get_last_lr()[0]:.4f} "
-              f"held-out accuracy {correct}/{x.size(0) - n_train}")
+        print(
+            f"epoch {epoch + 1}: loss {loss:.4f} lr {sched.get_last_lr()[0]:.4f} "
+            f"held-out accuracy {correct}/{x.size(0) - n_train}"
+        )
 
 
 if __name__ == "__main__":

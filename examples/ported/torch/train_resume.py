@@ -19,7 +19,7 @@ def make_data(n):
     for i in range(n):
         if y[i].item() == 1:
             z, r, c = torch.randint(0, 6, (3,)).tolist()
-            x[i, 0, z:z + 3, r:r + 3, c:c + 3] += 1.0
+            x[i, 0, z : z + 3, r : r + 3, c : c + 3] += 1.0
     return x, y
 
 
@@ -80,11 +80,21 @@ def main():
             best, bad_epochs = val_loss, 0
         else:
             bad_epochs += 1
-        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                    "scheduler": sched.state_dict(), "epoch": epoch, "best": best,
-                    "bad_epochs": bad_epochs}, args.checkpoint)
-        print(f"epoch {epoch + 1}: validation loss {val_loss:.4f} accuracy {acc:.3f} "
-              f"lr {opt.param_groups[0]['lr']:.2e}")
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "epoch": epoch,
+                "best": best,
+                "bad_epochs": bad_epochs,
+            },
+            args.checkpoint,
+        )
+        print(
+            f"epoch {epoch + 1}: validation loss {val_loss:.4f} accuracy {acc:.3f} "
+            f"lr {opt.param_groups[0]['lr']:.2e}"
+        )
         if bad_epochs >= args.patience:
             print(f"early stop: no improvement for {args.patience} epochs")
             break

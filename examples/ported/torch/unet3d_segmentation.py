@@ -28,9 +28,11 @@ def make_volumes(n, size=16):
 
 def double_conv(c_in, c_out):
     return nn.Sequential(
-        nn.Conv3d(c_in, c_out, kernel_size=3, padding=1, bias=False), nn.BatchNorm3d(c_out),
+        nn.Conv3d(c_in, c_out, kernel_size=3, padding=1, bias=False),
+        nn.BatchNorm3d(c_out),
         nn.ReLU(inplace=True),
-        nn.Conv3d(c_out, c_out, kernel_size=3, padding=1, bias=False), nn.BatchNorm3d(c_out),
+        nn.Conv3d(c_out, c_out, kernel_size=3, padding=1, bias=False),
+        nn.BatchNorm3d(c_out),
         nn.ReLU(inplace=True),
     )
 

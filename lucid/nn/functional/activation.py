@@ -8,10 +8,34 @@ from lucid._typing import Dims, DTypeLike
 from lucid.ops import activation as _act, elementwise as _ew
 from lucid.tensor import Tensor
 
-__all__ = ["relu", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh", "softmax",
-           "log_softmax", "softplus", "hardtanh", "relu6", "selu", "celu", "mish", "hardswish",
-           "hardsigmoid", "logsigmoid", "softsign", "glu", "softmin", "hardshrink", "softshrink",
-           "tanhshrink", "threshold", "prelu"]
+__all__ = [
+    "relu",
+    "leaky_relu",
+    "elu",
+    "gelu",
+    "silu",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "log_softmax",
+    "softplus",
+    "hardtanh",
+    "relu6",
+    "selu",
+    "celu",
+    "mish",
+    "hardswish",
+    "hardsigmoid",
+    "logsigmoid",
+    "softsign",
+    "glu",
+    "softmin",
+    "hardshrink",
+    "softshrink",
+    "tanhshrink",
+    "threshold",
+    "prelu",
+]
 
 
 def _check(x, name):
@@ -66,8 +90,12 @@ def _softmax_dim(x, dim, name):
     else 1), with PyTorch's warning."""
     if dim is not None:
         return dim
-    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to "
-                  "include dim=X as an argument.", UserWarning, stacklevel=3)
+    warnings.warn(
+        f"Implicit dimension choice for {name} has been deprecated. Change the call to "
+        "include dim=X as an argument.",
+        UserWarning,
+        stacklevel=3,
+    )
     return 0 if x.ndim in (0, 1, 3) else 1
 
 

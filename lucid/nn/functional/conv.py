@@ -8,8 +8,16 @@ from lucid.ops import _nd
 from lucid.ops.conv import conv as _conv_op, conv_transpose as _conv_transpose_op
 from lucid.tensor import Tensor
 
-__all__ = ["conv1d", "conv2d", "conv3d", "conv_nd", "conv_transpose1d", "conv_transpose2d",
-           "conv_transpose3d", "conv_transpose_nd"]
+__all__ = [
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_nd",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+    "conv_transpose_nd",
+]
 
 
 def _check_arguments(x, weight, bias, n, groups, what, transposed):
@@ -98,15 +106,20 @@ def conv_transpose_nd(
     out_pad = _nd.ntuple(output_padding, n, "output_padding", minimum=0)
     for o, s, d in zip(out_pad, stride, dilation):
         if o >= max(s, d):
-            raise ValueError(f"{what}: output_padding {out_pad} must be smaller than stride "
-                             f"{stride} or dilation {dilation} in every dimension")
+            raise ValueError(
+                f"{what}: output_padding {out_pad} must be smaller than stride "
+                f"{stride} or dilation {dilation} in every dimension"
+            )
     xb, unbatched = _batched(x, n, c_in, what)
     out = _nd.transpose_output_size(xb.shape[2:], kernel_size, stride, pad, out_pad, dilation)
     if any(o < (0 if xb.shape[0] == 0 else 1) for o in out):  # PyTorch: 0 is fine when N = 0
-        raise ValueError(f"{what}: the output size {out} would not be positive (input spatial "
-                         f"{xb.shape[2:]}, kernel {kernel_size}, padding {pad})")
-    y = _conv_transpose_op(xb, weight, bias, stride, tuple((p, p) for p in pad), out, dilation,
-                           groups)
+        raise ValueError(
+            f"{what}: the output size {out} would not be positive (input spatial "
+            f"{xb.shape[2:]}, kernel {kernel_size}, padding {pad})"
+        )
+    y = _conv_transpose_op(
+        xb, weight, bias, stride, tuple((p, p) for p in pad), out, dilation, groups
+    )
     return y.squeeze(0) if unbatched else y
 
 
@@ -160,8 +173,9 @@ def conv_transpose1d(
     dilation: IntOrSeq = 1,
 ):
     """1-D transposed convolution; see ``conv_transpose_nd``."""
-    return conv_transpose_nd(input, weight, bias, stride, padding, output_padding, groups,
-                             dilation, n=1)
+    return conv_transpose_nd(
+        input, weight, bias, stride, padding, output_padding, groups, dilation, n=1
+    )
 
 
 def conv_transpose2d(
@@ -175,8 +189,9 @@ def conv_transpose2d(
     dilation: IntOrSeq = 1,
 ):
     """2-D transposed convolution; see ``conv_transpose_nd``."""
-    return conv_transpose_nd(input, weight, bias, stride, padding, output_padding, groups,
-                             dilation, n=2)
+    return conv_transpose_nd(
+        input, weight, bias, stride, padding, output_padding, groups, dilation, n=2
+    )
 
 
 def conv_transpose3d(
@@ -190,8 +205,9 @@ def conv_transpose3d(
     dilation: IntOrSeq = 1,
 ):
     """3-D transposed convolution; see ``conv_transpose_nd``."""
-    return conv_transpose_nd(input, weight, bias, stride, padding, output_padding, groups,
-                             dilation, n=3)
+    return conv_transpose_nd(
+        input, weight, bias, stride, padding, output_padding, groups, dilation, n=3
+    )
 
 
 def _autocasting() -> bool:
@@ -200,4 +216,3 @@ def _autocasting() -> bool:
     from lucid.ops import _util
 
     return _util._autocast_hook is not None
-

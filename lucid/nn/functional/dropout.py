@@ -44,8 +44,10 @@ def feature_dropout(x: Tensor, p: float, training: bool, spatial_dims: int, name
     if not isinstance(x, Tensor):
         raise TypeError(f"{name} expects a Tensor, got {type(x).__name__}")
     if x.ndim not in (spatial_dims + 1, spatial_dims + 2):
-        raise ValueError(f"{name} expects a {spatial_dims + 2}-D (N, C, ...) or "
-                         f"{spatial_dims + 1}-D unbatched (C, ...) input, got shape {x.shape}")
+        raise ValueError(
+            f"{name} expects a {spatial_dims + 2}-D (N, C, ...) or "
+            f"{spatial_dims + 1}-D unbatched (C, ...) input, got shape {x.shape}"
+        )
     if not training or p == 0.0:
         return x
     lead = x.ndim - spatial_dims

@@ -15,8 +15,15 @@ __all__ = ["poisson_nll_loss", "gaussian_nll_loss"]
 
 
 @op
-def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False, *,
-                     eps: float = 1e-8, reduction: str = "mean"):
+def poisson_nll_loss(
+    input: Tensor,
+    target: Tensor,
+    log_input: bool = True,
+    full: bool = False,
+    *,
+    eps: float = 1e-8,
+    reduction: str = "mean",
+):
     """Poisson NLL with rate ``exp(input)`` (``log_input``: ``exp(input) - target * input``) or
     ``input`` (``input - target * log(input + eps)``); ``full`` adds Stirling's approximation
     ``t log t - t + 0.5 log(2 pi t)`` of ``log(t!)`` where ``target > 1``."""
@@ -54,14 +61,22 @@ def _gaussian_var(var, x):
     mismatch = [b for a, b in zip(x.shape, v.shape) if a != b]
     if v.ndim == x.ndim and mismatch == [1]:
         return v
-    raise ValueError(f"gaussian_nll_loss: var of shape {v.shape} does not fit input of shape "
-                     f"{x.shape} (expected the input's shape, that shape without its last dim, "
-                     "or it with one dim of size 1)")
+    raise ValueError(
+        f"gaussian_nll_loss: var of shape {v.shape} does not fit input of shape "
+        f"{x.shape} (expected the input's shape, that shape without its last dim, "
+        "or it with one dim of size 1)"
+    )
 
 
 @op
-def gaussian_nll_loss(input: Tensor, target: Tensor, var, full: bool = False, eps: float = 1e-6,
-                      reduction: str = "mean"):
+def gaussian_nll_loss(
+    input: Tensor,
+    target: Tensor,
+    var,
+    full: bool = False,
+    eps: float = 1e-6,
+    reduction: str = "mean",
+):
     """Gaussian NLL ``0.5 * (log(v) + (input - target)^2 / v)`` (``+ 0.5 log(2 pi)`` with
     ``full``), ``v`` the variance clamped to >= ``eps``. As in PyTorch the clamp is invisible to
     the gradient: it flows to ``var`` as if the clamped value were ``var`` itself."""

@@ -18,22 +18,33 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None):
         if not isinstance(t, Tensor):
             raise TypeError(f"linear: {name} must be a Tensor, got {type(t).__name__}")
     if weight.ndim != 2:
-        raise ValueError(f"linear: weight must have shape (out_features, in_features), got "
-                         f"{weight.shape}")
+        raise ValueError(
+            f"linear: weight must have shape (out_features, in_features), got {weight.shape}"
+        )
     if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
-        raise ValueError(f"linear: input of shape {x.shape} must end with in_features="
-                         f"{weight.shape[1]} (weight shape {weight.shape})")
+        raise ValueError(
+            f"linear: input of shape {x.shape} must end with in_features="
+            f"{weight.shape[1]} (weight shape {weight.shape})"
+        )
     out = ops.matmul(x, ops.permute(weight, 1, 0))
     if bias is not None:
         if tuple(bias.shape) != (weight.shape[0],):
-            raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got "
-                             f"{tuple(bias.shape)}")
+            raise ValueError(
+                f"linear: bias must have shape ({weight.shape[0]},), got {tuple(bias.shape)}"
+            )
         out = out + bias
     return out
 
 
-def embedding(indices, weight, padding_idx=None, max_norm=None, norm_type=2.0,
-              scale_grad_by_freq=False, sparse=False):
+def embedding(
+    indices,
+    weight,
+    padding_idx=None,
+    max_norm=None,
+    norm_type=2.0,
+    scale_grad_by_freq=False,
+    sparse=False,
+):
     """Rows of ``weight`` (``(num_embeddings, dim)``) picked by integer ``indices`` of any
     shape; the result has shape ``indices.shape + (dim,)``. Repeated indices accumulate their
     gradients; rows picked at ``padding_idx`` receive no gradient. Indices outside
@@ -42,11 +53,14 @@ def embedding(indices, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     With ``max_norm``, the looked-up rows whose ``norm_type``-norm exceeds it are first
     rescaled to norm ``max_norm`` in ``weight`` itself (in place, untracked), as PyTorch does."""
     if scale_grad_by_freq or sparse:
-        raise NotImplementedError("embedding: scale_grad_by_freq and sparse gradients are not "
-                                  "supported")
+        raise NotImplementedError(
+            "embedding: scale_grad_by_freq and sparse gradients are not supported"
+        )
     if not isinstance(weight, Tensor) or weight.ndim != 2:
-        raise ValueError(f"embedding: weight must be a 2-D Tensor, got "
-                         f"{getattr(weight, 'shape', type(weight).__name__)}")
+        raise ValueError(
+            f"embedding: weight must be a 2-D Tensor, got "
+            f"{getattr(weight, 'shape', type(weight).__name__)}"
+        )
     if isinstance(indices, Tensor):  # on the device: checked without a host read
         ids = indices.data
         if B.is_floating(ids.dtype) or ids.dtype == B.DTYPES["bool"]:
@@ -58,8 +72,9 @@ def embedding(indices, weight, padding_idx=None, max_norm=None, norm_type=2.0,
         check_range(ids, weight.shape[0], "embedding: ", negative=False)
         ids = B.asarray(ids, "int32")
     if max_norm is not None:
-        _renorm_rows(weight, indices.numpy() if isinstance(indices, Tensor) else indices,
-                     max_norm, norm_type)
+        _renorm_rows(
+            weight, indices.numpy() if isinstance(indices, Tensor) else indices, max_norm, norm_type
+        )
     pad = None if padding_idx is None else padding_idx % weight.shape[0]
     return take_rows(weight, ids, pad)
 

@@ -15,13 +15,15 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
     if not isinstance(input, Tensor):
         raise TypeError(f"local_response_norm expects a Tensor, got {type(input).__name__}")
     if input.ndim < 3:
-        raise ValueError(f"local_response_norm expects a 3-D or higher (N, C, ...) input, got "
-                         f"shape {input.shape}")
+        raise ValueError(
+            f"local_response_norm expects a 3-D or higher (N, C, ...) input, got "
+            f"shape {input.shape}"
+        )
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"local_response_norm: size must be a positive int, got {size!r}")
     channels = input.shape[1]
     squares = pad(input * input, (0, 0) * (input.ndim - 2) + (size // 2, (size - 1) // 2))
     window = squares[:, 0:channels]
     for shift in range(1, size):
-        window = window + squares[:, shift:shift + channels]
+        window = window + squares[:, shift : shift + channels]
     return input / (window * (alpha / size) + k) ** beta

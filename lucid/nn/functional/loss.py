@@ -16,8 +16,17 @@ from lucid.ops._util import op  # runs on the input's device stream
 from lucid.ops.activation import log_softmax
 from lucid.tensor import Tensor
 
-__all__ = ["cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
-           "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div"]
+__all__ = [
+    "cross_entropy",
+    "nll_loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "mse_loss",
+    "l1_loss",
+    "smooth_l1_loss",
+    "huber_loss",
+    "kl_div",
+]
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -50,8 +59,7 @@ def _reduce(loss, reduction):
 
 def _same_shape(input, target, fn):
     if input.shape != target.shape:
-        raise ValueError(f"{fn}: target shape {target.shape} must equal input shape "
-                         f"{input.shape}")
+        raise ValueError(f"{fn}: target shape {target.shape} must equal input shape {input.shape}")
 
 
 def _class_weight(weight, c, like, fn):
@@ -69,13 +77,16 @@ def _check_indices(input, target, ignore_index, fn):
     if not input.is_floating_point():
         raise TypeError(f"{fn}: input must be floating point, got {input.dtype}")
     if input.ndim == 0:
-        raise ValueError(f"{fn}: input must have shape (C,), (N, C) or (N, C, d1, ...), got a "
-                         "0-d tensor")
+        raise ValueError(
+            f"{fn}: input must have shape (C,), (N, C) or (N, C, d1, ...), got a 0-d tensor"
+        )
     unbatched = input.ndim == 1
     expected = () if unbatched else (input.shape[0],) + input.shape[2:]
     if target.shape != expected:
-        raise ValueError(f"{fn}: for input of shape {input.shape} the class-index target must "
-                         f"have shape {expected}, got {target.shape}")
+        raise ValueError(
+            f"{fn}: for input of shape {input.shape} the class-index target must "
+            f"have shape {expected}, got {target.shape}"
+        )
     t = B.cast(target.data, "int64")  # uint8 etc. cannot even be compared with -100
     c = input.shape[0] if unbatched else input.shape[1]
     # no host read here (it would sync every step): out-of-range targets are counted as ignored,
@@ -133,8 +144,10 @@ def cross_entropy(
     if target.is_floating_point():
         return _cross_entropy_probs(input, target, weight, reduction, label_smoothing)
     if target.dtype.name == "bool":
-        raise TypeError("cross_entropy: target must hold integer class indices or float "
-                        "probabilities, got a bool tensor")
+        raise TypeError(
+            "cross_entropy: target must hold integer class indices or float "
+            "probabilities, got a bool tensor"
+        )
     x, t, unbatched, bad = _check_indices(input, target, ignore_index, "cross_entropy")
     w = _class_weight(weight, x.shape[1], x, "cross_entropy")
     loss = _poison(_fused.cross_entropy(x, t, w, ignore_index, label_smoothing), bad)
@@ -152,8 +165,9 @@ def _cross_entropy_probs(input, target, weight, reduction, label_smoothing):
     prod = log_softmax(input, axis=axis) * target
     w = _class_weight(weight, c, input, "cross_entropy")
     if w is not None:
-        prod = prod * Tensor._wrap(B.reshape(w, (c,) + (1,) * (input.ndim - axis - 1)),
-                                   input._device)
+        prod = prod * Tensor._wrap(
+            B.reshape(w, (c,) + (1,) * (input.ndim - axis - 1)), input._device
+        )
     loss = -ops.sum(prod, axis=axis)
     if reduction == "mean":  # PyTorch divides by the number of positions, weights or not
         n = input.numel() // c if c else 0
@@ -196,9 +210,11 @@ def binary_cross_entropy(
     if input.numel():
         lo, hi = B.item(B.min(input.data)), B.item(B.max(input.data))
         if not (lo >= 0.0 and hi <= 1.0):
-            raise ValueError("binary_cross_entropy: input must hold probabilities in [0, 1], got "
-                             f"values in [{lo}, {hi}] (use binary_cross_entropy_with_logits "
-                             "for logits)")
+            raise ValueError(
+                "binary_cross_entropy: input must hold probabilities in [0, 1], got "
+                f"values in [{lo}, {hi}] (use binary_cross_entropy_with_logits "
+                "for logits)"
+            )
     loss = _fused.binary_cross_entropy(input, target)
     if weight is not None:
         loss = loss * _broadcastable(weight, "weight", input, "binary_cross_entropy")
@@ -236,10 +252,12 @@ def _broadcastable(v, name, input, fn):
     v = _tensor(v, name, input)
     shape = v.shape
     ok = len(shape) <= input.ndim and all(
-        a == b or a == 1 for a, b in zip(reversed(shape), reversed(input.shape)))
+        a == b or a == 1 for a, b in zip(reversed(shape), reversed(input.shape))
+    )
     if not ok:
-        raise ValueError(f"{fn}: {name} of shape {shape} does not broadcast to the input shape "
-                         f"{input.shape}")
+        raise ValueError(
+            f"{fn}: {name} of shape {shape} does not broadcast to the input shape {input.shape}"
+        )
     return v
 
 
@@ -320,25 +338,37 @@ def _dice_target(target, input, fn):
         target = ops.squeeze(target, 1)  # (N, 1, *S) class maps, as MONAI accepts
     expected = (input.shape[0],) + input.shape[2:]
     if target.shape != expected:
-        raise ValueError(f"{fn}: for input of shape {input.shape} a class-index target must have "
-                         f"shape {expected} (or a float target the input's shape), got "
-                         f"{target.shape}")
+        raise ValueError(
+            f"{fn}: for input of shape {input.shape} a class-index target must have "
+            f"shape {expected} (or a float target the input's shape), got "
+            f"{target.shape}"
+        )
     t = B.cast(target.data, "int64")
     if t.size:
         lo, hi = B.min(t).item(), B.max(t).item()
         if lo < 0 or hi >= c:
-            raise ValueError(f"{fn}: target class indices must be in [0, {c}), got values in "
-                             f"[{lo}, {hi}]")
+            raise ValueError(
+                f"{fn}: target class indices must be in [0, {c}), got values in [{lo}, {hi}]"
+            )
     classes = B.reshape(B.arange(c), (1, c) + (1,) * (input.ndim - 2))
     onehot = B.expand_dims(t, 1) == classes
     return Tensor._wrap(B.cast(onehot, B.dtype_name(input.data.dtype)), input._device)
 
 
 @op
-def dice_loss(input, target, include_background: bool = True, softmax: bool = False,
-              sigmoid: bool = False, squared_pred: bool = False, jaccard: bool = False,
-              smooth_nr: float = 1e-5, smooth_dr: float = 1e-5, batch: bool = False,
-              reduction: str = "mean"):
+def dice_loss(
+    input,
+    target,
+    include_background: bool = True,
+    softmax: bool = False,
+    sigmoid: bool = False,
+    squared_pred: bool = False,
+    jaccard: bool = False,
+    smooth_nr: float = 1e-5,
+    smooth_dr: float = 1e-5,
+    batch: bool = False,
+    reduction: str = "mean",
+):
     """Soft Dice loss (MONAI's ``DiceLoss`` semantics) of ``input`` (N, C, *spatial) against
     ``target``: per sample and channel ``1 - (2 * sum(p * t) + smooth_nr) / (sum(p) + sum(t) +
     smooth_dr)``, sums over the spatial axes (and the batch too when ``batch``).
@@ -369,8 +399,10 @@ def dice_loss(input, target, include_background: bool = True, softmax: bool = Fa
         p = _softmax(input, axis=1)
     if not include_background:
         if input.shape[1] == 1:
-            raise ValueError(f"{fn}: include_background=False needs >= 2 channels (channel 0 "
-                             "is the background), got 1")
+            raise ValueError(
+                f"{fn}: include_background=False needs >= 2 channels (channel 0 "
+                "is the background), got 1"
+            )
         p, target = p[:, 1:], target[:, 1:]
     axes = ((0,) if batch else ()) + tuple(range(2, input.ndim))
     intersection = ops.sum(p * target, axis=axes)

@@ -30,7 +30,7 @@ def lp_pool(
     if p == 0:
         raise ValueError(f"{name}: norm_type must not be 0")
     kernel = _nd.ntuple(kernel_size, n, "kernel_size")
-    avg = _pool.avg_pool(input ** p, n, kernel, stride, 0, ceil_mode, name=name)
+    avg = _pool.avg_pool(input**p, n, kernel, stride, 0, ceil_mode, name=name)
     return (sign(avg) * relu(avg.abs()) * math.prod(kernel)) ** (1.0 / p)
 
 
@@ -45,8 +45,10 @@ def _lp_pool(n):
         return lp_pool(input, n, norm_type, kernel_size, stride, ceil_mode, f"lp_pool{n}d")
 
     pool.__name__ = pool.__qualname__ = f"lp_pool{n}d"
-    pool.__doc__ = (f"{n}-d power-average pooling: (sum of x^norm_type over each window) ** "
-                    f"(1 / norm_type); ``stride`` defaults to ``kernel_size``.")
+    pool.__doc__ = (
+        f"{n}-d power-average pooling: (sum of x^norm_type over each window) ** "
+        f"(1 / norm_type); ``stride`` defaults to ``kernel_size``."
+    )
     return pool
 
 

@@ -19,9 +19,16 @@ from lucid.ops._util import op  # runs on the input's device stream
 from lucid.ops.activation import softplus
 from lucid.tensor import Tensor
 
-__all__ = ["margin_ranking_loss", "hinge_embedding_loss", "multilabel_margin_loss",
-           "soft_margin_loss", "multilabel_soft_margin_loss", "cosine_embedding_loss",
-           "multi_margin_loss", "triplet_margin_loss"]
+__all__ = [
+    "margin_ranking_loss",
+    "hinge_embedding_loss",
+    "multilabel_margin_loss",
+    "soft_margin_loss",
+    "multilabel_soft_margin_loss",
+    "cosine_embedding_loss",
+    "multi_margin_loss",
+    "triplet_margin_loss",
+]
 
 
 def _floats(fn, *pairs, like=None):
@@ -47,22 +54,25 @@ def _broadcast_shape(fn, *tensors):
 
 def _const(values, like):
     """A constant (no gradient) Tensor of ``like``'s dtype and device."""
-    return Tensor._wrap(B.asarray(np.asarray(values), B.dtype_name(like.data.dtype)),
-                        like._device)
+    return Tensor._wrap(B.asarray(np.asarray(values), B.dtype_name(like.data.dtype)), like._device)
 
 
 @op
-def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, *,
-                        reduction: str = "mean"):
+def margin_ranking_loss(
+    input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, *, reduction: str = "mean"
+):
     """``max(0, -target * (input1 - input2) + margin)``: ``target`` 1 asks for input1 to rank
     higher, -1 for input2. The three tensors must have the same number of dims (and
     broadcast)."""
     _check_reduction(reduction)
-    x1, x2, y = _floats("margin_ranking_loss", (input1, "input1"), (input2, "input2"),
-                        (target, "target"))
+    x1, x2, y = _floats(
+        "margin_ranking_loss", (input1, "input1"), (input2, "input2"), (target, "target")
+    )
     if not x1.ndim == x2.ndim == y.ndim:
-        raise ValueError(f"margin_ranking_loss: input1 {x1.shape}, input2 {x2.shape} and target "
-                         f"{y.shape} must have the same number of dims")
+        raise ValueError(
+            f"margin_ranking_loss: input1 {x1.shape}, input2 {x2.shape} and target "
+            f"{y.shape} must have the same number of dims"
+        )
     _broadcast_shape("margin_ranking_loss", x1, x2, y)
     return _reduce(ops.relu(-y * (x1 - x2) + margin), reduction)
 
@@ -101,22 +111,26 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, *, reduction: str = "m
     sample's classes, ended by the first -1; per sample
     ``sum_{j listed} sum_{i not listed} max(0, 1 - (x[y_j] - x[i])) / C``."""
     _check_reduction(reduction)
-    x, = _floats("multilabel_margin_loss", (input, "input"))
+    (x,) = _floats("multilabel_margin_loss", (input, "input"))
     y = _tensor(target, "target")
     if y.is_floating_point() or y.dtype.name == "bool":
-        raise TypeError(f"multilabel_margin_loss: target must hold integer class indices, got "
-                        f"{y.dtype}")
+        raise TypeError(
+            f"multilabel_margin_loss: target must hold integer class indices, got {y.dtype}"
+        )
     if y.shape != x.shape:
-        raise ValueError(f"multilabel_margin_loss: target shape {y.shape} must equal input shape "
-                         f"{x.shape}")
+        raise ValueError(
+            f"multilabel_margin_loss: target shape {y.shape} must equal input shape {x.shape}"
+        )
     x, unbatched = _class_targets(x, "multilabel_margin_loss")
     n, c = x.shape
     t = np.asarray(y.numpy(), np.int64).reshape(n, c)
     listed = np.cumprod(t != -1, axis=1).astype(bool)  # entries before the first -1
     bad = listed & ((t < 0) | (t >= c))
     if bad.any():
-        raise IndexError(f"multilabel_margin_loss: target index {int(t[bad][0])} is out of range "
-                         f"for {c} classes (use -1 to end a sample's list)")
+        raise IndexError(
+            f"multilabel_margin_loss: target index {int(t[bad][0])} is out of range "
+            f"for {c} classes (use -1 to end a sample's list)"
+        )
     member = np.zeros((n, c), bool)
     rows = np.nonzero(listed)[0]
     member[rows, t[listed]] = True
@@ -135,8 +149,9 @@ def soft_margin_loss(input: Tensor, target: Tensor, *, reduction: str = "mean"):
     _check_reduction(reduction)
     x, y = _floats("soft_margin_loss", (input, "input"), (target, "target"))
     if x.shape != y.shape:
-        raise ValueError(f"soft_margin_loss: target shape {y.shape} must equal input shape "
-                         f"{x.shape}")
+        raise ValueError(
+            f"soft_margin_loss: target shape {y.shape} must equal input shape {x.shape}"
+        )
     return _reduce(softplus(-y * x, 1.0, math.inf), reduction)
 
 
@@ -150,11 +165,13 @@ def multilabel_soft_margin_loss(
     _check_reduction(reduction)
     x, y = _floats("multilabel_soft_margin_loss", (input, "input"), (target, "target"))
     if x.shape != y.shape:
-        raise ValueError(f"multilabel_soft_margin_loss: target shape {y.shape} must equal input "
-                         f"shape {x.shape}")
+        raise ValueError(
+            f"multilabel_soft_margin_loss: target shape {y.shape} must equal input shape {x.shape}"
+        )
     if x.ndim == 0:
-        raise ValueError("multilabel_soft_margin_loss: input must have a class dim, got a 0-d "
-                         "tensor")
+        raise ValueError(
+            "multilabel_soft_margin_loss: input must have a class dim, got a 0-d tensor"
+        )
     loss = _fused.binary_cross_entropy_with_logits(x, y)
     if weight is not None:
         w = _tensor(weight, "weight", x)
@@ -166,20 +183,25 @@ def multilabel_soft_margin_loss(
 
 
 @op
-def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, *,
-                          reduction: str = "mean"):
+def cosine_embedding_loss(
+    input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, *, reduction: str = "mean"
+):
     """``1 - cos(x1, x2)`` where ``target`` is 1, ``max(0, cos(x1, x2) - margin)`` where it is
     -1 (0 elsewhere); the cosine is over the last dim of (N, D) or (D,) inputs, with PyTorch's
     ``1e-12`` added to each squared norm."""
     _check_reduction(reduction)
-    x1, x2, y = _floats("cosine_embedding_loss", (input1, "input1"), (input2, "input2"),
-                        (target, "target"))
+    x1, x2, y = _floats(
+        "cosine_embedding_loss", (input1, "input1"), (input2, "input2"), (target, "target")
+    )
     if x1.shape != x2.shape or x1.ndim not in (1, 2):
-        raise ValueError(f"cosine_embedding_loss: input1 {x1.shape} and input2 {x2.shape} must "
-                         "have the same shape, (N, D) or (D,)")
+        raise ValueError(
+            f"cosine_embedding_loss: input1 {x1.shape} and input2 {x2.shape} must "
+            "have the same shape, (N, D) or (D,)"
+        )
     if y.shape != x1.shape[:-1]:
-        raise ValueError(f"cosine_embedding_loss: target must have shape {x1.shape[:-1]}, got "
-                         f"{y.shape}")
+        raise ValueError(
+            f"cosine_embedding_loss: target must have shape {x1.shape[:-1]}, got {y.shape}"
+        )
     eps = 1e-12
     dot = ops.sum(x1 * x2, axis=-1)
     denom = ops.sqrt((ops.sum(x1 * x1, axis=-1) + eps) * (ops.sum(x2 * x2, axis=-1) + eps))
@@ -203,21 +225,23 @@ def multi_margin_loss(
     _check_reduction(reduction)
     if p not in (1, 2):
         raise ValueError(f"multi_margin_loss: only p == 1 and p == 2 are supported, got {p!r}")
-    x, = _floats("multi_margin_loss", (input, "input"))
+    (x,) = _floats("multi_margin_loss", (input, "input"))
     y = _tensor(target, "target")
     if y.is_floating_point() or y.dtype.name == "bool":
-        raise TypeError(f"multi_margin_loss: target must hold integer class indices, got "
-                        f"{y.dtype}")
+        raise TypeError(f"multi_margin_loss: target must hold integer class indices, got {y.dtype}")
     x, unbatched = _class_targets(x, "multi_margin_loss")
     n, c = x.shape
     if y.shape != ((n,) if not unbatched else ()):
-        raise ValueError(f"multi_margin_loss: for input of shape {input.shape} the target must "
-                         f"have shape {(n,) if not unbatched else ()}, got {y.shape}")
+        raise ValueError(
+            f"multi_margin_loss: for input of shape {input.shape} the target must "
+            f"have shape {(n,) if not unbatched else ()}, got {y.shape}"
+        )
     t = np.asarray(y.numpy(), np.int64).reshape(n)
     bad = (t < 0) | (t >= c)
     if bad.any():
-        raise IndexError(f"multi_margin_loss: target index {int(t[bad][0])} is out of range for "
-                         f"{c} classes")
+        raise IndexError(
+            f"multi_margin_loss: target index {int(t[bad][0])} is out of range for {c} classes"
+        )
     onehot = np.zeros((n, c), bool)
     onehot[np.arange(n), t] = True
     x_target = ops.sum(x * _const(onehot, x), axis=1, keepdims=True)
@@ -240,23 +264,35 @@ def _pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool 
         return ops.sum(d, axis=-1, keepdims=keepdim)
     if math.isinf(p):
         return ops.amax(d, dim=-1, keepdim=keepdim)
-    return ops.sum(d ** p, axis=-1, keepdims=keepdim) ** (1.0 / p)
+    return ops.sum(d**p, axis=-1, keepdims=keepdim) ** (1.0 / p)
 
 
 @op
-def triplet_margin_loss(anchor, positive, negative, margin: float = 1.0, p: float = 2.0,
-                        eps: float = 1e-6, swap: bool = False, *, reduction: str = "mean"):
+def triplet_margin_loss(
+    anchor,
+    positive,
+    negative,
+    margin: float = 1.0,
+    p: float = 2.0,
+    eps: float = 1e-6,
+    swap: bool = False,
+    *,
+    reduction: str = "mean",
+):
     """``max(0, margin + d(anchor, positive) - d(anchor, negative))`` with ``d`` the p-norm
     pairwise distance over the last dim; ``swap`` uses ``min(d(a, n), d(p, n))`` as the negative
     distance. Inputs are (N, D) or (D,), all with the same number of dims."""
     _check_reduction(reduction)
     if margin <= 0:
         raise ValueError(f"triplet_margin_loss: margin must be greater than 0, got {margin}")
-    a, pos, neg = _floats("triplet_margin_loss", (anchor, "anchor"), (positive, "positive"),
-                          (negative, "negative"))
+    a, pos, neg = _floats(
+        "triplet_margin_loss", (anchor, "anchor"), (positive, "positive"), (negative, "negative")
+    )
     if not a.ndim == pos.ndim == neg.ndim or a.ndim not in (1, 2):
-        raise ValueError(f"triplet_margin_loss: anchor {a.shape}, positive {pos.shape} and "
-                         f"negative {neg.shape} must all be (N, D) or (D,)")
+        raise ValueError(
+            f"triplet_margin_loss: anchor {a.shape}, positive {pos.shape} and "
+            f"negative {neg.shape} must all be (N, D) or (D,)"
+        )
     _broadcast_shape("triplet_margin_loss", a, pos, neg)
     d_pos = _pairwise_distance(a, pos, p, eps)
     d_neg = _pairwise_distance(a, neg, p, eps)

@@ -18,13 +18,16 @@ def _max_unpool(n):
         padding: IntOrSeq | str = 0,
         output_size: IntOrSeq | None = None,
     ):
-        return max_unpool(input, indices, n, kernel_size, stride, padding, output_size,
-                          name=f"max_unpool{n}d")
+        return max_unpool(
+            input, indices, n, kernel_size, stride, padding, output_size, name=f"max_unpool{n}d"
+        )
 
     unpool.__name__ = unpool.__qualname__ = f"max_unpool{n}d"
-    unpool.__doc__ = (f"Inverse of max_pool{n}d(..., return_indices=True): ``input`` written at "
-                      f"``indices`` in zeros of size (S - 1) * stride - 2 * padding + kernel "
-                      f"(or ``output_size``).")
+    unpool.__doc__ = (
+        f"Inverse of max_pool{n}d(..., return_indices=True): ``input`` written at "
+        f"``indices`` in zeros of size (S - 1) * stride - 2 * padding + kernel "
+        f"(or ``output_size``)."
+    )
     return unpool
 
 

@@ -39,8 +39,10 @@ def _affine(y, weight, bias, axis=1):
 
 def _check_vector(t, channels, what, name):
     if t is not None and tuple(t.shape) != (channels,):
-        raise ValueError(f"{name}: {what} must have shape ({channels},) to match the input's "
-                         f"{channels} channels, got {tuple(t.shape)}")
+        raise ValueError(
+            f"{name}: {what} must have shape ({channels},) to match the input's "
+            f"{channels} channels, got {tuple(t.shape)}"
+        )
 
 
 def _update(buffer, batch_value, momentum):
@@ -61,15 +63,17 @@ def _with_running_stats(input, running_mean, running_var, weight, bias, eps, axi
     affine parameters; the statistics are constants."""
     rstd = 1.0 / B.sqrt(running_var.data + eps)
     scale = Tensor._wrap(B.cast(rstd, B.dtype_name(input.data.dtype)), input._device)
-    shift = Tensor._wrap(B.cast(-running_mean.data * rstd, B.dtype_name(input.data.dtype)),
-                         input._device)
+    shift = Tensor._wrap(
+        B.cast(-running_mean.data * rstd, B.dtype_name(input.data.dtype)), input._device
+    )
     if weight is not None:
         scale = E.mul(scale, _like(weight, scale))
         shift = E.mul(shift, _like(weight, shift))
     if bias is not None:
         shift = E.add(shift, _like(bias, shift))
-    return E.add(E.mul(input, _channel_view(scale, input.ndim, axis)),
-                 _channel_view(shift, input.ndim, axis))
+    return E.add(
+        E.mul(input, _channel_view(scale, input.ndim, axis)), _channel_view(shift, input.ndim, axis)
+    )
 
 
 @op
@@ -92,8 +96,12 @@ def batch_norm(
     if input.ndim < 2:
         raise ValueError(f"batch_norm expects an input of shape (N, C, *), got {input.shape}")
     channels = input.shape[1]
-    for t, what in ((running_mean, "running_mean"), (running_var, "running_var"),
-                    (weight, "weight"), (bias, "bias")):
+    for t, what in (
+        (running_mean, "running_mean"),
+        (running_var, "running_var"),
+        (weight, "weight"),
+        (bias, "bias"),
+    ):
         _check_vector(t, channels, what, "batch_norm")
     if (running_mean is None) != (running_var is None):
         raise ValueError("batch_norm: give both running_mean and running_var, or neither")
@@ -102,8 +110,10 @@ def batch_norm(
     axes = (0,) + tuple(range(2, input.ndim))
     count = math.prod([input.shape[a] for a in axes])
     if training and count == 1:  # PyTorch's rule: an empty batch passes, one value does not
-        raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got "
-                         f"input of shape {input.shape}")
+        raise ValueError(
+            f"batch_norm: expected more than 1 value per channel when training, got "
+            f"input of shape {input.shape}"
+        )
     y, mean, var = standardize(input, axes, eps)
     if training and running_mean is not None and count:  # empty: running stats stay as they are
         _update(running_mean, mean, momentum)
@@ -129,21 +139,30 @@ def instance_norm(
     running statistics are used, as batch norm in eval mode.
     """
     if input.ndim < 3:
-        raise ValueError(f"instance_norm expects an input of shape (N, C, *S) with at least one "
-                         f"spatial dim, got {input.shape}")
+        raise ValueError(
+            f"instance_norm expects an input of shape (N, C, *S) with at least one "
+            f"spatial dim, got {input.shape}"
+        )
     channels = input.shape[1]
-    for t, what in ((running_mean, "running_mean"), (running_var, "running_var"),
-                    (weight, "weight"), (bias, "bias")):
+    for t, what in (
+        (running_mean, "running_mean"),
+        (running_var, "running_var"),
+        (weight, "weight"),
+        (bias, "bias"),
+    ):
         _check_vector(t, channels, what, "instance_norm")
     if not use_input_stats:
         if running_mean is None or running_var is None:
-            raise ValueError("instance_norm: use_input_stats=False needs running_mean and "
-                             "running_var")
+            raise ValueError(
+                "instance_norm: use_input_stats=False needs running_mean and running_var"
+            )
         return _with_running_stats(input, running_mean, running_var, weight, bias, eps)
     count = math.prod(input.shape[2:])
     if count == 1:  # PyTorch's rule: empty spatial dims pass, a single element does not
-        raise ValueError(f"instance_norm: expected more than 1 spatial element per channel, got "
-                         f"input of shape {input.shape}")
+        raise ValueError(
+            f"instance_norm: expected more than 1 spatial element per channel, got "
+            f"input of shape {input.shape}"
+        )
     y, mean, var = standardize(input, tuple(range(2, input.ndim)), eps)
     if running_mean is not None and input.numel():  # empty: running stats stay as they are
         _update(running_mean, B.mean(mean, axis=0), momentum)
@@ -165,14 +184,18 @@ def group_norm(
         raise ValueError(f"group_norm expects an input of shape (N, C, *), got {input.shape}")
     channels = input.shape[1]
     if not isinstance(num_groups, numbers.Integral) or num_groups < 1 or channels % num_groups:
-        raise ValueError(f"group_norm: num_groups={num_groups!r} must be a positive divisor of the "
-                         f"input's {channels} channels")
+        raise ValueError(
+            f"group_norm: num_groups={num_groups!r} must be a positive divisor of the "
+            f"input's {channels} channels"
+        )
     _check_vector(weight, channels, "weight", "group_norm")
     _check_vector(bias, channels, "bias", "group_norm")
     n = input.shape[0]
     if n * (channels // num_groups) * math.prod(input.shape[2:]) == 1:  # PyTorch's check
-        raise ValueError(f"group_norm: expected more than 1 value per channel, got input of "
-                         f"shape {input.shape} with num_groups={num_groups}")
+        raise ValueError(
+            f"group_norm: expected more than 1 value per channel, got input of "
+            f"shape {input.shape} with num_groups={num_groups}"
+        )
     per_group = math.prod(input.shape[1:]) // num_groups  # not -1: N may be 0
     grouped = S.reshape(input, (n, num_groups, per_group))
     y, _, _ = standardize(grouped, 2, eps)
@@ -183,12 +206,17 @@ def group_norm(
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Layer normalisation over the trailing dims ``normalized_shape``, with an elementwise
     affine map of that shape."""
-    shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) \
+    shape = (
+        (normalized_shape,)
+        if isinstance(normalized_shape, numbers.Integral)
         else tuple(normalized_shape)
+    )
     k = len(shape)
     if k == 0 or input.ndim < k or tuple(input.shape[-k:]) != shape:
-        raise ValueError(f"layer_norm: normalized_shape {shape} must match the trailing dims of "
-                         f"the input, got input shape {input.shape}")
+        raise ValueError(
+            f"layer_norm: normalized_shape {shape} must match the trailing dims of "
+            f"the input, got input shape {input.shape}"
+        )
     for t, what in ((weight, "weight"), (bias, "bias")):
         if t is not None and tuple(t.shape) != shape:
             raise ValueError(f"layer_norm: {what} must have shape {shape}, got {tuple(t.shape)}")

@@ -10,18 +10,22 @@ from lucid.tensor import Tensor
 
 __all__ = ["rms_norm"]
 
-_MACHINE_EPS = {"float64": 2.0 ** -52, "float32": 2.0 ** -23, "float16": 2.0 ** -10,
-                "bfloat16": 2.0 ** -7}
+_MACHINE_EPS = {"float64": 2.0**-52, "float32": 2.0**-23, "float16": 2.0**-10, "bfloat16": 2.0**-7}
 
 
 def normalized_shape_tuple(normalized_shape, what):
     """``normalized_shape`` (an int or a sequence of ints) as a tuple of positive ints."""
-    shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) \
+    shape = (
+        (normalized_shape,)
+        if isinstance(normalized_shape, numbers.Integral)
         else tuple(normalized_shape)
-    if not shape or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0
-                            for s in shape):
-        raise ValueError(f"{what}: normalized_shape must be positive ints, got "
-                         f"{normalized_shape!r}")
+    )
+    if not shape or not all(
+        isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in shape
+    ):
+        raise ValueError(
+            f"{what}: normalized_shape must be positive ints, got {normalized_shape!r}"
+        )
     return tuple(int(s) for s in shape)
 
 
@@ -36,9 +40,10 @@ def rms_norm(
     if not isinstance(input, Tensor):
         raise TypeError(f"rms_norm expects a Tensor, got {type(input).__name__}")
     shape = normalized_shape_tuple(normalized_shape, "rms_norm")
-    if input.shape[input.ndim - len(shape):] != shape or input.ndim < len(shape):
-        raise ValueError(f"rms_norm: input shape {input.shape} does not end in normalized_shape "
-                         f"{shape}")
+    if input.shape[input.ndim - len(shape) :] != shape or input.ndim < len(shape):
+        raise ValueError(
+            f"rms_norm: input shape {input.shape} does not end in normalized_shape {shape}"
+        )
     if weight is not None and weight.shape != shape:
         raise ValueError(f"rms_norm: weight must have shape {shape}, got {weight.shape}")
     if eps is None:

@@ -29,8 +29,10 @@ _MODES = ("nearest", "nearest-exact", "area", "bicubic") + tuple(_LINEAR)
 def _per_dim(value, n, name):
     if isinstance(value, (tuple, list)):
         if len(value) != n:
-            raise ValueError(f"interpolate: {name} must have {n} values (one per spatial dim), "
-                             f"got {tuple(value)!r}")
+            raise ValueError(
+                f"interpolate: {name} must have {n} values (one per spatial dim), "
+                f"got {tuple(value)!r}"
+            )
         return tuple(value)
     return (value,) * n
 
@@ -43,18 +45,20 @@ def _sizes(in_size, size, scale_factor, recompute_scale_factor):
         raise ValueError("interpolate: give exactly one of size and scale_factor")
     if size is not None:
         out = _per_dim(size, n, "size")
-        if not all(isinstance(o, numbers.Integral) and not isinstance(o, bool) and o > 0
-                   for o in out):
+        if not all(
+            isinstance(o, numbers.Integral) and not isinstance(o, bool) and o > 0 for o in out
+        ):
             raise ValueError(f"interpolate: size must contain positive ints, got {size!r}")
         return tuple(int(o) for o in out), (None,) * n
     factors = _per_dim(scale_factor, n, "scale_factor")
-    if not all(isinstance(f, numbers.Real) and not isinstance(f, bool) and f > 0
-               for f in factors):
+    if not all(isinstance(f, numbers.Real) and not isinstance(f, bool) and f > 0 for f in factors):
         raise ValueError(f"interpolate: scale_factor must be positive, got {scale_factor!r}")
     out = tuple(int(math.floor(float(i * float(f)))) for i, f in zip(in_size, factors))
     if any(o < 1 for o in out):
-        raise ValueError(f"interpolate: scale_factor {scale_factor!r} gives an empty output "
-                         f"{out} for input size {tuple(in_size)}")
+        raise ValueError(
+            f"interpolate: scale_factor {scale_factor!r} gives an empty output "
+            f"{out} for input size {tuple(in_size)}"
+        )
     if recompute_scale_factor:
         return out, (None,) * n
     return out, tuple(float(f) for f in factors)
@@ -148,7 +152,7 @@ def _linear_by_integer_factor(x, axis, r):
             continue
         phases.append(E.add(E.mul(x, 1.0 - abs(d)), E.mul(prev if d < 0 else nxt, abs(d))))
     y = S.stack(phases, axis=axis + 1)
-    return S.reshape(y, x.shape[:axis] + (n * r,) + x.shape[axis + 1:])
+    return S.reshape(y, x.shape[:axis] + (n * r,) + x.shape[axis + 1 :])
 
 
 @op
@@ -177,20 +181,26 @@ def interpolate(
     if mode in _SPATIAL:
         n = _SPATIAL[mode]
         if input.ndim != n + 2:
-            raise ValueError(f"interpolate: mode {mode!r} expects a {n + 2}-D input (N, C, "
-                             f"{n} spatial dims), got shape {input.shape}")
+            raise ValueError(
+                f"interpolate: mode {mode!r} expects a {n + 2}-D input (N, C, "
+                f"{n} spatial dims), got shape {input.shape}"
+            )
     elif align_corners:
-        raise ValueError(f"interpolate: align_corners only applies to the linear and bicubic "
-                         f"modes, not {mode!r}")
+        raise ValueError(
+            f"interpolate: align_corners only applies to the linear and bicubic modes, not {mode!r}"
+        )
     if input.ndim < 3:
-        raise ValueError(f"interpolate expects an input (N, C, *S) with 1 to 3 spatial dims, got "
-                         f"shape {input.shape}")
+        raise ValueError(
+            f"interpolate expects an input (N, C, *S) with 1 to 3 spatial dims, got "
+            f"shape {input.shape}"
+        )
     if not input.is_floating_point():
         raise TypeError(f"interpolate expects a floating-point input, got dtype {input.dtype}")
     n = input.ndim - 2
     if 0 in input.shape[2:]:  # as PyTorch; an empty batch (N = 0) is fine
-        raise ValueError(f"interpolate: input spatial sizes must be positive, got shape "
-                         f"{input.shape}")
+        raise ValueError(
+            f"interpolate: input spatial sizes must be positive, got shape {input.shape}"
+        )
     out, factors = _sizes(input.shape[2:], size, scale_factor, recompute_scale_factor)
     if mode == "area":
         return _pool.adaptive_avg_pool(input, n, out, name="interpolate")
@@ -202,8 +212,13 @@ def interpolate(
         r = out_n // in_n if in_n else 0
         if mode in _LINEAR and out_n == in_n:
             continue  # PyTorch copies a dim whose size does not change, whatever the factor
-        if mode in _LINEAR and not corners and r > 1 and out_n == r * in_n \
-                and factor in (None, float(r)):
+        if (
+            mode in _LINEAR
+            and not corners
+            and r > 1
+            and out_n == r * in_n
+            and factor in (None, float(r))
+        ):
             y = _linear_by_integer_factor(y, axis, r)
         elif mode in _LINEAR:
             i0, i1, lam = _linear_taps(in_n, out_n, factor, corners, real)
@@ -216,13 +231,17 @@ def interpolate(
             y = E.add(lo, E.mul(E.sub(hi, lo), w))
         elif mode == "bicubic":
             taps = _cubic_taps(in_n, out_n, factor, corners, real)
-            parts = [E.mul(_gather(y, axis, idx), Tensor._wrap(_const(w, y, trailing),
-                                                                 y._device))
-                     for idx, w in taps]
+            parts = [
+                E.mul(_gather(y, axis, idx), Tensor._wrap(_const(w, y, trailing), y._device))
+                for idx, w in taps
+            ]
             y = E.add(E.add(parts[0], parts[1]), E.add(parts[2], parts[3]))
         else:
-            y = _gather(y, axis, _nearest_index(in_n, out_n, factor, mode == "nearest-exact",
-                                                shortcuts=n == 2))
+            y = _gather(
+                y,
+                axis,
+                _nearest_index(in_n, out_n, factor, mode == "nearest-exact", shortcuts=n == 2),
+            )
     return y
 
 

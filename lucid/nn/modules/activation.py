@@ -10,10 +10,34 @@ from lucid.nn.functional import activation as F
 from lucid.nn.modules.module import Module, Parameter
 from lucid.tensor import Tensor
 
-__all__ = ["ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Sigmoid", "Tanh", "Softmax",
-           "LogSoftmax", "Softplus", "Hardtanh", "ReLU6", "SELU", "CELU", "Mish", "Hardswish",
-           "Hardsigmoid", "LogSigmoid", "Softsign", "GLU", "Softmin", "Hardshrink", "Softshrink",
-           "Tanhshrink", "Threshold", "PReLU"]
+__all__ = [
+    "ReLU",
+    "LeakyReLU",
+    "ELU",
+    "GELU",
+    "SiLU",
+    "Sigmoid",
+    "Tanh",
+    "Softmax",
+    "LogSoftmax",
+    "Softplus",
+    "Hardtanh",
+    "ReLU6",
+    "SELU",
+    "CELU",
+    "Mish",
+    "Hardswish",
+    "Hardsigmoid",
+    "LogSigmoid",
+    "Softsign",
+    "GLU",
+    "Softmin",
+    "Hardshrink",
+    "Softshrink",
+    "Tanhshrink",
+    "Threshold",
+    "PReLU",
+]
 
 
 class ReLU(Module):
@@ -183,7 +207,8 @@ class Hardtanh(Module):
 
     def extra_repr(self) -> str:
         return f"min_val={self.min_val}, max_val={self.max_val}" + (
-            ", inplace=True" if self.inplace else "")
+            ", inplace=True" if self.inplace else ""
+        )
 
 
 class ReLU6(_Inplace):
@@ -309,7 +334,8 @@ class Threshold(Module):
 
     def extra_repr(self) -> str:
         return f"threshold={self.threshold}, value={self.value}" + (
-            ", inplace=True" if self.inplace else "")
+            ", inplace=True" if self.inplace else ""
+        )
 
 
 class PReLU(Module):
@@ -324,15 +350,20 @@ class PReLU(Module):
         dtype: DTypeLike = None,
     ):
         super().__init__()
-        if isinstance(num_parameters, bool) or not isinstance(num_parameters, int) \
-                or num_parameters < 1:
-            raise ValueError(f"PReLU: num_parameters must be a positive int, got "
-                             f"{num_parameters!r}")
+        if (
+            isinstance(num_parameters, bool)
+            or not isinstance(num_parameters, int)
+            or num_parameters < 1
+        ):
+            raise ValueError(
+                f"PReLU: num_parameters must be a positive int, got {num_parameters!r}"
+            )
         # PyTorch's attribute; it shadows Module.num_parameters() on PReLU instances
         self.num_parameters = num_parameters  # type: ignore[method-assign,assignment]
         self.init = init
-        self.weight = Parameter(full((num_parameters,), float(init), dtype=dtype or "float32",
-                                     device=device))
+        self.weight = Parameter(
+            full((num_parameters,), float(init), dtype=dtype or "float32", device=device)
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         return F.prelu(x, self.weight)

@@ -18,8 +18,9 @@ def _index(i, n, what):
     try:
         i = operator.index(i)
     except TypeError:
-        raise TypeError(f"{what} indices must be integers or slices, got "
-                        f"{type(i).__name__}") from None
+        raise TypeError(
+            f"{what} indices must be integers or slices, got {type(i).__name__}"
+        ) from None
     if not -n <= i < n:
         raise IndexError(f"index {i} is out of range for a {what} of length {n}")
     return i % n
@@ -51,8 +52,9 @@ class _ModuleSeq(Module):
     def extend(self, modules):
         """Append every module of an iterable."""
         if isinstance(modules, Module) and not isinstance(modules, _ModuleSeq):
-            raise TypeError(f"extend expects an iterable of Modules, got a single "
-                            f"{type(modules).__name__}")
+            raise TypeError(
+                f"extend expects an iterable of Modules, got a single {type(modules).__name__}"
+            )
         for m in list(modules):
             self.append(m)
         return self
@@ -72,8 +74,7 @@ class ModuleList(_ModuleSeq):
         return self._modules[str(_index(i, len(self), "ModuleList"))]
 
     def __setitem__(self, i, module) -> None:
-        self._modules[str(_index(i, len(self), "ModuleList"))] = _check_module(module,
-                                                                               "ModuleList")
+        self._modules[str(_index(i, len(self), "ModuleList"))] = _check_module(module, "ModuleList")
 
     def __delitem__(self, i) -> None:
         mods = list(self._modules.values())
@@ -95,8 +96,10 @@ class ModuleList(_ModuleSeq):
         self._renumber(mods)
 
     def forward(self, *args: Any, **kwargs: Any):
-        raise NotImplementedError("ModuleList is a container and has no forward(); iterate over "
-                                  "it in the parent's forward")
+        raise NotImplementedError(
+            "ModuleList is a container and has no forward(); iterate over "
+            "it in the parent's forward"
+        )
 
 
 class Sequential(_ModuleSeq):

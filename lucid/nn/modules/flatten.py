@@ -33,24 +33,29 @@ class Unflatten(Module):
         super().__init__()
         sizes = tuple(int(s) for s in unflattened_size)
         if not sizes or sizes.count(-1) > 1 or any(s < -1 for s in sizes):
-            raise ValueError(f"Unflatten: unflattened_size must be a non-empty sequence with "
-                             f"at most one -1 and no other negative sizes, got {sizes}")
+            raise ValueError(
+                f"Unflatten: unflattened_size must be a non-empty sequence with "
+                f"at most one -1 and no other negative sizes, got {sizes}"
+            )
         self.dim = dim
         self.unflattened_size = sizes
 
     def forward(self, x: Tensor) -> Tensor:
         if not -x.ndim <= self.dim < x.ndim:
-            raise ValueError(f"Unflatten: dim {self.dim} is out of range for an input of shape "
-                             f"{x.shape}")
+            raise ValueError(
+                f"Unflatten: dim {self.dim} is out of range for an input of shape {x.shape}"
+            )
         d = self.dim % x.ndim
         sizes = self.unflattened_size
         known = math.prod(s for s in sizes if s != -1)
         n = x.shape[d]
         if (-1 in sizes and (known == 0 or n % known)) or (-1 not in sizes and known != n):
-            raise ValueError(f"Unflatten: sizes {sizes} do not multiply to dimension {d} of "
-                             f"size {n} (input shape {x.shape})")
+            raise ValueError(
+                f"Unflatten: sizes {sizes} do not multiply to dimension {d} of "
+                f"size {n} (input shape {x.shape})"
+            )
         sizes = tuple(n // known if s == -1 else s for s in sizes)
-        return ops.reshape(x, x.shape[:d] + sizes + x.shape[d + 1:])
+        return ops.reshape(x, x.shape[:d] + sizes + x.shape[d + 1 :])
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

@@ -13,15 +13,22 @@ __all__ = ["PoissonNLLLoss", "GaussianNLLLoss"]
 class PoissonNLLLoss(_Loss):
     """Poisson negative log-likelihood; see ``poisson_nll_loss``."""
 
-    def __init__(self, log_input: bool = True, full: bool = False, *, eps: float = 1e-8,
-                 reduction: str = "mean"):
+    def __init__(
+        self,
+        log_input: bool = True,
+        full: bool = False,
+        *,
+        eps: float = 1e-8,
+        reduction: str = "mean",
+    ):
         super().__init__(reduction)
         self.log_input, self.full, self.eps = log_input, full, eps
 
     def forward(self, log_input: Tensor, target: Tensor) -> Tensor:
         """The loss of predicted rates (or log-rates) against counts ``target``."""
-        return F.poisson_nll_loss(log_input, target, self.log_input, self.full, eps=self.eps,
-                                  reduction=self.reduction)
+        return F.poisson_nll_loss(
+            log_input, target, self.log_input, self.full, eps=self.eps, reduction=self.reduction
+        )
 
     def extra_repr(self) -> str:
         return f"log_input={self.log_input}, full={self.full}, reduction={self.reduction!r}"

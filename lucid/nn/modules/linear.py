@@ -45,8 +45,9 @@ class Linear(Module):
         self.in_features = in_features
         self.out_features = out_features
         dtype = dtype or "float32"
-        self.weight = Parameter(creation.zeros(out_features, in_features, dtype=dtype,
-                                               device=device))
+        self.weight = Parameter(
+            creation.zeros(out_features, in_features, dtype=dtype, device=device)
+        )
         if bias:
             self.bias = Parameter(creation.zeros(out_features, dtype=dtype, device=device))
         else:
@@ -64,5 +65,7 @@ class Linear(Module):
         return linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"bias={self.bias is not None}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )

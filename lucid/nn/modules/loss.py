@@ -8,8 +8,17 @@ from lucid.nn.functional import loss as F
 from lucid.nn.modules.module import Module
 from lucid.tensor import Tensor
 
-__all__ = ["CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "MSELoss", "L1Loss",
-           "SmoothL1Loss", "HuberLoss", "KLDivLoss"]
+__all__ = [
+    "CrossEntropyLoss",
+    "NLLLoss",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "MSELoss",
+    "L1Loss",
+    "SmoothL1Loss",
+    "HuberLoss",
+    "KLDivLoss",
+]
 
 
 class _Loss(Module):
@@ -49,8 +58,9 @@ class CrossEntropyLoss(_Loss):
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         """The loss of ``input`` logits against ``target``."""
-        return F.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction,
-                               self.label_smoothing)
+        return F.cross_entropy(
+            input, target, self.weight, self.ignore_index, self.reduction, self.label_smoothing
+        )
 
     def extra_repr(self) -> str:
         extra = f", label_smoothing={self.label_smoothing}" if self.label_smoothing else ""
@@ -99,8 +109,9 @@ class BCEWithLogitsLoss(_Loss):
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         """The loss of logits ``input`` against ``target``."""
-        return F.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction,
-                                                  self.pos_weight)
+        return F.binary_cross_entropy_with_logits(
+            input, target, self.weight, self.reduction, self.pos_weight
+        )
 
 
 class MSELoss(_Loss):
@@ -174,10 +185,18 @@ class DiceLoss(_Loss):
     """Soft Dice loss for segmentation (MONAI-like); see ``lucid.nn.functional.dice_loss``.
     Combine with ``CrossEntropyLoss`` for stable training (Dice alone learns slowly at first)."""
 
-    def __init__(self, include_background: bool = True, softmax: bool = False,
-                 sigmoid: bool = False, squared_pred: bool = False, jaccard: bool = False,
-                 smooth_nr: float = 1e-5, smooth_dr: float = 1e-5, batch: bool = False,
-                 reduction: str = "mean"):
+    def __init__(
+        self,
+        include_background: bool = True,
+        softmax: bool = False,
+        sigmoid: bool = False,
+        squared_pred: bool = False,
+        jaccard: bool = False,
+        smooth_nr: float = 1e-5,
+        smooth_dr: float = 1e-5,
+        batch: bool = False,
+        reduction: str = "mean",
+    ):
         super().__init__(reduction)
         if softmax and sigmoid:
             raise ValueError("DiceLoss: choose at most one of softmax and sigmoid")
@@ -187,14 +206,26 @@ class DiceLoss(_Loss):
 
     def forward(self, input, target):
         """The Dice loss of ``input`` against ``target``."""
-        return F.dice_loss(input, target, self.include_background, self.softmax, self.sigmoid,
-                           self.squared_pred, self.jaccard, self.smooth_nr, self.smooth_dr,
-                           self.batch, self.reduction)
+        return F.dice_loss(
+            input,
+            target,
+            self.include_background,
+            self.softmax,
+            self.sigmoid,
+            self.squared_pred,
+            self.jaccard,
+            self.smooth_nr,
+            self.smooth_dr,
+            self.batch,
+            self.reduction,
+        )
 
     def extra_repr(self) -> str:
         act = "softmax" if self.softmax else "sigmoid" if self.sigmoid else "none"
-        return (f"activation={act}, include_background={self.include_background}, "
-                f"reduction={self.reduction!r}")
+        return (
+            f"activation={act}, include_background={self.include_background}, "
+            f"reduction={self.reduction!r}"
+        )
 
 
 __all__ += ["DiceLoss"]

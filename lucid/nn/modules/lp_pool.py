@@ -25,12 +25,21 @@ class _LPPoolNd(Module):
         self.stride, self.ceil_mode = stride, ceil_mode
 
     def forward(self, input: Tensor):
-        return lp_pool(input, self.n, self.norm_type, self.kernel_size, self.stride,
-                       self.ceil_mode, f"lp_pool{self.n}d")
+        return lp_pool(
+            input,
+            self.n,
+            self.norm_type,
+            self.kernel_size,
+            self.stride,
+            self.ceil_mode,
+            f"lp_pool{self.n}d",
+        )
 
     def extra_repr(self) -> str:
-        return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, ceil_mode={self.ceil_mode}")
+        return (
+            f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, ceil_mode={self.ceil_mode}"
+        )
 
 
 class LPPool1d(_LPPoolNd):

@@ -8,9 +8,16 @@ from lucid.nn.functional import margin_loss as F
 from lucid.nn.modules.loss import _Loss
 from lucid.tensor import Tensor
 
-__all__ = ["MarginRankingLoss", "HingeEmbeddingLoss", "MultiLabelMarginLoss", "SoftMarginLoss",
-           "MultiLabelSoftMarginLoss", "CosineEmbeddingLoss", "MultiMarginLoss",
-           "TripletMarginLoss"]
+__all__ = [
+    "MarginRankingLoss",
+    "HingeEmbeddingLoss",
+    "MultiLabelMarginLoss",
+    "SoftMarginLoss",
+    "MultiLabelSoftMarginLoss",
+    "CosineEmbeddingLoss",
+    "MultiMarginLoss",
+    "TripletMarginLoss",
+]
 
 
 class _MarginLoss(_Loss):
@@ -30,8 +37,7 @@ class MarginRankingLoss(_MarginLoss):
 
     def forward(self, input1: Tensor, input2: Tensor, target: Tensor) -> Tensor:
         """The loss of the pair (``input1``, ``input2``) ranked by ``target`` (1 or -1)."""
-        return F.margin_ranking_loss(input1, input2, target, self.margin,
-                                     reduction=self.reduction)
+        return F.margin_ranking_loss(input1, input2, target, self.margin, reduction=self.reduction)
 
 
 class HingeEmbeddingLoss(_MarginLoss):
@@ -76,8 +82,7 @@ class MultiLabelSoftMarginLoss(_Loss):
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         """The loss of logits ``input`` against 0/1 ``target``."""
-        return F.multilabel_soft_margin_loss(input, target, self.weight,
-                                             reduction=self.reduction)
+        return F.multilabel_soft_margin_loss(input, target, self.weight, reduction=self.reduction)
 
 
 class CosineEmbeddingLoss(_MarginLoss):
@@ -89,15 +94,22 @@ class CosineEmbeddingLoss(_MarginLoss):
 
     def forward(self, input1: Tensor, input2: Tensor, target: Tensor) -> Tensor:
         """The loss of the pair (``input1``, ``input2``) labelled by ``target`` (1 or -1)."""
-        return F.cosine_embedding_loss(input1, input2, target, self.margin,
-                                       reduction=self.reduction)
+        return F.cosine_embedding_loss(
+            input1, input2, target, self.margin, reduction=self.reduction
+        )
 
 
 class MultiMarginLoss(_MarginLoss):
     """Multi-class hinge loss; see ``multi_margin_loss``. ``weight`` is a buffer."""
 
-    def __init__(self, p: int = 1, margin: float = 1.0, weight: Tensor | None = None, *,
-                 reduction: str = "mean"):
+    def __init__(
+        self,
+        p: int = 1,
+        margin: float = 1.0,
+        weight: Tensor | None = None,
+        *,
+        reduction: str = "mean",
+    ):
         if p not in (1, 2):
             raise ValueError(f"only p == 1 and p == 2 are supported, got {p!r}")
         super().__init__(margin, reduction)
@@ -106,8 +118,9 @@ class MultiMarginLoss(_MarginLoss):
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         """The loss of scores ``input`` at class indices ``target``."""
-        return F.multi_margin_loss(input, target, self.p, self.margin, self.weight,
-                                   reduction=self.reduction)
+        return F.multi_margin_loss(
+            input, target, self.p, self.margin, self.weight, reduction=self.reduction
+        )
 
     def extra_repr(self) -> str:
         return f"p={self.p}, " + super().extra_repr()
@@ -116,8 +129,15 @@ class MultiMarginLoss(_MarginLoss):
 class TripletMarginLoss(_MarginLoss):
     """``max(0, margin + d(a, p) - d(a, n))``; see ``triplet_margin_loss``."""
 
-    def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6,
-                 swap: bool = False, *, reduction: str = "mean"):
+    def __init__(
+        self,
+        margin: float = 1.0,
+        p: float = 2.0,
+        eps: float = 1e-6,
+        swap: bool = False,
+        *,
+        reduction: str = "mean",
+    ):
         if margin <= 0:
             raise ValueError(f"margin must be greater than 0, got {margin}")
         super().__init__(margin, reduction)
@@ -125,9 +145,16 @@ class TripletMarginLoss(_MarginLoss):
 
     def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
         """The loss of the triplets."""
-        return F.triplet_margin_loss(anchor, positive, negative, self.margin, self.p, self.eps,
-                                     self.swap, reduction=self.reduction)
+        return F.triplet_margin_loss(
+            anchor,
+            positive,
+            negative,
+            self.margin,
+            self.p,
+            self.eps,
+            self.swap,
+            reduction=self.reduction,
+        )
 
     def extra_repr(self) -> str:
-        return f"margin={self.margin}, p={self.p}, swap={self.swap}, " \
-               f"reduction={self.reduction!r}"
+        return f"margin={self.margin}, p={self.p}, swap={self.swap}, reduction={self.reduction!r}"

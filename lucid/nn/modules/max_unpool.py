@@ -25,8 +25,16 @@ class _MaxUnpoolNd(Module):
 
     def forward(self, input: Tensor, indices: Tensor, output_size: IntOrSeq | None = None):
         """``input`` written at ``indices`` (from max pooling) in zeros of the unpooled size."""
-        return max_unpool(input, indices, self.n, self.kernel_size, self.stride, self.padding,
-                          output_size, name=type(self).__name__)
+        return max_unpool(
+            input,
+            indices,
+            self.n,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            output_size,
+            name=type(self).__name__,
+        )
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"

@@ -133,8 +133,10 @@ class Module:
     # --- registration ----------------------------------------------------------------------
     def _check_ready(self, name):
         if "_parameters" not in self.__dict__:
-            raise AttributeError(f"cannot assign {name!r} before Module.__init__() ran: call "
-                                 f"super().__init__() first in {type(self).__name__}.__init__")
+            raise AttributeError(
+                f"cannot assign {name!r} before Module.__init__() ran: call "
+                f"super().__init__() first in {type(self).__name__}.__init__"
+            )
 
     @staticmethod
     def _check_name(name, kind):
@@ -157,8 +159,10 @@ class Module:
         self._check_ready(name)
         self._check_name(name, "parameter")
         if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"cannot register a {type(param).__name__} as parameter {name!r}: "
-                            "expected a lucid.nn.Parameter or None")
+            raise TypeError(
+                f"cannot register a {type(param).__name__} as parameter {name!r}: "
+                "expected a lucid.nn.Parameter or None"
+            )
         if name not in self._parameters and hasattr(self, name):
             raise KeyError(f"attribute {name!r} already exists on {type(self).__name__}")
         self._forget(name, self._parameters)
@@ -170,8 +174,9 @@ class Module:
         self._check_ready(name)
         self._check_name(name, "buffer")
         if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(f"buffer {name!r} must be a Tensor or None, got "
-                            f"{type(tensor).__name__}")
+            raise TypeError(
+                f"buffer {name!r} must be a Tensor or None, got {type(tensor).__name__}"
+            )
         if name not in self._buffers and hasattr(self, name):
             raise KeyError(f"attribute {name!r} already exists on {type(self).__name__}")
         self._forget(name, self._buffers)
@@ -203,19 +208,25 @@ class Module:
             self._modules[name] = value
         elif "_parameters" in self.__dict__ and name in self._parameters:
             if value is not None:
-                raise TypeError(f"cannot assign a {type(value).__name__} to parameter {name!r} "
-                                f"of {type(self).__name__}: expected a Parameter or None (to "
-                                "change its values, assign to .data)")
+                raise TypeError(
+                    f"cannot assign a {type(value).__name__} to parameter {name!r} "
+                    f"of {type(self).__name__}: expected a Parameter or None (to "
+                    "change its values, assign to .data)"
+                )
             self._parameters[name] = None
         elif "_modules" in self.__dict__ and name in self._modules:
             if value is not None:
-                raise TypeError(f"cannot assign a {type(value).__name__} to sub-module {name!r}: "
-                                "expected a Module or None")
+                raise TypeError(
+                    f"cannot assign a {type(value).__name__} to sub-module {name!r}: "
+                    "expected a Module or None"
+                )
             self._modules[name] = None
         elif "_buffers" in self.__dict__ and name in self._buffers:
             if value is not None and not isinstance(value, Tensor):
-                raise TypeError(f"cannot assign a {type(value).__name__} to buffer {name!r}: "
-                                "expected a Tensor or None")
+                raise TypeError(
+                    f"cannot assign a {type(value).__name__} to buffer {name!r}: "
+                    "expected a Tensor or None"
+                )
             self._buffers[name] = value
         else:
             object.__setattr__(self, name, value)
@@ -237,8 +248,9 @@ class Module:
         object.__delattr__(self, name)
 
     def __dir__(self):
-        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers)
-                      | set(self._modules))
+        return sorted(
+            set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules)
+        )
 
     # --- traversal -------------------------------------------------------------------------
     def named_modules(self, memo=None, prefix: str = "", remove_duplicate: bool = True):
@@ -253,8 +265,9 @@ class Module:
         for name, child in self._modules.items():
             if child is None:
                 continue
-            yield from child.named_modules(memo, f"{prefix}.{name}" if prefix else name,
-                                           remove_duplicate)
+            yield from child.named_modules(
+                memo, f"{prefix}.{name}" if prefix else name, remove_duplicate
+            )
 
     def modules(self):
         """This module and every descendant."""
@@ -284,8 +297,9 @@ class Module:
                 seen.add(id(value))
                 yield (f"{mod_prefix}.{name}" if mod_prefix else name), value
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True,
-                         remove_duplicate: bool = True):
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ):
         """(dotted name, Parameter) pairs; a parameter shared by two layers appears once."""
         yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
@@ -294,8 +308,7 @@ class Module:
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_buffers(self, prefix: str = "", recurse: bool = True,
-                      remove_duplicate: bool = True):
+    def named_buffers(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True):
         """(dotted name, buffer) pairs."""
         yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
@@ -309,8 +322,9 @@ class Module:
         mod = self
         for part in target.split(".") if target else []:
             if part not in mod._modules or mod._modules[part] is None:
-                raise AttributeError(f"{type(mod).__name__} has no sub-module {part!r} "
-                                     f"(looking up {target!r})")
+                raise AttributeError(
+                    f"{type(mod).__name__} has no sub-module {part!r} (looking up {target!r})"
+                )
             mod = mod._modules[part]
         return mod
 
@@ -367,17 +381,23 @@ class Module:
                 errors.append(f"  {key}: cannot convert a {type(value).__name__}: {exc}")
                 continue
             if tuple(arr.shape) != t.shape:
-                errors.append(f"  {key}: shape {tuple(arr.shape)} in the state dict, "
-                              f"{t.shape} in the model")
+                errors.append(
+                    f"  {key}: shape {tuple(arr.shape)} in the state dict, {t.shape} in the model"
+                )
                 continue
             updates.append((t, B.array(arr)))  # own array object: see state_dict
         if strict:
-            head = [f"  {what} key(s): " + ", ".join(keys)
-                    for what, keys in (("missing", missing), ("unexpected", unexpected)) if keys]
+            head = [
+                f"  {what} key(s): " + ", ".join(keys)
+                for what, keys in (("missing", missing), ("unexpected", unexpected))
+                if keys
+            ]
             errors = head + errors
         if errors:
-            raise StateDictError(f"error(s) loading the state dict into {type(self).__name__} "
-                                 "(nothing was changed):\n" + "\n".join(errors))
+            raise StateDictError(
+                f"error(s) loading the state dict into {type(self).__name__} "
+                "(nothing was changed):\n" + "\n".join(errors)
+            )
         for t, arr in updates:
             if isinstance(t, Parameter):
                 t._set_array(arr)
@@ -410,8 +430,9 @@ class Module:
             if set_to_none or p.grad is None:
                 p.grad = None
             else:
-                p.grad = Tensor._wrap(B.zeros(p.grad.data.shape, dtype=p.grad.data.dtype),
-                                      p._device)
+                p.grad = Tensor._wrap(
+                    B.zeros(p.grad.data.shape, dtype=p.grad.data.dtype), p._device
+                )
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
         """Move parameters and buffers to a device and/or cast floating ones to a dtype, in
@@ -433,8 +454,10 @@ class Module:
         for t in tensors:  # check everything before changing anything
             final = name if (name and t.is_floating_point()) else B.dtype_name(t.data.dtype)
             if (target or t._device) == "gpu" and final == "float64":
-                raise TypeError("float64 is not supported on the GPU: cast the module with "
-                                ".to(lucid.float32) first")
+                raise TypeError(
+                    "float64 is not supported on the GPU: cast the module with "
+                    ".to(lucid.float32) first"
+                )
         for t in tensors:
             if name and t.is_floating_point():
                 with B.device_scope(target or t._device):  # cast where the tensor will live

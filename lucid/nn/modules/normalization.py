@@ -10,8 +10,16 @@ from lucid.nn.modules.module import Module, Parameter
 from lucid.ops import shape as S
 from lucid.tensor import Tensor
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d",
-           "InstanceNorm3d", "GroupNorm", "LayerNorm"]
+__all__ = [
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "BatchNorm3d",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "InstanceNorm3d",
+    "GroupNorm",
+    "LayerNorm",
+]
 
 
 def _positive_int(value, name):
@@ -34,8 +42,16 @@ class _NormBase(Module):
 
     n = 0  # spatial dims of the batched input
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
-                 track_running_stats=True, device=None, dtype=None):
+    def __init__(
+        self,
+        num_features,
+        eps=1e-5,
+        momentum=0.1,
+        affine=True,
+        track_running_stats=True,
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         self.num_features = _positive_int(num_features, "num_features")
         if momentum is not None and not 0.0 <= momentum <= 1.0:
@@ -51,8 +67,9 @@ class _NormBase(Module):
         if track_running_stats:
             self.register_buffer("running_mean", Tensor._wrap(_filled((num_features,), 0.0)))
             self.register_buffer("running_var", Tensor._wrap(_filled((num_features,), 1.0)))
-            self.register_buffer("num_batches_tracked",
-                                 Tensor._wrap(B.zeros((), dtype=B.DTYPES["int64"])))
+            self.register_buffer(
+                "num_batches_tracked", Tensor._wrap(B.zeros((), dtype=B.DTYPES["int64"]))
+            )
         else:
             for name in ("running_mean", "running_var", "num_batches_tracked"):
                 self.register_buffer(name, None)
@@ -91,12 +108,16 @@ class _NormBase(Module):
     def _check_channels(self, input, axis):
         c = input.shape[axis]
         if c != self.num_features:
-            raise ValueError(f"{type(self).__name__}: expected input with {self.num_features} "
-                             f"channels (num_features), got {c} (input shape {input.shape})")
+            raise ValueError(
+                f"{type(self).__name__}: expected input with {self.num_features} "
+                f"channels (num_features), got {c} (input shape {input.shape})"
+            )
 
     def extra_repr(self) -> str:
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+            f"affine={self.affine}, track_running_stats={self.track_running_stats}"
+        )
 
 
 class _BatchNorm(_NormBase):
@@ -107,8 +128,10 @@ class _BatchNorm(_NormBase):
         ranks = (2, 3) if self.n == 1 else (self.n + 2,)
         if input.ndim not in ranks:
             wanted = " or ".join(f"{r}-D" for r in ranks)
-            raise ValueError(f"{type(self).__name__} expects a {wanted} input (N, C, *S), got "
-                             f"shape {input.shape}")
+            raise ValueError(
+                f"{type(self).__name__} expects a {wanted} input (N, C, *S), got "
+                f"shape {input.shape}"
+            )
         self._check_channels(input, 1)
 
     def forward(self, input: Tensor) -> Tensor:
@@ -116,8 +139,16 @@ class _BatchNorm(_NormBase):
         self._check_input_dim(input)
         factor = self._factor()
         use_batch = self.training or not self.track_running_stats
-        return F.batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
-                            training=use_batch, momentum=factor, eps=self.eps)
+        return F.batch_norm(
+            input,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            training=use_batch,
+            momentum=factor,
+            eps=self.eps,
+        )
 
 
 class BatchNorm1d(_BatchNorm):
@@ -144,8 +175,16 @@ class _InstanceNorm(_NormBase):
     as in PyTorch), ``momentum=None`` means no running update at all, and
     ``num_batches_tracked`` is never advanced (it stays 0)."""
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
-                 track_running_stats=False, device=None, dtype=None):
+    def __init__(
+        self,
+        num_features,
+        eps=1e-5,
+        momentum=0.1,
+        affine=False,
+        track_running_stats=False,
+        device=None,
+        dtype=None,
+    ):
         super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
 
     def _factor(self):
@@ -157,8 +196,10 @@ class _InstanceNorm(_NormBase):
     def forward(self, input: Tensor):
         """Normalise each sample's channels over their spatial dims."""
         if input.ndim not in (self.n + 1, self.n + 2):
-            raise ValueError(f"{type(self).__name__} expects a {self.n + 2}-D input (N, C, *S) or "
-                             f"an unbatched {self.n + 1}-D input (C, *S), got shape {input.shape}")
+            raise ValueError(
+                f"{type(self).__name__} expects a {self.n + 2}-D input (N, C, *S) or "
+                f"an unbatched {self.n + 1}-D input (C, *S), got shape {input.shape}"
+            )
         unbatched = input.ndim == self.n + 1
         self._check_channels(input, 0 if unbatched else 1)
         x = S.unsqueeze(input, 0) if unbatched else input
@@ -167,8 +208,15 @@ class _InstanceNorm(_NormBase):
         stats = (self.running_mean, self.running_var)
         if use_input_stats and not factor:  # nothing to update (momentum None or 0)
             stats = (None, None)
-        y = F.instance_norm(x, *stats, self.weight, self.bias,
-                            use_input_stats=use_input_stats, momentum=factor, eps=self.eps)
+        y = F.instance_norm(
+            x,
+            *stats,
+            self.weight,
+            self.bias,
+            use_input_stats=use_input_stats,
+            momentum=factor,
+            eps=self.eps,
+        )
         return S.squeeze(y, 0) if unbatched else y
 
 
@@ -199,8 +247,10 @@ class GroupNorm(Module):
         self.num_groups = _positive_int(num_groups, "num_groups")
         self.num_channels = _positive_int(num_channels, "num_channels")
         if num_channels % num_groups:
-            raise ValueError(f"GroupNorm: num_channels={num_channels} must be divisible by "
-                             f"num_groups={num_groups}")
+            raise ValueError(
+                f"GroupNorm: num_channels={num_channels} must be divisible by "
+                f"num_groups={num_groups}"
+            )
         self.eps, self.affine = eps, affine
         if affine:
             self.weight = Parameter(_filled((num_channels,), 1.0))
@@ -214,8 +264,10 @@ class GroupNorm(Module):
     def forward(self, input: Tensor) -> Tensor:
         """Normalise an (N, C, *S) input."""
         if input.ndim < 2 or input.shape[1] != self.num_channels:
-            raise ValueError(f"GroupNorm: expected an input (N, {self.num_channels}, *S), got "
-                             f"shape {input.shape}")
+            raise ValueError(
+                f"GroupNorm: expected an input (N, {self.num_channels}, *S), got "
+                f"shape {input.shape}"
+            )
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
@@ -226,21 +278,33 @@ class LayerNorm(Module):
     """Layer normalisation over the trailing dims ``normalized_shape``, with elementwise weight
     and bias of that shape when ``elementwise_affine`` (``bias=False`` drops the bias)."""
 
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None,
-                 dtype=None):
+    def __init__(
+        self,
+        normalized_shape,
+        eps=1e-5,
+        elementwise_affine=True,
+        bias=True,
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
-        shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) \
+        shape = (
+            (normalized_shape,)
+            if isinstance(normalized_shape, numbers.Integral)
             else tuple(normalized_shape)
+        )
         for s in shape:
             _positive_int(s, "normalized_shape entries")
         if not shape:
             raise ValueError("LayerNorm: normalized_shape must name at least one dim")
         self.normalized_shape = tuple(int(s) for s in shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
-        self.register_parameter("weight", Parameter(_filled(shape, 1.0))
-                                if elementwise_affine else None)
-        self.register_parameter("bias", Parameter(_filled(shape, 0.0))
-                                if elementwise_affine and bias else None)
+        self.register_parameter(
+            "weight", Parameter(_filled(shape, 1.0)) if elementwise_affine else None
+        )
+        self.register_parameter(
+            "bias", Parameter(_filled(shape, 0.0)) if elementwise_affine and bias else None
+        )
         if device is not None or dtype is not None:  # PyTorch's factory keywords
             self.to(device=device, dtype=dtype)
 
@@ -249,5 +313,6 @@ class LayerNorm(Module):
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return (f"{self.normalized_shape}, eps={self.eps}, "
-                f"elementwise_affine={self.elementwise_affine}")
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        )

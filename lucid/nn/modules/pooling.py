@@ -8,10 +8,23 @@ from lucid.ops import pool as _pool
 from lucid.ops._nd import ntuple
 from lucid.tensor import Tensor
 
-__all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "MaxPool1D", "MaxPool2D", "MaxPool3D",
-           "AvgPool1d", "AvgPool2d", "AvgPool3d",
-           "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d",
-           "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d"]
+__all__ = [
+    "MaxPool1d",
+    "MaxPool2d",
+    "MaxPool3d",
+    "MaxPool1D",
+    "MaxPool2D",
+    "MaxPool3D",
+    "AvgPool1d",
+    "AvgPool2d",
+    "AvgPool3d",
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d",
+    "AdaptiveAvgPool3d",
+    "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d",
+    "AdaptiveMaxPool3d",
+]
 
 
 def _check_args(name, n, kernel_size, stride, padding, dilation):
@@ -21,8 +34,9 @@ def _check_args(name, n, kernel_size, stride, padding, dilation):
     ntuple(dilation, n, "dilation")
     pad = ntuple(padding, n, "padding", minimum=0)
     if any(p > k // 2 for p, k in zip(pad, kernel)):
-        raise ValueError(f"{name}: padding {pad} must be at most half of kernel_size {kernel} in "
-                         "every dimension")
+        raise ValueError(
+            f"{name}: padding {pad} must be at most half of kernel_size {kernel} in every dimension"
+        )
 
 
 class _MaxPoolNd(Module):
@@ -50,13 +64,23 @@ class _MaxPoolNd(Module):
 
     def forward(self, input: Tensor):
         """Pool ``input`` of shape (N, C, *S) or (C, *S)."""
-        return _pool.max_pool(input, self.n, self.kernel_size, self.stride, self.padding,
-                              self.dilation, self.ceil_mode, self.return_indices,
-                              name=type(self).__name__)
+        return _pool.max_pool(
+            input,
+            self.n,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.ceil_mode,
+            self.return_indices,
+            name=type(self).__name__,
+        )
 
     def extra_repr(self) -> str:
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+        return (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
+        )
 
 
 class _AvgPoolNd(Module):
@@ -84,13 +108,23 @@ class _AvgPoolNd(Module):
 
     def forward(self, input: Tensor):
         """Pool ``input`` of shape (N, C, *S) or (C, *S)."""
-        return _pool.avg_pool(input, self.n, self.kernel_size, self.stride, self.padding,
-                              self.ceil_mode, self.count_include_pad, self.divisor_override,
-                              name=type(self).__name__)
+        return _pool.avg_pool(
+            input,
+            self.n,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+            self.divisor_override,
+            name=type(self).__name__,
+        )
 
     def extra_repr(self) -> str:
-        text = (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"ceil_mode={self.ceil_mode}, count_include_pad={self.count_include_pad}")
+        text = (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"ceil_mode={self.ceil_mode}, count_include_pad={self.count_include_pad}"
+        )
         if self.divisor_override is not None:
             text += f", divisor_override={self.divisor_override}"
         return text
@@ -125,8 +159,9 @@ class _AdaptiveMaxPoolNd(Module):
 
     def forward(self, input: Tensor):
         """Pool ``input`` of shape (N, C, *S) or (C, *S) to ``output_size``."""
-        return _pool.adaptive_max_pool(input, self.n, self.output_size, self.return_indices,
-                                       name=type(self).__name__)
+        return _pool.adaptive_max_pool(
+            input, self.n, self.output_size, self.return_indices, name=type(self).__name__
+        )
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"

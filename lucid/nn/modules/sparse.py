@@ -18,21 +18,34 @@ class Embedding(Module):
     ``norm_type``-norm (see ``F.embedding``). ``_weight`` supplies the table (used by
     ``from_pretrained``)."""
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx=None,
-                 max_norm=None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
-                 sparse: bool = False, _weight=None, _freeze: bool = False, device=None,
-                 dtype=None):
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        padding_idx=None,
+        max_norm=None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        sparse: bool = False,
+        _weight=None,
+        _freeze: bool = False,
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         for name, v in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"Embedding: {name} must be a positive int, got {v!r}")
         if scale_grad_by_freq or sparse:
-            raise NotImplementedError("Embedding: scale_grad_by_freq and sparse gradients are "
-                                      "not supported")
+            raise NotImplementedError(
+                "Embedding: scale_grad_by_freq and sparse gradients are not supported"
+            )
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
-                raise ValueError(f"Embedding: padding_idx {padding_idx} is out of range for "
-                                 f"{num_embeddings} embeddings")
+                raise ValueError(
+                    f"Embedding: padding_idx {padding_idx} is out of range for "
+                    f"{num_embeddings} embeddings"
+                )
             padding_idx %= num_embeddings
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
@@ -42,29 +55,51 @@ class Embedding(Module):
         self.scale_grad_by_freq = scale_grad_by_freq
         self.sparse = sparse
         if _weight is None:
-            self.weight = Parameter(creation.zeros(num_embeddings, embedding_dim,
-                                                   dtype=dtype or "float32", device=device),
-                                    requires_grad=not _freeze)
+            self.weight = Parameter(
+                creation.zeros(
+                    num_embeddings, embedding_dim, dtype=dtype or "float32", device=device
+                ),
+                requires_grad=not _freeze,
+            )
             self.reset_parameters()
         else:
             if tuple(_weight.shape) != (num_embeddings, embedding_dim):
-                raise ValueError(f"Embedding: _weight must have shape ({num_embeddings}, "
-                                 f"{embedding_dim}), got {tuple(_weight.shape)}")
+                raise ValueError(
+                    f"Embedding: _weight must have shape ({num_embeddings}, "
+                    f"{embedding_dim}), got {tuple(_weight.shape)}"
+                )
             self.weight = Parameter(_weight.detach(), requires_grad=not _freeze)
 
     @classmethod
-    def from_pretrained(cls, embeddings, freeze: bool = True, padding_idx=None, max_norm=None,
-                        norm_type: float = 2.0, scale_grad_by_freq: bool = False,
-                        sparse: bool = False):
+    def from_pretrained(
+        cls,
+        embeddings,
+        freeze: bool = True,
+        padding_idx=None,
+        max_norm=None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        sparse: bool = False,
+    ):
         """An Embedding whose table is ``embeddings`` (2-D), frozen unless ``freeze=False``;
         the padding row is kept as given (not zeroed), as in PyTorch."""
         if getattr(embeddings, "ndim", None) != 2:
-            raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape "
-                             f"{tuple(getattr(embeddings, 'shape', ()))}")
+            raise ValueError(
+                f"Embedding.from_pretrained: embeddings must be 2-D, got shape "
+                f"{tuple(getattr(embeddings, 'shape', ()))}"
+            )
         rows, dim = embeddings.shape
-        return cls(rows, dim, padding_idx=padding_idx, max_norm=max_norm, norm_type=norm_type,
-                   scale_grad_by_freq=scale_grad_by_freq, sparse=sparse, _weight=embeddings,
-                   _freeze=freeze)
+        return cls(
+            rows,
+            dim,
+            padding_idx=padding_idx,
+            max_norm=max_norm,
+            norm_type=norm_type,
+            scale_grad_by_freq=scale_grad_by_freq,
+            sparse=sparse,
+            _weight=embeddings,
+            _freeze=freeze,
+        )
 
     def reset_parameters(self) -> None:
         """Draw N(0, 1) rows and zero the padding row."""

@@ -23,8 +23,9 @@ def _grads(parameters):
     return out
 
 
-def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
-                    error_if_nonfinite: bool = False) -> Tensor:
+def clip_grad_norm_(
+    parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False
+) -> Tensor:
     """Scale the gradients so that their joint ``norm_type``-norm (over all of them, as if
     concatenated) is at most ``max_norm``; ``norm_type`` may be ``inf`` (the largest absolute
     entry). Returns the total norm before clipping as a 0-d Tensor.
@@ -37,8 +38,11 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     if not norm_type > 0:  # also rejects NaN and -inf
         raise ValueError(f"norm_type must be positive or inf, got {norm_type}")
     grads = _grads(parameters)
-    acc = "float64" if grads and all(g.data.dtype == B.DTYPES["float64"] for g in grads) \
+    acc = (
+        "float64"
+        if grads and all(g.data.dtype == B.DTYPES["float64"] for g in grads)
         else "float32"
+    )
     if not grads:
         return Tensor._wrap(B.zeros((), dtype=B.DTYPES[acc]))
     # on the gradients' stream: MLX's default (a Mac's GPU) cannot run float64 CPU gradients
@@ -49,8 +53,10 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
             parts = [B.sum(B.power(B.abs(B.cast(g.data, acc)), norm_type)) for g in grads]
             total = B.power(B.sum(B.stack(parts)), 1.0 / norm_type)
         if error_if_nonfinite and not math.isfinite(B.item(total)):
-            raise RuntimeError(f"the total norm of order {norm_type} of the gradients is "
-                               f"{total.item()}: not finite, so they cannot be clipped")
+            raise RuntimeError(
+                f"the total norm of order {norm_type} of the gradients is "
+                f"{total.item()}: not finite, so they cannot be clipped"
+            )
         scale = B.minimum(max_norm / (total + 1e-6), 1.0)
         for g in grads:
             g.data = g.data * B.cast(scale, B.dtype_name(g.data.dtype))
