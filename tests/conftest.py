@@ -5,10 +5,15 @@ paravirtual Metal device without simdgroup matrix support, where some kernels fa
 ``@pytest.mark.gpu`` tests run only after a probe (in a subprocess, with a time limit) has run a
 matmul, a convolution and a reduction on the GPU and matched the CPU; otherwise they skip with the
 probe's reason.
+
+A watchdog ends the run when one test runs longer than ``LUCID_TEST_TIMEOUT`` seconds (default
+900), printing every thread's stack: a hang then fails CI in minutes with its place named,
+instead of silently using up CI's whole time limit.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import functools
 import os
 import subprocess
@@ -54,8 +59,26 @@ def gpu_probe() -> tuple[bool, str]:
     return False, f"GPU not usable: {reason}"
 
 
+TEST_TIMEOUT_S = float(os.environ.get("LUCID_TEST_TIMEOUT", "900"))
+_watchdog_stream = None
+
+
 def pytest_configure(config):
+    global _watchdog_stream
     config.addinivalue_line("markers", "gpu: needs a working GPU (probed once per session)")
+    # a duplicate of the terminal's stderr, taken before tests capture fd 2
+    _watchdog_stream = os.fdopen(os.dup(sys.__stderr__.fileno()), "w")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Arm the watchdog around each test (setup, call and teardown)."""
+    if _watchdog_stream is not None and TEST_TIMEOUT_S > 0:
+        faulthandler.dump_traceback_later(TEST_TIMEOUT_S, exit=True, file=_watchdog_stream)
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
 
 
 def pytest_collection_modifyitems(config, items):

@@ -401,7 +401,7 @@ def asarray(data, dtype: str | None = None):
     if arr.dtype.kind in "iuO" and dtype in _INT_NAMES:
         _check_int_range(arr, dtype)
     if dtype == "bfloat16":
-        return mx.array(arr.astype(np.float32)).astype(mx.bfloat16)
+        return _host_copy(arr.astype(np.float32), mx.float32).astype(mx.bfloat16)
     return from_numpy(arr.astype(np.dtype(dtype), copy=False))
 
 
@@ -434,8 +434,18 @@ def _check_int_range(arr: np.ndarray, dtype: str) -> None:
 def from_numpy(arr: np.ndarray):
     """An MLX array holding a copy of a numpy array's values (dtype kept)."""
     arr = np.asarray(arr, order="C")  # not ascontiguousarray: it turns a 0-d array into 1-d
+    return _host_copy(arr, DTYPES[arr.dtype.name])
+
+
+def _host_copy(arr: np.ndarray, dtype):
+    """``mx.array(arr, dtype=dtype)``, every host-to-MLX copy's one path. An empty numpy array is
+    made with ``mx.zeros`` instead: MLX 0.32's CPU kernels can loop forever on arrays computed
+    from an ``mx.array`` of an empty numpy array (seen: a sum over an empty axis, then ``x -
+    mean`` reduced again, hung about one process in two; tests/test_empty_arrays.py)."""
+    if arr.size == 0:
+        return mx.zeros(arr.shape, dtype=dtype)
     # without dtype, MLX turns float64 into float32
-    return mx.array(arr, dtype=DTYPES[arr.dtype.name])
+    return mx.array(arr, dtype=dtype)
 
 
 MAX_NDIM = 64  # numpy's limit: MLX's numpy conversion aborts the process above it
@@ -611,5 +621,5 @@ def element_bits(a) -> np.ndarray:
 def from_element_bits(bits: np.ndarray, name: str):
     """An MLX array of dtype ``name`` that owns a copy of ``bits`` (as ``element_bits`` gives)."""
     if name == "bfloat16":
-        return mx.view(mx.array(np.asarray(bits, dtype=np.uint16)), mx.bfloat16)
+        return mx.view(_host_copy(np.asarray(bits, dtype=np.uint16), mx.uint16), mx.bfloat16)
     return from_numpy(bits)
