@@ -70,6 +70,13 @@ def pytest_configure(config):
     _watchdog_stream = os.fdopen(os.dup(sys.__stderr__.fileno()), "w")
 
 
+def pytest_unconfigure(config):
+    global _watchdog_stream
+    if _watchdog_stream is not None:
+        _watchdog_stream.close()
+        _watchdog_stream = None
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
     """Arm the watchdog around each test (setup, call and teardown)."""

@@ -174,8 +174,7 @@ def test_dim_keywords_of_exp_based_ops_match_torch(call):
     torch = pytest.importorskip("torch")
     a = np.random.default_rng(0).standard_normal((2, 3, 4))
     ours, theirs = call(lucid.tensor(a)), call(torch.tensor(a))
-    # MLX's float64 exp is float32-accurate (issue 11, item 4, fixed elsewhere)
-    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12, atol=1e-14)
 
 
 def test_functions_take_dim_keywords():

@@ -136,9 +136,8 @@ def test_gelu_forms_differ_and_match_their_own_formula_in_float64():
     x = np.linspace(-6, 6, 101)
     exact = F.gelu(lucid.tensor(x, dtype="float64")).numpy()
     approx = F.gelu(lucid.tensor(x, dtype="float64"), approximate="tanh").numpy()
-    # MLX's CPU erf/exp are only float32-accurate even in float64, hence atol ~ 1e-7
-    np.testing.assert_allclose(exact, _gelu_exact(x), rtol=1e-6, atol=5e-7)
-    np.testing.assert_allclose(approx, _gelu_tanh(x), rtol=1e-6, atol=5e-7)
+    np.testing.assert_allclose(exact, _gelu_exact(x), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(approx, _gelu_tanh(x), rtol=1e-12, atol=1e-15)
     assert 1e-4 < np.abs(exact - approx).max() < 1e-2  # the two forms are not mixed up
     with pytest.raises(ValueError, match="approximate"):
         nn.GELU("fast")

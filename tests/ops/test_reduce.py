@@ -353,8 +353,7 @@ def test_reductions_match_torch():
         np.testing.assert_allclose(
             case(x).numpy(), case(t).numpy(), rtol=1e-12, atol=1e-12, err_msg=f"case {i}"
         )
-    # MLX's float64 logsumexp is only float32-accurate (issue 11, item 4; another fix)
-    np.testing.assert_allclose(x.logsumexp(1).numpy(), t.logsumexp(1).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(x.logsumexp(1).numpy(), t.logsumexp(1).numpy(), rtol=1e-12)
     for form in (
         lambda m: m.max(1).values.sum(),
         lambda m: m.std(0).sum(),
