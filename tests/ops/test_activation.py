@@ -37,7 +37,9 @@ def test_huge_logits_stay_finite(fn, np_fn):
 
 def test_softmax_rows_sum_to_one_and_gradient_of_sum_is_zero():
     a = rand(3, 4)
-    np.testing.assert_allclose(softmax(lucid.tensor(a)).sum(axis=-1).numpy(), np.ones(3), rtol=1e-12)
+    np.testing.assert_allclose(
+        softmax(lucid.tensor(a)).sum(axis=-1).numpy(), np.ones(3), rtol=1e-12
+    )
     (g,) = grads_of(lambda x: softmax(x, axis=-1), a)
     np.testing.assert_allclose(g, np.zeros_like(a), atol=1e-14)
 
