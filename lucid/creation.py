@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import operator
+from typing import Any
 
 import numpy as np
 
@@ -49,7 +50,7 @@ def _numpy_dtype(data):
 
 
 def tensor(
-    data, dtype: DTypeLike = None, device: str | None = None, requires_grad: bool = False
+    data: Any, dtype: DTypeLike = None, device: str | None = None, requires_grad: bool = False
 ) -> Tensor:
     """A new tensor (a copy) from a scalar, nested list, numpy/MLX array or Tensor. A numpy
     array keeps its dtype (float64 stays float64, as in PyTorch; float64 cannot go to the GPU);
@@ -59,7 +60,7 @@ def tensor(
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
 
 
-def from_numpy(ndarray) -> Tensor:
+def from_numpy(ndarray: np.ndarray) -> Tensor:
     """A tensor with a numpy array's values and dtype. Unlike PyTorch's, it is a copy: MLX cannot
     share numpy's memory, so later writes to the array do not show in the tensor."""
     if not isinstance(ndarray, np.ndarray):
@@ -72,7 +73,7 @@ def from_numpy(ndarray) -> Tensor:
     return Tensor(ndarray, dtype=ndarray.dtype.name)
 
 
-def as_tensor(data, dtype: DTypeLike = None, device: str | None = None) -> Tensor:
+def as_tensor(data: Any, dtype: DTypeLike = None, device: str | None = None) -> Tensor:
     """``data`` itself when it is already a Tensor of that dtype and device, else a new tensor
     (as ``tensor``)."""
     if isinstance(data, Tensor):
@@ -108,7 +109,13 @@ def ones(
     )
 
 
-def full(shape, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+def full(
+    shape: IntOrSeq,
+    fill_value: TensorOrScalar,
+    dtype: DTypeLike = None,
+    device: str | None = None,
+    requires_grad: bool = False,
+) -> Tensor:
     """A tensor filled with ``fill_value``."""
     shape = _shape((shape,) if isinstance(shape, int) else (tuple(shape),))
     if dtype is None:
@@ -118,9 +125,12 @@ def full(shape, fill_value, dtype=None, device=None, requires_grad=False) -> Ten
             else ("int64" if isinstance(fill_value, int) else "float32")
         )
     name = as_dtype_name(dtype)
-    # MLX keeps a float fill's dtype even when an integer dtype is asked for: cast explicitly
+    # MLX keeps a float fill's dtype even when an integer dtype is asked for: cast explicitly.
+    # (MLX's stubs list numbers and mx.arrays; a one-element Tensor converts via __array__.)
     return _make(
-        lambda: B.cast(B.full(shape, fill_value, dtype=B.DTYPES[name]), name), device, requires_grad
+        lambda: B.cast(B.full(shape, fill_value, dtype=B.DTYPES[name]), name),  # type: ignore[arg-type]
+        device,
+        requires_grad,
     )
 
 
@@ -134,7 +144,14 @@ def empty(
     return zeros(*shape, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def arange(start=0, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
+def arange(
+    start: float = 0,
+    end: float | None = None,
+    step: float = 1,
+    dtype: DTypeLike = None,
+    device: str | None = None,
+    requires_grad: bool = False,
+) -> Tensor:
     """Evenly spaced values in [start, end) (int64 for integer arguments, else float32);
     ``arange(end)`` starts at 0 (PyTorch's signature)."""
     if end is None:
@@ -146,13 +163,14 @@ def arange(start=0, end=None, step=1, dtype=None, device=None, requires_grad=Fal
         dtype = "int64" if all(isinstance(v, int) for v in (start, stop, step)) else "float32"
     n = max(0, math.ceil((stop - start) / step))
     exact_ints = all(isinstance(v, int) for v in (start, stop, step))
-    values = start + step * np.arange(n, dtype=np.int64 if exact_ints else np.float64)
+    # numpy's stubs cannot type arange with a conditional dtype
+    values = start + step * np.arange(n, dtype=np.int64 if exact_ints else np.float64)  # type: ignore[operator]
     return _make(lambda: B.asarray(values, as_dtype_name(dtype)), device, requires_grad)
 
 
 def linspace(
-    start,
-    end: Tensor,
+    start: TensorOrScalar,
+    end: TensorOrScalar,
     steps: int,
     dtype: DTypeLike = "float32",
     device: str | None = None,
@@ -169,7 +187,7 @@ def linspace(
 
 def eye(
     n: int,
-    m=None,
+    m: int | None = None,
     dtype: DTypeLike = "float32",
     device: str | None = None,
     requires_grad: bool = False,
@@ -183,28 +201,28 @@ def _like(fn, t, dtype, device, requires_grad, *args):
 
 
 def zeros_like(
-    t, dtype: DTypeLike = None, device: str | None = None, requires_grad: bool = False
+    t: Tensor, dtype: DTypeLike = None, device: str | None = None, requires_grad: bool = False
 ) -> Tensor:
     """Zeros with ``t``'s shape (and dtype/device unless given)."""
     return _like(zeros, t, dtype, device, requires_grad, t.shape)
 
 
 def ones_like(
-    t, dtype: DTypeLike = None, device: str | None = None, requires_grad: bool = False
+    t: Tensor, dtype: DTypeLike = None, device: str | None = None, requires_grad: bool = False
 ) -> Tensor:
     """Ones with ``t``'s shape (and dtype/device unless given)."""
     return _like(ones, t, dtype, device, requires_grad, t.shape)
 
 
 def empty_like(
-    t, dtype: DTypeLike = None, device: str | None = None, requires_grad: bool = False
+    t: Tensor, dtype: DTypeLike = None, device: str | None = None, requires_grad: bool = False
 ) -> Tensor:
     """An uninitialised (zero) tensor with ``t``'s shape."""
     return _like(zeros, t, dtype, device, requires_grad, t.shape)
 
 
 def full_like(
-    t,
+    t: Tensor,
     fill_value: TensorOrScalar,
     dtype: DTypeLike = None,
     device: str | None = None,

@@ -6,6 +6,7 @@ from lucid import _backend as B
 from lucid._typing import DTypeLike, IntOrSeq
 from lucid.creation import _make, _shape
 from lucid.dtypes import as_dtype_name
+from lucid.tensor import Tensor
 
 
 def seed(value: int) -> None:
@@ -27,7 +28,7 @@ def randn(
     dtype: DTypeLike = "float32",
     device: str | None = None,
     requires_grad: bool = False,
-):
+) -> Tensor:
     """Standard normal samples."""
     shape, name = _shape(shape), as_dtype_name(dtype)
     return _make(lambda: B.random_normal(shape, name), device, requires_grad)
@@ -38,7 +39,7 @@ def rand(
     dtype: DTypeLike = "float32",
     device: str | None = None,
     requires_grad: bool = False,
-):
+) -> Tensor:
     """Uniform samples in [0, 1)."""
     shape, name = _shape(shape), as_dtype_name(dtype)
     return _make(lambda: B.random_uniform(shape, name), device, requires_grad)
@@ -47,11 +48,11 @@ def rand(
 def uniform(
     low: float = 0.0,
     high: float = 1.0,
-    size=(),
+    size: IntOrSeq = (),
     dtype: DTypeLike = "float32",
     device: str | None = None,
     requires_grad: bool = False,
-):
+) -> Tensor:
     """Uniform samples in [low, high)."""
     shape, name = _size(size), as_dtype_name(dtype)
     return _make(lambda: B.random_uniform(shape, name, low, high), device, requires_grad)
@@ -60,11 +61,11 @@ def uniform(
 def normal(
     mean: float = 0.0,
     std: float = 1.0,
-    size=(),
+    size: IntOrSeq = (),
     dtype: DTypeLike = "float32",
     device: str | None = None,
     requires_grad: bool = False,
-):
+) -> Tensor:
     """Normal samples with the given mean and standard deviation."""
     shape, name = _size(size), as_dtype_name(dtype)
     return _make(lambda: B.random_normal(shape, name, mean, std), device, requires_grad)
@@ -73,10 +74,10 @@ def normal(
 def randint(
     low: float,
     high: float | None = None,
-    size=(),
+    size: IntOrSeq = (),
     dtype: DTypeLike = "int64",
     device: str | None = None,
-):
+) -> Tensor:
     """Integers uniformly drawn from [low, high): PyTorch's ``randint(low, high, size)`` and
     ``randint(high, size)`` (from [0, high))."""
     if isinstance(high, (tuple, list)):  # randint(high, size)
@@ -89,19 +90,23 @@ def randint(
     return _make(lambda: B.random_randint(low, high, shape, name), device, False)
 
 
-def permutation(n: int, device: str | None = None):
+def permutation(n: int, device: str | None = None) -> Tensor:
     """A random permutation of 0..n-1 (int64)."""
     return _make(lambda: B.random_permutation(n).astype(B.DTYPES["int64"]), device, False)
 
 
-def rand_like(t, dtype: DTypeLike = None, device: str | None = None, requires_grad: bool = False):
+def rand_like(
+    t: Tensor, dtype: DTypeLike = None, device: str | None = None, requires_grad: bool = False
+) -> Tensor:
     """Uniform samples with ``t``'s shape."""
     return rand(
         t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad
     )
 
 
-def randn_like(t, dtype: DTypeLike = None, device: str | None = None, requires_grad: bool = False):
+def randn_like(
+    t: Tensor, dtype: DTypeLike = None, device: str | None = None, requires_grad: bool = False
+) -> Tensor:
     """Normal samples with ``t``'s shape."""
     return randn(
         t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad
@@ -111,11 +116,11 @@ def randn_like(t, dtype: DTypeLike = None, device: str | None = None, requires_g
 def randperm(
     n: int,
     *,
-    generator=None,
+    generator: None = None,
     dtype: DTypeLike = "int64",
     device: str | None = None,
     requires_grad: bool = False,
-):
+) -> Tensor:
     """A random permutation of 0..n-1 from Lucid's seeded generator (``generator`` must be None:
     Lucid has one global generator)."""
     if generator is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 import itertools
 import operator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -67,15 +68,16 @@ class Tensor:
         "__dict__",
     )
     _data: Any  # the backend array (an mx.array); written only through the ``data`` setter
+    _hooks: dict[int, Callable[[Tensor], Tensor | None]] | None  # register_hook's, by handle key
     __array_priority__ = 1000  # numpy scalars/arrays on the left defer to Tensor's operators
 
     def __init__(
         self,
-        data,
+        data: Any,
         requires_grad: builtins.bool = False,
         dtype: DTypeLike = None,
         device: str | None = None,
-    ):
+    ) -> None:
         name = as_dtype_name(dtype)
         if isinstance(data, Tensor):
             data = data.data
@@ -177,7 +179,7 @@ class Tensor:
         return self.data.size
 
     @property
-    def dtype(self):
+    def dtype(self) -> DType:
         """Element type, e.g. ``lucid.float32``."""
         return BY_NAME[B.dtype_name(self.data.dtype)]
 
@@ -192,7 +194,7 @@ class Tensor:
         return self._node is None
 
     @property
-    def grad_fn(self):
+    def grad_fn(self) -> graph.Node | None:
         """The tape node that produced this tensor, or None for leaves."""
         return self._node
 
@@ -212,7 +214,7 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         return self
 
-    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
 
         A non-scalar tensor is seeded with ones of its shape (the gradient of ``self.sum()``), as
@@ -243,7 +245,7 @@ class Tensor:
         """Keep this non-leaf tensor's gradient in ``.grad`` after backward."""
         self._retains_grad = True
 
-    def register_hook(self, hook):
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> _HookHandle:
         """Call ``hook(grad)`` when this tensor's gradient is computed; a returned Tensor replaces
         the gradient. Returns a handle whose ``remove()`` unregisters the hook."""
         if not self.requires_grad:
@@ -269,25 +271,31 @@ class Tensor:
         B.check_indices(self._data)
         return np.array(B.to_numpy(self._data))
 
-    def item(self):
+    def item(self) -> builtins.int | builtins.float | builtins.bool:
         """The value of a one-element tensor as a Python number."""
         if self._data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
         return B.item(self._data)  # a host read: deferred index checks run with it
 
-    def tolist(self):
+    def tolist(self) -> Any:
         """The values as (nested) Python lists."""
         B.check_ndim(self._data.shape)
         return B.to_numpy(self._data).tolist()
 
-    def to(self, device=None, dtype=None, non_blocking: bool = False, copy: bool = False) -> Tensor:
+    def to(
+        self,
+        device: str | DType | Tensor | None = None,
+        dtype: DTypeLike = None,
+        non_blocking: bool = False,
+        copy: bool = False,
+    ) -> Tensor:
         """This tensor on another device and/or with another dtype (differentiable);
         ``t.to(lucid.float16)`` and ``t.to(other)`` (other's dtype and device) work too.
         ``non_blocking`` is accepted and ignored (MLX memory is unified)."""
         from lucid.ops import shape as _shape
 
         if isinstance(device, Tensor):
-            device, dtype = device.device, device.dtype
+            dtype, device = device.dtype, device.device
         if isinstance(device, DType):
             device, dtype = None, device
         out = self
@@ -383,7 +391,7 @@ class Tensor:
     # function's. In-place methods (``add_``, ``+=``, ...) write ``self.data`` and keep the object.
 
     # --- sizes ---------------------------------------------------------------------------------
-    def size(self, dim: Dims = None):
+    def size(self, dim: Dims = None) -> Size | builtins.int:
         """The shape as a ``lucid.Size`` (a tuple), or the size of dimension ``dim`` (an int)."""
         if dim is None:
             return Size(self.data.shape)
@@ -518,7 +526,7 @@ class Tensor:
 
     def new_full(
         self,
-        size,
+        size: IntOrSeq,
         fill_value: TensorOrScalar,
         *,
         dtype: DTypeLike = None,
@@ -538,7 +546,7 @@ class Tensor:
 
     def new_tensor(
         self,
-        data,
+        data: Any,
         *,
         dtype: DTypeLike = None,
         device: str | None = None,
@@ -690,7 +698,9 @@ class Tensor:
         noise = B.random_normal(self.shape, self.dtype.name, mean, std)
         return self._write(lambda t: _ops.add(_ops.mul(t, 0), Tensor._wrap(noise)), "normal_")
 
-    def uniform_(self, low: builtins.float = 0.0, high: builtins.float = 1.0, **bounds) -> Tensor:
+    def uniform_(
+        self, low: builtins.float = 0.0, high: builtins.float = 1.0, **bounds: builtins.float
+    ) -> Tensor:
         """Fill with samples uniform in [low, high) in place (PyTorch's ``from=``/``to=`` are
         accepted as keywords)."""
         low, high = bounds.pop("from", low), bounds.pop("to", high)
@@ -1031,7 +1041,7 @@ class Tensor:
         unbiased: builtins.bool | None = None,
         keepdim: builtins.bool = False,
         *,
-        correction=None,
+        correction: builtins.float | None = None,
     ) -> Tensor:
         """``lucid.ops.var`` as a method."""
         return _ops.var(self, dim, unbiased, keepdim, correction=correction)
@@ -1043,7 +1053,7 @@ class Tensor:
         unbiased: builtins.bool | None = None,
         keepdim: builtins.bool = False,
         *,
-        correction=None,
+        correction: builtins.float | None = None,
     ) -> Tensor:
         """``lucid.ops.std`` as a method."""
         return _ops.std(self, dim, unbiased, keepdim, correction=correction)
@@ -1130,7 +1140,7 @@ class Tensor:
         """``lucid.ops.expand`` as a method."""
         return _ops.expand(self, *sizes)
 
-    def split(self, split_size_or_sections, dim: builtins.int = 0) -> tuple[Tensor, ...]:
+    def split(self, split_size_or_sections: IntOrSeq, dim: builtins.int = 0) -> tuple[Tensor, ...]:
         """``lucid.ops.split`` as a method."""
         return _ops.split(self, split_size_or_sections, dim)
 
@@ -1142,7 +1152,7 @@ class Tensor:
         """``lucid.ops.repeat`` as a method."""
         return _ops.repeat(self, *sizes)
 
-    def repeat_interleave(self, repeats, dim: Dims = None) -> Tensor:
+    def repeat_interleave(self, repeats: builtins.int, dim: Dims = None) -> Tensor:
         """``lucid.ops.repeat_interleave`` as a method."""
         return _ops.repeat_interleave(self, repeats, dim)
 
@@ -1180,7 +1190,7 @@ class Tensor:
         """``lucid.ops.flip`` as a method."""
         return _ops.flip(self, *dims)
 
-    def roll(self, shifts, dims: Dims = None) -> Tensor:
+    def roll(self, shifts: IntOrSeq, dims: Dims = None) -> Tensor:
         """``lucid.ops.roll`` as a method."""
         return _ops.roll(self, shifts, dims)
 
@@ -1224,7 +1234,7 @@ class Tensor:
         """``lucid.ops.cumprod`` as a method."""
         return _ops.cumprod(self, dim, dtype=dtype)
 
-    def bincount(self, weights=None, minlength: builtins.int = 0) -> Tensor:
+    def bincount(self, weights: Tensor | None = None, minlength: builtins.int = 0) -> Tensor:
         """``lucid.ops.bincount`` as a method."""
         return _ops.bincount(self, weights, minlength)
 
@@ -1251,7 +1261,7 @@ class Tensor:
         src: Tensor | None = None,
         value: TensorOrScalar | None = None,
         *,
-        reduce=None,
+        reduce: str | None = None,
     ) -> Tensor:
         """``lucid.ops.scatter`` as a method."""
         return _ops.scatter(self, dim, index, src, value, reduce=reduce)
@@ -1263,7 +1273,7 @@ class Tensor:
         src: Tensor | None = None,
         value: TensorOrScalar | None = None,
         *,
-        reduce=None,
+        reduce: str | None = None,
     ) -> Tensor:
         """``lucid.ops.scatter_`` as a method."""
         return _ops.scatter_(self, dim, index, src, value, reduce=reduce)

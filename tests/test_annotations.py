@@ -11,8 +11,9 @@ import pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "lucid"
-# reached when annotations were added (0.23 before, 0.61 after): raise it as they grow
-FULLY_ANNOTATED_FLOOR = 0.60
+# reached when annotations were added (0.23 before, 0.61 after issue 14, 0.84 after a second
+# pass): raise it as they grow
+FULLY_ANNOTATED_FLOOR = 0.84
 
 
 def _is_public_module(path):

@@ -49,7 +49,7 @@ def _store(t, values):
     return t
 
 
-def calculate_gain(nonlinearity: str, param=None) -> float:
+def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     """The recommended gain for an activation: 1 for linear/conv/sigmoid, 5/3 for tanh,
     sqrt(2) for relu, sqrt(2 / (1 + slope^2)) for leaky_relu (``param`` is the slope, default
     0.01), 3/4 for selu."""
@@ -108,7 +108,7 @@ def _fan(tensor, mode):
 
 
 @op
-def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0):
+def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
     """Fill with samples from U(a, b)."""
     _check_tensor(tensor, "uniform_")
     if b < a:
@@ -117,7 +117,7 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0):
 
 
 @op
-def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0):
+def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     """Fill with samples from N(mean, std^2)."""
     _check_tensor(tensor, "normal_")
     if std < 0:
@@ -126,26 +126,26 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0):
 
 
 @op
-def constant_(tensor: Tensor, val):
+def constant_(tensor: Tensor, val: float) -> Tensor:
     """Fill with ``val``."""
     _check_tensor(tensor, "constant_", floating=False)
     return _store(tensor, B.full(tensor.shape, val, dtype=tensor.data.dtype))
 
 
 @op
-def zeros_(tensor: Tensor):
+def zeros_(tensor: Tensor) -> Tensor:
     """Fill with zeros."""
     return constant_(tensor, 0)
 
 
 @op
-def ones_(tensor: Tensor):
+def ones_(tensor: Tensor) -> Tensor:
     """Fill with ones."""
     return constant_(tensor, 1)
 
 
 @op
-def xavier_uniform_(tensor: Tensor, gain: float = 1.0):
+def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     """Glorot uniform: U(-r, r) with r = gain * sqrt(6 / (fan_in + fan_out))."""
     _check_tensor(tensor, "xavier_uniform_")
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
@@ -154,7 +154,7 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0):
 
 
 @op
-def xavier_normal_(tensor: Tensor, gain: float = 1.0):
+def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     """Glorot normal: N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     _check_tensor(tensor, "xavier_normal_")
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
@@ -164,7 +164,7 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0):
 @op
 def kaiming_uniform_(
     tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"
-):
+) -> Tensor:
     """He uniform: U(-r, r) with r = gain * sqrt(3 / fan), gain from ``calculate_gain``
     (``a`` is the leaky_relu slope)."""
     _check_tensor(tensor, "kaiming_uniform_")
@@ -176,7 +176,7 @@ def kaiming_uniform_(
 @op
 def kaiming_normal_(
     tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"
-):
+) -> Tensor:
     """He normal: N(0, std^2) with std = gain / sqrt(fan)."""
     _check_tensor(tensor, "kaiming_normal_")
     fan = _fan(tensor, mode)
@@ -191,7 +191,7 @@ def _normal_cdf(v: float) -> float:
 @op
 def trunc_normal_(
     tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0
-):
+) -> Tensor:
     """Fill with N(mean, std^2) restricted to [a, b] (absolute bounds), by the inverse CDF."""
     _check_tensor(tensor, "trunc_normal_")
     if not a < b:
@@ -205,7 +205,7 @@ def trunc_normal_(
 
 
 @op
-def orthogonal_(tensor: Tensor, gain: float = 1.0):
+def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     """Fill with a (semi-)orthogonal matrix: the tensor viewed as ``(shape[0], rest)`` has
     orthonormal rows or columns, times ``gain``. The QR runs in numpy float64 on a Gaussian draw
     from Lucid's generator, sign-corrected so the result is uniformly distributed."""
@@ -227,7 +227,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0):
 
 
 @op
-def eye_(tensor: Tensor):
+def eye_(tensor: Tensor) -> Tensor:
     """Fill a 2-D tensor with the identity (ones on the main diagonal of a possibly rectangular
     matrix), preserving the identity of the inputs in Linear layers."""
     _check_tensor(tensor, "eye_", floating=False)
@@ -238,7 +238,7 @@ def eye_(tensor: Tensor):
 
 
 @op
-def dirac_(tensor: Tensor, groups: int = 1):
+def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
     """Fill a 3-, 4- or 5-D conv weight (out, in, *kernel) with the Dirac delta: output channel
     d of each of ``groups`` groups copies input channel d through the kernel's centre (index
     k // 2 per dim), so the convolution preserves its input's channels."""
@@ -260,7 +260,7 @@ def dirac_(tensor: Tensor, groups: int = 1):
 
 
 @op
-def sparse_(tensor: Tensor, sparsity, std: float = 0.01, generator=None):
+def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: None = None) -> Tensor:
     """Fill a 2-D tensor from N(0, std^2), then zero ceil(sparsity * rows) randomly chosen rows
     in every column (Martens 2010)."""
     _check_tensor(tensor, "sparse_")

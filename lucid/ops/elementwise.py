@@ -29,7 +29,7 @@ def _check_broadcast(a, b, name):
 
 # --- arithmetic -------------------------------------------------------------------------------
 @op
-def add(a, b: TensorOrScalar) -> Tensor:
+def add(a: TensorOrScalar, b: TensorOrScalar) -> Tensor:
     """a + b."""
     x, y = raw(a), raw(b)
     _check_broadcast(x, y, "add")
@@ -37,7 +37,7 @@ def add(a, b: TensorOrScalar) -> Tensor:
 
 
 @op
-def sub(a, b: TensorOrScalar) -> Tensor:
+def sub(a: TensorOrScalar, b: TensorOrScalar) -> Tensor:
     """a - b."""
     x, y = raw(a), raw(b)
     _check_broadcast(x, y, "sub")
@@ -45,7 +45,7 @@ def sub(a, b: TensorOrScalar) -> Tensor:
 
 
 @op
-def mul(a, b: TensorOrScalar) -> Tensor:
+def mul(a: TensorOrScalar, b: TensorOrScalar) -> Tensor:
     """a * b."""
     x, y = raw(a), raw(b)
     _check_broadcast(x, y, "mul")
@@ -53,7 +53,7 @@ def mul(a, b: TensorOrScalar) -> Tensor:
 
 
 @op
-def div(a, b: TensorOrScalar) -> Tensor:
+def div(a: TensorOrScalar, b: TensorOrScalar) -> Tensor:
     """a / b (true division)."""
     x, y = raw(a), raw(b)
     _check_broadcast(x, y, "div")
@@ -62,7 +62,7 @@ def div(a, b: TensorOrScalar) -> Tensor:
 
 
 @op
-def floordiv(a, b: TensorOrScalar) -> Tensor:
+def floordiv(a: TensorOrScalar, b: TensorOrScalar) -> Tensor:
     """a // b; its gradient is zero almost everywhere (a step function)."""
     x, y = raw(a), raw(b)
     _check_broadcast(x, y, "floordiv")
@@ -71,7 +71,7 @@ def floordiv(a, b: TensorOrScalar) -> Tensor:
 
 
 @op
-def pow(a, b: TensorOrScalar) -> Tensor:
+def pow(a: TensorOrScalar, b: TensorOrScalar) -> Tensor:
     """a ** b."""
     x, y = raw(a), raw(b)
     _check_broadcast(x, y, "pow")
@@ -103,7 +103,7 @@ def _log_operand(x):
 
 
 @op
-def neg(a):
+def neg(a: Tensor) -> Tensor:
     """-a."""
     return record(-a._data, (a,), lambda g: (-g,), "Neg", saves=(), saves_output=False)
 
@@ -145,7 +145,7 @@ erf = _unary(
 )
 
 
-def sign(x: Tensor):
+def sign(x: Tensor) -> Tensor:
     """The sign of each element (no gradient)."""
     x = as_tensor(x)
     return Tensor._wrap(B.sign(x.data), x._device)
@@ -181,19 +181,19 @@ def _extremum(a, b, fn, first_wins, name):
 
 
 @op
-def maximum(a, b: TensorOrScalar) -> Tensor:
+def maximum(a: TensorOrScalar, b: TensorOrScalar) -> Tensor:
     """Elementwise maximum; a tie sends half the gradient to each side."""
     return _extremum(a, b, B.maximum, B.greater, "Maximum")
 
 
 @op
-def minimum(a, b: TensorOrScalar) -> Tensor:
+def minimum(a: TensorOrScalar, b: TensorOrScalar) -> Tensor:
     """Elementwise minimum; a tie sends half the gradient to each side."""
     return _extremum(a, b, B.minimum, B.less, "Minimum")
 
 
 @op
-def where(condition: Tensor, a, b: TensorOrScalar) -> Tensor:
+def where(condition: Tensor, a: TensorOrScalar, b: TensorOrScalar) -> Tensor:
     """``a`` where ``condition`` holds, else ``b``."""
     c = raw(condition)
     x, y = raw(a), raw(b)
@@ -224,16 +224,16 @@ gt = _compare(B.greater, "gt")
 ge = _compare(B.greater_equal, "ge")
 
 
-def logical_not(a):
+def logical_not(a: Tensor) -> Tensor:
     """Elementwise not, of any dtype: True where ``a`` is zero (False), as a bool tensor."""
     return Tensor._wrap(B.equal(raw(a), 0), a._device)
 
 
-def isnan(a):
+def isnan(a: Tensor) -> Tensor:
     """Where values are NaN."""
     return Tensor._wrap(B.isnan(raw(a)), a._device)
 
 
-def isinf(a):
+def isinf(a: Tensor) -> Tensor:
     """Where values are infinite."""
     return Tensor._wrap(B.isinf(raw(a)), a._device)

@@ -169,7 +169,7 @@ def _max_min(input, dim, keepdim, other, which):
 @op
 def max(
     input: Tensor, dim: Dims = None, keepdim: bool = False, *, other: TensorOrScalar | None = None
-):
+) -> Tensor | tuple[Tensor, Tensor]:
     """PyTorch's three forms: ``max(x)`` the largest value (ties share the gradient);
     ``max(x, dim, keepdim=False)`` a ``(values, indices)`` named tuple; ``max(x, other)`` the
     elementwise maximum."""
@@ -180,7 +180,7 @@ def max(
 @op
 def min(
     input: Tensor, dim: Dims = None, keepdim: bool = False, *, other: TensorOrScalar | None = None
-):
+) -> Tensor | tuple[Tensor, Tensor]:
     """PyTorch's three forms: ``min(x)``, ``min(x, dim, keepdim=False)`` -> ``(values, indices)``,
     and ``min(x, other)`` elementwise."""
     return _max_min(input, dim, keepdim, other, "min")
@@ -344,19 +344,19 @@ def _arg(x, dim, keepdim, fn, name):
 
 
 @dim_aliases
-def argmax(input: Tensor, dim: Dims = None, keepdim: bool = False):
+def argmax(input: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:
     """Index of the maximum along ``dim`` (of the flattened tensor when None); no gradient."""
     return _arg(input, dim, keepdim, B.argmax, "argmax")
 
 
 @dim_aliases
-def argmin(input: Tensor, dim: Dims = None, keepdim: bool = False):
+def argmin(input: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:
     """Index of the minimum along ``dim`` (of the flattened tensor when None); no gradient."""
     return _arg(input, dim, keepdim, B.argmin, "argmin")
 
 
 @dim_aliases
-def all(input: Tensor, dim: Dims = None, keepdim: bool = False):
+def all(input: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:
     """True where every element along ``dim`` is true."""
     return Tensor._wrap(
         B.all(input.data, axis=list(normalize_axes(dim, input.ndim)), keepdims=keepdim),
@@ -365,7 +365,7 @@ def all(input: Tensor, dim: Dims = None, keepdim: bool = False):
 
 
 @dim_aliases
-def any(input: Tensor, dim: Dims = None, keepdim: bool = False):
+def any(input: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:
     """True where some element along ``dim`` is true."""
     return Tensor._wrap(
         B.any(input.data, axis=list(normalize_axes(dim, input.ndim)), keepdims=keepdim),

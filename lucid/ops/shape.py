@@ -5,18 +5,20 @@ from __future__ import annotations
 import builtins
 import math
 import operator
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
 from lucid import _backend as B
-from lucid._typing import Dims, DTypeLike, IntOrSeq, TensorOrScalar
+from lucid._typing import Dims, DTypeLike, IntOrSeq
 from lucid.dtypes import as_dtype_name
 from lucid.ops._util import as_tensor, dim_aliases, normalize_axes, op, record, single_dim
 from lucid.ops.padding import pad  # noqa: F401  (PyTorch's pad; lives in its own module)
 from lucid.tensor import Tensor
 
 
-def _shape_arg(shape):
+def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
     try:
@@ -26,29 +28,29 @@ def _shape_arg(shape):
 
 
 @op
-def reshape(x, *shape):
+def reshape(x: Tensor, *shape: IntOrSeq) -> Tensor:
     """The same values in a new shape (one dimension may be -1)."""
-    shape = _shape_arg(shape)
-    B.check_ndim(shape)
-    known = math.prod(s for s in shape if s != -1)
-    if shape.count(-1) > 1 or builtins_any(s < -1 for s in shape):
-        raise ValueError(f"invalid shape {shape}: at most one -1 and no other negative sizes")
-    if -1 in shape:
+    sizes = _shape_arg(shape)
+    B.check_ndim(sizes)
+    known = math.prod(s for s in sizes if s != -1)
+    if sizes.count(-1) > 1 or builtins_any(s < -1 for s in sizes):
+        raise ValueError(f"invalid shape {sizes}: at most one -1 and no other negative sizes")
+    if -1 in sizes:
         if known == 0 or x.numel() % known:
             raise ValueError(
-                f"cannot reshape tensor of shape {x.shape} ({x.numel()} elements) to {shape}"
+                f"cannot reshape tensor of shape {x.shape} ({x.numel()} elements) to {sizes}"
             )
-        shape = tuple(x.numel() // known if s == -1 else s for s in shape)
+        sizes = tuple(x.numel() // known if s == -1 else s for s in sizes)
     elif known != x.numel():
         raise ValueError(
             f"cannot reshape tensor of shape {x.shape} ({x.numel()} elements) to "
-            f"{shape} ({known} elements)"
+            f"{sizes} ({known} elements)"
         )
     old = x.data.shape
-    return record(B.reshape(x.data, shape), (x,), lambda g: (B.reshape(g, old),), "Reshape")
+    return record(B.reshape(x.data, sizes), (x,), lambda g: (B.reshape(g, old),), "Reshape")
 
 
-def builtins_any(it):
+def builtins_any(it: Iterable[object]) -> bool:
     """Python's any (the module's namespace is full of tensor ops)."""
     return builtins.any(it)
 
@@ -96,7 +98,7 @@ def expand_dims(x: Tensor, axis: int) -> Tensor:
 
 
 @op
-def permute(input, *dims):
+def permute(input: Tensor, *dims: IntOrSeq) -> Tensor:
     """Reorder the dims (a permutation of range(ndim)), given as ``permute(x, (2, 0, 1))`` or,
     on a tensor, ``x.permute(2, 0, 1)``."""
     x = input
@@ -108,12 +110,12 @@ def permute(input, *dims):
             f"permute: {dims} is not a permutation of the {x.ndim} dims of a "
             f"tensor of shape {x.shape}"
         )
-    dims = tuple(a % x.ndim for a in dims)
-    inverse = tuple(int(i) for i in np.argsort(dims))
-    return record(B.transpose(x.data, dims), (x,), lambda g: (B.transpose(g, inverse),), "Permute")
+    perm = tuple(a % x.ndim for a in dims)
+    inverse = tuple(int(i) for i in np.argsort(perm))
+    return record(B.transpose(x.data, perm), (x,), lambda g: (B.transpose(g, inverse),), "Permute")
 
 
-def permute_dims(x: Tensor, axes=None) -> Tensor:
+def permute_dims(x: Tensor, axes: Sequence[int] | None = None) -> Tensor:
     """numpy's transpose (the array API's ``permute_dims``): reverse the axes, or apply the
     permutation ``axes``."""
     return permute(x, tuple(reversed(range(x.ndim))) if axes is None else tuple(axes))
@@ -139,7 +141,7 @@ def swapdims(input: Tensor, dim0: int, dim1: int) -> Tensor:
     return transpose(input, dim0, dim1)
 
 
-def t(input: Tensor):
+def t(input: Tensor) -> Tensor:
     """Transpose a tensor of at most 2 dims (PyTorch's ``t``)."""
     if input.ndim > 2:
         raise ValueError(
@@ -150,7 +152,7 @@ def t(input: Tensor):
 
 
 @op
-def broadcast_to(x, *shape):
+def broadcast_to(x: Tensor, *shape: IntOrSeq) -> Tensor:
     """Broadcast to ``shape`` (numpy rules); the gradient is summed back."""
     shape = _shape_arg(shape)
     if len(shape) < x.ndim or builtins_any(
@@ -176,7 +178,7 @@ def expand(x: Tensor, *sizes: IntOrSeq) -> Tensor:
 
 @dim_aliases
 @op
-def cat(tensors, dim: int = 0) -> Tensor:
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Join tensors along an existing dim."""
     axis = dim
     tensors = [as_tensor(t) for t in tensors]
@@ -216,7 +218,7 @@ def _split_array(a, bounds, axis):
 
 @dim_aliases
 @op
-def stack(tensors, dim: int = 0) -> Tensor:
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Join same-shaped tensors along a new dim."""
     axis = dim
     tensors = [as_tensor(t) for t in tensors]
@@ -236,7 +238,7 @@ def stack(tensors, dim: int = 0) -> Tensor:
     return record(B.stack([t.data for t in tensors], axis=ax), tuple(tensors), backward, "Stack")
 
 
-def split(tensor: Tensor, split_size_or_sections, dim: int = 0):
+def split(tensor: Tensor, split_size_or_sections: IntOrSeq, dim: int = 0) -> tuple[Tensor, ...]:
     """PyTorch's split: an int gives pieces of that size along ``dim`` (the last may be smaller);
     a list gives the pieces' sizes, which must sum to the dim's size. Returns a tuple."""
     x = tensor
@@ -264,7 +266,7 @@ def split(tensor: Tensor, split_size_or_sections, dim: int = 0):
     return tuple(out)
 
 
-def sum_ints(values):
+def sum_ints(values: Iterable[int]) -> int:
     """Python's sum of ints (the module's namespace is full of tensor ops)."""
     total = 0
     for v in values:
@@ -272,7 +274,7 @@ def sum_ints(values):
     return total
 
 
-def chunk(input: Tensor, chunks: int, dim: int = 0):
+def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     """Split into pieces of size ceil(n / chunks) along ``dim`` (the last may be smaller, and
     there may be fewer than ``chunks``, as PyTorch). Returns a tuple."""
     n = input.shape[single_dim(dim, input.ndim)]
@@ -282,7 +284,7 @@ def chunk(input: Tensor, chunks: int, dim: int = 0):
 
 
 @op
-def repeat_interleave(input: Tensor, repeats, dim: Dims = None) -> Tensor:
+def repeat_interleave(input: Tensor, repeats: int, dim: Dims = None) -> Tensor:
     """Repeat each element ``repeats`` (an int) times along ``dim`` (of the flattened tensor
     when None): numpy's ``repeat``."""
     x = input
@@ -336,13 +338,13 @@ def tile(input: Tensor, dims: IntOrSeq) -> Tensor:
     return record(B.tile(x.data, reps), (x,), backward, "Tile")
 
 
-def builtins_max(a, b: TensorOrScalar):
+def builtins_max(a: int, b: int) -> int:
     """Python's max of two numbers."""
     return a if a >= b else b
 
 
 @op
-def astype(x: Tensor, dtype: DTypeLike):
+def astype(x: Tensor, dtype: DTypeLike) -> Tensor:
     """A copy converted to ``dtype``; differentiable between floating types."""
     name = as_dtype_name(dtype)
     if x._device == "gpu" and name == "float64":
@@ -354,7 +356,7 @@ def astype(x: Tensor, dtype: DTypeLike):
     return record(out, (x,), lambda g: (g.astype(old),), "AsType")
 
 
-def to_device(x: Tensor, device: str | None):
+def to_device(x: Tensor, device: str | None) -> Tensor:
     """The same values on another device (MLX memory is unified: no copy is made)."""
     target = B.resolve_device(device)
     if target == x._device:

@@ -64,7 +64,7 @@ def conv_nd(
     dilation: IntOrSeq = 1,
     groups: int = 1,
     n: int | None = None,
-):
+) -> Tensor:
     """N-d convolution (cross-correlation) of (N, C_in, *S) or unbatched (C_in, *S) input with
     weight (C_out, C_in/groups, *K); ``padding`` is ``"same"``, ``"valid"``, an int or a tuple."""
     n = weight.ndim - 2 if n is None else n
@@ -90,7 +90,7 @@ def conv_transpose_nd(
     groups: int = 1,
     dilation: IntOrSeq = 1,
     n: int | None = None,
-):
+) -> Tensor:
     """N-d transposed convolution of (N, C_in, *S) or unbatched input with weight
     (C_in, C_out/groups, *K); output size (S-1)*stride - 2*padding + dilation*(K-1)
     + output_padding + 1."""
@@ -131,7 +131,7 @@ def conv1d(
     padding: IntOrSeq | str = 0,
     dilation: IntOrSeq = 1,
     groups: int = 1,
-):
+) -> Tensor:
     """1-D convolution of (N, C_in, W) input; see ``conv_nd``."""
     return conv_nd(input, weight, bias, stride, padding, dilation, groups, n=1)
 
@@ -144,7 +144,7 @@ def conv2d(
     padding: IntOrSeq | str = 0,
     dilation: IntOrSeq = 1,
     groups: int = 1,
-):
+) -> Tensor:
     """2-D convolution of (N, C_in, H, W) input; see ``conv_nd``."""
     return conv_nd(input, weight, bias, stride, padding, dilation, groups, n=2)
 
@@ -157,7 +157,7 @@ def conv3d(
     padding: IntOrSeq | str = 0,
     dilation: IntOrSeq = 1,
     groups: int = 1,
-):
+) -> Tensor:
     """3-D convolution of (N, C_in, D, H, W) input; see ``conv_nd``."""
     return conv_nd(input, weight, bias, stride, padding, dilation, groups, n=3)
 
@@ -171,7 +171,7 @@ def conv_transpose1d(
     output_padding: IntOrSeq = 0,
     groups: int = 1,
     dilation: IntOrSeq = 1,
-):
+) -> Tensor:
     """1-D transposed convolution; see ``conv_transpose_nd``."""
     return conv_transpose_nd(
         input, weight, bias, stride, padding, output_padding, groups, dilation, n=1
@@ -187,7 +187,7 @@ def conv_transpose2d(
     output_padding: IntOrSeq = 0,
     groups: int = 1,
     dilation: IntOrSeq = 1,
-):
+) -> Tensor:
     """2-D transposed convolution; see ``conv_transpose_nd``."""
     return conv_transpose_nd(
         input, weight, bias, stride, padding, output_padding, groups, dilation, n=2
@@ -203,7 +203,7 @@ def conv_transpose3d(
     output_padding: IntOrSeq = 0,
     groups: int = 1,
     dilation: IntOrSeq = 1,
-):
+) -> Tensor:
     """3-D transposed convolution; see ``conv_transpose_nd``."""
     return conv_transpose_nd(
         input, weight, bias, stride, padding, output_padding, groups, dilation, n=3

@@ -25,7 +25,7 @@ def _apply_mask(x, mask_shape, p):
 
 
 @op
-def dropout(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False):
+def dropout(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero each element with probability ``p`` and scale the survivors by 1/(1-p) while
     ``training``; return ``x`` unchanged otherwise."""
     _check_p(p)
@@ -37,7 +37,9 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = Fa
 
 
 @op
-def feature_dropout(x: Tensor, p: float, training: bool, spatial_dims: int, name: str = "dropout"):
+def feature_dropout(
+    x: Tensor, p: float, training: bool, spatial_dims: int, name: str = "dropout"
+) -> Tensor:
     """Zero whole channels: ``x`` is ``(N, C, *S)`` or unbatched ``(C, *S)`` with
     ``spatial_dims`` spatial dimensions; one keep/drop draw per (sample, channel)."""
     _check_p(p)
@@ -54,16 +56,16 @@ def feature_dropout(x: Tensor, p: float, training: bool, spatial_dims: int, name
     return _apply_mask(x, x.shape[:lead] + (1,) * spatial_dims, p)
 
 
-def dropout1d(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False):
+def dropout1d(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Channel dropout for (N, C, L) or (C, L) inputs."""
     return feature_dropout(x, p, training, 1, "dropout1d")
 
 
-def dropout2d(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False):
+def dropout2d(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Channel dropout for (N, C, H, W) or (C, H, W) inputs."""
     return feature_dropout(x, p, training, 2, "dropout2d")
 
 
-def dropout3d(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False):
+def dropout3d(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Channel dropout for (N, C, D, H, W) or (C, D, H, W) inputs."""
     return feature_dropout(x, p, training, 3, "dropout3d")

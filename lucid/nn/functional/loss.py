@@ -128,7 +128,7 @@ def cross_entropy(
     ignore_index: int = -100,
     reduction: str = "mean",
     label_smoothing: float = 0.0,
-):
+) -> Tensor:
     """Cross entropy between logits ``input`` (class axis 1, or (C,)) and ``target``.
 
     ``target`` holds class indices (an integer tensor of shape (N, d1, ...), or () unbatched),
@@ -182,7 +182,7 @@ def nll_loss(
     weight: Tensor | None = None,
     ignore_index: int = -100,
     reduction: str = "mean",
-):
+) -> Tensor:
     """Negative log-likelihood of log-probabilities ``input`` (class axis 1, or (C,)) at class
     indices ``target``; ``weight``, ``ignore_index`` and ``reduction`` as in cross_entropy."""
     _check_reduction(reduction)
@@ -199,7 +199,7 @@ def nll_loss(
 @op
 def binary_cross_entropy(
     input: Tensor, target: Tensor, weight: Tensor | None = None, reduction: str = "mean"
-):
+) -> Tensor:
     """Binary cross entropy of probabilities ``input`` in [0, 1] against ``target`` (same
     shape); each log is clamped to >= -100 so p = 0 or 1 gives a finite loss. ``weight`` is
     broadcast against the elementwise loss."""
@@ -228,7 +228,7 @@ def binary_cross_entropy_with_logits(
     weight: Tensor | None = None,
     reduction: str = "mean",
     pos_weight: Tensor | None = None,
-):
+) -> Tensor:
     """Sigmoid + binary cross entropy in one numerically stable step, on logits ``input``.
 
     ``pos_weight`` weights the positive term per class (broadcast against the input from the
@@ -271,19 +271,21 @@ def _diff(input, target, fn, reduction):
 
 
 @op
-def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean"):
+def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """Squared error ``(input - target) ** 2``."""
     return _reduce(ops.square(_diff(input, target, "mse_loss", reduction)), reduction)
 
 
 @op
-def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean"):
+def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """Absolute error ``|input - target|``."""
     return _reduce(ops.abs(_diff(input, target, "l1_loss", reduction)), reduction)
 
 
 @op
-def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean", beta: float = 1.0):
+def smooth_l1_loss(
+    input: Tensor, target: Tensor, reduction: str = "mean", beta: float = 1.0
+) -> Tensor:
     """``0.5 * d**2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 * beta`` (plain L1 when
     ``beta`` is 0)."""
     if beta < 0:
@@ -296,7 +298,9 @@ def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean", beta:
 
 
 @op
-def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0):
+def huber_loss(
+    input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0
+) -> Tensor:
     """``0.5 * d**2`` where ``|d| < delta``, else ``delta * (|d| - 0.5 * delta)``."""
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
@@ -306,7 +310,9 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
 
 
 @op
-def kl_div(input: Tensor, target: Tensor, reduction: str = "mean", log_target: bool = False):
+def kl_div(
+    input: Tensor, target: Tensor, reduction: str = "mean", log_target: bool = False
+) -> Tensor:
     """Kullback-Leibler divergence with ``input`` holding log-probabilities: elementwise
     ``target * (log(target) - input)`` (0 where target is 0), or with ``log_target`` the target
     given as log-probabilities too. ``'batchmean'`` divides the sum by the batch size (the true
@@ -357,8 +363,8 @@ def _dice_target(target, input, fn):
 
 @op
 def dice_loss(
-    input,
-    target,
+    input: Tensor,
+    target: Tensor,
     include_background: bool = True,
     softmax: bool = False,
     sigmoid: bool = False,
@@ -368,7 +374,7 @@ def dice_loss(
     smooth_dr: float = 1e-5,
     batch: bool = False,
     reduction: str = "mean",
-):
+) -> Tensor:
     """Soft Dice loss (MONAI's ``DiceLoss`` semantics) of ``input`` (N, C, *spatial) against
     ``target``: per sample and channel ``1 - (2 * sum(p * t) + smooth_nr) / (sum(p) + sum(t) +
     smooth_dr)``, sums over the spatial axes (and the batch too when ``batch``).

@@ -60,7 +60,7 @@ def _const(values, like):
 @op
 def margin_ranking_loss(
     input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, *, reduction: str = "mean"
-):
+) -> Tensor:
     """``max(0, -target * (input1 - input2) + margin)``: ``target`` 1 asks for input1 to rank
     higher, -1 for input2. The three tensors must have the same number of dims (and
     broadcast)."""
@@ -80,7 +80,7 @@ def margin_ranking_loss(
 @op
 def hinge_embedding_loss(
     input: Tensor, target: Tensor, margin: float = 1.0, *, reduction: str = "mean"
-):
+) -> Tensor:
     """``input`` where ``target`` is 1 and ``max(0, margin - input)`` where it is -1 (as in
     PyTorch, a target that is neither contributes both terms)."""
     _check_reduction(reduction)
@@ -106,7 +106,7 @@ def _reduce_samples(loss, reduction, unbatched):
 
 
 @op
-def multilabel_margin_loss(input: Tensor, target: Tensor, *, reduction: str = "mean"):
+def multilabel_margin_loss(input: Tensor, target: Tensor, *, reduction: str = "mean") -> Tensor:
     """Multi-label hinge loss. ``target`` (int, the input's shape (C,) or (N, C)) lists each
     sample's classes, ended by the first -1; per sample
     ``sum_{j listed} sum_{i not listed} max(0, 1 - (x[y_j] - x[i])) / C``."""
@@ -144,7 +144,7 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, *, reduction: str = "m
 
 
 @op
-def soft_margin_loss(input: Tensor, target: Tensor, *, reduction: str = "mean"):
+def soft_margin_loss(input: Tensor, target: Tensor, *, reduction: str = "mean") -> Tensor:
     """Two-class logistic loss ``log(1 + exp(-target * input))`` (target 1 or -1), stable."""
     _check_reduction(reduction)
     x, y = _floats("soft_margin_loss", (input, "input"), (target, "target"))
@@ -158,7 +158,7 @@ def soft_margin_loss(input: Tensor, target: Tensor, *, reduction: str = "mean"):
 @op
 def multilabel_soft_margin_loss(
     input: Tensor, target: Tensor, weight: Tensor | None = None, *, reduction: str = "mean"
-):
+) -> Tensor:
     """One-vs-all logistic loss of logits ``input`` (N, C) against 0/1 ``target`` (same shape):
     per sample, the mean over classes of ``-(t log sigmoid(x) + (1 - t) log sigmoid(-x))``,
     each class term times ``weight`` (broadcast) when given."""
@@ -185,7 +185,7 @@ def multilabel_soft_margin_loss(
 @op
 def cosine_embedding_loss(
     input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, *, reduction: str = "mean"
-):
+) -> Tensor:
     """``1 - cos(x1, x2)`` where ``target`` is 1, ``max(0, cos(x1, x2) - margin)`` where it is
     -1 (0 elsewhere); the cosine is over the last dim of (N, D) or (D,) inputs, with PyTorch's
     ``1e-12`` added to each squared norm."""
@@ -219,7 +219,7 @@ def multi_margin_loss(
     weight: Tensor | None = None,
     *,
     reduction: str = "mean",
-):
+) -> Tensor:
     """Multi-class hinge loss of ``input`` (N, C) or (C,) at class indices ``target`` (N,) or
     (): per sample ``sum_{i != y} w[y] * max(0, margin - x[y] + x[i]) ** p / C``, p 1 or 2."""
     _check_reduction(reduction)
@@ -269,16 +269,16 @@ def _pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool 
 
 @op
 def triplet_margin_loss(
-    anchor,
-    positive,
-    negative,
+    anchor: Tensor,
+    positive: Tensor,
+    negative: Tensor,
     margin: float = 1.0,
     p: float = 2.0,
     eps: float = 1e-6,
     swap: bool = False,
     *,
     reduction: str = "mean",
-):
+) -> Tensor:
     """``max(0, margin + d(anchor, positive) - d(anchor, negative))`` with ``d`` the p-norm
     pairwise distance over the last dim; ``swap`` uses ``min(d(a, n), d(p, n))`` as the negative
     distance. Inputs are (N, D) or (D,), all with the same number of dims."""

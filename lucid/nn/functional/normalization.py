@@ -79,14 +79,14 @@ def _with_running_stats(input, running_mean, running_var, weight, bias, eps, axi
 @op
 def batch_norm(
     input: Tensor,
-    running_mean=None,
-    running_var=None,
+    running_mean: Tensor | None = None,
+    running_var: Tensor | None = None,
     weight: Tensor | None = None,
     bias: Tensor | None = None,
     training: bool = False,
     momentum: float = 0.1,
     eps: float = 1e-5,
-):
+) -> Tensor:
     """Batch normalisation of an ``(N, C, *S)`` input over N and S, per channel.
 
     In training (or without running statistics) the batch statistics are used, and given
@@ -124,14 +124,14 @@ def batch_norm(
 @op
 def instance_norm(
     input: Tensor,
-    running_mean=None,
-    running_var=None,
+    running_mean: Tensor | None = None,
+    running_var: Tensor | None = None,
     weight: Tensor | None = None,
     bias: Tensor | None = None,
-    use_input_stats=True,
+    use_input_stats: bool = True,
     momentum: float = 0.1,
     eps: float = 1e-5,
-):
+) -> Tensor:
     """Instance normalisation: each sample's channels standardised over their spatial dims.
 
     Accepts ``(N, C, *S)``. With ``use_input_stats`` the per-instance statistics are used and
@@ -177,7 +177,7 @@ def group_norm(
     weight: Tensor | None = None,
     bias: Tensor | None = None,
     eps: float = 1e-5,
-):
+) -> Tensor:
     """Group normalisation of ``(N, C, *S)``: channels split into ``num_groups`` groups, each
     standardised over its channels and spatial dims, then a per-channel affine map."""
     if input.ndim < 2:

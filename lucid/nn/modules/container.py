@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import operator
 from collections import OrderedDict
-from typing import Any
+from collections.abc import ItemsView, Iterable, KeysView, Mapping, ValuesView
+from typing import Any, NoReturn
 
 from lucid.nn.modules.module import Module
 from lucid.tensor import Tensor
@@ -63,7 +64,7 @@ class _ModuleSeq(Module):
 class ModuleList(_ModuleSeq):
     """A list of Modules that registers each one (named "0", "1", ...)."""
 
-    def __init__(self, modules=None):
+    def __init__(self, modules: Iterable[Module] | None = None) -> None:
         super().__init__()
         if modules is not None:
             self.extend(modules)
@@ -95,7 +96,7 @@ class ModuleList(_ModuleSeq):
         mods.insert(index, _check_module(module, "ModuleList"))
         self._renumber(mods)
 
-    def forward(self, *args: Any, **kwargs: Any):
+    def forward(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise NotImplementedError(
             "ModuleList is a container and has no forward(); iterate over "
             "it in the parent's forward"
@@ -148,7 +149,7 @@ class Sequential(_ModuleSeq):
         mods.insert(index, _check_module(module, "Sequential"))
         self._renumber(mods)
 
-    def forward(self, x: Tensor):
+    def forward(self, x: Tensor) -> Any:
         for m in self._modules.values():
             x = m(x)
         return x
@@ -157,7 +158,9 @@ class Sequential(_ModuleSeq):
 class ModuleDict(Module):
     """An ordered dict of Modules that registers each one under its key."""
 
-    def __init__(self, modules=None):
+    def __init__(
+        self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None
+    ) -> None:
         super().__init__()
         if modules is not None:
             self.update(modules)
@@ -180,19 +183,19 @@ class ModuleDict(Module):
     def __contains__(self, key) -> bool:
         return key in self._modules
 
-    def keys(self):
+    def keys(self) -> KeysView[str]:
         """The keys, in insertion order."""
         return self._modules.keys()
 
-    def values(self):
+    def values(self) -> ValuesView[Module]:
         """The modules, in insertion order."""
         return self._modules.values()
 
-    def items(self):
+    def items(self) -> ItemsView[str, Module]:
         """(key, module) pairs, in insertion order."""
         return self._modules.items()
 
-    def pop(self, key: str):
+    def pop(self, key: str) -> Module:
         """Remove and return the module under ``key``."""
         return self._modules.pop(key)
 
@@ -200,11 +203,11 @@ class ModuleDict(Module):
         """Remove every module."""
         self._modules.clear()
 
-    def update(self, modules) -> None:
+    def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
         """Add (or replace) modules from a mapping or an iterable of (key, module) pairs."""
         pairs = modules.items() if hasattr(modules, "items") else modules
         for key, m in pairs:
             self[key] = m
 
-    def forward(self, *args: Any, **kwargs: Any):
+    def forward(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise NotImplementedError("ModuleDict is a container and has no forward()")

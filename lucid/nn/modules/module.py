@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections import OrderedDict, namedtuple
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from lucid import _backend as B
@@ -41,7 +41,7 @@ class Parameter(Tensor):
     other holders of the parameter see the new values.
     """
 
-    def __init__(self, data=None, requires_grad: bool = True):
+    def __init__(self, data: Any = None, requires_grad: bool = True) -> None:
         if data is None:
             data = B.zeros((0,), dtype=B.DTYPES["float32"])
         device = data._device if isinstance(data, Tensor) else None
@@ -50,12 +50,12 @@ class Parameter(Tensor):
             self.requires_grad_(True)
 
     @property
-    def data(self):
+    def data(self) -> Any:
         """The parameter's backend array."""
         return _DATA_SLOT.__get__(self, Tensor)
 
     @data.setter
-    def data(self, value: TensorOrScalar):
+    def data(self, value: TensorOrScalar) -> None:
         try:
             current = _DATA_SLOT.__get__(self, Tensor)
         except AttributeError:  # first assignment, from __init__ or copy/pickle
@@ -90,7 +90,7 @@ class Module:
 
     training: bool
 
-    def __init__(self):
+    def __init__(self) -> None:
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
@@ -100,11 +100,11 @@ class Module:
         object.__setattr__(self, "_forward_hooks", OrderedDict())
 
     # --- running ---------------------------------------------------------------------------
-    def forward(self, *args: Any, **kwargs: Any):
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
         """The computation; every subclass defines it."""
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
-    def __call__(self, *args: Any, **kwargs: Any):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         for hook in list(self._forward_pre_hooks.values()):
             out = hook(self, args)
             if out is not None:
@@ -116,14 +116,14 @@ class Module:
                 result = out
         return result
 
-    def register_forward_pre_hook(self, hook: Callable[..., Any]):
+    def register_forward_pre_hook(self, hook: Callable[..., Any]) -> _HookHandle:
         """Call ``hook(module, args)`` before ``forward``; a returned value replaces the args.
         Returns a handle whose ``remove()`` unregisters it."""
         key = next(_hook_ids)
         self._forward_pre_hooks[key] = hook
         return _HookHandle(self._forward_pre_hooks, key)
 
-    def register_forward_hook(self, hook: Callable[..., Any]):
+    def register_forward_hook(self, hook: Callable[..., Any]) -> _HookHandle:
         """Call ``hook(module, args, output)`` after ``forward``; a returned value replaces the
         output. Returns a handle whose ``remove()`` unregisters it."""
         key = next(_hook_ids)
@@ -154,7 +154,7 @@ class Module:
         self._non_persistent.discard(name)
         self.__dict__.pop(name, None)
 
-    def register_parameter(self, name: str, param) -> None:
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Register ``param`` (a Parameter, or None for an absent one such as ``bias=None``)."""
         self._check_ready(name)
         self._check_name(name, "parameter")
@@ -253,7 +253,9 @@ class Module:
         )
 
     # --- traversal -------------------------------------------------------------------------
-    def named_modules(self, memo=None, prefix: str = "", remove_duplicate: bool = True):
+    def named_modules(
+        self, memo: set[int] | None = None, prefix: str = "", remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Module]]:
         """(dotted name, module) for this module and every descendant, depth first."""
         if memo is None:
             memo = set()
@@ -269,12 +271,12 @@ class Module:
                 memo, f"{prefix}.{name}" if prefix else name, remove_duplicate
             )
 
-    def modules(self):
+    def modules(self) -> Iterator[Module]:
         """This module and every descendant."""
         for _, m in self.named_modules():
             yield m
 
-    def named_children(self):
+    def named_children(self) -> Iterator[tuple[str, Module]]:
         """(name, module) for the direct sub-modules."""
         seen = set()
         for name, child in self._modules.items():
@@ -282,7 +284,7 @@ class Module:
                 seen.add(id(child))
                 yield name, child
 
-    def children(self):
+    def children(self) -> Iterator[Module]:
         """The direct sub-modules."""
         for _, child in self.named_children():
             yield child
@@ -299,20 +301,22 @@ class Module:
 
     def named_parameters(
         self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
-    ):
+    ) -> Iterator[tuple[str, Parameter]]:
         """(dotted name, Parameter) pairs; a parameter shared by two layers appears once."""
         yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
-    def parameters(self, recurse: bool = True):
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         """The Parameters of this module (and, by default, of its descendants)."""
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_buffers(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True):
+    def named_buffers(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Tensor]]:
         """(dotted name, buffer) pairs."""
         yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
-    def buffers(self, recurse: bool = True):
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
         """The buffers of this module (and, by default, of its descendants)."""
         for _, b in self.named_buffers(recurse=recurse):
             yield b
@@ -344,7 +348,12 @@ class Module:
                 if b is not None and name not in mod._non_persistent:
                     yield head + name, mod, name, b, False
 
-    def state_dict(self, destination=None, prefix: str = "", keep_vars: bool = False):
+    def state_dict(
+        self,
+        destination: dict[str, Tensor] | None = None,
+        prefix: str = "",
+        keep_vars: bool = False,
+    ) -> dict[str, Tensor]:
         """An ordered dict from dotted names to parameters and persistent buffers.
 
         Values are detached snapshots of the current values: later training or in-place item
@@ -357,7 +366,9 @@ class Module:
             out[prefix + key] = t if keep_vars else Tensor._wrap(B.array(t.data), t._device)
         return out
 
-    def load_state_dict(self, state_dict, strict: bool = True):
+    def load_state_dict(
+        self, state_dict: Mapping[str, Any], strict: bool = True
+    ) -> IncompatibleKeys:
         """Copy values from ``state_dict`` into the parameters and buffers, in place.
 
         Every key and shape is checked before anything changes. Mis-shaped entries always raise
