@@ -66,8 +66,8 @@ _watchdog_stream = None
 def pytest_configure(config):
     global _watchdog_stream
     config.addinivalue_line("markers", "gpu: needs a working GPU (probed once per session)")
-    # a duplicate of the terminal's stderr, taken before tests capture fd 2
-    _watchdog_stream = os.fdopen(os.dup(sys.__stderr__.fileno()), "w")
+    if sys.__stderr__ is not None:  # a duplicate of the terminal's stderr (tests capture fd 2)
+        _watchdog_stream = os.fdopen(os.dup(sys.__stderr__.fileno()), "w")
 
 
 def pytest_unconfigure(config):
