@@ -102,10 +102,40 @@ def mean(
     )
 
 
+def _refuse_empty_reduction(x, axes, name):
+    """PyTorch's rule for max/min/argmax/argmin of an empty tensor: refused over a dim of size
+    0 or over all dims; otherwise the result is simply empty (e.g. a batch of 0 rows)."""
+    if x.numel():
+        return
+    if axes is None:
+        raise ValueError(
+            f"{name}() of an empty tensor (shape {x.shape}) has no value: give a dim of "
+            f"non-zero size to reduce over"
+        )
+    for a in axes:
+        if x.shape[a] == 0:
+            raise ValueError(
+                f"{name}(): reduction dim {a} of the input (shape {x.shape}) has size 0"
+            )
+
+
+def _empty_reduced(x, axes, keepdim):
+    """The (empty) shape of a reduction of empty ``x`` over non-empty ``axes``."""
+    return tuple(1 if a in axes else n for a, n in enumerate(x.shape) if keepdim or a not in axes)
+
+
 def _extreme(x, dim, keepdim, fn, name):
-    axes = normalize_axes(_all_if_empty(dim), x.ndim)
+    dims = _all_if_empty(dim)
+    axes = normalize_axes(dims, x.ndim)
+    _refuse_empty_reduction(x, None if dims is None else axes, name.lower())
     if x.numel() == 0:
-        raise ValueError(f"{name.lower()}() of an empty tensor (shape {x.shape}) has no value")
+        shape = x.shape
+        return record(
+            B.zeros(_empty_reduced(x, axes, keepdim), dtype=x.data.dtype),
+            (x,),
+            lambda g: (B.zeros(shape, dtype=g.dtype),),
+            name,
+        )
     xd = x.data
     y = fn(xd, axis=list(axes), keepdims=keepdim)
 
@@ -122,8 +152,17 @@ def _extreme(x, dim, keepdim, fn, name):
 def _extreme_with_index(x, dim, keepdim, arg_fn, name):
     """(values, indices) along one dim; the gradient goes to the selected index only."""
     ax = single_dim(dim, x.ndim, "dim")
+    _refuse_empty_reduction(x, (ax,), name.lower())
     if x.numel() == 0:
-        raise ValueError(f"{name.lower()}(dim={dim}) over an empty dim (shape {x.shape})")
+        shape, out_shape = x.shape, _empty_reduced(x, (ax,), keepdim)
+        vals = record(
+            B.zeros(out_shape, dtype=x.data.dtype),
+            (x,),
+            lambda g: (B.zeros(shape, dtype=g.dtype),),
+            name,
+        )
+        indices = Tensor._wrap(B.zeros(out_shape, dtype=B.DTYPES["int64"]), x._device)
+        return values_indices(vals, indices)
     xd = x.data if x.ndim else B.reshape(x.data, (1,))
     ax = ax if x.ndim else 0
     idx = B.expand_dims(arg_fn(xd, axis=ax), ax)
@@ -331,8 +370,12 @@ def logsumexp(input: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:
 
 
 def _arg(x, dim, keepdim, fn, name):
-    if x.numel() == 0:
-        raise ValueError(f"{name}() of an empty tensor (shape {x.shape})")
+    axes = None if dim is None else (single_dim(dim, x.ndim, "dim"),)
+    _refuse_empty_reduction(x, axes, name)
+    if x.numel() == 0 and axes is not None:
+        return Tensor._wrap(
+            B.zeros(_empty_reduced(x, axes, keepdim), dtype=B.DTYPES["int64"]), x._device
+        )
     if dim is None:
         out = fn(B.reshape(x.data, (-1,)), axis=0)
         if keepdim:

@@ -175,10 +175,38 @@ def test_empty_reductions_follow_numpy():
     assert x.grad.shape == (0, 3)
     with pytest.raises(ValueError, match=r"empty.*\(0, 3\)"):
         x.max()
-    with pytest.raises(ValueError, match=r"empty.*\(0, 3\)"):
+    with pytest.raises(ValueError, match=r"dim 0 .*\(0, 3\).* size 0"):
         x.max(0)
     with pytest.raises(ValueError, match=r"\(0, 3\)"):
         x.argmax()
+
+
+@pytest.mark.parametrize("name", ["max", "min", "amax", "amin", "argmax", "argmin"])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_extremes_of_an_empty_batch_are_empty_as_in_pytorch(name, keepdim):
+    """Over a non-empty dim of an empty tensor (a batch of 0 rows) the result is empty, with
+    its shape and (for max/min(dim)) int64 indices; over a dim of size 0 it is refused."""
+    differentiable = name in ("max", "min", "amax", "amin")
+    x = lucid.zeros(0, 3, 2, requires_grad=differentiable)
+    out = getattr(x, name)(dim=1, keepdim=keepdim)
+    values = out[0] if name in ("max", "min") else out
+    assert values.shape == ((0, 1, 2) if keepdim else (0, 2))
+    if name in ("max", "min"):
+        assert out[1].shape == values.shape and out[1].dtype == lucid.int64
+    if name.startswith("arg"):
+        assert values.dtype == lucid.int64
+    if differentiable:
+        values.sum().backward()
+        assert x.grad.shape == (0, 3, 2)
+    with pytest.raises(ValueError, match=rf"{name}\(\): reduction dim 0 .* size 0"):
+        getattr(x, name)(dim=0, keepdim=keepdim)
+    torch = pytest.importorskip("torch")
+    t = torch.zeros(0, 3, 2)
+    expected = getattr(t, name)(dim=1, keepdim=keepdim)
+    expected = expected[0] if name in ("max", "min") else expected
+    assert tuple(expected.shape) == values.shape
+    with pytest.raises((IndexError, RuntimeError), match="non-zero size"):
+        getattr(t, name)(dim=0, keepdim=keepdim)
 
 
 @pytest.mark.parametrize("name", ["argmax", "argmin"])
