@@ -382,6 +382,22 @@ def test_interpolate_empty_batch_every_mode(mode, n):
     assert x.grad.shape == x.shape
 
 
+@pytest.mark.parametrize("batch", [0, 2])
+def test_interpolate_area_of_a_zero_size_volume_follows_adaptive_pooling(batch):
+    """'area' is adaptive average pooling, in PyTorch too: pooled to size 1, a zero-size volume
+    gives NaN (the mean of nothing); to any other size it is refused, as in the other modes."""
+    x = lucid.zeros((batch, 2, 0, 3), dtype="float64", requires_grad=True)
+    out = LF.interpolate(x, size=(1, 1), mode="area")
+    assert out.shape == (batch, 2, 1, 1) and np.isnan(out.numpy()).all()
+    with pytest.raises(ValueError):
+        LF.interpolate(x, size=(2, 3), mode="area")
+    with pytest.raises(ValueError, match="spatial sizes must be positive"):
+        LF.interpolate(x, size=(1, 1), mode="nearest")
+    torch = pytest.importorskip("torch")
+    t = torch.nn.functional.interpolate(torch.zeros(batch, 2, 0, 3), size=(1, 1), mode="area")
+    assert tuple(t.shape) == out.shape and t.isnan().all()
+
+
 def _net(nn):
     return nn.Sequential(
         nn.Conv3d(2, 4, 3, padding=1),

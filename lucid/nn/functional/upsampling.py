@@ -197,7 +197,9 @@ def interpolate(
     if not input.is_floating_point():
         raise TypeError(f"interpolate expects a floating-point input, got dtype {input.dtype}")
     n = input.ndim - 2
-    if 0 in input.shape[2:]:  # as PyTorch; an empty batch (N = 0) is fine
+    # as PyTorch: an empty batch (N = 0) is fine; 'area' is adaptive average pooling, whose own
+    # rules apply (a zero-size volume pooled to size 1 is NaN, other sizes are refused)
+    if 0 in input.shape[2:] and mode != "area":
         raise ValueError(
             f"interpolate: input spatial sizes must be positive, got shape {input.shape}"
         )
