@@ -104,7 +104,8 @@ def mean(
 
 def _refuse_empty_reduction(x, axes, name):
     """PyTorch's rule for max/min/argmax/argmin of an empty tensor: refused over a dim of size
-    0 or over all dims; otherwise the result is simply empty (e.g. a batch of 0 rows)."""
+    0 (an IndexError, as PyTorch's) or over all dims; otherwise the result is simply empty (e.g.
+    a batch of 0 rows)."""
     if x.numel():
         return
     if axes is None:
@@ -114,7 +115,7 @@ def _refuse_empty_reduction(x, axes, name):
         )
     for a in axes:
         if x.shape[a] == 0:
-            raise ValueError(
+            raise IndexError(
                 f"{name}(): reduction dim {a} of the input (shape {x.shape}) has size 0"
             )
 
