@@ -63,6 +63,8 @@ def tensor(
 def from_numpy(ndarray: np.ndarray) -> Tensor:
     """A tensor with a numpy array's values and dtype. Unlike PyTorch's, it is a copy: MLX cannot
     share numpy's memory, so later writes to the array do not show in the tensor."""
+    if isinstance(ndarray, Tensor) and B.is_tracing():  # a numpy argument of lucid.compile
+        return Tensor(ndarray, dtype=ndarray.dtype)
     if not isinstance(ndarray, np.ndarray):
         raise TypeError(f"from_numpy expects a numpy.ndarray, got {type(ndarray).__name__}")
     if ndarray.dtype.name not in BY_NAME:

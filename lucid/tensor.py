@@ -114,6 +114,8 @@ class Tensor:
     def _set_data(self, value) -> None:
         if not isinstance(value, B.Array):
             value = value._data if isinstance(value, Tensor) else B.asarray(value)
+        if B.is_tracing():  # lucid.compile refuses writes to state it did not capture
+            B.traced_write(self)
         self._data = value
         try:
             self._version += 1

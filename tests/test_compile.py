@@ -153,9 +153,12 @@ def test_host_read_back_falls_back_to_eager_with_one_warning():
     assert np.isfinite(model(x).numpy()).all()
 
 
-def test_state_must_be_found_or_given():
-    with pytest.raises(ValueError, match="state="):
-        lucid.compile(lambda x: x * 2)
+def test_a_pure_function_compiles_and_state_must_be_stateful():
+    fn = lucid.compile(lambda x: x * 2)
+    x = lucid.randn(3)
+    for _ in range(3):
+        np.testing.assert_allclose(fn(x).numpy(), 2 * x.numpy())
+    assert fn.traces == 1
     with pytest.raises(TypeError, match="Modules, Optimizers"):
         lucid.compile(lambda x: x, state=[3])
 

@@ -30,4 +30,5 @@ from lucid._backend.runtime import (
     defer,
     defer_check,  # noqa: F401,E402
     is_tracing,
+    traced_write,
 )

@@ -577,8 +577,8 @@ def take(a, indices, axis=None):
 
 # --- random ---------------------------------------------------------------------------------------
 def random_seed(seed: int) -> None:
-    """Seed MLX's global random generator."""
-    mx.random.seed(int(seed))
+    """Seed Lucid's global random generator."""
+    runtime.seed_generator(seed)
 
 
 def random_normal(shape, dtype, loc=0.0, scale=1.0):

@@ -26,6 +26,7 @@ key that is an input of the compiled function (:func:`random_key`), not MLX's gl
 from __future__ import annotations
 
 import contextlib
+import threading
 
 import mlx.core as mx
 
@@ -48,9 +49,14 @@ __all__ = [
     "random_key",
     "read",
     "reset_peak_memory",
+    "rng_key",
+    "seed_generator",
+    "set_rng_key",
     "set_cache_limit",
     "set_memory_limit",
+    "traced_write",
     "tracing",
+    "watching_writes",
 ]
 
 MAX_DEFERRED_UPDATES = 64
@@ -178,18 +184,68 @@ def tracing():
         _tracing -= 1
 
 
+_watch = threading.local()
+
+
+@contextlib.contextmanager
+def watching_writes(fn):
+    """Inside, every in-place write to a Tensor (its ``data`` setter) during tracing calls
+    ``fn(tensor)`` first: ``lucid.compile`` refuses writes to tensors it did not capture."""
+    stack = _watch.__dict__.setdefault("stack", [])
+    stack.append(fn)
+    try:
+        yield
+    finally:
+        stack.pop()
+
+
+def traced_write(tensor) -> None:
+    """Tell the innermost :func:`watching_writes` watcher of this thread about a write."""
+    stack = getattr(_watch, "stack", None)
+    if stack:
+        stack[-1](tensor)
+
+
 def compile_function(fn):
     """``mx.compile(fn)`` (``fn`` maps a list of arrays to a list of arrays)."""
     return mx.compile(fn)
 
 
 _trace_key: list = []  # the random key threaded through the function being traced
+_generator = [None]  # Lucid's global generator: its key (MLX's global key cannot be set back)
+_generator_lock = threading.Lock()
+
+
+def seed_generator(seed: int) -> None:
+    """Seed Lucid's global generator (and MLX's, for draws Lucid does not make)."""
+    mx.random.seed(int(seed))
+    with _generator_lock:
+        _generator[0] = mx.random.key(int(seed))
+
+
+def rng_key():
+    """The key the next random draw splits: the innermost :func:`random_key` scope's inside
+    one, else the global generator's."""
+    if _trace_key:
+        return _trace_key[-1]
+    with _generator_lock:
+        if _generator[0] is None:  # unseeded: start where MLX's time-seeded generator is
+            _generator[0] = mx.random.state[0]
+        return _generator[0]
+
+
+def set_rng_key(key) -> None:
+    """Make ``key`` (from :func:`rng_key`) the key the next random draw splits."""
+    if _trace_key:
+        _trace_key[-1] = key
+    else:
+        with _generator_lock:
+            _generator[0] = key
 
 
 def fresh_key():
-    """A random key drawn from (and advancing) MLX's global generator: the input a compiled
-    function's random draws start from."""
-    return mx.random.randint(0, 2**31 - 1, (2,), dtype=mx.int32).astype(mx.uint32)
+    """A new key split off the current generator (advancing it)."""
+    return next_key()
 
 
 @contextlib.contextmanager
@@ -203,11 +259,16 @@ def random_key(key):
 
 
 def next_key():
-    """None (use the global generator) outside a traced function; inside, a fresh subkey."""
-    if not _trace_key:
-        return None
-    key, sub = mx.random.split(_trace_key[-1])
-    _trace_key[-1] = key
+    """A fresh subkey for one random draw, split off the current key (:func:`rng_key`)."""
+    if _trace_key:
+        key, sub = mx.random.split(_trace_key[-1])
+        _trace_key[-1] = key
+        return sub
+    with _generator_lock:
+        if _generator[0] is None:
+            _generator[0] = mx.random.state[0]
+        key, sub = mx.random.split(_generator[0])
+        _generator[0] = key
     return sub
 
 

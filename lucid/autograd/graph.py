@@ -120,9 +120,14 @@ FREED_MESSAGE = (
 )
 
 
+backward_calls = 0
+
+
 def backward(root, seed, retain_graph=False):
     """Replay the tape from ``root`` in reverse with initial gradient ``seed`` (an array),
     accumulating into the ``.grad`` of leaves (and of non-leaves that ``retain_grad()``)."""
+    global backward_calls
+    backward_calls += 1  # lucid.compile tells a training step from a forward by it
     grads = {id(root): seed}
     default_device = B.default_device_name()
     for t in _topological_order(root):
