@@ -40,6 +40,8 @@ _LIBRARIES = frozenset(sys.stdlib_module_names) | {
     "pluggy",
 }
 _MISSING = object()
+# methods whose names say what a step reads; construction and printing do not run in a step
+_SKIPPED_METHODS = frozenset({"__init__", "__new__", "__repr__", "__str__", "__del__"})
 # settings of these the step may change and a trace reads as inputs, not constants
 _GROUP_INPUTS = frozenset({"params", "lr", "betas"})
 _MODULE_STRUCTURE = ("_parameters", "_buffers", "_modules", "_forward_pre_hooks", "_forward_hooks")
@@ -213,6 +215,8 @@ class _Walk:
             for cls in type(v).__mro__:
                 if not _is_library(cls):
                     for name, member in vars(cls).items():
+                        if name in _SKIPPED_METHODS:
+                            continue
                         if isinstance(member, (types.FunctionType, property)):
                             self.function(getattr(member, "fget", member), f"{where}.{name}")
 
@@ -274,7 +278,7 @@ class _Walk:
             for cls in type(m).__mro__:
                 if not _is_library(cls):
                     for name, member in vars(cls).items():
-                        if isinstance(member, types.FunctionType):
+                        if isinstance(member, types.FunctionType) and name not in _SKIPPED_METHODS:
                             self.function(member, f"{where}.{name}")
 
     def optimizer(self, opt, where):

@@ -328,6 +328,8 @@ class _Trace:
         """The traced function: (state, grads, key, inputs, argument grads) -> (state, grads,
         key, outputs, argument grads)."""
         state_in, grads_in, key, inputs, arg_grads_in = arrays
+        alive = _live_tensors()  # before any placeholder is made; held, so no id is reused
+        live = {id(t) for t in alive}
         _, setters, _ = self.slots.read()
         for (put, _), a in zip(setters, state_in):
             put(a)
@@ -341,7 +343,6 @@ class _Trace:
             for v in s.values()
             if isinstance(v, Tensor)
         }
-        live = _live_tensors()
         written = []
 
         def on_write(t):
@@ -410,9 +411,9 @@ def _holder_name(t) -> str:
     return ""
 
 
-def _live_tensors() -> set:
-    """ids of every Tensor alive now (a trace's writes to any of them must be captured)."""
-    return {id(o) for o in gc.get_objects() if isinstance(o, Tensor)}
+def _live_tensors() -> list:
+    """Every Tensor alive now (a trace's writes to any of them must be captured)."""
+    return [o for o in gc.get_objects() if isinstance(o, Tensor)]
 
 
 class CompiledFunction:
