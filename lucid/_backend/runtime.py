@@ -41,6 +41,7 @@ __all__ = [
     "defer_check",
     "evaluate",
     "fresh_key",
+    "get_rng_key",
     "has_pending_checks",
     "is_tracing",
     "next_key",
@@ -183,18 +184,23 @@ def compile_function(fn):
     return mx.compile(fn)
 
 
-_trace_key: list = []  # the random key threaded through the function being traced
+_trace_key: list = []  # keys of the active random_key scopes, innermost last
 
 
 def fresh_key():
-    """A random key drawn from (and advancing) MLX's global generator: the input a compiled
-    function's random draws start from."""
+    """A new random key drawn from the current generator (see :func:`get_rng_key`), advancing
+    it: the input a compiled function's random draws start from. Inside a :func:`random_key`
+    scope it is a subkey of the scope's key, so a traced region draws nothing from MLX's
+    global generator (which would make the key a constant of the trace)."""
+    if _trace_key:
+        return next_key()
     return mx.random.randint(0, 2**31 - 1, (2,), dtype=mx.int32).astype(mx.uint32)
 
 
 @contextlib.contextmanager
 def random_key(key):
-    """Inside, :func:`next_key` splits ``key`` (a traced input) instead of the global key."""
+    """Inside, :func:`next_key` splits ``key`` (a traced input, or a key saved by
+    :func:`get_rng_key`) instead of MLX's global key, which the scope leaves untouched."""
     _trace_key.append(key)
     try:
         yield
@@ -202,8 +208,18 @@ def random_key(key):
         _trace_key.pop()
 
 
+def get_rng_key():
+    """The current random key: the innermost :func:`random_key` scope's key, else MLX's global
+    key (``mx.random.state[0]``). Reading it draws nothing; the next random draw splits this
+    key, so ``with random_key(get_rng_key()):`` repeats the draws that follow it."""
+    if _trace_key:
+        return _trace_key[-1]
+    return mx.random.state[0]
+
+
 def next_key():
-    """None (use the global generator) outside a traced function; inside, a fresh subkey."""
+    """None (use the global generator) outside a :func:`random_key` scope; inside, a fresh
+    subkey, split off the scope's key as MLX's generator splits its global key."""
     if not _trace_key:
         return None
     key, sub = mx.random.split(_trace_key[-1])
