@@ -208,13 +208,13 @@ def random_key(key):
         _trace_key.pop()
 
 
-def get_rng_key():
+def get_rng_key() -> mx.array:
     """The current random key: the innermost :func:`random_key` scope's key, else MLX's global
     key (``mx.random.state[0]``). Reading it draws nothing; the next random draw splits this
     key, so ``with random_key(get_rng_key()):`` repeats the draws that follow it."""
     if _trace_key:
         return _trace_key[-1]
-    return mx.random.state[0]
+    return mx.random.state[0]  # type: ignore[index]  # typed object in the stubs: a sequence
 
 
 def next_key():

@@ -205,7 +205,7 @@ def _fail(message):
     return 2
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     """``python -m lucid.models.convert SRC DST --model NAME [...]``; returns the exit code:
     0 when ``DST`` was written, 2 (argparse's convention) for any error in the arguments, the
     files or the weights, after one ``error: ...`` message on stderr (a ``ConversionError``
