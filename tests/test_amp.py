@@ -100,6 +100,50 @@ def test_grad_scaler_skips_inf_steps_and_adjusts_the_scale():
     assert other.get_scale() == 4.0 and other.get_growth_interval() == 2
 
 
+def _scaled_step(scaler, opt, p, inf):
+    """One scaled step of sum(p * c): c small (a clean step) or holding an inf (skipped)."""
+    opt.zero_grad()
+    c = lucid.tensor([float("inf") if inf else 1e-30, 2e-30])
+    scaler.scale((p * c).sum()).backward()
+    scaler.step(opt)
+    scaler.update()
+
+
+def test_grad_scaler_does_not_grow_the_scale_to_inf():
+    # an inf scale makes every scaled gradient inf/NaN: every later step would be skipped
+    p = nn.Parameter(lucid.tensor([1.0, 2.0]))
+    opt = lucid.optim.SGD([p], lr=1e29)  # steps of 0.1 and 0.2 from gradients 1e-30, 2e-30
+    scaler = amp.GradScaler("cpu", init_scale=2.0**126, growth_interval=1)
+    values = [p.numpy()]
+    for _ in range(4):
+        _scaled_step(scaler, opt, p, inf=False)
+        assert scaler.get_scale() == 2.0**127  # float32's largest power of two: it stays
+        assert scaler.state_dict()["_growth_tracker"] == 0
+        values.append(p.numpy())
+    for before, after in zip(values, values[1:]):  # every step was taken
+        np.testing.assert_allclose(before - after, [0.1, 0.2], rtol=1e-5)
+
+
+def test_grad_scaler_scale_follows_pytorchs_update_near_the_float32_limit():
+    torch = pytest.importorskip("torch")
+    # factors exact in float32: Lucid multiplies in float32, PyTorch in double and rounds (one
+    # ulp apart for 1.1; docs/coming-from-pytorch.md)
+    events = [False, False, False, True, False, False, False, False, True, False, False]
+    for factor, interval, init in [(2.0, 1, 2.0**125), (1.5, 2, 1.0e38), (1.25, 1, 2.72e38)]:
+        p = nn.Parameter(lucid.tensor([1.0, 2.0]))
+        opt = lucid.optim.SGD([p], lr=0.0)
+        scaler = amp.GradScaler("cpu", init, growth_factor=factor, growth_interval=interval)
+        ref_scale = torch.tensor([init], dtype=torch.float32)
+        ref_tracker = torch.zeros(1, dtype=torch.int32)
+        for inf in events:
+            _scaled_step(scaler, opt, p, inf)
+            torch._amp_update_scale_(
+                ref_scale, ref_tracker, torch.tensor([float(inf)]), factor, 0.5, interval
+            )
+            assert scaler.get_scale() == ref_scale.item(), (factor, interval, init, inf)
+            assert scaler.state_dict()["_growth_tracker"] == ref_tracker.item()
+
+
 def test_grad_scaler_unscale_then_step_and_misuse():
     p = nn.Parameter(lucid.tensor([3.0]))
     opt = lucid.optim.SGD([p], lr=0.5)

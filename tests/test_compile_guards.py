@@ -354,7 +354,7 @@ def test_a_write_to_a_tensor_the_trace_did_not_capture_raises():
     lin = nn.Linear(3, 3)
 
     def step(x):
-        buf = getattr(holder, "_hidden_buffer")()  # reached in a way the walk cannot see
+        buf = holder._hidden_buffer()  # reached in a way the walk cannot see
         buf.add_(lin(x).sum(0))
         return buf.sum()
 

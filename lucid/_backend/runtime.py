@@ -20,7 +20,7 @@ one:
 Inside :func:`tracing` (``lucid.compile`` building an ``mx.compile`` graph) nothing may be
 evaluated: evaluations and deferrals are no-ops there, because the compiled function's outputs
 are evaluated as a whole by its caller, and a host read-back raises. Random draws there split a
-key that is an input of the compiled function (:func:`random_key`), not MLX's global key.
+key that is an input of the compiled function (:func:`random_key`), not the global generator's.
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ __all__ = [
     "defer",
     "defer_check",
     "evaluate",
-    "fresh_key",
     "has_pending_checks",
     "is_tracing",
     "next_key",
@@ -211,7 +210,7 @@ def compile_function(fn):
     return mx.compile(fn)
 
 
-_trace_key: list = []  # the random key threaded through the function being traced
+_trace_key: list = []  # keys of the active random_key scopes, innermost last
 _generator = [None]  # Lucid's global generator: its key (MLX's global key cannot be set back)
 _generator_lock = threading.Lock()
 
@@ -243,14 +242,11 @@ def set_rng_key(key) -> None:
             _generator[0] = key
 
 
-def fresh_key():
-    """A new key split off the current generator (advancing it)."""
-    return next_key()
-
-
 @contextlib.contextmanager
 def random_key(key):
-    """Inside, :func:`next_key` splits ``key`` (a traced input) instead of the global key."""
+    """Inside, :func:`next_key` splits ``key`` (a traced input, or a key saved by
+    :func:`rng_key`) instead of the global generator's key, which the scope leaves untouched:
+    ``with random_key(rng_key()):`` repeats the draws that would follow."""
     _trace_key.append(key)
     try:
         yield

@@ -3,8 +3,9 @@
 float16 gradients underflow to zero below ~6e-8; scaling the loss by S (65536 to start)
 scales every gradient by S too. ``step`` unscales the gradients and updates the parameters
 only when every gradient is finite; ``update`` halves S after an overflow and doubles it after
-``growth_interval`` finite steps in a row. PyTorch's API and semantics (``scale``, ``step``,
-``update``, ``unscale_``, ``get_scale``, ``state_dict``).
+``growth_interval`` finite steps in a row (unless doubling would overflow float32: S stays).
+PyTorch's API and semantics (``scale``, ``step``, ``update``, ``unscale_``, ``get_scale``,
+``state_dict``).
 
 Unlike a CPU implementation that asks "was there an inf?" on the host, the decision stays on
 the device: the scale and growth tracker are arrays, and a skipped step is a ``where`` that
@@ -156,7 +157,8 @@ class GradScaler:
 
     def update(self, new_scale=None) -> None:
         """Adjust the scale for the next iteration: times ``backoff_factor`` after an inf/NaN,
-        times ``growth_factor`` after ``growth_interval`` clean steps; or set it to
+        times ``growth_factor`` after ``growth_interval`` clean steps (kept as it is where that
+        would overflow float32 to inf, as PyTorch); or set it to
         ``new_scale`` (a number or a one-element Tensor)."""
         if not self._enabled:
             return
@@ -167,10 +169,14 @@ class GradScaler:
             found = self._found_inf
             grown = self._growth_tracker + 1
             grow = grown >= self._growth_interval
+            larger = self._scale * self._growth_factor
+            # as PyTorch's _amp_update_scale_: a scale that would grow past float32's range
+            # to inf stays (an inf scale turns every gradient inf and skips every step)
+            larger = B.where(B.isinf(larger), self._scale, larger)
             self._scale = B.where(
                 found,
                 self._scale * self._backoff_factor,
-                B.where(grow, self._scale * self._growth_factor, self._scale),
+                B.where(grow, larger, self._scale),
             )
             self._growth_tracker = B.where(found | grow, 0, grown).astype(B.DTYPES["int32"])
         self._per_optimizer.clear()

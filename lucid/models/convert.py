@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections import OrderedDict
 
@@ -167,12 +168,13 @@ MODELS = (
 )
 
 
-def main(argv=None):
-    """``python -m lucid.models.convert SRC DST --model NAME [...]``; returns the exit code."""
+def _parser():
     p = argparse.ArgumentParser(
         prog="python -m lucid.models.convert",
         description="Convert a PyTorch state_dict saved as safetensors "
         "into a checked Lucid checkpoint (no pickle).",
+        epilog="Exit status: 0 when DST was written; 2 for any error in the arguments, the "
+        "files or the weights (one 'error: ...' message on stderr, argparse's convention).",
     )
     p.add_argument("src", help="safetensors file from safetensors.torch.save_file")
     p.add_argument("dst", help="Lucid checkpoint to write")
@@ -181,7 +183,7 @@ def main(argv=None):
     p.add_argument(
         "--kwargs",
         default="{}",
-        help="other builder arguments as JSON, e.g. '{\"in_channels\": 1}'",
+        help="other builder arguments as a JSON object, e.g. '{\"in_channels\": 1}'",
     )
     p.add_argument(
         "--ignore",
@@ -195,20 +197,59 @@ def main(argv=None):
         action="store_true",
         help="allow missing/unexpected keys (missing ones keep the model's init)",
     )
-    args = p.parse_args(argv)
-    kwargs = json.loads(args.kwargs)
+    return p
+
+
+def _fail(message):
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m lucid.models.convert SRC DST --model NAME [...]``; returns the exit code:
+    0 when ``DST`` was written, 2 (argparse's convention) for any error in the arguments, the
+    files or the weights, after one ``error: ...`` message on stderr (a ``ConversionError``
+    lists its problems on the lines below)."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0) or argparse's usage error (2), already printed
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        kwargs = json.loads(args.kwargs)
+    except json.JSONDecodeError as exc:
+        return _fail(f"--kwargs is not valid JSON ({exc}): {args.kwargs!r}")
+    if not isinstance(kwargs, dict):
+        return _fail(
+            f"--kwargs must be a JSON object such as '{{\"in_channels\": 1}}', got {args.kwargs!r}"
+        )
     if args.num_classes is not None:
         kwargs["num_classes"] = args.num_classes
+    if os.path.isdir(args.dst):
+        return _fail(f"DST {args.dst!r} is a directory; give the checkpoint's file name")
+    # the source is read before the model is built: a bad path fails at once, not after a
+    # large model's initialisation
+    try:
+        source = _read(args.src)
+    except (OSError, ValueError) as exc:  # lucid.load names the path and the problem
+        return _fail(str(exc))
     from lucid import models
 
-    model = getattr(models, args.model)(**kwargs)
     try:
-        report = convert_file(
-            args.src, args.dst, model, strict=not args.non_strict, ignore=args.ignore
+        model = getattr(models, args.model)(**kwargs)
+    except (TypeError, ValueError) as exc:
+        return _fail(f"cannot build {args.model} with arguments {json.dumps(kwargs)}: {exc}")
+    try:
+        state, report = convert_state_dict(
+            source, model, strict=not args.non_strict, ignore=args.ignore
         )
-    except (ConversionError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except ConversionError as exc:
+        return _fail(str(exc))
+    try:
+        lucid.save(dict(state), args.dst)
+    except OSError as exc:  # lucid.save's own errors name the path; the system's do not
+        return _fail(
+            str(exc) if exc.strerror is None else f"cannot write {args.dst!r}: {exc.strerror}"
+        )
     print(
         f"wrote {args.dst}: {len(report['loaded'])} tensors converted for {args.model}; "
         f"{len(report['filled'])} kept from the model's init, "

@@ -5,8 +5,14 @@ The forward runs without recording (so the tape keeps none of the block's interm
 arrays) and the block's output is recorded as one op whose inputs are the block's tensor
 arguments. Its backward re-runs the block with recording on and replays that small tape from
 the output's gradient: the parameters inside get their gradients accumulated there (as the
-reentrant PyTorch variant does), and the gradients of the tensor arguments flow on. Random
-draws (dropout) repeat the forward's: both runs split the same key.
+reentrant PyTorch variant does), and the gradients of the tensor arguments flow on.
+
+Random draws (dropout) follow PyTorch's ``preserve_rng_state``: the current random key
+(``runtime.rng_key()``: the global generator's key, or the innermost traced key inside
+``lucid.compile`` or an enclosing recompute) is saved before the forward, which then draws as
+the unchecked call would. The recompute draws from the saved key in a ``runtime.random_key``
+scope, so it repeats the forward's draws at every nesting level and leaves the live key as it
+was: draws after the backward are the ones an unchecked step would make.
 
 Limits: the block must return one Tensor; buffers updated by the block (BatchNorm running
 statistics) are updated by the forward and again by the recompute, as in PyTorch.
@@ -27,13 +33,14 @@ def checkpoint(function, *args, use_reentrant=None, preserve_rng_state=True, **k
     """``function(*args, **kwargs)``, recomputed in backward instead of keeping its activations.
 
     ``use_reentrant`` is accepted for PyTorch compatibility (Lucid has one implementation);
-    ``preserve_rng_state`` (default True) makes the recompute draw the same random numbers.
+    ``preserve_rng_state`` (default True) makes the recompute draw the forward's random
+    numbers from the key saved before the forward; the forward draws as ``function`` alone would.
     """
     needs = any(isinstance(a, Tensor) and a.requires_grad for a in args)
     if not is_grad_enabled() or not (needs or _may_need_grad(function)):
         return function(*args, **kwargs)  # nothing to differentiate: nothing to save
-    key = runtime.fresh_key() if preserve_rng_state else None
-    with no_grad(), _rng(key):
+    key = runtime.rng_key() if preserve_rng_state else None
+    with no_grad():
         out = function(*args, **kwargs)
     if not isinstance(out, Tensor):
         raise TypeError(

@@ -1,6 +1,13 @@
 """lucid.models.convert: a safetensors state dict written outside Lucid (as PyTorch's
 safetensors.torch.save_file writes it: flat names, no Lucid metadata) converts, loads and gives
-the same outputs; every kind of problem is listed in one error; the command line works."""
+the same outputs; every kind of problem is listed in one error; the command line works, and
+every user error ends it with one ``error:`` line on stderr and exit code 2, no traceback."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import mlx.core as mx
 import numpy as np
@@ -117,9 +124,10 @@ def test_command_line(tmp_path, capsys):
     ]
     assert main(args) == 0
     assert "tensors converted for resnet3d_10" in capsys.readouterr().out
-    assert main(args[:-4] + ["--num-classes", "7", "--kwargs", '{"widths": [2, 4, 4, 4]}']) == 1
+    assert main(args[:-4] + ["--num-classes", "7", "--kwargs", '{"widths": [2, 4, 4, 4]}']) == 2
     assert "fc.weight: shape (3, 4) in the file, (7, 4) in the model" in capsys.readouterr().err
-    assert main([str(tmp_path / "nope.safetensors"), "x", "--model", "r3d_18"]) == 1
+    assert main([str(tmp_path / "nope.safetensors"), "x", "--model", "r3d_18"]) == 2
+    assert main(["--help"]) == 0 and "Exit status" in capsys.readouterr().out
 
 
 def test_torch_written_file_converts(tmp_path):
@@ -132,3 +140,95 @@ def test_torch_written_file_converts(tmp_path):
     fresh = small(1)
     load_pytorch_weights(fresh, tmp_path / "w.safetensors")
     np.testing.assert_array_equal(fresh.conv1.weight.numpy(), model.conv1.weight.numpy())
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args):
+    """``python -m lucid.models.convert ARGS`` in a subprocess, on this checkout's lucid."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run(
+        [sys.executable, "-m", "lucid.models.convert", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def cli_files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    write_foreign(d / "w.safetensors", numpy_state(small(0)))
+    (d / "text.safetensors").write_text("not a safetensors file")
+    (d / "folder").mkdir()
+    return d
+
+
+SMALL = ["--model", "resnet3d_10", "--kwargs", json.dumps(KW)]
+USER_ERRORS = {  # name: (SRC, DST, options, what stderr's error line says)
+    "missing source": ("nope.safetensors", "o.safetensors", SMALL, "no such file"),
+    "source is a directory": ("folder", "o.safetensors", SMALL, "is a directory"),
+    "source not safetensors": ("text.safetensors", "o.safetensors", SMALL, "not a valid"),
+    "bad JSON": ("w.safetensors", "o.safetensors", [*SMALL[:3], '{"in_channels": 1,'], "JSON"),
+    "JSON not an object": ("w.safetensors", "o.safetensors", [*SMALL[:3], "[1, 2]"], "object"),
+    "unknown builder argument": (
+        "w.safetensors",
+        "o.safetensors",
+        [*SMALL[:3], '{"nope": 1}'],
+        "cannot build resnet3d_10",
+    ),
+    "weights do not fit": ("w.safetensors", "o.safetensors", SMALL[:2], "do not fit"),
+    "destination is a directory": ("w.safetensors", "folder", SMALL, "is a directory"),
+    "destination folder missing": ("w.safetensors", "no/o.safetensors", SMALL, "no folder"),
+}
+
+
+@pytest.mark.parametrize("case", list(USER_ERRORS))
+def test_command_line_user_errors_exit_2_with_one_error_line(case, cli_files):
+    src, dst, options, says = USER_ERRORS[case]
+    done = run_cli(cli_files / src, cli_files / dst, *options)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith("error: ") and says in lines[0], done.stderr
+    # only a ConversionError adds lines: its problems, one indented line each
+    assert all(line.startswith("  ") for line in lines[1:]), done.stderr
+    assert (len(lines) > 1) == (case == "weights do not fit")
+    assert not (cli_files / "o.safetensors").exists()
+
+
+def test_command_line_unknown_model_is_argparses_usage_error(cli_files):
+    done = run_cli(cli_files / "w.safetensors", cli_files / "o.safetensors", "--model", "nope")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "error: argument --model: invalid choice: 'nope'" in done.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads any file")
+def test_command_line_unreadable_source(cli_files, tmp_path):
+    src = tmp_path / "locked.safetensors"
+    src.write_bytes((cli_files / "w.safetensors").read_bytes())
+    src.chmod(0)
+    done = run_cli(src, tmp_path / "o.safetensors", *SMALL)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("error: ") and "Permission denied" in done.stderr
+
+
+def test_an_unreadable_source_is_a_user_error(cli_files, tmp_path, monkeypatch, capsys):
+    # what the test above checks where it cannot run (as root): an OSError reading SRC
+    def denied(path, *a, **k):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(lucid, "load", denied)
+    assert main([str(cli_files / "w.safetensors"), str(tmp_path / "o.safetensors"), *SMALL]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Permission denied" in err and len(err.splitlines()) == 1
+
+
+def test_command_line_converts(cli_files, tmp_path):
+    done = run_cli(cli_files / "w.safetensors", tmp_path / "o.safetensors", *SMALL)
+    assert done.returncode == 0 and done.stderr == ""
+    assert "tensors converted for resnet3d_10" in done.stdout
+    assert set(lucid.load(tmp_path / "o.safetensors")) == set(small(1).state_dict())
