@@ -343,18 +343,14 @@ class _Trace:
             for v in s.values()
             if isinstance(v, Tensor)
         }
-        written = []
-
-        def on_write(t):
+        def on_write(t):  # called before the write: raising leaves the tensor as it was
             if id(t) not in watched and id(t) in live:
-                written.append(t)
+                raise _UncapturedWrite(t)
 
         calls = graph.backward_calls
         with runtime.tracing(), runtime.random_key(key), runtime.watching_writes(on_write):
             out, placeholders = self._call_fn(inputs, zip(self.arg_grads_in, arg_grads_in))
             key_out = runtime.rng_key()
-        if written:
-            raise _UncapturedWrite(written[0])
         self.trains = graph.backward_calls != calls
         self.draws = key_out is not key
         state_out, _, self.sig_out = self.slots.read()
