@@ -306,6 +306,7 @@ class _Trace:
         self.cache_key = None
         self.arg_grads_in: list = []
         self.grad_owners_out: list = []
+        self.checks: list = []  # (size, what) of each deferred index check the trace made
 
     def _call_fn(self, inputs, grads_for_args=()):
         """Placeholders for the arguments, the function run on them."""
@@ -343,14 +344,20 @@ class _Trace:
             for v in s.values()
             if isinstance(v, Tensor)
         }
+
         def on_write(t):  # called before the write: raising leaves the tensor as it was
             if id(t) not in watched and id(t) in live:
                 raise _UncapturedWrite(t)
 
         calls = graph.backward_calls
         with runtime.tracing(), runtime.random_key(key), runtime.watching_writes(on_write):
-            out, placeholders = self._call_fn(inputs, zip(self.arg_grads_in, arg_grads_in))
+            with runtime.collecting_checks() as checks:
+                out, placeholders = self._call_fn(inputs, zip(self.arg_grads_in, arg_grads_in))
             key_out = runtime.rng_key()
+        # deferred index checks (class-index targets, ...): their arrays are outputs, and each
+        # call registers them, so a bad index raises at the call's evaluation, as eagerly
+        self.checks = [(size, what) for _, _, size, what in checks]
+        check_arrays = [a for bad, indices, _, _ in checks for a in (bad, indices)]
         self.trains = graph.backward_calls != calls
         self.draws = key_out is not key
         state_out, _, self.sig_out = self.slots.read()
@@ -361,7 +368,7 @@ class _Trace:
         arg_grads_out = [t.grad.data for i, t in placeholders if t.grad is not None]
         outputs, tensors, self.rebuild = _flatten_outputs(out)
         self.out_requires = [t.requires_grad for t in tensors]
-        return [state_out, grads_out, [key_out], outputs, arg_grads_out]
+        return [state_out, grads_out, [key_out], outputs, arg_grads_out, check_arrays]
 
     # -- backward through a compiled forward -------------------------------------------------
     def _pure_backward(self, arrays, index):
@@ -505,7 +512,7 @@ class CompiledFunction:
         arg_grads = [leaves[i].grad.data for i in trace.arg_grads_in]
         rng = runtime.rng_key() if fresh or trace.draws else _unused_key()
         try:
-            state_out, grads_out, (key_out,), outputs, arg_grads_out = trace.compiled(
+            state_out, grads_out, (key_out,), outputs, arg_grads_out, checks = trace.compiled(
                 [state, grads, rng, inputs, arg_grads]
             )
         finally:
@@ -522,6 +529,8 @@ class CompiledFunction:
             t.grad = Tensor._wrap(g, t._device)
         for i, g in zip(trace.arg_grads, arg_grads_out):
             leaves[i].grad = Tensor._wrap(g, leaves[i]._device)
+        for (size, what), bad, indices in zip(trace.checks, checks[::2], checks[1::2]):
+            B.defer_index_check(bad, indices, size, what)
         if trace.draws:
             runtime.set_rng_key(key_out)
             B.evaluate(*state_out, *grads_out, *outputs, *arg_grads_out, key_out)

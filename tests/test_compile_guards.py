@@ -414,3 +414,23 @@ def test_a_large_reachable_numpy_array_is_refused_and_a_small_one_guarded():
     fn2(x)
     with pytest.raises(TypeError, match="too large to guard"):
         fn2(x)
+
+
+def test_a_bad_class_index_raises_inside_a_compiled_step_as_eagerly():
+    model = _net()
+    opt = lucid.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    fn = lucid.compile(step)
+    x = lucid.randn(2, 1, 4, 4, 4)
+    fn(x, lucid.tensor([0, 1]))
+    fn(x, lucid.tensor([0, 2]))  # traced
+    with pytest.raises(IndexError, match=r"index 7 is out of range for an axis of size 3"):
+        fn(x, lucid.tensor([0, 7]))  # the cached graph
+    assert fn.traces == 1

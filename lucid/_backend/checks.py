@@ -66,7 +66,10 @@ def _raiser(indices, size: int, what: str):
 def defer_index_check(bad, indices, size: int, what: str) -> None:
     """Register a check: ``bad`` is a lazy bool array, True when some entry of ``indices`` (a
     backend int array) is outside ``[0, size)``; ``what`` names the op in the message."""
-    if _paused or runtime.is_tracing():
+    if _paused:
+        return
+    if runtime.is_tracing():  # lucid.compile returns the check's arrays and registers it
+        runtime.traced_check((bad, indices, size, what))
         return
     fail = _raiser(indices, size, what)
     if _mode == "eager":

@@ -37,6 +37,7 @@ __all__ = [
     "async_evaluate",
     "cache_memory",
     "clear_cache",
+    "collecting_checks",
     "compile_function",
     "defer",
     "defer_check",
@@ -53,6 +54,7 @@ __all__ = [
     "set_rng_key",
     "set_cache_limit",
     "set_memory_limit",
+    "traced_check",
     "traced_write",
     "tracing",
     "watching_writes",
@@ -203,6 +205,26 @@ def traced_write(tensor) -> None:
     stack = getattr(_watch, "stack", None)
     if stack:
         stack[-1](tensor)
+
+
+@contextlib.contextmanager
+def collecting_checks():
+    """Inside, deferred checks registered while tracing are appended to the yielded list (a
+    compiled function returns their arrays and registers them after each call)."""
+    stack = _watch.__dict__.setdefault("checks", [])
+    found: list = []
+    stack.append(found)
+    try:
+        yield found
+    finally:
+        stack.pop()
+
+
+def traced_check(check) -> None:
+    """Hand a check registered while tracing to the innermost :func:`collecting_checks`."""
+    stack = getattr(_watch, "checks", None)
+    if stack:
+        stack[-1].append(check)
 
 
 def compile_function(fn):
