@@ -233,7 +233,7 @@ def compile_function(fn):
 
 
 _trace_key: list = []  # keys of the active random_key scopes, innermost last
-_generator = [None]  # Lucid's global generator: its key (MLX's global key cannot be set back)
+_generator: list = [None]  # Lucid's global generator: its key (MLX's global key cannot be set back)
 _generator_lock = threading.Lock()
 
 
