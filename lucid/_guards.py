@@ -210,6 +210,12 @@ class _Walk:
                 self.expand(x, f"{where}[{i}]")
         elif isinstance(v, (np.ndarray, B.Array, types.ModuleType, type)):
             return  # guarded where they were read (identity, or a numpy checksum)
+        elif hasattr(v, "__dict__") and type(v).__module__.split(".")[0] == "lucid":
+            # another Lucid object (an LR scheduler, a loader): its settings and counters, so a
+            # trace that steps it raises instead of stepping it once
+            for k, x in list(vars(v).items()):
+                if isinstance(x, SCALARS):
+                    self.read(_attr, v, k, f"{where}.{k}")
         elif hasattr(v, "__dict__") and not _is_library(type(v)):
             self.objects.append((v, where))
             for cls in type(v).__mro__:

@@ -434,3 +434,20 @@ def test_a_bad_class_index_raises_inside_a_compiled_step_as_eagerly():
     with pytest.raises(IndexError, match=r"index 7 is out of range for an axis of size 3"):
         fn(x, lucid.tensor([0, 7]))  # the cached graph
     assert fn.traces == 1
+
+
+def test_an_lr_scheduler_stepped_inside_the_step_raises():
+    model = nn.Linear(4, 2)
+    opt = lucid.optim.SGD(model.parameters(), lr=0.1)
+    sched = lucid.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+
+    def step(x):
+        opt.zero_grad()
+        model(x).pow(2).mean().backward()
+        opt.step()
+        sched.step()  # its Python counter would advance only when traced
+
+    fn = lucid.compile(step)
+    fn(lucid.randn(3, 4))
+    with pytest.raises(RuntimeError, match=r"changed Python state.*last_epoch"):
+        fn(lucid.randn(3, 4))
