@@ -63,7 +63,7 @@ def record(data, parents, backward, name: str = "Op", saves=None, saves_output=T
             needs = needs or p.requires_grad
             modified = modified or p._version
     node = None
-    if needs and getattr(_state, "enabled", True):
+    if needs and _state.enabled:
         versions = tuple(getattr(p, "_version", 0) for p in parents) if modified else None
         node = Node(backward, parents, name, saves, versions, saves_output)
     out = _new(_Tensor)
