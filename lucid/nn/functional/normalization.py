@@ -135,7 +135,8 @@ def batch_norm(
             f"input of shape {input.shape}"
         )
     y, mean, var = standardize(input, axes, eps)
-    if training and running_mean is not None and count:  # empty: running stats stay as they are
+    # (both or neither, checked above); empty: the running statistics stay as they are
+    if training and running_mean is not None and running_var is not None and count:
         update_running_stats(running_mean, running_var, mean, var, count, momentum)
     return affine(y, weight, bias)
 
@@ -176,6 +177,8 @@ def instance_norm(
                 "instance_norm: use_input_stats=False needs running_mean and running_var"
             )
         return _with_running_stats(input, running_mean, running_var, weight, bias, eps)
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("instance_norm: give both running_mean and running_var, or neither")
     count = math.prod(input.shape[2:])
     if count == 1:  # PyTorch's rule: empty spatial dims pass, a single element does not
         raise ValueError(
@@ -183,7 +186,8 @@ def instance_norm(
             f"input of shape {input.shape}"
         )
     y, mean, var = standardize(input, tuple(range(2, input.ndim)), eps)
-    if running_mean is not None and input.numel():  # empty: running stats stay as they are
+    # empty: the running statistics stay as they are
+    if running_mean is not None and running_var is not None and input.numel():
         batch_mean, batch_var = B.mean(mean, axis=0), B.mean(var, axis=0)
         update_running_stats(running_mean, running_var, batch_mean, batch_var, count, momentum)
     return affine(y, weight, bias)
