@@ -81,33 +81,34 @@ class Tensor:
         name = as_dtype_name(dtype)
         if isinstance(data, Tensor):
             data = data.data
-        self._device = B.resolve_device(device)
-        self._version = -1  # the first assignment below makes it 0
-        with B.device_scope(self._device):  # a dtype conversion runs on the tensor's stream
-            self.data = B.asarray(data, name)
-        B.check_ndim(self._data.shape)
+        device = B.resolve_device(device)
+        with B.device_scope(device):  # a dtype conversion runs on the tensor's stream
+            data = B.asarray(data, name)
+        B.check_ndim(data.shape)
+        if device == "gpu" and data.dtype == B.DTYPES["float64"]:
+            raise TypeError("float64 is not supported on the GPU: use float32, or device='cpu'")
+        self._init_fields(data, device)
+        if requires_grad:
+            self.requires_grad_(True)  # checks the dtype
+
+    def _init_fields(self, data, device, requires_grad=False, node=None) -> None:
+        """Set every field of a new Tensor: ``data`` (a backend array, taken as is), version 0,
+        no gradient, hooks or retained gradient, and the tape ``node`` (None: a leaf). The one
+        initialiser: ``__init__``, ``_wrap`` and the tape's ``record`` all end here."""
+        self._data = data
+        self._version = 0
+        self._device = device
         self._grad = None
-        self._node = None
+        self._node = node
         self._hooks = None
         self._retains_grad = False
-        self.requires_grad = False
-        if requires_grad:
-            self.requires_grad_(True)
-        if self._device == "gpu" and self.data.dtype == B.DTYPES["float64"]:
-            raise TypeError("float64 is not supported on the GPU: use float32, or device='cpu'")
+        self.requires_grad = requires_grad
 
     @classmethod
     def _wrap(cls, data, device="cpu", requires_grad=False):
         """A Tensor around an existing backend array, without conversion or copies."""
         t = cls.__new__(cls)
-        t._data = data
-        t._version = 0
-        t._device = device
-        t._grad = None
-        t._node = None
-        t._hooks = None
-        t._retains_grad = False
-        t.requires_grad = requires_grad
+        t._init_fields(data, device, requires_grad)
         return t
 
     # --- storage: every in-place write goes through the ``data`` setter ------------------------
@@ -1332,4 +1333,4 @@ class _HookHandle:
         self._hooks.pop(self._key, None)
 
 
-graph._Tensor = Tensor
+graph._Tensor, graph._init_fields = Tensor, Tensor._init_fields

@@ -64,6 +64,31 @@ def test_from_another_tensor_shares_values_not_the_graph():
     assert c.dtype == lucid.float16 and c.tolist() == [2.0, 4.0] and c.is_leaf
 
 
+def test_every_construction_path_sets_every_field_alike():
+    """Tensor(), _wrap, an op's output (the tape's record), detach and Parameter all go through
+    the one initialiser: every slot is set, a fresh tensor is at version 0 with no gradient,
+    hooks or retained gradient, and only a recorded output has a node."""
+    from lucid.nn import Parameter
+
+    x = lucid.tensor([1.0, 2.0], requires_grad=True)
+    made = {
+        "Tensor()": lucid.Tensor([1.0, 2.0]),
+        "_wrap": lucid.Tensor._wrap(x.data, "cpu", True),
+        "record": x * 2.0,
+        "record, no grad": lucid.tensor([1.0]) * 2.0,
+        "detach": x.detach(),
+        "Parameter": Parameter(lucid.ones(2)),
+    }
+    fields = [f for f in lucid.Tensor.__slots__ if f not in ("__weakref__", "__dict__")]
+    for path, t in made.items():
+        values = {f: getattr(t, f) for f in fields}  # an unset slot raises AttributeError
+        assert values["_version"] == 0 and values["_device"] == "cpu", path
+        assert values["_grad"] is values["_hooks"] is None and not values["_retains_grad"], path
+        assert (values["_node"] is not None) == (path == "record"), path
+        assert values["requires_grad"] == (path in ("_wrap", "record", "Parameter")), path
+        assert not t.__dict__, path  # nothing set outside the slots
+
+
 @pytest.mark.parametrize(
     "spec,name",
     [

@@ -7,12 +7,22 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-_state = threading.local()
+
+class _GradState(threading.local):
+    """Per-thread grad mode; a thread that never set it reads the class's default."""
+
+    enabled = True
+
+
+# a class default, not getattr(_state, "enabled", True): a thread that never set the mode (most
+# programs: no no_grad() before training) would raise and catch an AttributeError inside every
+# recorded op's getattr, ~0.4 us of a ~4 us op
+_state = _GradState()
 
 
 def is_grad_enabled() -> bool:
     """True when new operations are recorded on the tape in this thread."""
-    return getattr(_state, "enabled", True)
+    return _state.enabled
 
 
 def set_grad_enabled(mode: bool) -> None:

@@ -15,6 +15,8 @@ from lucid import _backend as B
 from lucid.autograd.grad_mode import _state
 
 _Tensor: Any = None  # set by lucid.tensor once the class exists (it is built on this module)
+_init_fields: Any = None  # Tensor._init_fields, set with _Tensor
+_new = object.__new__  # Tensor defines no __new__; held here, as record runs for every op
 
 
 class Node:
@@ -52,12 +54,6 @@ def record(data, parents, backward, name: str = "Op", saves=None, saves_output=T
     them, the conservative default) and ``saves_output`` whether it reads the output: backward
     raises if one of those was modified in place (its ``_version`` changed) in between.
     """
-    out = _Tensor.__new__(_Tensor)
-    out._data = data
-    out._version = 0
-    out._grad = None
-    out._hooks = None
-    out._retains_grad = False
     device = None
     needs = modified = False
     for p in parents:  # one pass: the first tensor's device, whether any needs a gradient, and
@@ -66,14 +62,12 @@ def record(data, parents, backward, name: str = "Op", saves=None, saves_output=T
                 device = p._device
             needs = needs or p.requires_grad
             modified = modified or p._version
-    needs = needs and getattr(_state, "enabled", True)
-    out._device = device or "cpu"
-    out.requires_grad = needs
-    if needs:
+    node = None
+    if needs and _state.enabled:
         versions = tuple(getattr(p, "_version", 0) for p in parents) if modified else None
-        out._node = Node(backward, parents, name, saves, versions, saves_output)
-    else:
-        out._node = None
+        node = Node(backward, parents, name, saves, versions, saves_output)
+    out = _new(_Tensor)
+    _init_fields(out, data, device or "cpu", node is not None, node)
     return out
 
 

@@ -26,7 +26,6 @@ from lucid._backend import distributed as BD
 from lucid.distributed import comm
 from lucid.nn.functional import normalization as F
 from lucid.nn.modules.normalization import _BatchNorm
-from lucid.ops import elementwise as E, shape as S
 from lucid.ops._util import op, record
 
 __all__ = ["SyncBatchNorm", "sync_standardize"]
@@ -83,17 +82,6 @@ def sync_standardize(x, eps=1e-5):
     return record(B.cast(y, name), (x,), backward, "SyncStandardize"), mean, var, total
 
 
-def _update(buffer, value, momentum):
-    """buffer <- (1 - momentum) * buffer + momentum * value, off the tape."""
-    old = buffer.data
-    buffer.data = (1.0 - momentum) * old + momentum * B.cast(value, B.dtype_name(old.dtype))
-
-
-def _like(p, y):
-    """Parameter ``p`` in ``y``'s dtype (a float32 weight keeps a half-precision output half)."""
-    return p if p.dtype == y.dtype else S.astype(p, y.dtype)
-
-
 class SyncBatchNorm(_BatchNorm):
     """Batch normalisation of ``(N, C, *S)`` inputs (any number of spatial dims) with batch
     statistics synchronised across all ranks while training; same parameters, buffers and
@@ -121,15 +109,9 @@ class SyncBatchNorm(_BatchNorm):
             )
         factor = self._factor()
         y, mean, var, total = sync_standardize(input, self.eps)
-        if self.track_running_stats:
-            _update(self.running_mean, mean, factor)
-            _update(self.running_var, var * (total / (total - 1)), factor)
-        view = (-1,) + (1,) * (input.ndim - 2)
-        if self.weight is not None:
-            y = E.mul(y, S.reshape(_like(self.weight, y), view))
-        if self.bias is not None:
-            y = E.add(y, S.reshape(_like(self.bias, y), view))
-        return y
+        if self.track_running_stats:  # the one update of BatchNorm: lazy, cut with the step
+            F.update_running_stats(self.running_mean, self.running_var, mean, var, total, factor)
+        return F.affine(y, self.weight, self.bias)
 
     @classmethod
     def convert_sync_batchnorm(cls, module):

@@ -1,4 +1,5 @@
-"""Adam (optionally AMSGrad) and AdamW (decoupled weight decay)."""
+"""Adam (optionally AMSGrad), AdamW (decoupled weight decay) and the moments they share with
+NAdam, RAdam and Adamax."""
 
 from __future__ import annotations
 
@@ -11,15 +12,54 @@ from lucid.optim.optimizer import Optimizer
 __all__ = ["Adam", "AdamW"]
 
 
-class Adam(Optimizer):
+class _AdamLike(Optimizer):
+    """What Adam, AdamW, NAdam, RAdam and Adamax share: checks, weight decay, the step count
+    and the two moments, with PyTorch's formulas (the first moment as its ``lerp``)."""
+
+    _decoupled = False  # the weight decay without a ``decoupled_weight_decay`` group entry
+
+    def _check_group(self, group):
+        self._nonnegative(group, "lr", "eps", "weight_decay")
+        group["betas"] = check_betas(group["betas"])
+
+    def _decay(self, group, param, grad):
+        """(param, grad) after weight decay: decoupled (``p *= 1 - lr wd``) or L2."""
+        wd = group["weight_decay"]
+        if not wd:
+            return param, grad
+        if group.get("decoupled_weight_decay", self._decoupled):
+            return param * (1.0 - group["lr"] * wd), grad
+        return param, grad + wd * param
+
+    def _first_moment(self, state, grad, b1):
+        """``exp_avg`` moved toward ``grad`` by ``1 - b1``, as PyTorch's ``lerp_``: ``m + (1 -
+        b1) (g - m)``, which rounds differently from ``b1 m + (1 - b1) g``."""
+        m = state.get("exp_avg")
+        m = (1.0 - b1) * grad if m is None else m.data + (1.0 - b1) * (grad - m.data)
+        self._buffer(state, "exp_avg", m)
+        return m
+
+    def _second_moment(self, state, grad, b2):
+        """``exp_avg_sq = b2 v + (1 - b2) g^2`` (PyTorch's ``mul_(b2).addcmul_(g, g, 1 - b2)``)."""
+        v = state.get("exp_avg_sq")
+        v = (1.0 - b2) * grad * grad if v is None else b2 * v.data + (1.0 - b2) * grad * grad
+        self._buffer(state, "exp_avg_sq", v)
+        return v
+
+    @staticmethod
+    def _count(state):
+        """The step count after this step (a 0-d array in a ``lucid.compile`` step)."""
+        state["step"] = state.get("step", 0) + 1
+        return state["step"]
+
+
+class Adam(_AdamLike):
     """Adam with PyTorch's update rule. With t the step count:
 
-    ``g += weight_decay * p`` (L2, coupled); ``m = b1 m + (1 - b1) g``;
+    ``g += weight_decay * p`` (L2, coupled); ``m = m + (1 - b1) (g - m)``;
     ``v = b2 v + (1 - b2) g^2``; with ``amsgrad``, ``v_max = max(v_max, v)`` replaces v below;
     ``p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)``.
     """
-
-    _decoupled = False
 
     def __init__(
         self,
@@ -43,24 +83,12 @@ class Adam(Optimizer):
             ),
         )
 
-    def _check_group(self, group):
-        self._nonnegative(group, "lr", "eps", "weight_decay")
-        group["betas"] = check_betas(group["betas"])
-
     def _update(self, group, param, grad, state):
-        lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-        if wd:
-            if self._decoupled:
-                param = param * (1.0 - lr * wd)
-            else:
-                grad = grad + wd * param
-        step = state.get("step", 0) + 1
-        state["step"] = step
-        m, v = state.get("exp_avg"), state.get("exp_avg_sq")
-        m = (1.0 - b1) * grad if m is None else b1 * m.data + (1.0 - b1) * grad
-        v = (1.0 - b2) * grad * grad if v is None else b2 * v.data + (1.0 - b2) * grad * grad
-        self._buffer(state, "exp_avg", m)
-        self._buffer(state, "exp_avg_sq", v)
+        lr, (b1, b2), eps = group["lr"], group["betas"], group["eps"]
+        param, grad = self._decay(group, param, grad)
+        step = self._count(state)
+        m = self._first_moment(state, grad, b1)
+        v = self._second_moment(state, grad, b2)
         if group["amsgrad"]:
             vmax = state.get("max_exp_avg_sq")
             v = v if vmax is None else B.maximum(vmax.data, v)

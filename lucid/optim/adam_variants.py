@@ -7,45 +7,9 @@ import math
 from collections.abc import Iterable
 
 from lucid import _backend as B
-from lucid.optim._checks import check_betas
-from lucid.optim.optimizer import Optimizer
+from lucid.optim.adam import _AdamLike
 
 __all__ = ["NAdam", "RAdam", "Adamax"]
-
-
-class _AdamLike(Optimizer):
-    """Shared checks, weight decay and moment updates of the three."""
-
-    def _check_group(self, group):
-        self._nonnegative(group, "lr", "eps", "weight_decay")
-        group["betas"] = check_betas(group["betas"])
-
-    @staticmethod
-    def _decay(group, param, grad):
-        """(param, grad) after weight decay: decoupled (``p *= 1 - lr wd``) or L2."""
-        wd = group["weight_decay"]
-        if not wd:
-            return param, grad
-        if group.get("decoupled_weight_decay", False):
-            return param * (1.0 - group["lr"] * wd), grad
-        return param, grad + wd * param
-
-    def _first_moment(self, state, grad, b1):
-        m = state.get("exp_avg")
-        m = (1.0 - b1) * grad if m is None else m.data + (1.0 - b1) * (grad - m.data)
-        self._buffer(state, "exp_avg", m)
-        return m
-
-    def _second_moment(self, state, grad, b2):
-        v = state.get("exp_avg_sq")
-        v = (1.0 - b2) * grad * grad if v is None else b2 * v.data + (1.0 - b2) * grad * grad
-        self._buffer(state, "exp_avg_sq", v)
-        return v
-
-    @staticmethod
-    def _count(state):
-        state["step"] = state.get("step", 0) + 1
-        return state["step"]
 
 
 class NAdam(_AdamLike):

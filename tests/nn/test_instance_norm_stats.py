@@ -39,3 +39,15 @@ def test_running_stats_and_batch_count(momentum):
     np.testing.assert_allclose(m.running_mean.numpy(), tm.running_mean.numpy(), rtol=1e-12)
     np.testing.assert_allclose(m.running_var.numpy(), tm.running_var.numpy(), rtol=1e-12)
     assert int(tm.num_batches_tracked) == 0
+
+
+@pytest.mark.parametrize("fn", ["batch_norm", "instance_norm"])
+def test_one_running_buffer_without_the_other_is_refused(fn):
+    """Both buffers or neither: instance norm used to update a lone running_mean and then fail
+    with an AttributeError on the missing variance, and ignore a lone running_var."""
+    x, stat = lucid.randn(2, 3, 4), lucid.zeros(3)
+    f = getattr(lucid.nn.functional, fn)
+    for kw in ({"running_mean": stat}, {"running_var": stat}):
+        with pytest.raises(ValueError, match=f"{fn}: give both running_mean and running_var"):
+            f(x, **kw) if fn == "instance_norm" else f(x, training=True, **kw)
+    np.testing.assert_array_equal(stat.numpy(), np.zeros(3))

@@ -1,6 +1,6 @@
-"""NAdam, RAdam, Adamax, Adadelta, ASGD, Rprop and LBFGS step by step against PyTorch (the
-parameters after every step within 1e-10 in float64, 1e-5 in float32), state_dict round trips,
-and hyperparameter validation with PyTorch's messages for every optimizer."""
+"""Adam, AdamW, NAdam, RAdam, Adamax, Adadelta, ASGD, Rprop and LBFGS step by step against
+PyTorch (the parameters after every step within 1e-10 in float64, 1e-5 in float32), state_dict
+round trips, and hyperparameter validation with PyTorch's messages for every optimizer."""
 
 import contextlib
 import math
@@ -39,6 +39,11 @@ def torch_default(torch, dtype):
 
 
 CASES = [
+    ("Adam", {"lr": 0.05}),
+    ("Adam", {"lr": 0.05, "betas": (0.8, 0.9), "weight_decay": 0.1, "amsgrad": True}),
+    ("Adam", {"lr": 0.05, "eps": 1e-3, "weight_decay": 0.1, "maximize": True}),
+    ("AdamW", {"lr": 0.05, "weight_decay": 0.1}),
+    ("AdamW", {"lr": 0.05, "betas": (0.5, 0.9), "amsgrad": True, "maximize": True}),
     ("NAdam", {"lr": 0.05}),
     ("NAdam", {"lr": 0.05, "weight_decay": 0.1, "momentum_decay": 0.01}),
     ("NAdam", {"lr": 0.05, "weight_decay": 0.1, "decoupled_weight_decay": True, "maximize": True}),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import Any
 
 from lucid import _backend as B
 from lucid.ops import elementwise as E, shape as S
@@ -29,7 +30,10 @@ def _like(p, y):
     return p if p.dtype == y.dtype else S.astype(p, y.dtype)
 
 
-def _affine(y, weight, bias, axis=1):
+def affine(y: Tensor, weight: Tensor | None, bias: Tensor | None, axis: int = 1) -> Tensor:
+    """``y * weight + bias`` with per-channel vectors along ``axis`` (either may be None), on the
+    tape; float32 parameters keep a half-precision ``y`` half. Shared by batch, instance and
+    group norm and by ``SyncBatchNorm``."""
     if weight is not None:
         y = E.mul(y, _channel_view(_like(weight, y), y.ndim, axis))
     if bias is not None:
@@ -56,6 +60,22 @@ def _update(buffer, batch_value, momentum):
     # lazy, but evaluated with the step's one evaluation (the optimizer's), so the chain of
     # updates never grows from one step to the next; no evaluation inside the forward
     B.defer(buffer)
+
+
+def update_running_stats(
+    running_mean: Tensor,
+    running_var: Tensor,
+    mean: Any,
+    var: Any,
+    count: float,
+    momentum: Any,
+) -> None:
+    """Move the running buffers toward a batch's per-channel ``mean`` and biased ``var`` (backend
+    arrays over ``count`` values per channel; the running variance takes the unbiased one) by
+    ``momentum``: in place, off the tape, and lazily, evaluated with the step's one evaluation.
+    The one update of batch norm, instance norm and ``SyncBatchNorm``."""
+    _update(running_mean, mean, momentum)
+    _update(running_var, var * (count / (count - 1)), momentum)
 
 
 def _with_running_stats(input, running_mean, running_var, weight, bias, eps, axis=1):
@@ -115,10 +135,10 @@ def batch_norm(
             f"input of shape {input.shape}"
         )
     y, mean, var = standardize(input, axes, eps)
-    if training and running_mean is not None and count:  # empty: running stats stay as they are
-        _update(running_mean, mean, momentum)
-        _update(running_var, var * (count / (count - 1)), momentum)
-    return _affine(y, weight, bias)
+    # (both or neither, checked above); empty: the running statistics stay as they are
+    if training and running_mean is not None and running_var is not None and count:
+        update_running_stats(running_mean, running_var, mean, var, count, momentum)
+    return affine(y, weight, bias)
 
 
 @op
@@ -157,6 +177,8 @@ def instance_norm(
                 "instance_norm: use_input_stats=False needs running_mean and running_var"
             )
         return _with_running_stats(input, running_mean, running_var, weight, bias, eps)
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("instance_norm: give both running_mean and running_var, or neither")
     count = math.prod(input.shape[2:])
     if count == 1:  # PyTorch's rule: empty spatial dims pass, a single element does not
         raise ValueError(
@@ -164,10 +186,11 @@ def instance_norm(
             f"input of shape {input.shape}"
         )
     y, mean, var = standardize(input, tuple(range(2, input.ndim)), eps)
-    if running_mean is not None and input.numel():  # empty: running stats stay as they are
-        _update(running_mean, B.mean(mean, axis=0), momentum)
-        _update(running_var, B.mean(var, axis=0) * (count / (count - 1)), momentum)
-    return _affine(y, weight, bias)
+    # empty: the running statistics stay as they are
+    if running_mean is not None and running_var is not None and input.numel():
+        batch_mean, batch_var = B.mean(mean, axis=0), B.mean(var, axis=0)
+        update_running_stats(running_mean, running_var, batch_mean, batch_var, count, momentum)
+    return affine(y, weight, bias)
 
 
 @op
@@ -199,7 +222,7 @@ def group_norm(
     per_group = math.prod(input.shape[1:]) // num_groups  # not -1: N may be 0
     grouped = S.reshape(input, (n, num_groups, per_group))
     y, _, _ = standardize(grouped, 2, eps)
-    return _affine(S.reshape(y, input.shape), weight, bias)
+    return affine(S.reshape(y, input.shape), weight, bias)
 
 
 @op
