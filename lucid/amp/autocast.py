@@ -161,3 +161,68 @@ class autocast:
                 return fn(*args, **kwargs)
 
         return wrapper
+
+
+def _region_of(device_type: str):
+    """The innermost autocast region of this thread for ``device_type``, or None."""
+    device = B.resolve_device(device_type)
+    stack = _active()
+    return stack[-1] if stack and stack[-1].device_type == device else None
+
+
+def custom_fwd(fwd=None, *, device_type: str, cast_inputs: DTypeLike = None):
+    """Decorate a custom ``Function``'s ``forward`` (PyTorch's ``torch.amp.custom_fwd``): inside an
+    enabled autocast region for ``device_type`` with ``cast_inputs`` given, floating Tensor
+    arguments are cast to ``cast_inputs`` and forward runs with autocast off; otherwise forward
+    runs in the surrounding state. Either way, the state is kept for :func:`custom_bwd`."""
+    if fwd is None:
+        return lambda f: custom_fwd(f, device_type=device_type, cast_inputs=cast_inputs)
+    import functools
+
+    target = None if cast_inputs is None else as_dtype_name(cast_inputs)
+
+    @functools.wraps(fwd)
+    def forward(ctx, *args: Any, **kwargs: Any):
+        region = _region_of(device_type)
+        ctx._amp_region = region
+        if region is None or not region.enabled or target is None:
+            return fwd(ctx, *args, **kwargs)
+        args = tuple(_cast_floating(a, region.device_type, target) for a in args)
+        kwargs = {k: _cast_floating(v, region.device_type, target) for k, v in kwargs.items()}
+        ctx._amp_region = None  # forward ran with autocast off: so does backward
+        with autocast(region.device_type, region.dtype_name, enabled=False):
+            return fwd(ctx, *args, **kwargs)
+
+    return forward
+
+
+def custom_bwd(bwd=None, *, device_type: str):
+    """Decorate a custom ``Function``'s ``backward`` (PyTorch's ``torch.amp.custom_bwd``): it runs
+    in the autocast state its forward ran in."""
+    if bwd is None:
+        return lambda f: custom_bwd(f, device_type=device_type)
+    import functools
+
+    B.resolve_device(device_type)
+
+    @functools.wraps(bwd)
+    def backward(ctx, *grads: Any):
+        region = getattr(ctx, "_amp_region", None)
+        if region is None or not region.enabled:
+            with autocast(device_type, enabled=False):
+                return bwd(ctx, *grads)
+        with autocast(region.device_type, region.dtype_name, enabled=True):
+            return bwd(ctx, *grads)
+
+    return backward
+
+
+def _cast_floating(v, device, name):
+    """A floating Tensor on ``device`` cast to ``name`` (PyTorch casts every floating input)."""
+    if not isinstance(v, Tensor) or v._device != device or not B.is_floating(v.data.dtype):
+        return v
+    if B.dtype_name(v.data.dtype) in (name, "float64"):
+        return v
+    from lucid.ops import shape
+
+    return shape.astype(v, name)

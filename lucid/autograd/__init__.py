@@ -8,3 +8,9 @@ from lucid.autograd.grad_mode import (
     set_grad_enabled,
 )
 from lucid.autograd.gradcheck import GradcheckError, gradcheck  # noqa: F401,E402
+from lucid.autograd.function import (  # noqa: F401,E402
+    Function,
+    FunctionCtx,
+    grad,
+    once_differentiable,
+)

@@ -117,9 +117,11 @@ FREED_MESSAGE = (
 backward_calls = 0
 
 
-def backward(root, seed, retain_graph=False):
+def backward(root, seed, retain_graph=False, capture=None):
     """Replay the tape from ``root`` in reverse with initial gradient ``seed`` (an array),
-    accumulating into the ``.grad`` of leaves (and of non-leaves that ``retain_grad()``)."""
+    accumulating into the ``.grad`` of leaves (and of non-leaves that ``retain_grad()``).
+    With ``capture`` (a dict keyed by tensor ids), the gradients reaching those tensors are
+    added into it instead, and no ``.grad`` is touched (``lucid.autograd.grad``)."""
     global backward_calls
     backward_calls += 1  # lucid.compile tells a training step from a forward by it
     grads = {id(root): seed}
@@ -131,7 +133,11 @@ def backward(root, seed, retain_graph=False):
         if t._hooks:
             g = _run_hooks(t, g)
         node = t._node
-        if node is None or t._retains_grad:
+        if capture is not None:
+            if id(t) in capture:
+                prev = capture[id(t)]
+                capture[id(t)] = g if prev is None else prev + g
+        elif node is None or t._retains_grad:
             _accumulate(t, g)
         if node is None:
             continue

@@ -1,0 +1,310 @@
+"""``lucid.autograd.Function``: an op whose forward and backward the user writes, recorded on
+Lucid's tape like a built-in op (PyTorch's ``torch.autograd.Function`` contract).
+
+    class Exp(lucid.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            y = x.exp()
+            ctx.save_for_backward(y)
+            return y
+
+        @staticmethod
+        def backward(ctx, grad):
+            (y,) = ctx.saved_tensors
+            return grad * y
+
+    y = Exp.apply(x)
+
+``forward`` runs with recording off, on the arguments as given; ``backward`` gets one gradient
+Tensor per output and returns one gradient (a Tensor or None) per positional argument of
+``forward``. Saved tensors are checked for in-place changes, as every built-in op's are.
+
+A function with several differentiable outputs is recorded as one tape op per output: its
+``backward`` is called once for each output that receives a gradient, with zeros (or None,
+after ``ctx.set_materialize_grads(False)``) for the other outputs, and the engine adds the
+results -- the same gradients, since ``backward`` is linear in its gradients.
+Higher-order gradients through a Function (``create_graph``) are not supported yet.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from lucid import _backend as B
+from lucid.autograd import graph
+from lucid.autograd.grad_mode import is_grad_enabled, no_grad
+
+__all__ = ["Function", "FunctionCtx", "grad", "once_differentiable"]
+
+
+def _tensor_type():
+    from lucid.tensor import Tensor
+
+    return Tensor
+
+
+class FunctionCtx:
+    """The ``ctx`` of a :class:`Function`: what ``forward`` leaves for ``backward``."""
+
+    def __init__(self, needs_input_grad: tuple[bool, ...]):
+        self.needs_input_grad = needs_input_grad
+        self.materialize_grads = True
+        self._saved: tuple = ()
+        self._saved_versions: tuple = ()
+        self._non_differentiable: set[int] = set()
+        self._dirty: set[int] = set()
+
+    def save_for_backward(self, *tensors: Any) -> None:
+        """Keep ``tensors`` (Tensors or None) for ``backward``; an in-place change to one of them
+        before backward raises there."""
+        Tensor = _tensor_type()
+        for t in tensors:
+            if t is not None and not isinstance(t, Tensor):
+                raise TypeError(
+                    f"save_for_backward takes Tensors or None, got {type(t).__name__}: keep "
+                    f"other values as ctx attributes"
+                )
+        self._saved = tensors
+        self._saved_versions = tuple(None if t is None else t._version for t in tensors)
+
+    @property
+    def saved_tensors(self) -> tuple:
+        """The tensors given to :meth:`save_for_backward`, unchanged since."""
+        for i, (t, v) in enumerate(zip(self._saved, self._saved_versions)):
+            if t is not None and t._version != v:
+                raise RuntimeError(
+                    f"one of the variables needed for gradient computation has been modified by "
+                    f"an inplace operation: saved tensor {i} (shape {tuple(t.shape)}, dtype "
+                    f"{t.dtype}) is at version {t._version}; expected version {v}"
+                )
+        return self._saved
+
+    def mark_non_differentiable(self, *outputs: Any) -> None:
+        """These outputs get no gradient (``requires_grad=False``); backward sees zeros for
+        them."""
+        self._non_differentiable |= {id(t) for t in outputs}
+
+    def mark_dirty(self, *tensors: Any) -> None:
+        """These inputs were modified in place by ``forward`` (and are returned as outputs)."""
+        self._dirty |= {id(t) for t in tensors}
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """With False, gradients of outputs that got none arrive in ``backward`` as None
+        instead of zeros."""
+        self.materialize_grads = bool(value)
+
+
+class _FunctionMeta(type):
+    def __init__(cls, name, bases, ns):
+        super().__init__(name, bases, ns)
+        for method in ("forward", "backward"):
+            if method in ns and not isinstance(ns[method], staticmethod):
+                raise TypeError(
+                    f"{name}.{method} must be a @staticmethod taking ctx first, as in PyTorch"
+                )
+
+
+class Function(metaclass=_FunctionMeta):
+    """Base class of custom differentiable ops: define ``forward(ctx, *args)`` and
+    ``backward(ctx, *grads)`` as static methods and call ``YourFunction.apply(*args)``."""
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, *args: Any, **kwargs: Any) -> Any:
+        """The computation (recording is off inside)."""
+        raise NotImplementedError("a Function subclass must define forward(ctx, ...)")
+
+    @staticmethod
+    def backward(ctx: FunctionCtx, *grad_outputs: Any) -> Any:
+        """One gradient per positional argument of forward (None for a non-Tensor or one that
+        needs none)."""
+        raise NotImplementedError("a Function subclass must define backward(ctx, *grads)")
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        """Run ``forward`` and record it on the tape (when grad mode is on and an argument
+        requires grad)."""
+        Tensor = _tensor_type()
+        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        ctx = FunctionCtx(needs)
+        record = is_grad_enabled() and any(needs)
+        before = {id(a): (a, a._data, a._node, a._version) for a in args if isinstance(a, Tensor)}
+        with no_grad():
+            out = cls.forward(ctx, *args, **kwargs)
+        single = not isinstance(out, tuple)
+        outputs = (out,) if single else out
+        for i, o in enumerate(outputs):
+            if o is not None and not isinstance(o, Tensor):
+                raise TypeError(
+                    f"{cls.__name__}.forward must return Tensors (or a tuple of them), got "
+                    f"{type(o).__name__} at output {i}"
+                )
+        for i, a in enumerate(args):
+            if isinstance(a, Tensor) and id(a) in ctx._dirty and a.is_leaf and a.requires_grad:
+                raise RuntimeError(
+                    f"{cls.__name__}: argument {i} is a leaf that requires grad and was modified "
+                    f"in place (mark_dirty); modify a clone() instead"
+                )
+        if not record:
+            return out
+        # a dirty input's history so far is the parent; the input itself becomes the output
+        parents = []
+        for a in args:
+            if isinstance(a, Tensor) and id(a) in ctx._dirty:
+                _, data, node, version = before[id(a)]
+                prev = Tensor._wrap(data, a._device, requires_grad=a.requires_grad)
+                prev._node, prev._version = node, version
+                parents.append(prev)
+            else:
+                parents.append(a)
+        parents_t = tuple(parents)
+        shapes = [o.data.shape if o is not None else None for o in outputs]
+        dtypes = [o.data.dtype if o is not None else None for o in outputs]
+        recorded = []
+        for i, o in enumerate(outputs):
+            if o is None or id(o) in ctx._non_differentiable or not B.is_floating(o.data.dtype):
+                if o is not None and id(o) not in ctx._dirty:
+                    o.requires_grad = False
+                recorded.append(o)
+                continue
+            backward = _backward_for(cls, ctx, i, len(outputs), shapes, dtypes, args, o._device)
+            # saves=(): what backward reads is checked by ctx.saved_tensors
+            node_out = graph.record(o.data, parents_t, backward, cls.__name__, (), False)
+            if id(o) in before and id(o) not in ctx._dirty:  # an input returned as it is
+                node_out._device = o._device
+                recorded.append(node_out)
+            else:  # made by forward (or a modified input): it takes the node itself, so a
+                # saved output changed in place later is caught
+                o._node, o.requires_grad = node_out._node, node_out.requires_grad
+                recorded.append(o)
+        return recorded[0] if single else tuple(recorded)
+
+
+def _backward_for(cls, ctx, index, n_out, shapes, dtypes, args, device):
+    """The tape's backward of output ``index``: the user's backward with this output's
+    gradient, the others zeros or None."""
+    Tensor = _tensor_type()
+
+    def backward(g):
+        grads = []
+        for j in range(n_out):
+            if j == index:
+                grads.append(Tensor._wrap(g, device))
+            elif ctx.materialize_grads and shapes[j] is not None:
+                grads.append(Tensor._wrap(B.zeros(shapes[j], dtype=dtypes[j]), device))
+            else:
+                grads.append(None)
+        with no_grad():
+            result = cls.backward(ctx, *grads)
+        result = result if isinstance(result, tuple) else (result,)
+        if len(result) != len(args):
+            raise RuntimeError(
+                f"{cls.__name__}.backward returned {len(result)} gradient(s); expected "
+                f"{len(args)} (one per argument of forward, None where there is none)"
+            )
+        out = []
+        for i, (a, r) in enumerate(zip(args, result)):
+            if r is None or not isinstance(a, Tensor) or not a.requires_grad:
+                out.append(None)
+                continue
+            if not isinstance(r, Tensor):
+                raise TypeError(
+                    f"{cls.__name__}.backward returned {type(r).__name__} as gradient {i}; "
+                    f"expected a Tensor or None"
+                )
+            if not _sums_to(r.data.shape, a.data.shape):
+                raise ValueError(
+                    f"{cls.__name__}.backward returned a gradient of shape {tuple(r.shape)} for "
+                    f"argument {i} of shape {tuple(a.shape)}"
+                )
+            out.append(r.data)
+        return tuple(out)
+
+    return backward
+
+
+def _sums_to(grad_shape, shape) -> bool:
+    """True when a gradient of ``grad_shape`` is ``shape`` or broadcasts from it."""
+    grad_shape, shape = tuple(grad_shape), tuple(shape)
+    if len(grad_shape) < len(shape):
+        return False
+    tail = grad_shape[len(grad_shape) - len(shape) :]
+    return all(s == 1 or s == g for s, g in zip(shape, tail))
+
+
+def once_differentiable(fn):
+    """Mark a ``backward`` as not differentiable itself (PyTorch's decorator). Lucid does not
+    differentiate backward passes yet, so this documents intent and changes nothing."""
+
+    @functools.wraps(fn)
+    def wrapper(ctx, *grads):
+        return fn(ctx, *grads)
+
+    return wrapper
+
+
+def grad(
+    outputs: Any,
+    inputs: Any,
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple:
+    """The gradients of ``outputs`` with respect to ``inputs`` (PyTorch's
+    ``torch.autograd.grad``), returned as a tuple; no ``.grad`` is changed. ``grad_outputs``
+    seeds each output (required for non-scalar outputs, as in PyTorch). ``create_graph=True``
+    (higher-order gradients) is not supported yet and raises."""
+    Tensor = _tensor_type()
+    if create_graph:
+        raise NotImplementedError(
+            "lucid.autograd.grad(create_graph=True): Lucid's backward rules do not record "
+            "themselves yet, so gradients of gradients are not available"
+        )
+    outputs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = (grad_outputs,) * len(outputs) if grad_outputs is None else (grad_outputs,)
+    grad_outputs = tuple(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(
+            f"grad: {len(grad_outputs)} grad_outputs for {len(outputs)} outputs; expected one each"
+        )
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} is not a Tensor that requires grad")
+    keep = bool(retain_graph)
+    capture: dict = {id(t): None for t in inputs}
+    for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
+        if not isinstance(out, Tensor) or not out.requires_grad:
+            raise RuntimeError(f"grad: output {i} does not require grad")
+        if g is None:
+            if out.data.size != 1:
+                raise RuntimeError(
+                    f"grad: output {i} has shape {tuple(out.shape)}: grad can be implicitly "
+                    f"created only for scalar outputs; pass grad_outputs"
+                )
+            seed = B.ones(out.data.shape, dtype=out.data.dtype)
+        else:
+            seed = g.data if isinstance(g, Tensor) else B.asarray(g)
+            if tuple(seed.shape) != tuple(out.shape):
+                raise ValueError(
+                    f"grad: grad_outputs[{i}] has shape {tuple(seed.shape)}; expected "
+                    f"{tuple(out.shape)}"
+                )
+            seed = seed.astype(out.data.dtype)
+        last = i == len(outputs) - 1
+        with B.device_scope(out._device):
+            graph.backward(out, seed, retain_graph=keep or not last, capture=capture)
+    result = []
+    for i, t in enumerate(inputs):
+        g = capture[id(t)]
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"grad: input {i} was not used to compute the outputs (pass allow_unused=True "
+                f"to get None for it)"
+            )
+        if g is not None and tuple(g.shape) != tuple(t.data.shape):
+            g = graph.unbroadcast(g, t.data.shape)
+        result.append(None if g is None else Tensor._wrap(g, t._device))
+    return tuple(result)
