@@ -74,9 +74,17 @@ class _Slots:
     def __init__(self, found):
         self.modules, self.optimizers, self.scalers = found.modules, found.optimizers, found.scalers
         self.extra = found.tensors
+        self._tensors: list | None = None
 
     def tensors(self):
-        """Parameters, buffers and other captured tensors, each once."""
+        """Parameters, buffers and other captured tensors, each once. Listed once per trace:
+        which tensors these are is guarded (Modules' parameter, buffer and sub-module tables,
+        optimizer groups, the holders of the others), so it cannot change while it is used."""
+        if self._tensors is None:
+            self._tensors = self._list_tensors()
+        return self._tensors
+
+    def _list_tensors(self):
         seen, out = set(), []
         for m in self.modules:
             for t in list(m.parameters()) + list(m.buffers()):
@@ -107,11 +115,11 @@ class _Slots:
             setters.append((put, write_back))
             sig.append((array.shape, array.dtype))
 
-        for t in self.tensors():
-            slot(t.data, lambda a, t=t: setattr(t, "data", a))
-            sig.append((t.requires_grad, t.grad is not None))
-        for m in self.modules:
-            sig.extend(sub.training for sub in m.modules())
+        for t in self.tensors():  # (training flags and settings are guarded, not read here)
+            a = t._data
+            arrays.append(a)
+            setters.append((t._set_data, True))
+            sig.append((a.shape, a.dtype, t.requires_grad, t._grad is not None))
         for opt in self.optimizers:
             for group in opt.param_groups:
                 # inputs, so a scheduler stepped between calls is obeyed (OneCycleLR also
@@ -523,12 +531,14 @@ class CompiledFunction:
         for (put, write_back), a in zip(setters, state_out):
             if write_back:
                 put(a)
+        # the graph made these gradients for these tensors: their shapes and dtypes match, so
+        # the checked ``grad`` setter is skipped
         for t in trace.grad_owners:  # the others have no gradient already
-            t.grad = None
+            t._grad = None
         for t, g in zip(trace.grad_owners_out, grads_out):
-            t.grad = Tensor._wrap(g, t._device)
+            t._grad = Tensor._wrap(g, t._device)
         for i, g in zip(trace.arg_grads, arg_grads_out):
-            leaves[i].grad = Tensor._wrap(g, leaves[i]._device)
+            leaves[i]._grad = Tensor._wrap(g, leaves[i]._device)
         for (size, what), bad, indices in zip(trace.checks, checks[::2], checks[1::2]):
             B.defer_index_check(bad, indices, size, what)
         if trace.draws:
