@@ -157,6 +157,7 @@ class _Slots:
         for scaler in self.scalers:
             for name in scaler._array_names:
                 slot(getattr(scaler, name), lambda a, s=scaler, n=name: setattr(s, n, a))
+        sig.append(_share(arrays)[1])  # which slots hold one array (e.g. Adam's equal counts)
         return arrays, setters, tuple(sig)
 
     def snapshot(self):
@@ -315,6 +316,8 @@ class _Trace:
         self.arg_grads_in: list = []
         self.grad_owners_out: list = []
         self.checks: list = []  # (size, what) of each deferred index check the trace made
+        self.state_index: tuple = ()  # state slot -> its array among the distinct inputs
+        self.out_index: tuple = ()  # state slot -> its array among the distinct outputs
 
     def _call_fn(self, inputs, grads_for_args=()):
         """Placeholders for the arguments, the function run on them."""
@@ -336,7 +339,8 @@ class _Trace:
     def _pure(self, arrays):
         """The traced function: (state, grads, key, inputs, argument grads) -> (state, grads,
         key, outputs, argument grads)."""
-        state_in, grads_in, key, inputs, arg_grads_in = arrays
+        state_unique, grads_in, key, inputs, arg_grads_in = arrays
+        state_in = [state_unique[j] for j in self.state_index]
         alive = _live_tensors()  # before any placeholder is made; held, so no id is reused
         live = {id(t) for t in alive}
         _, setters, _ = self.slots.read()
@@ -376,6 +380,8 @@ class _Trace:
         arg_grads_out = [t.grad.data for i, t in placeholders if t.grad is not None]
         outputs, tensors, self.rebuild = _flatten_outputs(out)
         self.out_requires = [t.requires_grad for t in tensors]
+        # one output per distinct array: slots the step left holding one array share it again
+        state_out, self.out_index = _share(state_out)
         return [state_out, grads_out, [key_out], outputs, arg_grads_out, check_arrays]
 
     # -- backward through a compiled forward -------------------------------------------------
@@ -519,18 +525,21 @@ class CompiledFunction:
         grads = [t.grad.data for t in trace.grad_owners]
         arg_grads = [leaves[i].grad.data for i in trace.arg_grads_in]
         rng = runtime.rng_key() if fresh or trace.draws else _unused_key()
+        unique, index = _share(state)
+        if fresh:
+            trace.state_index = index
         try:
             state_out, grads_out, (key_out,), outputs, arg_grads_out, checks = trace.compiled(
-                [state, grads, rng, inputs, arg_grads]
+                [unique, grads, rng, inputs, arg_grads]
             )
         finally:
             if fresh:
                 trace.slots.restore(trace.snap)  # the trace left placeholders behind
         if fresh:
             self._admit(trace, leaves)
-        for (put, write_back), a in zip(setters, state_out):
+        for (put, write_back), j in zip(setters, trace.out_index):
             if write_back:
-                put(a)
+                put(state_out[j])
         # the graph made these gradients for these tensors: their shapes and dtypes match, so
         # the checked ``grad`` setter is skipped
         for t in trace.grad_owners:  # the others have no gradient already
@@ -612,6 +621,20 @@ class _Differentiable:
         out = graph.record(array, self.parents, backward, "Compiled")
         out._device = device
         return out
+
+
+def _share(arrays) -> tuple[list, tuple]:
+    """(distinct arrays, for each position the index of its array among them)."""
+    first: dict = {}
+    unique: list = []
+    index = []
+    for a in arrays:
+        j = first.get(id(a))
+        if j is None:
+            j = first[id(a)] = len(unique)
+            unique.append(a)
+        index.append(j)
+    return unique, tuple(index)
 
 
 class _StateAdded(Exception):

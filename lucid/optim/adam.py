@@ -46,11 +46,30 @@ class _AdamLike(Optimizer):
         self._buffer(state, "exp_avg_sq", v)
         return v
 
-    @staticmethod
-    def _count(state):
-        """The step count after this step (a 0-d array in a ``lucid.compile`` step)."""
-        state["step"] = state.get("step", 0) + 1
-        return state["step"]
+    def step(self, closure=None):
+        """One update of every parameter with a gradient (see :class:`Optimizer`)."""
+        self._next_counts: dict = {}
+        try:
+            return super().step(closure)
+        finally:
+            del self._next_counts
+
+    def _count(self, state):
+        """The step count after this step. In a ``lucid.compile`` step the count is a 0-d array;
+        parameters whose counts are one array get one array back (so the compiled graph keeps
+        one count, and one bias-correction chain, instead of one per parameter)."""
+        old = state.get("step", 0)
+        if not isinstance(old, B.Array):
+            state["step"] = old + 1
+            return state["step"]
+        memo = getattr(self, "_next_counts", None)
+        hit = memo.get(id(old)) if memo is not None else None
+        if hit is None or hit[0] is not old:
+            hit = (old, old + 1)
+            if memo is not None:
+                memo[id(old)] = hit
+        state["step"] = hit[1]
+        return hit[1]
 
 
 class Adam(_AdamLike):
