@@ -14,6 +14,7 @@ objects are guarded by identity only. See docs/compile-amp.md, "What retraces".
 
 from __future__ import annotations
 
+import argparse
 import functools
 import hashlib
 import sys
@@ -40,6 +41,8 @@ _LIBRARIES = frozenset(sys.stdlib_module_names) | {
     "pluggy",
 }
 _MISSING = object()
+# library types that only hold the user's attributes: walked as user objects
+_DATA_HOLDERS = (types.SimpleNamespace, argparse.Namespace)
 # methods whose names say what a step reads; construction and printing do not run in a step
 _SKIPPED_METHODS = frozenset({"__init__", "__new__", "__repr__", "__str__", "__del__"})
 # settings of these the step may change and a trace reads as inputs, not constants
@@ -216,7 +219,7 @@ class _Walk:
             for k, x in list(vars(v).items()):
                 if isinstance(x, SCALARS):
                     self.read(_attr, v, k, f"{where}.{k}")
-        elif hasattr(v, "__dict__") and not _is_library(type(v)):
+        elif hasattr(v, "__dict__") and (not _is_library(type(v)) or type(v) in _DATA_HOLDERS):
             self.objects.append((v, where))
             for cls in type(v).__mro__:
                 if not _is_library(cls):

@@ -6,7 +6,6 @@ raise."""
 
 import collections
 import dataclasses
-import types
 
 import numpy as np
 import pytest
@@ -340,10 +339,18 @@ def test_a_step_drawing_no_random_numbers_leaves_the_generator_alone():
     np.testing.assert_array_equal(after, lucid.randn(3).numpy())
 
 
+class _LibraryBox(collections.UserDict):
+    """A library type (collections') holding a tensor: guarded by identity only, not walked."""
+
+
+_LibraryBox.__module__ = "collections"
+
+
 def test_a_write_to_a_tensor_the_trace_did_not_capture_raises():
-    # a library object (here the standard library's namespace) is guarded by identity only:
-    # the walk does not look inside it, so the tensor in it is not captured
-    box = types.SimpleNamespace(buf=lucid.zeros(3))
+    # a library object is guarded by identity only: the walk does not look inside it, so the
+    # tensor in it is not captured
+    box = _LibraryBox()
+    box.buf = lucid.zeros(3)
     lin = nn.Linear(3, 3)
 
     def step(x):
