@@ -1,13 +1,18 @@
 """Lucid from several Python threads: ops and host reads (``item()``, ``numpy()``) in user
-threads while the main thread trains a BatchNorm model, a read in one thread while another
-traces a compiled function, deferred checks that stay with the thread that made them,
-per-thread generators, and a lazy tensor refused (with a reason) outside its thread.
+threads and DataLoader workers while the main thread trains a BatchNorm model, a read in one
+thread while another traces a compiled function, deferred checks that stay with the thread (or
+the loader task) that made them, per-thread generators, a lazy tensor refused (with a reason)
+outside its thread, and a clean interpreter exit (no abort from MLX's streams).
 
 MLX gives each thread its own streams, and a lazy array can only be evaluated in the thread that
 made it: these tests fail when one thread's evaluation takes in another thread's deferred work
 or lazy generator key, or sees its tracing state. Nothing is timed; waits use events with
 generous limits."""
 
+import os
+import subprocess
+import sys
+import textwrap
 import threading
 
 import numpy as np
@@ -17,6 +22,10 @@ import lucid
 import lucid.nn as nn
 import lucid.nn.functional as F
 from lucid._backend import runtime
+from lucid.data import DataLoader, Dataset
+from lucid.data.workers import THREAD_PREFIX
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def bn_model():
@@ -177,3 +186,114 @@ def test_a_lazy_tensor_is_evaluated_in_its_own_thread_then_shared():
     threads, errors = run_threads(use, 1)
     threads[0].join(timeout=60)
     assert errors == [] and out == {"sum": 9.0}
+
+
+class RandomFlip(Dataset):
+    """Volumes flipped when a Lucid draw says so: a host read in a worker thread."""
+
+    def __init__(self, n=16):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        x = np.arange(64, dtype=np.float32).reshape(1, 4, 4, 4) + i
+        if lucid.rand(1).item() < 0.5:
+            x = np.ascontiguousarray(x[..., ::-1])
+        return x, i
+
+
+def test_loader_workers_read_lucid_values_while_the_main_thread_trains():
+    model, opt = bn_model()
+    for _ in range(5):
+        seen = []
+        for x, i in DataLoader(RandomFlip(32), batch_size=2, num_workers=2):
+            train_step(model, opt, x)
+            seen += i.tolist()
+        assert seen == list(range(32))
+    assert model[1].num_batches_tracked.item() == 80
+
+
+class BadIds(Dataset):
+    """An embedding lookup in the worker with an out-of-range id at sample 3."""
+
+    weight = lucid.tensor(np.arange(8, dtype=np.float32).reshape(4, 2))  # made from data
+
+    def __len__(self):
+        return 6
+
+    def __getitem__(self, i):
+        return F.embedding(lucid.tensor([9 if i == 3 else i % 4]), self.weight)
+
+
+def test_a_deferred_check_in_a_worker_fails_its_own_batch():
+    with pytest.raises(IndexError, match=r"(?s)DataLoader worker.*embedding: index 9"):
+        list(DataLoader(BadIds(), batch_size=2, num_workers=2))
+    assert not lucid._backend.has_pending()  # nothing left for this thread to raise
+
+
+def worker_threads():
+    return [t for t in threading.enumerate() if t.name.startswith(THREAD_PREFIX)]
+
+
+def test_loader_threads_are_joined_when_an_iterator_ends_or_is_abandoned():
+    for t in worker_threads():  # earlier tests' threads
+        t.join(timeout=60)
+    list(DataLoader(RandomFlip(8), batch_size=2, num_workers=2))
+    assert worker_threads() == []  # joined before the loop ended
+    for _ in DataLoader(RandomFlip(), batch_size=2, num_workers=2):
+        break  # the generator is closed here
+    assert worker_threads() == []
+
+
+EXIT_SCRIPT = textwrap.dedent("""
+    import threading
+    import numpy as np
+    import lucid, lucid.nn as nn
+    from lucid.data import DataLoader, Dataset
+
+    class RandomFlip(Dataset):
+        def __len__(self):
+            return 8
+
+        def __getitem__(self, i):
+            x = np.ones((1, 4, 4, 4), np.float32) * i
+            return x[..., ::-1].copy() if lucid.rand(1).item() < 0.5 else x
+
+    model = nn.Sequential(nn.Conv3d(1, 2, 3, padding=1), nn.BatchNorm3d(2))
+    opt = lucid.optim.Adam(model.parameters(), lr=1e-3)
+
+    def user_thread():
+        for _ in range(5):
+            (lucid.randn(8, 8) @ lucid.randn(8, 8)).sum().item()
+
+    users = [threading.Thread(target=user_thread) for _ in range(2)]
+    for t in users:
+        t.start()
+    for x in DataLoader(RandomFlip(), batch_size=2, num_workers=2):
+        loss = model(x).mean()
+        opt.zero_grad(); loss.backward(); opt.step()
+    for x in DataLoader(RandomFlip(), batch_size=2, num_workers=2):
+        break  # abandoned mid-epoch
+    kept = iter(DataLoader(RandomFlip(), batch_size=1, num_workers=2))
+    next(kept)  # alive at exit
+    for t in users:
+        t.join()
+    print("done", flush=True)
+""")
+
+
+def test_the_interpreter_exits_cleanly_after_threads_used_mlx():
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    for _ in range(6):
+        out = subprocess.run(
+            [sys.executable, "-c", EXIT_SCRIPT],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert "terminate called" not in out.stderr
+        assert out.returncode == 0, out.stderr[-3000:]
+        assert out.stdout.strip() == "done" and out.stderr == ""
