@@ -1,8 +1,9 @@
 """Lucid from several Python threads: ops and host reads (``item()``, ``numpy()``) in user
 threads and DataLoader workers while the main thread trains a BatchNorm model, a read in one
 thread while another traces a compiled function, deferred checks that stay with the thread (or
-the loader task) that made them, per-thread generators, a lazy tensor refused (with a reason)
-outside its thread, and a clean interpreter exit (no abort from MLX's streams).
+the loader task) that made them, per-thread generators (seeded loader workers), a lazy tensor
+refused (with a reason) outside its thread, and a clean interpreter exit (no abort from MLX's
+streams).
 
 MLX gives each thread its own streams, and a lazy array can only be evaluated in the thread that
 made it: these tests fail when one thread's evaluation takes in another thread's deferred work
@@ -22,7 +23,7 @@ import lucid
 import lucid.nn as nn
 import lucid.nn.functional as F
 from lucid._backend import runtime
-from lucid.data import DataLoader, Dataset
+from lucid.data import DataLoader, Dataset, get_worker_info
 from lucid.data.workers import THREAD_PREFIX
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -297,3 +298,41 @@ def test_the_interpreter_exits_cleanly_after_threads_used_mlx():
         assert "terminate called" not in out.stderr
         assert out.returncode == 0, out.stderr[-3000:]
         assert out.stdout.strip() == "done" and out.stderr == ""
+
+
+class Draw(Dataset):
+    """Samples that are Lucid draws, recorded per worker in the worker's order."""
+
+    def __init__(self):
+        self.by_worker: dict = {}
+
+    def __len__(self):
+        return 12
+
+    def __getitem__(self, i):
+        value = lucid.rand(1).item()
+        self.by_worker.setdefault(get_worker_info().id, []).append(value)
+        return np.float32(value)
+
+
+def test_worker_generators_are_seeded_per_worker_and_epoch():
+    def draws(seed, epochs=1):
+        ds = Draw()
+        loader = DataLoader(ds, batch_size=1, num_workers=2, seed=seed)
+        out = []
+        for _ in range(epochs):
+            ds.by_worker = {}
+            list(loader)
+            out.append(ds.by_worker)
+        return out
+
+    (a, a_next), (b,), (c,) = draws(3, epochs=2), draws(3), draws(4)
+    for w in set(a) & set(b):  # a worker's k-th draw depends on the loader's seed only
+        n = min(len(a[w]), len(b[w]))
+        assert a[w][:n] == b[w][:n]
+    for w in set(a) & set(c):
+        assert a[w][0] != c[w][0]
+    for w in set(a) & set(a_next):  # a new epoch, new draws
+        assert a[w][0] != a_next[w][0]
+    if len(a) == 2:  # the two workers do not repeat each other's draws
+        assert a[0][0] != a[1][0]

@@ -177,7 +177,7 @@ class DataLoader:
 
     def _iter_with_workers(self, epoch):
         pool = self._pool or WorkerPool(
-            self.num_workers, self.dataset, self._base_seed, self.worker_init_fn
+            self.num_workers, self.dataset, self._base_seed, self.worker_init_fn, epoch
         )
         if self.persistent_workers and self._pool is None:
             self._pool = pool

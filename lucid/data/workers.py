@@ -5,9 +5,9 @@ Threads, not processes, by measurement (benchmarks/loader_workers.py, docs/bench
 numpy augmentations release the GIL for most of their time, and threads need no pickling of
 datasets or batches. Workers return numpy trees, and the loader makes the Tensors in the thread
 that iterates it. A dataset may still use Lucid ops (``lucid.rand(1).item()``): each worker has
-its own MLX streams, its Tensors are handed over as host copies, and it releases its streams
-before it ends (MLX aborts the process when a thread's streams are torn down while the
-interpreter exits).
+its own MLX streams and its own seeded generator, its Tensors are handed over as host copies,
+and it releases its streams before it ends (MLX aborts the process when a thread's streams are
+torn down while the interpreter exits).
 """
 
 from __future__ import annotations
@@ -88,17 +88,20 @@ def fetch_samples(
 class WorkerPool:
     """``num_workers`` threads, all started at once, running loader tasks in submission order;
     ``worker_init_fn(id)`` runs first in each (an error in it is raised by every task of that
-    worker, so it surfaces in the loader). Daemon threads, stopped by ``shutdown`` (and joined,
-    unless a worker may hang) when the loader or iterator owning the pool goes away, and at
-    interpreter exit."""
+    worker, so it surfaces in the loader). Each worker's generator is seeded from its
+    ``WorkerInfo.seed`` and ``epoch`` (the epoch the pool starts at). Daemon threads, stopped
+    by ``shutdown`` (and joined, unless a worker may hang) when the loader or iterator owning the
+    pool goes away, and at interpreter exit."""
 
-    def __init__(self, num_workers: int, dataset, base_seed: int, worker_init_fn=None):
+    def __init__(
+        self, num_workers: int, dataset, base_seed: int, worker_init_fn=None, epoch: int = 0
+    ):
         self._tasks: queue.SimpleQueue = queue.SimpleQueue()
         self.threads = [
             threading.Thread(
                 target=self._work,
                 name=f"{THREAD_PREFIX}-{i}",
-                args=(WorkerInfo(i, num_workers, base_seed + i, dataset), worker_init_fn),
+                args=(WorkerInfo(i, num_workers, base_seed + i, dataset), worker_init_fn, epoch),
                 daemon=True,
             )
             for i in range(num_workers)
@@ -107,9 +110,9 @@ class WorkerPool:
             thread.start()
         _LIVE.add(self)
 
-    def _work(self, info, worker_init_fn):
+    def _work(self, info, worker_init_fn, epoch):
         try:
-            self._serve(info, worker_init_fn)
+            self._serve(info, worker_init_fn, epoch)
         finally:
             # while Python still runs this thread: join() must find its MLX streams gone
             try:
@@ -121,8 +124,10 @@ class WorkerPool:
                     stacklevel=1,
                 )
 
-    def _serve(self, info, worker_init_fn):
+    def _serve(self, info, worker_init_fn, epoch):
         _local.info = info
+        # each thread has its own generator: seed each worker's apart, anew each epoch
+        B.random_seed(int(np.random.SeedSequence([info.seed, epoch]).generate_state(1)[0]))
         init_error = None
         if worker_init_fn is not None:
             try:
