@@ -354,11 +354,11 @@ def test_sync_batchnorm_running_stats_are_cut_with_the_step(momentum):
         for _ in range(n):
             opt.zero_grad()
             loss = F.cross_entropy(model(x), y)
-            assert id(sbn.running_mean) in runtime._deferred
-            assert id(sbn.running_var) in runtime._deferred
+            assert id(sbn.running_mean) in runtime._state().deferred
+            assert id(sbn.running_var) in runtime._state().deferred
             loss.backward()
             opt.step()
-            assert not runtime._deferred
+            assert not runtime._state().deferred
 
     steps(20)
     gc.collect()

@@ -77,11 +77,12 @@ def test_running_statistics_are_evaluated_with_the_step():
     bn = model[1]
     loss = F.cross_entropy(model(lucid.randn(2, 1, 4, 4, 4)), lucid.tensor([0, 1]))
     assert (
-        id(bn.running_mean) in runtime._deferred and id(bn.num_batches_tracked) in runtime._deferred
+        id(bn.running_mean) in runtime._state().deferred
+        and id(bn.num_batches_tracked) in runtime._state().deferred
     )
     loss.backward()
     opt.step()
-    assert not runtime._deferred
+    assert not runtime._state().deferred
     assert bn.num_batches_tracked.item() == 1
 
 
@@ -102,7 +103,7 @@ def test_bad_targets_raise_at_the_next_evaluation_and_never_read_out_of_bounds()
     loss.backward()
     with pytest.raises(IndexError, match=r"cross_entropy target: index 100000000 .* size 3"):
         opt.step()  # the step's one evaluation runs the deferred check
-    assert not runtime._checks
+    assert not runtime._state().checks
 
 
 @pytest.mark.parametrize("momentum", [0.1, None])

@@ -30,5 +30,6 @@ from lucid._backend.runtime import (
     defer,
     defer_check,  # noqa: F401,E402
     is_tracing,
+    release_thread,
     traced_write,
 )

@@ -14,6 +14,7 @@ synchronisation. ``set_index_checks("eager")`` checks each one immediately inste
 from __future__ import annotations
 
 import contextlib
+import threading
 
 import mlx.core as mx
 import numpy as np
@@ -22,7 +23,7 @@ from lucid._backend import runtime
 
 _MODES = ("deferred", "eager")
 _mode = "deferred"
-_paused = 0
+_paused = threading.local()  # per thread: another thread's paused region must not skip ours
 
 
 def set_index_checks(mode: str) -> None:
@@ -43,12 +44,11 @@ def index_check_mode() -> str:
 @contextlib.contextmanager
 def paused():
     """Register no deferred checks inside (the ops stay memory-safe: clamped and NaN-poisoned)."""
-    global _paused
-    _paused += 1
+    _paused.depth = getattr(_paused, "depth", 0) + 1
     try:
         yield
     finally:
-        _paused -= 1
+        _paused.depth -= 1
 
 
 def _raiser(indices, size: int, what: str):
@@ -66,7 +66,7 @@ def _raiser(indices, size: int, what: str):
 def defer_index_check(bad, indices, size: int, what: str) -> None:
     """Register a check: ``bad`` is a lazy bool array, True when some entry of ``indices`` (a
     backend int array) is outside ``[0, size)``; ``what`` names the op in the message."""
-    if _paused:
+    if getattr(_paused, "depth", 0):
         return
     if runtime.is_tracing():  # lucid.compile returns the check's arrays and registers it
         runtime.traced_check((bad, indices, size, what))

@@ -361,7 +361,10 @@ def _caller_stacklevel() -> int:
     return level
 
 
-_STREAMS = {"cpu": mx.cpu, "gpu": mx.gpu}
+# Devices, not streams: MLX makes each thread its own default stream per device (lazily, at the
+# thread's first op there), and a stream is usable only in the thread that made it. A device
+# names the calling thread's stream wherever MLX takes a stream (``mx.stream(mx.cpu)``).
+_DEVICES = {"cpu": mx.cpu, "gpu": mx.gpu}
 
 
 def default_device_name() -> str:
@@ -373,7 +376,7 @@ def device_scope(name: str):
     """A context in which MLX ops run on the named device (a no-op when it is the default)."""
     if name == default_device_name():
         return contextlib.nullcontext()
-    return mx.stream(_STREAMS[name])
+    return mx.stream(_DEVICES[name])
 
 
 # --- conversion ---------------------------------------------------------------------------------

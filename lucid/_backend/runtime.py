@@ -21,14 +21,27 @@ Inside :func:`tracing` (``lucid.compile`` building an ``mx.compile`` graph) noth
 evaluated: evaluations and deferrals are no-ops there, because the compiled function's outputs
 are evaluated as a whole by its caller, and a host read-back raises. Random draws there split a
 key that is an input of the compiled function (:func:`random_key`), not the global generator's.
+
+Threads: MLX (0.32) gives each thread its own streams, and a lazy array can be evaluated only in
+the thread whose stream it was recorded on. So the deferred work, the tracing flag, the traced
+key and the generator are per thread: an evaluation flushes what its own thread deferred, never
+another thread's half-built arrays, and a draw never splits a key another thread left lazy (the
+main thread has the global generator; each other thread its own, see :func:`seed_generator`).
+When a thread ends, its deferred work is evaluated and its MLX streams are destroyed while
+Python still runs it (:func:`release_thread`): left to MLX, they are torn down after ``join()``
+has returned, racing the interpreter's exit (an abort, "terminate called without an active
+exception").
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
+import warnings
 
 import mlx.core as mx
+import numpy as np
 
 __all__ = [
     "MAX_DEFERRED_UPDATES",
@@ -48,6 +61,7 @@ __all__ = [
     "peak_memory",
     "random_key",
     "read",
+    "release_thread",
     "reset_peak_memory",
     "rng_key",
     "seed_generator",
@@ -63,9 +77,71 @@ __all__ = [
 MAX_DEFERRED_UPDATES = 64
 
 _listeners: dict = {}
-_deferred: dict = {}  # id(holder) -> [holder, updates since the last evaluation]
-_checks: list = []  # (flag array, fail callable)
-_tracing = 0
+
+
+class _ThreadState:
+    """One thread's pending work and tracing depth. Dropped when the thread ends (CPython
+    clears a thread's ``threading.local`` data in that thread, before ``join()`` returns), which
+    releases the thread's MLX streams then."""
+
+    def __init__(self) -> None:
+        self.deferred: dict = {}  # id(holder) -> [holder, updates since the last evaluation]
+        self.checks: list = []  # (flag array, fail callable)
+        self.tracing = 0
+        self.key: list = [None]  # this thread's generator key (threads other than the main one)
+        self.owner = threading.get_ident()
+        self.is_main = threading.current_thread() is threading.main_thread()
+
+    def __del__(self) -> None:
+        # the main thread's streams live until exit (destroying them early aborts MLX), and a
+        # state freed elsewhere (module teardown) is not its thread's to release
+        if self.is_main or threading.get_ident() != self.owner:
+            return
+        try:
+            _release(self)
+        except Exception as exc:  # noqa: BLE001 (nobody is left to raise it to)
+            warnings.warn(
+                f"a thread ended with failed deferred work: {exc}", RuntimeWarning, stacklevel=1
+            )
+
+
+class _Local(threading.local):
+    """Holds each thread's ``_ThreadState`` (made at the thread's first use)."""
+
+    def __init__(self) -> None:
+        self.state = _ThreadState()
+
+
+class _ThreadStack(threading.local):
+    """A stack (``append``, ``pop``, ``[-1]``, truth) of which each thread has its own."""
+
+    def __init__(self) -> None:
+        self.items: list = []
+
+    def append(self, item) -> None:
+        """Push ``item`` on this thread's stack."""
+        self.items.append(item)
+
+    def pop(self):
+        """Pop this thread's top item."""
+        return self.items.pop()
+
+    def __getitem__(self, i):
+        return self.items[i]
+
+    def __setitem__(self, i, item):
+        self.items[i] = item
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+_local = _Local()
+
+
+def _state() -> _ThreadState:
+    """The calling thread's state."""
+    return _local.state
 
 
 # --- counting -------------------------------------------------------------------------------
@@ -94,59 +170,77 @@ def _notify(kind):
 
 
 # --- evaluation -----------------------------------------------------------------------------
-def _flush_list():
-    arrays = [h.data for h, _ in _deferred.values()]
-    arrays += [flag for flag, _ in _checks]
+def _flush_list(state):
+    arrays = [h.data for h, _ in state.deferred.values()]
+    arrays += [flag for flag, _ in state.checks]
     return arrays
 
 
-def _after_flush():
-    _deferred.clear()
-    checks = list(_checks)
-    _checks.clear()
+def _after_flush(state):
+    state.deferred.clear()
+    checks = list(state.checks)
+    state.checks.clear()
     for flag, fail in checks:
         if flag.item():
             fail()
 
 
+def _eval(*arrays) -> None:
+    """``mx.eval``, with MLX's error for an array recorded on another thread's stream explained."""
+    try:
+        mx.eval(*arrays)
+    except RuntimeError as exc:
+        if "in current thread" not in str(exc):
+            raise
+        raise RuntimeError(
+            f"{exc} A tensor computed lazily in one thread can be evaluated only there (MLX "
+            "gives each thread its own streams): read it there first (e.g. numpy()), or make "
+            "it in this thread."
+        ) from exc
+
+
 def evaluate(*arrays):
-    """Compute ``arrays`` now, with every deferred buffer update and check (one evaluation)."""
-    if _tracing:
+    """Compute ``arrays`` now, with this thread's deferred buffer updates and checks (one
+    evaluation)."""
+    state = _state()
+    if state.tracing:
         return
     _notify("eval")
-    mx.eval(*arrays, *_flush_list())
-    _after_flush()
+    _eval(*arrays, *_flush_list(state))
+    _after_flush(state)
 
 
 def read(a, kind="read"):
     """Evaluate ``a`` for a host read-back (``kind="kernel"``: a host kernel's input, which
     leaves deferred work for later)."""
-    if _tracing:
+    state = _state()
+    if state.tracing:
         raise RuntimeError(
             "a host read-back (item(), numpy(), a NumPy kernel) cannot happen "
             "inside a compiled function"
         )
     _notify(kind)
     if kind == "kernel":
-        mx.eval(a)
+        _eval(a)
         return a
-    mx.eval(a, *_flush_list())
-    _after_flush()
+    _eval(a, *_flush_list(state))
+    _after_flush(state)
     return a
 
 
 def async_evaluate(*arrays):
     """Start computing ``arrays`` without waiting for them."""
-    if not _tracing:
+    if not _state().tracing:
         _notify("async")
         mx.async_eval(*arrays)
 
 
 def defer(holder) -> None:
-    """Evaluate ``holder.data`` (a lazily updated buffer) with the next evaluation."""
-    if _tracing:
+    """Evaluate ``holder.data`` (a lazily updated buffer) with this thread's next evaluation."""
+    state = _state()
+    if state.tracing:
         return
-    entry = _deferred.setdefault(id(holder), [holder, 0])
+    entry = state.deferred.setdefault(id(holder), [holder, 0])
     entry[1] += 1
     if entry[1] >= MAX_DEFERRED_UPDATES:  # nobody evaluates: cut the chain without waiting
         _notify("async")
@@ -155,34 +249,63 @@ def defer(holder) -> None:
 
 
 def defer_check(flag, fail) -> None:
-    """Call ``fail()`` (which raises) at the next evaluation if the boolean array ``flag`` is
-    True then."""
-    if _tracing:
+    """Call ``fail()`` (which raises) at this thread's next evaluation if the boolean array
+    ``flag`` is True then."""
+    state = _state()
+    if state.tracing:
         return
-    _checks.append((flag, fail))
-    if len(_checks) >= MAX_DEFERRED_UPDATES:
+    state.checks.append((flag, fail))
+    if len(state.checks) >= MAX_DEFERRED_UPDATES:
         evaluate()
 
 
 def has_pending_checks() -> bool:
-    """True when deferred checks wait for the next evaluation."""
-    return bool(_checks)
+    """True when deferred checks of this thread wait for its next evaluation."""
+    return bool(_state().checks)
 
 
 def is_tracing() -> bool:
-    """True while a function is being traced for ``mx.compile``."""
-    return _tracing > 0
+    """True while this thread traces a function for ``mx.compile``."""
+    return _state().tracing > 0
 
 
 @contextlib.contextmanager
 def tracing():
-    """Mark a region as traced by ``mx.compile`` (no evaluations, host kernels avoided)."""
-    global _tracing
-    _tracing += 1
+    """Mark a region of this thread as traced by ``mx.compile`` (no evaluations, host kernels
+    avoided); other threads keep evaluating."""
+    state = _state()
+    state.tracing += 1
     try:
         yield
     finally:
-        _tracing -= 1
+        state.tracing -= 1
+
+
+def _release(state) -> None:
+    """Evaluate ``state``'s deferred work (raising a failed check), then destroy the calling
+    thread's MLX streams (an older MLX, with one set of streams for all threads, has no
+    ``clear_streams``: nothing to destroy)."""
+    try:
+        if state.deferred or state.checks:
+            _notify("eval")
+            _eval(*_flush_list(state))
+            _after_flush(state)
+    finally:
+        clear = getattr(mx, "clear_streams", None)
+        if clear is not None:
+            clear()
+
+
+def release_thread() -> None:
+    """End this thread's use of MLX (not the main thread's): evaluate its deferred work, so
+    that buffers it updated can be read by other threads (a failed deferred check raises here),
+    and destroy its MLX streams, whose arrays must all be evaluated by then. CPython does this
+    by itself when a thread ends; call it as a thread's last Lucid call to get a failed check
+    raised, or where thread-local data outlives the thread."""
+    state = _state()
+    if state.is_main:
+        raise RuntimeError("release_thread() is for threads other than the main thread")
+    _release(state)
 
 
 _watch = threading.local()
@@ -232,27 +355,48 @@ def compile_function(fn):
     return mx.compile(fn)
 
 
-_trace_key: list = []  # keys of the active random_key scopes, innermost last
+_trace_key = _ThreadStack()  # per thread: keys of the active random_key scopes, innermost last
 _generator: list = [None]  # Lucid's global generator: its key (MLX's global key cannot be set back)
 _generator_lock = threading.Lock()
+_seeded: list = [None]  # the main thread's last seed (None: unseeded), other threads start from
+_thread_rank = itertools.count(1)  # threads in the order of their first draw (atomic: the GIL)
+
+
+def _key_cell() -> list:
+    """The calling thread's generator: the global one in the main thread; another thread has
+    its own (MLX evaluates a lazy key only in the thread that split it, so threads cannot split
+    one key in turn), first keyed from the main thread's seed and the thread's rank."""
+    state = _state()
+    if state.is_main:
+        return _generator
+    if state.key[0] is None:
+        entropy = None if _seeded[0] is None else [_seeded[0], next(_thread_rank)]
+        seed = np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0]
+        state.key[0] = mx.random.key(int(seed))
+    return state.key
 
 
 def seed_generator(seed: int) -> None:
-    """Seed Lucid's global generator (and MLX's, for draws Lucid does not make)."""
+    """Seed Lucid's generator of the calling thread (the global one in the main thread; MLX's
+    too, for draws Lucid does not make)."""
     mx.random.seed(int(seed))
+    cell = _key_cell()
     with _generator_lock:
-        _generator[0] = mx.random.key(int(seed))
+        cell[0] = mx.random.key(int(seed))
+        if cell is _generator:
+            _seeded[0] = int(seed)
 
 
 def rng_key():
     """The key the next random draw splits: the innermost :func:`random_key` scope's inside
-    one, else the global generator's."""
+    one, else the calling thread's generator's."""
     if _trace_key:
         return _trace_key[-1]
+    cell = _key_cell()
     with _generator_lock:
-        if _generator[0] is None:  # unseeded: start where MLX's time-seeded generator is
-            _generator[0] = mx.random.state[0]
-        return _generator[0]
+        if cell[0] is None:  # unseeded: start where MLX's time-seeded generator is
+            cell[0] = mx.random.state[0]
+        return cell[0]
 
 
 def set_rng_key(key) -> None:
@@ -260,8 +404,9 @@ def set_rng_key(key) -> None:
     if _trace_key:
         _trace_key[-1] = key
     else:
+        cell = _key_cell()
         with _generator_lock:
-            _generator[0] = key
+            cell[0] = key
 
 
 @contextlib.contextmanager
@@ -282,11 +427,12 @@ def next_key():
         key, sub = mx.random.split(_trace_key[-1])
         _trace_key[-1] = key
         return sub
+    cell = _key_cell()
     with _generator_lock:
-        if _generator[0] is None:
-            _generator[0] = mx.random.state[0]
-        key, sub = mx.random.split(_generator[0])
-        _generator[0] = key
+        if cell[0] is None:
+            cell[0] = mx.random.state[0]
+        key, sub = mx.random.split(cell[0])
+        cell[0] = key
     return sub
 
 

@@ -177,7 +177,7 @@ class DataLoader:
 
     def _iter_with_workers(self, epoch):
         pool = self._pool or WorkerPool(
-            self.num_workers, self.dataset, self._base_seed, self.worker_init_fn
+            self.num_workers, self.dataset, self._base_seed, self.worker_init_fn, epoch
         )
         if self.persistent_workers and self._pool is None:
             self._pool = pool
@@ -187,12 +187,14 @@ class DataLoader:
             pool.submit(self._load, *task)
             for task in itertools.islice(tasks, self.num_workers * self.prefetch_factor)
         )
+        hung = False  # a worker that timed out may never end: do not wait for it
         try:
             while pending:
                 future = pending.popleft()
                 try:
                     loaded = future.result(timeout=self.timeout or None)
                 except FutureTimeout:
+                    hung = True
                     raise RuntimeError(
                         f"DataLoader timed out after {self.timeout} seconds waiting for a batch"
                     ) from None
@@ -204,8 +206,8 @@ class DataLoader:
         finally:  # also when the iterator is abandoned: queued work is cancelled
             for future in pending:
                 future.cancel()
-            if pool is not self._pool:
-                pool.shutdown()
+            if pool is not self._pool:  # joined: no worker may outlive the loop into exit
+                pool.shutdown(wait=not hung)
 
     def __len__(self) -> int:
         if self.batch_sampler is not None:

@@ -3,8 +3,11 @@ step runs, and the per-sample random generator that makes augmentation reproduci
 
 Threads, not processes, by measurement (benchmarks/loader_workers.py, docs/benchmarks.md):
 numpy augmentations release the GIL for most of their time, and threads need no pickling of
-datasets or batches. Workers never create MLX arrays: they return numpy trees, and the loader
-makes the Tensors in the thread that iterates it.
+datasets or batches. Workers return numpy trees, and the loader makes the Tensors in the thread
+that iterates it. A dataset may still use Lucid ops (``lucid.rand(1).item()``): each worker has
+its own MLX streams and its own seeded generator, its Tensors are handed over as host copies,
+and it releases its streams before it ends (MLX aborts the process when a thread's streams are
+torn down while the interpreter exits).
 """
 
 from __future__ import annotations
@@ -13,12 +16,15 @@ import atexit
 import queue
 import threading
 import traceback
+import warnings
 import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any
 
 import numpy as np
+
+from lucid import _backend as B
 
 __all__ = [
     "WorkerInfo",
@@ -82,16 +88,20 @@ def fetch_samples(
 class WorkerPool:
     """``num_workers`` threads, all started at once, running loader tasks in submission order;
     ``worker_init_fn(id)`` runs first in each (an error in it is raised by every task of that
-    worker, so it surfaces in the loader). Daemon threads, stopped by ``shutdown``, when the
-    loader or iterator owning the pool goes away, or at interpreter exit."""
+    worker, so it surfaces in the loader). Each worker's generator is seeded from its
+    ``WorkerInfo.seed`` and ``epoch`` (the epoch the pool starts at). Daemon threads, stopped
+    by ``shutdown`` (and joined, unless a worker may hang) when the loader or iterator owning the
+    pool goes away, and at interpreter exit."""
 
-    def __init__(self, num_workers: int, dataset, base_seed: int, worker_init_fn=None):
+    def __init__(
+        self, num_workers: int, dataset, base_seed: int, worker_init_fn=None, epoch: int = 0
+    ):
         self._tasks: queue.SimpleQueue = queue.SimpleQueue()
         self.threads = [
             threading.Thread(
                 target=self._work,
                 name=f"{THREAD_PREFIX}-{i}",
-                args=(WorkerInfo(i, num_workers, base_seed + i, dataset), worker_init_fn),
+                args=(WorkerInfo(i, num_workers, base_seed + i, dataset), worker_init_fn, epoch),
                 daemon=True,
             )
             for i in range(num_workers)
@@ -100,8 +110,24 @@ class WorkerPool:
             thread.start()
         _LIVE.add(self)
 
-    def _work(self, info, worker_init_fn):
+    def _work(self, info, worker_init_fn, epoch):
+        try:
+            self._serve(info, worker_init_fn, epoch)
+        finally:
+            # while Python still runs this thread: join() must find its MLX streams gone
+            try:
+                B.release_thread()
+            except Exception as exc:  # noqa: BLE001 (no task is left to carry it)
+                warnings.warn(
+                    f"DataLoader worker {info.id} ended with failed deferred work: {exc}",
+                    RuntimeWarning,
+                    stacklevel=1,
+                )
+
+    def _serve(self, info, worker_init_fn, epoch):
         _local.info = info
+        # each thread has its own generator: seed each worker's apart, anew each epoch
+        B.random_seed(int(np.random.SeedSequence([info.seed, epoch]).generate_state(1)[0]))
         init_error = None
         if worker_init_fn is not None:
             try:
@@ -115,7 +141,11 @@ class WorkerPool:
             try:
                 if init_error is not None:
                     raise init_error
-                result = fn(*args)
+                try:
+                    result = fn(*args)
+                finally:  # a deferred check made by this task fails this task (its cause first)
+                    if B.has_pending():
+                        B.check_indices()
             except BaseException as exc:  # noqa: BLE001 (handed to the loader's thread)
                 exc.lucid_worker_id = info.id
                 future.set_exception(exc)
@@ -130,10 +160,15 @@ class WorkerPool:
         self._tasks.put((future, fn, args))
         return future
 
-    def shutdown(self) -> None:
-        """Let each thread end after the tasks queued so far (cancel them first to skip them)."""
+    def shutdown(self, wait: bool = False) -> None:
+        """Let each thread end after the tasks queued so far (cancel them first to skip them);
+        ``wait``: join the threads (all but the calling one, where a worker drops the loader)."""
         for _ in self.threads:
             self._tasks.put(None)
+        if wait:
+            for thread in self.threads:
+                if thread is not threading.current_thread():
+                    thread.join()
 
 
 _LIVE: weakref.WeakSet = weakref.WeakSet()

@@ -78,7 +78,7 @@ def test_pending_checks_stay_bounded_without_host_reads():
     emb = lucid.nn.Embedding(3, 2)
     for _ in range(600):
         emb(lucid.tensor([0, 1]))
-    assert len(B.runtime._checks) < B.runtime.MAX_DEFERRED_UPDATES
+    assert len(B.runtime._state().checks) < B.runtime.MAX_DEFERRED_UPDATES
 
 
 # --- fuzz: every index path either matches numpy or raises IndexError --------------------------
