@@ -19,8 +19,9 @@ one:
 
 Inside :func:`tracing` (``lucid.compile`` building an ``mx.compile`` graph) nothing may be
 evaluated: evaluations and deferrals are no-ops there, because the compiled function's outputs
-are evaluated as a whole by its caller, and a host read-back raises. Random draws there split a
-key that is an input of the compiled function (:func:`random_key`), not the global generator's.
+are evaluated as a whole by its caller, and a host read-back raises. Draws from the default
+generator there split a key that is an input of the compiled function (:func:`random_key`), not
+the default generator's; an explicit generator's key is captured state of the step.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ __all__ = [
     "defer_check",
     "evaluate",
     "has_pending_checks",
+    "is_default_key",
     "is_tracing",
     "next_key",
     "peak_memory",
@@ -51,6 +53,8 @@ __all__ = [
     "reset_peak_memory",
     "rng_key",
     "seed_generator",
+    "seed_key",
+    "set_default_key_holder",
     "set_rng_key",
     "set_cache_limit",
     "set_memory_limit",
@@ -233,42 +237,76 @@ def compile_function(fn):
 
 
 _trace_key: list = []  # keys of the active random_key scopes, innermost last
-_generator: list = [None]  # Lucid's global generator: its key (MLX's global key cannot be set back)
+# The default generator's key lives in one holder: an object whose ``data`` is the key array.
+# ``lucid.random`` registers ``lucid.default_generator``'s key Tensor here at import, so the
+# default Generator's state IS the global key (MLX's own global key cannot be set back).
+_default_key: list = [None]
 _generator_lock = threading.Lock()
 
 
-def seed_generator(seed: int) -> None:
-    """Seed Lucid's global generator (and MLX's, for draws Lucid does not make)."""
-    mx.random.seed(int(seed))
+class _KeyHolder:
+    """The default generator's key until ``lucid.random`` registers its Generator's Tensor."""
+
+    def __init__(self, data):
+        self.data = data
+
+
+def _default_holder():
+    holder = _default_key[0]
+    if holder is None:  # only before lucid.random is imported: start where MLX's generator is
+        holder = _default_key[0] = _KeyHolder(mx.random.state[0])
+    return holder
+
+
+def seed_key(seed: int):
+    """The key of a 64-bit ``seed``: two uint32 words (high, low)."""
+    return mx.random.key(int(seed))
+
+
+def set_default_key_holder(holder) -> None:
+    """Make ``holder`` (an object whose ``data`` is a key array) the default generator's key:
+    draws given no generator split it from now on (outside :func:`random_key` scopes)."""
     with _generator_lock:
-        _generator[0] = mx.random.key(int(seed))
+        _default_key[0] = holder
+
+
+def is_default_key(holder) -> bool:
+    """True for None and for the default generator's key holder."""
+    return holder is None or holder is _default_key[0]
+
+
+def seed_generator(seed: int) -> None:
+    """Seed Lucid's default generator (and MLX's, for draws Lucid does not make)."""
+    mx.random.seed(int(seed))
+    holder = _default_holder()
+    with _generator_lock:
+        holder.data = mx.random.key(int(seed))
 
 
 def rng_key():
-    """The key the next random draw splits: the innermost :func:`random_key` scope's inside
-    one, else the global generator's."""
+    """The key the next draw from the default generator splits: the innermost
+    :func:`random_key` scope's inside one, else the default generator's."""
     if _trace_key:
         return _trace_key[-1]
-    with _generator_lock:
-        if _generator[0] is None:  # unseeded: start where MLX's time-seeded generator is
-            _generator[0] = mx.random.state[0]
-        return _generator[0]
+    return _default_holder().data
 
 
 def set_rng_key(key) -> None:
-    """Make ``key`` (from :func:`rng_key`) the key the next random draw splits."""
+    """Make ``key`` (from :func:`rng_key`) the key the next default draw splits."""
     if _trace_key:
         _trace_key[-1] = key
     else:
+        holder = _default_holder()
         with _generator_lock:
-            _generator[0] = key
+            holder.data = key
 
 
 @contextlib.contextmanager
 def random_key(key):
-    """Inside, :func:`next_key` splits ``key`` (a traced input, or a key saved by
-    :func:`rng_key`) instead of the global generator's key, which the scope leaves untouched:
-    ``with random_key(rng_key()):`` repeats the draws that would follow."""
+    """Inside, draws from the default generator split ``key`` (a traced input, or a key saved
+    by :func:`rng_key`) instead of the default generator's key, which the scope leaves
+    untouched: ``with random_key(rng_key()):`` repeats the draws that would follow. Draws from
+    an explicit generator (a key holder given to :func:`next_key`) are not affected."""
     _trace_key.append(key)
     try:
         yield
@@ -276,17 +314,19 @@ def random_key(key):
         _trace_key.pop()
 
 
-def next_key():
-    """A fresh subkey for one random draw, split off the current key (:func:`rng_key`)."""
-    if _trace_key:
-        key, sub = mx.random.split(_trace_key[-1])
-        _trace_key[-1] = key
-        return sub
+def next_key(holder=None):
+    """A fresh subkey for one random draw. ``holder`` is a generator's key holder (an object
+    whose ``data`` is its key, which is advanced); None (or the default generator's holder)
+    splits the current default key (:func:`rng_key`)."""
+    if is_default_key(holder):
+        if _trace_key:
+            key, sub = mx.random.split(_trace_key[-1])
+            _trace_key[-1] = key
+            return sub
+        holder = _default_holder()
     with _generator_lock:
-        if _generator[0] is None:
-            _generator[0] = mx.random.state[0]
-        key, sub = mx.random.split(_generator[0])
-        _generator[0] = key
+        key, sub = mx.random.split(holder.data)
+        holder.data = key
     return sub
 
 
