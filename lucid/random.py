@@ -442,6 +442,16 @@ def multinomial(
     return Tensor._wrap(out, input._device)
 
 
+def _like(t: Tensor, generator, dtype, device, requires_grad) -> dict:
+    """The keywords of a ``*_like`` draw: ``t``'s dtype and device unless given."""
+    return {
+        "generator": generator,
+        "dtype": dtype or t.dtype,
+        "device": device or t.device,
+        "requires_grad": requires_grad,
+    }
+
+
 def rand_like(
     t: Tensor,
     *,
@@ -451,13 +461,7 @@ def rand_like(
     requires_grad: bool = False,
 ) -> Tensor:
     """Uniform samples with ``t``'s shape."""
-    return rand(
-        t.shape,
-        generator=generator,
-        dtype=dtype or t.dtype,
-        device=device or t.device,
-        requires_grad=requires_grad,
-    )
+    return rand(t.shape, **_like(t, generator, dtype, device, requires_grad))
 
 
 def randn_like(
@@ -469,13 +473,7 @@ def randn_like(
     requires_grad: bool = False,
 ) -> Tensor:
     """Normal samples with ``t``'s shape."""
-    return randn(
-        t.shape,
-        generator=generator,
-        dtype=dtype or t.dtype,
-        device=device or t.device,
-        requires_grad=requires_grad,
-    )
+    return randn(t.shape, **_like(t, generator, dtype, device, requires_grad))
 
 
 def randint_like(
