@@ -54,15 +54,25 @@ from lucid.creation import (
     zeros_like,
 )
 from lucid.ops import *  # noqa: E402,F401,F403
-from lucid.random import (
+from lucid.random import (  # noqa: E402,F401
+    Generator,
+    bernoulli,
+    default_generator,
+    get_rng_state,
+    initial_seed,
     manual_seed,
+    multinomial,
+    normal,
     rand,
     rand_like,
     randint,
-    randn,  # noqa: E402,F401
+    randint_like,
+    randn,
     randn_like,
+    randperm,
+    seed,
+    set_rng_state,
 )
-from lucid.random import randperm  # noqa: E402,F401
 from lucid import data, nn, optim  # noqa: E402,F401
 from lucid.serialization import load, save  # noqa: E402,F401
 from lucid._backend.checks import check_indices, set_index_checks  # noqa: E402,F401

@@ -214,10 +214,11 @@ class _Walk:
         elif isinstance(v, (np.ndarray, B.Array, types.ModuleType, type)):
             return  # guarded where they were read (identity, or a numpy checksum)
         elif hasattr(v, "__dict__") and type(v).__module__.split(".")[0] == "lucid":
-            # another Lucid object (an LR scheduler, a loader): its settings and counters, so a
-            # trace that steps it raises instead of stepping it once
+            # another Lucid object (an LR scheduler, a loader, a Generator): its settings and
+            # counters, so a trace that steps it raises instead of stepping it once, and the
+            # Tensors it holds (a Generator's key), captured as state
             for k, x in list(vars(v).items()):
-                if isinstance(x, SCALARS):
+                if isinstance(x, (SCALARS, Tensor)):
                     self.read(_attr, v, k, f"{where}.{k}")
         elif hasattr(v, "__dict__") and (not _is_library(type(v)) or type(v) in _DATA_HOLDERS):
             self.objects.append((v, where))

@@ -23,9 +23,11 @@ random draws) is traced with ``mx.compile``. Nothing is guessed:
   kernel set. A trace is reused only while all hold; otherwise the step traces again (at most
   ``cache_size`` traces are kept, least recently used evicted). A trace that changes one of
   those Python values raises: its Python code runs only when traced.
-- **Randomness**: a trace that draws random numbers takes the generator's key as an input and
+- **Randomness**: a trace that draws from the default generator takes its key as an input and
   returns the advanced key, so a compiled step draws exactly the numbers the eager step would.
-  One that draws none leaves the generator alone.
+  One that draws none leaves the generator alone. A ``lucid.Generator`` the step reaches (a
+  closure cell, a global, a Module attribute, ``state=[g]``) is state: its key Tensor is an
+  input and an output, so draws with ``generator=g`` are the eager ones and advance ``g`` alike.
 
 The first call of a compiled *training* step runs eagerly (it creates the optimizer's state).
 A compiled function whose trace does not call backward but returns tensors that require grad
@@ -453,8 +455,8 @@ class CompiledFunction:
         for obj in self.state:
             if not isinstance(obj, (Tensor, Module)) and not _is_stateful(obj):
                 raise TypeError(
-                    f"lucid.compile: state must hold Modules, Optimizers, GradScalers and "
-                    f"Tensors, got {type(obj).__name__}"
+                    f"lucid.compile: state must hold Modules, Optimizers, GradScalers, "
+                    f"Generators and Tensors, got {type(obj).__name__}"
                 )
         self._cache: collections.OrderedDict = collections.OrderedDict()  # key -> [_Trace]
         self._eager = False
@@ -655,16 +657,17 @@ def _unused_key():
 def _is_stateful(obj) -> bool:
     from lucid.amp import GradScaler
     from lucid.optim.optimizer import Optimizer
+    from lucid.random import Generator
 
-    return isinstance(obj, (Optimizer, GradScaler))
+    return isinstance(obj, (Optimizer, GradScaler, Generator))
 
 
 def compile(fn=None, *, state=None, cache_size: int = 8):
     """Compile a step function or a Module's forward into one MLX graph; see the module
     docstring.
 
-    ``state``: extra Modules, Optimizers, GradScalers or Tensors to capture (those the function
-    reaches are found). ``cache_size``: how many traces are kept. Usable as
+    ``state``: extra Modules, Optimizers, GradScalers, Generators or Tensors to capture (those
+    the function reaches are found). ``cache_size``: how many traces are kept. Usable as
     ``@lucid.compile``, ``@lucid.compile(cache_size=...)`` and ``lucid.compile(model)``.
     """
     if fn is None:

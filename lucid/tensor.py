@@ -37,6 +37,27 @@ class Size(tuple):
         return n
 
 
+def _generator_key(generator, what: str):
+    """The key holder of a ``lucid.Generator`` (None for the default generator)."""
+    if generator is None:
+        return None
+    from lucid.random import _key_holder  # lucid.random is built on this module
+
+    return _key_holder(generator, what)
+
+
+def _integer_range(name: str) -> tuple:
+    """(smallest, largest) integer ``random_`` may write into dtype ``name``: the dtype's
+    range for integers, [0, 1] for bool, [-2**mantissa, 2**mantissa] for floating dtypes."""
+    if name == "bool":
+        return 0, 1
+    if name in ("float16", "bfloat16", "float32", "float64"):
+        digits = {"float16": 11, "bfloat16": 8, "float32": 24, "float64": 53}[name]
+        return -(2**digits), 2**digits
+    info = np.iinfo(name)
+    return int(info.min), int(info.max)
+
+
 def _dim_index(dim, ndim: int) -> int:
     """``dim`` checked against ``ndim`` and made non-negative."""
     nd = max(ndim, 1)
@@ -696,21 +717,178 @@ class Tensor:
         src = src if isinstance(src, Tensor) else Tensor(src)
         return self._write(lambda t: _ops.expand(src.to(self.dtype), self.shape), "copy_")
 
-    def normal_(self, mean: builtins.float = 0.0, std: builtins.float = 1.0) -> Tensor:
+    # --- in-place random fills (PyTorch's; ``generator``: a lucid.Generator, None = default) --
+    def _fill_random(
+        self, draw: Callable, name: str, generator: Any, floating: builtins.bool = True
+    ) -> Tensor:
+        """Overwrite with ``draw(dtype_name, holder)`` (a backend array of this shape), drawn on
+        this tensor's stream, in place. A tensor that requires grad gets a zero gradient
+        through the write, as PyTorch's random fills give."""
+        if floating and not self.is_floating_point():
+            raise TypeError(f"{name} expects a floating-point tensor, got dtype {self.dtype}")
+        holder = _generator_key(generator, name)
+        with B.device_scope(self._device):
+            noise = Tensor._wrap(
+                B.cast(draw(self.dtype.name, holder), self.dtype.name), self._device
+            )
+
+        def compute(t):
+            if not t.requires_grad:
+                return noise
+            everywhere = Tensor._wrap(
+                B.full(self.shape, True, dtype=B.DTYPES["bool"]), self._device
+            )
+            return _ops.where(everywhere, noise, t)
+
+        return self._write(compute, name)
+
+    def normal_(
+        self, mean: builtins.float = 0.0, std: builtins.float = 1.0, *, generator: Any = None
+    ) -> Tensor:
         """Fill with samples of N(mean, std^2), in place."""
-        noise = B.random_normal(self.shape, self.dtype.name, mean, std)
-        return self._write(lambda t: _ops.add(_ops.mul(t, 0), Tensor._wrap(noise)), "normal_")
+        if std < 0:
+            raise ValueError(f"normal_ expects std >= 0.0, but found std {std}")
+        return self._fill_random(
+            lambda name, key: B.random_normal(self.shape, name, mean, std, holder=key),
+            "normal_",
+            generator,
+        )
 
     def uniform_(
-        self, low: builtins.float = 0.0, high: builtins.float = 1.0, **bounds: builtins.float
+        self,
+        low: builtins.float = 0.0,
+        high: builtins.float = 1.0,
+        *,
+        generator: Any = None,
+        **bounds: builtins.float,
     ) -> Tensor:
         """Fill with samples uniform in [low, high) in place (PyTorch's ``from=``/``to=`` are
         accepted as keywords)."""
         low, high = bounds.pop("from", low), bounds.pop("to", high)
         if bounds:
             raise TypeError(f"uniform_() got unexpected keyword arguments {sorted(bounds)}")
-        noise = B.random_uniform(self.shape, self.dtype.name, low, high)
-        return self._write(lambda t: _ops.add(_ops.mul(t, 0), Tensor._wrap(noise)), "uniform_")
+        if low > high:
+            raise ValueError(
+                f"uniform_ expects to return a [from, to) range, but found from={low} > to={high}"
+            )
+        return self._fill_random(
+            lambda name, key: B.random_uniform(self.shape, name, low, high, holder=key),
+            "uniform_",
+            generator,
+        )
+
+    def bernoulli_(self, p: builtins.float | Tensor = 0.5, *, generator: Any = None) -> Tensor:
+        """Fill with 0/1 samples that are 1 with probability ``p`` (a number in [0, 1] or a
+        tensor of probabilities broadcast to this shape), in place; any dtype."""
+        prob: Any = p
+        if isinstance(p, Tensor):
+            prob = B.broadcast_to(p.data, tuple(self.shape))
+        elif not 0 <= p <= 1:
+            raise ValueError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
+        return self._fill_random(
+            lambda name, key: B.random_bernoulli(prob, self.shape, holder=key),
+            "bernoulli_",
+            generator,
+            floating=False,
+        )
+
+    def bernoulli(self, p: builtins.float | None = None, *, generator: Any = None) -> Tensor:
+        """``lucid.bernoulli(self, p, generator=generator)``: 0/1 samples, 1 with the
+        probability in ``self`` (or ``p``)."""
+        from lucid.random import bernoulli
+
+        return bernoulli(self, p, generator=generator)
+
+    def multinomial(
+        self,
+        num_samples: builtins.int,
+        replacement: builtins.bool = False,
+        *,
+        generator: Any = None,
+    ) -> Tensor:
+        """``lucid.multinomial(self, num_samples, replacement, generator=generator)``."""
+        from lucid.random import multinomial
+
+        return multinomial(self, num_samples, replacement, generator=generator)
+
+    def random_(self, *args: builtins.int, generator: Any = None, **bounds: builtins.int) -> Tensor:
+        """Fill with integers uniform in [from, to), in place: ``random_(to)``,
+        ``random_(from, to)`` or ``random_()``; ``to`` defaults to one past the largest
+        integer the dtype holds (2**mantissa + 1 for floating dtypes, 2 for bool), as PyTorch."""
+        if len(args) > 2:
+            raise TypeError(f"random_() takes at most 2 positional arguments, got {len(args)}")
+        low, high = 0, None
+        if len(args) == 1:
+            high = args[0]
+        elif len(args) == 2:
+            low, high = args
+        low, high = bounds.pop("from", low), bounds.pop("to", high)
+        if bounds:
+            raise TypeError(f"random_() got unexpected keyword arguments {sorted(bounds)}")
+        lo_limit, hi_limit = _integer_range(self.dtype.name)
+        if high is None:
+            high = hi_limit + 1
+        if not low < high:
+            raise ValueError(
+                f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
+            )
+        if low < lo_limit or high - 1 > hi_limit:
+            raise ValueError(
+                f"random_: [{low}, {high}) does not fit dtype {self.dtype} "
+                f"(integers from {lo_limit} to {hi_limit})"
+            )
+        return self._fill_random(
+            lambda name, key: B.random_randint(low, high, self.shape, name, holder=key),
+            "random_",
+            generator,
+            floating=False,
+        )
+
+    def exponential_(self, lambd: builtins.float = 1.0, *, generator: Any = None) -> Tensor:
+        """Fill with samples of the exponential distribution of rate ``lambd``, in place."""
+        if not lambd > 0:
+            raise ValueError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
+        return self._fill_random(
+            lambda name, key: B.random_exponential(self.shape, name, lambd, holder=key),
+            "exponential_",
+            generator,
+        )
+
+    def geometric_(self, p: builtins.float, *, generator: Any = None) -> Tensor:
+        """Fill with samples of the geometric distribution: the number of Bernoulli(p) trials
+        up to and including the first success (1, 2, ...), in place; any dtype."""
+        if not 0 < p < 1:
+            raise ValueError(f"geometric_ expects p to be in (0, 1), but got p={p}")
+        return self._fill_random(
+            lambda name, key: B.random_geometric(self.shape, name, p, holder=key),
+            "geometric_",
+            generator,
+            floating=False,
+        )
+
+    def log_normal_(
+        self, mean: builtins.float = 1.0, std: builtins.float = 2.0, *, generator: Any = None
+    ) -> Tensor:
+        """Fill with exp(N(mean, std^2)) samples, in place."""
+        if not std > 0:
+            raise ValueError(f"log_normal_ expects std > 0.0, but found std={std}")
+        return self._fill_random(
+            lambda name, key: B.exp(B.random_normal(self.shape, name, mean, std, holder=key)),
+            "log_normal_",
+            generator,
+        )
+
+    def cauchy_(
+        self, median: builtins.float = 0.0, sigma: builtins.float = 1.0, *, generator: Any = None
+    ) -> Tensor:
+        """Fill with samples of the Cauchy distribution (median, scale ``sigma``), in place."""
+        if not sigma > 0:
+            raise ValueError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma}")
+        return self._fill_random(
+            lambda name, key: B.random_cauchy(self.shape, name, median, sigma, holder=key),
+            "cauchy_",
+            generator,
+        )
 
     def __iadd__(self, other):
         return self.add_(other)

@@ -110,6 +110,59 @@ def test_dropout_draws_new_masks_each_call():
     assert not np.allclose(outs[2], outs[3])  # calls 2 and 3 ran the same compiled graph
 
 
+class _Noisy(nn.Module):
+    """Adds noise from its own generator (an attribute the forward names)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 3)
+        self.gen = lucid.Generator().manual_seed(3)
+
+    def forward(self, x):
+        return self.lin(x + lucid.randn(*x.shape, generator=self.gen))
+
+
+def _generator_run(compiled, steps=5):
+    lucid.manual_seed(0)
+    model = _Noisy()
+    opt = lucid.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    gen = lucid.Generator().manual_seed(7)
+
+    def step(x):
+        opt.zero_grad()
+        mask = lucid.zeros(2, 3).bernoulli_(0.5, generator=gen)
+        out = model(x) * mask
+        loss = (out * out).mean()
+        loss.backward()
+        opt.step()
+        return loss, mask, lucid.rand(2, generator=gen)
+
+    fn = lucid.compile(step) if compiled else step
+    x = lucid.tensor(np.arange(8, dtype=np.float32).reshape(2, 4) / 8)
+    default_before = lucid.get_rng_state().numpy()
+    out = [[t.numpy() for t in fn(x)] for _ in range(steps)]
+    assert (lucid.get_rng_state().numpy() == default_before).all()  # only the explicit ones
+    states = [g.get_state().numpy() for g in (gen, model.gen)]
+    return out, states, fn
+
+
+def test_a_step_drawing_from_explicit_generators_draws_as_eagerly():
+    # a Generator reached by the step (a closure cell, a Module attribute) is state: its key is
+    # an input and an output of the graph, so the compiled step draws the eager numbers and
+    # leaves the generators where eager leaves them
+    eager, eager_states, _ = _generator_run(False)
+    got, states, fn = _generator_run(True)
+    assert fn.traces == 1 and not fn.eager
+    for (loss_e, mask_e, u_e), (loss_c, mask_c, u_c) in zip(eager, got):
+        np.testing.assert_array_equal(mask_c, mask_e)
+        np.testing.assert_array_equal(u_c, u_e)
+        np.testing.assert_allclose(loss_c, loss_e, rtol=1e-5)
+    assert len({tuple(m.ravel()) for _, m, _ in got}) > 1  # the masks change call to call
+    for a, b in zip(states, eager_states):
+        np.testing.assert_array_equal(a, b)
+    lucid.compile(lambda x: x, state=[lucid.Generator()])  # accepted as state
+
+
 def test_new_shapes_retrace_within_a_bounded_cache():
     model = nn.Linear(4, 2)
     opt = lucid.optim.SGD(model.parameters(), lr=0.1)

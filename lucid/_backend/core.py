@@ -221,6 +221,13 @@ __all__ = [
     "random_randint",
     "random_bernoulli",
     "random_permutation",
+    "random_bits",
+    "random_categorical",
+    "random_top_k",
+    "random_exponential",
+    "random_geometric",
+    "random_cauchy",
+    "seed_key",
     "from_numpy",
     "element_bits",
     "from_element_bits",
@@ -579,36 +586,120 @@ def take(a, indices, axis=None):
 
 
 # --- random ---------------------------------------------------------------------------------------
+# ``holder`` is a generator's key holder (lucid.Generator's key Tensor): each draw splits its key
+# and advances it. None (or the default generator's holder) draws from the default generator.
 def random_seed(seed: int) -> None:
-    """Seed Lucid's global random generator."""
+    """Seed Lucid's default random generator."""
     runtime.seed_generator(seed)
 
 
-def random_normal(shape, dtype, loc=0.0, scale=1.0):
+def random_normal(shape, dtype, loc=0.0, scale=1.0, holder=None):
     """Normal samples."""
     return mx.random.normal(
-        tuple(shape), dtype=DTYPES[dtype], loc=loc, scale=scale, key=runtime.next_key()
+        tuple(shape), dtype=DTYPES[dtype], loc=loc, scale=scale, key=runtime.next_key(holder)
     )
 
 
-def random_uniform(shape, dtype, low=0.0, high=1.0):
+def random_uniform(shape, dtype, low=0.0, high=1.0, holder=None):
     """Uniform samples in [low, high)."""
-    return mx.random.uniform(low, high, tuple(shape), dtype=DTYPES[dtype], key=runtime.next_key())
+    return mx.random.uniform(
+        low, high, tuple(shape), dtype=DTYPES[dtype], key=runtime.next_key(holder)
+    )
 
 
-def random_randint(low, high, shape, dtype):
-    """Integers uniformly in [low, high)."""
-    return mx.random.randint(low, high, tuple(shape), key=runtime.next_key()).astype(DTYPES[dtype])
+_SMALL_RANGE = 1 << 24  # MLX's randint scales a float32 uniform: exact up to this many values
 
 
-def random_bernoulli(p, shape):
-    """Booleans that are True with probability p."""
-    return mx.random.bernoulli(p, tuple(shape), key=runtime.next_key())
+def random_randint(low, high, shape, dtype, holder=None):
+    """Integers uniformly in [low, high) (ints of any size up to 64 bits)."""
+    low, high, shape = int(low), int(high), tuple(shape)
+    if high - low <= _SMALL_RANGE and low >= -(2**31) and high <= 2**31:
+        out = mx.random.randint(low, high, shape, key=runtime.next_key(holder))
+        return out.astype(DTYPES[dtype])
+    # wide ranges: 64 random bits per value, reduced modulo the range (bias < range / 2**64)
+    words = random_bits(shape + (2,), holder).astype(mx.uint64)
+    bits = (words[..., 0] << _u64(32)) | words[..., 1]
+    span = high - low
+    if span < 2**64:
+        bits = bits % _u64(span)
+    out = (bits + _u64(low % 2**64)).astype(mx.int64)  # wraps to [low, high) in int64
+    return out.astype(DTYPES[dtype])
 
 
-def random_permutation(n: int):
+def _u64(value: int):
+    """A uint64 scalar array of ``value`` (MLX cannot convert Python ints above int64)."""
+    hi, lo = divmod(int(value), 2**32)
+    return (mx.array(hi, dtype=mx.uint64) << mx.array(32, dtype=mx.uint64)) | mx.array(
+        lo, dtype=mx.uint64
+    )
+
+
+def random_bits(shape, holder=None):
+    """Random uint32 words (threefry outputs: the keys one split makes)."""
+    shape = tuple(int(s) for s in shape)
+    n = 1
+    for s in shape:
+        n *= s
+    key = runtime.next_key(holder)
+    if n == 0:
+        return mx.zeros(shape, dtype=mx.uint32)
+    words = mx.random.split(key, num=(n + 1) // 2).reshape(-1)
+    return words[:n].reshape(shape)
+
+
+def random_bernoulli(p, shape, holder=None):
+    """Booleans that are True with probability ``p`` (a number or an array broadcast to
+    ``shape``)."""
+    return mx.random.bernoulli(p, tuple(shape), key=runtime.next_key(holder))
+
+
+def random_permutation(n: int, holder=None):
     """A random permutation of range(n)."""
-    return mx.random.permutation(n, key=runtime.next_key())
+    return mx.random.permutation(n, key=runtime.next_key(holder))
+
+
+def random_categorical(logits, num_samples: int, holder=None):
+    """``num_samples`` category indices per row of ``logits`` (..., categories), drawn with
+    replacement with probabilities softmax(logits)."""
+    return mx.random.categorical(
+        logits, axis=-1, num_samples=num_samples, key=runtime.next_key(holder)
+    )
+
+
+def random_top_k(logits, k: int, holder=None):
+    """``k`` distinct category indices per row of ``logits`` (..., categories), drawn without
+    replacement with probabilities softmax(logits): the k largest Gumbel-perturbed logits."""
+    noise = mx.random.gumbel(logits.shape, dtype=logits.dtype, key=runtime.next_key(holder))
+    return mx.argsort(-(logits + noise), axis=-1)[..., :k]
+
+
+def _unit(shape, dtype, holder):
+    """Uniform [0, 1) samples in floating ``dtype`` (float32 for other dtypes)."""
+    kind = DTYPES[dtype] if mx.issubdtype(DTYPES[dtype], mx.floating) else mx.float32
+    return mx.random.uniform(shape=tuple(shape), dtype=kind, key=runtime.next_key(holder))
+
+
+def random_exponential(shape, dtype, rate, holder=None):
+    """Exponential samples with the given rate (inverse CDF of a uniform)."""
+    return (-mx.log1p(-_unit(shape, dtype, holder)) / rate).astype(DTYPES[dtype])
+
+
+def random_geometric(shape, dtype, p, holder=None):
+    """Geometric samples: the number of Bernoulli(p) trials up to the first success (>= 1)."""
+    u = _unit(shape, dtype, holder)
+    trials = mx.floor(mx.log1p(-u) / math.log1p(-p)) + 1
+    return trials.astype(DTYPES[dtype])
+
+
+def random_cauchy(shape, dtype, median, sigma, holder=None):
+    """Cauchy samples (inverse CDF of a uniform)."""
+    u = _unit(shape, dtype, holder)
+    return (median + sigma * mx.tan(math.pi * (u - 0.5))).astype(DTYPES[dtype])
+
+
+def seed_key(seed: int):
+    """The generator key of a 64-bit seed (two uint32 words)."""
+    return runtime.seed_key(seed)
 
 
 # --- raw element bits (checkpoint files) ---------------------------------------------------------

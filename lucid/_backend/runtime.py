@@ -19,8 +19,9 @@ one:
 
 Inside :func:`tracing` (``lucid.compile`` building an ``mx.compile`` graph) nothing may be
 evaluated: evaluations and deferrals are no-ops there, because the compiled function's outputs
-are evaluated as a whole by its caller, and a host read-back raises. Random draws there split a
-key that is an input of the compiled function (:func:`random_key`), not the global generator's.
+are evaluated as a whole by its caller, and a host read-back raises. Draws from the default
+generator there split a key that is an input of the compiled function (:func:`random_key`), not
+the default generator's; an explicit generator's key is captured state of the step.
 
 Threads: MLX (0.32) gives each thread its own streams, and a lazy array can be evaluated only in
 the thread whose stream it was recorded on. So the deferred work, the tracing flag, the traced
@@ -56,6 +57,7 @@ __all__ = [
     "defer_check",
     "evaluate",
     "has_pending_checks",
+    "is_default_key",
     "is_tracing",
     "next_key",
     "peak_memory",
@@ -65,6 +67,8 @@ __all__ = [
     "reset_peak_memory",
     "rng_key",
     "seed_generator",
+    "seed_key",
+    "set_default_key_holder",
     "set_rng_key",
     "set_cache_limit",
     "set_memory_limit",
@@ -356,64 +360,97 @@ def compile_function(fn):
 
 
 _trace_key = _ThreadStack()  # per thread: keys of the active random_key scopes, innermost last
-_generator: list = [None]  # Lucid's global generator: its key (MLX's global key cannot be set back)
+# The default generator's key lives in one holder: an object whose ``data`` is the key array.
+# ``lucid.random`` registers ``lucid.default_generator``'s key Tensor here at import, so the
+# default Generator's state IS the main thread's global key (MLX's own cannot be set back).
+_default_key: list = [None]
 _generator_lock = threading.Lock()
 _seeded: list = [None]  # the main thread's last seed (None: unseeded), other threads start from
 _thread_rank = itertools.count(1)  # threads in the order of their first draw (atomic: the GIL)
 
 
-def _key_cell() -> list:
-    """The calling thread's generator: the global one in the main thread; another thread has
-    its own (MLX evaluates a lazy key only in the thread that split it, so threads cannot split
-    one key in turn), first keyed from the main thread's seed and the thread's rank."""
+class _KeyHolder:
+    """A key holder (``data`` is the key array): the default generator's until ``lucid.random``
+    registers its Generator's Tensor, and each non-main thread's own."""
+
+    def __init__(self, data):
+        self.data = data
+
+
+def _default_holder():
+    holder = _default_key[0]
+    if holder is None:  # only before lucid.random is imported: start where MLX's generator is
+        holder = _default_key[0] = _KeyHolder(mx.random.state[0])
+    return holder
+
+
+def _key_holder():
+    """The calling thread's default key holder: the default Generator's in the main thread;
+    another thread has its own (MLX evaluates a lazy key only in the thread that split it, so
+    threads cannot split one key in turn), first keyed from the main thread's seed and the
+    thread's rank."""
     state = _state()
     if state.is_main:
-        return _generator
+        return _default_holder()
     if state.key[0] is None:
         entropy = None if _seeded[0] is None else [_seeded[0], next(_thread_rank)]
         seed = np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0]
-        state.key[0] = mx.random.key(int(seed))
-    return state.key
+        state.key[0] = _KeyHolder(mx.random.key(int(seed)))
+    return state.key[0]
+
+
+def seed_key(seed: int):
+    """The key of a 64-bit ``seed``: two uint32 words (high, low)."""
+    return mx.random.key(int(seed))
+
+
+def set_default_key_holder(holder) -> None:
+    """Make ``holder`` (an object whose ``data`` is a key array) the default generator's key:
+    draws given no generator split it from now on (outside :func:`random_key` scopes)."""
+    with _generator_lock:
+        _default_key[0] = holder
+
+
+def is_default_key(holder) -> bool:
+    """True for None and for the default generator's key holder."""
+    return holder is None or holder is _default_key[0]
 
 
 def seed_generator(seed: int) -> None:
-    """Seed Lucid's generator of the calling thread (the global one in the main thread; MLX's
+    """Seed the calling thread's default generator (the global one in the main thread; MLX's
     too, for draws Lucid does not make)."""
     mx.random.seed(int(seed))
-    cell = _key_cell()
+    holder = _key_holder()
     with _generator_lock:
-        cell[0] = mx.random.key(int(seed))
-        if cell is _generator:
+        holder.data = mx.random.key(int(seed))
+        if holder is _default_key[0]:
             _seeded[0] = int(seed)
 
 
 def rng_key():
-    """The key the next random draw splits: the innermost :func:`random_key` scope's inside
-    one, else the calling thread's generator's."""
+    """The key the next draw from the default generator splits: the innermost
+    :func:`random_key` scope's inside one, else the calling thread's default key."""
     if _trace_key:
         return _trace_key[-1]
-    cell = _key_cell()
-    with _generator_lock:
-        if cell[0] is None:  # unseeded: start where MLX's time-seeded generator is
-            cell[0] = mx.random.state[0]
-        return cell[0]
+    return _key_holder().data
 
 
 def set_rng_key(key) -> None:
-    """Make ``key`` (from :func:`rng_key`) the key the next random draw splits."""
+    """Make ``key`` (from :func:`rng_key`) the key the next default draw splits."""
     if _trace_key:
         _trace_key[-1] = key
     else:
-        cell = _key_cell()
+        holder = _key_holder()
         with _generator_lock:
-            cell[0] = key
+            holder.data = key
 
 
 @contextlib.contextmanager
 def random_key(key):
-    """Inside, :func:`next_key` splits ``key`` (a traced input, or a key saved by
-    :func:`rng_key`) instead of the global generator's key, which the scope leaves untouched:
-    ``with random_key(rng_key()):`` repeats the draws that would follow."""
+    """Inside, draws from the default generator split ``key`` (a traced input, or a key saved
+    by :func:`rng_key`) instead of the default generator's key, which the scope leaves
+    untouched: ``with random_key(rng_key()):`` repeats the draws that would follow. Draws from
+    an explicit generator (a key holder given to :func:`next_key`) are not affected."""
     _trace_key.append(key)
     try:
         yield
@@ -421,18 +458,19 @@ def random_key(key):
         _trace_key.pop()
 
 
-def next_key():
-    """A fresh subkey for one random draw, split off the current key (:func:`rng_key`)."""
-    if _trace_key:
-        key, sub = mx.random.split(_trace_key[-1])
-        _trace_key[-1] = key
-        return sub
-    cell = _key_cell()
+def next_key(holder=None):
+    """A fresh subkey for one random draw. ``holder`` is a generator's key holder (an object
+    whose ``data`` is its key, which is advanced); None (or the default generator's holder)
+    splits the current default key (:func:`rng_key`)."""
+    if is_default_key(holder):
+        if _trace_key:
+            key, sub = mx.random.split(_trace_key[-1])
+            _trace_key[-1] = key
+            return sub
+        holder = _key_holder()
     with _generator_lock:
-        if cell[0] is None:
-            cell[0] = mx.random.state[0]
-        key, sub = mx.random.split(cell[0])
-        cell[0] = key
+        key, sub = mx.random.split(holder.data)
+        holder.data = key
     return sub
 
 

@@ -1,10 +1,20 @@
 """Data loading: ``Dataset``, ``TensorDataset``, ``Subset``, ``random_split``, ``DataLoader``
-(with worker threads), ``default_collate``, and the per-sample random generator
-``sample_rng`` / ``get_worker_info`` for datasets that augment."""
+(with worker threads, resumable mid-epoch), the samplers (``SequentialSampler``,
+``RandomSampler``, ``SubsetRandomSampler``, ``WeightedRandomSampler``, ``BatchSampler``),
+``default_collate``, and the per-sample random generator ``sample_rng`` / ``get_worker_info``
+for datasets that augment."""
 
 from lucid.data.collate import default_collate  # noqa: F401
 from lucid.data.dataset import Dataset, Subset, TensorDataset, random_split  # noqa: F401
 from lucid.data.loader import DataLoader  # noqa: F401
+from lucid.data.sampler import (  # noqa: F401
+    BatchSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    SubsetRandomSampler,
+    WeightedRandomSampler,
+)
 from lucid.data.workers import get_worker_info, sample_rng  # noqa: F401
 
 __all__ = [
@@ -13,6 +23,12 @@ __all__ = [
     "Subset",
     "random_split",
     "DataLoader",
+    "Sampler",
+    "SequentialSampler",
+    "RandomSampler",
+    "SubsetRandomSampler",
+    "WeightedRandomSampler",
+    "BatchSampler",
     "default_collate",
     "get_worker_info",
     "sample_rng",

@@ -8,6 +8,7 @@ import operator
 import numpy as np
 
 from lucid import _backend as B
+from lucid.random import Generator, randperm
 from lucid.tensor import Tensor
 
 __all__ = ["Dataset", "TensorDataset", "Subset", "random_split"]
@@ -137,23 +138,26 @@ def _split_lengths(n: int, lengths) -> list:
     return sizes
 
 
-def random_split(dataset, lengths, seed=None) -> list:
+def random_split(dataset, lengths, generator=None, *, seed: int | None = None) -> list:
     """Split ``dataset`` at random into non-overlapping ``Subset``s of the given ``lengths``
     (ints summing to ``len(dataset)``, or fractions summing to 1, the remainder going one by
-    one to the first splits). ``seed`` makes the split reproducible; without it the split
-    follows Lucid's global random state (``lucid.random.seed``)."""
+    one to the first splits), PyTorch's: the order is ``randperm(len(dataset),
+    generator=generator)``, from the default generator when ``generator`` is None.
+    ``seed=s`` (Lucid's) is ``generator=lucid.Generator().manual_seed(s)``."""
+    if generator is not None and not isinstance(generator, Generator):
+        raise TypeError(
+            f"random_split: generator must be a lucid.Generator or None, got "
+            f"{type(generator).__name__} (for a seed, pass seed=...)"
+        )
+    if seed is not None:
+        if generator is not None:
+            raise ValueError("random_split: give generator= or seed=, not both")
+        generator = Generator().manual_seed(seed)
     n = len(dataset)
     sizes = _split_lengths(n, lengths)
-    order = np.random.default_rng(_seed(seed)).permutation(n)
+    order = randperm(n, generator=generator).tolist()
     out, start = [], 0
     for size in sizes:
         out.append(Subset(dataset, order[start : start + size]))
         start += size
     return out
-
-
-def _seed(seed):
-    """``seed``, or one drawn from Lucid's global generator so ``lucid.random.seed`` governs."""
-    if seed is not None:
-        return int(seed)
-    return int(B.random_randint(0, 2**31 - 1, (), "int64").item())

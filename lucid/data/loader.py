@@ -9,9 +9,20 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 import numpy as np
 
+from lucid import random as _random
 from lucid.data.collate import convert_sample, finish_batch, from_host, stack_samples, to_host
-from lucid.data.dataset import Subset, TensorDataset, _seed, checked_indices
+from lucid.data.dataset import Subset, TensorDataset, checked_indices
+from lucid.data.sampler import (
+    BatchSampler,
+    RandomSampler,
+    SequentialSampler,
+    _DrawnSampler,
+    batches,
+    draw_seed,
+)
 from lucid.data.workers import WorkerPool, fetch_samples, raise_from_worker
+from lucid.random import Generator
+from lucid.tensor import Tensor
 
 __all__ = ["DataLoader"]
 
@@ -41,17 +52,33 @@ def _gather(source, indices) -> tuple:
     return dataset.batch(idx)
 
 
+class _Epoch:
+    """One iteration over a loader: what its random draws were (to redraw it) and how far the
+    consumer got."""
+
+    def __init__(self, base_seed: int, sampler_state, skip: int):
+        self.base_seed = base_seed  # every sample's sample_rng and the workers' seeds
+        self.sampler_state = sampler_state  # the sampler's generator state when it began
+        self.skip = skip  # batches yielded before it was interrupted (resuming: not again)
+        self.yielded = skip  # batches handed out, the skipped ones included
+        self.done = False
+
+
 class DataLoader:
     """Batches of ``dataset``: ``for x, y in DataLoader(ds, batch_size=8, shuffle=True)``.
 
-    ``shuffle`` draws a new order every epoch from the loader's own numpy Generator, seeded
-    once from ``seed`` (or from ``lucid.random.seed``'s state when ``seed`` is None), so epochs
-    differ and a run is reproducible. ``sampler`` (an iterable of indices, re-iterated each
-    epoch) replaces the order; ``batch_sampler`` (an iterable of lists of indices) replaces the
-    batching too; ``batch_size=None`` yields samples one by one (numpy arrays made Tensors,
-    ``collate_fn`` applied to each), as in PyTorch. ``drop_last`` skips a final short batch.
-    ``collate_fn`` turns a list of samples into a batch (``default_collate`` by default). A
-    ``TensorDataset`` (or a ``Subset`` of one) with the default collate is batched by one
+    As PyTorch's: ``shuffle=True`` makes ``sampler`` a ``RandomSampler(dataset,
+    generator=generator)``, ``False`` a ``SequentialSampler``; each epoch's order is drawn when
+    the loader is iterated, from ``generator`` or (None) from a seed drawn from the default
+    generator, so ``lucid.manual_seed`` (or restoring ``lucid.get_rng_state()``) reproduces it.
+    Every iteration also draws a base seed from ``generator`` (or the default generator) for
+    the samples' ``sample_rng`` and the workers. ``seed=s`` (Lucid's) is
+    ``generator=lucid.Generator().manual_seed(s)``. ``sampler`` (any iterable of indices,
+    re-iterated each epoch) replaces the order; ``batch_sampler`` (an iterable of lists of
+    indices) replaces the batching too; ``batch_size=None`` yields samples one by one (numpy
+    arrays made Tensors, ``collate_fn`` applied to each). ``drop_last`` skips a final short
+    batch. ``collate_fn`` turns a list of samples into a batch (``default_collate`` by default).
+    A ``TensorDataset`` (or a ``Subset`` of one) with the default collate is batched by one
     gather per tensor. Indices are checked on the host: one outside the dataset raises
     IndexError naming it and the size.
 
@@ -61,14 +88,19 @@ class DataLoader:
     (seconds, 0 = none) bounds the wait for a batch, ``worker_init_fn(id)`` runs first in each
     worker and ``persistent_workers`` keeps the threads between epochs. Samples drawing their
     randomness from ``lucid.data.sample_rng()`` are the same for any ``num_workers``.
-    ``pin_memory`` is accepted and does nothing (MLX memory is unified). See docs/data.md.
+    ``pin_memory`` is accepted and does nothing (MLX memory is unified).
+
+    ``state_dict()`` / ``load_state_dict()`` save and restore the position in an epoch: a
+    loader given the state of one interrupted after k batches yields, on its next iteration,
+    that epoch's remaining batches (same order, same samples), without drawing from any
+    generator that the interrupted epoch had already drawn from. See docs/data.md.
     """
 
     def __init__(
         self,
         dataset,
         batch_size: int | None = 1,
-        shuffle: bool = False,
+        shuffle: bool | None = None,
         sampler=None,
         batch_sampler=None,
         num_workers: int = 0,
@@ -77,11 +109,17 @@ class DataLoader:
         drop_last: bool = False,
         timeout: float = 0,
         worker_init_fn=None,
+        multiprocessing_context=None,
+        generator: Generator | None = None,
         *,
         prefetch_factor: int | None = None,
         persistent_workers: bool = False,
         seed: int | None = None,
     ):
+        if multiprocessing_context is not None:
+            raise ValueError(
+                "multiprocessing_context: Lucid's DataLoader workers are threads, not processes"
+            )
         if batch_sampler is not None:
             if batch_size != 1 or shuffle or sampler is not None or drop_last:
                 raise ValueError(
@@ -99,13 +137,32 @@ class DataLoader:
             raise ValueError("sampler and shuffle=True are mutually exclusive")
         if shuffle and len(dataset) == 0:  # as PyTorch's RandomSampler
             raise ValueError("shuffle=True needs a non-empty dataset, got one of length 0")
+        if generator is not None and not isinstance(generator, Generator):
+            raise TypeError(
+                f"generator must be a lucid.Generator or None, got {type(generator).__name__}"
+            )
+        if seed is not None:
+            if generator is not None:
+                raise ValueError("give generator= or seed=, not both")
+            generator = Generator().manual_seed(seed)
         _check_worker_args(num_workers, prefetch_factor, persistent_workers, timeout)
         self.dataset = dataset
         self.batch_size = None if batch_size is None else int(batch_size)
-        self.shuffle = shuffle
+        self.shuffle = bool(shuffle)
         self.drop_last = drop_last
         self.collate_fn = collate_fn
+        self.generator = generator
+        self.seed = seed
+        if sampler is None:  # as PyTorch's (unused beside a batch_sampler)
+            sampler = (
+                RandomSampler(dataset, generator=generator)
+                if shuffle
+                else SequentialSampler(dataset)
+            )
         self.sampler = sampler
+        self._own_batching = batch_sampler is None and batch_size is not None
+        if batch_sampler is None and batch_size is not None:
+            batch_sampler = BatchSampler(sampler, int(batch_size), drop_last)
         self.batch_sampler = batch_sampler
         self.num_workers = int(num_workers)
         self.prefetch_factor = (
@@ -115,44 +172,64 @@ class DataLoader:
         self.pin_memory = pin_memory
         self.timeout = timeout
         self.worker_init_fn = worker_init_fn
-        self.seed = seed
-        self._base_seed = _seed(seed)  # shuffling and every sample's sample_rng derive from it
-        self._rng = np.random.default_rng(self._base_seed) if shuffle else None
-        self._epoch = 0
+        self._base_seed: int | None = None  # the current iteration's (workers' seeds)
+        self._epoch: _Epoch | None = None  # the current (or last) iteration
+        self._resume: dict | None = None  # a state to continue from, set by load_state_dict
         self._pool = None
         self._unbatched = batch_size is None and batch_sampler is None
         self._source = (
             _tensor_source(dataset) if collate_fn is None and not self._unbatched else None
         )
 
-    def _index_batches(self):
-        """The lists of indices of this epoch's batches."""
-        if self.batch_sampler is not None:
+    # -- the epoch's order ---------------------------------------------------------------------
+    def _start(self) -> tuple:
+        """Begin an iteration: (its _Epoch, all its batches of indices). Draws the base seed
+        and the sampler's order, or redraws those of the state given to ``load_state_dict``
+        (whose batches already yielded are then skipped: ``_Epoch.skip``)."""
+        resume, self._resume = self._resume, None
+        drawn = isinstance(self.sampler, _DrawnSampler)
+        order = None
+        if resume is None or resume["base_seed"] is None:  # a fresh epoch
+            epoch = _Epoch(draw_seed(self.generator or _random.default_generator), None, 0)
+            if drawn:
+                source = self.sampler._source()
+                epoch.sampler_state = source.get_state()
+                order = self.sampler._order(source)
+        else:
+            epoch = _Epoch(resume["base_seed"], resume["sampler_state"], resume["batches_yielded"])
+            if drawn and epoch.sampler_state is not None:
+                own = self.sampler.generator  # redraw from it; else from a copy of the state
+                source = own if own is not None else Generator()
+                order = self.sampler._order(source.set_state(epoch.sampler_state))
+        self._epoch, self._base_seed = epoch, epoch.base_seed
+        return epoch, self._index_batches(order)
+
+    def _index_batches(self, order):
+        """The lists of indices of this epoch's batches (``order``: the sampler's drawn order,
+        None to iterate the sampler)."""
+        indices = iter(order) if order is not None else None
+        if not self._own_batching and self.batch_sampler is not None:
             yield from (list(b) for b in self.batch_sampler)
             return
-        if self.sampler is not None:
-            order = list(self.sampler)
-        elif self.shuffle:
-            order = self._rng.permutation(len(self.dataset)).tolist()
-        else:
-            order = range(len(self.dataset))
+        if indices is None:
+            indices = iter(self.sampler)
         if self._unbatched:  # PyTorch's batch_size=None: one sample at a time
-            yield from ([i] for i in order)
+            yield from ([i] for i in indices)
             return
-        stop = len(order) - (len(order) % self.batch_size if self.drop_last else 0)
-        for start in range(0, stop, self.batch_size):
-            yield list(order[start : start + self.batch_size])
+        yield from batches(indices, self.batch_size, self.drop_last)
 
-    def _tasks(self, epoch):
-        """(indices, position of the first sample in the epoch, epoch) per batch."""
+    def _tasks(self, epoch, index_batches):
+        """(indices, position of the first sample in the epoch, base seed) per batch, the
+        first ``epoch.skip`` batches left out."""
         position = 0
-        for indices in self._index_batches():
-            yield indices, position, epoch
+        for i, indices in enumerate(index_batches):
+            if i >= epoch.skip:
+                yield indices, position, epoch.base_seed
             position += len(indices)
 
-    def _load(self, indices, position, epoch):
+    def _load(self, indices, position, base_seed):
         """The numpy stage of a batch (runs in a worker): samples fetched, default-stacked."""
-        samples = fetch_samples(self.dataset, indices, position, self._base_seed, epoch)
+        samples = fetch_samples(self.dataset, indices, position, base_seed)
         if self.num_workers:
             samples = to_host(samples)  # a worker's MLX arrays are unusable elsewhere
         if self._unbatched:
@@ -168,21 +245,31 @@ class DataLoader:
         return finish_batch(loaded)
 
     def __iter__(self):
-        epoch, self._epoch = self._epoch, self._epoch + 1
+        epoch, index_batches = self._start()
         if self._source is not None:  # one gather per batch: nothing for workers to do
-            return (_gather(self._source, indices) for indices in self._index_batches())
-        if self.num_workers == 0:
-            return (self._finish(self._load(*task)) for task in self._tasks(epoch))
-        return self._iter_with_workers(epoch)
+            kept = itertools.islice(index_batches, epoch.skip, None)
+            out = (_gather(self._source, indices) for indices in kept)
+        elif self.num_workers == 0:
+            out = (self._finish(self._load(*task)) for task in self._tasks(epoch, index_batches))
+        else:
+            out = self._iter_with_workers(epoch, index_batches)
+        return self._counted(epoch, out)
 
-    def _iter_with_workers(self, epoch):
+    @staticmethod
+    def _counted(epoch, batches_out):
+        for batch in batches_out:
+            epoch.yielded += 1
+            yield batch
+        epoch.done = True
+
+    def _iter_with_workers(self, epoch, index_batches):
         pool = self._pool or WorkerPool(
-            self.num_workers, self.dataset, self._base_seed, self.worker_init_fn, epoch
+            self.num_workers, self.dataset, epoch.base_seed, self.worker_init_fn
         )
         if self.persistent_workers and self._pool is None:
             self._pool = pool
             weakref.finalize(self, pool.shutdown)
-        tasks = self._tasks(epoch)
+        tasks = self._tasks(epoch, index_batches)
         pending = collections.deque(
             pool.submit(self._load, *task)
             for task in itertools.islice(tasks, self.num_workers * self.prefetch_factor)
@@ -209,13 +296,61 @@ class DataLoader:
             if pool is not self._pool:  # joined: no worker may outlive the loop into exit
                 pool.shutdown(wait=not hung)
 
+    # -- resuming ------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Where the loader is: for the current iteration, its base seed, the state the
+        sampler's generator had when it began (a uint8 Tensor; None for a sampler that draws
+        no order) and how many batches it has yielded. ``lucid.save`` stores it. Outside an
+        iteration (none begun, or the last one ran to its end) it says so: loading it makes
+        the next iteration a fresh epoch."""
+        epoch = self._resume_state()
+        if epoch is None:
+            return {"base_seed": None, "sampler_state": None, "batches_yielded": 0}
+        return dict(epoch)
+
+    def _resume_state(self) -> dict | None:
+        if self._resume is not None:  # loaded and not iterated yet: still that state
+            return dict(self._resume) if self._resume["base_seed"] is not None else None
+        epoch = self._epoch
+        if epoch is None or epoch.done:
+            return None
+        return {
+            "base_seed": epoch.base_seed,
+            "sampler_state": epoch.sampler_state,
+            "batches_yielded": epoch.yielded,
+        }
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Continue from ``state_dict()`` of a loader over the same dataset with the same
+        settings: the next iteration yields the rest of the interrupted epoch (the sampler's
+        order redrawn from the saved generator state; with a sampler of its own generator, that
+        generator ends where the interrupted one stood after drawing). Epochs after it draw as
+        usual."""
+        keys = {"base_seed", "sampler_state", "batches_yielded"}
+        if not isinstance(state_dict, dict) or set(state_dict) != keys:
+            raise ValueError(
+                f"DataLoader.load_state_dict expects a dict with keys {sorted(keys)}, got "
+                f"{sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict)}"
+            )
+        yielded = state_dict["batches_yielded"]
+        if isinstance(yielded, bool) or not isinstance(yielded, (int, np.integer)) or yielded < 0:
+            raise ValueError(f"batches_yielded must be a non-negative int, got {yielded!r}")
+        sampler_state = state_dict["sampler_state"]
+        if sampler_state is not None and not isinstance(sampler_state, Tensor):
+            raise TypeError(
+                f"sampler_state must be a uint8 Tensor or None, got {type(sampler_state).__name__}"
+            )
+        base_seed = state_dict["base_seed"]  # None: saved outside an iteration (start afresh)
+        self._resume = {
+            "base_seed": None if base_seed is None else int(base_seed),
+            "sampler_state": sampler_state,
+            "batches_yielded": int(yielded),
+        }
+
     def __len__(self) -> int:
         if self.batch_sampler is not None:
             return len(self.batch_sampler)
-        n = len(self.sampler) if self.sampler is not None else len(self.dataset)
-        if self._unbatched or self.batch_size is None:
-            return n
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        return len(self.sampler)
 
 
 def _check_worker_args(num_workers, prefetch_factor, persistent_workers, timeout):

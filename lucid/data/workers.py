@@ -41,7 +41,8 @@ THREAD_PREFIX = "lucid-data-worker"
 
 class WorkerInfo:
     """What ``get_worker_info()`` returns inside a worker: ``id``, ``num_workers``, ``seed``
-    (the loader's base seed + id) and ``dataset``, as in PyTorch."""
+    (the base seed of the iteration that started the worker + id) and ``dataset``, as in
+    PyTorch."""
 
     def __init__(self, id, num_workers, seed: int, dataset):  # noqa: A002 (PyTorch's field name)
         self.id, self.num_workers, self.seed, self.dataset = id, num_workers, seed, dataset
@@ -57,27 +58,28 @@ def get_worker_info():
 
 def sample_rng() -> np.random.Generator:
     """A numpy Generator for the sample being fetched: call it in ``Dataset.__getitem__`` to
-    draw augmentation parameters. Inside a ``DataLoader`` it is seeded from (the loader's
-    seed, the epoch, the sample's position in the epoch), so a seeded run gives the same
-    samples whatever ``num_workers`` is; repeated calls within one sample continue one stream.
-    Outside a loader it is seeded from Lucid's global random state (``lucid.random.seed``)."""
+    draw augmentation parameters. Inside a ``DataLoader`` it is seeded from (the iteration's
+    base seed, drawn from the loader's generator or the default one, and the sample's
+    position in the epoch), so a seeded run gives the same samples whatever ``num_workers`` is,
+    and a resumed epoch the same as the interrupted one; repeated calls within one sample
+    continue one stream. Outside a loader it is seeded from a seed drawn from the default
+    generator (``lucid.manual_seed``)."""
     seed = getattr(_local, "sample_seed", None)
     if seed is None:
-        from lucid.data.dataset import _seed
+        from lucid import random
+        from lucid.data.sampler import draw_seed
 
-        return np.random.default_rng(_seed(None))
+        return np.random.default_rng(draw_seed(random.default_generator))
     if _local.rng is None:
         _local.rng = np.random.default_rng(np.random.SeedSequence(list(seed)))
     return _local.rng
 
 
-def fetch_samples(
-    dataset, indices: Sequence[int], first_position: int, base_seed: int, epoch: int
-) -> list:
+def fetch_samples(dataset, indices: Sequence[int], first_position: int, base_seed: int) -> list:
     """``[dataset[i] for i in indices]``, each call seeing its own ``sample_rng``."""
     out = []
     for position, index in enumerate(indices, first_position):
-        _local.sample_seed, _local.rng = (base_seed, epoch, position), None
+        _local.sample_seed, _local.rng = (base_seed, position), None
         try:
             out.append(dataset[index])
         finally:

@@ -1,6 +1,7 @@
 """Parameter initialisers, PyTorch-style: each fills a tensor in place and returns it.
 
-Random values come from Lucid's seeded generator (``lucid.random.seed``). They are drawn in
+Random values come from ``generator`` (a ``lucid.Generator``; the default generator, seeded by
+``lucid.manual_seed``, when None). They are drawn in
 float32 and cast to the tensor's dtype (the backend draws no float64 uniforms). Fans follow the
 usual convention for a weight of shape ``(out, in, *kernel)``: ``fan_in = in * prod(kernel)``
 and ``fan_out = out * prod(kernel)``; a grouped conv weight already stores ``in / groups``.
@@ -14,6 +15,7 @@ import numpy as np
 
 from lucid import _backend as B
 from lucid.ops._util import op  # each initialiser runs on its tensor's device stream
+from lucid.random import Generator, _key_holder
 from lucid.tensor import Tensor
 
 __all__ = [
@@ -108,21 +110,27 @@ def _fan(tensor, mode):
 
 
 @op
-def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
+def uniform_(
+    tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Generator | None = None
+) -> Tensor:
     """Fill with samples from U(a, b)."""
     _check_tensor(tensor, "uniform_")
     if b < a:
         raise ValueError(f"uniform_: need a <= b, got a={a}, b={b}")
-    return _store(tensor, B.random_uniform(tensor.shape, "float32", a, b))
+    key = _key_holder(generator, "uniform_")
+    return _store(tensor, B.random_uniform(tensor.shape, "float32", a, b, holder=key))
 
 
 @op
-def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
+def normal_(
+    tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Generator | None = None
+) -> Tensor:
     """Fill with samples from N(mean, std^2)."""
     _check_tensor(tensor, "normal_")
     if std < 0:
         raise ValueError(f"normal_: std must be non-negative, got {std}")
-    return _store(tensor, B.random_normal(tensor.shape, "float32", mean, std))
+    key = _key_holder(generator, "normal_")
+    return _store(tensor, B.random_normal(tensor.shape, "float32", mean, std, holder=key))
 
 
 @op
@@ -145,43 +153,53 @@ def ones_(tensor: Tensor) -> Tensor:
 
 
 @op
-def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+def xavier_uniform_(
+    tensor: Tensor, gain: float = 1.0, generator: Generator | None = None
+) -> Tensor:
     """Glorot uniform: U(-r, r) with r = gain * sqrt(6 / (fan_in + fan_out))."""
     _check_tensor(tensor, "xavier_uniform_")
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
-    return uniform_(tensor, -bound, bound)
+    return uniform_(tensor, -bound, bound, generator)
 
 
 @op
-def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: Generator | None = None) -> Tensor:
     """Glorot normal: N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     _check_tensor(tensor, "xavier_normal_")
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
-    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
 
 
 @op
 def kaiming_uniform_(
-    tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"
+    tensor: Tensor,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator: Generator | None = None,
 ) -> Tensor:
     """He uniform: U(-r, r) with r = gain * sqrt(3 / fan), gain from ``calculate_gain``
     (``a`` is the leaky_relu slope)."""
     _check_tensor(tensor, "kaiming_uniform_")
     fan = _fan(tensor, mode)
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan) if fan else 0.0
-    return uniform_(tensor, -bound, bound)
+    return uniform_(tensor, -bound, bound, generator)
 
 
 @op
 def kaiming_normal_(
-    tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"
+    tensor: Tensor,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator: Generator | None = None,
 ) -> Tensor:
     """He normal: N(0, std^2) with std = gain / sqrt(fan)."""
     _check_tensor(tensor, "kaiming_normal_")
     fan = _fan(tensor, mode)
     std = calculate_gain(nonlinearity, a) / math.sqrt(fan) if fan else 0.0
-    return normal_(tensor, 0.0, std)
+    return normal_(tensor, 0.0, std, generator)
 
 
 def _normal_cdf(v: float) -> float:
@@ -190,7 +208,12 @@ def _normal_cdf(v: float) -> float:
 
 @op
 def trunc_normal_(
-    tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0
+    tensor: Tensor,
+    mean: float = 0.0,
+    std: float = 1.0,
+    a: float = -2.0,
+    b: float = 2.0,
+    generator: Generator | None = None,
 ) -> Tensor:
     """Fill with N(mean, std^2) restricted to [a, b] (absolute bounds), by the inverse CDF."""
     _check_tensor(tensor, "trunc_normal_")
@@ -199,13 +222,14 @@ def trunc_normal_(
     if std <= 0:
         raise ValueError(f"trunc_normal_: std must be positive, got {std}")
     lo, hi = _normal_cdf((a - mean) / std), _normal_cdf((b - mean) / std)
-    u = B.random_uniform(tensor.shape, "float32", 2 * lo - 1, 2 * hi - 1)
+    key = _key_holder(generator, "trunc_normal_")
+    u = B.random_uniform(tensor.shape, "float32", 2 * lo - 1, 2 * hi - 1, holder=key)
     values = B.erfinv(u) * (std * math.sqrt(2.0)) + mean
     return _store(tensor, B.clip(values, a, b))  # clip: erfinv(+-1) is infinite
 
 
 @op
-def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Generator | None = None) -> Tensor:
     """Fill with a (semi-)orthogonal matrix: the tensor viewed as ``(shape[0], rest)`` has
     orthonormal rows or columns, times ``gain``. The QR runs in numpy float64 on a Gaussian draw
     from Lucid's generator, sign-corrected so the result is uniformly distributed."""
@@ -216,7 +240,8 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     cols = tensor.numel() // rows if rows else 0
     if rows == 0 or cols == 0:
         return tensor
-    flat = B.to_numpy(B.random_normal((rows, cols), "float32")).astype(np.float64)
+    key = _key_holder(generator, "orthogonal_")
+    flat = B.to_numpy(B.random_normal((rows, cols), "float32", holder=key)).astype(np.float64)
     if rows < cols:
         flat = flat.T
     q, r = np.linalg.qr(flat)
@@ -260,7 +285,9 @@ def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
 
 
 @op
-def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: None = None) -> Tensor:
+def sparse_(
+    tensor: Tensor, sparsity: float, std: float = 0.01, generator: Generator | None = None
+) -> Tensor:
     """Fill a 2-D tensor from N(0, std^2), then zero ceil(sparsity * rows) randomly chosen rows
     in every column (Martens 2010)."""
     _check_tensor(tensor, "sparse_")
@@ -268,14 +295,11 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: None 
         raise ValueError(f"sparse_ needs a 2-D tensor, got shape {tensor.shape}")
     if not 0.0 <= sparsity <= 1.0:
         raise ValueError(f"sparse_: sparsity must be in [0, 1], got {sparsity!r}")
-    if generator is not None:
-        raise ValueError(
-            "sparse_: Lucid has one global generator (lucid.random.seed); pass generator=None"
-        )
+    key = _key_holder(generator, "sparse_")
     rows, cols = tensor.shape
     zeros_per_col = int(math.ceil(sparsity * rows))
-    values = B.to_numpy(B.random_normal((rows, cols), "float32", 0.0, std)).copy()
+    values = B.to_numpy(B.random_normal((rows, cols), "float32", 0.0, std, holder=key)).copy()
     for col in range(cols):
-        order = B.to_numpy(B.random_permutation(rows))
+        order = B.to_numpy(B.random_permutation(rows, holder=key))
         values[order[:zeros_per_col], col] = 0.0
     return _store(tensor, B.asarray(values, "float32"))

@@ -7,12 +7,13 @@ arguments. Its backward re-runs the block with recording on and replays that sma
 the output's gradient: the parameters inside get their gradients accumulated there (as the
 reentrant PyTorch variant does), and the gradients of the tensor arguments flow on.
 
-Random draws (dropout) follow PyTorch's ``preserve_rng_state``: the current random key
-(``runtime.rng_key()``: the global generator's key, or the innermost traced key inside
+Random draws (dropout) follow PyTorch's ``preserve_rng_state``: the default generator's current
+key (``runtime.rng_key()``: ``lucid.default_generator``'s key, or the innermost traced key inside
 ``lucid.compile`` or an enclosing recompute) is saved before the forward, which then draws as
 the unchecked call would. The recompute draws from the saved key in a ``runtime.random_key``
 scope, so it repeats the forward's draws at every nesting level and leaves the live key as it
-was: draws after the backward are the ones an unchecked step would make.
+was: draws after the backward are the ones an unchecked step would make. As in PyTorch, an
+explicit ``lucid.Generator`` used inside the block is not rewound for the recompute.
 
 Limits: the block must return one Tensor; buffers updated by the block (BatchNorm running
 statistics) are updated by the forward and again by the recompute, as in PyTorch.

@@ -294,6 +294,16 @@ EXEMPT = {
     "lucid.randn_like": "random: same distribution, different stream",
     "lucid.rand_like": "random: same distribution, different stream",
     "lucid.randperm": "random: a permutation is checked in its own test",
+    "lucid.randint_like": "random: same distribution, different stream",
+    "lucid.normal": "random: distribution checked in tests/test_generator.py",
+    "lucid.bernoulli": "random: distribution checked in tests/test_generator.py",
+    "lucid.multinomial": "random: distribution and errors against PyTorch's in "
+    "tests/test_generator.py",
+    "lucid.Generator": "generator API compared with PyTorch's in tests/test_generator.py",
+    "lucid.seed": "generator state: tests/test_generator.py",
+    "lucid.initial_seed": "generator state: tests/test_generator.py",
+    "lucid.get_rng_state": "generator state (Lucid's layout): tests/test_generator.py",
+    "lucid.set_rng_state": "generator state (Lucid's layout): tests/test_generator.py",
     "lucid.empty": "uninitialised by definition",
     "lucid.empty_like": "uninitialised by definition",
     "F.dropout": "random mask: tests/nn check the scaling and the mask's rate",
@@ -329,6 +339,14 @@ TENSOR_EXEMPT = {
     "device": "deliberate difference: devices are 'cpu'/'gpu' (docs/coming-from-pytorch.md)",
     "normal_": "random: same distribution, MLX's stream",
     "uniform_": "random: MLX's stream",
+    "bernoulli": "random: tests/test_generator.py",
+    "bernoulli_": "random: tests/test_generator.py",
+    "cauchy_": "random: distribution checked in tests/test_generator.py",
+    "exponential_": "random: distribution checked in tests/test_generator.py",
+    "geometric_": "random: distribution checked in tests/test_generator.py",
+    "log_normal_": "random: distribution checked in tests/test_generator.py",
+    "multinomial": "random: tests/test_generator.py",
+    "random_": "random: bounds and errors against PyTorch's in tests/test_generator.py",
 }
 # names deliberately compared under another case's name
 ALIASES = {"lucid.concat": "lucid.cat", "lucid.absolute": "lucid.abs"}
