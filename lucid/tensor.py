@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from lucid import _backend as B
+from lucid import _backend as B, _device
 from lucid._args import dim_aliases
 from lucid._typing import Dims, DTypeLike, IntOrSeq, TensorOrScalar
 from lucid.autograd import graph
@@ -187,9 +187,11 @@ class Tensor:
         return BY_NAME[B.dtype_name(self.data.dtype)]
 
     @property
-    def device(self) -> str:
-        """``"cpu"`` or ``"gpu"``: the MLX stream this tensor's ops run on."""
-        return self._device
+    def device(self) -> _device.device:
+        """``lucid.device("cpu")`` or ``lucid.device("gpu")``: the MLX stream this tensor's ops
+        run on. A device is its string, so ``t.device == "cpu"`` and ``t.device.type`` both
+        work."""
+        return _device.of(self._device)
 
     @property
     def is_leaf(self) -> bool:
