@@ -233,6 +233,51 @@ def test_channel_dropout_1d_2d_and_bad_shapes():
         nn.Dropout3d()(lucid.ones(2, 3, 4))
 
 
+@pytest.mark.parametrize(
+    "fn,shape,spatial",
+    [
+        (F.dropout, (40, 50), None),
+        (F.dropout1d, (6, 40, 5), 1),
+        (F.dropout2d, (6, 40, 2, 3), 2),
+        (F.dropout3d, (6, 40, 2, 1, 3), 3),
+    ],
+)
+@pytest.mark.parametrize("p", [0.3, 0.7, 0.1])
+def test_float64_dropout_scales_by_a_float64_factor(fn, shape, spatial, p):
+    # the survivors are x * (1/(1-p)) rounded once in float64, bit for bit (PyTorch's float64
+    # dropout multiplies by the double 1/(1-p)); a float32 factor is off by ~2e-8 relative
+    lucid.random.seed(11)
+    a = rand(*shape) + 3.0
+    x = lucid.tensor(a, requires_grad=True)
+    out = fn(x, p, training=True)
+    assert out.dtype == lucid.float64
+    kept = out.numpy() != 0
+    if spatial:  # whole channels
+        per_channel = kept.reshape(shape[: len(shape) - spatial] + (-1,))
+        assert np.all(per_channel.all(-1) | ~per_channel.any(-1))
+    assert 0 < kept.sum() < kept.size
+    scale = 1.0 / (1.0 - p)
+    np.testing.assert_array_equal(out.numpy(), np.where(kept, a * scale, 0.0))
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.where(kept, scale, 0.0))
+
+
+def test_float64_alpha_dropout_constants_are_float64():
+    lucid.random.seed(12)
+    p, sat = 0.3, 1.7580993408473766
+    a = rand(60, 50)
+    x = lucid.tensor(a, requires_grad=True)
+    out = F.alpha_dropout(x, p, training=True)
+    ov = out.numpy()
+    scale = 1.0 / np.sqrt((sat**2 * p + 1) * (1 - p))  # PyTorch's float64 constants
+    keep_value, drop_value = a * scale + sat * scale * p, sat * scale * p - sat * scale
+    kept = ov != drop_value
+    assert 0.5 < kept.mean() < 0.9
+    np.testing.assert_allclose(ov, np.where(kept, keep_value, drop_value), rtol=1e-15, atol=0)
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.where(kept, scale, 0.0))
+
+
 # --- Embedding -----------------------------------------------------------------------------------
 def test_embedding_lookup_and_scatter_add_gradient():
     lucid.random.seed(7)
