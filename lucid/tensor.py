@@ -1191,9 +1191,9 @@ class Tensor:
         """``lucid.ops.lerp`` as a method."""
         return _ops.lerp(self, end, weight)
 
-    def flip(self, *dims: IntOrSeq) -> Tensor:
+    def flip(self, dims: IntOrSeq, *more_dims: builtins.int) -> Tensor:
         """``lucid.ops.flip`` as a method."""
-        return _ops.flip(self, *dims)
+        return _ops.flip(self, dims, *more_dims)
 
     def roll(self, shifts: IntOrSeq, dims: Dims = None) -> Tensor:
         """``lucid.ops.roll`` as a method."""
