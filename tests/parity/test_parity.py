@@ -416,7 +416,13 @@ def test_every_shared_tensor_method_is_compared():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"padding_idx": 2}, {"max_norm": 1.0}, {"max_norm": 0.8, "norm_type": 1.0, "padding_idx": 0}],
+    [
+        {"padding_idx": 2},
+        {"max_norm": 1.0},
+        {"max_norm": 0.8, "norm_type": 1.0, "padding_idx": 0},
+        {"scale_grad_by_freq": True},
+        {"scale_grad_by_freq": True, "padding_idx": 2},
+    ],
 )
 def test_embedding(kwargs):
     weight = rand(6, 3)
