@@ -70,7 +70,7 @@ from lucid._backend.checks import check_indices, set_index_checks  # noqa: E402,
 from lucid import memory  # noqa: E402,F401
 from lucid import amp, utils  # noqa: E402,F401
 from lucid.amp import autocast  # noqa: E402,F401
-from lucid import backends, cuda, mps  # noqa: E402,F401
+from lucid import backends, cuda, linalg, mps  # noqa: E402,F401
 from lucid.compile import compile  # noqa: E402,F401
 
 __version__ = "0.2.0"

@@ -1243,6 +1243,48 @@ class Tensor:
         """``lucid.ops.bincount`` as a method."""
         return _ops.bincount(self, weights, minlength)
 
+    def multinomial(self, num_samples: builtins.int, replacement: builtins.bool = False) -> Tensor:
+        """``lucid.ops.multinomial`` as a method."""
+        return _ops.multinomial(self, num_samples, replacement)
+
+    def isclose(
+        self,
+        other: Tensor,
+        rtol: builtins.float = 1e-05,
+        atol: builtins.float = 1e-08,
+        equal_nan: builtins.bool = False,
+    ) -> Tensor:
+        """``lucid.ops.isclose`` as a method."""
+        return _ops.isclose(self, other, rtol, atol, equal_nan)
+
+    def allclose(
+        self,
+        other: Tensor,
+        rtol: builtins.float = 1e-05,
+        atol: builtins.float = 1e-08,
+        equal_nan: builtins.bool = False,
+    ) -> builtins.bool:
+        """``lucid.ops.allclose`` as a method."""
+        return _ops.allclose(self, other, rtol, atol, equal_nan)
+
+    def equal(self, other: Tensor) -> builtins.bool:
+        """``lucid.ops.equal`` as a method."""
+        return _ops.equal(self, other)
+
+    def norm(
+        self,
+        p: builtins.float | builtins.str | None = "fro",
+        dim: Dims = None,
+        keepdim: builtins.bool = False,
+        dtype: DTypeLike = None,
+    ) -> Tensor:
+        """``lucid.ops.norm`` as a method."""
+        return _ops.norm(self, p, dim, keepdim, dtype)
+
+    def nonzero(self, *, as_tuple: builtins.bool = False) -> Tensor | tuple[Tensor, ...]:
+        """``lucid.ops.nonzero`` as a method."""
+        return _ops.nonzero(self, as_tuple=as_tuple)
+
     def gather(self, dim: builtins.int, index: Tensor) -> Tensor:
         """``lucid.ops.gather`` as a method."""
         return _ops.gather(self, dim, index)

@@ -244,6 +244,7 @@ __all__ = [
     "MAX_NDIM",
     "check_ndim",
     "exact_unary",
+    "svd",
 ]
 from mlx.core import (  # noqa: E402,F401
     bitwise_and,
@@ -689,3 +690,15 @@ def from_element_bits(bits: np.ndarray, name: str):
     if name == "bfloat16":
         return mx.view(_host_copy(np.asarray(bits, dtype=np.uint16), mx.uint16), mx.bfloat16)
     return from_numpy(bits)
+
+
+# --- linear algebra ------------------------------------------------------------------------------
+def svd(a):
+    """``(U, S, Vh)`` of the matrices in the last two axes of floating ``a`` (reduced: ``k =
+    min(m, n)`` singular values, descending). MLX's SVD runs on the CPU in float32 only, so this
+    is LAPACK's through numpy in float64, returned in ``a``'s dtype (float32 for half input);
+    it reads ``a`` back to the host."""
+    out_dtype = a.dtype if a.dtype in (mx.float32, mx.float64) else mx.float32
+    u, s, vh = np.linalg.svd(to_numpy(a).astype(np.float64), full_matrices=False)
+    name = _NAME_OF[out_dtype]
+    return tuple(from_numpy(v.astype(name)) for v in (u, s, vh))

@@ -5,7 +5,7 @@ while an ``autocast`` region is active, so no op carries mixed-precision code of
 
 - ``HALF_OPS`` (conv, conv_transpose, matmul -- and so ``Linear``): float32 tensor arguments
   on the autocast device are cast to the autocast dtype; the op runs and returns half.
-- ``FLOAT32_OPS`` (reductions, softmax/log_softmax, layer/group norm, every loss): half
+- ``FLOAT32_OPS`` (reductions, softmax/log_softmax, layer/group norm, ``norm``, every loss): half
   tensor arguments are cast to float32; the op runs and returns float32.
 - every other op runs in the dtype of its inputs (MLX promotes half + float32 to float32).
   ``batch_norm``/``instance_norm`` take half input and return half, computing their
@@ -50,6 +50,7 @@ FLOAT32_OPS = frozenset(
         "smooth_l1_loss",
         "huber_loss",
         "kl_div",
+        "norm",
     }
 )
 

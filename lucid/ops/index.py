@@ -446,3 +446,21 @@ def take_rows(
         saves=(),
         saves_output=False,
     )
+
+
+@op
+def nonzero(input: Tensor, *, as_tuple: bool = False) -> Tensor | tuple[Tensor, ...]:
+    """The indices of the nonzero (True, NaN included) elements, in row-major order: an int64
+    tensor of shape ``(count, input.ndim)``, or with ``as_tuple=True`` one 1-D int64 tensor per
+    dim (a 0-d input counts as 1-D there, as in PyTorch). The count depends on the values, so
+    this reads ``input`` back to the host."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"nonzero: input must be a Tensor, got {type(input).__name__}")
+    values = B.to_numpy(input.data)
+    flat = values.reshape(1) if values.ndim == 0 else values
+    coords = [c.astype(np.int64) for c in np.nonzero(flat)]
+    dev = input._device
+    if as_tuple:
+        return tuple(Tensor._wrap(B.from_numpy(c), dev) for c in coords)
+    table = np.stack(coords, axis=1) if values.ndim else np.zeros((len(coords[0]), 0), np.int64)
+    return Tensor._wrap(B.from_numpy(table), dev)

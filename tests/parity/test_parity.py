@@ -294,6 +294,8 @@ EXEMPT = {
     "lucid.randn_like": "random: same distribution, different stream",
     "lucid.rand_like": "random: same distribution, different stream",
     "lucid.randperm": "random: a permutation is checked in its own test",
+    "lucid.multinomial": "random: the draws' distribution, shapes and errors against torch's in "
+    "tests/ops/test_sampling.py",
     "lucid.empty": "uninitialised by definition",
     "lucid.empty_like": "uninitialised by definition",
     "F.dropout": "random mask: tests/nn check the scaling and the mask's rate",
@@ -334,6 +336,7 @@ TENSOR_EXEMPT = {
     "(docs/coming-from-pytorch.md); tests/test_devices.py",
     "normal_": "random: same distribution, MLX's stream",
     "uniform_": "random: MLX's stream",
+    "multinomial": "random: as lucid.multinomial (tests/ops/test_sampling.py)",
 }
 # names deliberately compared under another case's name
 ALIASES = {"lucid.concat": "lucid.cat", "lucid.absolute": "lucid.abs"}
