@@ -87,6 +87,24 @@ def _device_type(device_type) -> tuple[str, str | None]:
     return "gpu", f"MLX's GPU here is {have or 'none'}"
 
 
+def amp_device(device_type: str, enabled: bool, what: str, off: str) -> tuple[str, bool]:
+    """(the device, whether on) for an autocast region or a GradScaler asked for
+    ``device_type``: a kind of GPU that is absent turns it off with a UserWarning naming
+    ``what`` and saying ``off`` (PyTorch's behaviour)."""
+    device, unavailable = _device_type(device_type)
+    if not unavailable:
+        return B.resolve_device(device), enabled
+    if enabled:
+        import warnings
+
+        warnings.warn(
+            f"{what} {device_type!r} is not available ({unavailable}): {off}",
+            UserWarning,
+            stacklevel=3,
+        )
+    return device, False
+
+
 def is_autocast_enabled(device_type: str = "gpu") -> bool:
     """True inside an enabled ``autocast`` region for ``device_type`` (``"cpu"``, ``"gpu"``,
     or PyTorch's ``"cuda"``/``"mps"`` where the GPU is of that kind) in this thread."""
@@ -162,17 +180,9 @@ class autocast:
         name = as_dtype_name(dtype)
         if name not in ("float16", "bfloat16"):
             raise ValueError(f"autocast: dtype must be lucid.float16 or lucid.bfloat16, got {name}")
-        if unavailable and enabled:
-            import warnings
-
-            warnings.warn(
-                f"autocast: device_type {device_type!r} is not available ({unavailable}): "
-                "autocast is disabled in this region",
-                UserWarning,
-                stacklevel=2,
-            )
-            enabled = False
-        self.device_type = device if unavailable else B.resolve_device(device)
+        self.device_type, enabled = amp_device(
+            device_type, enabled, "autocast: device_type", "autocast is disabled in this region"
+        )
         self.dtype_name = name
         self.enabled = bool(enabled)
 

@@ -20,7 +20,7 @@ import math
 from typing import Any
 
 from lucid import _backend as B
-from lucid.amp.autocast import _device_type
+from lucid.amp.autocast import amp_device
 from lucid.optim.optimizer import Optimizer
 from lucid.tensor import Tensor
 
@@ -75,18 +75,9 @@ class GradScaler:
             raise ValueError(
                 f"GradScaler: growth_interval must be a positive int, got {growth_interval!r}"
             )
-        target, unavailable = _device_type(device)
-        if unavailable and enabled:
-            import warnings
-
-            warnings.warn(
-                f"GradScaler: device {device!r} is not available ({unavailable}): "
-                "scaling is disabled",
-                UserWarning,
-                stacklevel=2,
-            )
-            enabled = False
-        self.device = target if unavailable else B.resolve_device(target)
+        self.device, enabled = amp_device(
+            device, enabled, "GradScaler: device", "scaling is disabled"
+        )
         self._enabled = bool(enabled)
         self._growth_factor = float(growth_factor)
         self._backoff_factor = float(backoff_factor)
