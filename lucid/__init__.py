@@ -31,6 +31,7 @@ from lucid.dtypes import (
     uint32,
 )
 from lucid.tensor import Size, Tensor  # noqa: F401
+from lucid._device import device  # noqa: F401
 from lucid.dtypes import float_ as float, int_ as int  # noqa: F401,E402  (PyTorch's dtype names)
 
 _methods.bind()
@@ -78,6 +79,8 @@ from lucid.serialization import load, save  # noqa: E402,F401
 from lucid._backend.checks import check_indices, set_index_checks  # noqa: E402,F401
 from lucid import memory  # noqa: E402,F401
 from lucid import amp, utils  # noqa: E402,F401
+from lucid.amp import autocast  # noqa: E402,F401
+from lucid import backends, cuda, linalg, mps  # noqa: E402,F401
 from lucid.compile import compile  # noqa: E402,F401
 
 __version__ = "0.2.0"

@@ -116,6 +116,7 @@ OPS = {
     "scatter_": (ops.scatter_, T),
     "scatter_add": (ops.scatter_add, TL),
     "scatter_add_": (ops.scatter_add_, T),
+    "nonzero": (ops.nonzero, TL),
     # sorting, scans, counting
     "sort": (ops.sort, TL),
     "argsort": (ops.argsort, TL),
@@ -123,10 +124,15 @@ OPS = {
     "cumsum": (ops.cumsum, TL),
     "cumprod": (ops.cumprod, TL),
     "bincount": (ops.bincount, TL),
+    # comparisons of whole tensors
+    "isclose": (ops.isclose, TL),
+    "allclose": (ops.allclose, TL),
+    "equal": (ops.equal, TL),
     # linear algebra, activations
     "matmul": (ops.matmul, TL),
     "dot": (ops.dot, TL),
     "einsum": (ops.einsum, L),
+    "norm": (ops.norm, TL),
     "softmax": (ops.softmax, TLF),
     "log_softmax": (ops.log_softmax, TLF),
 }

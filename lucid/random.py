@@ -432,6 +432,9 @@ def multinomial(
             f"replacement (num_samples={num_samples}, categories: {weights.shape[1]})"
         )
     key = _key_holder(generator, "multinomial")
+    shape = (*input.shape[:-1], int(num_samples))
+    if weights.shape[0] == 0:  # no rows (a batch of 0): nothing to draw, as PyTorch
+        return Tensor._wrap(B.zeros(shape, dtype=B.DTYPES["int64"]), input._device)
     with B.device_scope(input._device):
         logits = B.log(B.cast(input.data, "float32"))
         if replacement:

@@ -277,16 +277,17 @@ def _map_location(map_location, device):
             "PyTorch's dict and function forms are not supported: load, then move "
             "tensors with .to(device)"
         )
-    return B.resolve_device(map_location.split(":")[0])
+    return B.resolve_device(map_location)
 
 
 def load(f, map_location=None, *, weights_only=None, device: str | None = None):
     """Read a checkpoint written by ``lucid.save`` (from a path or an open binary file
     object) and rebuild the saved structure.
 
-    ``map_location`` (or ``device``) puts every tensor on ``"cpu"`` or ``"gpu"`` (``"cuda"``,
-    ``"cuda:0"`` and ``"mps"`` mean the GPU); None puts each tensor where it was saved (the
-    CPU for files from other programs). ``weights_only`` is accepted for PyTorch
+    ``map_location`` (or ``device``) puts every tensor on ``"cpu"`` or ``"gpu"``
+    (``"cuda"``/``"cuda:0"`` mean the GPU where it is CUDA, ``"mps"`` where it is Metal, and
+    raise RuntimeError elsewhere; see docs/devices.md); None puts each tensor where it was
+    saved (the CPU for files from other programs). ``weights_only`` is accepted for PyTorch
     compatibility: Lucid never unpickles, so every load is weights-only. The loaded tensors
     own their memory and the file is closed on return. A safetensors file from elsewhere (no
     Lucid metadata) loads as a flat ``{name: Tensor}`` dict. A missing file raises

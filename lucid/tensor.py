@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from lucid import _backend as B
+from lucid import _backend as B, _device
 from lucid._args import dim_aliases
 from lucid._typing import Dims, DTypeLike, IntOrSeq, TensorOrScalar
 from lucid.autograd import graph
@@ -208,9 +208,11 @@ class Tensor:
         return BY_NAME[B.dtype_name(self.data.dtype)]
 
     @property
-    def device(self) -> str:
-        """``"cpu"`` or ``"gpu"``: the MLX stream this tensor's ops run on."""
-        return self._device
+    def device(self) -> _device.device:
+        """``lucid.device("cpu")`` or ``lucid.device("gpu")``: the MLX stream this tensor's ops
+        run on. A device is its string, so ``t.device == "cpu"`` and ``t.device.type`` both
+        work."""
+        return _device.of(self._device)
 
     @property
     def is_leaf(self) -> bool:
@@ -1367,9 +1369,9 @@ class Tensor:
         """``lucid.ops.lerp`` as a method."""
         return _ops.lerp(self, end, weight)
 
-    def flip(self, *dims: IntOrSeq) -> Tensor:
+    def flip(self, dims: IntOrSeq, *more_dims: builtins.int) -> Tensor:
         """``lucid.ops.flip`` as a method."""
-        return _ops.flip(self, *dims)
+        return _ops.flip(self, dims, *more_dims)
 
     def roll(self, shifts: IntOrSeq, dims: Dims = None) -> Tensor:
         """``lucid.ops.roll`` as a method."""
@@ -1418,6 +1420,44 @@ class Tensor:
     def bincount(self, weights: Tensor | None = None, minlength: builtins.int = 0) -> Tensor:
         """``lucid.ops.bincount`` as a method."""
         return _ops.bincount(self, weights, minlength)
+
+    def isclose(
+        self,
+        other: Tensor,
+        rtol: builtins.float = 1e-05,
+        atol: builtins.float = 1e-08,
+        equal_nan: builtins.bool = False,
+    ) -> Tensor:
+        """``lucid.ops.isclose`` as a method."""
+        return _ops.isclose(self, other, rtol, atol, equal_nan)
+
+    def allclose(
+        self,
+        other: Tensor,
+        rtol: builtins.float = 1e-05,
+        atol: builtins.float = 1e-08,
+        equal_nan: builtins.bool = False,
+    ) -> builtins.bool:
+        """``lucid.ops.allclose`` as a method."""
+        return _ops.allclose(self, other, rtol, atol, equal_nan)
+
+    def equal(self, other: Tensor) -> builtins.bool:
+        """``lucid.ops.equal`` as a method."""
+        return _ops.equal(self, other)
+
+    def norm(
+        self,
+        p: builtins.float | builtins.str | None = "fro",
+        dim: Dims = None,
+        keepdim: builtins.bool = False,
+        dtype: DTypeLike = None,
+    ) -> Tensor:
+        """``lucid.ops.norm`` as a method."""
+        return _ops.norm(self, p, dim, keepdim, dtype)
+
+    def nonzero(self, *, as_tuple: builtins.bool = False) -> Tensor | tuple[Tensor, ...]:
+        """``lucid.ops.nonzero`` as a method."""
+        return _ops.nonzero(self, as_tuple=as_tuple)
 
     def gather(self, dim: builtins.int, index: Tensor) -> Tensor:
         """``lucid.ops.gather`` as a method."""

@@ -163,12 +163,17 @@ def test_map_location(tmp_path):
     lucid.save({"w": lucid.ones(2), "n": 3}, path)
     for where in (None, "cpu", lucid.load(path)["w"].device):
         assert lucid.load(path, map_location=where)["w"].device == "cpu"
+    kind = lucid.device_info()["gpu"]
+    named = {"cuda": ("cuda", "cuda:0"), "metal": ("mps",)}.get(kind, ())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "no GPU here" on a CPU-only machine
-        for where in ("gpu", "cuda", "cuda:0", "mps"):
+        for where in ("gpu", "gpu:0", lucid.device("gpu"), *named):
             got = lucid.load(path, map_location=where)["w"]
             assert got.device == lucid.tensor([1.0], device="gpu").device
             assert got.tolist() == [1.0, 1.0]
+    for where in {"cuda", "cuda:0", "mps"} - set(named):  # another kind of GPU: an error
+        with pytest.raises(RuntimeError, match="is not available"):
+            lucid.load(path, map_location=where)
     assert lucid.load(path, device="cpu", weights_only=True)["n"] == 3
     with pytest.raises(TypeError, match="dict and function forms are not supported"):
         lucid.load(path, map_location={"cuda:0": "cpu"})

@@ -275,7 +275,9 @@ def test_gpu_falls_back_to_cpu_with_one_warning(monkeypatch):
         warnings.simplefilter("error")  # the warning is given once per process, not per call
         assert t.to("gpu").device == "cpu"
         assert lucid.zeros(2, device="gpu").device == "cpu"
-        assert lucid.tensor([1.0], device="cuda").device == "cpu"
+        assert lucid.tensor([1.0], device="gpu:0").device == "cpu"
+    with pytest.raises(RuntimeError, match="'cuda' is not available"):
+        lucid.tensor([1.0], device="cuda")  # a named kind of GPU never runs on the CPU
     # float64 is fine there, since the data really stays on the CPU
     assert lucid.ones(2, dtype="float64", device="gpu").device == "cpu"
     (g * 3).sum().backward()

@@ -212,6 +212,9 @@ __all__ = [
     "cast",
     "gpu_available",
     "gpu_kind",
+    "metal_built",
+    "DEVICE_TYPES",
+    "parse_device",
     "resolve_device",
     "device_scope",
     "default_device_name",
@@ -248,6 +251,7 @@ __all__ = [
     "MAX_NDIM",
     "check_ndim",
     "exact_unary",
+    "svd",
 ]
 from mlx.core import (  # noqa: E402,F401
     bitwise_and,
@@ -322,39 +326,102 @@ def gpu_available() -> bool:
     return gpu_kind() is not None
 
 
+def metal_built() -> bool:
+    """True when this MLX can use Metal at all (a macOS build), even if no Metal GPU is usable
+    now (``torch.backends.mps.is_built``)."""
+    return sys.platform == "darwin" or gpu_kind() == "metal"
+
+
+# device types a user may name: Lucid's own two, and PyTorch's names for the GPU
+DEVICE_TYPES = ("cpu", "gpu", "cuda", "mps", "metal")
+_GPU_KIND_OF = {"cuda": "cuda", "mps": "metal", "metal": "metal"}
+
+
+def parse_device(spec, index=None) -> tuple[str, int | None]:
+    """``(type, index)`` from a device request: ``"cpu"``, ``"cuda:0"``, ``("cuda", 0)``, or an
+    object with ``type`` and ``index`` attributes (``lucid.device``). Types are lower-cased;
+    an unknown type or a bad index raises ValueError (a non-string TypeError)."""
+    if not isinstance(spec, str):
+        kind = getattr(spec, "type", None)
+        if not isinstance(kind, str):
+            raise TypeError(
+                f"a device is a string ('cpu', 'gpu', 'cuda:0', ...) or a lucid.device, got "
+                f"{type(spec).__name__}"
+            )
+        if index is not None:
+            raise ValueError("device: an index cannot be given with a device object")
+        spec, index = kind, getattr(spec, "index", None)
+    kind, sep, tail = spec.strip().lower().partition(":")
+    if kind not in DEVICE_TYPES:
+        raise ValueError(
+            f"unknown device {spec!r}: expected 'cpu' or 'gpu' (or PyTorch's 'cuda', 'cuda:N', "
+            "'mps')"
+        )
+    if sep:
+        if index is not None:
+            raise ValueError(
+                f"device {spec!r} already has an index: do not also pass index={index!r}"
+            )
+        if not tail.isdigit():
+            raise ValueError(f"invalid device string {spec!r}: the index must be an integer >= 0")
+        index = int(tail)
+    if index is not None:
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise TypeError(f"device index must be an int, got {type(index).__name__}")
+        if index < 0:
+            raise ValueError(f"device index must be >= 0, got {index}")
+    return kind, index
+
+
 _warned_no_gpu = False
 
 
 def resolve_device(name) -> str:
-    """Map a user's device request to ``"cpu"`` or ``"gpu"``.
+    """Map a user's device request to ``"cpu"`` or ``"gpu"`` (the MLX stream).
 
-    ``"gpu"`` (or ``"metal"``, ``"cuda"``, ``"mps"``) where MLX has no GPU falls back to
-    ``"cpu"``: the tensor reports ``device == "cpu"`` and behaves as any CPU tensor (float64
-    included), and one RuntimeWarning is given per process, pointing at the user's line. So the
-    same script runs on a Mac laptop and on a CPU-only CI runner.
+    - ``"cpu"`` (or ``"cpu:0"``) is the CPU.
+    - ``"gpu"`` is MLX's GPU, Metal or CUDA. Where MLX has no GPU it falls back to ``"cpu"``:
+      the tensor reports ``device == "cpu"`` and behaves as any CPU tensor (float64 included),
+      and one RuntimeWarning is given per process, pointing at the user's line. So the same
+      script runs on a Mac laptop and on a CPU-only CI runner.
+    - ``"cuda"``/``"cuda:0"`` is the GPU where MLX's GPU is CUDA, and ``"mps"`` (or
+      ``"metal"``) where it is Metal. Anywhere else they raise RuntimeError: asking for a
+      particular kind of GPU never runs on the CPU.
+    - Lucid has one device of each kind: an index other than 0 raises RuntimeError.
     """
     global _warned_no_gpu
     if name is None:
         return "cpu"
-    if not isinstance(name, str):
-        name = getattr(name, "type", None) or str(name)
-    name = name.lower()
-    if name in ("gpu", "metal", "cuda", "mps"):
-        if gpu_available():
-            return "gpu"
-        if not _warned_no_gpu:
-            _warned_no_gpu = True
-            import warnings
+    kind, index = parse_device(name)
+    if kind == "cpu":
+        if index:
+            raise RuntimeError(f"device 'cpu:{index}' does not exist: Lucid has one CPU device")
+        return "cpu"
+    have = gpu_kind()
+    label = kind if index is None else f"{kind}:{index}"
+    if kind != "gpu" and have != _GPU_KIND_OF[kind]:
+        if have is None:
+            where = "MLX has no GPU here (use 'cpu', or 'gpu', which falls back to the CPU)"
+        else:
+            where = f"MLX's GPU here is {'Metal' if have == 'metal' else 'CUDA'} (use 'gpu')"
+        raise RuntimeError(f"device {label!r} is not available: {where}")
+    if index:
+        raise RuntimeError(
+            f"device {label!r} is not available: Lucid uses one GPU, index 0 "
+            f"({'none here' if have is None else have})"
+        )
+    if have is not None:
+        return "gpu"
+    if not _warned_no_gpu:
+        _warned_no_gpu = True
+        import warnings
 
-            warnings.warn(
-                "no GPU is available to MLX here: device 'gpu' runs on the CPU",
-                RuntimeWarning,
-                stacklevel=_caller_stacklevel(),
-            )
-        return "cpu"
-    if name == "cpu":
-        return "cpu"
-    raise ValueError(f"unknown device {name!r}: expected 'cpu' or 'gpu'")
+        warnings.warn(
+            "no GPU is available to MLX here: device 'gpu' runs on the CPU",
+            RuntimeWarning,
+            stacklevel=_caller_stacklevel(),
+        )
+    return "cpu"
 
 
 def _caller_stacklevel() -> int:
@@ -717,3 +784,15 @@ def from_element_bits(bits: np.ndarray, name: str):
     if name == "bfloat16":
         return mx.view(_host_copy(np.asarray(bits, dtype=np.uint16), mx.uint16), mx.bfloat16)
     return from_numpy(bits)
+
+
+# --- linear algebra ------------------------------------------------------------------------------
+def svd(a):
+    """``(U, S, Vh)`` of the matrices in the last two axes of floating ``a`` (reduced: ``k =
+    min(m, n)`` singular values, descending). MLX's SVD runs on the CPU in float32 only, so this
+    is LAPACK's through numpy in float64, returned in ``a``'s dtype (float32 for half input);
+    it reads ``a`` back to the host."""
+    out_dtype = a.dtype if a.dtype in (mx.float32, mx.float64) else mx.float32
+    u, s, vh = np.linalg.svd(to_numpy(a).astype(np.float64), full_matrices=False)
+    name = _NAME_OF[out_dtype]
+    return tuple(from_numpy(v.astype(name)) for v in (u, s, vh))

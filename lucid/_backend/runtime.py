@@ -72,6 +72,7 @@ __all__ = [
     "set_rng_key",
     "set_cache_limit",
     "set_memory_limit",
+    "synchronize",
     "traced_check",
     "traced_write",
     "tracing",
@@ -508,3 +509,9 @@ def set_cache_limit(limit: int) -> int:
 def clear_cache() -> None:
     """Return MLX's cached memory to the system."""
     mx.clear_cache()
+
+
+def synchronize(device: str) -> None:
+    """Wait until the work MLX has queued on ``device``'s stream (``"cpu"`` or ``"gpu"``) is
+    done. Lazy arrays nobody has evaluated are not queued work: evaluate them first."""
+    mx.synchronize(mx.default_stream(mx.gpu if device == "gpu" else mx.cpu))

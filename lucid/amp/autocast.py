@@ -5,7 +5,7 @@ while an ``autocast`` region is active, so no op carries mixed-precision code of
 
 - ``HALF_OPS`` (conv, conv_transpose, matmul -- and so ``Linear``): float32 tensor arguments
   on the autocast device are cast to the autocast dtype; the op runs and returns half.
-- ``FLOAT32_OPS`` (reductions, softmax/log_softmax, layer/group norm, every loss): half
+- ``FLOAT32_OPS`` (reductions, softmax/log_softmax, layer/group norm, ``norm``, every loss): half
   tensor arguments are cast to float32; the op runs and returns float32.
 - every other op runs in the dtype of its inputs (MLX promotes half + float32 to float32).
   ``batch_norm``/``instance_norm`` take half input and return half, computing their
@@ -50,6 +50,7 @@ FLOAT32_OPS = frozenset(
         "smooth_l1_loss",
         "huber_loss",
         "kl_div",
+        "norm",
     }
 )
 
@@ -62,9 +63,57 @@ def _active():
     return getattr(_state, "stack", None) or []
 
 
+def _device_type(device_type) -> tuple[str, str | None]:
+    """(the Lucid device an autocast ``device_type`` means, the reason it is unavailable or
+    None). ``"cpu"`` and ``"gpu"`` as ``Tensor.to`` takes them (``"gpu"`` is the CPU where MLX
+    has no GPU); PyTorch's ``"cuda"`` and ``"mps"`` (or ``"metal"``) mean the GPU where it is
+    of that kind, and are unavailable elsewhere."""
+    if not isinstance(device_type, str):
+        raise TypeError(
+            f"autocast: device_type must be a string such as 'cpu' or 'cuda', got "
+            f"{type(device_type).__name__}"
+        )
+    name = device_type.lower()
+    if name in ("cpu", "gpu"):
+        return name, None
+    if name not in ("cuda", "mps", "metal"):
+        raise ValueError(
+            f"autocast: device_type must be 'cpu', 'gpu', 'cuda' or 'mps', got {device_type!r}"
+        )
+    wanted = "cuda" if name == "cuda" else "metal"
+    if B.gpu_kind() == wanted:
+        return "gpu", None
+    have = B.gpu_kind()
+    return "gpu", f"MLX's GPU here is {have or 'none'}"
+
+
+def amp_device(device_type: str, enabled: bool, what: str, off: str) -> tuple[str, bool]:
+    """(the device, whether on) for an autocast region or a GradScaler asked for
+    ``device_type``: a kind of GPU that is absent turns it off with a UserWarning naming
+    ``what`` and saying ``off`` (PyTorch's behaviour)."""
+    device, unavailable = _device_type(device_type)
+    if not unavailable:
+        return B.resolve_device(device), enabled
+    if enabled:
+        import warnings
+
+        warnings.warn(
+            f"{what} {device_type!r} is not available ({unavailable}): {off}",
+            UserWarning,
+            stacklevel=3,
+        )
+    return device, False
+
+
 def is_autocast_enabled(device_type: str = "gpu") -> bool:
-    """True inside an enabled ``autocast`` region for ``device_type`` in this thread."""
-    return any(e.device_type == device_type and e.enabled for e in _active()[-1:])
+    """True inside an enabled ``autocast`` region for ``device_type`` (``"cpu"``, ``"gpu"``,
+    or PyTorch's ``"cuda"``/``"mps"`` where the GPU is of that kind) in this thread."""
+    name, unavailable = _device_type(device_type)
+    if unavailable:
+        return False
+    if name == "gpu" and not B.gpu_available():
+        name = "cpu"  # where MLX has no GPU, "gpu" tensors are CPU tensors
+    return any(e.device_type == name and e.enabled for e in _active()[-1:])
 
 
 def _cast(v, device, name):
@@ -108,11 +157,14 @@ class autocast:
     """Mixed precision in a region: ``with lucid.amp.autocast(dtype=lucid.bfloat16): ...``.
 
     ``autocast(device_type="cpu", dtype=None, enabled=True, cache_enabled=None)`` as PyTorch's
-    ``torch.autocast``: it applies to ops on tensors of ``device_type`` (``"cpu"`` or
-    ``"gpu"``; where MLX has no GPU, ``"gpu"`` tensors are CPU tensors, so use ``"cpu"``);
-    ``dtype`` defaults to float16 on the GPU and bfloat16 on the CPU. Regions nest (the inner
-    one rules); ``enabled=False`` turns autocast off inside. ``cache_enabled`` is accepted and
-    ignored (Lucid does not cache casts). Also usable as a decorator.
+    ``torch.autocast`` (``lucid.autocast`` is this class): it applies to ops on tensors of
+    ``device_type``: ``"cpu"`` or ``"gpu"`` (where MLX has no GPU, ``"gpu"`` tensors are CPU
+    tensors, so use ``"cpu"``), or PyTorch's ``"cuda"``/``"mps"``, which mean ``"gpu"`` where
+    MLX's GPU is of that kind. Elsewhere they turn the region off with a UserWarning, as
+    PyTorch does for a device it does not have. ``dtype`` defaults to float16 on the GPU and
+    bfloat16 on the CPU. Regions nest (the inner one rules); ``enabled=False`` turns autocast
+    off inside. ``cache_enabled`` is accepted and ignored (Lucid does not cache casts). Also
+    usable as a decorator.
     """
 
     def __init__(
@@ -122,14 +174,15 @@ class autocast:
         enabled: bool = True,
         cache_enabled=None,
     ):
-        if device_type not in ("cpu", "gpu"):
-            raise ValueError(f"autocast: device_type must be 'cpu' or 'gpu', got {device_type!r}")
+        device, unavailable = _device_type(device_type)
         if dtype is None:
-            dtype = "float16" if device_type == "gpu" else "bfloat16"
+            dtype = "float16" if device == "gpu" else "bfloat16"
         name = as_dtype_name(dtype)
         if name not in ("float16", "bfloat16"):
             raise ValueError(f"autocast: dtype must be lucid.float16 or lucid.bfloat16, got {name}")
-        self.device_type = B.resolve_device(device_type)
+        self.device_type, enabled = amp_device(
+            device_type, enabled, "autocast: device_type", "autocast is disabled in this region"
+        )
         self.dtype_name = name
         self.enabled = bool(enabled)
 

@@ -20,6 +20,7 @@ import math
 from typing import Any
 
 from lucid import _backend as B
+from lucid.amp.autocast import amp_device
 from lucid.optim.optimizer import Optimizer
 from lucid.tensor import Tensor
 
@@ -44,7 +45,9 @@ class GradScaler:
 
     ``GradScaler(device="gpu", init_scale=2.**16, growth_factor=2.0, backoff_factor=0.5,
     growth_interval=2000, enabled=True)``; with ``enabled=False`` every method is a
-    pass-through (``scale`` returns the loss, ``step`` calls ``optimizer.step()``).
+    pass-through (``scale`` returns the loss, ``step`` calls ``optimizer.step()``). ``device``
+    is read as ``autocast``'s ``device_type``: PyTorch's ``"cuda"``/``"mps"`` where MLX's GPU
+    is of another kind (or absent) disable the scaler with a UserWarning, as in PyTorch.
     """
 
     _array_names = ("_scale", "_growth_tracker")
@@ -72,7 +75,9 @@ class GradScaler:
             raise ValueError(
                 f"GradScaler: growth_interval must be a positive int, got {growth_interval!r}"
             )
-        self.device = B.resolve_device(device)
+        self.device, enabled = amp_device(
+            device, enabled, "GradScaler: device", "scaling is disabled"
+        )
         self._enabled = bool(enabled)
         self._growth_factor = float(growth_factor)
         self._backoff_factor = float(backoff_factor)

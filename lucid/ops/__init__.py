@@ -45,12 +45,14 @@ from lucid.ops.index import (
     index_select,
     masked_fill,  # noqa: F401
     masked_fill_,
+    nonzero,
     scatter,
     scatter_,
     scatter_add,
     scatter_add_,
 )
-from lucid.ops.linalg import dot, matmul  # noqa: F401
+from lucid.ops.linalg import dot, matmul, norm  # noqa: F401
+from lucid.ops.compare import allclose, equal, isclose  # noqa: F401
 from lucid.ops.logical import (
     bitwise_and,
     bitwise_not,
@@ -217,4 +219,9 @@ __all__ = [
     "masked_fill",
     "scatter",
     "scatter_add",
+    "allclose",
+    "equal",
+    "isclose",
+    "nonzero",
+    "norm",
 ]

@@ -404,11 +404,19 @@ masked_fill_ = _in_place(masked_fill, "masked_fill_")
 
 # --- the embedding lookup: on the device, no host read ------------------------------------------
 @op
-def take_rows(weight: Tensor, ids, padding_idx: int | None = None, what="embedding") -> Tensor:
+def take_rows(
+    weight: Tensor,
+    ids,
+    padding_idx: int | None = None,
+    what="embedding",
+    scale_grad_by_freq: bool = False,
+) -> Tensor:
     """Rows of ``weight`` (2-D) at the integer ``ids`` (a backend array of any shape, not read
     back to the host): the result has shape ``ids.shape + weight.shape[1:]``. Ids outside
     ``[0, rows)`` read row 0 but give NaN rows and a deferred IndexError (see
-    ``lucid._backend.checks``); rows at ``padding_idx`` and bad ids get no gradient."""
+    ``lucid._backend.checks``); rows at ``padding_idx`` and bad ids get no gradient. With
+    ``scale_grad_by_freq``, each id's gradient is divided by how often that id occurs in
+    ``ids`` (PyTorch's ``scale_grad_by_freq``)."""
     n = weight.shape[0]
     bad = (ids < 0) | (ids >= n)
     if ids.size:
@@ -420,11 +428,39 @@ def take_rows(weight: Tensor, ids, padding_idx: int | None = None, what="embeddi
     out = B.where(bad_rows, math.nan, B.take(w, safe, axis=0))
     skip = bad_rows if padding_idx is None else bad_rows | B.reshape(ids == padding_idx, expand)
     shape, dtype = w.shape, w.dtype
+
+    def backward(g):
+        g = B.where(skip, 0, g)
+        if scale_grad_by_freq:  # each occurrence's share: 1 / (occurrences of its id)
+            wide = "float64" if dtype == B.DTYPES["float64"] else "float32"
+            once = B.cast(B.where(bad, 0, 1), wide)  # bad ids are not counted
+            counts = B.maximum(B.scatter_add((n,), safe, once, once.dtype), 1)
+            g = B.cast(g / B.reshape(B.take(counts, safe), expand), B.dtype_name(g.dtype))
+        return (B.scatter_add(shape, safe, g, dtype),)
+
     return record(
         out,
         (weight,),
-        lambda g: (B.scatter_add(shape, safe, B.where(skip, 0, g), dtype),),
+        backward,
         "Embedding",
         saves=(),
         saves_output=False,
     )
+
+
+@op
+def nonzero(input: Tensor, *, as_tuple: bool = False) -> Tensor | tuple[Tensor, ...]:
+    """The indices of the nonzero (True, NaN included) elements, in row-major order: an int64
+    tensor of shape ``(count, input.ndim)``, or with ``as_tuple=True`` one 1-D int64 tensor per
+    dim (a 0-d input counts as 1-D there, as in PyTorch). The count depends on the values, so
+    this reads ``input`` back to the host."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"nonzero: input must be a Tensor, got {type(input).__name__}")
+    values = B.to_numpy(input.data)
+    flat = values.reshape(1) if values.ndim == 0 else values
+    coords = [c.astype(np.int64) for c in np.nonzero(flat)]
+    dev = input._device
+    if as_tuple:
+        return tuple(Tensor._wrap(B.from_numpy(c), dev) for c in coords)
+    table = np.stack(coords, axis=1) if values.ndim else np.zeros((len(coords[0]), 0), np.int64)
+    return Tensor._wrap(B.from_numpy(table), dev)

@@ -1,13 +1,19 @@
-"""Matrix products."""
+"""Matrix products and norms (``torch.norm``, ``torch.linalg.vector_norm``/``matrix_norm``/
+``norm``; the latter three are public as ``lucid.linalg.*``)."""
 
 from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
 
 import numpy as np
 
 from lucid import _backend as B
-from lucid._typing import TensorOrScalar
+from lucid._typing import Dims, DTypeLike, TensorOrScalar
 from lucid.autograd.graph import unbroadcast
-from lucid.ops._util import as_tensor, op, record
+from lucid.dtypes import as_dtype_name
+from lucid.ops._util import as_tensor, normalize_axes, op, record
 from lucid.tensor import Tensor
 
 
@@ -54,3 +60,240 @@ def matmul(a, b):
 def dot(a, b: TensorOrScalar) -> Tensor:
     """Inner product of two 1-D tensors (matmul otherwise)."""
     return matmul(a, b)
+
+
+# --- norms ----------------------------------------------------------------------------------------
+_FLOATS = ("float16", "bfloat16", "float32", "float64")
+_WIDTH = {"float16": 1, "bfloat16": 1, "float32": 2, "float64": 3}
+
+
+def _norm_input(x, dtype, name) -> Tensor:
+    """``x`` checked to be a floating Tensor, cast to ``dtype`` when one is given (widening only,
+    as in PyTorch)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: input must be a Tensor, got {type(x).__name__}")
+    have = B.dtype_name(x.data.dtype)
+    if have not in _FLOATS:
+        raise TypeError(f"{name}: input must be floating point, got {have}")
+    if dtype is None:
+        return x
+    want = as_dtype_name(dtype)
+    if want not in _FLOATS:
+        raise TypeError(f"{name}: dtype must be a floating dtype, got {want}")
+    if want != have and (_WIDTH[want] < _WIDTH[have] or _WIDTH[want] == _WIDTH[have]):
+        raise TypeError(f"{name}: the input's {have} cannot be narrowed to dtype {want}")
+    return x if want == have else x.astype(want)
+
+
+def _vector_ord(ord, name) -> float:
+    if isinstance(ord, str) or not isinstance(ord, numbers.Real):
+        raise TypeError(f"{name}: ord must be a number (inf and -inf included), got {ord!r}")
+    ord = float(ord)
+    if math.isnan(ord):
+        raise ValueError(f"{name}: ord must not be NaN")
+    return ord
+
+
+@op
+def _vector_norm(x: Tensor, ord: float, axes: tuple, keepdim: bool) -> Tensor:
+    """The ``ord``-norm of ``x`` over ``axes`` (a sorted tuple), and its (sub)gradient: 0 where
+    the norm is 0, and for ``ord`` < 1 also at the zero elements; the inf-norms share the
+    gradient evenly among tied extreme elements (PyTorch's choices)."""
+    name = B.dtype_name(x.data.dtype)
+    work = "float32" if name in ("float16", "bfloat16") else name
+    xw = B.cast(x.data, work)
+    a = B.abs(xw)
+    if ord == math.inf:
+        r = B.max(a, axis=axes, keepdims=True) if axes else a
+    elif ord == -math.inf:
+        r = B.min(a, axis=axes, keepdims=True) if axes else a
+    elif ord == 0:
+        r = B.sum(B.cast(a != 0, work), axis=axes, keepdims=True)
+    elif ord == 1:
+        r = B.accurate_sum(a, axes, keepdims=True) if axes else a
+    elif ord == 2:
+        r = B.sqrt(B.accurate_sum(a * a, axes, keepdims=True)) if axes else a
+    else:
+        with_p = B.power(a, ord)
+        r = B.power(B.accurate_sum(with_p, axes, keepdims=True) if axes else with_p, 1.0 / ord)
+    out_shape = r.shape if keepdim else tuple(n for i, n in enumerate(a.shape) if i not in axes)
+    out = B.cast(B.reshape(r, out_shape), name)
+
+    def backward(g):
+        gk = B.reshape(B.cast(g, work), r.shape)
+        if ord == 0:
+            gx = B.zeros(a.shape, dtype=xw.dtype)
+        elif ord in (math.inf, -math.inf):
+            ties = B.cast(a == r, work)
+            count = B.sum(ties, axis=axes, keepdims=True) if axes else ties
+            gx = B.sign(xw) * ties * (gk / B.maximum(count, 1))
+        elif ord == 1:
+            gx = B.sign(xw) * gk
+        else:
+            dead = r == 0
+            if ord < 1:
+                dead = B.logical_or(dead, a == 0)
+            safe_r = B.where(r == 0, 1, r)
+            if ord == 2:
+                scale = xw / safe_r
+            else:
+                scale = B.sign(xw) * B.power(a / safe_r, ord - 1)
+            gx = B.where(dead, 0, scale * gk)
+        return (B.cast(gx, name),)
+
+    return record(out, (x,), backward, "VectorNorm")
+
+
+def vector_norm(
+    x: Tensor,
+    ord: float = 2,
+    dim: Dims = None,
+    keepdim: bool = False,
+    *,
+    dtype: DTypeLike = None,
+) -> Tensor:
+    """``torch.linalg.vector_norm``: ``(sum |x|^ord)^(1/ord)`` over ``dim`` (an int, a tuple, or
+    None / ``()`` for every dim), with ``ord`` = inf (max |x|), -inf (min |x|) and 0 (the count
+    of nonzeros). Floating input only; ``dtype`` casts the input first (widening only).
+    Differentiable; the gradient of a zero norm is 0, as in PyTorch."""
+    x = _norm_input(x, dtype, "vector_norm")
+    ord = _vector_ord(ord, "vector_norm")
+    axes = normalize_axes(None if dim is None or dim == () else dim, x.ndim, "dim")
+    if (ord < 0 or ord == math.inf) and any(x.shape[i] == 0 for i in axes):
+        raise ValueError(
+            f"vector_norm: the {ord:g}-norm of an empty set of values is undefined (reducing "
+            f"dims {axes} of shape {x.shape})"
+        )
+    return _vector_norm(x, ord, axes, bool(keepdim))
+
+
+def _matrix_dims(A, dim, name):
+    if A.ndim < 2:
+        raise ValueError(f"{name}: the input must have at least 2 dimensions, got {A.shape}")
+    if isinstance(dim, (int, np.integer)) or len(tuple(dim)) != 2:
+        raise ValueError(f"{name}: dim must be a 2-tuple, got {dim!r}")
+    d0, d1 = (normalize_axes(d, A.ndim, "dim")[0] for d in dim)
+    if d0 == d1:
+        raise ValueError(f"{name}: the two dims must differ, got {tuple(dim)}")
+    return d0, d1
+
+
+@op
+def _svd_norm(A: Tensor, ord, d0: int, d1: int, keepdim: bool) -> Tensor:
+    """The nuclear (``"nuc"``), spectral (2) or smallest-singular-value (-2) norm of the
+    matrices in dims ``(d0, d1)`` (rows, cols); the gradient is ``U diag(dS) V^T``."""
+    name = B.dtype_name(A.data.dtype)
+    perm = [i for i in range(A.ndim) if i not in (d0, d1)] + [d0, d1]
+    u, s, vh = B.svd(B.transpose(A.data, perm))
+    if ord == "nuc":
+        value = B.sum(s, axis=-1)
+    else:
+        value = s[..., 0] if ord == 2 else s[..., -1]
+    kept = tuple(1 if i in (d0, d1) else n for i, n in enumerate(A.shape))
+    out = B.cast(B.reshape(value, kept) if keepdim else value, name)
+
+    def backward(g):
+        gl = B.reshape(B.cast(g, B.dtype_name(s.dtype)), value.shape + (1, 1))
+        if ord == "nuc":
+            gm = B.matmul_on(u, vh, A._device)
+        else:
+            i = 0 if ord == 2 else s.shape[-1] - 1
+            gm = u[..., :, i : i + 1] * vh[..., i : i + 1, :]
+        return (B.cast(B.transpose(gm * gl, list(np.argsort(perm))), name),)
+
+    return record(out, (A,), backward, "MatrixNorm")
+
+
+_MATRIX_ORDS = ("fro", "nuc", math.inf, -math.inf, 1, -1, 2, -2)
+
+
+def matrix_norm(
+    A: Tensor,
+    ord: float | str = "fro",
+    dim: tuple[int, int] = (-2, -1),
+    keepdim: bool = False,
+    *,
+    dtype: DTypeLike = None,
+) -> Tensor:
+    """``torch.linalg.matrix_norm`` of the matrices in dims ``dim`` (rows, cols): ``"fro"``
+    (Frobenius), ``"nuc"`` (sum of singular values), inf / -inf (largest / smallest row sum of
+    |A|), 1 / -1 (largest / smallest column sum of |A|), 2 / -2 (largest / smallest singular
+    value). Differentiable. The singular values are LAPACK's, computed on the host in float64."""
+    A = _norm_input(A, dtype, "matrix_norm")
+    d0, d1 = _matrix_dims(A, dim, "matrix_norm")
+    if isinstance(ord, bool) or ord not in _MATRIX_ORDS:
+        raise ValueError(
+            f"matrix_norm: ord must be 'fro', 'nuc', inf, -inf, 1, -1, 2 or -2, got {ord!r}"
+        )
+    if ord == "fro":
+        return _vector_norm(A, 2.0, tuple(sorted((d0, d1))), bool(keepdim))
+    if ord in ("nuc", 2, -2):
+        if A.shape[d0] == 0 or A.shape[d1] == 0:
+            raise ValueError(f"matrix_norm: ord={ord!r} needs non-empty matrices, got {A.shape}")
+        return _svd_norm(A, ord, d0, d1, bool(keepdim))
+    from lucid.ops.reduce import amax, amin
+
+    # 1/-1: sum over the rows (d0), extreme over the columns; inf/-inf the other way round
+    sum_dim, pick_dim = (d0, d1) if ord in (1, -1) else (d1, d0)
+    if not A.shape[pick_dim]:
+        raise ValueError(f"matrix_norm: ord={ord!r} of matrices with no columns/rows: {A.shape}")
+    sums = _vector_norm(A, 1.0, (sum_dim,), True)
+    out = (amax if ord in (1, math.inf) else amin)(sums, pick_dim, keepdim=True)
+    return (
+        out
+        if keepdim
+        else out.reshape(tuple(n for i, n in enumerate(out.shape) if i not in (d0, d1)))
+    )
+
+
+def linalg_norm(
+    A: Tensor,
+    ord: float | str | None = None,
+    dim: Dims = None,
+    keepdim: bool = False,
+    *,
+    dtype: DTypeLike = None,
+) -> Tensor:
+    """``torch.linalg.norm``: a vector norm when ``dim`` is an int (or one dim), a matrix norm
+    when it is a 2-tuple; with ``dim=None``, the 2-norm of every element when ``ord`` is None,
+    else a vector norm of 1-D and a matrix norm of 2-D input."""
+    given: Any = ord  # a string ord reaching vector_norm raises its TypeError there
+    if dim is not None:
+        dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+        if len(dims) == 1:
+            return vector_norm(A, 2 if ord is None else given, dims, keepdim, dtype=dtype)
+        if len(dims) == 2:
+            return matrix_norm(A, "fro" if ord is None else ord, dims, keepdim, dtype=dtype)
+        raise ValueError(f"linalg.norm: dim must have 1 or 2 entries, got {dim!r}")
+    if ord is None:
+        return vector_norm(A, 2, None, keepdim, dtype=dtype)
+    ndim = getattr(A, "ndim", None)
+    if ndim == 1:
+        return vector_norm(A, given, None, keepdim, dtype=dtype)
+    if ndim == 2:
+        return matrix_norm(A, ord, (-2, -1), keepdim, dtype=dtype)
+    raise ValueError(
+        f"linalg.norm: with ord given and dim=None the input must be 1-D or 2-D, got {ndim}-D"
+    )
+
+
+@op  # (named "norm" in autocast's float32 list, as PyTorch's)
+def norm(
+    input: Tensor,
+    p: float | str | None = "fro",
+    dim: Dims = None,
+    keepdim: bool = False,
+    dtype: DTypeLike = None,
+) -> Tensor:
+    """``torch.norm``: with a number ``p`` (None: 2), the vector ``p``-norm over ``dim`` (every
+    dim when None, however many); with ``"fro"`` and at most two dims, the 2-norm over them;
+    ``"nuc"`` (and ``"fro"`` over more dims, an error) goes to :func:`matrix_norm`, whose
+    ``dim`` defaults to every dim. Prefer ``lucid.linalg.vector_norm``/``matrix_norm``."""
+    if isinstance(p, str):
+        dims = None if dim is None else ((dim,) if isinstance(dim, int) else tuple(dim))
+        if p == "fro" and (dims is None or len(dims) <= 2):
+            return vector_norm(input, 2, dims, keepdim, dtype=dtype)
+        if dims is None:
+            dims = tuple(range(getattr(input, "ndim", 0)))
+        return matrix_norm(input, p, dims, keepdim, dtype=dtype)  # type: ignore[arg-type]
+    return vector_norm(input, 2 if p is None else p, dim, keepdim, dtype=dtype)

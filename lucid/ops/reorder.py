@@ -10,18 +10,25 @@ from lucid.ops._util import normalize_axes, op, record
 from lucid.tensor import Tensor
 
 
-def _dims_arg(dims, name):
-    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
-        dims = tuple(dims[0])
+def _dims_arg(dims, more, name):
+    """``dims`` (an int or a sequence) and ``more`` (the ints after it) as one tuple of ints."""
+    if isinstance(dims, (tuple, list)):
+        if more:
+            raise TypeError(f"{name}: give dims as one sequence or as ints, got {dims!r}, {more}")
+        dims = tuple(dims)
+    else:
+        dims = (dims, *more)
     if not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) for d in dims):
         raise TypeError(f"{name}: dims must be ints, got {dims!r}")
     return dims
 
 
 @op
-def flip(input: Tensor, *dims: IntOrSeq) -> Tensor:
-    """Reverse the order of elements along ``dims`` (``flip(x, (0, 2))`` or ``x.flip(0, 2)``)."""
-    axes = normalize_axes(_dims_arg(dims, "flip"), input.ndim, "dim") if dims else ()
+def flip(input: Tensor, dims: IntOrSeq, *more_dims: int) -> Tensor:
+    """Reverse the order of elements along ``dims``: ``flip(x, (0, 2))``,
+    ``flip(x, dims=[0, 2])``, ``x.flip(0, 2)`` or ``x.flip(dims=(0, 2))``; ``dims=()`` is a
+    copy of the values. A repeated or out-of-range dim raises ValueError."""
+    axes = normalize_axes(_dims_arg(dims, more_dims, "flip"), input.ndim, "dim")
     index = tuple(slice(None, None, -1) if a in axes else slice(None) for a in range(input.ndim))
     return record(input.data[index], (input,), lambda g: (g[index],), "Flip")
 

@@ -281,3 +281,45 @@ def test_absurd_ranks_raise_instead_of_aborting():
     with pytest.raises(ValueError, match="at most 64 dimensions, got 1000"):
         lucid.ones(2).reshape(*[1] * 999, 2)
     assert lucid.zeros(*[1] * 64).numpy().ndim == 64
+
+
+# --- nonzero -------------------------------------------------------------------------------------
+NONZERO_INPUTS = [
+    np.array([[1.0, 0.0], [0.0, 2.0]]),
+    np.array([np.nan, 0.0, -0.0, 1e-300]),
+    np.array([[True, False, True]]),
+    np.arange(24).reshape(2, 3, 4) % 3,
+    np.zeros((2, 3)),
+    np.zeros((0, 3)),
+    np.array(3.0),
+    np.array(0.0),
+]
+
+
+@pytest.mark.parametrize("a", NONZERO_INPUTS, ids=range(len(NONZERO_INPUTS)))
+def test_nonzero_against_numpy_and_torch(a):
+    x = lucid.tensor(a)
+    out = lucid.nonzero(x)
+    assert out.dtype == lucid.int64 and out.shape == (np.count_nonzero(a), a.ndim)
+    if a.ndim:
+        np.testing.assert_array_equal(out.numpy(), np.argwhere(a))
+    tup = x.nonzero(as_tuple=True)
+    assert isinstance(tup, tuple) and len(tup) == max(a.ndim, 1)
+    if a.ndim:
+        for ours, theirs in zip(tup, np.nonzero(a)):
+            np.testing.assert_array_equal(ours.numpy(), theirs)
+    assert x.nonzero().tolist() == out.tolist()
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(a)
+    np.testing.assert_array_equal(out.numpy(), torch.nonzero(t).numpy())
+    assert out.shape == tuple(torch.nonzero(t).shape)
+    for ours, theirs in zip(tup, torch.nonzero(t, as_tuple=True), strict=True):
+        assert ours.shape == tuple(theirs.shape)
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_nonzero_arguments():
+    with pytest.raises(TypeError, match="must be a Tensor"):
+        lucid.nonzero([1, 0])
+    with pytest.raises(TypeError):
+        lucid.nonzero(lucid.ones(2), True)  # as_tuple is keyword-only, as in PyTorch

@@ -10,7 +10,7 @@ import numpy as np
 
 import lucid
 import lucid.nn.functional as LF
-from tests.parity.harness import Case, distinct, method, positive, rand, s
+from tests.parity.harness import Case, DType, distinct, method, positive, rand, s
 
 
 def build(torch):
@@ -172,6 +172,92 @@ def build(torch):
     both("lucid", "matmul", s(rand(2, 3, 4), rand(4, 5)), s(rand(3), rand(3, 2)))
     both("lucid", "dot", s(rand(4), rand(4)))
     both("lucid", "einsum", s("ij,jk->ik", rand(2, 3), rand(3, 4)), s("bii->bi", rand(2, 3, 3)))
+    # --- norms (subgradients at zero, zero elements and ties included) -------------------------
+    inf, kinks = np.inf, np.array([3.0, -4.0, 0.0, 4.0])
+    norm_samples = [
+        s(x234),
+        s(x234, 1, 2),
+        s(x234, "fro", (0, 1)),
+        s(x234, 3, (1, 2), True),
+        s(x234, inf, dim=0),
+        s(x234, 1, (0, 1, 2)),
+        s(x234, None, 1),
+        s(rand(3, 4), "nuc"),
+        s(np.zeros(3)),
+        s(kinks, inf),
+        s(x234, dtype=DType("float64")),
+    ]
+    both("lucid", "norm", *norm_samples)
+    meth("norm", *norm_samples)
+    LL, TL = lucid.linalg, torch.linalg
+    both(
+        "linalg",
+        "vector_norm",
+        s(x234),
+        s(x234, 1, (0, 2)),
+        s(x234, inf, -1, True),
+        s(x234, -inf),
+        s(x234, 0.5, 1),
+        s(x234, -1.5, dim=2),
+        s(x234, 0),
+        s(x234, 2, ()),
+        s(np.zeros(4)),
+        s(np.zeros(4), 3),
+        s(np.zeros((2, 3)), -inf, 1),
+        s(kinks, inf),
+        s(kinks, -inf),
+        s(kinks, 0.5),
+        s(kinks, -1),
+        s(kinks, 1),
+        s(np.array(-2.5)),
+        lucid_mod=LL,
+        torch_mod=TL,
+    )
+    matrix_samples = [s(x234, o) for o in ("fro", "nuc", inf, -inf, 1, -1, 2, -2)]
+    matrix_samples += [s(x234, o, (0, 2), True) for o in ("fro", "nuc", inf, -1, 2, -2)]
+    matrix_samples += [s(x234, o, (2, 1)) for o in (1, -inf, 2, "nuc")]
+    both("linalg", "matrix_norm", *matrix_samples, lucid_mod=LL, torch_mod=TL)
+    both(
+        "linalg",
+        "norm",
+        s(x234),
+        s(rand(3, 4), 2),
+        s(rand(3, 4), -inf),
+        s(rand(4), 3),
+        s(x234, None, 1),
+        s(x234, 1, (0, 2)),
+        s(x234, "nuc", (0, 2), True),
+        lucid_mod=LL,
+        torch_mod=TL,
+    )
+    # --- whole-tensor comparisons, nonzero ------------------------------------------------------
+    close_a = np.array([1.0, np.inf, -np.inf, np.nan, 1.0, 0.0, 100.0])
+    close_b = np.array([1.0 + 1e-6, np.inf, np.inf, np.nan, np.nan, 1e-8, 100.01])
+    close_samples = [
+        s(close_a, close_b),
+        s(close_a, close_b, equal_nan=True),
+        s(close_a, close_b, 1e-4, 0.0),
+        s(rand(3, 1), rand(4)),
+        s(np.array([1, 5, 100]), np.array([1, 6, 101]), 0.01, 0.0),
+    ]
+    for name in ("isclose", "allclose"):
+        both("lucid", name, *close_samples, grad=False)
+        meth(name, *close_samples, grad=False)
+    equal_samples = [
+        s(np.array([1, 2]), np.array([1.0, 2.0])),
+        s(np.array([1.0, np.nan]), np.array([1.0, np.nan])),
+        s(np.array([1.0, 2.0]), np.array([[1.0, 2.0]])),
+        s(x23, x23 + 0),
+    ]
+    both("lucid", "equal", *equal_samples, grad=False)
+    meth("equal", *equal_samples, grad=False)
+    nonzero_samples = [
+        s(rand(3, 4) > 0),
+        s(np.array([[1.0, 0.0], [np.nan, 2.0]])),
+        s(np.array(0.0)),
+    ]
+    both("lucid", "nonzero", *nonzero_samples, s(rand(2, 3) > 0, as_tuple=True), grad=False)
+    meth("nonzero", s(rand(3, 4) > 0), s(np.array(3.0), as_tuple=True), grad=False)
     # --- activations and softmax ---------------------------------------------------------------
     for name in (
         "relu",

@@ -328,6 +328,10 @@ EXEMPT = {
     "lucid.Tensor": "the class: its methods are compared one by one "
     "(test_every_shared_tensor_method_is_compared)",
     "lucid.dtype": "the dtype class: creation and conversion cases compare dtypes by name",
+    "lucid.device": "the device class: repr, type, index and equality compared with torch's in "
+    "tests/test_devices.py",
+    "lucid.autocast": "a precision policy, not an op: tests/test_amp.py and tests/test_devices.py "
+    "(device types, disabling where the GPU is absent, against torch.autocast)",
 }
 # Tensor methods not compared, and why.
 TENSOR_EXEMPT = {
@@ -336,7 +340,8 @@ TENSOR_EXEMPT = {
     "grad_fn": "node objects differ by design (Lucid's tape); tests/test_autograd.py",
     "retain_grad": "autograd machinery: tests/test_autograd.py",
     "data": "deliberate difference: t.data is the MLX array (docs/coming-from-pytorch.md)",
-    "device": "deliberate difference: devices are 'cpu'/'gpu' (docs/coming-from-pytorch.md)",
+    "device": "deliberate difference: a lucid.device of type 'cpu'/'gpu' "
+    "(docs/coming-from-pytorch.md); tests/test_devices.py",
     "normal_": "random: same distribution, MLX's stream",
     "uniform_": "random: MLX's stream",
     "bernoulli": "random: tests/test_generator.py",
@@ -429,7 +434,13 @@ def test_every_shared_tensor_method_is_compared():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"padding_idx": 2}, {"max_norm": 1.0}, {"max_norm": 0.8, "norm_type": 1.0, "padding_idx": 0}],
+    [
+        {"padding_idx": 2},
+        {"max_norm": 1.0},
+        {"max_norm": 0.8, "norm_type": 1.0, "padding_idx": 0},
+        {"scale_grad_by_freq": True},
+        {"scale_grad_by_freq": True, "padding_idx": 2},
+    ],
 )
 def test_embedding(kwargs):
     weight = rand(6, 3)

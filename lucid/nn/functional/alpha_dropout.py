@@ -30,9 +30,11 @@ def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace
         return input * 0.0
     a = 1.0 / math.sqrt((1.0 - p) * (1.0 + p * _SATURATION**2))
     keep = B.random_bernoulli(1.0 - p, input.shape)  # Lucid's seeded generator
-    dtype = input.data.dtype
-    scale = Tensor._wrap(B.where(keep, a, 0.0).astype(dtype), input._device)
+    dt = input.data.dtype  # the constants made in the input's dtype (not rounded to float32)
+    zero = B.zeros((), dt)
+    scale = Tensor._wrap(B.where(keep, B.full((), a, dt), zero), input._device)
+    kept, dropped = a * _SATURATION * p, a * _SATURATION * p - a * _SATURATION
     shift = Tensor._wrap(
-        B.where(keep, 0.0, -_SATURATION * a).astype(dtype) + a * _SATURATION * p, input._device
+        B.where(keep, B.full((), kept, dt), B.full((), dropped, dt)), input._device
     )
     return input * scale + shift

@@ -20,7 +20,9 @@ def _apply_mask(x, mask_shape, p):
     if p == 1.0:
         return x * 0.0
     keep = B.random_bernoulli(1.0 - p, mask_shape)  # Lucid's seeded generator
-    scale = Tensor._wrap(B.where(keep, 1.0 / (1.0 - p), 0.0).astype(x.data.dtype), x._device)
+    # the scale made in x's dtype (a float32 1/(1-p) would be off by ~3e-8 in float64)
+    dt = x.data.dtype
+    scale = Tensor._wrap(B.where(keep, B.full((), 1.0 / (1.0 - p), dt), B.zeros((), dt)), x._device)
     return x * scale
 
 

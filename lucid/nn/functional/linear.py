@@ -51,11 +51,11 @@ def embedding(
     ``[0, num_embeddings)`` raise IndexError: at once for host data (lists, numpy), at the
     next host read for a Tensor (its rows are NaN meanwhile; see ``lucid.check_indices``).
     With ``max_norm``, the looked-up rows whose ``norm_type``-norm exceeds it are first
-    rescaled to norm ``max_norm`` in ``weight`` itself (in place, untracked), as PyTorch does."""
-    if scale_grad_by_freq or sparse:
-        raise NotImplementedError(
-            "embedding: scale_grad_by_freq and sparse gradients are not supported"
-        )
+    rescaled to norm ``max_norm`` in ``weight`` itself (in place, untracked), as PyTorch does.
+    With ``scale_grad_by_freq``, the gradient of each occurrence of an id is divided by the
+    number of times that id occurs in ``indices``. ``sparse=True`` is not supported."""
+    if sparse:
+        raise NotImplementedError("embedding: sparse gradients are not supported")
     if not isinstance(weight, Tensor) or weight.ndim != 2:
         raise ValueError(
             f"embedding: weight must be a 2-D Tensor, got "
@@ -76,7 +76,7 @@ def embedding(
             weight, indices.numpy() if isinstance(indices, Tensor) else indices, max_norm, norm_type
         )
     pad = None if padding_idx is None else padding_idx % weight.shape[0]
-    return take_rows(weight, ids, pad)
+    return take_rows(weight, ids, pad, scale_grad_by_freq=bool(scale_grad_by_freq))
 
 
 def _renorm_rows(weight, ids, max_norm, norm_type):

@@ -1,8 +1,8 @@
 """Normalisation functions: batch, instance, group and layer norm.
 
-Each standardises with the single ``lucid.ops.norm.standardize`` op and then applies the optional
-per-channel (or per-element) affine map with ordinary differentiable ops. Running statistics are
-plain buffers updated outside the tape.
+Each standardises with the single ``lucid.ops.standardize.standardize`` op and then applies the
+optional per-channel (or per-element) affine map with ordinary differentiable ops. Running
+statistics are plain buffers updated outside the tape.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 from lucid import _backend as B
 from lucid.ops import elementwise as E, shape as S
 from lucid.ops._util import op  # runs on the input's device stream
-from lucid.ops.norm import standardize
+from lucid.ops.standardize import standardize
 from lucid.tensor import Tensor
 
 __all__ = ["batch_norm", "instance_norm", "group_norm", "layer_norm"]

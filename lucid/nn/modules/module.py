@@ -527,8 +527,12 @@ class Module:
 
 
 def _is_dtype(spec) -> bool:
-    if isinstance(spec, str) and spec.lower() in ("cpu", "gpu", "metal", "cuda", "mps"):
-        return False
+    if isinstance(spec, str):
+        try:
+            B.parse_device(spec)  # "cpu", "cuda:0", a lucid.device...
+            return False
+        except ValueError:
+            pass
     try:
         return as_dtype_name(spec) is not None
     except TypeError:

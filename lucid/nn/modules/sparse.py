@@ -15,7 +15,8 @@ class Embedding(Module):
     """Maps integer indices of any shape to rows of ``weight`` (``(num_embeddings,
     embedding_dim)``, initialised N(0, 1)). The ``padding_idx`` row starts at zero and gets no
     gradient. With ``max_norm``, looked-up rows are renormalised in place to at most that
-    ``norm_type``-norm (see ``F.embedding``). ``_weight`` supplies the table (used by
+    ``norm_type``-norm (see ``F.embedding``). With ``scale_grad_by_freq``, each row's gradient is
+    divided by how often its index occurs in the batch. ``_weight`` supplies the table (used by
     ``from_pretrained``)."""
 
     def __init__(
@@ -36,10 +37,8 @@ class Embedding(Module):
         for name, v in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"Embedding: {name} must be a positive int, got {v!r}")
-        if scale_grad_by_freq or sparse:
-            raise NotImplementedError(
-                "Embedding: scale_grad_by_freq and sparse gradients are not supported"
-            )
+        if sparse:
+            raise NotImplementedError("Embedding: sparse gradients are not supported")
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(
@@ -109,9 +108,17 @@ class Embedding(Module):
                 self.weight[self.padding_idx] = 0.0
 
     def forward(self, indices):
-        return embedding(indices, self.weight, self.padding_idx, self.max_norm, self.norm_type)
+        return embedding(
+            indices,
+            self.weight,
+            self.padding_idx,
+            self.max_norm,
+            self.norm_type,
+            self.scale_grad_by_freq,
+        )
 
     def extra_repr(self) -> str:
         pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
         norm = "" if self.max_norm is None else f", max_norm={self.max_norm}"
-        return f"{self.num_embeddings}, {self.embedding_dim}{pad}{norm}"
+        freq = ", scale_grad_by_freq=True" if self.scale_grad_by_freq else ""
+        return f"{self.num_embeddings}, {self.embedding_dim}{pad}{norm}{freq}"
