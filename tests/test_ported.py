@@ -19,6 +19,8 @@ TINY = {
     "unet3d_segmentation.py": ["--epochs", "1", "--volumes", "8"],
     "r2plus1d_video.py": ["--epochs", "1", "--clips", "32"],
     "train_resume.py": ["--epochs", "2"],
+    "custom_autograd.py": ["--epochs", "1", "--finetune-epochs", "1", "--volumes", "32"],
+    "resume_mid_epoch.py": ["--epochs", "2", "--volumes", "48"],
 }
 
 
@@ -33,7 +35,7 @@ def body(path, framework):
 
 
 def test_every_script_has_a_port():
-    assert sorted(p.name for p in (PORTED / "lucid").glob("*.py")) == SCRIPTS and len(SCRIPTS) == 3
+    assert sorted(p.name for p in (PORTED / "lucid").glob("*.py")) == SCRIPTS and len(SCRIPTS) == 5
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
@@ -71,3 +73,13 @@ def test_lucid_port_resumes(tmp_path):
     run("lucid", "train_resume.py", tmp_path)
     out = run("lucid", "train_resume.py", tmp_path, "--resume", "--epochs", "3")
     assert "resumed after epoch 2" in out and "epoch 3:" in out
+
+
+def test_lucid_port_resumes_mid_epoch(tmp_path):
+    out = run("lucid", "resume_mid_epoch.py", tmp_path, "--stop-epoch", "0", "--stop-step", "2")
+    assert "repeats the uninterrupted loss curve exactly (12 steps)" in out
+
+
+def test_lucid_custom_function_and_saliency(tmp_path):
+    out = run("lucid", "custom_autograd.py", tmp_path)
+    assert "epoch 2:" in out and "grad-cam maps (8, 6, 6, 6)" in out and "saliency inside" in out
