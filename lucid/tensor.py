@@ -335,6 +335,13 @@ class Tensor:
         """This tensor on the CPU stream."""
         return self.to("cpu")
 
+    def cuda(self, device: Any = None) -> Tensor:
+        """This tensor on the CUDA GPU (``device``: ``"cuda"``/``"cuda:0"``/0): the GPU stream
+        where MLX runs on CUDA; elsewhere a RuntimeError, as PyTorch without CUDA."""
+        if device is None or (isinstance(device, int) and not isinstance(device, bool)):
+            device = "cuda" if device is None else f"cuda:{device}"
+        return self.to(device)
+
     def gpu(self) -> Tensor:
         """This tensor on the GPU stream. Where MLX has no GPU it stays on the CPU, with one
         RuntimeWarning per process (see ``lucid._backend.resolve_device``)."""
@@ -1138,6 +1145,26 @@ class Tensor:
     def isinf(self) -> Tensor:
         """``lucid.ops.isinf`` as a method."""
         return _ops.isinf(self)
+
+    def isfinite(self) -> Tensor:
+        """``lucid.ops.isfinite`` as a method."""
+        return _ops.isfinite(self)
+
+    def round(self, *, decimals: builtins.int = 0) -> Tensor:
+        """``lucid.ops.round`` as a method."""
+        return _ops.round(self, decimals=decimals)
+
+    def floor(self) -> Tensor:
+        """``lucid.ops.floor`` as a method."""
+        return _ops.floor(self)
+
+    def ceil(self) -> Tensor:
+        """``lucid.ops.ceil`` as a method."""
+        return _ops.ceil(self)
+
+    def trunc(self) -> Tensor:
+        """``lucid.ops.trunc`` as a method."""
+        return _ops.trunc(self)
 
     def logical_not(self) -> Tensor:
         """``lucid.ops.logical_not`` as a method."""

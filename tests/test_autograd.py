@@ -533,3 +533,28 @@ def test_an_error_inside_a_hook_names_the_hook_and_keeps_the_cause():
     with pytest.raises(RuntimeError, match=r"broken_hook.*shape \(2,\).*Mul.*KeyError") as info:
         y.sum().backward()
     assert isinstance(info.value.__cause__, KeyError)
+
+
+def test_set_grad_enabled_is_a_call_a_context_manager_and_a_decorator():
+    x = lucid.ones(2, requires_grad=True)
+    lucid.set_grad_enabled(False)
+    try:
+        assert not (x * 2).requires_grad
+    finally:
+        lucid.set_grad_enabled(True)
+    assert (x * 2).requires_grad
+    for train in (True, False):
+        with lucid.set_grad_enabled(train):
+            assert (x * 2).requires_grad is train
+        assert lucid.is_grad_enabled()
+    with lucid.no_grad():
+        with lucid.set_grad_enabled(True):
+            assert (x * 2).requires_grad
+        assert not lucid.is_grad_enabled()
+
+    @lucid.set_grad_enabled(False)
+    def f(t):
+        return t * 2
+
+    lucid.set_grad_enabled(True)  # building the decorator set the mode, as PyTorch's does
+    assert not f(x).requires_grad and lucid.is_grad_enabled()

@@ -336,3 +336,25 @@ def test_autocast_rejects_unknown_device_types():
 def test_float64_values_survive_the_device_object():
     t = lucid.tensor(np.arange(3.0))
     assert t.to(t.device).dtype == lucid.float64
+
+
+@pytest.mark.parametrize("kind,match", [(None, "MLX has no GPU here"), ("metal", "GPU here is")])
+def test_tensor_cuda_is_an_error_without_cuda(fake_gpu, kind, match):
+    fake_gpu(kind)
+    t = lucid.ones(2)
+    for call in (lambda: t.cuda(), lambda: t.cuda(0), lambda: t.cuda("cuda:0")):
+        with pytest.raises(RuntimeError, match=match):
+            call()
+
+
+def test_cudnn_switches_are_kept_and_report_availability(fake_gpu):
+    cudnn = lucid.backends.cudnn
+    before = (cudnn.benchmark, cudnn.deterministic)
+    try:
+        cudnn.benchmark, cudnn.deterministic = True, True
+        assert lucid.backends.cudnn.benchmark and lucid.backends.cudnn.deterministic
+    finally:
+        cudnn.benchmark, cudnn.deterministic = before
+    for kind, available in ((None, False), ("metal", False), ("cuda", True)):
+        fake_gpu(kind)
+        assert cudnn.is_available() is available

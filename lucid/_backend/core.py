@@ -252,16 +252,38 @@ __all__ = [
     "check_ndim",
     "exact_unary",
     "svd",
+    "ceil",
+    "floor",
+    "isfinite",
+    "round_to",
+    "trunc",
 ]
 from mlx.core import (  # noqa: E402,F401
     bitwise_and,
     bitwise_invert,
     bitwise_or,
     bitwise_xor,
+    ceil,
+    floor,
+    isfinite,
     logical_and,
     logical_or,
     logical_xor,
 )
+
+
+def round_to(a, decimals: int = 0):
+    """``a`` rounded to ``decimals`` places, halves to even (as PyTorch and numpy). float64 is
+    rounded in numpy: MLX scales by ``10**decimals`` in float32 precision."""
+    if a.dtype == mx.float64 and decimals:
+        return from_numpy(np.round(to_numpy(a), decimals))
+    return mx.round(a, decimals)
+
+
+def trunc(a):
+    """``a`` rounded toward zero."""
+    return mx.where(a < 0, mx.ceil(a), mx.floor(a))
+
 
 # --- dtypes -------------------------------------------------------------------------------------
 DTYPES = {

@@ -25,8 +25,7 @@ def is_grad_enabled() -> bool:
     return _state.enabled
 
 
-def set_grad_enabled(mode: bool) -> None:
-    """Turn recording on or off for this thread."""
+def _set_mode(mode: bool) -> None:
     _state.enabled = bool(mode)
 
 
@@ -37,11 +36,11 @@ class _GradMode:
 
     def __enter__(self):
         self._prev = is_grad_enabled()
-        set_grad_enabled(self.mode)
+        _set_mode(self.mode)
         return self
 
     def __exit__(self, *exc):
-        set_grad_enabled(self._prev)
+        _set_mode(self._prev)
         return False
 
     def __call__(self, fn: Callable[..., Any]):
@@ -50,13 +49,33 @@ class _GradMode:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any):
             prev = is_grad_enabled()
-            set_grad_enabled(mode)
+            _set_mode(mode)
             try:
                 return fn(*args, **kwargs)
             finally:
-                set_grad_enabled(prev)
+                _set_mode(prev)
 
         return wrapper
+
+
+class set_grad_enabled(_GradMode):
+    """Turn recording on or off for this thread, at once (PyTorch's ``set_grad_enabled``): as a
+    call, ``lucid.set_grad_enabled(False)``; as a context manager, ``with
+    lucid.set_grad_enabled(train):`` restores the previous mode on exit; also a decorator."""
+
+    def __init__(self, mode: bool) -> None:
+        if not isinstance(mode, (bool, int)):
+            raise TypeError(f"set_grad_enabled expects a bool, got {type(mode).__name__}")
+        self._prev = is_grad_enabled()
+        self.mode = bool(mode)
+        _set_mode(self.mode)
+
+    def __enter__(self):
+        return self  # the mode was set by the constructor; __exit__ restores the one before
+
+    def __exit__(self, *exc):
+        _set_mode(self._prev)
+        return False
 
 
 class no_grad(_GradMode):

@@ -1,5 +1,6 @@
-"""``lucid.backends``: PyTorch's ``torch.backends`` queries that mean something on MLX (``mps``)."""
+"""``lucid.backends``: PyTorch's ``torch.backends`` queries that mean something on MLX (``mps``),
+and the cuDNN switches scripts set (``cudnn``: kept, without effect)."""
 
-from lucid.backends import mps
+from lucid.backends import cudnn, mps
 
-__all__ = ["mps"]
+__all__ = ["cudnn", "mps"]

@@ -145,6 +145,48 @@ erf = _unary(
 )
 
 
+def _stepwise(name, forward, x):
+    """A piecewise-constant op: its gradient is zero, and it is recorded (as PyTorch's, the
+    output requires grad when the input does). Integer tensors come back as a copy."""
+    x = as_tensor(x)
+    if not B.is_floating(x._data.dtype):
+        return Tensor._wrap(B.array(x._data), x._device)
+    return record(
+        forward(x._data),
+        (x,),
+        lambda g: (B.zeros(g.shape, dtype=g.dtype),),
+        name,
+        saves=(),
+        saves_output=False,
+    )
+
+
+@op
+def round(x: Tensor, *, decimals: int = 0) -> Tensor:
+    """Each element rounded to ``decimals`` places, halves to even (gradient zero)."""
+    if isinstance(decimals, bool) or not isinstance(decimals, int):
+        raise TypeError(f"round: decimals must be an int, got {decimals!r}")
+    return _stepwise("Round", lambda a: B.round_to(a, decimals), x)
+
+
+@op
+def floor(x: Tensor) -> Tensor:
+    """The largest integer <= each element (gradient zero)."""
+    return _stepwise("Floor", B.floor, x)
+
+
+@op
+def ceil(x: Tensor) -> Tensor:
+    """The smallest integer >= each element (gradient zero)."""
+    return _stepwise("Ceil", B.ceil, x)
+
+
+@op
+def trunc(x: Tensor) -> Tensor:
+    """Each element rounded toward zero (gradient zero)."""
+    return _stepwise("Trunc", B.trunc, x)
+
+
 def sign(x: Tensor) -> Tensor:
     """The sign of each element (no gradient)."""
     x = as_tensor(x)
@@ -237,3 +279,8 @@ def isnan(a: Tensor) -> Tensor:
 def isinf(a: Tensor) -> Tensor:
     """Where values are infinite."""
     return Tensor._wrap(B.isinf(raw(a)), a._device)
+
+
+def isfinite(a: Tensor) -> Tensor:
+    """Where values are neither infinite nor NaN (every element of an integer tensor)."""
+    return Tensor._wrap(B.isfinite(raw(a)), a._device)

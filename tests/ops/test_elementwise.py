@@ -324,3 +324,30 @@ def test_float64_exact_route_keeps_special_values():
     assert np.isnan(lucid.erf(x).numpy()[5]) and lucid.erf(x).numpy()[4] == 1.0
     inf_rows = lucid.tensor([[-np.inf, -np.inf], [np.inf, 1.0]], dtype="float64")
     np.testing.assert_array_equal(lucid.logsumexp(inf_rows, axis=1).numpy(), [-np.inf, np.inf])
+
+
+def test_rounding_ops_against_numpy_with_a_recorded_zero_gradient():
+    values = np.array([0.5, 1.5, 2.5, -0.5, -2.5, 1.26, -3.7, 0.0, 7.0])
+    refs = {"round": np.round, "floor": np.floor, "ceil": np.ceil, "trunc": np.trunc}
+    for name, ref in refs.items():
+        for dtype in ("float32", "float64"):
+            x = lucid.tensor(values.astype(dtype), requires_grad=True)
+            y = getattr(lucid, name)(x)
+            np.testing.assert_array_equal(y.numpy(), ref(values.astype(dtype)))
+            assert y.requires_grad and y.dtype == x.dtype  # recorded, as PyTorch's
+            (y * 3).sum().backward()
+            np.testing.assert_array_equal(x.grad.numpy(), 0.0)
+            np.testing.assert_array_equal(getattr(x, name)().numpy(), y.numpy())
+    np.testing.assert_allclose(
+        lucid.round(lucid.tensor([1.25, 2.675, -0.35], dtype=lucid.float64), decimals=2).numpy(),
+        np.round([1.25, 2.675, -0.35], 2),
+        rtol=0,
+        atol=1e-15,
+    )
+    ints = lucid.tensor([1, -2, 3])
+    assert lucid.floor(ints).dtype == lucid.int64 and lucid.round(ints).tolist() == [1, -2, 3]
+    np.testing.assert_array_equal(
+        lucid.isfinite(lucid.tensor([1.0, np.inf, -np.inf, np.nan])).numpy(), [1, 0, 0, 0]
+    )
+    with pytest.raises(TypeError, match="decimals must be an int"):
+        lucid.round(lucid.ones(2), decimals=0.5)

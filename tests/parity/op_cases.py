@@ -67,6 +67,18 @@ def build(torch):
     both("lucid", "isnan", s(np.array([1.0, np.nan, np.inf])), grad=False)
     both("lucid", "isinf", s(np.array([1.0, np.nan, -np.inf])), grad=False)
     both("lucid", "floor_divide", s(rand(3, 4) * 5, positive(3, 4)), grad=False)
+    both("lucid", "isfinite", s(np.array([1.0, np.nan, -np.inf, 0.0])), grad=False)
+    halves = np.array([0.5, 1.5, 2.5, -0.5, -2.5, 1.26, -3.7, 0.0])
+    for name in ("round", "floor", "ceil", "trunc"):  # the gradient is zero (and recorded)
+        both("lucid", name, s(rand(3, 4) * 4), s(halves))
+        meth(name, s(rand(3, 4) * 4))
+    both(
+        "lucid",
+        "round",
+        s(rand(3, 4) * 4, decimals=1),
+        s(np.array([1.25, 2.675, -0.35]), decimals=2),
+    )
+    meth("isfinite", s(np.array([1.0, np.nan, np.inf])), grad=False)
     # --- reductions ----------------------------------------------------------------------------
     for name in ("sum", "mean", "prod", "logsumexp"):
         samples = [
