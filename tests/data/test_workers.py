@@ -51,10 +51,26 @@ def worker_threads():
     return [t for t in threading.enumerate() if t.name.startswith(THREAD_PREFIX)]
 
 
+_EARLIER: set = set()  # worker threads alive when the current test began
+
+
+@pytest.fixture(autouse=True)
+def _earlier_worker_threads():
+    """Each test checks the threads of its own loaders: those alive before it began (an
+    earlier test's loader not yet collected) are set aside."""
+    gc.collect()
+    _EARLIER.clear()
+    _EARLIER.update(worker_threads())
+    yield
+
+
 def wait_for_worker_threads_to_end():
-    for t in worker_threads():
+    """This test's worker threads still alive after waiting for each (up to 60 s)."""
+    gc.collect()  # loaders and iterators this test dropped inside a reference cycle
+    mine = [t for t in worker_threads() if t not in _EARLIER]
+    for t in mine:
         t.join(timeout=60)
-    return worker_threads()
+    return [t for t in mine if t.is_alive()]
 
 
 @pytest.mark.parametrize("shuffle", [False, True])
@@ -207,10 +223,10 @@ def test_persistent_workers_keep_their_threads():
     assert wait_for_worker_threads_to_end() == []  # earlier loaders' threads are gone
     loader = DataLoader(Where(), batch_size=2, num_workers=2, persistent_workers=True)
     list(loader)
-    threads = worker_threads()
+    threads = [t for t in worker_threads() if t not in _EARLIER]
     assert len(threads) == 2 and all(t.is_alive() for t in threads)  # alive between epochs
     list(loader)
-    assert worker_threads() == threads
+    assert [t for t in worker_threads() if t not in _EARLIER] == threads
     assert set(idents) <= {t.ident for t in threads} and len(idents) == 12
     del loader
     gc.collect()
