@@ -363,7 +363,7 @@ class _Trace:
             if id(t) not in watched and id(t) in live:
                 raise _UncapturedWrite(t)
 
-        calls = graph.backward_calls
+        calls = graph.backward_calls.count
         with runtime.tracing(), runtime.random_key(key), runtime.watching_writes(on_write):
             with runtime.collecting_checks() as checks:
                 out, placeholders = self._call_fn(inputs, zip(self.arg_grads_in, arg_grads_in))
@@ -372,7 +372,7 @@ class _Trace:
         # call registers them, so a bad index raises at the call's evaluation, as eagerly
         self.checks = [(size, what) for _, _, size, what in checks]
         check_arrays = [a for bad, indices, _, _ in checks for a in (bad, indices)]
-        self.trains = graph.backward_calls != calls
+        self.trains = graph.backward_calls.count != calls
         self.draws = key_out is not key
         state_out, _, self.sig_out = self.slots.read()
         owners = [t for t in self.slots.tensors() if t.grad is not None]

@@ -341,3 +341,23 @@ def test_worker_generators_are_seeded_per_worker_and_epoch():
         assert a[w][0] != a_next[w][0]
     if len(a) == 2:  # the two workers do not repeat each other's draws
         assert a[0][0] != a[1][0]
+
+
+def test_backward_in_another_thread_is_not_counted_in_this_one():
+    # lucid.compile tells a training step from a forward by the backward replays its trace
+    # made: another thread's backward during a trace must not count
+    from lucid.autograd import graph
+
+    before = graph.backward_calls.count
+
+    def work():
+        x = lucid.ones(3, requires_grad=True)
+        (x * 2).sum().backward()
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    assert graph.backward_calls.count == before
+    x = lucid.ones(3, requires_grad=True)
+    (x * 2).sum().backward()
+    assert graph.backward_calls.count == before + 1

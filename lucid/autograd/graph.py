@@ -9,6 +9,7 @@ pass nobody keeps is freed with it, and ``backward()`` frees the nodes it replay
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from lucid import _backend as B
@@ -114,7 +115,14 @@ FREED_MESSAGE = (
 )
 
 
-backward_calls = 0
+class _Calls(threading.local):
+    """Backward replays begun in this thread (``lucid.compile`` tells a training step from a
+    forward by it; per thread, so another thread's backward cannot be counted)."""
+
+    count = 0
+
+
+backward_calls = _Calls()
 
 
 def backward(root, seed, retain_graph=False, capture=None):
@@ -122,8 +130,7 @@ def backward(root, seed, retain_graph=False, capture=None):
     accumulating into the ``.grad`` of leaves (and of non-leaves that ``retain_grad()``).
     With ``capture`` (a dict keyed by tensor ids), the gradients reaching those tensors are
     added into it instead, and no ``.grad`` is touched (``lucid.autograd.grad``)."""
-    global backward_calls
-    backward_calls += 1  # lucid.compile tells a training step from a forward by it
+    backward_calls.count += 1
     grads = {id(root): seed}
     default_device = B.default_device_name()
     for t in _topological_order(root):
