@@ -240,11 +240,20 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         return self
 
-    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
+    def backward(
+        self,
+        gradient: Any = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+        inputs: Any = None,
+    ) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
 
         A non-scalar tensor is seeded with ones of its shape (the gradient of ``self.sum()``), as
         the reference page does; ``gradient`` gives an explicit seed of the same shape.
+        ``create_graph=True`` records the backward itself, so the gradients can be
+        differentiated again (``retain_graph`` then defaults to True, as in PyTorch);
+        ``inputs`` (tensors) limits the accumulation to those tensors' ``.grad``.
         """
         if not self.requires_grad:
             raise RuntimeError(
@@ -252,20 +261,36 @@ class Tensor:
                 "input of the computation had requires_grad=True (or it ran under "
                 "no_grad())"
             )
+        if inputs is not None:
+            from lucid.autograd.function import _backward_into
+
+            _backward_into(self, gradient, retain_graph, create_graph, inputs)
+            return
         # the whole replay runs on this tensor's stream (MLX's default may be a Mac's GPU,
         # which cannot run a CPU tensor's float64 gradients)
         with B.device_scope(self._device):
-            if gradient is None:
-                seed = B.ones(self.data.shape, dtype=self.data.dtype)
-            else:
-                seed = gradient.data if isinstance(gradient, Tensor) else B.asarray(gradient)
-                if tuple(seed.shape) != self.shape:
-                    raise ValueError(
-                        f"gradient has shape {tuple(seed.shape)} but the tensor "
-                        f"has shape {self.shape}"
-                    )
-                seed = seed.astype(self.data.dtype)
-            graph.backward(self, seed, retain_graph=retain_graph)
+            keep = create_graph if retain_graph is None else bool(retain_graph)
+            graph.backward(self, self._seed(gradient, create_graph), keep, None, create_graph)
+
+    def _seed(self, gradient: Any, as_tensor: bool = False) -> Any:
+        """The initial gradient of a backward from this tensor: ones, or ``gradient`` checked
+        against this tensor's shape; a Tensor (kept as it is, graph included) when
+        ``as_tensor``, else an array."""
+        if gradient is None:
+            seed = B.ones(self.data.shape, dtype=self.data.dtype)
+            return Tensor._wrap(seed, self._device) if as_tensor else seed
+        seed = gradient.data if isinstance(gradient, Tensor) else B.asarray(gradient)
+        if tuple(seed.shape) != self.shape:
+            raise ValueError(
+                f"gradient has shape {tuple(seed.shape)} but the tensor has shape {self.shape}"
+            )
+        if not as_tensor:
+            return seed.astype(self.data.dtype)
+        if not isinstance(gradient, Tensor):
+            return Tensor._wrap(seed.astype(self.data.dtype), self._device)
+        if gradient.data.dtype != self.data.dtype:
+            return gradient.astype(B.dtype_name(self.data.dtype))
+        return gradient
 
     def retain_grad(self) -> None:
         """Keep this non-leaf tensor's gradient in ``.grad`` after backward."""

@@ -7,7 +7,7 @@ from lucid.autograd.grad_mode import (
     no_grad,
     set_grad_enabled,
 )
-from lucid.autograd.gradcheck import GradcheckError, gradcheck  # noqa: F401,E402
+from lucid.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: F401,E402
 from lucid.autograd.function import (  # noqa: F401,E402
     Function,
     FunctionCtx,

@@ -23,7 +23,8 @@ A function with several differentiable outputs is recorded as one tape op per ou
 ``backward`` is called once for each output that receives a gradient, with zeros (or None,
 after ``ctx.set_materialize_grads(False)``) for the other outputs, and the engine adds the
 results -- the same gradients, since ``backward`` is linear in its gradients.
-Higher-order gradients through a Function (``create_graph``) are not supported yet.
+With ``create_graph=True`` the user's ``backward`` runs with recording on, so its result can be
+differentiated again (unless it is marked :func:`once_differentiable`).
 """
 
 from __future__ import annotations
@@ -167,9 +168,11 @@ class Function(metaclass=_FunctionMeta):
                     o.requires_grad = False
                 recorded.append(o)
                 continue
-            backward = _backward_for(cls, ctx, i, len(outputs), shapes, dtypes, args, o._device)
+            backward, rule = _backward_for(
+                cls, ctx, i, len(outputs), shapes, dtypes, args, o._device
+            )
             # saves=(): what backward reads is checked by ctx.saved_tensors
-            node_out = graph.record(o.data, parents_t, backward, cls.__name__, (), False)
+            node_out = graph.record(o.data, parents_t, backward, cls.__name__, (), False, rule)
             if id(o) in before and id(o) not in ctx._dirty:  # an input returned as it is
                 node_out._device = o._device
                 recorded.append(node_out)
@@ -181,21 +184,21 @@ class Function(metaclass=_FunctionMeta):
 
 
 def _backward_for(cls, ctx, index, n_out, shapes, dtypes, args, device):
-    """The tape's backward of output ``index``: the user's backward with this output's
-    gradient, the others zeros or None."""
+    """The tape's backward of output ``index`` -- the user's backward with this output's
+    gradient, the others zeros or None -- as an array closure and as a ``rule`` on Tensors (for
+    ``create_graph``: the user's backward then runs with recording on)."""
     Tensor = _tensor_type()
 
-    def backward(g):
+    def user_grads(g):
         grads = []
         for j in range(n_out):
             if j == index:
-                grads.append(Tensor._wrap(g, device))
+                grads.append(g)
             elif ctx.materialize_grads and shapes[j] is not None:
                 grads.append(Tensor._wrap(B.zeros(shapes[j], dtype=dtypes[j]), device))
             else:
                 grads.append(None)
-        with no_grad():
-            result = cls.backward(ctx, *grads)
+        result = cls.backward(ctx, *grads)
         result = result if isinstance(result, tuple) else (result,)
         if len(result) != len(args):
             raise RuntimeError(
@@ -217,10 +220,18 @@ def _backward_for(cls, ctx, index, n_out, shapes, dtypes, args, device):
                     f"{cls.__name__}.backward returned a gradient of shape {tuple(r.shape)} for "
                     f"argument {i} of shape {tuple(a.shape)}"
                 )
-            out.append(r.data)
-        return tuple(out)
+            out.append(r)
+        return out
 
-    return backward
+    def backward(g):
+        with no_grad():
+            grads = user_grads(Tensor._wrap(g, device))
+        return tuple(None if r is None else r.data for r in grads)
+
+    def rule(g, _out, *_parents):
+        return tuple(user_grads(g))
+
+    return backward, rule
 
 
 def _sums_to(grad_shape, shape) -> bool:
@@ -233,14 +244,38 @@ def _sums_to(grad_shape, shape) -> bool:
 
 
 def once_differentiable(fn):
-    """Mark a ``backward`` as not differentiable itself (PyTorch's decorator). Lucid does not
-    differentiate backward passes yet, so this documents intent and changes nothing."""
+    """Mark a ``backward`` as not differentiable itself (PyTorch's decorator): it runs with
+    recording off, and differentiating its results (``create_graph=True``, then a second
+    backward through them) raises instead of returning a wrong (zero) gradient."""
 
     @functools.wraps(fn)
     def wrapper(ctx, *grads):
-        return fn(ctx, *grads)
+        with no_grad():
+            result = fn(ctx, *grads)
+        Tensor = _tensor_type()
+        live = tuple(g for g in grads if isinstance(g, Tensor) and g.requires_grad)
+        if not (is_grad_enabled() and live):
+            return result
+        single = not isinstance(result, tuple)
+        marked = tuple(
+            graph.record(r.data, live, _refuse_twice, "OnceDifferentiable", (), False, _refuse_rule)
+            if isinstance(r, Tensor)
+            else r
+            for r in ((result,) if single else result)
+        )
+        return marked[0] if single else marked
 
     return wrapper
+
+
+def _refuse_rule(g, *_):
+    _refuse_twice(g)
+
+
+def _refuse_twice(_g):
+    raise RuntimeError(
+        "trying to differentiate twice a function that was marked with @once_differentiable"
+    )
 
 
 def grad(
@@ -253,14 +288,11 @@ def grad(
 ) -> tuple:
     """The gradients of ``outputs`` with respect to ``inputs`` (PyTorch's
     ``torch.autograd.grad``), returned as a tuple; no ``.grad`` is changed. ``grad_outputs``
-    seeds each output (required for non-scalar outputs, as in PyTorch). ``create_graph=True``
-    (higher-order gradients) is not supported yet and raises."""
+    seeds each output (required for non-scalar outputs, as in PyTorch). With
+    ``create_graph=True`` the gradients are themselves recorded, so they can be differentiated
+    again (gradient penalties, Hessian-vector products); ``retain_graph`` defaults to
+    ``create_graph``."""
     Tensor = _tensor_type()
-    if create_graph:
-        raise NotImplementedError(
-            "lucid.autograd.grad(create_graph=True): Lucid's backward rules do not record "
-            "themselves yet, so gradients of gradients are not available"
-        )
     outputs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     if grad_outputs is None or isinstance(grad_outputs, Tensor):
@@ -273,29 +305,21 @@ def grad(
     for i, t in enumerate(inputs):
         if not isinstance(t, Tensor) or not t.requires_grad:
             raise RuntimeError(f"grad: input {i} is not a Tensor that requires grad")
-    keep = bool(retain_graph)
+    keep = create_graph if retain_graph is None else bool(retain_graph)
     capture: dict = {id(t): None for t in inputs}
     for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
         if not isinstance(out, Tensor) or not out.requires_grad:
             raise RuntimeError(f"grad: output {i} does not require grad")
-        if g is None:
-            if out.data.size != 1:
-                raise RuntimeError(
-                    f"grad: output {i} has shape {tuple(out.shape)}: grad can be implicitly "
-                    f"created only for scalar outputs; pass grad_outputs"
-                )
-            seed = B.ones(out.data.shape, dtype=out.data.dtype)
-        else:
-            seed = g.data if isinstance(g, Tensor) else B.asarray(g)
-            if tuple(seed.shape) != tuple(out.shape):
-                raise ValueError(
-                    f"grad: grad_outputs[{i}] has shape {tuple(seed.shape)}; expected "
-                    f"{tuple(out.shape)}"
-                )
-            seed = seed.astype(out.data.dtype)
-        last = i == len(outputs) - 1
-        with B.device_scope(out._device):
-            graph.backward(out, seed, retain_graph=keep or not last, capture=capture)
+        if g is None and out.data.size != 1:
+            raise RuntimeError(
+                f"grad: output {i} has shape {tuple(out.shape)}: grad can be implicitly "
+                f"created only for scalar outputs; pass grad_outputs"
+            )
+        if g is not None and tuple(g.shape) != tuple(out.shape):
+            raise ValueError(
+                f"grad: grad_outputs[{i}] has shape {tuple(g.shape)}; expected {tuple(out.shape)}"
+            )
+        _replay(out, g, keep or i < len(outputs) - 1, create_graph, capture)
     result = []
     for i, t in enumerate(inputs):
         g = capture[id(t)]
@@ -304,7 +328,37 @@ def grad(
                 f"grad: input {i} was not used to compute the outputs (pass allow_unused=True "
                 f"to get None for it)"
             )
-        if g is not None and tuple(g.shape) != tuple(t.data.shape):
-            g = graph.unbroadcast(g, t.data.shape)
-        result.append(None if g is None else Tensor._wrap(g, t._device))
+        if g is not None and not isinstance(g, Tensor):
+            g = Tensor._wrap(g, t._device)
+        result.append(g)
     return tuple(result)
+
+
+def _replay(out, gradient, retain_graph, create_graph, capture) -> None:
+    """One backward from ``out`` (seeded with ``gradient``), its gradients collected in
+    ``capture``."""
+    with B.device_scope(out._device):
+        seed = out._seed(gradient, create_graph)
+        graph.backward(out, seed, retain_graph, capture, create_graph)
+
+
+def _backward_into(root, gradient, retain_graph, create_graph, inputs) -> None:
+    """``root.backward(..., inputs=inputs)``: accumulate into those tensors' ``.grad`` only."""
+    Tensor = _tensor_type()
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    if not inputs:
+        raise RuntimeError("backward: 'inputs' was given but is empty")
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"backward: inputs[{i}] is not a Tensor that requires grad")
+    capture: dict = {id(t): None for t in inputs}
+    keep = create_graph if retain_graph is None else bool(retain_graph)
+    _replay(root, gradient, keep, create_graph, capture)
+    for t in inputs:
+        g = capture[id(t)]
+        if g is None:
+            continue
+        if isinstance(g, Tensor):
+            t._grad = g if t._grad is None else t._grad + g
+        else:
+            graph._accumulate(t, g)

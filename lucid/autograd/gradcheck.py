@@ -96,3 +96,71 @@ def _is_float(t):
     if isinstance(t, Tensor):
         return t.is_floating_point()
     return isinstance(t, np.ndarray) and t.dtype.kind == "f"
+
+
+def gradgradcheck(
+    fn: Callable[..., Any],
+    inputs,
+    grad_outputs=None,
+    eps: float = 1e-6,
+    atol=1e-5,
+    rtol=1e-3,
+    seed: int = 0,
+) -> bool:
+    """Check second derivatives: the gradients of ``fn``'s first-order gradients (computed with
+    ``create_graph=True``) against central differences of those first-order gradients, as
+    PyTorch's ``gradgradcheck``. ``grad_outputs`` (a fixed random direction when None) seeds
+    the first backward. Returns True or raises ``GradcheckError``."""
+    from lucid.autograd.function import grad
+    from lucid.autograd.grad_mode import enable_grad
+    from lucid.tensor import Tensor
+
+    if not isinstance(inputs, (list, tuple)):
+        inputs = (inputs,)
+    wanted = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
+    if not wanted:
+        raise ValueError("gradgradcheck: no input requires grad")
+    if grad_outputs is None:
+        with no_grad():
+            args = [
+                Tensor(t.numpy(), dtype="float64") if isinstance(t, Tensor) and _is_float(t) else t
+                for t in inputs
+            ]
+            shape = fn(*args).shape
+        grad_outputs = np.random.default_rng(seed + 1).standard_normal(shape)
+    seed_out = np.asarray(
+        grad_outputs.numpy() if isinstance(grad_outputs, Tensor) else grad_outputs, np.float64
+    )
+
+    def first_order(*args, create_graph=True):
+        with enable_grad():
+            args = list(args)
+            for i in wanted:  # the numeric pass gives inputs without grad: differentiate copies
+                if not args[i].requires_grad:
+                    args[i] = args[i].detach().requires_grad_(True)
+            out = fn(*args)
+            grads = grad(
+                out,
+                [args[i] for i in wanted],
+                Tensor(seed_out, dtype="float64"),
+                create_graph=create_graph,
+                allow_unused=True,
+            )
+        flat = [(g if g is not None else args[i] * 0.0).reshape(-1) for g, i in zip(grads, wanted)]
+        from lucid.ops import cat
+
+        return cat(flat)
+
+    # the recorded first-order gradients (the ops' higher-order rules) must equal the ones of
+    # the array backward: the finite differences below only check their derivative
+    copies = [t.detach().requires_grad_(True) if i in wanted else t for i, t in enumerate(inputs)]
+    recorded = first_order(*copies).numpy()
+    plain = first_order(*copies, create_graph=False).numpy()
+    bad = np.abs(recorded - plain) > atol + rtol * np.abs(plain)
+    if bad.any():
+        j = int(np.argmax(bad))
+        raise GradcheckError(
+            f"gradgradcheck: the first-order gradient computed with create_graph=True differs "
+            f"from the plain backward's at flat index {j}: {recorded[j]:.8g} vs {plain[j]:.8g}"
+        )
+    return gradcheck(first_order, inputs, eps=eps, atol=atol, rtol=rtol, seed=seed)

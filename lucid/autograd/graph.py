@@ -5,10 +5,25 @@ that maps the output's gradient to one gradient per input. The closure (a ``Node
 the output tensor, so the tape is owned by whatever still references the result: a forward
 pass nobody keeps is freed with it, and ``backward()`` frees the nodes it replays unless
 ``retain_graph=True``.
+
+First-order backward runs the closures on backend arrays (the fast path). With
+``create_graph=True`` gradients are Tensors and each node's gradient is
+itself recorded, so it can be differentiated again. A node says how, in one of two ways:
+
+- ``rule(g, out, *parents)``: its backward written with Lucid ops on Tensors (``g`` the output's
+  gradient, ``out`` the output); used by ops whose gradient depends on their inputs (mul, exp,
+  conv...).
+- ``adjoint(i, v)``: for ops whose backward is linear in ``g`` and reads no differentiable
+  value (reshape, sum, indexing, and masks such as relu's: their derivative in the inputs is
+  zero almost everywhere). The array backward is then reused as a recorded op of ``g``, and
+  ``adjoint`` -- the op's forward in input ``i`` applied to a tangent ``v`` of that input's
+  shape -- is that recorded op's own backward. ``DIAGONAL`` says the backward is its own
+  adjoint (an elementwise mask). Such gradients can be differentiated to any order.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
@@ -29,9 +44,29 @@ class Node:
     ``_version`` when the node was attached to it: an in-place op's node is attached after the
     write)."""
 
-    __slots__ = ("backward", "parents", "name", "saves", "versions", "reads_output", "out_version")
+    __slots__ = (
+        "backward",
+        "parents",
+        "name",
+        "saves",
+        "versions",
+        "reads_output",
+        "out_version",
+        "rule",
+        "adjoint",
+    )
 
-    def __init__(self, backward, parents, name: str, saves=None, versions=None, reads_output=True):
+    def __init__(
+        self,
+        backward,
+        parents,
+        name: str,
+        saves=None,
+        versions=None,
+        reads_output=True,
+        rule=None,
+        adjoint=None,
+    ):
         self.backward = backward
         self.parents = parents
         self.name = name
@@ -39,12 +74,26 @@ class Node:
         self.versions = versions
         self.reads_output = reads_output
         self.out_version = 0
+        self.rule = rule  # the backward on Tensors, for create_graph (see the module docstring)
+        self.adjoint = adjoint  # or: the backward is linear in g and this is its adjoint
 
     def __repr__(self) -> str:
         return f"<{self.name}Backward>"
 
 
-def record(data, parents, backward, name: str = "Op", saves=None, saves_output=True):
+DIAGONAL = "diagonal"  # ``adjoint=DIAGONAL``: the backward is an elementwise mask, self-adjoint
+
+
+def record(
+    data,
+    parents,
+    backward,
+    name: str = "Op",
+    saves=None,
+    saves_output=True,
+    rule=None,
+    adjoint=None,
+):
     """A new Tensor holding ``data``, recorded on the tape when grad mode is on and any of
     ``parents`` (Tensors, or plain numbers which get no gradient) requires grad.
 
@@ -54,6 +103,7 @@ def record(data, parents, backward, name: str = "Op", saves=None, saves_output=T
     ``saves`` lists the positions of the parents whose values ``backward`` reads (None: all of
     them, the conservative default) and ``saves_output`` whether it reads the output: backward
     raises if one of those was modified in place (its ``_version`` changed) in between.
+    ``rule`` or ``adjoint`` make the gradient differentiable (``create_graph``; module docstring).
     """
     device = None
     needs = modified = False
@@ -66,7 +116,7 @@ def record(data, parents, backward, name: str = "Op", saves=None, saves_output=T
     node = None
     if needs and _state.enabled:
         versions = tuple(getattr(p, "_version", 0) for p in parents) if modified else None
-        node = Node(backward, parents, name, saves, versions, saves_output)
+        node = Node(backward, parents, name, saves, versions, saves_output, rule, adjoint)
     out = _new(_Tensor)
     _init_fields(out, data, device or "cpu", node is not None, node)
     return out
@@ -84,8 +134,9 @@ def unbroadcast(g, shape):
     return B.reshape(g, shape)
 
 
-def _topological_order(root):
-    """Tensors that require grad reachable from ``root``, each after everything it feeds."""
+def _topological_order(root, stop=None):
+    """Tensors that require grad reachable from ``root``, each after everything it feeds (not
+    expanding past the tensors whose ids are in ``stop``)."""
     # iterative post-order DFS; a tensor is marked when it is expanded, not when pushed, so it is
     # finished only after all of its inputs (marking on push can emit an input too early)
     order, seen = [], set()
@@ -100,7 +151,7 @@ def _topological_order(root):
         seen.add(id(t))
         stack.append((t, True))
         node = t._node
-        if node is not None:
+        if node is not None and (stop is None or id(t) not in stop):
             for p in node.parents:
                 if isinstance(p, _Tensor) and p.requires_grad and id(p) not in seen:
                     stack.append((p, False))
@@ -125,62 +176,195 @@ class _Calls(threading.local):
 backward_calls = _Calls()
 
 
-def backward(root, seed, retain_graph=False, capture=None):
+def backward(root, seed, retain_graph=False, capture=None, create_graph=False, stop=None):
     """Replay the tape from ``root`` in reverse with initial gradient ``seed`` (an array),
     accumulating into the ``.grad`` of leaves (and of non-leaves that ``retain_grad()``).
     With ``capture`` (a dict keyed by tensor ids), the gradients reaching those tensors are
-    added into it instead, and no ``.grad`` is touched (``lucid.autograd.grad``)."""
+    added into it instead, and no ``.grad`` is touched (``lucid.autograd.grad``).
+
+    With ``create_graph`` the seed is a Tensor, every gradient is a Tensor computed by recorded
+    ops (so it can be differentiated again) and ``.grad`` is accumulated out of place
+    (``x.grad = x.grad + g``), as PyTorch does. ``stop`` (a dict keyed by tensor ids) collects
+    the gradients reaching those tensors and does not go past them (a checkpointed block's
+    recompute ends at the block's inputs)."""
     backward_calls.count += 1
     grads = {id(root): seed}
     default_device = B.default_device_name()
-    for t in _topological_order(root):
-        g = grads.pop(id(t), None)
-        if g is None:
-            continue
-        if t._hooks:
-            g = _run_hooks(t, g)
-        node = t._node
-        if capture is not None:
-            if id(t) in capture:
-                prev = capture[id(t)]
-                capture[id(t)] = g if prev is None else prev + g
-        elif node is None or t._retains_grad:
-            _accumulate(t, g)
-        if node is None:
-            continue
-        if node.backward is None:
-            raise RuntimeError(FREED_MESSAGE)
-        if node.reads_output and t._version != node.out_version:
-            _raise_modified(node, t, t._version, node.out_version, "the output")
-        versions = node.versions
-        for i, p in enumerate(node.parents):
-            # a changed input matters when backward reads its value (``saves``), and also when it
-            # is a non-leaf: an in-place op moved a new tape node onto it, so the gradient would
-            # flow through the wrong node even for ops that read nothing (add, indexing...)
-            if (
-                isinstance(p, _Tensor)
-                and p._version != (versions[i] if versions else 0)
-                and (node.saves is None or i in node.saves or p._node is not None)
-            ):
-                _raise_modified(node, p, p._version, versions[i] if versions else 0, "an input")
-        if t._device == default_device:
-            parent_grads = node.backward(g)
-        else:
-            with B.device_scope(t._device):
-                parent_grads = node.backward(g)
-        for p, pg in zip(node.parents, parent_grads):
-            if pg is None or not isinstance(p, _Tensor) or not p.requires_grad:
+    mode = _GraphMode() if create_graph else contextlib.nullcontext()
+    with mode:
+        for t in _topological_order(root, stop):
+            g = grads.pop(id(t), None)
+            if g is None:
                 continue
-            if pg.shape != p.data.shape:
-                pg = unbroadcast(pg, p.data.shape)
-            if pg.dtype != p.data.dtype:
-                pg = pg.astype(p.data.dtype)
-            key = id(p)
-            prev = grads.get(key)
-            grads[key] = pg if prev is None else prev + pg
-        if not retain_graph:  # drop the saved arrays and the inputs now, keep a tombstone
-            node.backward = None
-            node.parents = ()
+            if t._hooks:
+                g = _run_hooks(t, g)
+            node = t._node
+            if stop is not None and id(t) in stop:
+                prev = stop[id(t)]
+                stop[id(t)] = g if prev is None else prev + g
+                continue
+            if capture is not None:
+                if id(t) in capture:
+                    prev = capture[id(t)]
+                    capture[id(t)] = g if prev is None else prev + g
+            elif node is None or t._retains_grad:
+                if create_graph:
+                    t._grad = g if t._grad is None else t._grad + g
+                else:
+                    _accumulate(t, g)
+            if node is None:
+                continue
+            _check_replayable(node, t)
+            backward = _graph_grads if create_graph else _array_grads
+            if t._device == default_device:
+                parent_grads = backward(node, g, t)
+            else:
+                with B.device_scope(t._device):
+                    parent_grads = backward(node, g, t)
+            for p, pg in zip(node.parents, parent_grads):
+                if pg is None or not isinstance(p, _Tensor) or not p.requires_grad:
+                    continue
+                pg = _fit_tensor(pg, p) if create_graph else _fit_array(pg, p)
+                key = id(p)
+                prev = grads.get(key)
+                grads[key] = pg if prev is None else prev + pg
+            if not retain_graph:  # drop the saved arrays and the inputs now, keep a tombstone
+                node.backward = None
+                node.parents = ()
+                node.rule = node.adjoint = None
+
+
+class _GraphMode:
+    """Recording on while a ``create_graph`` backward runs the rules."""
+
+    def __enter__(self):
+        self.prev = _state.enabled
+        _state.enabled = True
+
+    def __exit__(self, *exc):
+        _state.enabled = self.prev
+
+
+def _array_grads(node, g, _out):
+    return node.backward(g)
+
+
+def _fit_array(pg, p):
+    """A parent's gradient array summed back to its shape (broadcasting) and cast to its dtype."""
+    if pg.shape != p.data.shape:
+        pg = unbroadcast(pg, p.data.shape)
+    if pg.dtype != p.data.dtype:
+        pg = pg.astype(p.data.dtype)
+    return pg
+
+
+def _fit_tensor(pg, p):
+    """``_fit_array`` for a recorded gradient (a Tensor; a rule may return a constant)."""
+    if not isinstance(pg, _Tensor):
+        pg = _Tensor._wrap(B.asarray(pg), p._device)
+    if tuple(pg.shape) != tuple(p.data.shape):
+        pg = _unbroadcast_tensor(pg, tuple(p.data.shape))
+    if pg.data.dtype != p.data.dtype:
+        pg = pg.astype(B.dtype_name(p.data.dtype))
+    return pg
+
+
+def _check_replayable(node, t) -> None:
+    """Raise if ``node`` (the op that made ``t``) was freed, or if a value it reads changed in
+    place since it was recorded."""
+    if node.backward is None:
+        raise RuntimeError(FREED_MESSAGE)
+    if node.reads_output and t._version != node.out_version:
+        _raise_modified(node, t, t._version, node.out_version, "the output")
+    versions = node.versions
+    for i, p in enumerate(node.parents):
+        # a changed input matters when backward reads its value (``saves``), and also when it
+        # is a non-leaf: an in-place op moved a new tape node onto it, so the gradient would
+        # flow through the wrong node even for ops that read nothing (add, indexing...)
+        if (
+            isinstance(p, _Tensor)
+            and p._version != (versions[i] if versions else 0)
+            and (node.saves is None or i in node.saves or p._node is not None)
+        ):
+            _raise_modified(node, p, p._version, versions[i] if versions else 0, "an input")
+
+
+def _graph_grads(node, g, out):
+    """The gradients of ``node``'s parents as recorded Tensors (``create_graph``)."""
+    if node.rule is not None:
+        return node.rule(g, out, *node.parents)
+    if node.adjoint is not None:
+        return _linear_grads(node, g, out)
+    raise NotImplementedError(
+        f"create_graph=True: the gradient of {node.name} cannot be differentiated (it has no "
+        f"rule for higher-order gradients)"
+    )
+
+
+def _linear_grads(node, g, out):
+    """Gradients of an op whose backward is linear in ``g`` (``adjoint`` set): the array
+    backward applied to ``g``, each result recorded as an op of ``g`` whose own backward is the
+    op's forward in that input (``adjoint``) -- and whose adjoint is the backward again, so the
+    pair can be differentiated to any order."""
+    backward, adjoint, out_shape = node.backward, node.adjoint, tuple(out.data.shape)
+    arrays = backward(g.data)
+    result = []
+    for i, (p, a) in enumerate(zip(node.parents, arrays)):
+        if a is None or not isinstance(p, _Tensor) or not p.requires_grad:
+            result.append(None)
+            continue
+        shape = tuple(p.data.shape)
+        a = unbroadcast(a, shape) if tuple(a.shape) != shape else a
+        transpose = _transpose(backward, i, shape)
+        forward = _forward_in(adjoint, backward, i, out_shape)
+        result.append(_linear_record(a, g, forward, transpose, node.name))
+    return result
+
+
+def _transpose(backward, i, shape):
+    """v -> the gradient of input ``i`` for output gradient ``v`` (as an array of ``shape``)."""
+
+    def apply(v):
+        a = backward(v)[i]
+        return unbroadcast(a, shape) if tuple(a.shape) != shape else a
+
+    return apply
+
+
+def _forward_in(adjoint, backward, i, out_shape):
+    """v -> the op's forward in input ``i`` applied to ``v`` (an array of ``out_shape``)."""
+
+    def apply(v):
+        if adjoint == DIAGONAL:
+            return backward(B.broadcast_to(v, out_shape) if tuple(v.shape) != out_shape else v)[i]
+        r = adjoint(i, v)
+        return B.broadcast_to(r, out_shape) if tuple(r.shape) != out_shape else r
+
+    return apply
+
+
+def _linear_record(data, g, backward, adjoint_fn, name):
+    """``data`` (a linear function of ``g``) recorded with ``backward``, its adjoint being
+    ``adjoint_fn`` (so that its own gradient is again linear and differentiable)."""
+    return record(
+        data,
+        (g,),
+        lambda v: (backward(v),),
+        name + "Backward",
+        saves=(),
+        saves_output=False,
+        adjoint=lambda _i, v: adjoint_fn(v),
+    )
+
+
+def _unbroadcast_tensor(g, shape):
+    """``unbroadcast`` on a Tensor, with recorded ops."""
+    extra = g.ndim - len(shape)
+    axes = list(range(extra))
+    axes += [extra + i for i, n in enumerate(shape) if n == 1 and g.shape[extra + i] != 1]
+    if axes:
+        g = g.sum(dim=tuple(axes), keepdim=True)
+    return g.reshape(shape)
 
 
 def _raise_modified(node, changed, now, then, role):
@@ -205,25 +389,34 @@ def _run_hooks(t, g):
         where = f"hook {_hook_name(hook)!r} registered on a tensor of shape {t.shape}" + (
             f" (the output of {t._node.name})" if t._node is not None else ""
         )
+        graph_mode = isinstance(g, _Tensor)  # create_graph: gradients are Tensors
         try:
-            out = hook(_Tensor._wrap(g, t._device))
+            out = hook(g if graph_mode else _Tensor._wrap(g, t._device))
         except Exception as exc:
             raise RuntimeError(f"{where} raised {type(exc).__name__}: {exc}") from exc
         if out is None:
             continue
+        if graph_mode:
+            new = out if isinstance(out, _Tensor) else _Tensor._wrap(B.asarray(out), t._device)
+            _check_hook_result(where, new.data, g.data)
+            g = new
+            continue
         new = out._data if isinstance(out, _Tensor) else B.asarray(out, B.dtype_name(g.dtype))
-        if tuple(new.shape) != tuple(g.shape):
-            raise ValueError(
-                f"{where} returned a gradient of shape {tuple(new.shape)}; expected "
-                f"{tuple(g.shape)}"
-            )
-        if new.dtype != g.dtype:
-            raise TypeError(
-                f"{where} returned a gradient of dtype {B.dtype_name(new.dtype)}; "
-                f"expected {B.dtype_name(g.dtype)}"
-            )
+        _check_hook_result(where, new, g)
         g = new
     return g
+
+
+def _check_hook_result(where, new, g) -> None:
+    if tuple(new.shape) != tuple(g.shape):
+        raise ValueError(
+            f"{where} returned a gradient of shape {tuple(new.shape)}; expected {tuple(g.shape)}"
+        )
+    if new.dtype != g.dtype:
+        raise TypeError(
+            f"{where} returned a gradient of dtype {B.dtype_name(new.dtype)}; "
+            f"expected {B.dtype_name(g.dtype)}"
+        )
 
 
 def _accumulate(t, g):

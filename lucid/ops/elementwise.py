@@ -9,6 +9,7 @@ import math
 
 from lucid import _backend as B
 from lucid._typing import TensorOrScalar
+from lucid.autograd.graph import DIAGONAL
 from lucid.ops._util import as_tensor, op, raw, record
 from lucid.tensor import Tensor
 
@@ -33,7 +34,13 @@ def add(a: TensorOrScalar, b: TensorOrScalar) -> Tensor:
     """a + b."""
     x, y = raw(a), raw(b)
     _check_broadcast(x, y, "add")
-    return record(x + y, (a, b), lambda g: (g, g), "Add", saves=(), saves_output=False)
+    return record(
+        x + y, (a, b), lambda g: (g, g), "Add", saves=(), saves_output=False, adjoint=_add_adjoint
+    )
+
+
+def _add_adjoint(_i, v):
+    return v
 
 
 @op
@@ -41,7 +48,13 @@ def sub(a: TensorOrScalar, b: TensorOrScalar) -> Tensor:
     """a - b."""
     x, y = raw(a), raw(b)
     _check_broadcast(x, y, "sub")
-    return record(x - y, (a, b), lambda g: (g, -g), "Sub", saves=(), saves_output=False)
+    return record(
+        x - y, (a, b), lambda g: (g, -g), "Sub", saves=(), saves_output=False, adjoint=_sub_adjoint
+    )
+
+
+def _sub_adjoint(i, v):
+    return v if i == 0 else -v
 
 
 @op
@@ -49,7 +62,13 @@ def mul(a: TensorOrScalar, b: TensorOrScalar) -> Tensor:
     """a * b."""
     x, y = raw(a), raw(b)
     _check_broadcast(x, y, "mul")
-    return record(x * y, (a, b), lambda g: (g * y, g * x), "Mul", saves_output=False)
+    return record(
+        x * y, (a, b), lambda g: (g * y, g * x), "Mul", saves_output=False, rule=_mul_rule
+    )
+
+
+def _mul_rule(g, _out, a, b):
+    return g * b, g * a
 
 
 @op
@@ -58,7 +77,11 @@ def div(a: TensorOrScalar, b: TensorOrScalar) -> Tensor:
     x, y = raw(a), raw(b)
     _check_broadcast(x, y, "div")
     out = x / y
-    return record(out, (a, b), lambda g: (g / y, -g * out / y), "Div", saves=(1,))
+    return record(out, (a, b), lambda g: (g / y, -g * out / y), "Div", saves=(1,), rule=_div_rule)
+
+
+def _div_rule(g, out, _a, b):
+    return g / b, -g * out / b
 
 
 @op
@@ -67,7 +90,7 @@ def floordiv(a: TensorOrScalar, b: TensorOrScalar) -> Tensor:
     x, y = raw(a), raw(b)
     _check_broadcast(x, y, "floordiv")
     out = B.floor_divide(x, y)
-    return record(out, (a, b), lambda g: (g * 0, g * 0), "FloorDiv")
+    return record(out, (a, b), lambda g: (g * 0, g * 0), "FloorDiv", adjoint=DIAGONAL)
 
 
 @op
@@ -91,7 +114,30 @@ def pow(a: TensorOrScalar, b: TensorOrScalar) -> Tensor:
         )
         return ga, gb
 
-    return record(out, (a, b), backward, "Pow")
+    return record(out, (a, b), backward, "Pow", rule=_pow_rule)
+
+
+def _pow_rule(g, out, a, b):
+    ga = gb = None
+    if isinstance(a, Tensor):
+        if isinstance(b, Tensor):
+            ga = where(eq(b, 0), 0.0, g * b * pow(a, b - 1))
+        else:
+            ga = g * 0.0 if b == 0 else g * b * pow(a, b - 1)
+    if isinstance(b, Tensor):
+        if isinstance(a, Tensor):
+            zero = _zero_base(eq(a, 0), b)
+            gb = where(zero, 0.0, g * out * log(where(zero, 1.0, a)))
+        elif a == 0:
+            gb = where(ge(b, 0), 0.0, g * out * -math.inf)
+        else:
+            gb = g * out * _log_operand(a)
+    return ga, gb
+
+
+def _zero_base(is_zero, b):
+    """Where a base is 0 and its exponent >= 0 (both gradients are taken as 0 there)."""
+    return Tensor._wrap(is_zero.data & B.greater_equal(b.data, 0), b._device)
 
 
 def _log_operand(x):
@@ -105,19 +151,34 @@ def _log_operand(x):
 @op
 def neg(a: Tensor) -> Tensor:
     """-a."""
-    return record(-a._data, (a,), lambda g: (-g,), "Neg", saves=(), saves_output=False)
+    return record(
+        -a._data, (a,), lambda g: (-g,), "Neg", saves=(), saves_output=False, adjoint=_neg_adjoint
+    )
+
+
+def _neg_adjoint(_i, v):
+    return -v
 
 
 # --- unary math ---------------------------------------------------------------------------------
-def _unary(name, forward, derivative, doc):
-    """An op y = forward(x) whose gradient is g * derivative(x, y)."""
+def _unary(name, forward, derivative, doc, tensor_derivative=None):
+    """An op y = forward(x) whose gradient is g * derivative(x, y) (on arrays), and
+    g * tensor_derivative(x, y) on Tensors for higher-order gradients; without
+    ``tensor_derivative`` the derivative is piecewise constant (a mask: abs, relu)."""
+    rule = None
+    if tensor_derivative is not None:
+
+        def rule(g, out, x):
+            return (g * tensor_derivative(x, out),)
+
+    adjoint = DIAGONAL if rule is None else None
 
     @op
     def fn(x: Tensor) -> Tensor:
         x = as_tensor(x)
         xd = x._data
         y = forward(xd)
-        return record(y, (x,), lambda g: (g * derivative(xd, y),), name)
+        return record(y, (x,), lambda g: (g * derivative(xd, y),), name, rule=rule, adjoint=adjoint)
 
     fn.__name__ = fn.__qualname__ = name.lower()
     fn.__doc__ = doc
@@ -125,23 +186,41 @@ def _unary(name, forward, derivative, doc):
 
 
 abs = _unary("Abs", B.abs, lambda x, y: B.sign(x), "|x| (gradient sign(x), 0 at 0).")
-exp = _unary("Exp", B.exp, lambda x, y: y, "e ** x.")
-log = _unary("Log", B.log, lambda x, y: 1.0 / x, "Natural logarithm.")
-log1p = _unary("Log1p", B.log1p, lambda x, y: 1.0 / (1.0 + x), "log(1 + x), accurate near 0.")
-sqrt = _unary("Sqrt", B.sqrt, lambda x, y: 0.5 / y, "Square root.")
-sin = _unary("Sin", B.sin, lambda x, y: B.cos(x), "Sine.")
-cos = _unary("Cos", B.cos, lambda x, y: -B.sin(x), "Cosine.")
-tanh = _unary("Tanh", B.tanh, lambda x, y: 1.0 - y * y, "Hyperbolic tangent.")
-sigmoid = _unary("Sigmoid", B.sigmoid, lambda x, y: y * (1.0 - y), "Logistic sigmoid.")
+exp = _unary("Exp", B.exp, lambda x, y: y, "e ** x.", lambda x, y: y)
+log = _unary("Log", B.log, lambda x, y: 1.0 / x, "Natural logarithm.", lambda x, y: 1.0 / x)
+log1p = _unary(
+    "Log1p",
+    B.log1p,
+    lambda x, y: 1.0 / (1.0 + x),
+    "log(1 + x), accurate near 0.",
+    lambda x, y: 1.0 / (1.0 + x),
+)
+sqrt = _unary("Sqrt", B.sqrt, lambda x, y: 0.5 / y, "Square root.", lambda x, y: 0.5 / y)
+sin = _unary("Sin", B.sin, lambda x, y: B.cos(x), "Sine.", lambda x, y: x.cos())
+cos = _unary("Cos", B.cos, lambda x, y: -B.sin(x), "Cosine.", lambda x, y: -x.sin())
+tanh = _unary(
+    "Tanh", B.tanh, lambda x, y: 1.0 - y * y, "Hyperbolic tangent.", lambda x, y: 1.0 - y * y
+)
+sigmoid = _unary(
+    "Sigmoid",
+    B.sigmoid,
+    lambda x, y: y * (1.0 - y),
+    "Logistic sigmoid.",
+    lambda x, y: y * (1.0 - y),
+)
 relu = _unary(
     "Relu",
     lambda x: B.maximum(x, 0),
     lambda x, y: (x > 0).astype(x.dtype),
     "max(x, 0) (gradient 0 at 0).",
 )
-square = _unary("Square", B.square, lambda x, y: 2 * x, "x * x.")
+square = _unary("Square", B.square, lambda x, y: 2 * x, "x * x.", lambda x, y: 2 * x)
 erf = _unary(
-    "Erf", B.erf, lambda x, y: (2.0 / math.sqrt(math.pi)) * B.exp(-x * x), "The error function."
+    "Erf",
+    B.erf,
+    lambda x, y: (2.0 / math.sqrt(math.pi)) * B.exp(-x * x),
+    "The error function.",
+    lambda x, y: (2.0 / math.sqrt(math.pi)) * exp(-x * x),
 )
 
 
@@ -158,6 +237,7 @@ def _stepwise(name, forward, x):
         name,
         saves=(),
         saves_output=False,
+        adjoint=DIAGONAL,
     )
 
 
@@ -206,7 +286,7 @@ def clip(x: Tensor, min: TensorOrScalar | None = None, max: TensorOrScalar | Non
         mask = mask & (xd >= lo)
     if hi is not None:
         mask = mask & (xd <= hi)
-    return record(y, (x,), lambda g: (B.where(mask, g, 0),), "Clip")
+    return record(y, (x,), lambda g: (B.where(mask, g, 0),), "Clip", adjoint=DIAGONAL)
 
 
 def _extremum(a, b, fn, first_wins, name):
@@ -219,7 +299,7 @@ def _extremum(a, b, fn, first_wins, name):
         share = B.where(x == y, 0.5, B.where(first_wins(x, y), 1.0, 0.0)).astype(g.dtype)
         return g * share, g * (1.0 - share)
 
-    return record(out, (a, b), backward, name)
+    return record(out, (a, b), backward, name, adjoint=DIAGONAL)
 
 
 @op
@@ -242,7 +322,9 @@ def where(condition: Tensor, a: TensorOrScalar, b: TensorOrScalar) -> Tensor:
     for u, v in ((c, x), (c, y), (x, y)):  # pairwise compatible means jointly compatible
         _check_broadcast(u, v, "where")
     out = B.where(c, x, y)
-    return record(out, (a, b), lambda g: (B.where(c, g, 0), B.where(c, 0, g)), "Where")
+    return record(
+        out, (a, b), lambda g: (B.where(c, g, 0), B.where(c, 0, g)), "Where", adjoint=DIAGONAL
+    )
 
 
 # --- comparisons (no gradient) ------------------------------------------------------------------

@@ -70,7 +70,13 @@ def sum(
     else:
         y = B.sum(B.cast(xd, "int64"), axis=list(axes), keepdims=keepdim)
     shape = xd.shape
-    return record(y, (x,), lambda g: (_spread(g, shape, axes, keepdim),), "Sum")
+    return record(
+        y,
+        (x,),
+        lambda g: (_spread(g, shape, axes, keepdim),),
+        "Sum",
+        adjoint=lambda _i, v: B.accurate_sum(v, axes, keepdim),
+    )
 
 
 @dim_aliases
@@ -99,6 +105,9 @@ def mean(
         (x,),
         lambda g: (_spread(_scaled(g, 1.0 / n if n else 1.0, g.dtype), shape, axes, keepdim),),
         "Mean",
+        adjoint=lambda _i, v: _scaled(
+            B.accurate_sum(v, axes, keepdim), 1.0 / n if n else 1.0, v.dtype
+        ),
     )
 
 

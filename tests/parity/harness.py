@@ -156,9 +156,9 @@ def _dtype_name(v) -> str:
     return str(dt).rsplit(".", 1)[-1] if dt is not None else type(v).__name__
 
 
-def run(torch, case: Case, sample: Sample) -> None:
-    """Compare values and gradients of ``case`` on ``sample``; raise AssertionError on a
-    difference."""
+def run(torch, case: Case, sample: Sample, order: int = 1) -> None:
+    """Compare values and gradients of ``case`` on ``sample`` (with ``order=2``, the gradients
+    of a weighting of the first-order gradients); raise AssertionError on a difference."""
     la, lk, ta, tk, leaves = _convert(torch, sample, case.grad)
     lout = flatten(case.lucid_fn(*la, **lk))
     tout = flatten(case.torch_fn(*ta, **tk))
@@ -186,8 +186,51 @@ def run(torch, case: Case, sample: Sample) -> None:
         return
     lloss = sum((lo * lucid.tensor(w, dtype="float64")).sum() for lo, _, w in weights)
     tloss = sum((to * torch.tensor(w)).sum() for _, to, w in weights)
+    if order == 2:
+        _second_order(torch, case, lloss, tloss, leaves)
+        return
     lloss.backward()
     tloss.backward()
+    _compare_leaf_grads(case, leaves)
+
+
+def _second_order(torch, case: Case, lloss, tloss, leaves) -> None:
+    """Differentiate a random weighting of the first-order gradients (``create_graph=True`` on
+    both sides) and compare the gradients that reach the inputs. PyTorch's first-order
+    gradients that carry no graph (a linear op) have zero second derivatives."""
+    lgrads = lucid.autograd.grad(
+        lloss, [lt for lt, _ in leaves], create_graph=True, allow_unused=True
+    )
+    tgrads = torch.autograd.grad(
+        tloss, [tt for _, tt in leaves], create_graph=True, allow_unused=True
+    )
+    lsum, tsum = None, None
+    for i, (lg, tg) in enumerate(zip(lgrads, tgrads)):
+        if tg is None:
+            assert lg is None or not np.any(lg.numpy()), f"input {i}: gradient, PyTorch none"
+            continue
+        np.testing.assert_allclose(
+            lg.detach().numpy(),
+            tg.detach().numpy(force=True),  # PyTorch may return a ZeroTensor
+            rtol=max(case.rtol, 1e-9),
+            atol=max(case.atol, 1e-11),
+            err_msg=f"first-order gradient of input {i} (create_graph=True)",
+        )
+        w = RNG.uniform(0.5, 1.5, tuple(tg.shape))
+        if lg.requires_grad:
+            term = (lg * lucid.tensor(w, dtype="float64")).sum()
+            lsum = term if lsum is None else lsum + term
+        if tg.requires_grad:
+            tterm = (tg * torch.tensor(w)).sum()
+            tsum = tterm if tsum is None else tsum + tterm
+    if lsum is not None:
+        lsum.backward()
+    if tsum is not None:
+        tsum.backward()
+    _compare_leaf_grads(case, leaves, "second-order gradient")
+
+
+def _compare_leaf_grads(case: Case, leaves, what: str = "gradient") -> None:
     for i, (lt, tt) in enumerate(leaves):
         tg = np.zeros(tt.shape) if tt.grad is None else tt.grad.numpy()
         lg = np.zeros(tt.shape) if lt.grad is None else lt.grad.numpy()
@@ -196,5 +239,5 @@ def run(torch, case: Case, sample: Sample) -> None:
             tg,
             rtol=max(case.rtol, 1e-9),
             atol=max(case.atol, 1e-11),
-            err_msg=f"gradient of input {i}",
+            err_msg=f"{what} of input {i}",
         )

@@ -61,6 +61,13 @@ def test_op(case, sample):
     harness.run(torch, case, sample)
 
 
+@pytest.mark.filterwarnings("ignore:.*upsample. is deprecated:UserWarning")
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides the total loss:UserWarning")
+@pytest.mark.parametrize("case,sample", OP_SAMPLES, ids=OP_IDS)
+def test_op_second_order(case, sample):
+    harness.run(torch, case, sample, order=2)
+
+
 # --- layers ------------------------------------------------------------------------------------
 def _copy_state(tm, lm):
     """Random parameters and buffers in the torch module, copied into the Lucid one."""
