@@ -253,19 +253,25 @@ def once_differentiable(fn):
         with no_grad():
             result = fn(ctx, *grads)
         Tensor = _tensor_type()
-        live = tuple(g for g in grads if isinstance(g, Tensor) and g.requires_grad)
-        if not (is_grad_enabled() and live):
+        live = any(isinstance(g, Tensor) and g.requires_grad for g in grads)
+        # recording on means create_graph; the results depend on the gradients and, through
+        # what forward saved, on the inputs: either way a second derivative would be missed
+        if not (is_grad_enabled() and (live or any(ctx.needs_input_grad))):
             return result
         single = not isinstance(result, tuple)
         marked = tuple(
-            graph.record(r.data, live, _refuse_twice, "OnceDifferentiable", (), False, _refuse_rule)
-            if isinstance(r, Tensor)
-            else r
-            for r in ((result,) if single else result)
+            _refusing(r) if isinstance(r, Tensor) else r for r in ((result,) if single else result)
         )
         return marked[0] if single else marked
 
     return wrapper
+
+
+def _refusing(t):
+    """``t``'s values as a tensor that raises when differentiated (PyTorch's DelayedError)."""
+    out = _tensor_type()._wrap(t.data, t._device, requires_grad=True)
+    out._node = graph.Node(_refuse_twice, (), "OnceDifferentiable", rule=_refuse_rule)
+    return out
 
 
 def _refuse_rule(g, *_):

@@ -81,7 +81,76 @@ def conv(
         db = _bias_grad(g) if bias is not None else None
         return dx, dw, db
 
-    return record(y, (x, weight, bias), backward, "Conv")
+    def rule(g, _out, x, w, b):
+        dx = dw = None
+        if x.requires_grad:
+            dx = conv_input_grad(g, w, in_spatial, stride, padding, dilation, groups)
+        if w.requires_grad:
+            dw = conv_weight_grad(x, g, kernel_size, stride, padding, dilation, groups)
+        return dx, dw, _bias_grad_tensor(g) if b is not None else None
+
+    return record(y, (x, weight, bias), backward, "Conv", rule=rule)
+
+
+def _bias_grad_tensor(g):
+    return g.sum(dim=(0,) + tuple(range(2, g.ndim)))
+
+
+# The two gradients of a convolution as recorded ops, for higher-order gradients. With
+# <a, b> the sum of a * b: <conv(x, w), dy> = <x, input_grad(dy, w)> = <w, weight_grad(x, dy)>,
+# so each of the three is bilinear and its partial gradients are the other two.
+@op
+def conv_input_grad(dy, weight, in_spatial, stride, padding, dilation, groups) -> Tensor:
+    """The gradient of ``conv`` in its input for output gradient ``dy`` (a transposed
+    convolution), recorded so that it can be differentiated."""
+    kernels = _kernels_for(dy)
+    dyd, wd = dy.data, weight.data
+    kernel_size = tuple(wd.shape[2:])
+    y = kernels.conv_input_grad(dyd, wd, in_spatial, stride, padding, dilation, groups)
+
+    def backward(h):
+        ddy = dw = None
+        if dy.requires_grad:
+            ddy = kernels.conv_forward(h, wd, stride, padding, dilation, groups)
+        if weight.requires_grad:
+            dw = kernels.conv_weight_grad(h, dyd, kernel_size, stride, padding, dilation, groups)
+        return ddy, dw
+
+    def rule(h, _out, dy, w):
+        ddy = conv(h, w, None, stride, padding, dilation, groups) if dy.requires_grad else None
+        dw = None
+        if w.requires_grad:
+            dw = conv_weight_grad(h, dy, kernel_size, stride, padding, dilation, groups)
+        return ddy, dw
+
+    return record(y, (dy, weight), backward, "ConvInputGrad", saves_output=False, rule=rule)
+
+
+@op
+def conv_weight_grad(x, dy, kernel_size, stride, padding, dilation, groups) -> Tensor:
+    """The gradient of ``conv`` in its weight for input ``x`` and output gradient ``dy``,
+    recorded so that it can be differentiated."""
+    kernels = _kernels_for(x)
+    xd, dyd = x.data, dy.data
+    in_spatial = tuple(xd.shape[2:])
+    y = kernels.conv_weight_grad(xd, dyd, kernel_size, stride, padding, dilation, groups)
+
+    def backward(h):
+        dx = ddy = None
+        if x.requires_grad:
+            dx = kernels.conv_input_grad(dyd, h, in_spatial, stride, padding, dilation, groups)
+        if dy.requires_grad:
+            ddy = kernels.conv_forward(xd, h, stride, padding, dilation, groups)
+        return dx, ddy
+
+    def rule(h, _out, x, dy):
+        dx = None
+        if x.requires_grad:
+            dx = conv_input_grad(dy, h, in_spatial, stride, padding, dilation, groups)
+        ddy = conv(x, h, None, stride, padding, dilation, groups) if dy.requires_grad else None
+        return dx, ddy
+
+    return record(y, (x, dy), backward, "ConvWeightGrad", saves_output=False, rule=rule)
 
 
 @op
@@ -125,4 +194,27 @@ def conv_transpose(
         db = _bias_grad(g) if bias is not None else None
         return dx, dw, db
 
-    return record(y, (x, weight, bias), backward, "ConvTranspose")
+    def rule(g, _out, x, w, b):
+        dx = dw = None
+        if x.requires_grad:
+            dx = conv(g, w, None, stride, padding, dilation, groups)
+            if full != in_spatial:
+                dx = dx[(slice(None), slice(None)) + tuple(slice(0, n) for n in in_spatial)]
+        if w.requires_grad:
+            xp = x
+            if full != in_spatial:
+                xp = _pad_end(x, [f - n for f, n in zip(full, in_spatial)])
+            dw = conv_weight_grad(g, xp, kernel_size, stride, padding, dilation, groups)
+        return dx, dw, _bias_grad_tensor(g) if b is not None else None
+
+    return record(y, (x, weight, bias), backward, "ConvTranspose", rule=rule)
+
+
+def _pad_end(x, extra):
+    """``x`` with ``extra[i]`` zeros after spatial dim i (recorded)."""
+    from lucid.ops.padding import pad
+
+    pads: list[int] = []
+    for e in reversed(extra):  # PyTorch's order: last dim first
+        pads += [0, e]
+    return pad(x, tuple(pads))

@@ -170,18 +170,34 @@ def _max_stages(xp, axes):
     return stages
 
 
-def _max_axis_adjoint(g, a, m, axis, ax):
-    """Route ``g`` (the gradient of ``m``, the max of ``a`` over ``ax``'s taps on ``axis``) to
-    the first tap holding the maximum (a NaN counts as the maximum; padding never does)."""
-    seen, parts = None, []
+def _first_max(a, m, axis, ax):
+    """Per tap of ``ax`` on ``axis``: where that tap is the first holding ``m``, the max of ``a``
+    over the taps (a NaN counts as the maximum; padding never does)."""
+    seen, masks = None, []
     for k, v in enumerate(ax.columns(a, axis)):
         hit = (v >= m) | B.isnan(v)
         if ax.valid is not None and not ax.valid[:, k].all():
             hit = hit & B.asarray(ax.valid[:, k].reshape((-1,) + (1,) * (a.ndim - axis - 1)))
         first = hit if seen is None else hit & ~seen
         seen = hit if seen is None else seen | hit
-        parts.append(g * first)
-    return ax.spread(parts, axis)
+        masks.append(first)
+    return masks
+
+
+def _max_axis_adjoint(g, a, m, axis, ax):
+    """Route ``g`` (the gradient of ``m``, the max of ``a`` over ``ax``'s taps on ``axis``) to
+    the first tap holding the maximum."""
+    return ax.spread([g * first for first in _first_max(a, m, axis, ax)], axis)
+
+
+def _max_axis_select(v, a, m, axis, ax):
+    """The max's linear part: ``v`` read at the tap that holds each window's maximum (the
+    adjoint of ``_max_axis_adjoint``)."""
+    out = None
+    for c, first in zip(ax.columns(v, axis), _first_max(a, m, axis, ax)):
+        term = c * first
+        out = term if out is None else out + term
+    return out
 
 
 def _argmax_index(xp, y, axes, pads, size):
@@ -241,7 +257,14 @@ def _max_pool_op(x, n, axes, pads, return_indices, name):
             g = _max_axis_adjoint(g, a, m, a.ndim - n + i, axes[i])
         return (_spatial_crop(g, n, pads, size),)
 
-    out = record(y, (x,), backward, name)
+    def select(_i, v):  # the linear part of the forward: v at each window's maximum
+        stages = _max_stages(_spatial_pad(xd, n, pads, float("-inf")), axes)
+        v = _spatial_pad(v, n, pads, 0.0)
+        for j, i in enumerate(reversed(range(n))):
+            v = _max_axis_select(v, stages[j], stages[j + 1], v.ndim - n + i, axes[i])
+        return v
+
+    out = record(y, (x,), backward, name, adjoint=select)
     if not return_indices:
         return out
     return out, Tensor._wrap(_argmax_index(xp, y, axes, pads, size), x._device)
@@ -277,16 +300,19 @@ def _window_sum_op(x, n, axes, weights, pads, name):
     """y = separable weighted window sums of the zero-padded input (average pooling)."""
     xd = x.data
     size = xd.shape[-n:]
-    y = _spatial_pad(xd, n, pads, 0.0)
-    for i, (ax, w) in enumerate(zip(axes, weights)):
-        y = _sum_axis(y, y.ndim - n + i, ax, w)
+
+    def window_sums(_i, a):  # the forward, linear: also the backward's adjoint
+        a = _spatial_pad(a, n, pads, 0.0)
+        for i, (ax, w) in enumerate(zip(axes, weights)):
+            a = _sum_axis(a, a.ndim - n + i, ax, w)
+        return a
 
     def backward(g):
         for i in reversed(range(n)):
             g = _sum_axis_adjoint(g, g.ndim - n + i, axes[i], weights[i])
         return (_spatial_crop(g, n, pads, size),)
 
-    return record(y, (x,), backward, name)
+    return record(window_sums(0, xd), (x,), backward, name, adjoint=window_sums)
 
 
 # ----------------------------------------------------------------------------- argument checks

@@ -15,6 +15,9 @@ scope, so it repeats the forward's draws at every nesting level and leaves the l
 was: draws after the backward are the ones an unchecked step would make. As in PyTorch, an
 explicit ``lucid.Generator`` used inside the block is not rewound for the recompute.
 
+With ``create_graph=True`` the block is recomputed on its arguments themselves and its
+backward recorded, so second derivatives pass through a checkpoint.
+
 Limits: the block must return one Tensor; buffers updated by the block (BatchNorm running
 statistics) are updated by the forward and again by the recompute, as in PyTorch.
 """
@@ -65,10 +68,20 @@ def checkpoint(function, *args, use_reentrant=None, preserve_rng_state=True, **k
         )
         return tuple(next(grads) for _ in tensors)
 
-    result = graph.record(out.data, tuple(tensors), backward, "Checkpoint")
+    def rule(g, _out, *parents):
+        # create_graph: recompute on the arguments themselves, so the gradients keep their
+        # dependence on them, and replay only the block (``stop`` ends at the arguments)
+        with enable_grad(), _rng(key):
+            again = function(*args, **kwargs)
+        stop: dict = {id(t): None for t in tensors if t.requires_grad}
+        if again.requires_grad:
+            graph.backward(again, g.astype(again.dtype), True, None, True, stop)
+        return tuple(stop.get(id(t)) for t in parents)
+
+    result = graph.record(out.data, tuple(tensors), backward, "Checkpoint", rule=rule)
     if not result.requires_grad:  # no argument needs a gradient, the block's parameters do
         result.requires_grad = True
-        result._node = graph.Node(backward, tuple(tensors), "Checkpoint")
+        result._node = graph.Node(backward, tuple(tensors), "Checkpoint", rule=rule)
     result._device = out._device
     return result
 
