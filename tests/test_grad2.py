@@ -91,9 +91,9 @@ def test_hooks_see_recorded_gradients():
     torch = pytest.importorskip("torch")
     x0 = RNG.uniform(-1, 1, 3)
     results = []
-    for lib, make, grad_fn in (
-        (lucid, lambda: lucid.tensor(x0, dtype="float64", requires_grad=True), grad),
-        (torch, lambda: torch.tensor(x0, requires_grad=True), torch.autograd.grad),
+    for make, grad_fn in (
+        (lambda: lucid.tensor(x0, dtype="float64", requires_grad=True), grad),
+        (lambda: torch.tensor(x0, requires_grad=True), torch.autograd.grad),
     ):
         x, seen = make(), []
         y = x * x
