@@ -214,17 +214,38 @@ def backward(root, seed, retain_graph=False, capture=None, create_graph=False, s
                     _accumulate(t, g)
             if node is None:
                 continue
-            _check_replayable(node, t)
-            backward = _graph_grads if create_graph else _array_grads
+            # (inlined: this loop is the first-order hot path)
+            if node.backward is None:
+                raise RuntimeError(FREED_MESSAGE)
+            if node.reads_output and t._version != node.out_version:
+                _raise_modified(node, t, t._version, node.out_version, "the output")
+            versions = node.versions
+            for i, p in enumerate(node.parents):
+                # a changed input matters when backward reads its value (``saves``), and also
+                # when it is a non-leaf: an in-place op moved a new tape node onto it, so the
+                # gradient would flow through the wrong node even for ops that read nothing
+                if (
+                    isinstance(p, _Tensor)
+                    and p._version != (versions[i] if versions else 0)
+                    and (node.saves is None or i in node.saves or p._node is not None)
+                ):
+                    then = versions[i] if versions else 0
+                    _raise_modified(node, p, p._version, then, "an input")
             if t._device == default_device:
-                parent_grads = backward(node, g, t)
+                parent_grads = _graph_grads(node, g, t) if create_graph else node.backward(g)
             else:
                 with B.device_scope(t._device):
-                    parent_grads = backward(node, g, t)
+                    parent_grads = _graph_grads(node, g, t) if create_graph else node.backward(g)
             for p, pg in zip(node.parents, parent_grads):
                 if pg is None or not isinstance(p, _Tensor) or not p.requires_grad:
                     continue
-                pg = _fit_tensor(pg, p) if create_graph else _fit_array(pg, p)
+                if create_graph:
+                    pg = _fit_tensor(pg, p)
+                else:
+                    if pg.shape != p.data.shape:
+                        pg = unbroadcast(pg, p.data.shape)
+                    if pg.dtype != p.data.dtype:
+                        pg = pg.astype(p.data.dtype)
                 key = id(p)
                 prev = grads.get(key)
                 grads[key] = pg if prev is None else prev + pg
@@ -245,21 +266,9 @@ class _GraphMode:
         _state.enabled = self.prev
 
 
-def _array_grads(node, g, _out):
-    return node.backward(g)
-
-
-def _fit_array(pg, p):
-    """A parent's gradient array summed back to its shape (broadcasting) and cast to its dtype."""
-    if pg.shape != p.data.shape:
-        pg = unbroadcast(pg, p.data.shape)
-    if pg.dtype != p.data.dtype:
-        pg = pg.astype(p.data.dtype)
-    return pg
-
-
 def _fit_tensor(pg, p):
-    """``_fit_array`` for a recorded gradient (a Tensor; a rule may return a constant)."""
+    """A parent's recorded gradient (a Tensor; a rule may return a constant) summed back to its
+    shape (broadcasting) and cast to its dtype."""
     if not isinstance(pg, _Tensor):
         pg = _Tensor._wrap(B.asarray(pg), p._device)
     if tuple(pg.shape) != tuple(p.data.shape):
@@ -267,26 +276,6 @@ def _fit_tensor(pg, p):
     if pg.data.dtype != p.data.dtype:
         pg = pg.astype(B.dtype_name(p.data.dtype))
     return pg
-
-
-def _check_replayable(node, t) -> None:
-    """Raise if ``node`` (the op that made ``t``) was freed, or if a value it reads changed in
-    place since it was recorded."""
-    if node.backward is None:
-        raise RuntimeError(FREED_MESSAGE)
-    if node.reads_output and t._version != node.out_version:
-        _raise_modified(node, t, t._version, node.out_version, "the output")
-    versions = node.versions
-    for i, p in enumerate(node.parents):
-        # a changed input matters when backward reads its value (``saves``), and also when it
-        # is a non-leaf: an in-place op moved a new tape node onto it, so the gradient would
-        # flow through the wrong node even for ops that read nothing (add, indexing...)
-        if (
-            isinstance(p, _Tensor)
-            and p._version != (versions[i] if versions else 0)
-            and (node.saves is None or i in node.saves or p._node is not None)
-        ):
-            _raise_modified(node, p, p._version, versions[i] if versions else 0, "an input")
 
 
 def _graph_grads(node, g, out):
