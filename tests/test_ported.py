@@ -21,6 +21,7 @@ TINY = {
     "train_resume.py": ["--epochs", "2"],
     "custom_autograd.py": ["--epochs", "1", "--finetune-epochs", "1", "--volumes", "32"],
     "resume_mid_epoch.py": ["--epochs", "2", "--volumes", "48"],
+    "gradient_penalty.py": ["--epochs", "1", "--steps", "2", "--batch", "4"],
 }
 
 
@@ -35,7 +36,7 @@ def body(path, framework):
 
 
 def test_every_script_has_a_port():
-    assert sorted(p.name for p in (PORTED / "lucid").glob("*.py")) == SCRIPTS and len(SCRIPTS) == 5
+    assert sorted(p.name for p in (PORTED / "lucid").glob("*.py")) == SCRIPTS and len(SCRIPTS) == 6
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
@@ -83,3 +84,8 @@ def test_lucid_port_resumes_mid_epoch(tmp_path):
 def test_lucid_custom_function_and_saliency(tmp_path):
     out = run("lucid", "custom_autograd.py", tmp_path)
     assert "epoch 2:" in out and "grad-cam maps (8, 6, 6, 6)" in out and "saliency inside" in out
+
+
+def test_lucid_gradient_penalty_differentiates_twice(tmp_path):
+    out = run("lucid", "gradient_penalty.py", tmp_path)
+    assert "penalty" in out and "samples (4, 1, 12, 12, 12)" in out
