@@ -129,8 +129,8 @@ def unbroadcast(g, shape):
     extra = g.ndim - len(shape)
     axes = list(range(extra))
     axes += [extra + i for i, n in enumerate(shape) if n == 1 and g.shape[extra + i] != 1]
-    if axes:
-        g = B.sum(g, axis=axes, keepdims=True)
+    if axes:  # blockwise: a bias or an affine weight sums over batch and space
+        g = B.accurate_sum(g, tuple(axes), keepdims=True)
     return B.reshape(g, shape)
 
 

@@ -44,7 +44,7 @@ def _kernels_for(x):
 
 
 def _bias_grad(g):
-    return B.sum(g, axis=[0] + list(range(2, g.ndim)))
+    return B.accurate_sum(g, (0,) + tuple(range(2, g.ndim)))
 
 
 def _add_bias(y, b):
