@@ -5,9 +5,12 @@ random transforms (and all after them) still run on every read, drawing from
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import numbers
 import os
+import secrets
 import sys
 import threading
 import warnings
@@ -19,7 +22,7 @@ from lucid.data.chain import TransformChain
 from lucid.data.dataset import Dataset, Subset, checked_indices
 from lucid.data.hashing import checksum, content_hash
 from lucid.data.workers import sample_rng
-from lucid.serialization import load, save
+from lucid.serialization import _HOST, _alive, load, save
 from lucid.tensor import Tensor
 
 __all__ = ["CacheDataset", "PersistentDataset"]
@@ -27,6 +30,7 @@ __all__ = ["CacheDataset", "PersistentDataset"]
 _FORMAT = "lucid.PersistentDataset"
 _VERSION = 1  # part of every key: a new layout never reads an old file
 _SUFFIX = ".safetensors"
+_TMP = ".lucid-tmp"
 _MISSING = object()
 
 
@@ -170,7 +174,7 @@ class PersistentDataset(Dataset):
     MONAI's ``PersistentDataset``: computed when an item is first read, then read back by
     every later read, dataset and process (None: no cache, every read runs the whole chain).
 
-    Each item has one safetensors file (written by ``lucid.save``: no pickle), named by a
+    Each item has one safetensors file (``lucid.save``'s format: no pickle), named by a
     SHA-256 of the item's content (arrays' dtype, shape and bytes; plain values; a file path
     by its name, not its file's content) and of the deterministic transforms (their classes
     and parameters; a function's code, defaults and closure), taken when the dataset is made:
@@ -193,6 +197,7 @@ class PersistentDataset(Dataset):
         if cache_dir is not None:
             cache_dir = os.fspath(cache_dir)
             os.makedirs(cache_dir, exist_ok=True)
+            _remove_leftovers(cache_dir)
         self.cache_dir = cache_dir
         # the transforms' parameters as they are now: counters a transform keeps do not matter
         self._chain_hash = content_hash(self.chain.prefix, "deterministic transforms")
@@ -258,13 +263,16 @@ class PersistentDataset(Dataset):
             "scalars": scalars,
             "checksum": checksum((stored, scalars)),
         }
+        buffer = io.BytesIO()
         try:
-            save(record, path)
+            save(record, buffer)
         except TypeError as exc:  # an array dtype the format cannot hold
             raise TypeError(
                 f"PersistentDataset: the deterministic transforms' output for item {i} cannot "
                 f"be stored: {exc}"
             ) from None
+        try:
+            _write_atomic(path, buffer.getbuffer())
         except OSError as exc:
             if not self._write_failed:
                 self._write_failed = True
@@ -282,6 +290,40 @@ class PersistentDataset(Dataset):
             RuntimeWarning,
             stacklevel=5,
         )
+
+
+def _write_bytes(f, data) -> None:
+    """Every byte of a cache file goes through here (tests replace it with a failing write)."""
+    f.write(data)
+
+
+def _write_atomic(path: str, data) -> None:
+    """Write ``data`` to a uniquely named temporary file beside ``path``, then rename it over
+    ``path``: readers see the old file or the whole new one. Not fsynced (``lucid.save`` to a
+    path is, at ~16 ms a file): a file a crash leaves damaged is detected and recomputed."""
+    folder, name = os.path.split(path)
+    tmp = os.path.join(folder, f".{name}.{_HOST}.{os.getpid()}.{secrets.token_hex(4)}{_TMP}")
+    try:
+        with open(tmp, "xb") as f:
+            _write_bytes(f, data)
+        os.replace(tmp, path)
+    except BaseException:  # no temporary file survives a failed write
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+
+
+def _remove_leftovers(folder: str) -> None:
+    """Delete the temporary files of writers (on this host) killed mid-write."""
+    with contextlib.suppress(OSError):
+        for name in os.listdir(folder):
+            if not (name.startswith(".") and name.endswith(_TMP)):
+                continue
+            parts = name[: -len(_TMP)].rsplit(".", 3)  # [.name, host, pid, token]
+            mine = len(parts) == 4 and parts[1] == _HOST and parts[2].isdigit()
+            if mine and not _alive(int(parts[2])):
+                with contextlib.suppress(OSError):
+                    os.remove(os.path.join(folder, name))
 
 
 _KEYS = (str, int, float, bool, type(None))

@@ -56,7 +56,7 @@ def _image_protocol(step) -> bool:
 
 
 def _takes_rng(step) -> bool:
-    if isinstance(step, Transform):
+    if _image_protocol(step):
         return True
     try:
         params = inspect.signature(step).parameters.values()

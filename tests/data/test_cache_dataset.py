@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 
 import lucid
-import lucid.serialization
 from lucid import transforms as T
 from lucid.data import (
     CacheDataset,
     DataLoader,
     Dataset,
     PersistentDataset,
+    cache,
     sample_rng,
 )
 from lucid.data.chain import TransformChain
@@ -253,6 +253,26 @@ def test_dict_and_tuple_items():
         assert got_i == i
     with pytest.raises(KeyError, match=r"item\['image'\].*\['label', 'x'\]"):
         CacheDataset([{"x": data[0][0], "label": data[0][1]}], chain)
+
+
+def test_transforms_with_their_own_call_get_the_whole_item():
+    class AddKey(T.Transform):  # a dict transform: no rng parameter
+        def __call__(self, item):
+            return {**item, "seen": True}
+
+    class Shift(T.Transform):  # a random dict transform drawing from the rng it is given
+        is_random = True
+
+        def __call__(self, item, rng=None):
+            return {**item, "image": item["image"] + rng.integers(1, 100)}
+
+    data = [{"image": np.zeros(2)}]
+    ds = CacheDataset(data, [AddKey(), Shift()])
+    assert [type(t).__name__ for t in ds.chain.prefix] == ["AddKey"]
+    lucid.manual_seed(0)
+    got = ds[0]
+    lucid.manual_seed(0)
+    assert got["seen"] and got["image"][0] == sample_rng().integers(1, 100)
 
 
 # --- what counts as random ---------------------------------------------------------------------
@@ -493,13 +513,13 @@ def test_writes_are_atomic(tmp_path, monkeypatch):
     ds = PersistentDataset(data, [Counted(), T.RandomFlip()], tmp_path)
     final = ds.cache_path(0)
     seen = []
-    write = lucid.serialization._write_bytes
+    write = cache._write_bytes
 
     def watching(f, buffer):  # while bytes go out, only a temporary name exists
         seen.append(os.listdir(tmp_path))
         write(f, buffer)
 
-    monkeypatch.setattr(lucid.serialization, "_write_bytes", watching)
+    monkeypatch.setattr(cache, "_write_bytes", watching)
     ds[0]
     name = os.path.basename(final)
     assert seen and all(len(names) == 1 and names[0] != name for names in seen)
@@ -510,7 +530,7 @@ def test_writes_are_atomic(tmp_path, monkeypatch):
     def failing(f, buffer):  # a full disk halfway through
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(lucid.serialization, "_write_bytes", failing)
+    monkeypatch.setattr(cache, "_write_bytes", failing)
     lucid.manual_seed(0)
     with pytest.warns(RuntimeWarning, match="cannot write the cache file.*No space left"):
         got = ds[0]
@@ -527,3 +547,24 @@ def test_loader_workers_fill_and_share_the_disk_cache(tmp_path):
     assert counted.calls == len(data) and len(cache_files(tmp_path)) == len(data)
     assert not [f for f in os.listdir(tmp_path) if not f.endswith(".safetensors")]
     assert_same(with_workers, epochs(Uncached(data, pipeline()), n=3))
+
+
+def test_workers_writing_the_same_entry_at_once(tmp_path):
+    data = volumes(1) * 8  # one item, eight times: both workers compute and write it
+    ds = PersistentDataset(data, [Counted(), T.RandomFlip(p=0.0)], tmp_path)
+    want = np.asarray(data[0][0]) * 2 + 1
+    for _ in range(2):
+        for x, _y in DataLoader(ds, batch_size=1, num_workers=2):
+            np.testing.assert_array_equal(x.numpy()[0], want)
+    assert os.listdir(tmp_path) == [os.path.basename(ds.cache_path(0))]
+
+
+def test_temporary_files_of_killed_writers_are_removed(tmp_path):
+    host, tmp = cache._HOST, cache._TMP
+    dead = tmp_path / f".abc.safetensors.{host}.99999999.0badf00d{tmp}"  # no such process
+    alive = tmp_path / f".abc.safetensors.{host}.{os.getpid()}.0badf00d{tmp}"  # mid-write
+    other = tmp_path / "notes.txt"
+    for f in (dead, alive, other):
+        f.write_bytes(b"x")
+    PersistentDataset([], None, tmp_path)
+    assert sorted(os.listdir(tmp_path)) == sorted([alive.name, other.name])
