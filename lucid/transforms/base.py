@@ -70,7 +70,13 @@ class Transform:
     Subclasses implement ``draw(rng, spatial)`` (the random parameters, or None for a
     deterministic transform), ``image(image, params)`` and, if they move voxels,
     ``label(label, params)``.
+
+    ``is_random`` (a class attribute) says whether calls draw from the generator: False here,
+    True on the random transforms (``RandomFlip``...). ``lucid.data.CacheDataset`` runs the
+    transforms before the first random one once per item and keeps their output.
     """
+
+    is_random: bool = False
 
     def __init__(self, seed: Any = None):
         self.generator = as_generator(seed)
@@ -127,6 +133,12 @@ class Compose(Transform):
             else:
                 image, label = t(image, label, rng=rng)
         return image if label is None else (image, label)
+
+    @property
+    def is_random(self) -> bool:  # type: ignore[override]
+        """Whether any of ``transforms`` is random (a callable without an ``is_random``
+        attribute counts as random: it is handed the generator)."""
+        return any(getattr(t, "is_random", True) for t in self.transforms)
 
     def __repr__(self) -> str:
         inner = "".join(f"\n    {t!r}," for t in self.transforms)

@@ -84,6 +84,8 @@ class ShiftIntensity(Transform):
     """Add ``offset`` to every value: a number (fixed), or a (low, high) range to draw it from
     uniformly, with probability ``p``."""
 
+    is_random = True
+
     def __init__(self, offset: float | tuple[float, float], p: float = 1.0, seed: Any = None):
         super().__init__(seed)
         self.offset, self.p = offset, check_p(p)
@@ -107,6 +109,8 @@ class ShiftIntensity(Transform):
 class RandomGamma(Transform):
     """With probability ``p``, gamma-correct: map the value range to [0, 1], raise to a power
     drawn uniformly from ``gamma`` (a (low, high) range), map back to the original range."""
+
+    is_random = True
 
     def __init__(self, gamma: Sequence[float] = (0.7, 1.5), p: float = 0.5, seed: Any = None):
         super().__init__(seed)
@@ -135,6 +139,8 @@ class RandomGamma(Transform):
 
 class GaussianNoise(Transform):
     """With probability ``p``, add independent N(mean, std**2) noise to every value."""
+
+    is_random = True
 
     def __init__(self, std: float = 0.1, mean: float = 0.0, p: float = 0.5, seed: Any = None):
         super().__init__(seed)

@@ -37,6 +37,8 @@ class RandomFlip(Transform):
     """Flip each spatial axis in ``axes`` (0 = D, 1 = H, 2 = W) independently with
     probability ``p``."""
 
+    is_random = True
+
     def __init__(self, axes: Sequence[int] = (0, 1, 2), p: float = 0.5, seed: Any = None):
         super().__init__(seed)
         self.axes = tuple(axes)
@@ -96,6 +98,8 @@ class CenterCrop(Transform):
 class RandomCrop(CenterCrop):
     """Cut a ``size`` block at a uniformly random position."""
 
+    is_random = True
+
     def __init__(self, size: IntOrSeq, seed: Any = None):
         super().__init__(size)
         Transform.__init__(self, seed)
@@ -132,6 +136,8 @@ class PadToSize(Transform):
 class RandomRotate90(Transform):
     """With probability ``p``, rotate by k * 90 degrees (k uniform in 1..max_k) in ``plane``
     (two spatial axes, default (1, 2): H-W), like ``np.rot90``."""
+
+    is_random = True
 
     def __init__(
         self, plane: Sequence[int] = (1, 2), p: float = 0.5, max_k: int = 3, seed: Any = None
@@ -224,6 +230,8 @@ class RandomAffine(Affine):
     """With probability ``p``, a random affine warp: rotation angles uniform in
     ``+-degrees`` (per plane), an isotropic scale uniform in ``scale`` (a (low, high) range),
     a translation uniform in ``+-translate`` voxels per axis; resampling as in ``Affine``."""
+
+    is_random = True
 
     def __init__(
         self,
