@@ -182,7 +182,7 @@ def test_windows_cover_the_volume_on_the_scan_grid():
         seen.extend(tuple(int(v) for v in w[i, :, 0, 0].numpy()) for i in range(w.shape[0]))
         return w
 
-    sliding_window_inference(x, (8, 10), 3, predictor, overlap=0.25)
+    sliding_window_inference(x, np.array([8, 10]), 3, predictor, overlap=np.float32(0.25))
     # stride int(8 * 0.75) = 6 along D: 0, 6, 12, then 18 -> 15 (ends at the edge); H is whole
     starts = [(s, 0) for s in (0, 6, 12, 15)]
     assert seen == starts + [(s + 100, t + 100) for s, t in starts]  # image 0, then image 1

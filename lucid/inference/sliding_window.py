@@ -177,6 +177,8 @@ def _per_dim(value, n: int, name: str) -> tuple[float, ...]:
 def _roi(roi_size, image: tuple[int, ...]) -> tuple[int, ...]:
     """The window size per spatial dim: ``None``/``<= 0`` entries take the image's size."""
     n = len(image)
+    if isinstance(roi_size, np.ndarray):
+        roi_size = roi_size.tolist()
     if roi_size is None or isinstance(roi_size, numbers.Integral):
         entries: Sequence = (roi_size,) * n
     elif isinstance(roi_size, Sequence) and not isinstance(roi_size, str):
