@@ -482,7 +482,13 @@ class Tensor:
     def clone(self) -> Tensor:
         """A copy with its own storage; differentiable (the gradient passes through)."""
         return graph.record(
-            B.copy(self.data), (self,), lambda g: (g,), "Clone", saves=(), saves_output=False
+            B.copy(self.data),
+            (self,),
+            lambda g: (g,),
+            "Clone",
+            saves=(),
+            saves_output=False,
+            adjoint=graph.DIAGONAL,
         )
 
     # --- dtype conversions ---------------------------------------------------------------------

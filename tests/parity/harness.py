@@ -209,6 +209,9 @@ def _second_order(torch, case: Case, lloss, tloss, leaves) -> None:
         if tg is None:
             assert lg is None or not np.any(lg.numpy()), f"input {i}: gradient, PyTorch none"
             continue
+        if lg is None:  # no path to this input in Lucid (copy_ overwrites it): zeros in PyTorch
+            assert not np.any(tg.detach().numpy(force=True)), f"input {i}: none, PyTorch nonzero"
+            continue
         np.testing.assert_allclose(
             lg.detach().numpy(),
             tg.detach().numpy(force=True),  # PyTorch may return a ZeroTensor
@@ -232,7 +235,7 @@ def _second_order(torch, case: Case, lloss, tloss, leaves) -> None:
 
 def _compare_leaf_grads(case: Case, leaves, what: str = "gradient") -> None:
     for i, (lt, tt) in enumerate(leaves):
-        tg = np.zeros(tt.shape) if tt.grad is None else tt.grad.numpy()
+        tg = np.zeros(tt.shape) if tt.grad is None else tt.grad.numpy(force=True)  # ZeroTensor
         lg = np.zeros(tt.shape) if lt.grad is None else lt.grad.numpy()
         np.testing.assert_allclose(
             lg,
