@@ -54,8 +54,10 @@ def test_linear_gradients_differentiate_to_any_order():
         minus = (first(a - e.reshape(a.shape)) ** 2).sum()
         numeric.append((plus - minus) / (2 * eps))
     np.testing.assert_allclose(g2.detach().numpy().ravel(), numeric, rtol=1e-6, atol=1e-9)
-    # the function is quadratic: the third derivative vanishes
-    np.testing.assert_allclose(g3.numpy(), 0, atol=1e-14)
+    # g1 = H x (H: the Hessian, constant), g2 = 2 H^T H x, so g3 = d sum(g2) / dx = 2 H^T H 1
+    hess = np.stack([first(col.reshape(a.shape)).ravel() for col in np.eye(24)], axis=1)
+    expected = 2 * hess.T @ hess @ np.ones(24)
+    np.testing.assert_allclose(g3.numpy().ravel(), expected, rtol=1e-10)
 
 
 def test_hessian_vector_product_against_numpy():
