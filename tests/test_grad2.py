@@ -254,3 +254,38 @@ def test_maml_inner_step_against_pytorch():
     tm.backward()
     np.testing.assert_allclose(lm.item(), tm.item(), rtol=1e-12)
     np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=1e-9, atol=1e-13)
+
+
+def test_a_compiled_step_with_a_gradient_penalty_equals_the_eager_one():
+    def make():
+        lucid.manual_seed(0)
+        net = nn.Sequential(
+            nn.Conv3d(1, 4, 3, padding=1),
+            nn.Tanh(),
+            nn.AvgPool3d(2),
+            nn.Flatten(),
+            nn.Linear(32, 1),
+        )
+        return net, lucid.optim.SGD(net.parameters(), lr=0.05)
+
+    def step(net, opt, x):
+        x = x.detach().requires_grad_(True)
+        out = net(x)
+        (g,) = grad(out.sum(), x, create_graph=True)
+        loss = out.mean() + ((g * g).sum() - 1) ** 2
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    eager_net, eager_opt = make()
+    net, opt = make()
+    compiled = lucid.compile(lambda x: step(net, opt, x))
+    for _ in range(4):
+        x = lucid.randn(2, 1, 4, 4, 4)
+        np.testing.assert_allclose(
+            compiled(x).item(), step(eager_net, eager_opt, x).item(), rtol=1e-5
+        )
+    assert compiled.traces == 1
+    for p, q in zip(net.parameters(), eager_net.parameters()):
+        np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=1e-5, atol=1e-6)
