@@ -38,6 +38,7 @@ from lucid import ops, tensor as _tensor_module  # noqa: E402
 # Tensor's op methods call lucid.ops through this name: tensor.py cannot import the ops, which
 # are built on the Tensor class
 _tensor_module._ops = ops
+del _tensor_module
 
 from lucid import autograd, random  # noqa: E402,F401
 from lucid.creation import (
