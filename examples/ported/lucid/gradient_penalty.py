@@ -126,7 +126,9 @@ def main():
         )
     with lucid.no_grad():
         sample = gen(lucid.randn(4, 16))
-    print(f"samples {tuple(sample.shape)} in [{sample.min().item():.2f}, {sample.max().item():.2f}]")
+    print(
+        f"samples {tuple(sample.shape)} in [{sample.min().item():.2f}, {sample.max().item():.2f}]"
+    )
 
 
 if __name__ == "__main__":
