@@ -335,3 +335,48 @@ def test_clear_errors():
     # no foreground: the volume is kept whole (MONAI would return an empty crop)
     empty = {**s, "label": np.zeros_like(s["label"])}
     assert T.CropForeground(["image", "label"], "label")(empty)["image"].shape == (2, *SHAPE)
+
+
+# --- caching datasets: the deterministic prefix is cached, the random crops are not ---------------
+def test_is_random_says_which_dictionary_transforms_draw():
+    dict_classes = {
+        getattr(T, n)
+        for n in T.__all__
+        if isinstance(getattr(T, n), type) and issubclass(getattr(T, n), T.MapTransform)
+    }
+    every = [
+        T.Orientation(["image", "label"]),
+        T.Spacing(["image", "label"], 1.5),
+        T.ScaleIntensityRange("image", 0, 100),
+        T.CropForeground(["image", "label"], "label"),
+        T.RandCropByPosNegLabel(["image", "label"], "label", 4, num_samples=2),
+    ]
+    assert dict_classes - {T.MapTransform} == {type(t) for t in every}
+    for t in every:
+        rng = np.random.default_rng(0)
+        t(box_sample(), rng=rng)
+        drew = rng.bit_generator.state != np.random.default_rng(0).bit_generator.state
+        assert t.is_random == drew, type(t).__name__
+
+
+def test_persistent_dataset_caches_the_deterministic_steps_and_their_records(tmp_path):
+    from lucid.data import PersistentDataset
+
+    pipeline = T.Compose(
+        [
+            T.Orientation(["image", "label"]),
+            T.Spacing(["image", "label"], 1.0),
+            T.CropForeground(["image", "label"], "label", margin=2),
+            T.RandCropByPosNegLabel(["image", "label"], "label", 4, num_samples=2),
+        ]
+    )
+    s = box_sample()
+    ds = PersistentDataset([s], pipeline, cache_dir=tmp_path)
+    assert [type(t) for t in ds.chain.prefix] == [T.Orientation, T.Spacing, T.CropForeground]
+    first, again = ds[0], ds[0]  # the second read comes from the file
+    assert len(first) == len(again) == 2 and len(list(tmp_path.iterdir())) == 1
+    for crop in again:
+        assert [r["name"] for r in crop["transforms"]][-1] == "RandCropByPosNegLabel"
+        back = T.invert(crop)  # the records survived the cache file
+        np.testing.assert_allclose(back["affine"], AFFINE, atol=1e-12)
+        assert back["label"].shape == s["label"].shape and (back["label"] <= s["label"]).all()

@@ -310,6 +310,8 @@ class RandCropByPosNegLabel(_Crop):
     its own affine and record. Draws come from ``rng=`` or the transform's Generator: one
     Bernoulli (foreground or not) and one uniform voxel index per crop."""
 
+    is_random = True
+
     def __init__(
         self,
         keys: str | Sequence[str],
