@@ -60,10 +60,36 @@ def test_lower_layers_do_not_import_higher_ones():
             assert not bad, f"{p.relative_to(ROOT)} imports {bad}"
 
 
+# optional extras of pyproject.toml: imported only inside the function that needs them, with an
+# ImportError naming the extra (`pip install lucid[nifti]`)
+OPTIONAL = {"nibabel"}
+
+
+def eager_imports(path):
+    """The top-level module names a file imports outside function bodies (at import time)."""
+    out = set()
+
+    def walk(node):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                continue
+            if isinstance(child, ast.Import):
+                out.update(a.name.split(".")[0] for a in child.names)
+            elif isinstance(child, ast.ImportFrom) and not child.level and child.module:
+                out.add(child.module.split(".")[0])
+            walk(child)
+
+    walk(ast.parse(path.read_text()))
+    return out
+
+
 def test_runtime_imports_are_mlx_numpy_and_the_standard_library():
     import sys
 
     allowed = {"mlx", "numpy", "lucid"} | set(sys.stdlib_module_names)
     for p in files():
         top = {m.split(".")[0] for m in imports(p)}
-        assert top <= allowed, f"{p.relative_to(ROOT)} imports {sorted(top - allowed)}"
+        extra = top - allowed
+        assert extra <= OPTIONAL, f"{p.relative_to(ROOT)} imports {sorted(extra - OPTIONAL)}"
+        eager = extra & eager_imports(p)
+        assert not eager, f"{p.relative_to(ROOT)} imports the optional {sorted(eager)} eagerly"
