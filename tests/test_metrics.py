@@ -200,54 +200,59 @@ def batches(cases):
     return [(pred, gt), (more[0], more[1]), (more[2], more[3])], spacing
 
 
-@pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_cumulative_metrics_match_monai(cases, monai, reduction):
+def test_cumulative_metrics_match_monai(cases, monai):
     pytest.importorskip("scipy")
     from monai import metrics as MM
 
     data, spacing = batches(cases)
+    r = "mean_batch"  # the default of aggregate(); each reduction is asked for below
     pairs = [
-        (M.DiceMetric(reduction=reduction, get_not_nans=True),
-         MM.DiceMetric(reduction=reduction, get_not_nans=True), {}),
-        (M.MeanIoU(include_background=False, reduction=reduction, ignore_empty=False),
-         MM.MeanIoU(include_background=False, reduction=reduction, ignore_empty=False), {}),
-        (M.HausdorffDistanceMetric(percentile=95, reduction=reduction, get_not_nans=True),
-         MM.HausdorffDistanceMetric(percentile=95, reduction=reduction, get_not_nans=True),
+        (M.DiceMetric(reduction=r, get_not_nans=True),
+         MM.DiceMetric(reduction=r, get_not_nans=True), {}),
+        (M.MeanIoU(include_background=False, reduction=r, ignore_empty=False),
+         MM.MeanIoU(include_background=False, reduction=r, ignore_empty=False), {}),
+        (M.HausdorffDistanceMetric(percentile=95, reduction=r, get_not_nans=True),
+         MM.HausdorffDistanceMetric(percentile=95, reduction=r, get_not_nans=True),
          {"spacing": spacing}),
-        (M.SurfaceDistanceMetric(symmetric=True, reduction=reduction, spacing=spacing),
-         MM.SurfaceDistanceMetric(symmetric=True, reduction=reduction), {"spacing": spacing}),
-        (M.SurfaceDiceMetric([1.0, 2.0, 1.5], reduction=reduction, get_not_nans=True),
-         MM.SurfaceDiceMetric([1.0, 2.0, 1.5], reduction=reduction, get_not_nans=True),
+        (M.SurfaceDistanceMetric(symmetric=True, reduction=r, spacing=spacing),
+         MM.SurfaceDistanceMetric(symmetric=True, reduction=r), {"spacing": spacing}),
+        (M.SurfaceDiceMetric([1.0, 2.0, 1.5], reduction=r, get_not_nans=True),
+         MM.SurfaceDiceMetric([1.0, 2.0, 1.5], reduction=r, get_not_nans=True),
          {"spacing": spacing}),
     ]  # fmt: skip
     for ours, theirs, kw in pairs:
-        for _ in range(2 if reduction == "mean" else 1):  # after reset() it starts over
-            for pred, gt in data:
-                ours_kw = {} if isinstance(ours, M.SurfaceDistanceMetric) else kw
+        ours_kw = {} if isinstance(ours, M.SurfaceDistanceMetric) else kw  # spacing given once
+        for epoch in range(2):  # after reset() it starts over
+            for pred, gt in data[epoch:]:
                 close(ours(pred, gt, **ours_kw), theirs(t(pred), t(gt), **kw).numpy())
-            a, b = ours.aggregate(), theirs.aggregate()
-            if ours.get_not_nans:
-                close(a[1], b[1].numpy())
-                a, b = a[0], b[0]
-            close(a, b.numpy())
+            assert len(ours) == len(theirs) == 7 - 3 * epoch
+            for reduction in [None, *REDUCTIONS]:
+                a, b = ours.aggregate(reduction), theirs.aggregate(reduction)
+                if ours.get_not_nans:
+                    close(a[1], b[1].numpy())
+                    a, b = a[0], b[0]
+                close(a, b.numpy())
             ours.reset()
             theirs.reset()
 
 
-@pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("compute_sample", [False, True])
-def test_confusion_matrix_metric_matches_monai(cases, monai, reduction, compute_sample):
+def test_confusion_matrix_metric_matches_monai(cases, monai):
     from monai.metrics import ConfusionMatrixMetric
 
     names = ["sensitivity", "precision", "f1 score", "accuracy"]
-    ours = M.ConfusionMatrixMetric(True, names, compute_sample, reduction, get_not_nans=True)
-    theirs = ConfusionMatrixMetric(True, names, compute_sample, reduction, get_not_nans=True)
+    ours = M.ConfusionMatrixMetric(True, names, False, "sum_batch", get_not_nans=True)
+    theirs = ConfusionMatrixMetric(True, names, False, "sum_batch", get_not_nans=True)
     data, _ = batches(cases)
     for pred, gt in data:
         np.testing.assert_array_equal(ours.update(pred, gt), theirs(t(pred), t(gt)).numpy())
-    for (f, n), (tf, tn) in zip(ours.aggregate(), theirs.aggregate()):
-        close(f, tf.numpy())
-        close(n, tn.numpy())
+    for compute_sample in (False, True):
+        for reduction in [None, *REDUCTIONS]:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                expected = theirs.aggregate(compute_sample, reduction)
+            for (f, n), (tf, tn) in zip(ours.aggregate(compute_sample, reduction), expected):
+                close(f, tf.numpy())
+                close(n, tn.numpy())
 
 
 def test_lists_of_channel_first_samples_match_monai(cases, monai):
@@ -442,6 +447,8 @@ def test_bad_inputs_raise_clear_errors():
         M.DiceMetric(reduction="average")
     with pytest.raises(ValueError, match="percentile"):
         M.HausdorffDistanceMetric(percentile=101)
+    with pytest.raises(TypeError, match="unexpected keyword arguments"):
+        M.DiceMetric()(y, y, spacing=(1.0, 1.0))
     pytest.importorskip("scipy")
     with pytest.raises(ValueError, match="2 numbers"):
         M.hausdorff_distance(y, y, spacing=(1.0, 1.0, 1.0))

@@ -70,6 +70,8 @@ class _CumulativeMetric:
     """Shared machinery: ``__call__``/``update`` compute a batch's (B, C[, 4]) values and keep
     them; ``aggregate`` reduces everything kept since the last ``reset``."""
 
+    _keywords: tuple[str, ...] = ()  # the keyword arguments a call takes (MONAI's **kwargs)
+
     def __init__(self, reduction: str = "mean", get_not_nans: bool = False) -> None:
         self.reduction = _check_reduction(reduction)
         self.get_not_nans = get_not_nans
@@ -83,6 +85,12 @@ class _CumulativeMetric:
         """Compute this batch's per-sample, per-class values, keep them, and return them.
         ``y_pred``/``y``: batch-first one-hot arrays or Tensors, or lists of channel-first
         ones (each sample may then have its own size)."""
+        unknown = set(kwargs) - set(self._keywords)
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__} got unexpected keyword arguments {sorted(unknown)}"
+                + (f" (it takes {', '.join(self._keywords)}=)" if self._keywords else "")
+            )
         preds, targets = _batch_list(y_pred), _batch_list(y)
         if len(preds) != len(targets):
             raise ValueError(f"got {len(preds)} predictions but {len(targets)} targets")
@@ -179,10 +187,9 @@ class _DistanceMetric(_CumulativeMetric):
         self.distance_metric = distance_metric
         self.spacing = spacing
 
+    _keywords = ("spacing",)
+
     def _spacing(self, kwargs: dict) -> Any:
-        unknown = set(kwargs) - {"spacing"}
-        if unknown:
-            raise TypeError(f"unexpected keyword arguments {sorted(unknown)} (only spacing=)")
         return kwargs.get("spacing", self.spacing)
 
 
