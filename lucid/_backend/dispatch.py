@@ -9,7 +9,8 @@ A convolution goes to the first kernel set whose rule applies (``conv_route``):
    pays two layout transposes per call (docs/benchmarks.md, conv_shapes).
 3. "taps" (``conv.TAPS``): grouped 3D (MLX has no grouped 3D conv), float64 (MLX's conv rejects
    it), or a CPU tensor on Linux (MLX's Linux CPU conv runs on a reference BLAS; the taps
-   measured faster in every case, docs/benchmarks.md).
+   measured faster in every case, docs/benchmarks.md; not while ``lucid.export`` writes an
+   MLX function, which should run MLX's conv wherever it is loaded).
 4. "conv_general" (``conv.CONV_GENERAL``): MLX's own convolution, on Metal, CUDA and macOS's
    Accelerate CPU.
 
@@ -23,6 +24,7 @@ warning). Half precision always runs on MLX's kernels. Matmuls follow the same C
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import warnings
@@ -90,6 +92,18 @@ def _numpy_set(device: str, dtype_name: str) -> bool:
 
 
 _LINUX_CPU = sys.platform != "darwin"
+_mlx_conv_everywhere = [False]  # set while lucid.export writes an MLX function
+
+
+@contextlib.contextmanager
+def mlx_conv_everywhere():
+    """Within: MLX's own convolution also for a Linux CPU (no taps), so that an exported MLX
+    function runs MLX's conv kernels on whatever machine loads it (a Mac's GPU)."""
+    _mlx_conv_everywhere[0] = True
+    try:
+        yield
+    finally:
+        _mlx_conv_everywhere[0] = False
 
 
 def conv_route(
@@ -103,7 +117,7 @@ def conv_route(
     if (
         (groups > 1 and len(kernel_size) == 3)
         or dtype_name == "float64"
-        or (_LINUX_CPU and device == "cpu")
+        or (_LINUX_CPU and device == "cpu" and not _mlx_conv_everywhere[0])
     ):
         return "taps"
     return "conv_general"

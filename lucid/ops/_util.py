@@ -56,12 +56,25 @@ def set_autocast_hook(hook) -> None:
     _autocast_hook = hook
 
 
+_trace_hook = None  # set by lucid.export while it traces a model
+
+
+def set_trace_hook(hook) -> None:
+    """Install (or, with None, remove) ``hook(op, args, kwargs)``, which is called instead of
+    every op (``op`` the public function; ``op.__wrapped__`` its body) while ``lucid.export``
+    traces a model, and runs the op itself."""
+    global _trace_hook
+    _trace_hook = hook
+
+
 def op(fn):
     """Run an op's forward on the MLX stream of its first tensor argument (its arguments cast
     by ``lucid.amp``'s policy inside an ``autocast`` region)."""
 
     @functools.wraps(fn)
     def run(*args, **kwargs):
+        if _trace_hook is not None:
+            return _trace_hook(run, args, kwargs)
         if _autocast_hook is not None:
             args, kwargs = _autocast_hook(fn, args, kwargs)
         device = _device_of(args)
