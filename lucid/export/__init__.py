@@ -18,7 +18,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lucid.export._trace import ExportError, as_inputs, trace
+from lucid.export._trace import ExportError, as_inputs, trace, trace_limit
 
 __all__ = ["ExportError", "coreml", "mlx", "onnx"]
 
@@ -183,10 +183,11 @@ def mlx(
     with _eval_mode(model):
         try:
             BX.export_function(path, forward, example_sets, json.dumps(metadata))
-        except ExportError:
-            raise
         except Exception as exc:
-            raise ExportError(f"lucid.export.mlx: the forward cannot be exported: {exc}") from exc
+            limit = trace_limit(exc, "the model's forward")
+            if limit is None:
+                raise
+            raise limit from exc
 
 
 def coreml(

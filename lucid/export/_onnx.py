@@ -21,6 +21,7 @@ from lucid.export._trace import ExportError, Graph, Node, Value
 DEFAULT_OPSET = 17
 MIN_OPSET = 17
 _EXTERNAL_DATA_BYTES = 1 << 30  # protobuf's 2 GiB limit: larger weights go beside the file
+_SMALL_BYTES = 4096  # initializers kept in the graph while it is checked (shapes, axes...)
 
 _NP = {
     "float32": np.float32,
@@ -66,7 +67,7 @@ class Writer:
         self.graph = graph
         self.opset = opset
         self.nodes: list[Any] = []
-        self.initializers: list[Any] = []
+        self.initializers: list[tuple[str, np.ndarray]] = []  # (name, values)
         self.names: dict[int, str] = {}
         self.used: set[str] = set()
         self.counter = itertools.count()
@@ -109,7 +110,7 @@ class Writer:
         """An initializer holding ``array``."""
         array = np.asarray(array)
         name = self.fresh(hint)
-        self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
+        self.initializers.append((name, array))
         return name
 
     def ints(self, values, hint: str = "ints") -> str:
@@ -128,7 +129,7 @@ class Writer:
                 raise ExportError("export: internal error: a value used before it was made")
             array = v.array.astype(np_dtype(v.dtype), copy=False)
             name = self.claim(v.name) if v.name else self.fresh("const")
-            self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
+            self.initializers.append((name, array))
             self.names[key] = name
         return self.names[key]
 
@@ -243,11 +244,34 @@ def build(
             labels.setdefault(ax, labels_of_inputs.get(key, f"{name}_dim{ax}"))
         elem = helper.np_dtype_to_tensor_dtype(np_dtype(v.dtype))
         outputs_vi.append(helper.make_tensor_value_info(name, elem, _dims(v, labels, name)))
-    g = helper.make_graph(w.nodes, "lucid", inputs_vi, outputs_vi, w.initializers)
+    # The weights stay out of the graph until the checks have run: they read only shapes, so
+    # the large initializers are declared as inputs meanwhile (no 100 MB copies to check).
+    small = [(n, a) for n, a in w.initializers if a.nbytes <= _SMALL_BYTES]
+    declared = [
+        helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), list(a.shape))
+        for n, a in w.initializers
+        if a.nbytes > _SMALL_BYTES
+    ]
+    inits = [onnx.numpy_helper.from_array(a, n) for n, a in small]
+    g = helper.make_graph(w.nodes, "lucid", inputs_vi + declared, outputs_vi, inits)
     opsets = [helper.make_opsetid("", opset)]
     model = helper.make_model(g, opset_imports=opsets, producer_name="lucid")
     model.ir_version = helper.find_min_ir_version_for(opsets)
     return model, w
+
+
+def add_weights(onnx, model, w: Writer) -> None:
+    """Move the large initializers, declared as inputs by ``build``, into the graph."""
+    graph = model.graph
+    big = [(n, a) for n, a in w.initializers if a.nbytes > _SMALL_BYTES]
+    del graph.input[len(graph.input) - len(big) :]
+    for name, array in big:
+        t = graph.initializer.add()
+        t.name = name
+        t.data_type = onnx.helper.np_dtype_to_tensor_dtype(array.dtype)
+        t.dims.extend(array.shape)
+        little = np.ascontiguousarray(array.astype(array.dtype.newbyteorder("<"), copy=False))
+        t.raw_data = little.tobytes()
 
 
 def check_shapes(onnx, model, graph: Graph, w: Writer) -> None:
@@ -273,25 +297,6 @@ def check_shapes(onnx, model, graph: Graph, w: Writer) -> None:
             )
 
 
-def _without_weights(onnx, model):
-    """``model`` with its large initializers declared as graph inputs instead (same shapes and
-    types): checks read only shapes, and the weights are not serialized for them once more."""
-    helper = onnx.helper
-    g = model.graph
-    small, declared = [], []
-    for t in g.initializer:
-        if t.ByteSize() <= 4096:
-            small.append(t)
-        else:
-            declared.append(helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
-    light_graph = helper.make_graph(
-        g.node, g.name, list(g.input) + declared, g.output, small, value_info=g.value_info
-    )
-    light = helper.make_model(light_graph, opset_imports=model.opset_import)
-    light.ir_version = model.ir_version
-    return light
-
-
 def export(
     graph: Graph,
     path,
@@ -312,9 +317,8 @@ def export(
         )
     model, w = build(onnx, graph, opset, input_names, output_names, dynamic_axes)
     try:
-        light = _without_weights(onnx, model)
-        onnx.checker.check_model(light)
-        check_shapes(onnx, light, graph, w)
+        onnx.checker.check_model(model)
+        check_shapes(onnx, model, graph, w)
     except ExportError:
         raise
     except Exception as exc:
@@ -322,7 +326,8 @@ def export(
             f"export: internal error: the ONNX model fails its checks: {exc}"
         ) from exc
     path = os.fspath(path)
-    large = sum(t.ByteSize() for t in model.graph.initializer) > _EXTERNAL_DATA_BYTES
+    add_weights(onnx, model, w)
+    large = sum(a.nbytes for _, a in w.initializers) > _EXTERNAL_DATA_BYTES
     onnx.save_model(
         model,
         path,

@@ -128,8 +128,9 @@ def _run_op(fn, args, kwargs):
 class _Recorder:
     """The trace hook of one traced forward (only ops of the tracing thread are recorded)."""
 
-    def __init__(self, names: Mapping[int, str]):
+    def __init__(self, names: Mapping[int, str], constants: dict):
         self.thread = threading.get_ident()
+        self.constants = constants  # id(tensor) -> (tensor, version, values), shared by traces
         self.depth = 0
         self.names = names  # id(parameter or buffer) -> its state_dict name
         self.values: dict[int, tuple[Tensor, int, Value]] = {}  # id -> (tensor, version, value)
@@ -153,20 +154,27 @@ class _Recorder:
     def value_of(self, t: Tensor, user: str) -> Value:
         """The Value of tensor ``t``, used by ``user`` (an op's description, for messages)."""
         entry = self.values.get(id(t))
-        if entry is not None and entry[0] is t:
-            _, version, v = entry
-            if t._version == version:
-                return v
-            if not v.is_const:
-                raise ExportError(
-                    f"{user} reads a tensor that was written in place after the op that made "
-                    "it (an in-place update, x[...] = v, an out= argument...): exported graphs "
-                    "have no in-place writes; write the model with out-of-place ops"
-                )
+        if entry is not None and entry[0] is t and t._version == entry[1]:
+            return entry[2]
+        # a tensor holding a traced array: ``detach()``, ``Tensor._wrap(x.data)``, or a tensor
+        # whose values an in-place op replaced (``y += 1`` writes the add's result into ``y``)
         alias = self.arrays.get(id(t.data))
         if alias is not None and alias[0] is t.data:
+            self.values[id(t)] = (t, t._version, alias[1])
             return alias[1]
-        value = BX.constant_value(t.data)
+        if entry is not None and entry[0] is t and not entry[2].is_const:
+            raise ExportError(
+                f"{user} reads a tensor that was written in place by something other than a "
+                "recorded op (x[...] = v, an out= argument...): write the model with "
+                "out-of-place ops"
+            )
+        cached = self.constants.get(id(t))
+        if cached is not None and cached[0] is t and cached[1] == t._version:
+            value = cached[2]
+        else:
+            value = BX.constant_value(t.data)
+            if value is not None and id(t) in self.names:  # parameters and buffers
+                self.constants[id(t)] = (t, t._version, value)
         if value is None:
             raise ExportError(
                 f"{user} uses a tensor computed from the model's input outside Lucid's "
@@ -212,10 +220,11 @@ class _Recorder:
             self.depth += 1
         try:
             out = _run_op(fn, args, kwargs)
-        except ExportError:
-            raise
-        except Exception as exc:  # the op needed a value that the trace does not have
-            raise ExportError(f"{user} cannot be traced: {exc}") from exc
+        except Exception as exc:
+            limit = trace_limit(exc, user)
+            if limit is None:
+                raise
+            raise limit from exc
         finally:
             if not composite:
                 self.depth -= 1
@@ -247,6 +256,21 @@ class _Recorder:
                 raise ExportError(f"{user} returned a {type(t).__name__}, which cannot be traced")
         self.nodes.append(Node(name, where, recorded, tuple(values)))
         return out
+
+
+def trace_limit(exc: BaseException, where: str) -> ExportError | None:
+    """The ExportError for an exception that says a value of the input was needed (a host
+    read-back or an evaluation, which a traced forward cannot do), else None."""
+    text = str(exc)
+    if isinstance(exc, ExportError):
+        return exc
+    if "host read-back" in text or "function transformations" in text:
+        return ExportError(
+            f"export: {where} needs the values of the input (item(), numpy(), bool(), a "
+            "tensor used as an index or a size...), which an exported graph cannot know "
+            "in advance; compute it with tensor ops, or outside the model"
+        )
+    return None
 
 
 def _flat_outputs(out) -> tuple:
@@ -305,8 +329,8 @@ def _state_names(model) -> dict[int, str]:
     return {id(t): k for k, t in model.state_dict(keep_vars=True).items()}
 
 
-def _trace_once(model, inputs: Sequence[Tensor], names) -> Graph:
-    rec = _Recorder(names)
+def _trace_once(model, inputs: Sequence[Tensor], names, constants) -> Graph:
+    rec = _Recorder(names, constants)
     result: dict[str, Any] = {}
 
     def forward(*arrays):
@@ -316,6 +340,11 @@ def _trace_once(model, inputs: Sequence[Tensor], names) -> Graph:
         _util.set_trace_hook(rec.hook)
         try:
             out = model(*tensors)
+        except Exception as exc:
+            limit = trace_limit(exc, "the model's forward")
+            if limit is None:
+                raise
+            raise limit from exc
         finally:
             _util.set_trace_hook(None)
         flat = _flat_outputs(out)
@@ -339,7 +368,8 @@ def trace(model, example_inputs, dynamic: Mapping[int, Sequence[int]] | None = N
     inputs = as_inputs(example_inputs)
     names = _state_names(model)
     with _eval_mode(model):
-        graph = _trace_once(model, inputs, names)
+        constants: dict = {}
+        graph = _trace_once(model, inputs, names, constants)
         if dynamic and any(dynamic.values()):
             grown = []
             for i, x in enumerate(inputs):
@@ -348,7 +378,7 @@ def trace(model, example_inputs, dynamic: Mapping[int, Sequence[int]] | None = N
                     shape[ax] *= 2 if shape[ax] else 1
                 grown.append(Tensor._wrap(B.zeros(tuple(shape), dtype=x.data.dtype), x._device))
             try:
-                second = _trace_once(model, grown, names)
+                second = _trace_once(model, grown, names, constants)
             except ExportError:
                 raise
             except Exception as exc:
