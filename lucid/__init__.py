@@ -82,6 +82,7 @@ from lucid import amp, utils  # noqa: E402,F401
 from lucid.amp import autocast  # noqa: E402,F401
 from lucid import backends, cuda, linalg, mps  # noqa: E402,F401
 from lucid.compile import compile  # noqa: E402,F401
+from lucid import export  # noqa: E402,F401  (lucid.export.onnx / .mlx / .coreml)
 
 __version__ = "0.2.0"
 
