@@ -480,3 +480,23 @@ def test_shapes_that_do_not_follow_the_batch_are_refused(tmp_path):
             tmp_path / "m.onnx",
             dynamic_axes={"input": [0, 1]},
         )
+
+
+def test_dynamic_spatial_axes(tmp_path):
+    fcn = randomize(
+        nn.Sequential(
+            nn.Conv3d(1, 4, 3, padding=1), nn.BatchNorm3d(4), nn.ReLU(), nn.Conv3d(4, 2, 1)
+        )
+    )
+    path = tmp_path / "fcn.onnx"
+    axes = {0: "batch", 2: "depth", 3: "height"}
+    lucid.export.onnx(
+        fcn, lucid.zeros(1, 1, 8, 8, 8), path, dynamic_axes={"input": axes, "output": axes}
+    )
+    for shape in [(2, 1, 5, 7, 8), (1, 1, 8, 8, 8)]:
+        x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+        assert rel_err(run_onnx(path, x), lucid_eval(fcn, x)) <= RTOL
+    # pooling windows are laid out for one size: refused, naming the op and the axis
+    model, shape = build("UNet3d")
+    with pytest.raises(ExportError, match=r"op 'max_pool'.*static size on axis \[2\]"):
+        lucid.export.onnx(model, lucid.zeros(*shape), path, dynamic_axes={"input": [0, 2]})

@@ -183,6 +183,8 @@ def mlx(
     with _eval_mode(model):
         try:
             BX.export_function(path, forward, example_sets, json.dumps(metadata))
+        except ExportError:
+            raise
         except Exception as exc:
             limit = trace_limit(exc, "the model's forward")
             if limit is None:

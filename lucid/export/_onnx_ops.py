@@ -232,6 +232,7 @@ def _threshold(w, node, a, outs):
 def _glu(w, node, a, outs):
     x = a["x"]
     ax = _axis(a["axis"], len(x.shape))
+    P.require_static(node, x, [ax], "it is halved at a fixed size")
     half = x.shape[ax] // 2
     first = w.emit("Slice", [w.name(x), w.ints([0]), w.ints([half]), w.ints([ax])])
     second = w.emit("Slice", [w.name(x), w.ints([half]), w.ints([P.INT64_MAX]), w.ints([ax])])
@@ -604,6 +605,7 @@ def _affine(w, y: str, weight, bias, ndim: int, dtype: str, out: str) -> None:
 def _batch_norm(w, node, a, outs):
     x = a["input"]
     dt = _out(node).dtype
+    P.require_static(node, x, [1], "the channels have one set of statistics each")
     c = x.shape[1]
     mean, var = a["running_mean"], a["running_var"]
     if a["training"] or mean is None:  # batch statistics (eval-mode track_running_stats=False)
@@ -624,6 +626,7 @@ def _batch_norm(w, node, a, outs):
 def _instance_norm(w, node, a, outs):
     x = a["input"]
     dt = _out(node).dtype
+    P.require_static(node, x, [1], "the channels have one set of parameters each")
     c = x.shape[1]
     scale = _vector(w, a["weight"], c, 1.0, dt)
     bias = _vector(w, a["bias"], c, 0.0, dt)

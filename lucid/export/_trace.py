@@ -220,6 +220,8 @@ class _Recorder:
             self.depth += 1
         try:
             out = _run_op(fn, args, kwargs)
+        except ExportError:
+            raise
         except Exception as exc:
             limit = trace_limit(exc, user)
             if limit is None:
@@ -262,8 +264,6 @@ def trace_limit(exc: BaseException, where: str) -> ExportError | None:
     """The ExportError for an exception that says a value of the input was needed (a host
     read-back or an evaluation, which a traced forward cannot do), else None."""
     text = str(exc)
-    if isinstance(exc, ExportError):
-        return exc
     if "host read-back" in text or "function transformations" in text:
         return ExportError(
             f"export: {where} needs the values of the input (item(), numpy(), bool(), a "
@@ -340,6 +340,8 @@ def _trace_once(model, inputs: Sequence[Tensor], names, constants) -> Graph:
         _util.set_trace_hook(rec.hook)
         try:
             out = model(*tensors)
+        except ExportError:
+            raise
         except Exception as exc:
             limit = trace_limit(exc, "the model's forward")
             if limit is None:
@@ -361,13 +363,16 @@ def _trace_once(model, inputs: Sequence[Tensor], names, constants) -> Graph:
     return Graph(rec.inputs, rec.nodes, result["outputs"])
 
 
+_LOCK = threading.Lock()  # one trace at a time: the op wrapper has one hook
+
+
 def trace(model, example_inputs, dynamic: Mapping[int, Sequence[int]] | None = None) -> Graph:
     """Trace ``model(*example_inputs)`` in eval mode into a ``Graph``. ``dynamic`` maps an input's
     position to its dynamic axes; with any, a second trace (those axes doubled) marks which
     sizes follow them (``Value.shape2``, ``Node.varying``)."""
     inputs = as_inputs(example_inputs)
     names = _state_names(model)
-    with _eval_mode(model):
+    with _LOCK, _eval_mode(model):
         constants: dict = {}
         graph = _trace_once(model, inputs, names, constants)
         if dynamic and any(dynamic.values()):
