@@ -89,6 +89,7 @@ from lucid.amp import autocast  # noqa: E402,F401
 from lucid import backends, cuda, linalg, mps  # noqa: E402,F401
 from lucid.compile import compile  # noqa: E402,F401
 from lucid import inference  # noqa: E402,F401
+from lucid import metrics  # noqa: E402,F401  (numpy only at import; scipy when used)
 
 __version__ = "0.2.0"
 
