@@ -211,7 +211,8 @@ def vector_norm(
     """``torch.linalg.vector_norm``: ``(sum |x|^ord)^(1/ord)`` over ``dim`` (an int, a tuple, or
     None / ``()`` for every dim), with ``ord`` = inf (max |x|), -inf (min |x|) and 0 (the count
     of nonzeros). Floating input only; ``dtype`` casts the input first (widening only).
-    Differentiable; the gradient of a zero norm is 0, as in PyTorch."""
+    Differentiable to any order; the gradient of a zero norm is 0, as in PyTorch, and so is its
+    derivative (PyTorch's is NaN)."""
     x = _norm_input(x, dtype, "vector_norm")
     ord = _vector_ord(ord, "vector_norm")
     axes = normalize_axes(None if dim is None or dim == () else dim, x.ndim, "dim")
@@ -341,7 +342,9 @@ def matrix_norm(
     """``torch.linalg.matrix_norm`` of the matrices in dims ``dim`` (rows, cols): ``"fro"``
     (Frobenius), ``"nuc"`` (sum of singular values), inf / -inf (largest / smallest row sum of
     |A|), 1 / -1 (largest / smallest column sum of |A|), 2 / -2 (largest / smallest singular
-    value). Differentiable. The singular values are LAPACK's, computed on the host in float64."""
+    value). Differentiable; twice for ``"nuc"``, 2 and -2 (their Hessian assumes distinct
+    nonzero singular values). The singular values are LAPACK's, computed on the host in
+    float64."""
     A = _norm_input(A, dtype, "matrix_norm")
     d0, d1 = _matrix_dims(A, dim, "matrix_norm")
     if isinstance(ord, bool) or ord not in _MATRIX_ORDS:
