@@ -19,6 +19,7 @@ __all__ = ["show_slices"]
 def _matplotlib():
     """matplotlib's Figure and colors modules, or an ImportError that names the extra."""
     try:
+        import matplotlib
         import matplotlib.colors as mcolors
         from matplotlib.figure import Figure
     except ImportError as e:
@@ -26,7 +27,7 @@ def _matplotlib():
             "lucid.viz.show_slices needs matplotlib: pip install lucid[examples] "
             "(or pip install matplotlib)"
         ) from e
-    return Figure, mcolors
+    return Figure, mcolors, matplotlib.colormaps
 
 
 def _spatial(x: Any, what: str) -> np.ndarray:
@@ -51,22 +52,11 @@ def _slice_indices(n: int, num: int) -> list[int]:
     return [min(n - 1, int((i + 0.5) * n / num)) for i in range(num)]
 
 
-def _label_colors(mcolors: Any, n_classes: int) -> Any:
-    """A colormap with one distinct color per foreground class (tab10, cycled)."""
-    tab10 = [
-        "#1f77b4",
-        "#ff7f0e",
-        "#2ca02c",
-        "#d62728",
-        "#9467bd",
-        "#8c564b",
-        "#e377c2",
-        "#7f7f7f",
-        "#bcbd22",
-        "#17becf",
-    ]
+def _label_colors(mcolors: Any, colormaps: Any, n_classes: int) -> Any:
+    """A colormap with one distinct color per foreground class (tab10's, cycled)."""
+    tab10 = list(colormaps["tab10"].colors)
     # red first: one-class masks (the common case) stand out on a gray volume
-    order = [tab10[3]] + [c for c in tab10 if c != tab10[3]]
+    order = [tab10[3]] + tab10[:3] + tab10[4:]
     return mcolors.ListedColormap([order[i % len(order)] for i in range(max(n_classes, 1))])
 
 
@@ -138,15 +128,15 @@ def show_slices(
     if 0 in vol.shape:
         raise ValueError(f"show_slices: the volume is empty (shape {tuple(vol.shape)})")
 
-    Figure, mcolors = _matplotlib()
+    Figure, mcolors, colormaps = _matplotlib()
     indices = _slice_indices(vol.shape[axis], int(num))
     h_ax, v_ax = [a for a in range(3) if a != axis]  # displayed horizontally, vertically
     aspect = float(sp[v_ax] / sp[h_ax])  # a pixel's height over its width, as imshow means it
-    data = vol.astype(np.float64)
-    lo = float(np.nanmin(data)) if vmin is None else float(vmin)
-    hi = float(np.nanmax(data)) if vmax is None else float(vmax)
+    # one gray scale for every panel; only the drawn slices are converted (a CT can be large)
+    lo = float(np.nanmin(vol)) if vmin is None else float(vmin)
+    hi = float(np.nanmax(vol)) if vmax is None else float(vmax)
     n_classes = int(lab.max()) if lab is not None else 0
-    overlay_cmap = _label_colors(mcolors, n_classes)
+    overlay_cmap = _label_colors(mcolors, colormaps, n_classes)
 
     cols = min(len(indices), 4) if ncols is None else max(1, min(int(ncols), len(indices)))
     rows = math.ceil(len(indices) / cols)
@@ -163,7 +153,7 @@ def show_slices(
         take: list[Any] = [slice(None)] * 3
         take[axis] = i
         ax.imshow(
-            data[tuple(take)].T,
+            vol[tuple(take)].T.astype(np.float64),
             cmap=cmap,
             vmin=lo,
             vmax=hi,

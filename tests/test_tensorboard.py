@@ -298,6 +298,11 @@ def test_bad_input_is_refused_clearly(tmp_path):
             w.add_hparams({"lr": 0.1}, {}, hparam_domain_discrete={"lr": ["a"]})
         with pytest.raises(TypeError, match="expected a str"):
             w.add_text("t", 3)
+        with pytest.raises(ValueError, match="single value"):  # nothing of the step written
+            w.add_scalars("s", {"ok": 1.0, "bad": np.ones(3)})
+        with pytest.raises(TypeError, match="expected a number"):
+            w.add_hparams({"lr": 0.1}, {"acc": "high"}, run_name="bad")
+    assert not (tmp_path / "s_ok").exists() and not (tmp_path / "bad").exists()
     with pytest.raises(ValueError, match="max_queue"):
         SummaryWriter(tmp_path, max_queue=0)
 

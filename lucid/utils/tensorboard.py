@@ -154,9 +154,10 @@ class SummaryWriter:
                 f"add_scalars: tag_scalar_dict must be a dict, got {type(tag_scalar_dict).__name__}"
             )
         wall = time.time() if walltime is None else walltime
-        for key, value in tag_scalar_dict.items():
+        # every value checked before any is written: a bad one leaves no partial step
+        summaries = {k: _summaries.scalar(self._P, main_tag, v) for k, v in tag_scalar_dict.items()}
+        for key, s in summaries.items():
             sub = os.path.join(self.log_dir, f"{main_tag}_{key}".replace("/", "_"))
-            s = _summaries.scalar(self._P, main_tag, value)
             self._add_summary(s, global_step, wall, directory=sub)
 
     def add_image(
@@ -250,11 +251,10 @@ class SummaryWriter:
         ``log_dir/<run_name>`` (default: the current time), where each metric is also written
         as a scalar."""
         summaries = _summaries.hparams(self._P, hparam_dict, metric_dict, hparam_domain_discrete)
+        # the metrics checked before anything is written
+        summaries += [_summaries.scalar(self._P, k, v) for k, v in metric_dict.items()]
         sub = os.path.join(self.log_dir, run_name or str(time.time()))
         for s in summaries:
-            self._add_summary(s, global_step, directory=sub)
-        for name, value in metric_dict.items():
-            s = _summaries.scalar(self._P, name, value)
             self._add_summary(s, global_step, directory=sub)
         self._files[sub].flush()
 
