@@ -145,9 +145,13 @@ def show_slices(
     panel_h = panel_w * (vol.shape[v_ax] * sp[v_ax]) / (vol.shape[h_ax] * sp[h_ax]) + 0.35
     panel_h = min(max(panel_h, 1.0), 4 * panel_w)
     if fig is None:
-        fig = Figure(figsize=(panel_w * cols, panel_h * rows + (0.4 if title else 0.0)))
+        # constrained layout: spaced when drawn, so a figure never drawn costs no layout pass
+        height = panel_h * rows + (0.4 if title else 0.0)
+        fig = Figure(figsize=(panel_w * cols, height), layout="constrained")
     else:
         fig.clear()
+        if fig.get_layout_engine() is None:
+            fig.set_layout_engine("constrained")
     for k, i in enumerate(indices):
         ax = fig.add_subplot(rows, cols, k + 1)
         take: list[Any] = [slice(None)] * 3
@@ -178,7 +182,6 @@ def show_slices(
         ax.set_yticks([])
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=100)
     return fig
