@@ -84,7 +84,7 @@ from lucid._methods import is_tensor, numel  # noqa: E402,F401
 from lucid.serialization import load, save  # noqa: E402,F401
 from lucid._backend.checks import check_indices, set_index_checks  # noqa: E402,F401
 from lucid import memory  # noqa: E402,F401
-from lucid import amp, utils  # noqa: E402,F401
+from lucid import amp, utils, viz  # noqa: E402,F401
 from lucid.amp import autocast  # noqa: E402,F401
 from lucid import backends, cuda, linalg, mps  # noqa: E402,F401
 from lucid.compile import compile  # noqa: E402,F401
