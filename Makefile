@@ -27,11 +27,12 @@ test: $(BIN)/python
 	LUCID_CPU_KERNELS=numpy $(BIN)/python -m pytest
 
 # Lucid against PyTorch in float64 (tests/parity: every shared op, layer, loss, optimizer and LR
-# schedule, values and gradients), under both CPU kernel sets; torch pinned in the parity extra.
+# schedule, values and gradients) and the segmentation losses and metrics against MONAI, under
+# both CPU kernel sets; torch and MONAI pinned in the parity extra.
 parity: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test,parity]"
-	LUCID_CPU_KERNELS=mlx $(BIN)/python -m pytest tests/parity tests/test_ported.py
-	LUCID_CPU_KERNELS=numpy $(BIN)/python -m pytest tests/parity tests/test_ported.py
+	LUCID_CPU_KERNELS=mlx $(BIN)/python -m pytest tests/parity tests/test_ported.py tests/nn/test_segmentation_losses.py tests/test_metrics.py
+	LUCID_CPU_KERNELS=numpy $(BIN)/python -m pytest tests/parity tests/test_ported.py tests/nn/test_segmentation_losses.py tests/test_metrics.py
 
 # ruff (lint + format check) and mypy on the package, with the versions pinned in the dev extra.
 lint: $(BIN)/python

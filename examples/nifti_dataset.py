@@ -1,11 +1,14 @@
-"""Read NIfTI volumes (.nii / .nii.gz) into a Dataset with nibabel (`pip install lucid[nifti]`).
+"""Read NIfTI volumes (.nii / .nii.gz) into a Dataset with lucid.io (`pip install lucid[nifti]`).
 
-    python examples/nifti_dataset.py IMAGE.nii.gz [LABEL.nii.gz ...]
+    python examples/nifti_dataset.py SCAN.nii.gz [MORE.nii.gz ...]
 
-nibabel is an optional extra: Lucid itself needs only mlx and numpy. A NIfTI array is indexed
-(x, y, z[, channel]); ``NiftiDataset`` returns it as Lucid's (C, D, H, W) with D = z, H = y,
-W = x (so axial slices are ``volume[:, k]``), float32 images and int64 label maps, optionally
-through a lucid.transforms pipeline seeded per (seed, epoch, index).
+nibabel is an optional extra: Lucid itself needs only mlx and numpy. ``NiftiDataset`` returns
+samples ``{"image": (C, X, Y, Z) float32, "label": (1, X, Y, Z) int64, "affine": 4x4}`` read by
+``lucid.io.read_sample``: the arrays keep the file's voxel order, so the affine (voxel to world,
+mm) describes them as they are. A pipeline of lucid.transforms' dictionary transforms
+(Orientation, Spacing, CropForeground, RandCropByPosNegLabel...) updates the affine as it moves
+voxels, seeded per (seed, epoch, index); ``lucid.transforms.invert`` maps a prediction back onto
+the file's grid (docs/io.md).
 """
 
 from __future__ import annotations
@@ -14,27 +17,14 @@ import sys
 
 import numpy as np
 
+from lucid import io
 from lucid.data import Dataset
 
 
-def read_nifti(path, dtype=np.float32):
-    """The volume in ``path`` as a (C, D, H, W) array (a 3-D file gets C = 1), plus its 4x4
-    voxel-to-world affine."""
-    import nibabel
-
-    img = nibabel.load(str(path))
-    data = np.asarray(img.dataobj)
-    if data.ndim == 3:
-        data = data[..., None]
-    if data.ndim != 4:
-        raise ValueError(f"{path}: expected a 3-D or 4-D NIfTI volume, got shape {data.shape}")
-    return np.ascontiguousarray(data.transpose(3, 2, 1, 0).astype(dtype)), img.affine
-
-
 class NiftiDataset(Dataset):
-    """``images[i]`` (and ``labels[i]`` when given) read on access: ``(image, label)`` or just
-    ``image``. ``transform`` (e.g. ``lucid.transforms.Compose``) is called as
-    ``transform(image, label, rng=(seed, epoch, i))``; set ``epoch`` each epoch for new draws."""
+    """``images[i]`` (and ``labels[i]`` when given) read on access into a sample dict.
+    ``transform`` (e.g. ``lucid.transforms.Compose`` of dictionary transforms) is called as
+    ``transform(sample, rng=(seed, epoch, i))``; set ``epoch`` each epoch for new draws."""
 
     def __init__(self, images, labels=None, transform=None, seed=0):
         if labels is not None and len(labels) != len(images):
@@ -46,23 +36,26 @@ class NiftiDataset(Dataset):
         return len(self.images)
 
     def __getitem__(self, i):
-        image, _ = read_nifti(self.images[i])
-        if self.labels is None:
-            if self.transform is not None:
-                image = self.transform(image, rng=(self.seed, self.epoch, i))
-            return image
-        label, _ = read_nifti(self.labels[i], np.int64)
-        label = label[0]
+        paths = {"image": self.images[i]}
+        if self.labels is not None:
+            paths["label"] = self.labels[i]
+        sample = io.read_sample(paths, dtypes={"image": np.float32, "label": np.int64})
         if self.transform is not None:
-            image, label = self.transform(image, label, rng=(self.seed, self.epoch, i))
-        return image, label
+            sample = self.transform(sample, rng=(self.seed, self.epoch, i))
+        return sample
 
 
 def main(argv=None):
-    """Print the shape and value range of each given file."""
+    """Print each file's shape, voxel size, orientation and value range."""
     paths = sys.argv[1:] if argv is None else argv
-    for image in NiftiDataset(paths):
-        print(image.shape, image.dtype, float(image.min()), float(image.max()))
+    for path in paths:
+        vol = io.read_volume(path)
+        spacing = ", ".join(f"{s:g}" for s in vol.spacing)
+        print(
+            f"{path}: {vol.array.shape} {vol.array.dtype}, voxels ({spacing}) mm, "
+            f"{''.join(vol.orientation)}, values [{float(vol.array.min()):g}, "
+            f"{float(vol.array.max()):g}]"
+        )
     return 0
 
 

@@ -187,7 +187,7 @@ def main(argv=None):
     scheduler = lucid.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=args.lr, total_steps=steps, pct_start=0.15
     )
-    dice_loss = nn.DiceLoss(softmax=True, include_background=False)
+    dice_loss = nn.DiceLoss(softmax=True, to_onehot_y=True, include_background=False)
     print(
         f"lucid {lucid.__version__} | {len(train)} train / {len(val)} validation volumes of "
         f"{args.size}^3 | UNet3d{features}: {model.num_parameters()} parameters",

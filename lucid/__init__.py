@@ -8,7 +8,6 @@ Tensor([[2.0, 4.0]])
 """
 
 # Tensor first, then its operators (bound from lucid.ops), then everything built on them.
-from lucid import _methods
 from lucid.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
 from lucid.autograd import inference_mode  # noqa: F401
 from lucid.dtypes import (
@@ -34,10 +33,14 @@ from lucid.tensor import Size, Tensor  # noqa: F401
 from lucid._device import device  # noqa: F401
 from lucid.dtypes import float_ as float, int_ as int  # noqa: F401,E402  (PyTorch's dtype names)
 
-_methods.bind()
+from lucid import ops, tensor as _tensor_module  # noqa: E402
+
+# Tensor's op methods call lucid.ops through this name: tensor.py cannot import the ops, which
+# are built on the Tensor class
+_tensor_module._ops = ops
+del _tensor_module
 
 from lucid import autograd, random  # noqa: E402,F401
-from lucid._methods import is_tensor, numel  # noqa: E402,F401
 from lucid.creation import (
     arange,
     as_tensor,
@@ -75,13 +78,18 @@ from lucid.random import (  # noqa: E402,F401
     set_rng_state,
 )
 from lucid import data, nn, optim  # noqa: E402,F401
+
+# the op table (sets each op's autocast policy): it lists nn.functional's own ops too
+from lucid._methods import is_tensor, numel  # noqa: E402,F401
 from lucid.serialization import load, save  # noqa: E402,F401
 from lucid._backend.checks import check_indices, set_index_checks  # noqa: E402,F401
 from lucid import memory  # noqa: E402,F401
-from lucid import amp, utils  # noqa: E402,F401
+from lucid import amp, utils, viz  # noqa: E402,F401
 from lucid.amp import autocast  # noqa: E402,F401
 from lucid import backends, cuda, linalg, mps  # noqa: E402,F401
 from lucid.compile import compile  # noqa: E402,F401
+from lucid import inference  # noqa: E402,F401
+from lucid import metrics  # noqa: E402,F401  (numpy only at import; scipy when used)
 from lucid import export  # noqa: E402,F401  (lucid.export.onnx / .mlx / .coreml)
 
 __version__ = "0.2.0"

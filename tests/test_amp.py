@@ -2,6 +2,9 @@
 and GradScaler (scaling, skipped steps on inf/NaN, scale growth/backoff, state_dict), and
 float16 training that stays finite where pure float16 training does not."""
 
+import pathlib
+import re
+
 import numpy as np
 import pytest
 
@@ -42,6 +45,21 @@ def test_policy_half_convs_and_matmuls_float32_reductions_and_losses(dtype):
         assert (d @ w.astype("float64")).dtype == lucid.float64  # float64 is never cast
     assert not amp.is_autocast_enabled("cpu")
     assert (lucid.randn(4, 3) @ w).dtype == lucid.float32
+
+
+def test_the_docs_name_the_ops_of_each_policy():
+    # the policy lives on the ops (set from lucid/_methods.py); docs/compile-amp.md's table
+    # names them, and the other losses (margin, Dice...) run in their inputs' dtype
+    doc = pathlib.Path(__file__).parent.parent / "docs" / "compile-amp.md"
+    rows = {
+        cells[1].strip(): set(re.findall(r"`([a-z0-9_]+)`", cells[2]))
+        for cells in (line.split("|") for line in doc.read_text().splitlines())
+        if len(cells) > 3 and cells[1].strip() in ("half", "float32")
+    }
+    assert rows == {"half": amp.HALF_OPS, "float32": amp.FLOAT32_OPS}
+    assert {"conv", "conv_transpose", "matmul"} == amp.HALF_OPS
+    assert lucid.ops.conv.conv.autocast == "half" and F.kl_div.autocast == "float32"
+    assert F.dice_loss.__dict__.get("autocast") is None
 
 
 def test_autocast_values_and_float32_gradients_match_float32():

@@ -54,27 +54,33 @@ def test_the_backend_imports_nothing_of_lucid_above_it():
 def test_lower_layers_do_not_import_higher_ones():
     lower = {"_backend", "autograd", "tensor", "dtypes", "ops"}
     higher = ("lucid.nn", "lucid.models", "lucid.transforms", "lucid.optim", "lucid.data")
+    higher += ("lucid.metrics",)
     for p in files():
         if layer_of(p) in lower:
             bad = [m for m in imports(p) if m.startswith(higher)]
             assert not bad, f"{p.relative_to(ROOT)} imports {bad}"
 
 
-# Optional extras a package may import, lazily (inside the function that needs them, which
-# raises an ImportError naming the extra): pip install lucid[export] / lucid[coreml].
-OPTIONAL = {"export": {"onnx", "coremltools"}}
+# optional extras of pyproject.toml: imported only inside the function that needs them, with an
+# ImportError naming the extra (`pip install lucid[nifti]`)
+OPTIONAL = {"nibabel", "scipy", "matplotlib", "tensorboard", "onnx", "onnxruntime", "coremltools"}
 
 
-def module_level_imports(path):
-    """The top-level names imported outside any function or class body."""
-    tree = ast.parse(path.read_text())
+def eager_imports(path):
+    """The top-level module names a file imports outside function bodies (at import time)."""
     out = set()
-    for node in tree.body:
-        for sub in ast.walk(node) if not isinstance(node, (ast.FunctionDef, ast.ClassDef)) else ():
-            if isinstance(sub, ast.Import):
-                out |= {a.name.split(".")[0] for a in sub.names}
-            elif isinstance(sub, ast.ImportFrom) and sub.module and not sub.level:
-                out.add(sub.module.split(".")[0])
+
+    def walk(node):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                continue
+            if isinstance(child, ast.Import):
+                out.update(a.name.split(".")[0] for a in child.names)
+            elif isinstance(child, ast.ImportFrom) and not child.level and child.module:
+                out.add(child.module.split(".")[0])
+            walk(child)
+
+    walk(ast.parse(path.read_text()))
     return out
 
 
@@ -83,8 +89,8 @@ def test_runtime_imports_are_mlx_numpy_and_the_standard_library():
 
     allowed = {"mlx", "numpy", "lucid"} | set(sys.stdlib_module_names)
     for p in files():
-        optional = OPTIONAL.get(layer_of(p), set())
         top = {m.split(".")[0] for m in imports(p)}
-        assert top <= allowed | optional, f"{p.relative_to(ROOT)} imports {sorted(top - allowed)}"
-        eager = module_level_imports(p) & optional
-        assert not eager, f"{p.relative_to(ROOT)} imports the optional {sorted(eager)} at load"
+        extra = top - allowed
+        assert extra <= OPTIONAL, f"{p.relative_to(ROOT)} imports {sorted(extra - OPTIONAL)}"
+        eager = extra & eager_imports(p)
+        assert not eager, f"{p.relative_to(ROOT)} imports the optional {sorted(eager)} eagerly"

@@ -54,8 +54,10 @@ def test_linear_gradients_differentiate_to_any_order():
         minus = (first(a - e.reshape(a.shape)) ** 2).sum()
         numeric.append((plus - minus) / (2 * eps))
     np.testing.assert_allclose(g2.detach().numpy().ravel(), numeric, rtol=1e-6, atol=1e-9)
-    # the function is quadratic: the third derivative vanishes
-    np.testing.assert_allclose(g3.numpy(), 0, atol=1e-14)
+    # g1 = H x (H: the Hessian, constant), g2 = 2 H^T H x, so g3 = d sum(g2) / dx = 2 H^T H 1
+    hess = np.stack([first(col.reshape(a.shape)).ravel() for col in np.eye(24)], axis=1)
+    expected = 2 * hess.T @ hess @ np.ones(24)
+    np.testing.assert_allclose(g3.numpy().ravel(), expected, rtol=1e-10)
 
 
 def test_hessian_vector_product_against_numpy():
@@ -252,3 +254,38 @@ def test_maml_inner_step_against_pytorch():
     tm.backward()
     np.testing.assert_allclose(lm.item(), tm.item(), rtol=1e-12)
     np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=1e-9, atol=1e-13)
+
+
+def test_a_compiled_step_with_a_gradient_penalty_equals_the_eager_one():
+    def make():
+        lucid.manual_seed(0)
+        net = nn.Sequential(
+            nn.Conv3d(1, 4, 3, padding=1),
+            nn.Tanh(),
+            nn.AvgPool3d(2),
+            nn.Flatten(),
+            nn.Linear(32, 1),
+        )
+        return net, lucid.optim.SGD(net.parameters(), lr=0.05)
+
+    def step(net, opt, x):
+        x = x.detach().requires_grad_(True)
+        out = net(x)
+        (g,) = grad(out.sum(), x, create_graph=True)
+        loss = out.mean() + ((g * g).sum() - 1) ** 2
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    eager_net, eager_opt = make()
+    net, opt = make()
+    compiled = lucid.compile(lambda x: step(net, opt, x))
+    for _ in range(4):
+        x = lucid.randn(2, 1, 4, 4, 4)
+        np.testing.assert_allclose(
+            compiled(x).item(), step(eager_net, eager_opt, x).item(), rtol=1e-5
+        )
+    assert compiled.traces == 1
+    for p, q in zip(net.parameters(), eager_net.parameters()):
+        np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=1e-5, atol=1e-6)

@@ -12,8 +12,9 @@ import pytest
 
 import lucid
 import lucid.nn.functional as F
-from lucid import ops
-from lucid._methods import OPS
+from lucid import _gen_methods as gen, ops
+from lucid._gen_methods import COMMAND, main, method_source, stale
+from lucid._methods import FP32, HALF, OPS
 from lucid.tensor import Tensor
 
 # names kept for numpy (or Lucid) behaviour, which PyTorch does not have
@@ -26,41 +27,22 @@ def _params(fn, drop_first):
     return [(p.name, p.kind, p.default) for p in params]
 
 
-def wrapper_source(name):
-    """The thin method tensor.py needs for the table entry ``name`` (printed when it is missing
-    or differs, to paste into the "op methods" block)."""
-    fn, _ = OPS[name]
-    head, call, star = ["self"], [], False
-    for p in list(inspect.signature(fn).parameters.values())[1:]:
-        default = "" if p.default is p.empty else f"={p.default!r}"
-        if p.kind == p.VAR_POSITIONAL:
-            head.append(f"*{p.name}")
-            call.append(f"*{p.name}")
-            star = True
-        elif p.kind == p.KEYWORD_ONLY:
-            if not star:
-                head.append("*")
-                star = True
-            head.append(p.name + default)
-            call.append(f"{p.name}={p.name}")
-        else:
-            head.append(p.name + default)
-            call.append(p.name)
-    target = name if getattr(ops, name, None) is fn else fn.__name__
-    deco = "    @dim_aliases\n" if getattr(fn, "dim_aliases", False) else ""
-    return (
-        f"{deco}    def {name}({', '.join(head)}):\n"
-        f'        """``lucid.ops.{target}`` as a method."""\n'
-        f"        return _ops.{target}({', '.join(['self'] + call)})\n"
-    )
+def _names(surface):
+    return sorted(n for n, op in OPS.items() if surface in op.surfaces)
 
 
 # --- the table ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", sorted(n for n, (_, s) in OPS.items() if "T" in s))
+def test_the_generated_blocks_are_what_the_table_implies():
+    # Tensor's op methods, lucid.ops' imports and __all__, nn.functional's re-exports
+    assert not stale(), f"{stale()} out of date with lucid/_methods.py: run `{COMMAND}`"
+    assert main(["--check"]) == 0
+
+
+@pytest.mark.parametrize("name", _names("T"))
 def test_methods_are_defined_on_the_class_with_the_function_signature(name):
-    fn, _ = OPS[name]
+    fn = OPS[name].fn
     method = Tensor.__dict__.get(name)
-    hint = f"; add to lucid/tensor.py's op methods:\n{wrapper_source(name)}"
+    hint = f"; run `{COMMAND}`, which writes into lucid/tensor.py:\n{method_source(name)}"
     assert method is not None, f"Tensor.{name} is not defined in the class body" + hint
     assert method.__qualname__ == f"Tensor.{name}", f"Tensor.{name} is bound, not defined"
     assert inspect.getsourcefile(inspect.unwrap(method)).endswith("tensor.py")
@@ -68,43 +50,69 @@ def test_methods_are_defined_on_the_class_with_the_function_signature(name):
     assert getattr(method, "dim_aliases", False) == getattr(fn, "dim_aliases", False)
 
 
-@pytest.mark.parametrize("name", sorted(n for n, (_, s) in OPS.items() if "L" in s))
+def test_methods_call_their_op_directly():
+    # no layer between a method and its op: the body is ``return _ops.name(self, ...)``
+    for name in _names("T"):
+        _, ret = ast.parse(textwrap.dedent(method_source(name))).body[0].body
+        assert isinstance(ret, ast.Return) and ast.unparse(ret.value.func) == f"_ops.{name}"
+
+
+def test_the_generator_finds_and_rewrites_a_hand_edited_block(tmp_path, monkeypatch):
+    for path in gen.BLOCKS:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text((gen.ROOT / path).read_text())
+    tensor_py = tmp_path / "tensor.py"
+    source = tensor_py.read_text()
+    edited = source.replace("return _ops.exp(self)", "return _ops.exp(self) + 0")
+    assert edited != source
+    tensor_py.write_text(edited)
+    monkeypatch.setattr(gen, "ROOT", tmp_path)
+    assert gen.stale() == ["lucid/tensor.py"] and gen.main(["--check"]) == 1
+    assert gen.write() == ["lucid/tensor.py"] and tensor_py.read_text() == source
+    assert gen.stale() == [] and gen.write() == []
+
+
+def test_fallback_annotations_fill_only_gaps(monkeypatch):
+    # the op's own annotation wins; an entry it makes redundant is listed, to be deleted
+    assert not gen.unneeded_fallbacks(), "delete from lucid/_gen_methods.py (the op has them)"
+    monkeypatch.setitem(gen.MISSING_ANNOTATIONS, "abs", {"return": "int", "y": "int"})
+    assert gen.unneeded_fallbacks() == [
+        "MISSING_ANNOTATIONS['abs']['return']",
+        "MISSING_ANNOTATIONS['abs']['y']",
+    ]
+    assert "-> Tensor:" in gen.method_source("abs")
+    assert "-> Tensor:" in gen.method_source("eq")  # eq's def has no return annotation
+
+
+@pytest.mark.parametrize("name", _names("L"))
 def test_lucid_functions_are_the_table_entries(name):
-    fn, _ = OPS[name]
-    assert getattr(lucid, name) is fn and name in ops.__all__
+    fn = OPS[name].fn
+    assert getattr(lucid, name) is fn and getattr(ops, name) is fn and name in ops.__all__
 
 
-@pytest.mark.parametrize("name", sorted(n for n, (_, s) in OPS.items() if "F" in s))
+@pytest.mark.parametrize("name", _names("F"))
 def test_functional_names_take_the_same_leading_arguments(name):
-    fn, _ = OPS[name]
+    fn = OPS[name].fn
     ours = [p[0] for p in _params(getattr(F, name), True)]
     theirs = [p[0] for p in _params(fn, True)]
     assert ours[: len(theirs)] == theirs
 
 
-def _without_annotations(fn_node):
-    """The code of a def, its annotations left out (they are checked by mypy, not here)."""
-    for node in ast.walk(fn_node):
-        if isinstance(node, ast.arg):
-            node.annotation = None
-    fn_node.returns = None
-    return ast.unparse(fn_node)
-
-
-def test_the_wrappers_are_what_the_table_generates():
-    methods = {
-        node.name: _without_annotations(node)
-        for node in ast.parse(inspect.getsource(Tensor)).body[0].body
-        if isinstance(node, ast.FunctionDef)
-    }
-    for name, (_, surfaces) in OPS.items():
-        if "T" in surfaces:
-            (wanted,) = ast.parse(textwrap.dedent(wrapper_source(name))).body
-            assert methods.get(name) == _without_annotations(wanted), wrapper_source(name)
-
-
 def test_every_exported_op_is_in_the_table():
-    assert set(ops.__all__) == {n for n, (_, s) in OPS.items() if "L" in s}
+    assert set(ops.__all__) == set(_names("L"))
+
+
+def test_autocast_policy_is_an_attribute_of_each_op():
+    # set from the table on every decorator layer (the op decorator's hook sees the inner one);
+    # a function listed twice with two policies would fail here
+    for name, op in OPS.items():
+        assert op.autocast in (None, HALF, FP32), name
+        fn = op.fn
+        while fn is not None:
+            assert fn.autocast == op.autocast, name
+            fn = getattr(fn, "__wrapped__", None)
+    assert lucid.matmul.autocast == HALF and lucid.sum.autocast == FP32
+    assert lucid.add.autocast is None and F.mse_loss.autocast == FP32
 
 
 def test_no_method_is_bound_outside_the_class_body():
@@ -117,14 +125,14 @@ def test_no_method_is_bound_outside_the_class_body():
 
 def test_names_exist_in_torch():
     torch = pytest.importorskip("torch")
-    for name, (_, surfaces) in OPS.items():
+    for name, op in OPS.items():
         if name in NOT_IN_TORCH:
             continue
-        if "T" in surfaces:
+        if "T" in op.surfaces:
             assert hasattr(torch.Tensor, name), f"Tensor.{name} is not PyTorch's"
-        if "L" in surfaces:
+        if "L" in op.surfaces:
             assert hasattr(torch, name), f"lucid.{name} is not PyTorch's"
-        if "F" in surfaces:
+        if "F" in op.surfaces:
             assert hasattr(torch.nn.functional, name), f"F.{name} is not PyTorch's"
 
 

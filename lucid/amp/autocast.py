@@ -1,16 +1,19 @@
 """``autocast``: run convolutions and matmuls in half precision, keep the sensitive ops float32.
 
-The policy is one table, consulted by the op decorator (``lucid.ops._util.op``) for every op
-while an ``autocast`` region is active, so no op carries mixed-precision code of its own:
+The policy is an attribute of each op, ``fn.autocast``, set from the op table
+(lucid/_methods.py, one line per op) and read by the op decorator's hook
+(``lucid.ops._util.op``) for every op while an ``autocast`` region is active, so no op carries
+mixed-precision code of its own:
 
-- ``HALF_OPS`` (conv, conv_transpose, matmul -- and so ``Linear``): float32 tensor arguments
+- ``"half"`` (conv, conv_transpose, matmul -- and so ``Linear``): float32 tensor arguments
   on the autocast device are cast to the autocast dtype; the op runs and returns half.
-- ``FLOAT32_OPS`` (reductions, softmax/log_softmax, layer/group norm, ``norm``, every loss): half
+- ``"float32"`` (reductions, softmax/log_softmax, layer/group norm, ``norm``, every loss): half
   tensor arguments are cast to float32; the op runs and returns float32.
-- every other op runs in the dtype of its inputs (MLX promotes half + float32 to float32).
-  ``batch_norm``/``instance_norm`` take half input and return half, computing their
+- None (every other op) runs in the dtype of its inputs (MLX promotes half + float32 to
+  float32). ``batch_norm``/``instance_norm`` take half input and return half, computing their
   statistics in float32 inside (PyTorch's behaviour), so 3D activations stay half.
 
+``HALF_OPS`` and ``FLOAT32_OPS`` name the ops of the first two policies, read from the table.
 The casts are ordinary differentiable ``astype`` ops: a float32 parameter used by a half conv
 gets a float32 gradient. float64 and integer tensors are never cast.
 """
@@ -22,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lucid import _backend as B
+from lucid._methods import FP32, HALF, OPS
 from lucid._typing import DTypeLike
 from lucid.dtypes import as_dtype_name
 from lucid.ops import _util
@@ -29,30 +33,9 @@ from lucid.tensor import Tensor
 
 __all__ = ["FLOAT32_OPS", "HALF_OPS", "autocast", "is_autocast_enabled"]
 
-HALF_OPS = frozenset({"conv", "conv_transpose", "matmul"})
-FLOAT32_OPS = frozenset(
-    {
-        "sum",
-        "mean",
-        "var",
-        "prod",
-        "logsumexp",
-        "softmax",
-        "log_softmax",
-        "layer_norm",
-        "group_norm",
-        "cross_entropy",
-        "nll_loss",
-        "binary_cross_entropy",
-        "binary_cross_entropy_with_logits",
-        "mse_loss",
-        "l1_loss",
-        "smooth_l1_loss",
-        "huber_loss",
-        "kl_div",
-        "norm",
-    }
-)
+# the names of the ops each policy covers (read-only: the policy lives on the ops, set from OPS)
+HALF_OPS = frozenset(op.fn.__name__ for op in OPS.values() if op.autocast == HALF)
+FLOAT32_OPS = frozenset(op.fn.__name__ for op in OPS.values() if op.autocast == FP32)
 
 _state = threading.local()
 _open = [0]  # regions open in all threads: the op hook is installed while any is
@@ -140,13 +123,11 @@ def _hook(fn, args, kwargs):
     region = stack[-1]
     if not region.enabled:
         return args, kwargs
-    name = fn.__name__
-    if name in HALF_OPS:
-        target = region.dtype_name
-    elif name in FLOAT32_OPS:
-        target = "float32"
-    else:
+    # the policy the op table set on the op (__dict__: no exception for the ops without one)
+    policy = fn.__dict__.get("autocast")
+    if policy is None:
         return args, kwargs
+    target = region.dtype_name if policy == HALF else "float32"
     device = region.device_type
     args = tuple(_cast(a, device, target) for a in args)
     kwargs = {k: _cast(v, device, target) for k, v in kwargs.items()}

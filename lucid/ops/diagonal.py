@@ -35,7 +35,13 @@ def diag(input: Tensor, diagonal: int = 0) -> Tensor:
         n = input.shape[0] + abs(k)
         pos = B.asarray(_flat_positions(n, n, k).astype(np.int32))
         y = B.reshape(B.scatter_add((n * n,), pos, xd, xd.dtype), (n, n))
-        return record(y, (input,), lambda g: (B.take(B.reshape(g, (-1,)), pos),), "Diag")
+        return record(
+            y,
+            (input,),
+            lambda g: (B.take(B.reshape(g, (-1,)), pos),),
+            "Diag",
+            adjoint=lambda _i, v: B.reshape(B.scatter_add((n * n,), pos, v, v.dtype), (n, n)),
+        )
     if input.ndim == 2:
         rows, cols = input.shape
         pos = B.asarray(_flat_positions(rows, cols, k).astype(np.int32))
@@ -44,5 +50,11 @@ def diag(input: Tensor, diagonal: int = 0) -> Tensor:
         def backward(g):
             return (B.reshape(B.scatter_add((rows * cols,), pos, g, g.dtype), (rows, cols)),)
 
-        return record(y, (input,), backward, "Diag")
+        return record(
+            y,
+            (input,),
+            backward,
+            "Diag",
+            adjoint=lambda _i, v: B.take(B.reshape(v, (-1,)), pos),
+        )
     raise ValueError(f"diag: input must be 1-D or 2-D, got shape {input.shape}")

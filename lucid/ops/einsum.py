@@ -11,6 +11,7 @@ from __future__ import annotations
 import string
 
 from lucid import _backend as B
+from lucid.ops import shape as shape_ops
 from lucid.ops._util import as_tensor, op, record
 from lucid.tensor import Tensor
 
@@ -74,19 +75,47 @@ def _sizes(terms, shapes):
     return sizes
 
 
-def _grad_for(i, terms, output, arrays, g, sizes):
-    """The gradient of the einsum with respect to operand ``i``."""
+class _Arrays:
+    """The functions ``_grad_for`` calls, on backend arrays (the first-order backward)."""
+
+    einsum = staticmethod(B.einsum)
+    reshape = staticmethod(B.reshape)
+    broadcast_to = staticmethod(B.broadcast_to)
+
+    @staticmethod
+    def eye(n, like):
+        return B.eye(n, dtype=like.dtype)
+
+
+class _Tensors:
+    """The same on Tensors, as recorded ops (the gradient for ``create_graph``)."""
+
+    @staticmethod
+    def einsum(eq, *operands):
+        return einsum(eq, *operands)
+
+    reshape = staticmethod(shape_ops.reshape)
+    broadcast_to = staticmethod(shape_ops.broadcast_to)
+
+    @staticmethod
+    def eye(n, like):
+        return Tensor._wrap(B.eye(n, dtype=like.data.dtype), like._device)
+
+
+def _grad_for(i, terms, output, arrays, g, sizes, ops=_Arrays):
+    """The gradient of the einsum with respect to operand ``i`` (on arrays, or with
+    ``ops=_Tensors`` on Tensors)."""
     term = terms[i]
     unique = "".join(dict.fromkeys(term))
     others = [t for j, t in enumerate(terms) if j != i]
     available = set(output).union(*others)
     reachable = "".join(c for c in unique if c in available)
     eq = ",".join([output] + others) + "->" + reachable
-    grad = B.einsum(eq, g, *[a for j, a in enumerate(arrays) if j != i])
+    grad = ops.einsum(eq, g, *[a for j, a in enumerate(arrays) if j != i])
     # letters summed within this operand only: the gradient is constant along them
     full_shape = tuple(sizes[c] for c in unique)
-    grad = B.reshape(grad, tuple(sizes[c] if c in reachable else 1 for c in unique))
-    grad = B.broadcast_to(grad, full_shape)
+    grad = ops.reshape(grad, tuple(sizes[c] if c in reachable else 1 for c in unique))
+    grad = ops.broadcast_to(grad, full_shape)
     if unique == term:
         return grad
     # repeated letters: place the gradient on the diagonal of the operand's shape
@@ -94,12 +123,12 @@ def _grad_for(i, terms, output, arrays, g, sizes):
     shape = [1] * len(term)
     for c in unique:
         shape[first[c]] = sizes[c]
-    grad = B.reshape(grad, tuple(shape))  # ``unique`` is in first-occurrence order
+    grad = ops.reshape(grad, tuple(shape))  # ``unique`` is in first-occurrence order
     for pos, c in enumerate(term):
         if pos != first[c]:
             eye_shape = [1] * len(term)
             eye_shape[first[c]] = eye_shape[pos] = sizes[c]
-            grad = grad * B.reshape(B.eye(sizes[c], dtype=g.dtype), tuple(eye_shape))
+            grad = grad * ops.reshape(ops.eye(sizes[c], g), tuple(eye_shape))
     return grad
 
 
@@ -129,4 +158,10 @@ def einsum(equation, *operands) -> Tensor:
             for i, t in enumerate(operands)
         )
 
-    return record(y, operands, backward, "Einsum")
+    def rule(g, _out, *tensors):
+        return tuple(
+            _grad_for(i, terms, output, tensors, g, sizes, _Tensors) if t.requires_grad else None
+            for i, t in enumerate(tensors)
+        )
+
+    return record(y, operands, backward, "Einsum", rule=rule)

@@ -126,6 +126,7 @@ def getitem(x: Tensor, index: Tensor) -> Tensor:
                 "Index",
                 saves=(),
                 saves_output=False,
+                adjoint=lambda _i, v: v[idx],
             )
         # MLX's scatter (.at[]) mishandles new axes: scatter without them (they have size 1)
         plain = tuple(it for it in items if it is not None)
@@ -137,6 +138,7 @@ def getitem(x: Tensor, index: Tensor) -> Tensor:
             "Index",
             saves=(),
             saves_output=False,
+            adjoint=lambda _i, v: v[idx],
         )
 
     size = x.data.size
@@ -148,7 +150,15 @@ def getitem(x: Tensor, index: Tensor) -> Tensor:
         flat = B.scatter_add((size,), where, B.reshape(g, (-1,)), dtype)
         return (B.reshape(flat, shape),)
 
-    return record(x.data[idx], (x,), backward, "Index", saves=(), saves_output=False)
+    return record(
+        x.data[idx],
+        (x,),
+        backward,
+        "Index",
+        saves=(),
+        saves_output=False,
+        adjoint=lambda _i, v: v[idx],
+    )
 
 
 # --- gather / scatter family (PyTorch semantics: non-negative indices, index.ndim == ndim) ------
@@ -258,6 +268,7 @@ def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
         "Gather",
         saves=(),
         saves_output=False,
+        adjoint=lambda _i, v: v[coords],
     )
 
 
@@ -302,7 +313,15 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
         gs = None if src is None else _pad_to(g[coords], src_shape)
         return B.where(written, 0, g), gs
 
-    return record(out, (input, src), backward, "Scatter", saves=(), saves_output=False)
+    def adjoint(i, v):
+        if i == 0:
+            return B.where(written, 0, v)
+        # the transpose of the gather above: a scatter-add (the forward, when no index repeats)
+        return B.scatter_add(x.shape, coords, _lead(v, idx.shape).astype(x.dtype), x.dtype)
+
+    return record(
+        out, (input, src), backward, "Scatter", saves=(), saves_output=False, adjoint=adjoint
+    )
 
 
 @_zero_d
@@ -316,6 +335,12 @@ def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     x, coords = input.data, _coords(idx, dim)
     out = x.at[coords].add(_lead(src.data, idx.shape).astype(x.dtype))
     src_shape = src.shape
+
+    def adjoint(i, v):
+        if i == 0:
+            return v
+        return B.scatter_add(x.shape, coords, _lead(v, idx.shape).astype(x.dtype), x.dtype)
+
     return record(
         out,
         (input, src),
@@ -323,6 +348,7 @@ def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
         "ScatterAdd",
         saves=(),
         saves_output=False,
+        adjoint=adjoint,
     )
 
 
@@ -347,7 +373,15 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
         base = (x.shape[dim],) + tuple(moved.shape[1:])
         return (B.reshape(B.moveaxis(B.scatter_add(base, idx, moved, dtype), 0, dim), shape),)
 
-    return record(out, (input,), backward, "IndexSelect", saves=(), saves_output=False)
+    return record(
+        out,
+        (input,),
+        backward,
+        "IndexSelect",
+        saves=(),
+        saves_output=False,
+        adjoint=lambda _i, v: B.take(B.reshape(v, x.shape), idx, axis=dim),
+    )
 
 
 @op
@@ -382,7 +416,18 @@ def masked_fill(input: Tensor, mask: Tensor, value: TensorOrScalar) -> Tensor:
         gv = B.sum(B.where(m, g, 0)) if isinstance(value, Tensor) else None
         return B.where(m, 0, g), gv
 
-    return record(out, (input, value), backward, "MaskedFill", saves=(), saves_output=False)
+    def adjoint(i, v):  # (the engine broadcasts a mask smaller than the input)
+        return B.where(m, 0, v) if i == 0 else B.where(m, v.astype(x.dtype), 0)
+
+    return record(
+        out,
+        (input, value),
+        backward,
+        "MaskedFill",
+        saves=(),
+        saves_output=False,
+        adjoint=adjoint,
+    )
 
 
 def _in_place(fn, name):
@@ -445,6 +490,9 @@ def take_rows(
         "Embedding",
         saves=(),
         saves_output=False,
+        # the rows read back, masked; not scaled by frequency: the backward this gradient reaches
+        # next (this op's, via the loss) scales already, and the scaling is diagonal (as PyTorch)
+        adjoint=lambda _i, v: B.where(skip, 0, B.take(v, safe, axis=0)),
     )
 
 

@@ -120,7 +120,8 @@ def _pad_constant(x, pairs, value):
     def backward(g):
         return (B.pad(g[inner], cropped),)
 
-    return record(y, (x,), backward, "Pad")
+    # the forward on a tangent: the same crop and padding, with zeros
+    return record(y, (x,), backward, "Pad", adjoint=lambda _i, v: B.pad(v[crop], widths))
 
 
 def _per_axis(pairs, ndim):
@@ -138,6 +139,11 @@ def _pad_gather(x, pairs, mode):
         sizes.append(y.shape[axis])
         y = B.take(y, B.asarray(index.astype(np.int32)), axis=axis)
 
+    def forward(v):  # the gathers above on a tangent (the backward's adjoint)
+        for axis, index in tables:
+            v = B.take(v, B.asarray(index.astype(np.int32)), axis=axis)
+        return v
+
     def backward(g):
         for (axis, index), n in zip(reversed(tables), reversed(sizes)):
             moved = B.moveaxis(g, axis, 0)
@@ -147,4 +153,4 @@ def _pad_gather(x, pairs, mode):
             g = B.moveaxis(summed, 0, axis)
         return (g,)
 
-    return record(y, (x,), backward, "Pad")
+    return record(y, (x,), backward, "Pad", adjoint=lambda _i, v: forward(v))

@@ -30,7 +30,9 @@ def flip(input: Tensor, dims: IntOrSeq, *more_dims: int) -> Tensor:
     copy of the values. A repeated or out-of-range dim raises ValueError."""
     axes = normalize_axes(_dims_arg(dims, more_dims, "flip"), input.ndim, "dim")
     index = tuple(slice(None, None, -1) if a in axes else slice(None) for a in range(input.ndim))
-    return record(input.data[index], (input,), lambda g: (g[index],), "Flip")
+    return record(
+        input.data[index], (input,), lambda g: (g[index],), "Flip", adjoint=lambda _i, v: v[index]
+    )
 
 
 @op
@@ -47,7 +49,10 @@ def roll(input, shifts, dims=None):
         def backward(g):
             return (B.reshape(B.roll(B.reshape(g, (-1,)), -int(shifts[0]), 0), shape),)
 
-        return record(y, (input,), backward, "Roll")
+        def adjoint(_i, v):
+            return B.reshape(B.roll(B.reshape(v, (-1,)), int(shifts[0]), 0), shape)
+
+        return record(y, (input,), backward, "Roll", adjoint=adjoint)
     dims = (dims,) if isinstance(dims, numbers.Integral) else tuple(dims)
     if len(dims) != len(shifts):
         raise ValueError(f"roll: shifts {shifts} and dims {dims} must have the same length")
@@ -55,4 +60,10 @@ def roll(input, shifts, dims=None):
     shifts = tuple(int(s) for s in shifts)
     y = B.roll(input.data, shifts, axes)
     back = tuple(-s for s in shifts)
-    return record(y, (input,), lambda g: (B.roll(g, back, axes),), "Roll")
+    return record(
+        y,
+        (input,),
+        lambda g: (B.roll(g, back, axes),),
+        "Roll",
+        adjoint=lambda _i, v: B.roll(v, shifts, axes),
+    )

@@ -30,7 +30,7 @@ def cumsum(input: Tensor, dim: int, *, dtype: DTypeLike = None):
     def backward(g):
         return (B.cumsum(g, axis=axis, reverse=True),)
 
-    out = record(y, (x,), backward, "Cumsum")
+    out = record(y, (x,), backward, "Cumsum", adjoint=lambda _i, v: B.cumsum(v, axis=axis))
     return out.reshape(()) if input.ndim == 0 else out
 
 
@@ -47,8 +47,33 @@ def cumprod(input: Tensor, dim: int, *, dtype: DTypeLike = None):
             return (B.cumsum(g * y, axis=axis, reverse=True) / xd,)
         return (_cumprod_grad_with_zeros(xd, g, axis),)
 
-    out = record(y, (x,), backward, "Cumprod")
+    out = record(
+        y, (x,), backward, "Cumprod", rule=lambda g, out, x: _cumprod_rule(g, out, x, axis)
+    )
     return out.reshape(()) if input.ndim == 0 else out
+
+
+def _cumprod_rule(g, out, x, axis):
+    """cumprod's backward on Tensors: the reversed running sum of g * out over x where x has no
+    zeros, else the division-free form (exact at zeros, and differentiable there too)."""
+    from lucid.ops.reorder import flip
+
+    if not bool(B.any(x.data == 0)):
+        return (flip(cumsum(flip(g * out, axis), axis), axis) / x,)
+    from lucid.ops.shape import cat, stack
+
+    n = x.shape[axis]
+
+    def at(t, i):  # t[..., i, ...] along ``axis``, as a slice of size 1 when ``i`` is a slice
+        return t[(slice(None),) * axis + (i,)]
+
+    s = [at(g, n - 1)]  # s_i = g_i + x_{i+1} * s_{i+1}, built from the end
+    for i in range(n - 2, -1, -1):
+        s.append(at(g, i) + at(x, i + 1) * s[-1])
+    first = x.shape[:axis] + (1,) + x.shape[axis + 1 :]
+    ones = Tensor._wrap(B.ones(first, dtype=x.data.dtype), x._device)
+    before = ones if n == 1 else cat([ones, cumprod(at(x, slice(0, n - 1)), axis)], axis)
+    return (before * stack(s[::-1], axis),)
 
 
 def _cumprod_grad_with_zeros(xd, g, axis):

@@ -47,7 +47,13 @@ def reshape(x: Tensor, *shape: IntOrSeq) -> Tensor:
             f"{sizes} ({known} elements)"
         )
     old = x.data.shape
-    return record(B.reshape(x.data, sizes), (x,), lambda g: (B.reshape(g, old),), "Reshape")
+    return record(
+        B.reshape(x.data, sizes),
+        (x,),
+        lambda g: (B.reshape(g, old),),
+        "Reshape",
+        adjoint=lambda _i, v: B.reshape(v, sizes),
+    )
 
 
 def builtins_any(it: Iterable[object]) -> bool:
@@ -112,7 +118,13 @@ def permute(input: Tensor, *dims: IntOrSeq) -> Tensor:
         )
     perm = tuple(a % x.ndim for a in dims)
     inverse = tuple(int(i) for i in np.argsort(perm))
-    return record(B.transpose(x.data, perm), (x,), lambda g: (B.transpose(g, inverse),), "Permute")
+    return record(
+        B.transpose(x.data, perm),
+        (x,),
+        lambda g: (B.transpose(g, inverse),),
+        "Permute",
+        adjoint=lambda _i, v: B.transpose(v, perm),
+    )
 
 
 def permute_dims(x: Tensor, axes: Sequence[int] | None = None) -> Tensor:
@@ -159,7 +171,12 @@ def broadcast_to(x: Tensor, *shape: IntOrSeq) -> Tensor:
         s != n and s != 1 for s, n in zip(reversed(x.shape), reversed(shape))
     ):
         raise ValueError(f"cannot broadcast a tensor of shape {x.shape} to {shape}")
-    return record(B.broadcast_to(x.data, shape), (x,), lambda g: (g,), "BroadcastTo")
+    return record(B.broadcast_to(x.data, shape), (x,), lambda g: (g,), "BroadcastTo", adjoint=_same)
+
+
+def _same(_i, v):
+    """The adjoint of an op that passes its input through (the engine broadcasts the result)."""
+    return v
 
 
 def expand(x: Tensor, *sizes: IntOrSeq) -> Tensor:
@@ -198,12 +215,28 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     def backward(g):
         return tuple(_split_array(g, bounds, ax))
 
+    def adjoint(i, v):  # input i's tangent in zeros of the output's shape, at its slot
+        start = bounds[i - 1] if i else 0
+        total = sum_ints(t.shape[ax] for t in tensors)
+        return _pad_axis(v, ax, start, total - start - v.shape[ax])
+
     return record(
-        B.concatenate([t.data for t in tensors], axis=ax), tuple(tensors), backward, "Concatenate"
+        B.concatenate([t.data for t in tensors], axis=ax),
+        tuple(tensors),
+        backward,
+        "Concatenate",
+        adjoint=adjoint,
     )
 
 
 concatenate = concat = cat
+
+
+def _pad_axis(a, axis, lo, hi):
+    """``a`` with ``lo`` zeros before and ``hi`` after along ``axis``."""
+    widths = [(0, 0)] * a.ndim
+    widths[axis] = (lo, hi)
+    return B.pad(a, widths)
 
 
 def _split_array(a, bounds, axis):
@@ -235,7 +268,16 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     def backward(g):
         return tuple(B.take(g, i, axis=ax) for i in range(len(tensors)))
 
-    return record(B.stack([t.data for t in tensors], axis=ax), tuple(tensors), backward, "Stack")
+    def adjoint(i, v):  # input i's tangent at position i of the new axis, zeros elsewhere
+        return _pad_axis(B.expand_dims(v, ax), ax, i, len(tensors) - 1 - i)
+
+    return record(
+        B.stack([t.data for t in tensors], axis=ax),
+        tuple(tensors),
+        backward,
+        "Stack",
+        adjoint=adjoint,
+    )
 
 
 def split(tensor: Tensor, split_size_or_sections: IntOrSeq, dim: int = 0) -> tuple[Tensor, ...]:
@@ -301,7 +343,13 @@ def repeat_interleave(input: Tensor, repeats: int, dim: Dims = None) -> Tensor:
         split_shape = shape[:ax] + (shape[ax], repeats) + shape[ax + 1 :]
         return (B.sum(B.reshape(g, split_shape), axis=ax + 1),)
 
-    return record(B.repeat(x.data, repeats, axis=ax), (x,), backward, "RepeatInterleave")
+    return record(
+        B.repeat(x.data, repeats, axis=ax),
+        (x,),
+        backward,
+        "RepeatInterleave",
+        adjoint=lambda _i, v: B.repeat(v, repeats, axis=ax),
+    )
 
 
 def repeat(input: Tensor, *sizes: IntOrSeq) -> Tensor:
@@ -335,7 +383,13 @@ def tile(input: Tensor, dims: IntOrSeq) -> Tensor:
         summed = B.sum(B.reshape(g, split_shape), axis=list(range(0, 2 * nd, 2)))
         return (B.reshape(summed, x.shape),)
 
-    return record(B.tile(x.data, reps), (x,), backward, "Tile")
+    return record(
+        B.tile(x.data, reps),
+        (x,),
+        backward,
+        "Tile",
+        adjoint=lambda _i, v: B.tile(B.reshape(v, shape), reps),
+    )
 
 
 def builtins_max(a: int, b: int) -> int:
@@ -353,7 +407,9 @@ def astype(x: Tensor, dtype: DTypeLike) -> Tensor:
     if not B.is_floating(out.dtype):
         return Tensor._wrap(out, x._device)
     old = x.data.dtype
-    return record(out, (x,), lambda g: (g.astype(old),), "AsType")
+    return record(
+        out, (x,), lambda g: (g.astype(old),), "AsType", adjoint=lambda _i, v: B.cast(v, name)
+    )
 
 
 def to_device(x: Tensor, device: str | None) -> Tensor:
@@ -365,6 +421,11 @@ def to_device(x: Tensor, device: str | None) -> Tensor:
         raise TypeError(
             "float64 is not supported on the GPU: convert with .astype(lucid.float32) first"
         )
-    out = record(x.data, (x,), lambda g: (g,), "ToDevice")
+    out = record(x.data, (x,), lambda g: (g,), "ToDevice", rule=_to_device_rule)
     out._device = target
     return out
+
+
+def _to_device_rule(g, _out, x):
+    """The gradient goes back to the input's device (as a recorded op, differentiable again)."""
+    return (to_device(g, x._device),)

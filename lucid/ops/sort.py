@@ -52,7 +52,9 @@ def _gather(x, index, axis, name):
     def backward(g):
         return (B.put_along_axis(B.zeros(x.data.shape, dtype=g.dtype), idx, g, axis=axis),)
 
-    out = record(values, (x,), backward, name)
+    out = record(
+        values, (x,), backward, name, adjoint=lambda _i, v: B.take_along_axis(v, idx, axis=axis)
+    )
     indices = Tensor._wrap(B.asarray(index.astype(np.int64)), x._device)
     return out, indices
 

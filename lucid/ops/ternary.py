@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from lucid import _backend as B
 from lucid._typing import TensorOrScalar
+from lucid.autograd.graph import DIAGONAL
 from lucid.ops._util import as_tensor, op, raw, record
 from lucid.ops.elementwise import _check_broadcast
 from lucid.tensor import Tensor
@@ -48,7 +49,8 @@ def clamp(
             g_hi = B.where(above | (hi < lo) if lo is not None else above, g, zero)
         return B.where(inside, g, zero), g_lo, g_hi
 
-    return record(y, (input, min, max), backward, "Clamp")
+    # the gradients are g masked (piecewise constant in the operands): its own adjoint
+    return record(y, (input, min, max), backward, "Clamp", adjoint=DIAGONAL)
 
 
 clip = clamp
@@ -66,4 +68,16 @@ def lerp(input: Tensor, end: Tensor, weight: Tensor) -> Tensor:
     def backward(g):
         return g * (1 - w), g * w, g * (b - a)
 
-    return record(y, (input, end, weight), backward, "Lerp")
+    return record(y, (input, end, weight), backward, "Lerp", rule=_lerp_rule)
+
+
+def _lerp_rule(g, _out, a, b, w):
+    """lerp's backward on Tensors (``end`` and ``weight`` may be numbers)."""
+    ga = g * (1 - w) if _needs_grad(a) else None
+    gb = g * w if _needs_grad(b) else None
+    gw = g * (b - a) if _needs_grad(w) else None
+    return ga, gb, gw
+
+
+def _needs_grad(v):
+    return isinstance(v, Tensor) and v.requires_grad

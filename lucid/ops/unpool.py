@@ -79,4 +79,13 @@ def max_unpool(
         gathered = B.take_along_axis(B.reshape(g, lead + (plane,)), flat_idx, axis=-1)
         return (B.reshape(gathered, in_shape), None)
 
-    return record(y, (input, indices), backward, "MaxUnpool")
+    def adjoint(_i, v):
+        # the transpose of that gather: a scatter-add, through flat positions in the whole output
+        # (equal to the forward's write when no index repeats)
+        rows = int(np.prod(lead))
+        starts = B.reshape(B.arange(rows, dtype=B.DTYPES["int32"]) * plane, lead + (1,))
+        where = B.reshape(flat_idx + starts, (-1,))
+        flat = B.scatter_add((rows * plane,), where, B.reshape(v, (-1,)), v.dtype)
+        return B.reshape(flat, lead + out)
+
+    return record(y, (input, indices), backward, "MaxUnpool", adjoint=adjoint)

@@ -28,6 +28,19 @@ from lucid.transforms.spatial import (  # noqa: F401
     RandomRotate90,
     Resize,
 )
+from lucid.transforms.dictionary import (  # noqa: F401
+    TRACE_KEY,
+    CropForeground,
+    MapTransform,
+    RandCropByPosNegLabel,
+    ScaleIntensityRange,
+)
+from lucid.transforms.grid import Orientation, Spacing  # noqa: F401
+from lucid.transforms.invert import invert  # noqa: F401
+
+# MONAI's names for the dictionary transforms, so that ported pipelines read the same
+Spacingd, Orientationd, ScaleIntensityRanged = Spacing, Orientation, ScaleIntensityRange
+CropForegroundd, RandCropByPosNegLabeld = CropForeground, RandCropByPosNegLabel
 
 __all__ = [
     "Transform",
@@ -46,4 +59,17 @@ __all__ = [
     "ShiftIntensity",
     "RandomGamma",
     "GaussianNoise",
+    "MapTransform",
+    "TRACE_KEY",
+    "Spacing",
+    "Orientation",
+    "ScaleIntensityRange",
+    "CropForeground",
+    "RandCropByPosNegLabel",
+    "invert",
+    "Spacingd",
+    "Orientationd",
+    "ScaleIntensityRanged",
+    "CropForegroundd",
+    "RandCropByPosNegLabeld",
 ]

@@ -102,7 +102,7 @@ def test_perfect_prediction_gives_zero_and_module_matches_functional():
         0.0, abs=1e-6
     )
     x = lucid.tensor(RNG.standard_normal((1, 3, 4, 4, 4)).astype(np.float32))
-    m = nn.DiceLoss(softmax=True, include_background=False)
+    m = nn.DiceLoss(softmax=True, include_background=False, to_onehot_y=True)
     assert m(x, lucid.tensor(target)).item() == pytest.approx(
         F.dice_loss(x, lucid.tensor(target), softmax=True, include_background=False).item()
     )

@@ -126,7 +126,8 @@ def main():
         )
     with lucid.no_grad():
         sample = gen(lucid.randn(4, 16))
-    print(f"samples {tuple(sample.shape)} in [{sample.min().item():.2f}, {sample.max().item():.2f}]")
+    low, high = sample.min().item(), sample.max().item()
+    print(f"samples {tuple(sample.shape)} in [{low:.2f}, {high:.2f}]")
 
 
 if __name__ == "__main__":

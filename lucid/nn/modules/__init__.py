@@ -19,3 +19,4 @@ from lucid.nn.modules.max_unpool import *  # noqa: F401,F403
 from lucid.nn.modules.alpha_dropout import *  # noqa: F401,F403
 from lucid.nn.modules.margin_loss import *  # noqa: F401,F403
 from lucid.nn.modules.likelihood_loss import *  # noqa: F401,F403
+from lucid.nn.modules.segmentation_loss import *  # noqa: F401,F403
