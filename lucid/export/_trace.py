@@ -380,7 +380,7 @@ def trace(model, example_inputs, dynamic: Mapping[int, Sequence[int]] | None = N
             for i, x in enumerate(inputs):
                 shape = list(x.shape)
                 for ax in dynamic.get(i, ()):
-                    shape[ax] *= 2 if shape[ax] else 1
+                    shape[ax] = 2 * shape[ax] if shape[ax] else 1
                 grown.append(Tensor._wrap(B.zeros(tuple(shape), dtype=x.data.dtype), x._device))
             try:
                 second = _trace_once(model, grown, names, constants)
