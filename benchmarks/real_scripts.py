@@ -76,7 +76,7 @@ TINY = {
 
 # model -> (source module, torchvision name or None, {size: input shape})
 VIDEO = {"small": (1, 3, 4, 32, 32), "large": (2, 3, 8, 56, 56)}
-VOLUME = {"small": (1, 1, 16, 32, 32), "large": (2, 1, 32, 64, 64)}
+VOLUME = {"small": (2, 1, 16, 32, 32), "large": (2, 1, 32, 64, 64)}  # N=1 ends 1x1x1: BN refuses
 UNET = {"small": (1, 1, 16, 16, 16), "large": (2, 1, 32, 32, 32)}
 MODELS = {
     "r3d_18": ("video_resnet", "r3d_18", VIDEO),
@@ -158,7 +158,7 @@ def torch_model(name: str, torch):
     if tv_name is not None:
         try:
             from torchvision.models import video
-        except ImportError:
+        except Exception:  # absent, or built for another torch (its C ops fail to register)
             pass
         else:
             return getattr(video, tv_name)(), "torchvision"
