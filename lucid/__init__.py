@@ -90,6 +90,7 @@ from lucid import backends, cuda, linalg, mps  # noqa: E402,F401
 from lucid.compile import compile  # noqa: E402,F401
 from lucid import inference  # noqa: E402,F401
 from lucid import metrics  # noqa: E402,F401  (numpy only at import; scipy when used)
+from lucid import profiler  # noqa: E402,F401
 from lucid import export  # noqa: E402,F401  (lucid.export.onnx / .mlx / .coreml)
 
 __version__ = "0.2.0"
