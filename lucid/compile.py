@@ -213,8 +213,12 @@ class _Slots:
 
 
 def _scheduled(group):
-    """(name, put) for the group's scheduled hyperparameters: ``lr`` and each of Adam's
-    ``betas``. ``put(None)`` returns the current value, ``put(a)`` puts ``a`` in its place."""
+    """(name, put) for the group's scheduled hyperparameters: ``lr``, each of Adam's ``betas``
+    and its complement ``1 - b``. ``put(None)`` returns the current value, ``put(a)`` puts ``a``
+    in its place. The complement is computed on the host (in float64 from a Python beta) and is
+    an input beside the beta: ``1 - b`` and Adam's bias corrections ``1 - b**t`` from a float32
+    ``b`` would cancel (``_Betas`` in ``lucid.optim.adam`` carries it to the optimizer)."""
+    from lucid.optim.adam import _Betas
 
     def lr(a):
         if a is None:
@@ -229,9 +233,14 @@ def _scheduled(group):
             def beta(a, i=i):
                 if a is None:
                     return group["betas"][i]
-                group["betas"] = tuple(a if j == i else b for j, b in enumerate(group["betas"]))
+                group["betas"] = _Betas.replace(group["betas"], i, value=a)
 
-            out.append((f"betas[{i}]", beta))
+            def complement(a, i=i):
+                if a is None:
+                    return _Betas.complement(group["betas"], i)
+                group["betas"] = _Betas.replace(group["betas"], i, complement=a)
+
+            out += [(f"betas[{i}]", beta), (f"1 - betas[{i}]", complement)]
     return out
 
 
