@@ -165,6 +165,9 @@ def torch_model(name: str, torch):
     return getattr(torch_port(stem, torch), name)(), "Lucid's source renamed"
 
 
+DEVICE = "cpu"  # Lucid's device for the models and the step_vs_mlx net (--device)
+
+
 def model_runners(name: str, size: str, torch):
     """({framework: function timing one forward + backward}, note)."""
     import lucid
@@ -174,9 +177,9 @@ def model_runners(name: str, size: str, torch):
     shape = MODELS[name][2][size]
     x_np = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     lucid.manual_seed(0)
-    model = getattr(lucid.models, name)()
+    model = getattr(lucid.models, name)().to(DEVICE)
     model.train()
-    x = lucid.tensor(x_np)
+    x = lucid.tensor(x_np, device=DEVICE)
     params = list(model.parameters())
 
     def lucid_step() -> float:
@@ -238,7 +241,7 @@ def mlx_net_runners(size: str, torch):
 
     batch, edge = MLX_NET_SIZES[size]
     mlx_step = step_vs_mlx.mlx_steps(batch, edge)[0]
-    lucid_step = step_vs_mlx.lucid_steps(batch, edge, "cpu")[0]
+    lucid_step = step_vs_mlx.lucid_steps(batch, edge, DEVICE)[0]
 
     def timed(step):
         def run() -> float:
@@ -476,6 +479,7 @@ def main(argv=None) -> None:
     """Parse the command line and run."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--device", default="cpu", help="Lucid's device for models and nets (gpu)")
     p.add_argument("--tiny", action="store_true", help="tests/test_ported.py's script settings")
     p.add_argument("--sizes", nargs="+", default=["small", "large"], choices=["small", "large"])
     p.add_argument("--only", nargs="+", help="program names (scripts, models, step_vs_mlx)")
@@ -491,6 +495,8 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     if args.rounds < 1:
         p.error("--rounds must be >= 1")
+    global DEVICE
+    DEVICE = args.device
     if args.profile:
         profile_one(args)
     else:
