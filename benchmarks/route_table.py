@@ -6,7 +6,8 @@ For each geometry class of a convolution (``routing.CONV_GEOMETRIES``) a few fix
 gradient, evaluated): taps, ``mx.conv_general``, the patch set where windows are disjoint, and
 the NumPy set on a CPU. Max pooling's tiled class is timed through ``lucid`` (forward +
 backward) with each pooling kernel. Candidates are timed interleaved (one call of each in turn),
-in ``--rounds`` rounds of ``--repeat`` calls; a round's figure is the median.
+in ``--rounds`` rounds of ``--repeat`` calls, the order rotating between calls; a round's
+figure is the median.
 
 A decision changes only when a candidate beats the current choice by ``--margin`` (1.3x) in
 every round on every geometry of the class; otherwise the table keeps it. The kernel set
@@ -43,16 +44,22 @@ from lucid._backend import dispatch as D, routing as R  # noqa: E402
 # fixed 3D geometries, the overhead regime of issue 21 first
 CONV_CASES = {
     "pointwise": [(2, 16, 16, 8, 1, 1, 0, 1), (2, 32, 32, 16, 1, 1, 0, 1)],
-    "subsample": [(2, 16, 32, 8, 1, 2, 0, 1)],
-    "patchify": [(2, 8, 16, 8, 2, 2, 0, 1)],
+    "subsample": [(2, 16, 32, 8, 1, 2, 0, 1), (2, 32, 64, 16, 1, 2, 0, 1)],
+    "patchify": [(2, 8, 16, 8, 2, 2, 0, 1), (2, 16, 32, 16, 2, 2, 0, 1)],
     "depthwise": [(2, 16, 16, 8, 3, 1, 1, 16)],
     "grouped": [(2, 16, 16, 8, 3, 1, 1, 4)],
+    # the three convolutions of issue 21's network, then the largest work the class holds
     "dense_small": [
         (2, 1, 8, 8, 3, 1, 1, 1),
-        (2, 8, 16, 8, 3, 1, 1, 1),
-        (2, 16, 32, 4, 3, 1, 1, 1),
+        (2, 8, 16, 4, 3, 1, 1, 1),
+        (2, 16, 32, 2, 3, 1, 1, 1),
+        (2, 2, 16, 8, 3, 1, 1, 1),
     ],
-    "dense_large": [(2, 8, 16, 16, 3, 1, 1, 1)],
+    "dense_large": [
+        (2, 16, 32, 4, 3, 1, 1, 1),
+        (2, 8, 16, 8, 3, 1, 1, 1),
+        (2, 8, 16, 16, 3, 1, 1, 1),
+    ],
     "strided": [(2, 8, 16, 16, 3, 2, 1, 1)],
 }
 # pooling class -> [(N, C, spatial edge, kernel)] (max pooling, stride == kernel)
@@ -133,10 +140,13 @@ def rounds_ms(calls, repeat, rounds):
     out = {name: [] for name in calls}
     for _ in range(rounds):
         times = {name: [] for name in calls}
-        for _ in range(repeat):
-            for name, fn in calls.items():
+        names = list(calls)
+        for i in range(repeat):
+            # the order rotates: a kernel right after the NumPy set's would otherwise always pay
+            # for OpenBLAS's threads still spinning on the cores (measured: up to 5x)
+            for name in names[i % len(names) :] + names[: i % len(names)]:
                 t0 = time.perf_counter()
-                fn()
+                calls[name]()
                 times[name].append((time.perf_counter() - t0) * 1e3)
         for name, t in times.items():
             out[name].append(statistics.median(t))

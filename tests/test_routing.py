@@ -24,7 +24,8 @@ def _restore_kernels():
     B.set_cpu_kernels(before)
 
 
-def _route(device, dtype, size, k, s=1, p=0, groups=1, cig=8, nd=3, linux=True, monkeypatch=None):
+def _route(device, dtype, size, k, s=1, p=0, groups=1, cig=8, linux=True, monkeypatch=None):
+    nd = 3
     monkeypatch.setattr(D, "_LINUX_CPU", linux)
     return D.conv_route(
         device,
@@ -36,6 +37,7 @@ def _route(device, dtype, size, k, s=1, p=0, groups=1, cig=8, nd=3, linux=True, 
         groups,
         in_spatial=(size,) * nd,
         cig=cig,
+        c_out=cig * groups,
     )
 
 
@@ -56,18 +58,21 @@ def test_table_is_complete_and_well_formed():
 
 
 def test_geometry_classes():
-    g = R.conv_geometry
-    pads0, pads1 = ((0, 0),) * 3, ((1, 1),) * 3
-    assert g((8,) * 3, (1,) * 3, (1,) * 3, pads0, (1,) * 3, 1, 8) == "pointwise"
-    assert g((8,) * 3, (1,) * 3, (2,) * 3, pads0, (1,) * 3, 1, 8) == "subsample"
-    assert g((8,) * 3, (2,) * 3, (2,) * 3, pads0, (1,) * 3, 1, 8) == "patchify"
-    assert g((8,) * 3, (1,) * 3, (1,) * 3, pads1, (1,) * 3, 1, 8) == "dense_small"  # padded
-    assert g((8,) * 3, (3,) * 3, (1,) * 3, pads1, (1,) * 3, 16, 1) == "depthwise"
-    assert g((8,) * 3, (3,) * 3, (1,) * 3, pads1, (1,) * 3, 4, 4) == "grouped"
-    assert g((8,) * 3, (3,) * 3, (1,) * 3, pads1, (1,) * 3, 1, 8) == "dense_small"
-    assert g((12, 12, 15), (3,) * 3, (1,) * 3, pads1, (1,) * 3, 1, 8) == "dense_large"
-    assert g((12, 12, 14), (3,) * 3, (1,) * 3, pads1, (1,) * 3, 1, 8) == "dense_small"  # 2016
-    assert g((8,) * 3, (3,) * 3, (2,) * 3, pads1, (1,) * 3, 1, 8) == "strided"
+    def g(size, k, s, pads, groups, cig, c_out=8):
+        return R.conv_geometry(size, (k,) * 3, (s,) * 3, (pads,) * 3, (1,) * 3, groups, cig, c_out)
+
+    assert g((8,) * 3, 1, 1, (0, 0), 1, 8) == "pointwise"
+    assert g((8,) * 3, 1, 2, (0, 0), 1, 8) == "subsample"
+    assert g((8,) * 3, 2, 2, (0, 0), 1, 8) == "patchify"
+    assert g((8,) * 3, 3, 1, (1, 1), 16, 1) == "depthwise"
+    assert g((8,) * 3, 3, 1, (1, 1), 4, 4) == "grouped"
+    assert g((8,) * 3, 3, 2, (1, 1), 1, 8) == "strided"
+    assert g((8,) * 3, 1, 1, (1, 1), 1, 8) == "dense_small"  # padded 1x1x1: not disjoint
+    # dense by multiply-adds per sample: positions x C_in x C_out x taps <= 2^19
+    assert g((8,) * 3, 3, 1, (1, 1), 1, 2, c_out=16) == "dense_small"  # 442k
+    assert g((6, 6, 7), 3, 1, (1, 1), 1, 4, c_out=18) == "dense_small"  # 489,888
+    assert g((6, 7, 7), 3, 1, (1, 1), 1, 4, c_out=18) == "dense_large"  # 571,536
+    assert g((4,) * 3, 3, 1, (1, 1), 1, 16, c_out=32) == "dense_large"  # 885k
     assert R.dtype_class("bfloat16") == "half" and R.dtype_class("float64") == "float64"
     assert R.pool_geometry(True) == "tiled" and R.pool_geometry(False) == "overlapping"
 
@@ -135,10 +140,10 @@ def test_a_call_runs_the_routed_kernel(monkeypatch):
         return real(route)
 
     monkeypatch.setattr(D, "kernel_set", spy)
-    key = ("conv", "cpu/linux", "float32", "dense_large")
+    key = ("conv", "cpu/linux", "float32", "dense_large")  # 13^3 x 2 x 16 x 27: 1.9M
     rng = np.random.default_rng(0)
     x = lucid.tensor(rng.standard_normal((1, 2, 13, 13, 13)).astype(np.float32), requires_grad=True)
-    w = lucid.tensor(rng.standard_normal((3, 2, 3, 3, 3)).astype(np.float32), requires_grad=True)
+    w = lucid.tensor(rng.standard_normal((16, 2, 3, 3, 3)).astype(np.float32), requires_grad=True)
     grads = []
     for rank in (("taps",), ("conv_general", "taps")):
         monkeypatch.setitem(R.TABLE, key, rank)
@@ -191,3 +196,73 @@ def test_the_benchmark_regenerates_the_same_file(tmp_path):
     assert {k: v for k, v in ns["TABLE"].items() if k != key} == {
         k: v for k, v in R.TABLE.items() if k != key
     }
+
+
+def _np_max_pool(x, k):
+    """Reference: max over non-overlapping k-windows of the last len(k) axes (floor mode) and
+    the gradient of sum(y * g) (to the first maximum in row-major window order, a NaN first)."""
+    n = len(k)
+    out = tuple(s // kk for s, kk in zip(x.shape[-n:], k))
+    lead = x.shape[:-n]
+    y = np.empty(lead + out, x.dtype)
+    first = np.zeros(x.shape, bool)
+    for li in np.ndindex(*lead):
+        for o in np.ndindex(*out):
+            sl = li + tuple(slice(oi * kk, oi * kk + kk) for oi, kk in zip(o, k))
+            win = x[sl].reshape(-1)
+            nan = np.isnan(win)
+            i = int(np.argmax(nan)) if nan.any() else int(np.argmax(win))
+            y[li + o] = win[i]
+            mask = np.zeros(win.size, bool)
+            mask[i] = True
+            first[sl] = mask.reshape(x[sl].shape)
+    return y, first
+
+
+@pytest.mark.parametrize(
+    "shape,k",
+    [
+        ((2, 3, 4, 6, 4), (2, 2, 2)),
+        ((2, 2, 5, 7, 6), (2, 3, 2)),
+        ((3, 6, 9), (3, 3)),
+        ((2, 7), (2,)),
+    ],
+)
+def test_max_pool_windows_kernel(shape, k, monkeypatch):
+    """The "windows" max-pool kernel (tiled windows): values, the first-maximum gradient with
+    ties and NaN, returned indices, and the same results as the taps kernel."""
+    from lucid.ops import pool as P
+
+    rng = np.random.default_rng(len(shape))
+    x = rng.integers(0, 3, shape).astype(np.float32)  # many ties
+    x.flat[3] = np.nan
+    n = len(k)
+    want_y, first = _np_max_pool(x, k)
+    g = rng.standard_normal(want_y.shape).astype(np.float32)
+    want_dx = np.zeros(shape, np.float32)
+    for idx in zip(*np.nonzero(first)):
+        o = idx[:-n] + tuple(i // kk for i, kk in zip(idx[-n:], k))
+        if all(oi < s for oi, s in zip(o[-n:], want_y.shape[-n:])):
+            want_dx[idx] = g[o]
+    results = []
+    ran = []
+    real = P._max_pool_windows
+    monkeypatch.setattr(P, "_max_pool_windows", lambda *a: ran.append(1) or real(*a))
+    for route in ("windows", "taps"):
+        keys = [("max_pool", kind, "float32", "tiled") for kind in R.DEVICE_KINDS]
+        for key in keys:
+            monkeypatch.setitem(R.TABLE, key, (route, "taps") if route == "windows" else ("taps",))
+        assert D.pool_route("max_pool", "cpu", "float32", True) == route
+        xt = lucid.tensor(x, requires_grad=True)
+        y, ind = P.max_pool(xt, n, k, return_indices=True)
+        y.backward(lucid.tensor(g))
+        np.testing.assert_array_equal(y.numpy(), want_y)
+        np.testing.assert_array_equal(xt.grad.numpy(), want_dx)
+        # second order: the backward's adjoint (the max's linear part) per kernel
+        x2 = lucid.tensor(np.nan_to_num(x), requires_grad=True)
+        (gx,) = lucid.autograd.grad((P.max_pool(x2, n, k) ** 2).sum(), [x2], create_graph=True)
+        (gg,) = lucid.autograd.grad((gx * gx).sum(), [x2])
+        results.append((y.numpy(), xt.grad.numpy(), ind.numpy(), gg.numpy()))
+    assert len(ran) == 2  # the windows kernel served the first pass (forward, then grad^2)
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)

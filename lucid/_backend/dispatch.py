@@ -121,19 +121,22 @@ def conv_route(
     groups: int,
     in_spatial=None,
     cig=None,
+    c_out=None,
 ) -> str:
     """The name of the kernel set for one convolution: the first in its ``routing.TABLE`` entry
-    that can serve it. ``in_spatial`` (the input's spatial shape) and ``cig`` (C_in / groups)
-    refine the geometry class; left out, the input counts as large and a grouped convolution
-    as not depthwise."""
+    that can serve it. ``in_spatial`` (the input's spatial shape), ``cig`` (C_in / groups) and
+    ``c_out`` refine the geometry class; left out, the call counts as large and a grouped
+    convolution as not depthwise."""
+    known = in_spatial is not None and cig is not None and c_out is not None
     geometry = routing.conv_geometry(
-        in_spatial if in_spatial is not None else (routing.SMALL_SPATIAL + 1,),
+        in_spatial if known else (routing.SMALL_WORK + 1,),
         kernel_size,
         stride,
         padding,
         dilation,
         groups,
-        2 if cig is None else cig,
+        cig if cig is not None else 2,
+        c_out if known else 1,
     )
     key = ("conv", _device_kind(device), routing.dtype_class(dtype_name), geometry)
     geo = (kernel_size, stride, padding, dilation, groups)
@@ -199,7 +202,7 @@ class _Routed:
     def __init__(self, device, dtype_name):
         self.device, self.dtype_name = device, dtype_name
 
-    def _set(self, in_spatial, kernel_size, stride, padding, dilation, groups, cig):
+    def _set(self, in_spatial, kernel_size, stride, padding, dilation, groups, cig, c_out):
         # the three kernels of one convolution see the same geometry, so they route alike
         route = conv_route(
             self.device,
@@ -211,23 +214,26 @@ class _Routed:
             groups,
             in_spatial=in_spatial,
             cig=cig,
+            c_out=c_out,
         )
         return kernel_set(route)
 
     def conv_forward(self, x, w, stride, padding, dilation, groups):
         """Cross-correlation x (N, C_in, *S), w (C_out, C_in/groups, *K) -> (N, C_out, *S_out)."""
-        ks = self._set(x.shape[2:], w.shape[2:], stride, padding, dilation, groups, w.shape[1])
+        cig, c_out = w.shape[1], w.shape[0]
+        ks = self._set(x.shape[2:], w.shape[2:], stride, padding, dilation, groups, cig, c_out)
         return ks.conv_forward(x, w, stride, padding, dilation, groups)
 
     def conv_input_grad(self, dy, w, in_spatial, stride, padding, dilation, groups):
         """Adjoint of conv_forward in x: dy -> dx (N, C_in, *in_spatial)."""
-        ks = self._set(in_spatial, w.shape[2:], stride, padding, dilation, groups, w.shape[1])
+        cig, c_out = w.shape[1], w.shape[0]
+        ks = self._set(in_spatial, w.shape[2:], stride, padding, dilation, groups, cig, c_out)
         return ks.conv_input_grad(dy, w, tuple(in_spatial), stride, padding, dilation, groups)
 
     def conv_weight_grad(self, x, dy, kernel_size, stride, padding, dilation, groups):
         """Adjoint of conv_forward in w: x, dy -> dw (C_out, C_in/groups, *kernel_size)."""
-        cig = x.shape[1] // groups
-        ks = self._set(x.shape[2:], kernel_size, stride, padding, dilation, groups, cig)
+        cig, c_out = x.shape[1] // groups, dy.shape[1]
+        ks = self._set(x.shape[2:], kernel_size, stride, padding, dilation, groups, cig, c_out)
         return ks.conv_weight_grad(x, dy, tuple(kernel_size), stride, padding, dilation, groups)
 
 

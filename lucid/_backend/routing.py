@@ -37,8 +37,8 @@ CONV_GEOMETRIES = (
     "patchify",  # disjoint windows wider than 1 (stride >= kernel, no padding)
     "depthwise",  # groups == C_in > 1
     "grouped",  # 1 < groups < C_in
-    "dense_small",  # groups 1, stride 1, at most SMALL_SPATIAL input positions per sample
-    "dense_large",  # groups 1, stride 1, more positions
+    "dense_small",  # groups 1, stride 1, at most SMALL_WORK multiply-adds per sample
+    "dense_large",  # groups 1, stride 1, more work
     "strided",  # groups 1, a stride > 1, overlapping windows
 )
 POOL_GEOMETRIES = (
@@ -48,9 +48,12 @@ POOL_GEOMETRIES = (
 CONV_KERNELS = ("numpy", "patch", "conv_general", "taps")
 POOL_KERNELS = ("windows", "taps")
 
-# at most this many input positions per sample (16^3 = 4096 is "large"): the regime where a
-# call's cost is mostly dispatch and graph size rather than arithmetic
-SMALL_SPATIAL = 2048
+# at most this many multiply-adds per sample (input positions x C_in/groups x C_out x kernel
+# taps; e.g. 1->8 channels at 8^3 with a 3^3 kernel: 110k; 16->32 at 4^3: 885k): the regime
+# where a call's cost is mostly dispatch and graph size rather than arithmetic. On the Linux CPU
+# MLX's one conv call beat the taps' ~30 ops by 1.4-3.4x up to 442k and was even at 885k
+# (docs/benchmarks.md, "Routing")
+SMALL_WORK = 1 << 19
 
 
 def dtype_class(dtype_name: str) -> str:
@@ -68,8 +71,11 @@ def disjoint(kernel_size, stride, padding, dilation) -> bool:
     )
 
 
-def conv_geometry(in_spatial, kernel_size, stride, padding, dilation, groups: int, cig: int) -> str:
-    """The geometry class (``CONV_GEOMETRIES``) of a convolution; ``cig`` is C_in / groups."""
+def conv_geometry(
+    in_spatial, kernel_size, stride, padding, dilation, groups: int, cig: int, c_out: int
+) -> str:
+    """The geometry class (``CONV_GEOMETRIES``) of a convolution from its input's spatial shape,
+    its geometry, ``cig`` (C_in / groups) and ``c_out``."""
     if disjoint(kernel_size, stride, padding, dilation):
         if all(k == 1 for k in kernel_size):
             return "pointwise" if all(s == 1 for s in stride) else "subsample"
@@ -78,7 +84,8 @@ def conv_geometry(in_spatial, kernel_size, stride, padding, dilation, groups: in
         return "depthwise" if cig == 1 else "grouped"
     if any(s > 1 for s in stride):
         return "strided"
-    return "dense_small" if math.prod(in_spatial) <= SMALL_SPATIAL else "dense_large"
+    work = math.prod(in_spatial) * cig * c_out * math.prod(kernel_size)
+    return "dense_small" if work <= SMALL_WORK else "dense_large"
 
 
 def pool_geometry(tiled: bool) -> str:

@@ -244,10 +244,85 @@ def _argmax_index(xp, y, axes, pads, size):
     return B.where(arg == total, -1, flat)
 
 
+def _tiles(axes, pads) -> bool:
+    """Whether the windows tile the input from its first element without padding (kernel ==
+    stride, dilation 1): the "windows" kernel applies."""
+    return not any(lo or hi for lo, hi in pads) and all(ax.tiled and ax.start == 0 for ax in axes)
+
+
+class _Windows:
+    """Non-overlapping windows as the last axis of one array: ``(..., *S)`` cropped to the
+    windows, cut into ``(..., O0, K0, O1, K1, ...)`` and transposed to ``(..., *O, T)`` with each
+    window's T elements in row-major order, so a window's max (and its first maximum) is one
+    reduction over a contiguous last axis (MLX's CPU reduces several strided axes at once up to
+    ~10x slower than one contiguous axis, measured)."""
+
+    def __init__(self, shape, n, axes):
+        self.lead, self.size = tuple(shape[:-n]), tuple(shape[-n:])
+        self.out = tuple(ax.out for ax in axes)
+        self.kernel = tuple(ax.kernel for ax in axes)
+        self.used = tuple(o * k for o, k in zip(self.out, self.kernel))
+        self.total = math.prod(self.kernel)
+        first = len(self.lead)
+        self.blocks = self.lead + tuple(v for o, k in zip(self.out, self.kernel) for v in (o, k))
+        # (..., O0, K0, O1, K1, ...) -> (..., O0, O1, ..., K0, K1, ...)
+        self.perm = tuple(range(first)) + tuple(first + 2 * i for i in range(n))
+        self.perm += tuple(first + 2 * i + 1 for i in range(n))
+        self.inverse = tuple(int(i) for i in np.argsort(self.perm))
+
+    def view(self, a):
+        """``a`` (..., *S) as (..., *O, T)."""
+        if self.used != self.size:  # positions past the last window are never read
+            a = a[(Ellipsis,) + tuple(slice(0, u) for u in self.used)]
+        a = B.transpose(B.reshape(a, self.blocks), self.perm)
+        return B.reshape(a, self.lead + self.out + (self.total,))
+
+    def unview(self, a):
+        """The adjoint of ``view``: (..., *O, T) back to (..., *S), zero where no window reads."""
+        a = B.reshape(a, self.lead + self.out + self.kernel)
+        a = B.reshape(B.transpose(a, self.inverse), self.lead + self.used)
+        if self.used != self.size:
+            pads = [(0, s - u) for s, u in zip(self.size, self.used)]
+            a = _spatial_pad(a, len(self.size), pads, 0.0)
+        return a
+
+    def first_max(self, w, y):
+        """1 at each window's first maximum in row-major order (a NaN counts as the maximum),
+        0 elsewhere, in w's (..., *O, T) layout and dtype."""
+        hit = ((w >= B.expand_dims(y, -1)) | B.isnan(w)).astype(B.DTYPES["int32"])
+        ordinal = B.arange(self.total, dtype=B.DTYPES["int32"])
+        # the smallest ordinal that holds the maximum (a product, not a where: cheaper on MLX's CPU)
+        first = B.min(self.total - hit * (self.total - ordinal), axis=-1, keepdims=True)
+        return (ordinal == first).astype(w.dtype)
+
+
+def _max_pool_windows(x, n, axes):
+    """Max pooling whose windows tile the input (the "windows" kernel): forward one max over
+    the window axes of a view, backward one first-maximum mask (the same tie rule as the taps)."""
+    xd = x.data
+    win = _Windows(xd.shape, n, axes)
+    y = B.max(win.view(xd), axis=-1)
+
+    def backward(g):
+        return (win.unview(win.first_max(win.view(xd), y) * B.expand_dims(g, -1)),)
+
+    def select(_i, v):  # v at each window's first maximum: the adjoint of backward
+        return B.sum(win.first_max(win.view(xd), y) * win.view(v), axis=-1)
+
+    return y, backward, select
+
+
 def _max_pool_op(x, n, axes, pads, return_indices, name):
     xd = x.data
     size = xd.shape[-n:]
     xp = _spatial_pad(xd, n, pads, float("-inf"))
+    tiled = _tiles(axes, pads)
+    if B.pool_route("max_pool", x._device, B.dtype_name(xd.dtype), tiled) == "windows":
+        y, backward, select = _max_pool_windows(x, n, axes)
+        out = record(y, (x,), backward, name, adjoint=select)
+        if not return_indices:
+            return out
+        return out, Tensor._wrap(_argmax_index(xp, y, axes, pads, size), x._device)
     y = _max_stages(xp, axes)[-1]
 
     def backward(g):
