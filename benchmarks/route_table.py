@@ -28,6 +28,7 @@ import os
 import platform
 import statistics
 import sys
+import textwrap
 import time
 
 import mlx.core as mx
@@ -53,9 +54,10 @@ CONV_CASES = {
         (2, 1, 8, 8, 3, 1, 1, 1),
         (2, 8, 16, 4, 3, 1, 1, 1),
         (2, 16, 32, 2, 3, 1, 1, 1),
-        (2, 2, 16, 8, 3, 1, 1, 1),
+        (2, 2, 8, 8, 3, 1, 1, 1),
     ],
     "dense_large": [
+        (2, 2, 16, 8, 3, 1, 1, 1),
         (2, 16, 32, 4, 3, 1, 1, 1),
         (2, 8, 16, 8, 3, 1, 1, 1),
         (2, 8, 16, 16, 3, 1, 1, 1),
@@ -251,10 +253,9 @@ def render(table, notes):
     for key in keys:
         if key in notes:
             lines.append(f"    {_tuple(key)}: (")
-            text = notes[key]
-            while text:
-                lines.append('        "' + text[:80].replace('"', "'") + '"')
-                text = text[80:]
+            # wrapped at spaces, each piece keeping its trailing space
+            pieces = textwrap.wrap(notes[key].replace('"', "'"), 80, drop_whitespace=False)
+            lines += [f'        "{piece}"' for piece in pieces]
             lines.append("    ),")
     lines += ["}", "# fmt: on", MARKERS[1]]
     return "\n".join(lines) + "\n"

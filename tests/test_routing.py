@@ -68,20 +68,25 @@ def test_geometry_classes():
     assert g((8,) * 3, 3, 1, (1, 1), 4, 4) == "grouped"
     assert g((8,) * 3, 3, 2, (1, 1), 1, 8) == "strided"
     assert g((8,) * 3, 1, 1, (1, 1), 1, 8) == "dense_small"  # padded 1x1x1: not disjoint
-    # dense by multiply-adds per sample: positions x C_in x C_out x taps <= 2^19
-    assert g((8,) * 3, 3, 1, (1, 1), 1, 2, c_out=16) == "dense_small"  # 442k
-    assert g((6, 6, 7), 3, 1, (1, 1), 1, 4, c_out=18) == "dense_small"  # 489,888
-    assert g((6, 7, 7), 3, 1, (1, 1), 1, 4, c_out=18) == "dense_large"  # 571,536
-    assert g((4,) * 3, 3, 1, (1, 1), 1, 16, c_out=32) == "dense_large"  # 885k
+    # dense by multiply-adds per sample: positions x C_in x C_out x taps <= 2^18
+    assert g((8,) * 3, 3, 1, (1, 1), 1, 1, c_out=8) == "dense_small"  # 110k
+    assert g((6, 6, 6), 3, 1, (1, 1), 1, 4, c_out=11) == "dense_small"  # 256,608
+    assert g((6, 6, 7), 3, 1, (1, 1), 1, 4, c_out=11) == "dense_large"  # 299,376
+    assert g((8,) * 3, 3, 1, (1, 1), 1, 2, c_out=16) == "dense_large"  # 442k
     assert R.dtype_class("bfloat16") == "half" and R.dtype_class("float64") == "float64"
     assert R.pool_geometry(True) == "tiled" and R.pool_geometry(False) == "overlapping"
 
 
 # (device, dtype, size, kernel, stride, padding, groups, cig, linux) -> route, under each CPU
-# kernel set: the decisions the table encodes (issue 21 kept every one it did not measure)
+# kernel set: the decisions the table encodes (issue 21 kept every one it did not measure and
+# changed one, marked)
 CASES = [
     # numpy kernel set, expected route; mlx kernel set, expected route
-    (("cpu", "float32", 8, 3, 1, 1, 1, 8, True), "numpy", "taps"),
+    (("cpu", "float32", 8, 3, 1, 1, 1, 8, True), "numpy", "taps"),  # 885k multiply-adds
+    # measured (issue 21): small dense convolutions on MLX's Linux CPU go to MLX's conv
+    (("cpu", "float32", 4, 3, 1, 1, 1, 8, True), "numpy", "conv_general"),  # 110k
+    (("cpu", "float64", 4, 3, 1, 1, 1, 8, True), "numpy", "taps"),  # MLX's conv: no float64
+    (("cpu", "float16", 4, 3, 1, 1, 1, 8, True), "taps", "taps"),  # half: not measured
     (("cpu", "float32", 16, 3, 1, 1, 1, 8, True), "numpy", "taps"),
     (("cpu", "float32", 16, 3, 2, 1, 1, 8, True), "numpy", "taps"),
     (("cpu", "float32", 8, 1, 1, 0, 1, 8, True), "numpy", "patch"),

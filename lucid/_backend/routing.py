@@ -51,9 +51,9 @@ POOL_KERNELS = ("windows", "taps")
 # at most this many multiply-adds per sample (input positions x C_in/groups x C_out x kernel
 # taps; e.g. 1->8 channels at 8^3 with a 3^3 kernel: 110k; 16->32 at 4^3: 885k): the regime
 # where a call's cost is mostly dispatch and graph size rather than arithmetic. On the Linux CPU
-# MLX's one conv call beat the taps' ~30 ops by 1.4-3.4x up to 442k and was even at 885k
-# (docs/benchmarks.md, "Routing")
-SMALL_WORK = 1 << 19
+# MLX's one conv call beat the taps' ~30 ops by 1.7-5.8x up to 221k, ~1.2x at 442k and lost
+# beyond (docs/benchmarks.md, "Routing")
+SMALL_WORK = 1 << 18
 
 
 def dtype_class(dtype_name: str) -> str:
@@ -126,7 +126,7 @@ TABLE: dict[tuple[str, str, str, str], tuple[str, ...]] = {
     ("conv", "cpu/linux", "float32", "patchify"): ("numpy", "patch", "taps"),
     ("conv", "cpu/linux", "float32", "depthwise"): ("numpy", "taps"),
     ("conv", "cpu/linux", "float32", "grouped"): ("numpy", "taps"),
-    ("conv", "cpu/linux", "float32", "dense_small"): ("numpy", "taps"),
+    ("conv", "cpu/linux", "float32", "dense_small"): ("numpy", "conv_general", "taps"),
     ("conv", "cpu/linux", "float32", "dense_large"): ("numpy", "taps"),
     ("conv", "cpu/linux", "float32", "strided"): ("numpy", "taps"),
     ("conv", "cpu/linux", "float64", "pointwise"): ("numpy", "patch", "taps"),
@@ -191,6 +191,55 @@ TABLE: dict[tuple[str, str, str, str], tuple[str, ...]] = {
 # where a decision comes from when it was measured (machine, date, load, medians);
 # an entry without a note keeps the rule written before any measurement
 NOTES: dict[tuple[str, str, str, str], str] = {
+    ("conv", "cpu/linux", "float32", "pointwise"): (
+        "2026-12-06 x86_64 cpu/linux, load 7: MLX kernels: keep patch (best other: "
+        "conv_general 0.22x, taps 0.84x); NumPy set: keep numpy (patch 0.11x) (ms per "
+        "case: numpy 0.48, patch 0.46, conv_general 1.92, taps 0.53; numpy 2.68, patch "
+        "22.84, conv_general 31.08, taps 21.32)"
+    ),
+    ("conv", "cpu/linux", "float32", "subsample"): (
+        "2026-12-06 x86_64 cpu/linux, load 7: MLX kernels: keep patch (best other: "
+        "conv_general 0.34x, taps 0.20x); NumPy set: keep numpy (patch 0.20x) (ms per "
+        "case: numpy 0.45, patch 0.23, conv_general 0.40, taps 0.38; numpy 1.28, patch "
+        "6.41, conv_general 16.75, taps 8.29)"
+    ),
+    ("conv", "cpu/linux", "float32", "patchify"): (
+        "2026-12-06 x86_64 cpu/linux, load 7: MLX kernels: keep patch (best other: "
+        "conv_general 0.32x, taps 0.06x); NumPy set: keep numpy (patch 0.17x) (ms per "
+        "case: numpy 1.04, patch 0.38, conv_general 0.61, taps 2.61; numpy 2.06, patch "
+        "10.45, conv_general 28.45, taps 12.01)"
+    ),
+    ("conv", "cpu/linux", "float32", "depthwise"): (
+        "2026-12-06 x86_64 cpu/linux, load 7: MLX kernels: keep taps; NumPy set: keep "
+        "numpy (taps 0.18x) (ms per case: numpy 1.40, taps 7.92)"
+    ),
+    ("conv", "cpu/linux", "float32", "grouped"): (
+        "2026-12-06 x86_64 cpu/linux, load 7: MLX kernels: keep taps; NumPy set: keep "
+        "numpy (taps 0.14x) (ms per case: numpy 1.46, taps 9.22)"
+    ),
+    ("conv", "cpu/linux", "float32", "dense_small"): (
+        "2026-12-06 x86_64 cpu/linux, load 3: MLX kernels: conv_general beats taps by >= "
+        "1.70x; NumPy set: keep numpy (conv_general 0.58x) (ms per case: numpy 0.76, "
+        "conv_general 0.73, taps 2.77; numpy 0.67, conv_general 0.91, taps 1.92; numpy "
+        "0.67, conv_general 0.62, taps 1.57; numpy 1.04, conv_general 1.69, taps 3.05)"
+    ),
+    ("conv", "cpu/linux", "float32", "dense_large"): (
+        "2026-12-06 x86_64 cpu/linux, load 3: MLX kernels: keep taps (best other: "
+        "conv_general 0.69x); NumPy set: keep numpy (taps 0.15x) (ms per case: numpy "
+        "1.51, conv_general 3.19, taps 4.52; numpy 1.45, conv_general 5.00, taps 5.95; "
+        "numpy 2.25, conv_general 13.49, taps 10.77; numpy 7.80, conv_general 56.03, taps"
+        " 44.43)"
+    ),
+    ("conv", "cpu/linux", "float32", "strided"): (
+        "2026-12-06 x86_64 cpu/linux, load 7: MLX kernels: keep taps (best other: "
+        "conv_general 0.49x); NumPy set: keep numpy (taps 0.10x) (ms per case: numpy "
+        "2.67, conv_general 43.13, taps 23.70)"
+    ),
+    ("max_pool", "cpu/linux", "float32", "tiled"): (
+        "2026-12-06 x86_64 cpu/linux, load 7: MLX kernels: keep taps (best other: windows"
+        " 0.84x) (ms per case: windows 0.49, taps 0.65; windows 0.47, taps 0.67; windows "
+        "9.32, taps 11.03)"
+    ),
 }
 # fmt: on
 # END GENERATED TABLE
