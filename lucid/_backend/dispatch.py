@@ -1,4 +1,4 @@
-"""Which kernels run for a convolution or a matmul: the routing decision.
+"""Which kernels run for a convolution, a max pooling or a matmul: the routing decision.
 
 A convolution runs the first kernel of its entry in the routing table (``routing.TABLE``,
 keyed by op, device kind, dtype class and geometry class) that can serve it (``conv_route``).
