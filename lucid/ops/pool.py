@@ -16,6 +16,7 @@ about ten plain arithmetic ops, so the hot loops use comparisons, ``maximum`` an
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import numbers
@@ -50,7 +51,7 @@ class _Axis:
         self.out, self.kernel = table.shape
         input_size = size - input_start if input_size is None else input_size
         inside = (table >= input_start) & (table < input_start + input_size)
-        self.valid = None if inside.all() else inside
+        self.valid = None if inside.all() else _frozen(inside)
         slices = [_column_slice(table[:, k]) for k in range(self.kernel)]
         self.slices = slices if all(s is not None for s in slices) else None
         start = int(table[0, 0])
@@ -115,15 +116,20 @@ def _place(a, axis, sl, size):
 def _regular_axes(size, out, kernel, stride, padding, dilation):
     """One ``_Axis`` per spatial dim of a regular pooling, and the (lo, hi) padding it needs:
     ``padding`` before, and after only as far as the last window reaches."""
-    axes, pads = [], []
-    for s, o, k, st, p, d in zip(size, out, kernel, stride, padding, dilation):
-        table = np.arange(o)[:, None] * st + np.arange(k)[None, :] * d
-        hi = max(0, int(table.max()) + 1 - p - s)
-        axes.append(_Axis(table, p + s + hi, p, s))
-        pads.append((p, hi))
-    return axes, pads
+    per_dim = [_regular_axis(*a) for a in zip(size, out, kernel, stride, padding, dilation)]
+    return [a for a, _ in per_dim], [p for _, p in per_dim]
 
 
+# Tap tables depend on the geometry only: built once per geometry (building them in numpy cost
+# ~0.8 ms of a 12 ms training step of issue 21's network), read-only after that.
+@functools.lru_cache(maxsize=1024)
+def _regular_axis(s, o, k, st, p, d):
+    table = np.arange(o)[:, None] * st + np.arange(k)[None, :] * d
+    hi = max(0, int(table.max()) + 1 - p - s)
+    return _Axis(_frozen(table), p + s + hi, p, s), (p, hi)
+
+
+@functools.lru_cache(maxsize=1024)
 def _adaptive_axis(size, out):
     """PyTorch's adaptive bins [floor(i*S/O), ceil((i+1)*S/O)) as an ``_Axis`` (short bins are
     padded to the longest by repeating their last element) and the bin lengths."""
@@ -131,7 +137,13 @@ def _adaptive_axis(size, out):
     start, end = (i * size) // out, -((-(i + 1) * size) // out)
     lengths = end - start
     k = np.arange(int(lengths.max()))[None, :]
-    return _Axis(np.minimum(start[:, None] + k, end[:, None] - 1), size), lengths
+    return _Axis(_frozen(np.minimum(start[:, None] + k, end[:, None] - 1)), size), _frozen(lengths)
+
+
+def _frozen(a):
+    """``a``, read-only (a cached table is shared by every call with its geometry)."""
+    a.flags.writeable = False
+    return a
 
 
 def _spatial_pad(a, n, pads, value):
