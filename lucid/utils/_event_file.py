@@ -68,7 +68,7 @@ class EventFile:
         os.makedirs(log_dir, exist_ok=True)
         name = (
             f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}."
-            f"{os.getpid()}.{next(_uid)}{filename_suffix}"
+            f"{os.getpid()}.{next(_uid):06d}{filename_suffix}"  # padded: readers sort by name
         )
         self.log_dir = log_dir
         self.path = os.path.join(log_dir, name)
