@@ -10,7 +10,8 @@ Checks (each prints PASS/FAIL with its largest difference):
   - lucid.compile's step equals the eager step on the GPU over 4 steps;
   - an autocast(float16) + GradScaler step on the GPU stays finite and matches float32 loosely;
   - lucid.memory reports GPU allocations; activation checkpointing gives the same gradients.
-Then ``benchmarks/step_vs_mlx.py --device gpu``. Where MLX has no GPU it prints why and exits
+Then ``benchmarks/step_vs_mlx.py --device gpu`` and ``benchmarks/real_scripts.py --device gpu``
+(the models and the step_vs_mlx net, small sizes). Where MLX has no GPU it prints why and exits
 with status 0 (nothing to check), so it can sit in any CI script.
 """
 
@@ -168,6 +169,23 @@ def main():
         env = dict(os.environ, LUCID_CPU_KERNELS="mlx", PYTHONPATH=ROOT)
         subprocess.run(
             [sys.executable, os.path.join(ROOT, "benchmarks", "step_vs_mlx.py"), "--device", "gpu"],
+            env=env,
+            check=False,
+        )
+        # the real programs too: every lucid.models model and the step_vs_mlx net on the GPU
+        # (the PyTorch column stays a CPU baseline; scripts run on their default device)
+        subprocess.run(
+            [
+                sys.executable,
+                os.path.join(ROOT, "benchmarks", "real_scripts.py"),
+                "--device",
+                "gpu",
+                "--skip-scripts",
+                "--sizes",
+                "small",
+                "--rounds",
+                "2",
+            ],
             env=env,
             check=False,
         )

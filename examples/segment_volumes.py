@@ -26,8 +26,8 @@ The job, step by step:
    (``lucid.transforms.invert``) and scored there against the label file: per-class Dice and
    HD95 in mm (``lucid.metrics``, with the file's voxel spacing).
 5. **Outputs** in ``--out``: the checkpoint, one prediction written next to its scan (same affine),
-   a PNG montage (matplotlib, when installed) of scan / label / prediction slices, and the
-   total time and peak memory.
+   a PNG montage of label and prediction over the scan (``lucid.viz.show_slices``, when
+   matplotlib is installed), and the total time and peak memory.
 
 ``--quick`` runs the whole job on tiny settings in a few seconds (the test suite uses it).
 Measured results are in docs/segmentation.md.
@@ -214,35 +214,18 @@ def evaluate(model, dataset, items, roi, distances=True):
 
 
 def montage(image, label, pred, spacing, path, num=6):
-    """scan / label / prediction on ``num`` axial slices as a PNG (None without matplotlib)."""
+    """The scan with its label, then with the prediction, on ``num`` axial slices
+    (``lucid.viz.show_slices``), saved as one PNG; None without matplotlib."""
     try:
-        from matplotlib.colors import ListedColormap
         from matplotlib.figure import Figure
     except ImportError:
         return None
-    fg = (label > 0).sum(axis=(0, 1))
-    zs = np.linspace(np.argmax(fg > 0), len(fg) - 1 - np.argmax(fg[::-1] > 0), num).astype(int)
-    colors = ListedColormap(["#d62728", "#2ca02c", "#1f77b4"])
-    fig = Figure(figsize=(1.8 * num, 5.6))
-    axes = fig.subplots(3, num, squeeze=False)
-    aspect = spacing[0] / spacing[1]  # rows run along x, columns along y
-    for col, z in enumerate(zs):
-        for row, (overlay, title) in enumerate(((None, "scan"), (label, "label"), (pred, "pred"))):
-            ax = axes[row, col]
-            ax.imshow(
-                image[:, :, z],
-                cmap="gray",
-                vmin=-100,
-                vmax=400,
-                aspect=aspect,
-                interpolation="nearest",
-            )
-            if overlay is not None:
-                masked = np.ma.masked_equal(overlay[:, :, z], 0)
-                ax.imshow(masked, cmap=colors, vmin=1, vmax=3, alpha=0.6, aspect=aspect)
-            ax.set_axis_off()
-            ax.set_title(f"{title} z={z}", fontsize=8)
-    fig.tight_layout()
+    fig = Figure(figsize=(2.2 * num, 5.4), layout="constrained")
+    for sub, overlay, title in zip(fig.subfigures(2, 1), (label, pred), ("label", "prediction")):
+        lucid.viz.show_slices(
+            image, overlay, axis=2, num=num, spacing=spacing, fig=sub, ncols=num,
+            vmin=-100, vmax=400, alpha=0.5, title=title,
+        )  # fmt: skip
     fig.savefig(path, dpi=80)
     return path
 

@@ -84,12 +84,14 @@ from lucid._methods import is_tensor, numel  # noqa: E402,F401
 from lucid.serialization import load, save  # noqa: E402,F401
 from lucid._backend.checks import check_indices, set_index_checks  # noqa: E402,F401
 from lucid import memory  # noqa: E402,F401
-from lucid import amp, utils  # noqa: E402,F401
+from lucid import amp, utils, viz  # noqa: E402,F401
 from lucid.amp import autocast  # noqa: E402,F401
 from lucid import backends, cuda, linalg, mps  # noqa: E402,F401
 from lucid.compile import compile  # noqa: E402,F401
 from lucid import inference  # noqa: E402,F401
 from lucid import metrics  # noqa: E402,F401  (numpy only at import; scipy when used)
+from lucid import profiler  # noqa: E402,F401
+from lucid import export  # noqa: E402,F401  (lucid.export.onnx / .mlx / .coreml)
 
 __version__ = "0.2.0"
 

@@ -53,10 +53,13 @@ from lucid import _backend as B, _guards
 from lucid._backend import runtime
 from lucid.autograd import graph
 from lucid.autograd.grad_mode import enable_grad, is_grad_enabled
+from lucid.ops._util import PASS
 from lucid.tensor import Tensor
 from lucid.utils import pytree
 
 __all__ = ["CompiledFunction", "compile"]
+
+_profile_hook = None  # set by lucid.profiler: hook(compiled, args, kwargs) -> result or PASS
 
 
 def _is_read_error(err) -> bool:
@@ -210,8 +213,12 @@ class _Slots:
 
 
 def _scheduled(group):
-    """(name, put) for the group's scheduled hyperparameters: ``lr`` and each of Adam's
-    ``betas``. ``put(None)`` returns the current value, ``put(a)`` puts ``a`` in its place."""
+    """(name, put) for the group's scheduled hyperparameters: ``lr``, each of Adam's ``betas``
+    and its complement ``1 - b``. ``put(None)`` returns the current value, ``put(a)`` puts ``a``
+    in its place. The complement is computed on the host (in float64 from a Python beta) and is
+    an input beside the beta: ``1 - b`` and Adam's bias corrections ``1 - b**t`` from a float32
+    ``b`` would cancel (``_Betas`` in ``lucid.optim.adam`` carries it to the optimizer)."""
+    from lucid.optim.adam import _Betas
 
     def lr(a):
         if a is None:
@@ -226,9 +233,14 @@ def _scheduled(group):
             def beta(a, i=i):
                 if a is None:
                     return group["betas"][i]
-                group["betas"] = tuple(a if j == i else b for j, b in enumerate(group["betas"]))
+                group["betas"] = _Betas.replace(group["betas"], i, value=a)
 
-            out.append((f"betas[{i}]", beta))
+            def complement(a, i=i):
+                if a is None:
+                    return _Betas.complement(group["betas"], i)
+                group["betas"] = _Betas.replace(group["betas"], i, complement=a)
+
+            out += [(f"betas[{i}]", beta), (f"1 - betas[{i}]", complement)]
     return out
 
 
@@ -475,6 +487,10 @@ class CompiledFunction:
         return getattr(module, name)
 
     def __call__(self, *args, **kwargs):
+        if _profile_hook is not None:  # lucid.profiler times the call (it calls again: PASS)
+            out = _profile_hook(self, args, kwargs)
+            if out is not PASS:
+                return out
         self._calls += 1
         if self._eager:
             return self.fn(*args, **kwargs)

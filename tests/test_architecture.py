@@ -63,7 +63,7 @@ def test_lower_layers_do_not_import_higher_ones():
 
 # optional extras of pyproject.toml: imported only inside the function that needs them, with an
 # ImportError naming the extra (`pip install lucid[nifti]`)
-OPTIONAL = {"nibabel", "scipy"}
+OPTIONAL = {"nibabel", "scipy", "matplotlib", "tensorboard", "onnx", "onnxruntime", "coremltools"}
 
 
 def eager_imports(path):

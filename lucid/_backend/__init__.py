@@ -3,7 +3,8 @@
 Every MLX primitive that Lucid relies on is named here (``core``) or in the modules beside
 it: ``conv`` (MLX convolution kernels), ``numpy_conv`` (NumPy/OpenBLAS CPU kernels, no MLX),
 ``blas_threads`` (their GEMM thread policy), ``conv_shape`` (the output-size formula),
-``dispatch`` (the one routing decision: which kernels run for a call) and ``distributed``
+``dispatch`` (the routing decision: which kernels run for a call, from the table in
+``routing``) and ``distributed``
 (MLX's collectives). A reader sees in one place what the framework needs from its array
 library, and a faster path can be swapped in without touching ``lucid.ops``.
 Nothing outside ``lucid/_backend`` imports ``mlx.core``.
@@ -15,6 +16,7 @@ from lucid._backend.dispatch import (  # noqa: F401,E402
     conv_kernels,
     conv_route,
     cpu_kernels,
+    pool_route,
     set_cpu_kernels,
 )
 from lucid._backend.dispatch import matmul as matmul_on  # noqa: F401,E402

@@ -64,6 +64,7 @@ from typing import NamedTuple
 import mlx.core as mx
 
 from lucid._backend.conv_shape import conv_output_size
+from lucid._backend.routing import disjoint
 
 __all__ = ["KernelSet", "TAPS", "CONV_GENERAL", "PATCH", "disjoint_windows"]
 
@@ -447,11 +448,8 @@ def _tap_input_grad(dy, w, in_spatial, stride, padding, dilation, groups):
 
 def disjoint_windows(kernel_size, stride, padding, dilation) -> bool:
     """True when the patch set applies: no padding and, per dim, a 1-wide kernel or an undilated
-    one no wider than the stride (windows that do not overlap)."""
-    return all(
-        lo == 0 and hi == 0 and (k == 1 or (d == 1 and k <= s))
-        for k, s, (lo, hi), d in zip(kernel_size, stride, padding, dilation)
-    )
+    one no wider than the stride (windows that do not overlap; ``routing.disjoint``)."""
+    return disjoint(kernel_size, stride, padding, dilation)
 
 
 def _blocks(a, out, stride):

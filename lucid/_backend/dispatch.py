@@ -1,17 +1,20 @@
-"""Which kernels run for a convolution or a matmul: the one routing decision.
+"""Which kernels run for a convolution, a max pooling or a matmul: the routing decision.
 
-A convolution goes to the first kernel set whose rule applies (``conv_route``):
+A convolution runs the first kernel of its entry in the routing table (``routing.TABLE``,
+keyed by op, device kind, dtype class and geometry class) that can serve it (``conv_route``).
+What each kernel can serve is a fact kept here (``_can_run``); which one is fastest is a
+measurement kept in the table (``benchmarks/route_table.py`` regenerates it):
 
-1. "numpy" (``numpy_conv``: NumPy/OpenBLAS GEMMs): a CPU tensor, float32/float64, with the CPU
-   kernel set "numpy" (the Linux default).
-2. "patch" (``conv.PATCH``: one matmul per kernel): windows that do not overlap and need no
-   padding (1x1x1 at any stride, patchify with stride == kernel), where MLX's conv is slow and
-   pays two layout transposes per call (docs/benchmarks.md, conv_shapes).
-3. "taps" (``conv.TAPS``): grouped 3D (MLX has no grouped 3D conv), float64 (MLX's conv rejects
-   it), or a CPU tensor on Linux (MLX's Linux CPU conv runs on a reference BLAS; the taps
-   measured faster in every case, docs/benchmarks.md).
-4. "conv_general" (``conv.CONV_GENERAL``): MLX's own convolution, on Metal, CUDA and macOS's
-   Accelerate CPU.
+- "numpy" (``numpy_conv``: NumPy/OpenBLAS GEMMs): a CPU tensor, float32/float64, with the CPU
+  kernel set "numpy" (the Linux default), outside ``lucid.compile`` tracing.
+- "patch" (``conv.PATCH``: one matmul per kernel): windows that do not overlap and need no
+  padding (1x1x1 at any stride, patchify with stride == kernel).
+- "conv_general" (``conv.CONV_GENERAL``): MLX's own convolution; not float64 (MLX's conv
+  rejects it) nor grouped 3D (MLX has no grouped 3D conv).
+- "taps" (``conv.TAPS``): anything.
+- While ``lucid.export`` writes an MLX function, MLX's own convolution (or "patch") serves
+  every call it can, also on a Linux CPU, so the file runs MLX's conv kernels wherever it is
+  loaded (``mlx_conv_everywhere``).
 
 The CPU kernel set is "numpy" on Linux, where MLX's CPU wheel links a reference BLAS (a 2048^2
 float32 matmul at ~4 GFLOP/s against ~170 for numpy's OpenBLAS on the machine in
@@ -23,13 +26,14 @@ warning). Half precision always runs on MLX's kernels. Matmuls follow the same C
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import warnings
 
 import mlx.core as mx
 
-from lucid._backend import blas_threads, conv as mlx_conv, runtime
+from lucid._backend import blas_threads, conv as mlx_conv, routing, runtime
 from lucid._backend.core import from_numpy, mx_dtype_of, to_numpy
 
 CPU_KERNEL_SETS = ("mlx", "numpy")
@@ -89,24 +93,88 @@ def _numpy_set(device: str, dtype_name: str) -> bool:
     )
 
 
+# the platform of MLX's CPU kernels (tests and benchmarks patch it to take the other one's route)
 _LINUX_CPU = sys.platform != "darwin"
+_mlx_conv_everywhere = [False]  # set while lucid.export writes an MLX function
+
+
+@contextlib.contextmanager
+def mlx_conv_everywhere():
+    """Within: MLX's own convolution also for a Linux CPU (no taps), so that an exported MLX
+    function runs MLX's conv kernels on whatever machine loads it (a Mac's GPU)."""
+    _mlx_conv_everywhere[0] = True
+    try:
+        yield
+    finally:
+        _mlx_conv_everywhere[0] = False
+
+
+def _device_kind(device: str) -> str:
+    """``routing.device_kind``, with the platform read from ``_LINUX_CPU``."""
+    if device != "cpu":
+        return "gpu"
+    return "cpu/linux" if _LINUX_CPU else "cpu/macos"
+
+
+def _can_run(route, device, dtype_name, kernel_size, stride, padding, dilation, groups) -> bool:
+    """Whether kernel ``route`` can serve this convolution (the module docstring's facts)."""
+    if route == "numpy":
+        return _numpy_set(device, dtype_name)
+    if route == "patch":
+        return mlx_conv.disjoint_windows(kernel_size, stride, padding, dilation)
+    if route == "conv_general":
+        return dtype_name != "float64" and not (groups > 1 and len(kernel_size) == 3)
+    return route == "taps"
 
 
 def conv_route(
-    device: str, dtype_name: str, kernel_size, stride, padding, dilation, groups: int
+    device: str,
+    dtype_name: str,
+    kernel_size,
+    stride,
+    padding,
+    dilation,
+    groups: int,
+    in_spatial=None,
+    cig=None,
+    c_out=None,
 ) -> str:
-    """The name of the kernel set (module docstring's rules) for one convolution."""
-    if _numpy_set(device, dtype_name):
-        return "numpy"
-    if mlx_conv.disjoint_windows(kernel_size, stride, padding, dilation):
-        return "patch"
-    if (
-        (groups > 1 and len(kernel_size) == 3)
-        or dtype_name == "float64"
-        or (_LINUX_CPU and device == "cpu")
-    ):
+    """The name of the kernel set for one convolution: the first in its ``routing.TABLE`` entry
+    that can serve it. ``in_spatial`` (the input's spatial shape), ``cig`` (C_in / groups) and
+    ``c_out`` refine the geometry class; left out, the call counts as large and a grouped
+    convolution as not depthwise."""
+    known = in_spatial is not None and cig is not None and c_out is not None
+    geometry = routing.conv_geometry(
+        in_spatial if known else (routing.SMALL_WORK + 1,),
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        groups,
+        cig if cig is not None else 2,
+        c_out if known else 1,
+    )
+    key = ("conv", _device_kind(device), routing.dtype_class(dtype_name), geometry)
+    geo = (kernel_size, stride, padding, dilation, groups)
+    if _mlx_conv_everywhere[0]:  # an MLX export: MLX's kernels, whatever this machine prefers
+        for route in ("numpy", "patch", "conv_general"):
+            if _can_run(route, device, dtype_name, *geo):
+                return route
         return "taps"
-    return "conv_general"
+    for route in routing.TABLE[key]:
+        if _can_run(route, device, dtype_name, *geo):
+            return route
+    return "taps"  # every entry ends with it; kept for a hand-edited table
+
+
+def pool_route(op: str, device: str, dtype_name: str, tiled: bool) -> str:
+    """The pooling kernel (``routing.POOL_KERNELS``) for one call: the first in its table entry
+    that can serve it ("windows" needs windows that tile the input)."""
+    key = (op, _device_kind(device), routing.dtype_class(dtype_name), routing.pool_geometry(tiled))
+    for route in routing.TABLE[key]:
+        if route == "taps" or (route == "windows" and tiled):
+            return route
+    return "taps"
 
 
 class _NumpyKernels:
@@ -155,26 +223,39 @@ class _Routed:
     def __init__(self, device, dtype_name):
         self.device, self.dtype_name = device, dtype_name
 
-    def _set(self, *geometry):
-        return kernel_set(conv_route(self.device, self.dtype_name, *geometry))
+    def _set(self, in_spatial, kernel_size, stride, padding, dilation, groups, cig, c_out):
+        # the three kernels of one convolution see the same geometry, so they route alike
+        route = conv_route(
+            self.device,
+            self.dtype_name,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            in_spatial=in_spatial,
+            cig=cig,
+            c_out=c_out,
+        )
+        return kernel_set(route)
 
     def conv_forward(self, x, w, stride, padding, dilation, groups):
         """Cross-correlation x (N, C_in, *S), w (C_out, C_in/groups, *K) -> (N, C_out, *S_out)."""
-        return self._set(w.shape[2:], stride, padding, dilation, groups).conv_forward(
-            x, w, stride, padding, dilation, groups
-        )
+        cig, c_out = w.shape[1], w.shape[0]
+        ks = self._set(x.shape[2:], w.shape[2:], stride, padding, dilation, groups, cig, c_out)
+        return ks.conv_forward(x, w, stride, padding, dilation, groups)
 
     def conv_input_grad(self, dy, w, in_spatial, stride, padding, dilation, groups):
         """Adjoint of conv_forward in x: dy -> dx (N, C_in, *in_spatial)."""
-        return self._set(w.shape[2:], stride, padding, dilation, groups).conv_input_grad(
-            dy, w, tuple(in_spatial), stride, padding, dilation, groups
-        )
+        cig, c_out = w.shape[1], w.shape[0]
+        ks = self._set(in_spatial, w.shape[2:], stride, padding, dilation, groups, cig, c_out)
+        return ks.conv_input_grad(dy, w, tuple(in_spatial), stride, padding, dilation, groups)
 
     def conv_weight_grad(self, x, dy, kernel_size, stride, padding, dilation, groups):
         """Adjoint of conv_forward in w: x, dy -> dw (C_out, C_in/groups, *kernel_size)."""
-        return self._set(kernel_size, stride, padding, dilation, groups).conv_weight_grad(
-            x, dy, tuple(kernel_size), stride, padding, dilation, groups
-        )
+        cig, c_out = x.shape[1] // groups, dy.shape[1]
+        ks = self._set(x.shape[2:], kernel_size, stride, padding, dilation, groups, cig, c_out)
+        return ks.conv_weight_grad(x, dy, tuple(kernel_size), stride, padding, dilation, groups)
 
 
 def conv_kernels(device: str, dtype_name: str):

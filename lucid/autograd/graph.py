@@ -33,6 +33,7 @@ from lucid.autograd.grad_mode import _state
 _Tensor: Any = None  # set by lucid.tensor once the class exists (it is built on this module)
 _init_fields: Any = None  # Tensor._init_fields, set with _Tensor
 _new = object.__new__  # Tensor defines no __new__; held here, as record runs for every op
+_profile_hook: Any = None  # set by lucid.profiler: hook(node, g, t, create_graph) -> parent grads
 
 
 class Node:
@@ -231,7 +232,9 @@ def backward(root, seed, retain_graph=False, capture=None, create_graph=False, s
                 ):
                     then = versions[i] if versions else 0
                     _raise_modified(node, p, p._version, then, "an input")
-            if t._device == default_device:
+            if _profile_hook is not None:  # (one check per node: nothing else when unused)
+                parent_grads = _profile_hook(node, g, t, create_graph)
+            elif t._device == default_device:
                 parent_grads = _graph_grads(node, g, t) if create_graph else node.backward(g)
             else:
                 with B.device_scope(t._device):
@@ -253,6 +256,15 @@ def backward(root, seed, retain_graph=False, capture=None, create_graph=False, s
                 node.backward = None
                 node.parents = ()
                 node.rule = node.adjoint = None
+
+
+def node_grads(node, g, t, create_graph):
+    """One node's parent gradients, as the loop in :func:`backward` computes them (the
+    profiler's hook calls this between its clock readings)."""
+    if t._device == B.default_device_name():
+        return _graph_grads(node, g, t) if create_graph else node.backward(g)
+    with B.device_scope(t._device):
+        return _graph_grads(node, g, t) if create_graph else node.backward(g)
 
 
 class _GraphMode:

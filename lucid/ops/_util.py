@@ -56,12 +56,40 @@ def set_autocast_hook(hook) -> None:
     _autocast_hook = hook
 
 
+_profile_hook = None  # set by lucid.profiler while a profile is active
+PASS = object()  # the profile hook's answer meaning "run the op as usual"
+
+
+def set_profile_hook(hook) -> None:
+    """Install (or, with None, remove) ``hook(fn, run, args, kwargs)``, which times an op
+    (``lucid.profiler``): it returns the op's result, or ``PASS`` to let ``run`` go on."""
+    global _profile_hook
+    _profile_hook = hook
+
+
+_trace_hook = None  # set by lucid.export while it traces a model
+
+
+def set_trace_hook(hook) -> None:
+    """Install (or, with None, remove) ``hook(op, args, kwargs)``, which is called instead of
+    every op (``op`` the public function; ``op.__wrapped__`` its body) while ``lucid.export``
+    traces a model, and runs the op itself."""
+    global _trace_hook
+    _trace_hook = hook
+
+
 def op(fn):
     """Run an op's forward on the MLX stream of its first tensor argument (its arguments cast
     by ``lucid.amp``'s policy inside an ``autocast`` region)."""
 
     @functools.wraps(fn)
     def run(*args, **kwargs):
+        if _trace_hook is not None:
+            return _trace_hook(run, args, kwargs)
+        if _profile_hook is not None:  # the hook calls run again, which it then PASSes
+            out = _profile_hook(fn, run, args, kwargs)
+            if out is not PASS:
+                return out
         if _autocast_hook is not None:
             args, kwargs = _autocast_hook(fn, args, kwargs)
         device = _device_of(args)

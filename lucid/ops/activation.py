@@ -1,10 +1,17 @@
-"""Activation ops with dedicated, numerically stable backward passes."""
+"""Activation ops with dedicated, numerically stable backward passes.
+
+Each also says how its gradient is differentiated again (``create_graph``): a ``rule`` (the
+backward on Tensors) where the derivative depends on the input, ``adjoint=DIAGONAL`` where it is
+a piecewise-constant mask (see ``lucid.autograd.graph``).
+"""
 
 from __future__ import annotations
 
 import math
 
 from lucid import _backend as B
+from lucid.autograd.graph import DIAGONAL
+from lucid.ops import elementwise as E, shape as S
 from lucid.ops._util import dim_aliases, normalize_axes, op, record, single_dim
 from lucid.tensor import Tensor
 
@@ -19,7 +26,14 @@ def softmax(x: Tensor, dim: int = -1) -> Tensor:
     def backward(g):
         return (y * (g - B.sum(g * y, axis=ax, keepdims=True)),)
 
-    return record(y, (x,), backward, "Softmax")
+    return record(y, (x,), backward, "Softmax", rule=_softmax_rule(ax))
+
+
+def _softmax_rule(ax):
+    def rule(g, y, _x):
+        return (E.mul(y, E.sub(g, E.mul(g, y).sum(dim=ax, keepdim=True))),)
+
+    return rule
 
 
 @dim_aliases
@@ -32,7 +46,14 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     def backward(g):
         return (g - B.exp(y) * B.sum(g, axis=ax, keepdims=True),)
 
-    return record(y, (x,), backward, "LogSoftmax")
+    return record(y, (x,), backward, "LogSoftmax", rule=_log_softmax_rule(ax))
+
+
+def _log_softmax_rule(ax):
+    def rule(g, y, _x):
+        return (E.sub(g, E.mul(E.exp(y), g.sum(dim=ax, keepdim=True))),)
+
+    return rule
 
 
 # Pointwise activations: one tape node each (instead of the handful a composite would record),
@@ -49,7 +70,9 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     xd = x.data
     pos = xd > 0
     y = B.where(pos, xd, xd * negative_slope)
-    return record(y, (x,), lambda g: (B.where(pos, g, g * negative_slope),), "LeakyRelu")
+    return record(
+        y, (x,), lambda g: (B.where(pos, g, g * negative_slope),), "LeakyRelu", adjoint=DIAGONAL
+    )
 
 
 @op
@@ -59,7 +82,16 @@ def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
     pos = xd > 0
     neg = alpha * (B.exp(B.minimum(xd, 0)) - 1)  # minimum: no overflow for large positive x
     y = B.where(pos, xd, neg)
-    return record(y, (x,), lambda g: (B.where(pos, g, g * (neg + alpha)),), "Elu")
+    return record(
+        y, (x,), lambda g: (B.where(pos, g, g * (neg + alpha)),), "Elu", rule=_elu_rule(alpha)
+    )
+
+
+def _elu_rule(alpha):
+    def rule(g, y, x):  # on the negative branch the derivative alpha * exp(x) is y + alpha
+        return (E.where(x > 0, g, E.mul(g, y + alpha)),)
+
+    return rule
 
 
 @op
@@ -82,7 +114,20 @@ def gelu(x: Tensor, approximate="none") -> Tensor:
             return (g * (0.5 * (1 + t) + 0.5 * xd * (1 - t * t) * du),)
     else:
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return record(y, (x,), backward, "Gelu")
+    rule = _gelu_rule if approximate == "none" else _gelu_tanh_rule
+    return record(y, (x,), backward, "Gelu", rule=rule)
+
+
+def _gelu_rule(g, _y, x):
+    cdf = (E.erf(x * (1 / _SQRT_2)) + 1) * 0.5
+    return (E.mul(g, cdf + E.mul(x, E.exp(E.mul(x, x) * -0.5)) * _INV_SQRT_2PI),)
+
+
+def _gelu_tanh_rule(g, _y, x):
+    x2 = E.mul(x, x)
+    t = E.tanh((E.mul(x2, x) * _GELU_C + x) * _SQRT_2_OVER_PI)
+    du = (x2 * (3 * _GELU_C) + 1) * _SQRT_2_OVER_PI
+    return (E.mul(g, (t + 1) * 0.5 + E.mul(E.mul(x, 1 - E.mul(t, t)), du) * 0.5),)
 
 
 @op
@@ -90,7 +135,12 @@ def silu(x: Tensor) -> Tensor:
     """x * sigmoid(x) (also called swish)."""
     xd = x.data
     s = B.sigmoid(xd)
-    return record(xd * s, (x,), lambda g: (g * s * (1 + xd * (1 - s)),), "Silu")
+    return record(xd * s, (x,), lambda g: (g * s * (1 + xd * (1 - s)),), "Silu", rule=_silu_rule)
+
+
+def _silu_rule(g, _y, x):
+    s = E.sigmoid(x)
+    return (E.mul(E.mul(g, s), E.mul(x, 1 - s) + 1),)
 
 
 @op
@@ -103,7 +153,21 @@ def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     linear = z > threshold
     smooth = (B.maximum(z, 0) + B.log1p(B.exp(-B.abs(z)))) / beta
     y = B.where(linear, xd, smooth)
-    return record(y, (x,), lambda g: (B.where(linear, g, g * B.sigmoid(z)),), "Softplus")
+    return record(
+        y,
+        (x,),
+        lambda g: (B.where(linear, g, g * B.sigmoid(z)),),
+        "Softplus",
+        rule=_softplus_rule(beta, threshold),
+    )
+
+
+def _softplus_rule(beta, threshold):
+    def rule(g, _y, x):
+        z = x * beta
+        return (E.where(z > threshold, g, E.mul(g, E.sigmoid(z))),)
+
+    return rule
 
 
 def _log_softmax(xd, ax):
@@ -121,11 +185,24 @@ _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
 
-def _pointwise(x, y, dydx, name):
-    """Record y = f(x) whose gradient is g * dydx (an array, or a bool mask for 0/1)."""
+def _pointwise(x, y, dydx, name, derivative=None):
+    """Record y = f(x) whose gradient is g * dydx (an array, or a bool mask for 0/1);
+    ``derivative(x, y)`` is dydx on Tensors (recorded, for higher-order gradients), None when
+    dydx is piecewise constant (a mask, its own adjoint)."""
     if dydx.dtype == B.DTYPES["bool"]:
-        return record(y, (x,), lambda g: (B.where(dydx, g, 0),), name)
-    return record(y, (x,), lambda g: (g * dydx,), name)
+        return record(y, (x,), lambda g: (B.where(dydx, g, 0),), name, adjoint=DIAGONAL)
+    if derivative is None:
+        return record(y, (x,), lambda g: (g * dydx,), name, adjoint=DIAGONAL)
+    return record(y, (x,), lambda g: (g * dydx,), name, rule=_chain(derivative))
+
+
+def _chain(derivative):
+    """The rule g * derivative(x, y) of a pointwise op."""
+
+    def rule(g, y, x):
+        return (E.mul(g, derivative(x, y)),)
+
+    return rule
 
 
 @op
@@ -151,7 +228,16 @@ def _elu_like(x, alpha, input_scale, output_scale, name):
     e = B.exp(B.minimum(xd, 0) * input_scale)
     y = output_scale * B.where(pos, xd, alpha * (e - 1))
     dydx = output_scale * B.where(pos, 1.0, alpha * input_scale * e)
-    return _pointwise(x, y, dydx.astype(xd.dtype), name)
+    return _pointwise(
+        x, y, dydx.astype(xd.dtype), name, _elu_like_derivative(alpha, input_scale, output_scale)
+    )
+
+
+def _elu_like_derivative(alpha, input_scale, output_scale):
+    def derivative(x, y):  # on the negative branch: input_scale * (y + output_scale * alpha)
+        return E.where(x > 0, output_scale, (y + output_scale * alpha) * input_scale)
+
+    return derivative
 
 
 @op
@@ -177,7 +263,12 @@ def mish(x: Tensor) -> Tensor:
     """x * tanh(softplus(x))."""
     xd = x.data
     t = B.tanh(_softplus_array(xd))
-    return _pointwise(x, xd * t, t + xd * B.sigmoid(xd) * (1 - t * t), "Mish")
+    return _pointwise(x, xd * t, t + xd * B.sigmoid(xd) * (1 - t * t), "Mish", _mish_derivative)
+
+
+def _mish_derivative(x, _y):
+    t = E.tanh(softplus(x))
+    return t + E.mul(E.mul(x, E.sigmoid(x)), 1 - E.mul(t, t))
 
 
 @op
@@ -186,7 +277,11 @@ def hardswish(x: Tensor) -> Tensor:
     xd = x.data
     y = xd * B.clip(xd + 3, 0, 6) / 6
     dydx = B.where(xd <= -3, 0.0, B.where(xd < 3, xd / 3 + 0.5, 1.0)).astype(xd.dtype)
-    return _pointwise(x, y, dydx, "Hardswish")
+    return _pointwise(x, y, dydx, "Hardswish", _hardswish_derivative)
+
+
+def _hardswish_derivative(x, _y):
+    return E.where(x <= -3, 0.0, E.where(x < 3, x * (1 / 3) + 0.5, 1.0))
 
 
 @op
@@ -202,7 +297,11 @@ def logsigmoid(x: Tensor) -> Tensor:
     """log(sigmoid(x)) = min(x, 0) - log(1 + exp(-|x|)), stable for large |x|."""
     xd = x.data
     y = B.minimum(xd, 0) - B.log1p(B.exp(-B.abs(xd)))
-    return _pointwise(x, y, B.sigmoid(-xd), "LogSigmoid")
+    return _pointwise(x, y, B.sigmoid(-xd), "LogSigmoid", _logsigmoid_derivative)
+
+
+def _logsigmoid_derivative(x, _y):
+    return E.sigmoid(-x)
 
 
 @op
@@ -210,7 +309,12 @@ def softsign(x: Tensor) -> Tensor:
     """x / (1 + |x|)."""
     xd = x.data
     d = 1 + B.abs(xd)
-    return _pointwise(x, xd / d, 1 / (d * d), "Softsign")
+    return _pointwise(x, xd / d, 1 / (d * d), "Softsign", _softsign_derivative)
+
+
+def _softsign_derivative(x, _y):
+    d = E.abs(x) + 1
+    return 1 / E.mul(d, d)
 
 
 @op
@@ -218,7 +322,12 @@ def tanhshrink(x: Tensor) -> Tensor:
     """x - tanh(x)."""
     xd = x.data
     t = B.tanh(xd)
-    return _pointwise(x, xd - t, t * t, "Tanhshrink")
+    return _pointwise(x, xd - t, t * t, "Tanhshrink", _tanhshrink_derivative)
+
+
+def _tanhshrink_derivative(x, _y):
+    t = E.tanh(x)
+    return E.mul(t, t)
 
 
 @op
@@ -268,7 +377,16 @@ def glu(x: Tensor, axis: int = -1) -> Tensor:
     def backward(g):
         return (B.concatenate([g * s, g * a * s * (1 - s)], axis=ax),)
 
-    return record(a * s, (x,), backward, "Glu")
+    return record(a * s, (x,), backward, "Glu", rule=_glu_rule(ax))
+
+
+def _glu_rule(ax):
+    def rule(g, _y, x):
+        a, b = S.chunk(x, 2, ax)
+        s = E.sigmoid(b)
+        return (S.cat([E.mul(g, s), E.mul(E.mul(g, a), E.mul(s, 1 - s))], ax),)
+
+    return rule
 
 
 @op
@@ -299,4 +417,18 @@ def prelu(x: Tensor, weight: Tensor) -> Tensor:
             gw = B.reshape(B.sum(gw, axis=axes), w.shape)
         return B.where(pos, g, wb * g), gw
 
-    return record(B.where(pos, xd, wb * xd), (x, weight), backward, "Prelu")
+    return record(
+        B.where(pos, xd, wb * xd), (x, weight), backward, "Prelu", rule=_prelu_rule(shape)
+    )
+
+
+def _prelu_rule(shape):
+    def rule(g, _y, x, weight):
+        pos = x > 0
+        wb = S.reshape(weight, tuple(shape))
+        gw = E.where(pos, 0.0, E.mul(x, g))
+        axes = tuple(i for i in range(x.ndim) if weight.numel() == 1 or shape[i] == 1)
+        gw = S.reshape(gw.sum(dim=axes) if axes else gw, tuple(weight.shape))
+        return E.where(pos, g, E.mul(wb, g)), gw
+
+    return rule

@@ -13,6 +13,7 @@ from lucid import _backend as B
 from lucid._typing import Dims, DTypeLike, TensorOrScalar
 from lucid.autograd.graph import unbroadcast
 from lucid.dtypes import as_dtype_name
+from lucid.ops import elementwise as E, reduce as R, shape as S
 from lucid.ops._util import as_tensor, normalize_axes, op, record
 from lucid.tensor import Tensor
 
@@ -54,7 +55,22 @@ def matmul(a, b):
         gb = B.reshape(unbroadcast(gb, b2.shape), bd.shape)
         return ga, gb
 
-    return record(out, (a, b), backward, "MatMul")
+    return record(out, (a, b), backward, "MatMul", rule=_matmul_rule)
+
+
+def _matmul_rule(g, _out, a, b):
+    """matmul's gradients as recorded matmuls (1-D operands as a row / a column)."""
+    a2 = a if a.ndim > 1 else S.reshape(a, (1, -1))
+    b2 = b if b.ndim > 1 else S.reshape(b, (-1, 1))
+    batch = np.broadcast_shapes(tuple(a2.shape[:-2]), tuple(b2.shape[:-2]))
+    g2 = S.reshape(g, tuple(batch) + (a2.shape[-2], b2.shape[-1]))
+    ga = matmul(g2, S.swapaxes(b2, -1, -2))
+    gb = matmul(S.swapaxes(a2, -1, -2), g2)
+    if a.ndim == 1:  # the engine sums broadcast batch dims; a row's must be summed here
+        ga = R.sum(ga, tuple(range(ga.ndim - 1)))
+    if b.ndim == 1:
+        gb = R.sum(gb, tuple(range(gb.ndim - 2)) + (gb.ndim - 1,))
+    return ga, gb
 
 
 def dot(a, b: TensorOrScalar) -> Tensor:
@@ -141,7 +157,47 @@ def _vector_norm(x: Tensor, ord: float, axes: tuple, keepdim: bool) -> Tensor:
             gx = B.where(dead, 0, scale * gk)
         return (B.cast(gx, name),)
 
-    return record(out, (x,), backward, "VectorNorm")
+    if ord in (0, 1, math.inf, -math.inf):  # linear in g with a piecewise-constant factor
+        return record(
+            out,
+            (x,),
+            backward,
+            "VectorNorm",
+            adjoint=_norm_adjoint(backward, axes, r.shape, out_shape),
+        )
+    return record(out, (x,), backward, "VectorNorm", rule=_norm_rule(ord, r.shape))
+
+
+def _norm_adjoint(backward, axes, reduced_shape, out_shape):
+    """The transpose of the 0/1/inf-norm backward ``g -> factor * g`` (``factor`` constant):
+    ``v -> sum(factor * v)`` over the reduced axes."""
+
+    def adjoint(_i, v):
+        factor = backward(B.ones(reduced_shape, dtype=v.dtype))[0]
+        return B.reshape(B.sum(factor * v, axis=list(axes), keepdims=True), out_shape)
+
+    return adjoint
+
+
+def _norm_rule(ord, reduced_shape):
+    """The p-norm's gradient ``sign(x) (|x| / r)^(p-1) g`` (``x / r`` for p = 2) on Tensors, 0
+    where the norm is 0 and, for p < 1, at the zero elements (the array backward's choices)."""
+
+    def rule(g, out, x):
+        gk = S.reshape(g, reduced_shape)
+        r = S.reshape(out, reduced_shape)
+        dead = E.eq(r, 0)
+        safe_r = E.where(dead, 1.0, r)
+        if ord < 1:
+            dead = dead | E.eq(x, 0)
+        if ord == 2:
+            scale = E.div(x, safe_r)
+        else:
+            a = E.where(dead, 1.0, E.abs(x))  # no inf/NaN in the branch where() drops
+            scale = E.mul(E.sign(x), E.pow(E.div(a, safe_r), ord - 1))
+        return (E.where(dead, 0.0, E.mul(scale, gk)),)
+
+    return rule
 
 
 def vector_norm(
@@ -155,7 +211,8 @@ def vector_norm(
     """``torch.linalg.vector_norm``: ``(sum |x|^ord)^(1/ord)`` over ``dim`` (an int, a tuple, or
     None / ``()`` for every dim), with ``ord`` = inf (max |x|), -inf (min |x|) and 0 (the count
     of nonzeros). Floating input only; ``dtype`` casts the input first (widening only).
-    Differentiable; the gradient of a zero norm is 0, as in PyTorch."""
+    Differentiable to any order; the gradient of a zero norm is 0, as in PyTorch, and so is its
+    derivative (PyTorch's is NaN)."""
     x = _norm_input(x, dtype, "vector_norm")
     ord = _vector_ord(ord, "vector_norm")
     axes = normalize_axes(None if dim is None or dim == () else dim, x.ndim, "dim")
@@ -201,7 +258,74 @@ def _svd_norm(A: Tensor, ord, d0: int, d1: int, keepdim: bool) -> Tensor:
             gm = u[..., :, i : i + 1] * vh[..., i : i + 1, :]
         return (B.cast(B.transpose(gm * gl, list(np.argsort(perm))), name),)
 
-    return record(out, (A,), backward, "MatrixNorm")
+    return record(out, (A,), backward, "MatrixNorm", rule=_svd_norm_rule(ord, d0, d1, kept))
+
+
+def _svd_norm_rule(ord, d0, d1, kept):
+    def rule(g, _out, A):
+        return (E.mul(S.reshape(g, kept), _svd_norm_grad(A, ord, d0, d1)),)
+
+    return rule
+
+
+def _swap(a):
+    return np.swapaxes(a, -1, -2)
+
+
+def _svd_norm_grad(A: Tensor, ord, d0: int, d1: int) -> Tensor:
+    """The gradient of the nuclear/spectral norm in dims ``(d0, d1)`` (``U V^T``, or ``u_i
+    v_i^T`` for the largest/smallest singular value) as a recorded op of ``A``: its backward is
+    the norm's Hessian (symmetric) applied to the cotangent, so the norm has second-order
+    gradients (not third: this op has no rule). Computed on the host in float64."""
+    name = B.dtype_name(A.data.dtype)
+    perm = [i for i in range(A.ndim) if i not in (d0, d1)] + [d0, d1]
+    inverse = list(np.argsort(perm))
+    u, s, vh = np.linalg.svd(np.transpose(B.to_numpy(A.data).astype(np.float64), perm), False)
+    i = 0 if ord in ("nuc", 2) else s.shape[-1] - 1
+    gm = u @ vh if ord == "nuc" else u[..., :, i : i + 1] * vh[..., i : i + 1, :]
+
+    def backward(w):
+        e = np.transpose(B.to_numpy(w).astype(np.float64), perm)
+        h = _nuclear_hessian(u, s, vh, e) if ord == "nuc" else _sigma_hessian(u, s, vh, e, i)
+        return (B.asarray(np.transpose(h, inverse), name),)
+
+    return record(B.asarray(np.transpose(gm, inverse), name), (A,), backward, "MatrixNormGrad")
+
+
+def _nuclear_hessian(u, s, vh, e):
+    """d(U V^T) in direction ``e`` for ``A = U diag(s) V^T`` (the reduced SVD): the skew part of
+    ``U^T e V`` scaled by 1 / (s_i + s_j), plus the parts of ``e`` outside the row/column
+    spaces scaled by 1 / s."""
+    v = _swap(vh)
+    eb = _swap(u) @ e @ v
+    omega = (eb - _swap(eb)) / (s[..., :, None] + s[..., None, :])
+    outside_u = e - u @ (_swap(u) @ e)  # (I - U U^T) e: nonzero when rows > cols
+    outside_v = e - (e @ v) @ vh  # e (I - V V^T): nonzero when cols > rows
+    return (
+        u @ omega @ vh
+        + outside_u @ (v / s[..., None, :]) @ vh
+        + (u / s[..., None, :]) @ _swap(u) @ outside_v
+    )
+
+
+def _sigma_hessian(u, s, vh, e, i):
+    """d(u_i v_i^T) in direction ``e`` (the gradient of the singular value ``s_i``), from the
+    first-order perturbation of the singular vectors (distinct singular values assumed)."""
+    v = _swap(vh)
+    eb = _swap(u) @ e @ v
+    si = s[..., i : i + 1]
+    gap = si**2 - s**2
+    gap[..., i] = 1.0
+    e_ji, e_ij = eb[..., :, i], eb[..., i, :]
+    cu = (si * e_ji + s * e_ij) / gap
+    cv = (si * e_ij + s * e_ji) / gap
+    cu[..., i] = cv[..., i] = 0.0
+    ui, vi = u[..., :, i], v[..., :, i]
+    outside_u = e - u @ (_swap(u) @ e)
+    outside_v = e - (e @ v) @ vh
+    du = (u @ cu[..., None])[..., 0] + (outside_u @ vi[..., None])[..., 0] / si
+    dv = (v @ cv[..., None])[..., 0] + (_swap(outside_v) @ ui[..., None])[..., 0] / si
+    return du[..., :, None] * vi[..., None, :] + ui[..., :, None] * dv[..., None, :]
 
 
 _MATRIX_ORDS = ("fro", "nuc", math.inf, -math.inf, 1, -1, 2, -2)
@@ -218,7 +342,9 @@ def matrix_norm(
     """``torch.linalg.matrix_norm`` of the matrices in dims ``dim`` (rows, cols): ``"fro"``
     (Frobenius), ``"nuc"`` (sum of singular values), inf / -inf (largest / smallest row sum of
     |A|), 1 / -1 (largest / smallest column sum of |A|), 2 / -2 (largest / smallest singular
-    value). Differentiable. The singular values are LAPACK's, computed on the host in float64."""
+    value). Differentiable; twice for ``"nuc"``, 2 and -2 (their Hessian assumes distinct
+    nonzero singular values). The singular values are LAPACK's, computed on the host in
+    float64."""
     A = _norm_input(A, dtype, "matrix_norm")
     d0, d1 = _matrix_dims(A, dim, "matrix_norm")
     if isinstance(ord, bool) or ord not in _MATRIX_ORDS:
@@ -237,13 +363,9 @@ def matrix_norm(
     sum_dim, pick_dim = (d0, d1) if ord in (1, -1) else (d1, d0)
     if not A.shape[pick_dim]:
         raise ValueError(f"matrix_norm: ord={ord!r} of matrices with no columns/rows: {A.shape}")
-    sums = _vector_norm(A, 1.0, (sum_dim,), True)
-    out = (amax if ord in (1, math.inf) else amin)(sums, pick_dim, keepdim=True)
-    return (
-        out
-        if keepdim
-        else out.reshape(tuple(n for i, n in enumerate(out.shape) if i not in (d0, d1)))
-    )
+    sums = _vector_norm(A, 1.0, (sum_dim,), bool(keepdim))
+    pick = pick_dim if keepdim or pick_dim < sum_dim else pick_dim - 1  # sum_dim dropped
+    return (amax if ord in (1, math.inf) else amin)(sums, pick, keepdim=bool(keepdim))
 
 
 def linalg_norm(

@@ -11,13 +11,17 @@ or numerically wrong.
   ``sigmoid(x) - t`` (a composite through abs() would be wrong at x = 0).
 
 The ops return per-element losses (no reduction, weights for the class ops applied); the
-functional layer reduces them. Class axis is 1; targets are already validated there.
+functional layer reduces them. Class axis is 1; targets are already validated there. Each op
+also gives its gradient on Tensors (``rule``) or its transpose (``adjoint``), so that gradients
+of these losses can be differentiated again (``create_graph``).
 """
 
 from __future__ import annotations
 
 from lucid import _backend as B
+from lucid.ops import elementwise as E, shape as S
 from lucid.ops._util import op, record
+from lucid.ops.activation import logsigmoid, softmax
 from lucid.tensor import Tensor
 
 
@@ -76,7 +80,20 @@ def cross_entropy(x, target, weight=None, ignore_index=-100, label_smoothing=0.0
         at_target = B.take_along_axis(gx, idx, axis=1) - B.expand_dims(g * wy * (1.0 - eps), 1)
         return (B.put_along_axis(gx, idx, at_target, axis=1),)
 
-    return record(loss, (x,), backward, "CrossEntropy")
+    def rule(g, _out, x):  # the backward above on Tensors: softmax * A - a
+        def const(a):
+            return Tensor._wrap(a, x._device)
+
+        gx = E.mul(softmax(x, 1), S.unsqueeze(E.mul(g, const(total)), 1))
+        if eps > 0:
+            smooth = S.unsqueeze(E.mul(g, const(keep * (eps / c))), 1)
+            gx = E.sub(gx, smooth if w is None else E.mul(smooth, const(w_b)))
+        zeros = B.zeros(xd.shape, dtype=xd.dtype)
+        onehot = B.put_along_axis(zeros, idx, B.ones(idx.shape, dtype=xd.dtype), axis=1)
+        picked = S.unsqueeze(E.mul(g, const(wy * (1.0 - eps))), 1)
+        return (E.sub(gx, E.mul(picked, const(onehot))),)
+
+    return record(loss, (x,), backward, "CrossEntropy", rule=rule)
 
 
 @op
@@ -95,7 +112,10 @@ def nll_loss(x, target, weight=None, ignore_index=-100):
             B.put_along_axis(B.zeros(shape, dtype=dtype), idx, B.expand_dims(-g * wy, 1), axis=1),
         )
 
-    return record(loss, (x,), backward, "NllLoss")
+    def adjoint(_i, v):  # the transpose of the scatter: v read at the targets
+        return -wy * B.reshape(B.take_along_axis(v, idx, axis=1), wy.shape)
+
+    return record(loss, (x,), backward, "NllLoss", adjoint=adjoint)
 
 
 @op
@@ -111,7 +131,21 @@ def binary_cross_entropy(p, t):
         gt = g * (log_q - log_p)
         return gp, gt
 
-    return record(loss, (p, t), backward, "BinaryCrossEntropy")
+    return record(loss, (p, t), backward, "BinaryCrossEntropy", rule=_bce_rule)
+
+
+def _wants_grad(t):
+    return isinstance(t, Tensor) and t.requires_grad
+
+
+def _bce_rule(g, _out, p, t):
+    gp = E.div(E.mul(g, E.sub(p, t)), E.maximum(E.mul(p, 1.0 - p), 1e-12))
+    gt = None
+    if _wants_grad(t):
+        log_p = E.maximum(E.log(p), -100.0)
+        log_q = E.maximum(E.log1p(-p), -100.0)
+        gt = E.mul(g, E.sub(log_q, log_p))
+    return gp, gt
 
 
 @op
@@ -129,4 +163,18 @@ def binary_cross_entropy_with_logits(x: Tensor, t, pos_weight: Tensor | None = N
         gpw = None if pw is None else g * td * sp
         return gx, gt, gpw
 
-    return record(loss, (x, t, pos_weight), backward, "BinaryCrossEntropyWithLogits")
+    return record(
+        loss, (x, t, pos_weight), backward, "BinaryCrossEntropyWithLogits", rule=_bce_logits_rule
+    )
+
+
+def _bce_logits_rule(g, _out, x, t, pw):
+    sp = -logsigmoid(x)  # log(1 + exp(-x)), with its exact derivative -sigmoid(-x)
+    lw = 1.0 if pw is None else E.add(E.mul(E.sub(pw, 1.0), t), 1.0)
+    gx = E.mul(g, E.sub(E.sub(1.0, t), E.mul(lw, E.sigmoid(-x))))
+    gt = gpw = None
+    if _wants_grad(t):
+        gt = E.mul(g, -x if pw is None else E.sub(E.mul(E.sub(pw, 1.0), sp), x))
+    if _wants_grad(pw):
+        gpw = E.mul(E.mul(g, t), sp)
+    return gx, gt, gpw

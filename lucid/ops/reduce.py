@@ -11,6 +11,7 @@ from collections import namedtuple
 
 from lucid import _backend as B
 from lucid._typing import Dims, DTypeLike, TensorOrScalar
+from lucid.ops import elementwise as E, shape as S
 from lucid.ops._util import dim_aliases, normalize_axes, op, record, single_dim
 from lucid.tensor import Tensor
 
@@ -30,6 +31,14 @@ def _spread(g, x_shape, axes, keepdim):
     if not keepdim and axes:
         g = B.expand_dims(g, list(axes))
     return B.broadcast_to(g, x_shape)
+
+
+def _spread_tensor(g, x_shape, axes, keepdim):
+    """``_spread`` for a recorded gradient (a Tensor): reshaped to broadcast against the input
+    (the broadcast itself is left to the op that uses it)."""
+    if not keepdim and axes:
+        g = S.reshape(g, tuple(1 if a in axes else n for a, n in enumerate(x_shape)))
+    return g
 
 
 def _count(shape, axes):
@@ -139,12 +148,13 @@ def _extreme(x, dim, keepdim, fn, name):
     axes = normalize_axes(dims, x.ndim)
     _refuse_empty_reduction(x, None if dims is None else axes, name.lower())
     if x.numel() == 0:
-        shape = x.shape
+        shape, out_shape = x.shape, _empty_reduced(x, axes, keepdim)
         return record(
-            B.zeros(_empty_reduced(x, axes, keepdim), dtype=x.data.dtype),
+            B.zeros(out_shape, dtype=x.data.dtype),
             (x,),
             lambda g: (B.zeros(shape, dtype=g.dtype),),
             name,
+            adjoint=lambda _i, v: B.zeros(out_shape, dtype=v.dtype),
         )
     xd = x.data
     y = fn(xd, axis=list(axes), keepdims=keepdim)
@@ -155,7 +165,12 @@ def _extreme(x, dim, keepdim, fn, name):
         count = B.sum(hit, axis=list(axes), keepdims=True)
         return (_spread(g, xd.shape, axes, keepdim) * hit / count,)
 
-    return record(y, (x,), backward, name)
+    def adjoint(_i, v):  # the backward's transpose: each output takes its ties' mean of v
+        hit = (xd == _spread(y, xd.shape, axes, keepdim)).astype(v.dtype)
+        count = B.sum(hit, axis=list(axes), keepdims=True)
+        return B.accurate_sum(v * hit / count, axes, keepdim)
+
+    return record(y, (x,), backward, name, adjoint=adjoint)
 
 
 @op
@@ -170,6 +185,7 @@ def _extreme_with_index(x, dim, keepdim, arg_fn, name):
             (x,),
             lambda g: (B.zeros(shape, dtype=g.dtype),),
             name,
+            adjoint=lambda _i, v: B.zeros(out_shape, dtype=v.dtype),
         )
         indices = Tensor._wrap(B.zeros(out_shape, dtype=B.DTYPES["int64"]), x._device)
         return values_indices(vals, indices)
@@ -191,7 +207,11 @@ def _extreme_with_index(x, dim, keepdim, arg_fn, name):
     out_shape = (
         x.shape if not x.ndim else (idx.shape if keepdim else idx.shape[:ax] + idx.shape[ax + 1 :])
     )
-    vals = record(B.reshape(values, out_shape), (x,), backward, name)
+
+    def adjoint(_i, v):  # the backward's transpose: v read at the selected indices
+        return B.reshape(B.take_along_axis(B.reshape(v, shape), idx, axis=ax), out_shape)
+
+    vals = record(B.reshape(values, out_shape), (x,), backward, name, adjoint=adjoint)
     indices = Tensor._wrap(B.reshape(idx, out_shape).astype(B.DTYPES["int64"]), x._device)
     return values_indices(vals, indices)
 
@@ -301,7 +321,22 @@ def var(
         g32 = g.astype(centered.dtype)
         return ((_spread(g32, shape, axes, keepdim) * centered * (2.0 / denom)).astype(dt),)
 
-    return record(y, (input,), backward, "Var")
+    return record(y, (input,), backward, "Var", rule=_var_rule(axes, keepdim, denom))
+
+
+def _centered_tensor(x, axes):
+    """x - mean(x) over ``axes``, recorded."""
+    if not axes:
+        return E.sub(x, x)
+    return E.sub(x, mean(x, axes, keepdim=True))
+
+
+def _var_rule(axes, keepdim, denom):
+    def rule(g, _out, x):
+        gk = _spread_tensor(g, x.shape, axes, keepdim)
+        return (E.mul(gk, _centered_tensor(x, axes)) * (2.0 / denom),)
+
+    return rule
 
 
 @dim_aliases
@@ -328,7 +363,18 @@ def std(
         g32 = _spread(g.astype(centered.dtype), shape, axes, keepdim)
         return (B.where(y_full == 0, 0.0, g32 * centered / (safe * denom)).astype(dt),)
 
-    return record(y32.astype(dt), (input,), backward, "Std")
+    return record(y32.astype(dt), (input,), backward, "Std", rule=_std_rule(axes, keepdim, denom))
+
+
+def _std_rule(axes, keepdim, denom):
+    def rule(g, out, x):
+        gk = _spread_tensor(g, x.shape, axes, keepdim)
+        yk = _spread_tensor(out, x.shape, axes, keepdim)
+        zero = E.eq(yk, 0)
+        scaled = E.div(E.mul(gk, _centered_tensor(x, axes)), E.where(zero, 1.0, yk) * denom)
+        return (E.where(zero, 0.0, scaled),)
+
+    return rule
 
 
 @dim_aliases
@@ -356,7 +402,34 @@ def prod(
         inverse = [perm.index(i) for i in range(xd.ndim)]
         return (_spread(g, xd.shape, axes, keepdim) * B.transpose(others, inverse),)
 
-    return record(y, (x,), backward, "Prod")
+    return record(y, (x,), backward, "Prod", rule=_prod_rule(axes, keepdim))
+
+
+def _prod_rule(axes, keepdim):
+    def rule(g, _out, x):
+        return (E.mul(_spread_tensor(g, x.shape, axes, keepdim), _prod_of_others(x, axes)),)
+
+    return rule
+
+
+def _prod_of_others(x, axes):
+    """For each element of ``x``, the product of the other elements of its reduction over
+    ``axes`` (recorded; exclusive running products from both sides, so exact with zeros)."""
+    from lucid.ops.reorder import flip
+    from lucid.ops.scan import cumprod
+
+    if x.numel() == 0:
+        return E.sub(x, x)
+    rest = [a for a in range(x.ndim) if a not in axes]
+    perm = rest + list(axes)
+    moved = S.permute(x, perm)
+    lead = tuple(moved.shape[: len(rest)])
+    flat = S.reshape(moved, lead + (-1,))
+    one = Tensor._wrap(B.ones(lead + (1,), dtype=x.data.dtype), x._device)
+    before = cumprod(S.cat([one, flat[..., :-1]], -1), -1)
+    after = flip(cumprod(flip(S.cat([flat[..., 1:], one], -1), (-1,)), -1), (-1,))
+    others = S.reshape(E.mul(before, after), tuple(moved.shape))
+    return S.permute(others, [perm.index(i) for i in range(x.ndim)])
 
 
 @dim_aliases
@@ -376,7 +449,16 @@ def logsumexp(input: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:
             _spread(g, xd.shape, axes, keepdim) * B.exp(xd - _spread(y, xd.shape, axes, keepdim)),
         ),
         "LogSumExp",
+        rule=_logsumexp_rule(axes, keepdim),
     )
+
+
+def _logsumexp_rule(axes, keepdim):
+    def rule(g, out, x):
+        gk = _spread_tensor(g, x.shape, axes, keepdim)
+        return (E.mul(gk, E.exp(E.sub(x, _spread_tensor(out, x.shape, axes, keepdim)))),)
+
+    return rule
 
 
 def _arg(x, dim, keepdim, fn, name):

@@ -9,6 +9,7 @@ the tape to a single node and its backward to one closed formula,
 from __future__ import annotations
 
 from lucid import _backend as B
+from lucid.ops import elementwise as E, reduce as R
 from lucid.ops._util import normalize_axes, op, record
 from lucid.tensor import Tensor
 
@@ -37,4 +38,18 @@ def standardize(x: Tensor, axis: int, eps: float = 1e-5):
         mean_gy = B.accurate_mean(g * y, axes, True)
         return (B.cast(rstd * (g - mean_g - y * mean_gy), name),)
 
-    return record(B.cast(y, name), (x,), backward, "Standardize"), mean, var
+    y_tensor = record(B.cast(y, name), (x,), backward, "Standardize", rule=_rule(axes, eps))
+    return y_tensor, mean, var
+
+
+def _rule(axes, eps):
+    """The backward on Tensors (``create_graph``): ``y`` is the output, ``rstd`` recomputed."""
+
+    def rule(g, y, x):
+        centered = E.sub(x, R.mean(x, axes, keepdim=True))
+        rstd = 1.0 / E.sqrt(R.mean(E.mul(centered, centered), axes, keepdim=True) + eps)
+        mean_g = R.mean(g, axes, keepdim=True)
+        mean_gy = R.mean(E.mul(g, y), axes, keepdim=True)
+        return (E.mul(rstd, E.sub(E.sub(g, mean_g), E.mul(y, mean_gy))),)
+
+    return rule

@@ -3,6 +3,7 @@ NAdam, RAdam and Adamax."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 from lucid import _backend as B
@@ -10,6 +11,54 @@ from lucid.optim._checks import check_betas
 from lucid.optim.optimizer import Optimizer
 
 __all__ = ["Adam", "AdamW"]
+
+
+class _Betas(tuple):
+    """A group's betas with their complements ``1 - b`` beside them (``None``: not given).
+    ``lucid.compile`` puts these in a group while it traces: both are float32 inputs of the
+    graph, the complements computed on the host in float64, since ``1 - b`` of a float32 ``b``
+    keeps ``b``'s rounding (1.3e-5 relative for 0.999)."""
+
+    complements: tuple
+
+    def __new__(cls, values, complements):
+        out = super().__new__(cls, values)
+        out.complements = tuple(complements)
+        return out
+
+    @staticmethod
+    def complement(betas, i):
+        """``1 - betas[i]``: the one held beside it, else computed (in float64 for a number)."""
+        held = getattr(betas, "complements", None)
+        if held is not None and held[i] is not None:
+            return held[i]
+        return 1.0 - betas[i]
+
+    @classmethod
+    def replace(cls, betas, i, value=None, complement=None):
+        """``betas`` with beta ``i`` (or its complement) replaced."""
+        values = list(betas)
+        held = list(getattr(betas, "complements", None) or [None] * len(values))
+        if value is not None:
+            values[i] = value
+        if complement is not None:
+            held[i] = complement
+        return cls(values, held)
+
+
+def _log_beta(c):
+    """``log(b) = log1p(-c)`` from ``c = 1 - b``: accurate for b near 1."""
+    return B.log1p(-c) if isinstance(c, B.Array) else math.log1p(-c)
+
+
+def _bias_correction(b, c, t, log_b=None):
+    """``1 - b**t``, given ``c = 1 - b``. Numbers (an eager step): PyTorch's formula, in float64.
+    A traced beta or step count (float32 arrays): ``-expm1(t log(b))`` with ``log(b) =
+    log1p(-c)`` (``log_b``, if given), which does not cancel as ``1 - b**t`` does in float32
+    (``b**t`` is near 1, rounded to 6e-8: 2e-5 relative error of ``1 - 0.999**2``)."""
+    if not isinstance(b, B.Array) and not isinstance(t, B.Array):
+        return 1.0 - b**t
+    return -B.expm1(t * (_log_beta(c) if log_b is None else log_b))
 
 
 class _AdamLike(Optimizer):
@@ -31,28 +80,58 @@ class _AdamLike(Optimizer):
             return param * (1.0 - group["lr"] * wd), grad
         return param, grad + wd * param
 
-    def _first_moment(self, state, grad, b1):
-        """``exp_avg`` moved toward ``grad`` by ``1 - b1``, as PyTorch's ``lerp_``: ``m + (1 -
-        b1) (g - m)``, which rounds differently from ``b1 m + (1 - b1) g``."""
+    @staticmethod
+    def _betas(group):
+        """``(b1, b2), (1 - b1, 1 - b2)``: the complements as PyTorch computes them (in float64)
+        eagerly, and the host-computed inputs in a ``lucid.compile`` trace (see :class:`_Betas`)."""
+        betas = group["betas"]
+        return tuple(betas), tuple(_Betas.complement(betas, i) for i in range(len(betas)))
+
+    def _first_moment(self, state, grad, c1):
+        """``exp_avg`` moved toward ``grad`` by ``c1 = 1 - b1``, as PyTorch's ``lerp_``: ``m +
+        (1 - b1) (g - m)``, which rounds differently from ``b1 m + (1 - b1) g``."""
         m = state.get("exp_avg")
-        m = (1.0 - b1) * grad if m is None else m.data + (1.0 - b1) * (grad - m.data)
+        m = c1 * grad if m is None else m.data + c1 * (grad - m.data)
         self._buffer(state, "exp_avg", m)
         return m
 
-    def _second_moment(self, state, grad, b2):
-        """``exp_avg_sq = b2 v + (1 - b2) g^2`` (PyTorch's ``mul_(b2).addcmul_(g, g, 1 - b2)``)."""
+    def _second_moment(self, state, grad, b2, c2):
+        """``exp_avg_sq = b2 v + (1 - b2) g^2`` (PyTorch's ``mul_(b2).addcmul_(g, g, 1 - b2)``),
+        with ``c2 = 1 - b2``."""
         v = state.get("exp_avg_sq")
-        v = (1.0 - b2) * grad * grad if v is None else b2 * v.data + (1.0 - b2) * grad * grad
+        v = c2 * grad * grad if v is None else b2 * v.data + c2 * grad * grad
         self._buffer(state, "exp_avg_sq", v)
         return v
 
     def step(self, closure=None):
         """One update of every parameter with a gradient (see :class:`Optimizer`)."""
         self._next_counts: dict = {}
+        self._step_memo: dict = {}
         try:
             return super().step(closure)
         finally:
-            del self._next_counts
+            del self._next_counts, self._step_memo
+
+    def _bias(self, b, c, t):
+        """:func:`_bias_correction`; from arrays, ``log1p(-c)`` once per complement and the
+        correction once per (complement, count) in a step, so a compiled graph has one chain
+        per group and count rather than one per parameter (``expm1``/``log1p`` chains cost
+        more than ``b**t`` did)."""
+        if not isinstance(b, B.Array) and not isinstance(t, B.Array):
+            return _bias_correction(b, c, t)
+        log_b = self._once(("log1p", c), lambda: _log_beta(c))
+        return self._once(("bias", c, t), lambda: _bias_correction(b, c, t, log_b))
+
+    def _once(self, key, make):
+        """``make()``, computed once per step for ``key`` (a tag and objects, by identity)."""
+        memo = getattr(self, "_step_memo", None)
+        if memo is None:
+            return make()
+        ids = (key[0],) + tuple(id(x) for x in key[1:])
+        hit = memo.get(ids)
+        if hit is None or any(x is not y for x, y in zip(hit[0], key[1:])):
+            hit = memo[ids] = (key[1:], make())  # the objects are kept: their ids stay theirs
+        return hit[1]
 
     def _count(self, state):
         """The step count after this step. In a ``lucid.compile`` step the count is a 0-d array;
@@ -103,17 +182,18 @@ class Adam(_AdamLike):
         )
 
     def _update(self, group, param, grad, state):
-        lr, (b1, b2), eps = group["lr"], group["betas"], group["eps"]
+        lr, eps = group["lr"], group["eps"]
+        (b1, b2), (c1, c2) = self._betas(group)
         param, grad = self._decay(group, param, grad)
         step = self._count(state)
-        m = self._first_moment(state, grad, b1)
-        v = self._second_moment(state, grad, b2)
+        m = self._first_moment(state, grad, c1)
+        v = self._second_moment(state, grad, b2, c2)
         if group["amsgrad"]:
             vmax = state.get("max_exp_avg_sq")
             v = v if vmax is None else B.maximum(vmax.data, v)
             self._buffer(state, "max_exp_avg_sq", v)
-        bias1 = 1.0 - b1**step
-        bias2_sqrt = (1.0 - b2**step) ** 0.5  # step may be a 0-d array (lucid.compile)
+        bias1 = self._bias(b1, c1, step)
+        bias2_sqrt = self._bias(b2, c2, step) ** 0.5  # step may be a 0-d array
         denom = B.sqrt(v) / bias2_sqrt + eps
         return param - (lr / bias1) * m / denom
 

@@ -48,16 +48,17 @@ class NAdam(_AdamLike):
         self._nonnegative(group, "momentum_decay")
 
     def _update(self, group, param, grad, state):
-        lr, (b1, b2), psi = group["lr"], group["betas"], group["momentum_decay"]
+        lr, psi = group["lr"], group["momentum_decay"]
+        (b1, b2), (c1, c2) = self._betas(group)
         param, grad = self._decay(group, param, grad)
         t = self._count(state)
         mu = b1 * (1.0 - 0.5 * 0.96 ** (t * psi))
         mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
         mu_product = state.get("mu_product", 1.0) * mu
         state["mu_product"] = mu_product
-        m = self._first_moment(state, grad, b1)
-        v = self._second_moment(state, grad, b2)
-        denom = B.sqrt(v / (1.0 - b2**t)) + group["eps"]
+        m = self._first_moment(state, grad, c1)
+        v = self._second_moment(state, grad, b2, c2)
+        denom = B.sqrt(v / self._bias(b2, c2, t)) + group["eps"]
         param = param - (lr * (1.0 - mu) / (1.0 - mu_product)) * grad / denom
         return param - (lr * mu_next / (1.0 - mu_product * mu_next)) * m / denom
 
@@ -91,14 +92,15 @@ class RAdam(_AdamLike):
         )
 
     def _update(self, group, param, grad, state):
-        lr, (b1, b2), eps = group["lr"], group["betas"], group["eps"]
+        lr, eps = group["lr"], group["eps"]
+        (b1, b2), (c1, c2) = self._betas(group)
         param, grad = self._decay(group, param, grad)
         t = self._count(state)
-        m = self._first_moment(state, grad, b1)
-        v = self._second_moment(state, grad, b2)
-        m_hat = m / (1.0 - b1**t)
-        bias2 = 1.0 - b2**t
-        rho_inf = 2.0 / (1.0 - b2) - 1.0
+        m = self._first_moment(state, grad, c1)
+        v = self._second_moment(state, grad, b2, c2)
+        m_hat = m / self._bias(b1, c1, t)
+        bias2 = self._bias(b2, c2, t)
+        rho_inf = 2.0 / c2 - 1.0
         rho_t = rho_inf - 2.0 * t * b2**t / bias2
         if rho_t <= 5.0:
             return param - m_hat * lr
@@ -129,11 +131,12 @@ class Adamax(_AdamLike):
         )
 
     def _update(self, group, param, grad, state):
-        (b1, b2), eps = group["betas"], group["eps"]
+        eps = group["eps"]
+        (b1, b2), (c1, _) = self._betas(group)
         param, grad = self._decay(group, param, grad)
         t = self._count(state)
-        m = self._first_moment(state, grad, b1)
+        m = self._first_moment(state, grad, c1)
         u = state.get("exp_inf")
         u = B.abs(grad) + eps if u is None else B.maximum(b2 * u.data, B.abs(grad) + eps)
         self._buffer(state, "exp_inf", u)
-        return param - (group["lr"] / (1.0 - b1**t)) * m / u
+        return param - (group["lr"] / self._bias(b1, c1, t)) * m / u

@@ -11,6 +11,7 @@ the training step's only evaluation, and MLX's lazy graphs do not grow from one 
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -20,6 +21,21 @@ from lucid.optim._checks import check_nonnegative
 from lucid.tensor import Tensor
 
 __all__ = ["Optimizer"]
+
+_profile_hook: Any = None  # set by lucid.profiler: hook(optimizer, step, args, kwargs)
+
+
+def _profiled(step):
+    """``step`` timed by ``lucid.profiler`` while a profile is active, a plain call otherwise
+    (every class's own ``step`` is wrapped: PyTorch's profiler sees ``Optimizer.step`` alike)."""
+
+    @functools.wraps(step)
+    def run(self, *args, **kwargs):
+        if _profile_hook is None:
+            return step(self, *args, **kwargs)
+        return _profile_hook(self, step, args, kwargs)
+
+    return run
 
 
 class Optimizer:
@@ -32,6 +48,11 @@ class Optimizer:
     """
 
     _evaluates = True  # False while a GradScaler steps it (the scaler evaluates once, after)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "step" in cls.__dict__:
+            cls.step = _profiled(cls.__dict__["step"])
 
     def __init__(self, params: Iterable, defaults: dict):
         self.defaults = dict(defaults)
@@ -104,6 +125,7 @@ class Optimizer:
                         B.zeros(p.grad.data.shape, dtype=p.grad.data.dtype), p._device
                     )
 
+    @_profiled
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; ``closure`` (optional) re-evaluates the
         model and returns the loss, which ``step`` returns."""

@@ -1,5 +1,7 @@
-"""Utilities above ``nn``: activation checkpointing."""
+"""Utilities above ``nn``: activation checkpointing, TensorBoard logging
+(``lucid.utils.tensorboard.SummaryWriter``)."""
 
 from lucid.utils.checkpoint import checkpoint
+from lucid.utils import tensorboard
 
 __all__ = ["checkpoint"]

@@ -43,6 +43,12 @@ class Case:
     rtol: float = 1e-10
     atol: float = 1e-12
     exact_dtype: bool = False  # compare dtype names too (creation ops), not only their kind
+    # a reason, when PyTorch's second-order gradient is NaN at a sample's singular points (e.g.
+    # a zero norm) where Lucid's is the 0 of its first-order subgradient: there Lucid must give 0
+    grad2_nan_is_zero: str = ""
+    # a reason, when PyTorch cannot differentiate the op twice: order 2 is then checked by
+    # lucid.autograd.gradgradcheck (finite differences of the recorded first-order gradients)
+    grad2_fd: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,6 +166,9 @@ def run(torch, case: Case, sample: Sample, order: int = 1) -> None:
     """Compare values and gradients of ``case`` on ``sample`` (with ``order=2``, the gradients
     of a weighting of the first-order gradients); raise AssertionError on a difference."""
     la, lk, ta, tk, leaves = _convert(torch, sample, case.grad)
+    if order == 2 and case.grad2_fd:
+        _second_order_fd(case, la, lk, [lt for lt, _ in leaves])
+        return
     lout = flatten(case.lucid_fn(*la, **lk))
     tout = flatten(case.torch_fn(*ta, **tk))
     assert len(lout) == len(tout), f"{len(lout)} outputs, PyTorch gives {len(tout)}"
@@ -230,7 +239,37 @@ def _second_order(torch, case: Case, lloss, tloss, leaves) -> None:
         lsum.backward()
     if tsum is not None:
         tsum.backward()
+    if case.grad2_nan_is_zero:  # Lucid must give 0 where PyTorch gives NaN
+        for _, tt in leaves:
+            if tt.grad is not None:
+                tt.grad = torch.tensor(np.nan_to_num(tt.grad.numpy(force=True), nan=0.0))
     _compare_leaf_grads(case, leaves, "second-order gradient")
+
+
+def _second_order_fd(case: Case, args, kwargs, leaves) -> None:
+    """Order 2 without PyTorch (``Case.grad2_fd``): ``gradgradcheck`` of a fixed random
+    weighting of the floating outputs, with respect to the sample's floating inputs."""
+    if not (case.grad and leaves):
+        return
+    weights: list = []
+
+    def swap(v, mapping):
+        if isinstance(v, list):
+            return [swap(e, mapping) for e in v]
+        return mapping.get(id(v), v)
+
+    def fn(*xs):
+        mapping = {id(lt): x for lt, x in zip(leaves, xs)}
+        outs = flatten(case.lucid_fn(*swap(list(args), mapping), **swap_kw(kwargs, mapping)))
+        outs = [o for o in outs if isinstance(o, lucid.Tensor) and o.is_floating_point()]
+        if not weights:
+            weights.extend(RNG.uniform(0.5, 1.5, tuple(o.shape)) for o in outs)
+        return sum((o * lucid.tensor(w, dtype="float64")).sum() for o, w in zip(outs, weights))
+
+    def swap_kw(kw, mapping):
+        return {k: swap(v, mapping) for k, v in kw.items()}
+
+    lucid.autograd.gradgradcheck(fn, leaves)
 
 
 def _compare_leaf_grads(case: Case, leaves, what: str = "gradient") -> None:

@@ -83,9 +83,9 @@ def _copy_state(tm, lm):
     lm.load_state_dict(state)
 
 
-@pytest.mark.parametrize("case", module_cases.MODULE_CASES, ids=lambda c: c.name)
-@pytest.mark.parametrize("mode", ["train", "eval"])
-def test_module(case, mode):
+def _module_pair(case, mode):
+    """(torch module, Lucid module, torch inputs, Lucid inputs): the same parameters and
+    buffers, the same random inputs (requiring grad), both in ``mode``."""
     tm = (
         case.torch_make(torch)
         if case.torch_make
@@ -98,6 +98,13 @@ def test_module(case, mode):
     xs = [rand(*shape) for shape in case.inputs]
     tx = [torch.tensor(x, requires_grad=True) for x in xs]
     lx = [lucid.tensor(x, dtype="float64", requires_grad=True) for x in xs]
+    return tm, lm, tx, lx
+
+
+@pytest.mark.parametrize("case", module_cases.MODULE_CASES, ids=lambda c: c.name)
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_module(case, mode):
+    tm, lm, tx, lx = _module_pair(case, mode)
     tout, lout = tm(*tx), lm(*lx)
     np.testing.assert_allclose(
         lout.numpy(), tout.detach().numpy(), rtol=case.rtol, atol=case.atol, err_msg="output"
@@ -127,6 +134,29 @@ def test_module(case, mode):
             atol=1e-12,
             err_msg=f"buffer {name}",
         )
+
+
+@pytest.mark.filterwarnings("ignore:.*upsample. is deprecated:UserWarning")
+@pytest.mark.parametrize("case", module_cases.MODULE_CASES, ids=lambda c: c.name)
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_module_second_order(case, mode):
+    """A module's first-order gradients (``create_graph=True``) with respect to its inputs and
+    parameters, then the gradients of a random weighting of them, against PyTorch's."""
+    tm, lm, tx, lx = _module_pair(case, mode)
+    tout, lout = tm(*tx), lm(*lx)
+    w = RNG.uniform(0.5, 1.5, tuple(tout.shape))
+    lparams = dict(lm.named_parameters())
+    names = [name for name, _ in tm.named_parameters()]
+    leaves = list(zip(lx, tx)) + [(lparams[n], p) for n, p in tm.named_parameters()]
+    assert len(leaves) == len(lx) + len(names)
+    tolerance = harness.Case(case.name, None, None, [], rtol=1e-8, atol=1e-10)
+    harness._second_order(
+        torch,
+        tolerance,
+        (lout * lucid.tensor(w, dtype="float64")).sum(),
+        (tout * torch.tensor(w)).sum(),
+        leaves,
+    )
 
 
 # --- losses ------------------------------------------------------------------------------------
