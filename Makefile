@@ -15,9 +15,10 @@ demo: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	$(BIN)/python examples/train_shapes3d.py $(DEMO_ARGS)
 
-# 3D U-Net segmentation of generated volumes (Dice + cross-entropy, lucid.transforms)
+# A segmentation job from NIfTI files to per-class Dice and HD95 (docs/segmentation.md):
+# nibabel for the files, scipy for HD95, matplotlib for the montage
 demo-seg: $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e ".[nifti,metrics,examples]"
 	$(BIN)/python examples/segment_volumes.py
 
 # The suite runs under both CPU kernel sets (Lucid's NumPy/OpenBLAS ones and MLX's).

@@ -36,6 +36,7 @@ Measured results are in docs/segmentation.md.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 import time
@@ -378,7 +379,12 @@ def main(argv=None):
     t_train = time.perf_counter() - start
 
     # 4. validation on the whole held-out scans, scored on the files' grid
-    dice, hd95, preds = evaluate(model, val_ds, val_items, args.roi)
+    # HD95 needs scipy's distance transform (pip install lucid[metrics]); Dice does not
+    has_scipy = importlib.util.find_spec("scipy") is not None
+    dice, hd95, preds = evaluate(model, val_ds, val_items, args.roi, distances=has_scipy)
+    if hd95 is None:
+        print("HD95: skipped (pip install lucid[metrics] for scipy)")
+        hd95 = np.full(len(dice), np.nan)
     mean_dice = float(np.mean(dice))
     print(f"held-out scans ({args.val}), sliding window {args.roi}^3, overlap 0.25, gaussian:")
     print("  class   Dice    HD95 (mm)")
@@ -397,7 +403,7 @@ def main(argv=None):
     truth, _ = read_file(val_items[0]["label"])
     png = montage(image, truth, back, args.spacing, os.path.join(args.out, "montage.png"))
     print(f"prediction: {pred_path} (affine of {val_items[0]['image']})")
-    print(f"montage: {png}" if png else "montage: skipped (pip install matplotlib)")
+    print(f"montage: {png}" if png else "montage: skipped (pip install lucid[examples])")
 
     peak = lucid.memory.peak()
     rss = max_rss_mib()
