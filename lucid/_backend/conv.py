@@ -16,8 +16,12 @@ T = prod(K) kernel taps and x_k = xpad[:, :, k*d : k*d + s*(S_out-1) + 1 : s] (a
                multiply-adds (a depth multiplier Og > 1 broadcasts over it).  Otherwise im2col
                cols = stack_k x_k viewed as (N, G, Cig*T, M) and one batched matmul
                (G, Og, Cig*T) @ cols, groups as the batch axis, M = prod(S_out).
-  weight grad  dw[g] = dy[g] . cols[g]^T with the same im2col built from x viewed as
-               (C_in, N, *S), so N and M form one contraction axis of length N*M.
+  weight grad  dw[g] = dy[g] . cols[g]^T, contracted over N and M together in blocks:
+               the N*M positions are cut into blocks of >= _DOT_BLOCK (``_contraction_blocks``),
+               the im2col is stacked from one strided view of x per tap straight into
+               (blocks, G, Cig*T, block), one batched matmul gives every block's partial
+               product and those are summed blockwise (``accurate_sum``): a single float32
+               running sum over N*M lost ~20x PyTorch's accuracy.
   input grad   the transposed convolution by stride phases: tap k writes dy[o] w_k to input
                position o*s + k*d - lo.  With k*d - lo = q_k*s + r_k (0 <= r_k < s), the taps
                of one residue r fill the lattice i = j*s + r with sum_k dy[j - q_k] w_k^T, a
@@ -51,7 +55,7 @@ blocks, (N, C, O0, s0, O1, s1, ...), the im2col is the first K entries of each b
 (N, G, Cig*T, M) (for 1x1 just the subsampled x, no copy at stride 1):
 
   forward      y = W (G, Og, Cig*T) @ cols (N, G, Cig*T, M).
-  weight grad  dw[g] = dy[g] . cols[g]^T with batch and positions as one contraction axis.
+  weight grad  the tap set's blocked one (its im2col of disjoint windows is no larger than x).
   input grad   dcols = W^T @ dy, put back into the blocks (zero at the block entries >= K and
                past the last window), then reshaped to (N, C_in, *S_in).
 """
@@ -64,6 +68,7 @@ from typing import NamedTuple
 import mlx.core as mx
 
 from lucid._backend.conv_shape import conv_output_size
+from lucid._backend.core import accurate_sum
 from lucid._backend.routing import disjoint
 
 __all__ = ["KernelSet", "TAPS", "CONV_GENERAL", "PATCH", "disjoint_windows"]
@@ -81,6 +86,12 @@ _HALF = (mx.float16, mx.bfloat16)
 # im2col buffers hold T copies of an activation; above this many elements (256 MB in
 # float32) the tap path splits the batch so that peak memory stays bounded
 _COLS_LIMIT = 1 << 26
+# A weight gradient contracts over batch and positions, N*M terms: one matmul accumulates them in
+# one float32 running sum per output (sequentially on MLX's reference CPU BLAS and its Metal
+# kernels), ~20x PyTorch's float32 error at 2 x 32^3. So the contraction is cut into blocks of
+# at least this many terms along the leading position axes, one batched matmul gives each
+# block's partial product, and those are summed blockwise (accurate_sum).
+_DOT_BLOCK = 256
 
 
 # ----------------------------------------------------------------------------- layout helpers
@@ -139,6 +150,93 @@ def _stack(views, axis):
 def _work_dtype(dtype):
     """Accumulate half-precision tap sums in float32, as MLX's own conv kernels do."""
     return mx.float32 if dtype in _HALF else dtype
+
+
+def _contraction_blocks(positions, width):
+    """How a weight gradient's contraction over P = ``positions`` (N, *S_out) is cut: ``(j, b)``
+    splits axis P[j] into (P[j] // b, b), the blocks being P[:j] + (P[j] // b,) and each block
+    (b,) + P[j+1:], the shortest of at least max(_DOT_BLOCK, ``width``) terms (``width``, the
+    output columns, keeps the partial products no larger than the operands). (0, N): one
+    block."""
+    target = max(_DOT_BLOCK, width)
+    if math.prod(positions) < 2 * target:
+        return 0, positions[0]
+    j = max(i for i in range(len(positions)) if math.prod(positions[i:]) >= target)
+    rest = math.prod(positions[j + 1 :])  # < target
+    b = next(b for b in range(-(-target // rest), positions[j] + 1) if positions[j] % b == 0)
+    return j, b
+
+
+def _block_shapes(positions, j, b):
+    """(blocks, block) shapes of a _contraction_blocks cut."""
+    return positions[:j] + (positions[j] // b,), (b,) + positions[j + 1 :]
+
+
+def _dy_blocks(dy, groups, j, b, og_last):
+    """dy (N, C_out, *S_out) as (q, G, L, Og) (``og_last``) or (q, G, Og, L): its positions cut
+    into the blocks of ``(j, b)`` (one copy)."""
+    n, c_out = dy.shape[:2]
+    og, nd = c_out // groups, dy.ndim - 2
+    pos = (n,) + dy.shape[2:]
+    blocks, block = _block_shapes(pos, j, b)
+    # (N, G, Og, *O) with P[j] split in two; the axis numbers after the split
+    p_axes = [0] + [3 + i for i in range(nd)]
+    cut = p_axes[j]
+    dims = [n, groups, og] + list(dy.shape[2:])
+    dims = dims[:cut] + [pos[j] // b, b] + dims[cut + 1 :]
+
+    def moved(ax):
+        return ax + 1 if ax > cut else ax
+
+    outer = [moved(a) for a in p_axes[:j]] + [cut]
+    inner = [cut + 1] + [moved(a) for a in p_axes[j + 1 :]]
+    g_ax, og_ax = moved(1), moved(2)
+    order = outer + [g_ax] + (inner + [og_ax] if og_last else [og_ax] + inner)
+    shape = (math.prod(blocks), groups) + (
+        (math.prod(block), og) if og_last else (og, math.prod(block))
+    )
+    # contiguous: where the reshape can stay a view (N = 1 or one block per sample), MLX would
+    # hand the BLAS a transposed operand, measured ~1.5x slower
+    return mx.contiguous(mx.transpose(dy.reshape(dims), order).reshape(shape))
+
+
+def _blocked_weight_grad(x, dy, kernel_size, stride, padding, dilation, groups):
+    """dw (C_out, Cig, *K) = sum over blocks of dy[b] . cols[b]^T per group: im2col built from
+    one strided view of the padded x per tap, laid out (*blocks, C_in, T, *block), one batched
+    matmul for all blocks, the partial products summed blockwise (accurate_sum)."""
+    n, c_in = x.shape[:2]
+    c_out = dy.shape[1]
+    out, nd = tuple(dy.shape[2:]), dy.ndim - 2
+    cig, og = c_in // groups, c_out // groups
+    taps = _taps(kernel_size)
+    pos = (n,) + out
+    j, b = _contraction_blocks(pos, og)
+    blocks, block = _block_shapes(pos, j, b)
+    q, length = math.prod(blocks), math.prod(block)
+    xp = _pad_spatial(x, padding)
+    sp = xp.shape[2:]
+    sp_str = [math.prod(sp[i + 1 :]) for i in range(nd)]  # element strides of the flat xp
+    c_str = math.prod(sp)
+    p_str = (c_in * c_str,) + tuple(s * st for s, st in zip(stride, sp_str))  # per position
+    shape = blocks + (c_in,) + block
+    strides = p_str[:j] + (b * p_str[j], c_str, p_str[j]) + p_str[j + 1 :]
+
+    def view(t):
+        start = sum(k * d * st for k, d, st in zip(t, dilation, sp_str))
+        return mx.as_strided(xp, shape, strides, start)
+
+    cols = _stack([view(t) for t in taps], len(blocks) + 1)  # (*blocks, C_in, T, *block)
+    cols = cols.reshape((q, groups, cig * len(taps), length))
+    if cig == 1 or og < 4:
+        # depthwise or a few output channels: (q, G, Og, L) @ (q, G, L, Cig*T); depthwise
+        # measured faster than one reduction per tap, Og = 2 2.6x faster than the product below
+        part = _dy_blocks(dy, groups, j, b, og_last=False) @ mx.swapaxes(cols, 2, 3)
+    else:
+        # (q, G, Cig*T, L) @ (q, G, L, Og) with both operands contiguous: measured ~1.5-2x
+        # faster than the transposed-operand product for wide groups
+        part = mx.swapaxes(cols @ _dy_blocks(dy, groups, j, b, og_last=True), 2, 3)
+    dw = part[0] if q == 1 else accurate_sum(part, (0,))
+    return dw.reshape((c_out, cig) + tuple(kernel_size))
 
 
 # ----------------------------------------------------------------------------- conv_general set
@@ -281,7 +379,8 @@ def _tap_forward(x, w, stride, padding, dilation, groups):
 
 
 def _tap_weight_grad(x, dy, kernel_size, stride, padding, dilation, groups):
-    """Weight gradient by kernel taps: dw = dy . im2col(x)^T per group, contracted over N*M."""
+    """Weight gradient by kernel taps: dw = dy . im2col(x)^T per group, contracted over N*M in
+    blocks (_blocked_weight_grad); batch chunks bound the im2col's memory."""
     chunks = _batch_chunks(
         x.shape[0], x.shape[0] * x.shape[1] * math.prod(kernel_size) * math.prod(dy.shape[2:])
     )
@@ -290,37 +389,13 @@ def _tap_weight_grad(x, dy, kernel_size, stride, padding, dilation, groups):
             _tap_weight_grad(x[a:b], dy[a:b], kernel_size, stride, padding, dilation, groups)
             for a, b in chunks
         ]
-        return sum(parts[1:], parts[0])
+        return accurate_sum(mx.stack(parts), (0,))
     dt = x.dtype
     wd = _work_dtype(dt)
-    x, dy = x.astype(wd), dy.astype(wd)
-    n, c_in = x.shape[:2]
-    c_out = dy.shape[1]
-    out = dy.shape[2:]
-    cig, og = c_in // groups, c_out // groups
-    taps = _taps(kernel_size)
-    nm = n * math.prod(out)
-    # views of the padded x as (C_in, N, *S): stacking them at axis 1 lays im2col out as
-    # (G, Cig*T, N*M), so batch and positions form one contraction axis (no sum over N)
-    xt = mx.swapaxes(_pad_spatial(x, padding), 0, 1)
-    cols = _stack(
-        [
-            _spatial(xt, (_win(kk * d, o, s) for kk, o, s, d in zip(t, out, stride, dilation)))
-            for t in taps
-        ],
-        1,
+    dw = _blocked_weight_grad(
+        x.astype(wd), dy.astype(wd), kernel_size, stride, padding, dilation, groups
     )
-    cols = cols.reshape((groups, cig * len(taps), nm))
-    if cig == 1:
-        # depthwise: (G, Og, NM) @ (G, NM, T); measured faster than one reduction per tap
-        dyt = mx.swapaxes(dy, 0, 1).reshape((groups, og, nm))
-        dw = dyt @ mx.swapaxes(cols, 1, 2)
-    else:
-        # (G, Cig*T, NM) @ (G, NM, Og) with both operands contiguous: measured ~1.5-2x
-        # faster than the transposed-operand product for wide groups
-        dyt = mx.transpose(dy.reshape((n, groups, og, -1)), (1, 0, 3, 2)).reshape((groups, nm, og))
-        dw = mx.swapaxes(cols @ dyt, 1, 2)
-    return dw.reshape((c_out, cig) + tuple(kernel_size)).astype(dt)
+    return dw.astype(dt)
 
 
 class _Phases(NamedTuple):
@@ -442,8 +517,9 @@ def _tap_input_grad(dy, w, in_spatial, stride, padding, dilation, groups):
 # Kernel windows that do not overlap and need no padding: 1x1x1 convolutions (any stride: a
 # strided one reads a subsample) and patchify convolutions (stride == kernel, e.g. a vision
 # transformer's patch embedding).  Every input position is read by at most one tap, so the
-# im2col is the input itself, subsampled or reshaped into its blocks (no T-fold copy), and each
-# of the three kernels is one batched matmul, channels-first: no channels-last round trip.
+# im2col is the input itself, subsampled or reshaped into its blocks (no T-fold copy), and the
+# forward and input gradient are one batched matmul each, channels-first: no channels-last round
+# trip. The weight gradient is the tap set's blocked contraction (_tap_weight_grad).
 
 
 def disjoint_windows(kernel_size, stride, padding, dilation) -> bool:
@@ -488,25 +564,6 @@ def _patch_forward(x, w, stride, padding, dilation, groups):
     return y.reshape((n, w.shape[0]) + out).astype(dt)
 
 
-def _patch_weight_grad(x, dy, kernel_size, stride, padding, dilation, groups):
-    """dw[g] = cols[g] (Cig*T, N*M) @ dy[g] (N*M, Og), transposed: batch and positions form one
-    contraction axis, both operands contiguous (as in _tap_weight_grad)."""
-    dt = x.dtype
-    wd = _work_dtype(dt)
-    x, dy = x.astype(wd), dy.astype(wd)
-    n, c_out = dy.shape[:2]
-    out, nd = dy.shape[2:], dy.ndim - 2
-    # taps of x viewed as (C_in, N, *S): (C_in, N, *K, *O) -> (C_in, *K, N, *O)
-    cols = _patch_taps(mx.swapaxes(x, 0, 1), kernel_size, out, stride)
-    cols = mx.transpose(
-        cols, (0,) + tuple(range(2, 2 + nd)) + (1,) + tuple(range(2 + nd, 2 + 2 * nd))
-    )
-    cols = cols.reshape((groups, -1, n * math.prod(out)))
-    dyt = mx.transpose(dy.reshape((n, groups, c_out // groups, -1)), (1, 0, 3, 2))
-    dw = mx.swapaxes(cols @ dyt.reshape((groups, -1, c_out // groups)), 1, 2)  # (G, Og, Cig*T)
-    return dw.reshape((c_out, x.shape[1] // groups) + tuple(kernel_size)).astype(dt)
-
-
 def _patch_input_grad(dy, w, in_spatial, stride, padding, dilation, groups):
     """dcols = W^T (G, Cig*T, Og) @ dy (N, G, Og, M), put back in place: each input position gets
     the gradient of the one tap that reads it (zero where none does)."""
@@ -532,4 +589,5 @@ def _patch_input_grad(dy, w, in_spatial, stride, padding, dilation, groups):
 
 TAPS = KernelSet(_tap_forward, _tap_input_grad, _tap_weight_grad)
 CONV_GENERAL = KernelSet(_conv_general_forward, _conv_general_input_grad, _conv_general_weight_grad)
-PATCH = KernelSet(_patch_forward, _patch_input_grad, _patch_weight_grad)
+# the weight gradient's im2col of disjoint windows is no bigger than x: the taps' blocked one
+PATCH = KernelSet(_patch_forward, _patch_input_grad, _tap_weight_grad)
