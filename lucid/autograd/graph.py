@@ -28,7 +28,7 @@ import threading
 from typing import Any
 
 from lucid import _backend as B
-from lucid.autograd.grad_mode import _state
+from lucid.autograd.grad_mode import _state, enable_grad
 
 _Tensor: Any = None  # set by lucid.tensor once the class exists (it is built on this module)
 _init_fields: Any = None  # Tensor._init_fields, set with _Tensor
@@ -123,15 +123,21 @@ def record(
     return out
 
 
+def _broadcast_axes(g_shape, shape) -> tuple:
+    """The axes of a gradient of ``g_shape`` that broadcasting added to ``shape``."""
+    extra = len(g_shape) - len(shape)
+    axes = list(range(extra))
+    axes += [extra + i for i, n in enumerate(shape) if n == 1 and g_shape[extra + i] != 1]
+    return tuple(axes)
+
+
 def unbroadcast(g, shape):
     """Sum a broadcast gradient back to ``shape``."""
     if g.shape == shape:
         return g
-    extra = g.ndim - len(shape)
-    axes = list(range(extra))
-    axes += [extra + i for i, n in enumerate(shape) if n == 1 and g.shape[extra + i] != 1]
+    axes = _broadcast_axes(tuple(g.shape), tuple(shape))
     if axes:  # blockwise: a bias or an affine weight sums over batch and space
-        g = B.accurate_sum(g, tuple(axes), keepdims=True)
+        g = B.accurate_sum(g, axes, keepdims=True)
     return B.reshape(g, shape)
 
 
@@ -191,7 +197,8 @@ def backward(root, seed, retain_graph=False, capture=None, create_graph=False, s
     backward_calls.count += 1
     grads = {id(root): seed}
     default_device = B.default_device_name()
-    mode = _GraphMode() if create_graph else contextlib.nullcontext()
+    # recording on while a create_graph backward runs the rules
+    mode = enable_grad() if create_graph else contextlib.nullcontext()
     with mode:
         for t in _topological_order(root, stop):
             g = grads.pop(id(t), None)
@@ -265,17 +272,6 @@ def node_grads(node, g, t, create_graph):
         return _graph_grads(node, g, t) if create_graph else node.backward(g)
     with B.device_scope(t._device):
         return _graph_grads(node, g, t) if create_graph else node.backward(g)
-
-
-class _GraphMode:
-    """Recording on while a ``create_graph`` backward runs the rules."""
-
-    def __enter__(self):
-        self.prev = _state.enabled
-        _state.enabled = True
-
-    def __exit__(self, *exc):
-        _state.enabled = self.prev
 
 
 def _fit_tensor(pg, p):
@@ -360,11 +356,9 @@ def _linear_record(data, g, backward, adjoint_fn, name):
 
 def _unbroadcast_tensor(g, shape):
     """``unbroadcast`` on a Tensor, with recorded ops."""
-    extra = g.ndim - len(shape)
-    axes = list(range(extra))
-    axes += [extra + i for i, n in enumerate(shape) if n == 1 and g.shape[extra + i] != 1]
+    axes = _broadcast_axes(tuple(g.shape), shape)
     if axes:
-        g = g.sum(dim=tuple(axes), keepdim=True)
+        g = g.sum(dim=axes, keepdim=True)
     return g.reshape(shape)
 
 
