@@ -162,6 +162,11 @@ class _Encoder:
             self.code(obj.__code__, path)
             cells = tuple(c.cell_contents for c in obj.__closure__ or ())
             self.feed((obj.__defaults__, obj.__kwdefaults__, cells), path)
+            # the plain values it reads from module globals (a threshold, a spacing) are
+            # parameters too: a changed one must not reuse the old entries
+            names = sorted(set(_global_names(obj.__code__)))
+            found = {n: obj.__globals__[n] for n in names if n in obj.__globals__}
+            self.mapping(b"G", {n: v for n, v in found.items() if isinstance(v, _VALUES)}, path)
         elif isinstance(obj, types.BuiltinFunctionType) or type(obj) is np.ufunc:
             self.text(b"b", f"{getattr(obj, '__module__', None)}.{obj.__name__}")
         elif hasattr(obj, "__dict__"):
@@ -193,6 +198,17 @@ class _Encoder:
                 self.code(const, path)
             else:
                 self.feed(const, path)
+
+
+_VALUES = (bool, int, float, complex, str, bytes, type(None), np.ndarray, np.generic)
+
+
+def _global_names(code: types.CodeType):
+    """The global names a function's code (and the code nested in it) may read."""
+    yield from code.co_names
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _global_names(const)
 
 
 def _qualname(obj) -> str:

@@ -571,3 +571,20 @@ def test_temporary_files_of_killed_writers_are_removed(tmp_path):
         f.write_bytes(b"x")
     PersistentDataset([], None, tmp_path)
     assert sorted(os.listdir(tmp_path)) == sorted([alive.name, other.name])
+
+
+SCALE = 2.0  # read by the transform below as a module global
+
+
+def test_a_changed_global_value_a_transform_reads_makes_new_entries(tmp_path, monkeypatch):
+    def scaled(x):
+        return x * SCALE
+
+    scaled.is_random = False
+    data = [image for image, _ in volumes(2)]
+    first = PersistentDataset(data, [scaled], tmp_path)
+    np.testing.assert_allclose(first[0], data[0] * 2.0)
+    monkeypatch.setattr(sys.modules[__name__], "SCALE", 3.0)
+    second = PersistentDataset(data, [scaled], tmp_path)
+    assert second.cache_path(0) != first.cache_path(0)
+    np.testing.assert_allclose(second[0], data[0] * 3.0)  # computed again, not the old entry
