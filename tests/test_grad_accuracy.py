@@ -4,8 +4,9 @@ float64) for every lucid.models architecture, a MONAI-BasicUNet-like UNet and ea
 alone (tests/grad_accuracy.py; benchmarks/grad_accuracy.py prints the same measures).
 
 Before the blocked contraction, the MLX kernels' 3x3x3 conv weight gradient was 21.7x
-PyTorch's error and the 1x1x1 one 5.7x ("layers alone"); before the blockwise broadcast sums
-(lucid/autograd/graph.py), an affine InstanceNorm weight's was 4.95x. Both fail below."""
+PyTorch's error and the 1x1x1 one 4.5x ("layers alone"); before the blockwise broadcast sums
+(lucid/autograd/graph.py), an affine InstanceNorm weight's was 4.95x. Both fail below. PyTorch
+runs on one thread (its figures, the 3x bound's base, were measured so)."""
 
 import math
 
@@ -165,7 +166,7 @@ def _within(ours, theirs, what):
 def test_conv_weight_grad_kernels_within_3x_of_pytorch(torch, kernels):
     """Each weight-gradient kernel over a long contraction (x with mean 0.5, as after a
     LeakyReLU): 3x3x3 over 2 x 32^3 and 1x1x1 over 64^3. The taps kernel was 21x before it
-    contracted in blocks, the patch one 17x."""
+    contracted in blocks, the patch one 3.8x."""
     cases = [((2, 8) + (32,) * 3, 8, 3, 1), ((1, 16) + (64,) * 3, 2, 1, 0)]
     for shape, c_out, k, p in cases:
         if kernels == "patch" and k > 1:
