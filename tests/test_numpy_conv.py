@@ -95,6 +95,29 @@ def test_every_chunking_regime_gives_the_same_result(monkeypatch, cols_bytes, gr
     _check(c, 99)
 
 
+@pytest.mark.parametrize("form", ["scatter", "gather"])
+def test_both_input_gradient_forms_over_the_sweep(monkeypatch, form):
+    """The input gradient's col2im form (groups 1, small column block) and its gather form each
+    match the reference on every config they can serve."""
+    monkeypatch.setattr(nc, "_SCATTER_BYTES", 10**12 if form == "scatter" else -1)
+    calls = []
+    real = getattr(nc, f"_input_grad_{form}")
+    monkeypatch.setattr(nc, f"_input_grad_{form}", lambda *a: calls.append(1) or real(*a))
+    for idx, c in enumerate(CONFIGS):
+        if form == "gather" or c["groups"] == 1:
+            _check(c, 500 + idx)
+    assert len(calls) >= 50
+
+
+@pytest.mark.parametrize("columns", [0, 10**12])
+def test_both_weight_gradient_orientations_over_the_sweep(monkeypatch, columns):
+    """The weight gradient accumulated transposed (then transposed once) and in the weight's
+    own layout both match the reference."""
+    monkeypatch.setattr(nc, "_WGRAD_TRANSPOSED_COLUMNS", columns)
+    for idx in range(0, len(CONFIGS), 2):
+        _check(CONFIGS[idx], 700 + idx)
+
+
 def test_layer_sized_problems():
     """Realistic layer shapes (several segments per chunk, multi-chunk samples)."""
     cases = [

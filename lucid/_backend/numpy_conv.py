@@ -19,15 +19,22 @@ Algorithm (one N-d implementation for 1/2/3 spatial dims, float32 and float64)
    are then the in-plane halo (6% for 32x32 with pad 1) instead of the whole padded volume's.
 3. im2col + one GEMM per chunk (``_Chunk``).  The taps of one phase form an arithmetic
    progression of shifts, so a phase's whole im2col block is one strided view, copied in one
-   NumPy call; then y_chunk = W (Co, Cg*K) @ cols (Cg*K, L).  Chunks hold ~4 MiB of columns
-   (_COLS_BYTES).  Groups, depthwise included, are a batch dim of np.matmul; for depthwise that
-   is a gemv over the taps, which beat elementwise multiply-adds on shifted views and einsum.
-4. Weight grad: the same im2col blocks, dW^T += cols @ dy^T (dy laid out like the segments,
-   zero in the halo).
-5. Input grad: gather form, a convolution of the zero-framed dy with the flipped kernel, run once
-   per input phase with that phase's taps: dx_phase[j] = sum_k W_k^T dy[j - shift_k].  (col2im,
-   a GEMM W^T @ dy then one scatter-add per tap, is as fast on dense layers but much slower on
-   depthwise ones, whose K=1 GEMMs are outer products.)
+   NumPy call into the rows of those taps in the kernel's own order (so the weight is used as
+   it is, with no reordered copy: on a 512->512 3x3x3 layer of a small volume that copy cost 9x
+   the GEMM); then y_chunk = W (Co, Cg*K) @ cols (Cg*K, L).  A chunk's samples sit side by side
+   in its columns: one GEMM reads the weight once for all of them.  Chunks hold ~4 MiB of
+   columns (_COLS_BYTES).  Groups, depthwise included, are a batch dim of np.matmul; for
+   depthwise that is a gemv over the taps, which beat elementwise multiply-adds on shifted
+   views and einsum.
+4. Weight grad: the same im2col blocks, dW += dy @ cols^T (dy laid out like the segments, zero
+   in the halo), so dW comes out in the weight's own layout.
+5. Input grad, two forms.  col2im: cols = W^T @ dy (W^T is a transposed view, no copy), then one
+   strided add per tap into the polyphase grid; used for groups 1 while its column block is
+   under _SCATTER_BYTES, where it wins on deep layers (the weight is large against the data).
+   Gather: a convolution of the zero-framed dy with the flipped kernel, run once per input
+   phase with that phase's taps, dx_phase[j] = sum_k W_k^T dy[j - shift_k]; it needs a
+   transposed copy of the weight but bounded memory, and serves groups (col2im's GEMMs for
+   depthwise are outer products, much slower).
 6. Batch blocks keep the grids under _GRID_BYTES (128 MiB); a single sample larger than that is
    cut along its first spatial dim (blocks with overlapping input halos).  The im2col block is a
    per-thread reused ~4 MiB buffer.  Peak extra memory is about (1.1-1.4) x (input + output).
@@ -208,19 +215,20 @@ class _Segs:
 
 
 def _fill(src, nstride, cstride, C, taps, segs, ch, cols, src_off=0):
-    """im2col of one chunk: cols (nn, C, nk, L) <- grid taps, one strided copy per phase."""
+    """im2col of one chunk: cols (C, nk, nn, L) <- grid taps, one strided copy per phase.
+
+    Samples sit beside each other in the columns, so one GEMM serves the whole chunk (a batched
+    GEMM would read the weight matrix once per sample)."""
     nn, nj, tl = ch.samples, ch.segments, ch.length
     L = nj * tl
-    nk = cols.shape[2]
+    nk = cols.shape[1]
     a0 = src_off + ch.first_sample * nstride + segs.addr(ch)
-    koff = 0
-    for poff, shape, base, kstr in taps:
+    for poff, shape, base, kstr, doff, dstr_taps in taps:
         sshape = (nn, C) + shape + (nj, tl)
         sstr = (nstride, cstride) + kstr + (segs.segstride, 1)
-        tap_strides = tuple(math.prod(shape[i + 1 :]) * L for i in range(len(shape)))
-        dstr = (C * nk * L, nk * L) + tap_strides + (tl, 1)
-        np.copyto(_view(cols, koff * L, sshape, dstr), _view(src, a0 + poff + base, sshape, sstr))
-        koff += math.prod(shape)
+        dstr = (L, nk * nn * L) + tuple(t * nn * L for t in dstr_taps) + (tl, 1)
+        dst = _view(cols, doff * nn * L, sshape, dstr)
+        np.copyto(dst, _view(src, a0 + poff + base, sshape, sstr))
 
 
 def _to_grid(x, plan):
@@ -239,10 +247,40 @@ def _to_grid(x, plan):
     return g.reshape(-1)
 
 
-def _wmat(w, G, order):
-    """(G, Cog, Cg*K) weight matrix with taps in `order`."""
-    Co, Cg = w.shape[:2]
-    return w.reshape(Co, Cg, -1)[:, :, order].reshape(G, Co // G, Cg * len(order))
+def _tap_layout(plan, reverse=False):
+    """Per phase, the taps ``_fill`` copies: (grid offset, tap shape, base shift, shift strides,
+    first tap row, tap row strides).  Forward order puts each tap in its own row of the kernel's
+    flat order, so the weight (Co, Cg * nk) serves as it is; reverse order (the gather form's
+    taps, last first) packs each phase's taps together, in the order of ``_phase_slices``."""
+    out, koff = [], 0
+    kpitch = [math.prod(plan.kernel[i + 1 :]) for i in range(plan.nd)]
+    for pi in range(plan.nphases):
+        _, shape, base, kstr = plan.taps(pi, reverse)
+        if reverse:
+            rows = tuple(math.prod(shape[i + 1 :]) for i in range(plan.nd))
+            out.append((pi * plan.plane, shape, base, kstr, koff, rows))
+            koff += math.prod(shape)
+        else:
+            ph = plan.phases[pi]
+            taps = [plan.phase_taps[i][ph[i]] for i in range(plan.nd)]
+            first = sum(t.first * kp for t, kp in zip(taps, kpitch))
+            rows = tuple(t.step * kp for t, kp in zip(taps, kpitch))
+            out.append((pi * plan.plane, shape, base, kstr, first, rows))
+    return out
+
+
+def _phase_slices(plan, pi, reverse=False):
+    """Per kernel dim, the slice of kernel offsets that phase ``pi``'s taps use, in ``taps``'
+    order."""
+    ph, out = plan.phases[pi], []
+    for i in range(plan.nd):
+        k0, step, cnt, _, _ = plan.phase_taps[i][ph[i]]
+        last = k0 + step * (cnt - 1)
+        if reverse:
+            out.append(slice(last, k0 - 1 if k0 > 0 else None, -step))
+        else:
+            out.append(slice(k0, last + 1, step))
+    return tuple(out)
 
 
 _scratch = threading.local()
@@ -308,13 +346,23 @@ def _depth_blocks(plan, C, Co, itemsize):
 
 def _column_chunks(src, sample_stride, chan_stride, C, ntaps, tp, segs, front=0):
     """For each chunk of ``segs``: (first sample, samples, first column, columns, cols), with
-    cols (samples, C, ntaps, columns) the chunk's im2col block (a reused scratch buffer: use it
+    cols (C, ntaps, samples, columns) the chunk's im2col block (a reused scratch buffer: use it
     before asking for the next chunk)."""
     for ch in segs.chunks:
         nn, L = ch.samples, ch.segments * ch.length
-        cols = _cols_buf(nn * C * ntaps * L, src.dtype).reshape(nn, C, ntaps, L)
+        cols = _cols_buf(nn * C * ntaps * L, src.dtype).reshape(C, ntaps, nn, L)
         _fill(src, sample_stride, chan_stride, C, tp, segs, ch, cols, front)
         yield ch.first_sample, nn, ch.first_segment * segs.seglen + ch.first_offset, L, cols
+
+
+def _gemm_into(a, b, out):
+    """out (nn, G, M, L) <- a (G, M, K) @ b (G, K, nn * L), whose columns hold the nn samples
+    side by side."""
+    nn, G, M, L = out.shape
+    if nn == 1:
+        blas.matmul(a, b, out=out[0])
+    else:
+        np.copyto(out, blas.matmul(a, b).reshape(G, M, nn, L).transpose(2, 0, 1, 3))
 
 
 def _forward(x, w, plan, G):
@@ -323,11 +371,8 @@ def _forward(x, w, plan, G):
     Co, Cg = w.shape[:2]
     Cog, nk, it = Co // G, plan.ntaps, x.itemsize
     y = np.empty((N, Co) + plan.out_size, x.dtype)
-    taps = [plan.taps(pi) for pi in range(plan.nphases)]
-    order = np.concatenate([t[0] for t in taps])
-    tp = [(pi * plan.plane, shape, base, kstr) for pi, (_, shape, base, kstr) in enumerate(taps)]
-    # Stored (G, CgK, Cog) and used transposed: OpenBLAS is ~15% faster in this orientation.
-    W = np.ascontiguousarray(_wmat(w, G, order).transpose(0, 2, 1)).transpose(0, 2, 1)
+    tp = _tap_layout(plan)
+    W = np.ascontiguousarray(w).reshape(G, Cog, Cg * nk)
     zero = (0,) * plan.nd
     for n0, n1 in _batch_blocks(N, _sample_bytes(plan, C, Co, it)):
         nb = n1 - n0
@@ -339,7 +384,7 @@ def _forward(x, w, plan, G):
         cs = plan.nphases * plan.plane
         for c0, nn, m0, L, cols in _column_chunks(grid, C * cs, cs, C, nk, tp, segs):
             out = comp[c0 : c0 + nn].reshape(nn, G, Cog, segs.size)[..., m0 : m0 + L]
-            blas.matmul(W, cols.reshape(nn, G, Cg * nk, L), out=out)
+            _gemm_into(W, cols.reshape(G, Cg * nk, nn * L), out)
         if not direct:
             np.copyto(y[n0:n1], segs.valid_view(comp))
     return y
@@ -355,33 +400,101 @@ def _dy_segments(dy, segs):
     return comp
 
 
+# with at least this many GEMM columns in all the weight gradient is accumulated transposed,
+# cols @ dy^T, 25-40% faster on OpenBLAS than dy @ cols^T, and transposed once at the end;
+# with fewer (deep layers of small volumes) that final copy of the weight would cost more
+_WGRAD_TRANSPOSED_COLUMNS = 512
+
+
 def _weight_grad(x, dy, plan, G):
-    """conv_weight_grad for one plan."""
+    """conv_weight_grad for one plan: dW += dy_chunk @ cols^T per chunk (module docstring,
+    step 4)."""
     N, C = x.shape[:2]
     Co = dy.shape[1]
     Cg, Cog, nk, it = C // G, Co // G, plan.ntaps, x.itemsize
-    taps = [plan.taps(pi) for pi in range(plan.nphases)]
-    order = np.concatenate([t[0] for t in taps])
-    tp = [(pi * plan.plane, shape, base, kstr) for pi, (_, shape, base, kstr) in enumerate(taps)]
-    dWT = np.zeros((G, Cg * nk, Cog), x.dtype)
+    tp = _tap_layout(plan)
     zero = (0,) * plan.nd
+    transposed = None
+    dW = None
     for n0, n1 in _batch_blocks(N, _sample_bytes(plan, C, Co, it)):
         nb = n1 - n0
         grid = _to_grid(x[n0:n1], plan)
         segs = _Segs(plan, zero, plan.out_size, nb, C * nk * it)
+        if dW is None:
+            transposed = N * segs.size // nb >= _WGRAD_TRANSPOSED_COLUMNS
+            shape = (G, Cg * nk, Cog) if transposed else (G, Cog, Cg * nk)
+            dW = np.zeros(shape, x.dtype)
         dyc = _dy_segments(dy[n0:n1], segs)
         cs = plan.nphases * plan.plane
         for c0, nn, m0, L, cols in _column_chunks(grid, C * cs, cs, C, nk, tp, segs):
             d = dyc[c0 : c0 + nn].reshape(nn, G, Cog, segs.size)[..., m0 : m0 + L]
-            prod = blas.matmul(cols.reshape(nn, G, Cg * nk, L), d.transpose(0, 1, 3, 2))
-            dWT += prod.sum(axis=0) if nn > 1 else prod[0]
-    dW = np.empty((Co, Cg, nk), x.dtype)
-    dW[:, :, order] = dWT.transpose(0, 2, 1).reshape(Co, Cg, nk)
-    return dW.reshape((Co, Cg) + plan.kernel)
+            if nn == 1:
+                d = d[0]
+            else:
+                d = np.ascontiguousarray(d.transpose(1, 2, 0, 3)).reshape(G, Cog, nn * L)
+            a = cols.reshape(G, Cg * nk, nn * L)
+            if transposed:
+                dW += blas.matmul(a, d.transpose(0, 2, 1))
+            else:
+                dW += blas.matmul(d, a.transpose(0, 2, 1))
+    assert dW is not None
+    if transposed:
+        dW = dW.transpose(0, 2, 1)
+    return np.ascontiguousarray(dW).reshape((Co, Cg) + plan.kernel)
+
+
+# the input gradient runs as col2im (one GEMM W^T @ dy, then one strided add per tap) while its
+# column block stays under this size, else in gather form (see _input_grad)
+_SCATTER_BYTES = 16 << 20
 
 
 def _input_grad(dy, w, plan, G):
-    """conv_input_grad for one plan: gather form, one pass per input phase (step 5)."""
+    """conv_input_grad for one plan.
+
+    Two forms (module docstring, step 5).  col2im needs no reordered copy of the weight, which
+    dominates when the weight is large against the data (deep layers of small volumes: a
+    512->512 3x3x3 layer at 1x2x2 spent 90% of its time copying the weight); the gather form
+    keeps memory bounded on large volumes and serves groups, where col2im's GEMMs degenerate.
+    """
+    N, Co = dy.shape[:2]
+    C = w.shape[1] * G
+    if G == 1 and C * plan.ntaps * N * math.prod(plan.out_size) * dy.itemsize <= _SCATTER_BYTES:
+        return _input_grad_scatter(dy, w, plan)
+    return _input_grad_gather(dy, w, plan, G)
+
+
+def _input_grad_scatter(dy, w, plan):
+    """conv_input_grad for groups == 1 as col2im: cols = W^T @ dy in one GEMM, then each tap's
+    columns are added into the polyphase grid at that tap's phase and shift."""
+    N, Co = dy.shape[:2]
+    C, nk, osz = w.shape[1], plan.ntaps, plan.out_size
+    P = math.prod(osz)
+    d = np.ascontiguousarray(dy).reshape(N, Co, P)
+    d = d[0] if N == 1 else np.ascontiguousarray(d.transpose(1, 0, 2)).reshape(Co, N * P)
+    wm = np.ascontiguousarray(w).reshape(Co, C * nk)
+    cols = blas.matmul(wm.T, d).reshape((C, nk, N) + osz)
+    g = np.zeros((N, C, plan.nphases) + plan.grid, dy.dtype)
+    phase_of = {ph: i for i, ph in enumerate(plan.phases)}
+    for k, kidx in enumerate(np.ndindex(*plan.kernel)):
+        ph, box = [], []
+        for i, ki in enumerate(kidx):
+            r, s = ki * plan.dilation[i], plan.stride[i]
+            ph.append(r % s)
+            box.append(slice(r // s, r // s + osz[i]))
+        dst = g[(slice(None), slice(None), phase_of[tuple(ph)]) + tuple(box)]
+        np.add(dst, cols[:, k].swapaxes(0, 1), out=dst)
+    dx = np.zeros((N, C) + plan.in_size, dy.dtype)
+    for pi in range(plan.nphases):
+        b = plan.phase_box(pi)
+        if b is not None:
+            js, us = b
+            src = g[(slice(None), slice(None), pi) + tuple(slice(a, a + n) for a, n in js)]
+            np.copyto(dx[(slice(None), slice(None)) + us], src)
+    return dx
+
+
+def _input_grad_gather(dy, w, plan, G):
+    """conv_input_grad in gather form, one pass per input phase (module docstring, step 5)."""
     N, Co = dy.shape[:2]
     Cg = w.shape[1]
     C, Cog, it = Cg * G, Co // G, dy.itemsize
@@ -389,14 +502,16 @@ def _input_grad(dy, w, plan, G):
     # dy on the grid with a zero frame: a read at (position - shift) whose true coordinate lies
     # outside O lands in a plane's halo or in the front pad, which are zero.
     front = sum(q * p for q, p in zip(plan.max_shift, plan.pitch))
+    wg = w.reshape((G, Cog, Cg) + plan.kernel)
     phases = []
-    for pi in range(plan.nphases):
+    for pi, (_, shape, base, kstr, _, rows) in enumerate(_tap_layout(plan, reverse=True)):
         box = plan.phase_box(pi)
         if box is not None:
-            flat, shape, base, kstr = plan.taps(pi, reverse=True)
-            wp = w.reshape(G, Cog, Cg, -1)[:, :, :, flat].transpose(0, 2, 1, 3).reshape(G, Cg, -1)
-            wp = np.ascontiguousarray(wp.transpose(0, 2, 1)).transpose(0, 2, 1)
-            phases.append((box, len(flat), wp, [(-base, shape, 0, kstr)]))
+            # (G, Cg, Cog * kp): the phase's taps, reversed, beside each output channel
+            blk = wg[(slice(None),) * 3 + _phase_slices(plan, pi, reverse=True)]
+            wp = np.ascontiguousarray(np.moveaxis(blk, 2, 1)).reshape(G, Cg, -1)
+            kp = math.prod(shape)
+            phases.append((box, kp, wp, [(-base, shape, 0, kstr, 0, rows)]))
     for n0, n1 in _batch_blocks(N, _sample_bytes(plan, C, Co, it)):
         nb = n1 - n0
         dyg = np.zeros(front + nb * Co * plan.plane, dy.dtype)
@@ -411,7 +526,7 @@ def _input_grad(dy, w, plan, G):
                 dyg, Co * plan.plane, plan.plane, Co, kp, tp, segs, front
             ):
                 out = comp[c0 : c0 + nn].reshape(nn, G, Cg, segs.size)[..., m0 : m0 + L]
-                blas.matmul(wp, cols.reshape(nn, G, Cog * kp, L), out=out)
+                _gemm_into(wp, cols.reshape(G, Cog * kp, nn * L), out)
             np.copyto(dx[(slice(n0, n1), slice(None)) + us], segs.valid_view(comp))
     return dx
 
