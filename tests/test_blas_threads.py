@@ -73,11 +73,22 @@ def test_without_an_openblas_nothing_happens(monkeypatch):
 def test_matmul_sizes_its_gemm_by_its_work(fake, monkeypatch):
     seen = []
     monkeypatch.setattr(bt, "threads_for", lambda work, allowed: seen.append(work) or 1)
-    a, b = np.ones((5, 2, 3)), np.ones((3, 7))
+    a, b = np.ones((5, 2, 3)), np.ones((3, 7))  # more multiply-adds than moved elements
+    monkeypatch.setattr(bt, "MOVE_COST", 1)
     np.testing.assert_allclose(bt.matmul(a, b), np.full((5, 2, 7), 3.0))
     out = np.empty((5, 2, 7))
     bt.matmul(a, b, out=out)
     assert seen == [5 * 2 * 3 * 7] * 2 and out[0, 0, 0] == 3.0
+
+
+def test_a_gemm_bound_by_reading_a_large_operand_counts_its_elements(fake, monkeypatch):
+    """Few columns times a large matrix: the work is the operand's elements times MOVE_COST
+    (a deep conv layer's weight times a handful of positions), not its few multiply-adds."""
+    seen = []
+    monkeypatch.setattr(bt, "threads_for", lambda work, allowed: seen.append(work) or 1)
+    w, cols = np.ones((64, 300)), np.ones((300, 2))
+    bt.matmul(w, cols)
+    assert seen == [bt.MOVE_COST * w.size] and bt.MOVE_COST * w.size > 64 * 300 * 2
 
 
 def test_numpys_own_openblas_is_listed_first():

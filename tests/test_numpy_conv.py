@@ -97,12 +97,17 @@ def test_every_chunking_regime_gives_the_same_result(monkeypatch, cols_bytes, gr
 
 @pytest.mark.parametrize("form", ["scatter", "gather"])
 def test_both_input_gradient_forms_over_the_sweep(monkeypatch, form):
-    """The input gradient's col2im form (groups 1, small column block) and its gather form each
-    match the reference on every config they can serve."""
-    monkeypatch.setattr(nc, "_SCATTER_BYTES", 10**12 if form == "scatter" else -1)
+    """The input gradient's col2im form (groups 1) and its gather form each match the reference
+    on every config they can serve, whichever the size rule would pick."""
     calls = []
-    real = getattr(nc, f"_input_grad_{form}")
-    monkeypatch.setattr(nc, f"_input_grad_{form}", lambda *a: calls.append(1) or real(*a))
+    if form == "scatter":
+        real = nc._input_grad_scatter
+        monkeypatch.setattr(
+            nc, "_input_grad", lambda dy, w, p, g: calls.append(1) or real(dy, w, p)
+        )
+    else:
+        real = nc._input_grad_gather
+        monkeypatch.setattr(nc, "_input_grad", lambda *a: calls.append(1) or real(*a))
     for idx, c in enumerate(CONFIGS):
         if form == "gather" or c["groups"] == 1:
             _check(c, 500 + idx)

@@ -29,8 +29,8 @@ Algorithm (one N-d implementation for 1/2/3 spatial dims, float32 and float64)
 4. Weight grad: the same im2col blocks, dW += dy @ cols^T (dy laid out like the segments, zero
    in the halo), so dW comes out in the weight's own layout.
 5. Input grad, two forms.  col2im: cols = W^T @ dy (W^T is a transposed view, no copy), then one
-   strided add per tap into the polyphase grid; used for groups 1 while its column block is
-   under _SCATTER_BYTES, where it wins on deep layers (the weight is large against the data).
+   strided add per tap into the polyphase grid; used for groups 1 while the output positions
+   are few against C_out (deep layers, where the weight is large against the data).
    Gather: a convolution of the zero-framed dy with the flipped kernel, run once per input
    phase with that phase's taps, dx_phase[j] = sum_k W_k^T dy[j - shift_k]; it needs a
    transposed copy of the weight but bounded memory, and serves groups (col2im's GEMMs for
@@ -46,6 +46,7 @@ The copies therefore run on one core; GEMMs follow blas_threads' policy.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import threading
@@ -119,22 +120,33 @@ class _Plan:
         self.ntaps = math.prod(K)
 
     def taps(self, pi, reverse=False):
-        """Taps of phase `pi`: (flat kernel indices, shape, base shift, shift strides)."""
+        """Taps of phase `pi`: (shape, base shift, shift strides)."""
         ph = self.phases[pi]
-        ks, shape, strides, base = [], [], [], 0
+        shape, strides, base = [], [], 0
         for i in range(self.nd):
             k0, step, cnt, q0, qs = self.phase_taps[i][ph[i]]
-            r = list(range(k0, k0 + step * cnt, step))
             if reverse:  # increasing address order for the gather form (negative shifts)
-                r = r[::-1]
                 base += (q0 + qs * (cnt - 1)) * self.pitch[i]
             else:
                 base += q0 * self.pitch[i]
-            ks.append(r)
             shape.append(cnt)
             strides.append(qs * self.pitch[i])
-        flat = np.ravel_multi_index(np.ix_(*ks), self.kernel).reshape(-1)
-        return flat, tuple(shape), base, tuple(strides)
+        return tuple(shape), base, tuple(strides)
+
+    @functools.cached_property
+    def boxes(self):
+        """``phase_box`` of every phase."""
+        return [self.phase_box(pi) for pi in range(self.nphases)]
+
+    @functools.cached_property
+    def forward_taps(self):
+        """``_tap_layout(self)``, computed once per plan."""
+        return _tap_layout(self)
+
+    @functools.cached_property
+    def reverse_taps(self):
+        """``_tap_layout(self, reverse=True)``, computed once per plan."""
+        return _tap_layout(self, reverse=True)
 
     def phase_box(self, pi):
         """Grid box (starts, sizes) of phase `pi` that maps onto real inputs, and input slices."""
@@ -150,6 +162,23 @@ class _Plan:
             js.append((j0, j1 - j0))
             us.append(slice(u0, u0 + (j1 - j0 - 1) * s + 1, s))
         return js, tuple(us)
+
+
+@functools.lru_cache(maxsize=512)
+def _cached_plan(in_spatial, kernel, stride, padding, dilation):
+    return _Plan(in_spatial, kernel, stride, padding, dilation)
+
+
+def _plan(in_spatial, kernel, stride, padding, dilation):
+    """The (immutable) _Plan of a geometry, built once per geometry: a network calls the same
+    few geometries every step, and building one cost ~0.3 ms, a third of a small layer."""
+    return _cached_plan(
+        tuple(int(v) for v in in_spatial),
+        tuple(int(v) for v in kernel),
+        tuple(int(v) for v in stride),
+        tuple((int(lo), int(hi)) for lo, hi in padding),
+        tuple(int(v) for v in dilation),
+    )
 
 
 class _Chunk(NamedTuple):
@@ -237,7 +266,7 @@ def _to_grid(x, plan):
     if plan.identity:
         return np.ascontiguousarray(x).reshape(-1)
     g = np.zeros((N, C, plan.nphases) + plan.grid, x.dtype)
-    boxes = [plan.phase_box(pi) for pi in range(plan.nphases)]
+    boxes = plan.boxes
 
     for pi, b in enumerate(boxes):
         if b is not None:
@@ -255,7 +284,7 @@ def _tap_layout(plan, reverse=False):
     out, koff = [], 0
     kpitch = [math.prod(plan.kernel[i + 1 :]) for i in range(plan.nd)]
     for pi in range(plan.nphases):
-        _, shape, base, kstr = plan.taps(pi, reverse)
+        shape, base, kstr = plan.taps(pi, reverse)
         if reverse:
             rows = tuple(math.prod(shape[i + 1 :]) for i in range(plan.nd))
             out.append((pi * plan.plane, shape, base, kstr, koff, rows))
@@ -333,7 +362,7 @@ def _depth_blocks(plan, C, Co, itemsize):
         if u1 < u0:
             blocks.append((a, b, None))
             continue
-        sub = _Plan(
+        sub = _plan(
             (u1 - u0 + 1,) + plan.in_size[1:],
             plan.kernel,
             plan.stride,
@@ -371,7 +400,7 @@ def _forward(x, w, plan, G):
     Co, Cg = w.shape[:2]
     Cog, nk, it = Co // G, plan.ntaps, x.itemsize
     y = np.empty((N, Co) + plan.out_size, x.dtype)
-    tp = _tap_layout(plan)
+    tp = plan.forward_taps
     W = np.ascontiguousarray(w).reshape(G, Cog, Cg * nk)
     zero = (0,) * plan.nd
     for n0, n1 in _batch_blocks(N, _sample_bytes(plan, C, Co, it)):
@@ -412,7 +441,7 @@ def _weight_grad(x, dy, plan, G):
     N, C = x.shape[:2]
     Co = dy.shape[1]
     Cg, Cog, nk, it = C // G, Co // G, plan.ntaps, x.itemsize
-    tp = _tap_layout(plan)
+    tp = plan.forward_taps
     zero = (0,) * plan.nd
     transposed = None
     dW = None
@@ -443,8 +472,7 @@ def _weight_grad(x, dy, plan, G):
     return np.ascontiguousarray(dW).reshape((Co, Cg) + plan.kernel)
 
 
-# the input gradient runs as col2im (one GEMM W^T @ dy, then one strided add per tap) while its
-# column block stays under this size, else in gather form (see _input_grad)
+# col2im bytes cap: the input gradient's column block (C x taps x N x output positions)
 _SCATTER_BYTES = 16 << 20
 
 
@@ -455,10 +483,19 @@ def _input_grad(dy, w, plan, G):
     dominates when the weight is large against the data (deep layers of small volumes: a
     512->512 3x3x3 layer at 1x2x2 spent 90% of its time copying the weight); the gather form
     keeps memory bounded on large volumes and serves groups, where col2im's GEMMs degenerate.
+    Measured (docs/benchmarks.md, "Conv3d layers of real networks"): col2im is faster while the
+    output positions N x P are at most C_out (stride 1; 0.6-1.05x the gather form's time) or
+    about 4 C_out (stride 2, whose gather form copies the weight once per phase), slower beyond
+    (1.3-2.3x at 2-512 C_out).
     """
     N, Co = dy.shape[:2]
     C = w.shape[1] * G
-    if G == 1 and C * plan.ntaps * N * math.prod(plan.out_size) * dy.itemsize <= _SCATTER_BYTES:
+    positions = N * math.prod(plan.out_size)
+    if (
+        G == 1
+        and 2 * positions <= Co * (plan.nphases + 1)
+        and C * plan.ntaps * positions * dy.itemsize <= _SCATTER_BYTES
+    ):
         return _input_grad_scatter(dy, w, plan)
     return _input_grad_gather(dy, w, plan, G)
 
@@ -485,7 +522,7 @@ def _input_grad_scatter(dy, w, plan):
         np.add(dst, cols[:, k].swapaxes(0, 1), out=dst)
     dx = np.zeros((N, C) + plan.in_size, dy.dtype)
     for pi in range(plan.nphases):
-        b = plan.phase_box(pi)
+        b = plan.boxes[pi]
         if b is not None:
             js, us = b
             src = g[(slice(None), slice(None), pi) + tuple(slice(a, a + n) for a, n in js)]
@@ -504,8 +541,8 @@ def _input_grad_gather(dy, w, plan, G):
     front = sum(q * p for q, p in zip(plan.max_shift, plan.pitch))
     wg = w.reshape((G, Cog, Cg) + plan.kernel)
     phases = []
-    for pi, (_, shape, base, kstr, _, rows) in enumerate(_tap_layout(plan, reverse=True)):
-        box = plan.phase_box(pi)
+    for pi, (_, shape, base, kstr, _, rows) in enumerate(plan.reverse_taps):
+        box = plan.boxes[pi]
         if box is not None:
             # (G, Cg, Cog * kp): the phase's taps, reversed, beside each output channel
             blk = wg[(slice(None),) * 3 + _phase_slices(plan, pi, reverse=True)]
@@ -535,7 +572,7 @@ def conv_forward(x, w, stride, padding, dilation, groups):
     """Cross-correlation y = conv(x, w): x (N, C, *S), w (Co, C//groups, *K) -> (N, Co, *O)."""
     x = np.asarray(x)
     w = np.asarray(w, dtype=x.dtype)
-    plan = _Plan(x.shape[2:], w.shape[2:], stride, padding, dilation)
+    plan = _plan(x.shape[2:], w.shape[2:], stride, padding, dilation)
     blocks = _depth_blocks(plan, x.shape[1], w.shape[0], x.itemsize)
     if blocks is None:
         return _forward(x, w, plan, groups)
@@ -551,7 +588,7 @@ def conv_weight_grad(x, dy, kernel_size, stride, padding, dilation, groups):
     """dW[co, ci, k] = sum_{n,o} dy[n, co, o] * xpad[n, ci, o*stride + k*dilation]."""
     x = np.asarray(x)
     dy = np.asarray(dy, dtype=x.dtype)
-    plan = _Plan(x.shape[2:], kernel_size, stride, padding, dilation)
+    plan = _plan(x.shape[2:], kernel_size, stride, padding, dilation)
     blocks = _depth_blocks(plan, x.shape[1], dy.shape[1], x.itemsize)
     if blocks is None:
         return _weight_grad(x, dy, plan, groups)
@@ -567,7 +604,7 @@ def conv_input_grad(dy, w, in_spatial, stride, padding, dilation, groups):
     """dx = adjoint of conv_forward in x (transposed convolution), spatial size in_spatial."""
     dy = np.asarray(dy)
     w = np.asarray(w, dtype=dy.dtype)
-    plan = _Plan(in_spatial, w.shape[2:], stride, padding, dilation)
+    plan = _plan(in_spatial, w.shape[2:], stride, padding, dilation)
     C = w.shape[1] * groups
     blocks = _depth_blocks(plan, C, dy.shape[1], dy.itemsize)
     if blocks is None:
