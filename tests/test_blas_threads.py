@@ -114,3 +114,58 @@ def test_the_real_openblas_is_bound_and_restored():
     with bt.gemm_threads(1):
         assert blas.get() == 1
     assert blas.get() == before
+
+
+def test_run_ordered_consumes_in_order_on_the_pool_with_one_blas_thread(fake):
+    """Several small items run on the pool (OpenBLAS at one thread meanwhile, restored after),
+    and their results reach ``consume`` in the items' order whatever order they finish in."""
+    import threading
+    import time
+
+    seen_threads, during = set(), []
+
+    def fn(i):
+        seen_threads.add(threading.current_thread().name)
+        during.append(fake.threads)
+        time.sleep(0.002 * ((7 * i) % 5))  # finish out of order
+        return i * i
+
+    got = []
+    bt.run_ordered(fn, range(20), 10, got.append)
+    assert got == [i * i for i in range(20)]
+    assert set(during) == {1} and fake.threads == 4
+    assert all(name.startswith("lucid-gemm") for name in seen_threads)
+
+
+def test_run_ordered_runs_here_when_a_split_would_pay_or_there_is_one_item(fake):
+    """Items big enough for OpenBLAS to split, or a single item, run in the calling thread."""
+    import threading
+
+    here = threading.current_thread().name
+    names = []
+    bt.run_ordered(
+        lambda i: names.append(threading.current_thread().name), [1, 2], bt.MIN_WORK_TO_SPLIT
+    )
+    bt.run_ordered(lambda i: names.append(threading.current_thread().name), [1], 10)
+    assert names == [here] * 3 and fake.history == []
+
+
+def test_run_ordered_raises_a_workers_error_and_restores_the_threads(fake):
+    def fn(i):
+        if i == 5:
+            raise ValueError("chunk 5")
+        return i
+
+    with pytest.raises(ValueError, match="chunk 5"):
+        bt.run_ordered(fn, range(12), 10, lambda r: None)
+    assert fake.threads == 4
+
+
+def test_pooled_gemms_skip_the_per_call_thread_setting(fake):
+    """In a pool worker ``matmul`` does not touch the (process-wide) thread count: two workers
+    setting and restoring it would race."""
+    a = np.ones((3, 4))
+    got = []
+    bt.run_ordered(lambda i: bt.matmul(a, a.T * i), range(4), 10, got.append)
+    assert [g[0, 0] for g in got] == [0.0, 4.0, 8.0, 12.0]
+    assert fake.history == [1, 4]

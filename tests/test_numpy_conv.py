@@ -307,3 +307,37 @@ def test_depth_blocks_for_samples_bigger_than_the_grid_budget(monkeypatch):
         assert blocks is not None and len(blocks) > 1
         assert (i == 1) == any(sub is None for _, _, sub in blocks)
         _check(c, 600 + i)
+
+
+def test_threaded_chunks_give_the_same_bits_as_one_thread(monkeypatch):
+    """The chunk pool changes who computes a chunk, not the result: forward, input and weight
+    gradients are bit-identical to a run with no pool (weight-gradient chunks are summed in
+    chunk order)."""
+    from lucid._backend import blas_threads as bt
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 8, 6, 20, 20), dtype=np.float32)
+    w = rng.standard_normal((16, 8, 3, 3, 3), dtype=np.float32)
+    args = ((1, 1, 1), ((1, 1),) * 3, (1, 1, 1), 1)
+    monkeypatch.setattr(nc, "_COLS_BYTES", 60000)  # many chunks
+    y = nc.conv_forward(x, w, *args)
+    dy = rng.standard_normal(y.shape, dtype=np.float32)
+
+    def three():
+        return (
+            nc.conv_forward(x, w, *args),
+            nc.conv_input_grad(dy, w, x.shape[2:], *args),
+            nc.conv_weight_grad(x, dy, (3, 3, 3), *args),
+        )
+
+    pooled = []
+    real = bt.run_ordered
+    monkeypatch.setattr(
+        bt, "run_ordered", lambda fn, items, *a: pooled.append(len(items)) or real(fn, items, *a)
+    )
+    threaded = three()
+    assert max(pooled) > 4
+    monkeypatch.setattr(bt, "openblas", lambda: None)  # no OpenBLAS to control: no pool
+    serial = three()
+    for a, b in zip(threaded, serial):
+        assert np.array_equal(a, b)

@@ -12,13 +12,23 @@ The library is found by reading ``/proc/self/maps`` for the OpenBLAS that NumPy 
 binding its ``*_set_num_threads*`` / ``*_get_num_threads*`` functions with ctypes (NumPy's wheels
 bundle ``scipy_openblas`` with suffixed names). Where there is no such library (macOS's
 Accelerate, MKL, no ``/proc``) every function here does nothing.
+
+Many small GEMMs of one convolution (its im2col chunks) are instead spread over a pool of
+threads (``run_ordered``), each chunk's copy and GEMM on one thread, taken from a queue: a worker
+whose core is busy simply takes fewer chunks, so nothing waits on it except the last chunk,
+where a split GEMM would wait on every call. Results are combined in chunk order, so the sums
+do not depend on which thread computed what.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import ctypes
+import os
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -145,7 +155,77 @@ def gemm_work(a_shape, a_size, b_shape, b_size) -> int:
 def matmul(a, b, out=None):
     """``np.matmul(a, b, out=out)`` with the threads the policy gives a GEMM of its size (every
     GEMM of Lucid's NumPy kernels goes through here): its multiply-adds, or its operands'
-    elements times MOVE_COST where that is more (a GEMM bound by memory, not arithmetic)."""
+    elements times MOVE_COST where that is more (a GEMM bound by memory, not arithmetic). In a
+    ``run_ordered`` worker it runs as it is: the pool set one thread for its whole run."""
+    if getattr(_worker, "active", False):
+        return np.matmul(a, b, out=out)
     work = gemm_work(a.shape, a.size, b.shape, b.size)
     with gemm_threads(max(work, MOVE_COST * max(a.size, b.size))):
         return np.matmul(a, b, out=out)
+
+
+_worker = threading.local()
+_pool: list = []  # [(pid, workers, executor)]: rebuilt in a forked child, whose threads are gone
+_pool_lock = threading.Lock()
+
+
+def _executor(workers: int) -> ThreadPoolExecutor:
+    with _pool_lock:
+        if _pool and (_pool[0][0] != os.getpid() or _pool[0][1] != workers):
+            if _pool[0][0] == os.getpid():
+                _pool[0][2].shutdown(wait=False)
+            _pool.clear()
+        if not _pool:
+            ex = ThreadPoolExecutor(workers, thread_name_prefix="lucid-gemm")
+            _pool.append((os.getpid(), workers, ex))
+        return _pool[0][2]
+
+
+def _in_worker(fn, item):
+    _worker.active = True
+    return fn(item)
+
+
+def run_ordered(fn, items, work_per_item: int, consume=None) -> None:
+    """``consume(fn(item))`` for every item, in the items' order (``consume`` runs in the
+    calling thread). Where OpenBLAS can be controlled and allows several threads, and there are
+    several items each too small for OpenBLAS to split (``work_per_item`` multiply-adds below
+    MIN_WORK_TO_SPLIT), the ``fn`` calls run on a pool of that many threads with OpenBLAS set to
+    one thread for the whole run; otherwise here, one after another. ``fn`` must only write
+    where no other item writes."""
+    items = list(items)
+    blas = openblas()
+    allowed = blas.get() if blas is not None else 1
+    if blas is None or len(items) < 2 or allowed < 2 or work_per_item >= MIN_WORK_TO_SPLIT:
+        for item in items:
+            r = fn(item)
+            if consume is not None:
+                consume(r)
+        return
+    workers = min(allowed, os.cpu_count() or allowed)
+    ex = _executor(workers)
+    pending: collections.deque = collections.deque()
+    todo = iter(items)
+    blas.set(1)
+    try:
+        for item in todo:  # at most 2 per worker in flight: bounded memory for the results
+            pending.append(ex.submit(_in_worker, fn, item))
+            if len(pending) >= 2 * workers:
+                break
+        while pending:
+            r = pending.popleft().result()
+            nxt = next(todo, _DONE)
+            if nxt is not _DONE:
+                pending.append(ex.submit(_in_worker, fn, nxt))
+            if consume is not None:
+                consume(r)
+    finally:
+        for f in pending:  # an error: let the chunks already running finish before returning
+            f.cancel()
+        for f in pending:
+            if not f.cancelled():
+                f.exception()
+        blas.set(allowed)
+
+
+_DONE = object()

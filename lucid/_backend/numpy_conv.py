@@ -39,9 +39,15 @@ Algorithm (one N-d implementation for 1/2/3 spatial dims, float32 and float64)
    cut along its first spatial dim (blocks with overlapping input halos).  The im2col block is a
    per-thread reused ~4 MiB buffer.  Peak extra memory is about (1.1-1.4) x (input + output).
 
+7. Threads.  The chunks of one call are independent: ``blas_threads.run_ordered`` hands them
+   to a pool, each chunk's copy and GEMM on one thread with OpenBLAS set to one thread for the
+   call (a pool for the copies alone, beside OpenBLAS's own spinning workers, was measured
+   slower).  Chunks big enough for OpenBLAS to split run one after another instead.  The
+   weight gradient's chunk products are summed in chunk order, so results never depend on the
+   threads.
+
 Measured and rejected: a channels-last layout (faster GEMMs, but the transposing copies ate the
-gain) and a Python thread pool for the copies (OpenBLAS's spinning workers competed with it).
-The copies therefore run on one core; GEMMs follow blas_threads' policy.
+gain).
 """
 
 from __future__ import annotations
@@ -373,15 +379,19 @@ def _depth_blocks(plan, C, Co, itemsize):
     return blocks
 
 
-def _column_chunks(src, sample_stride, chan_stride, C, ntaps, tp, segs, front=0):
-    """For each chunk of ``segs``: (first sample, samples, first column, columns, cols), with
-    cols (C, ntaps, samples, columns) the chunk's im2col block (a reused scratch buffer: use it
-    before asking for the next chunk)."""
-    for ch in segs.chunks:
-        nn, L = ch.samples, ch.segments * ch.length
-        cols = _cols_buf(nn * C * ntaps * L, src.dtype).reshape(C, ntaps, nn, L)
-        _fill(src, sample_stride, chan_stride, C, tp, segs, ch, cols, front)
-        yield ch.first_sample, nn, ch.first_segment * segs.seglen + ch.first_offset, L, cols
+def _chunk_cols(src, sample_stride, chan_stride, C, ntaps, tp, segs, ch, front=0):
+    """(first sample, samples, first column, columns, cols) of one chunk of ``segs``, with cols
+    (C, ntaps, samples, columns) its im2col block (this thread's reused scratch buffer: use it
+    before filling the next chunk on the same thread)."""
+    nn, L = ch.samples, ch.segments * ch.length
+    cols = _cols_buf(nn * C * ntaps * L, src.dtype).reshape(C, ntaps, nn, L)
+    _fill(src, sample_stride, chan_stride, C, tp, segs, ch, cols, front)
+    return ch.first_sample, nn, ch.first_segment * segs.seglen + ch.first_offset, L, cols
+
+
+def _chunk_work(segs, rows, out_rows):
+    """Multiply-adds of the largest chunk's GEMM (rows x columns x out_rows)."""
+    return rows * out_rows * max(c.samples * c.segments * c.length for c in segs.chunks)
 
 
 def _gemm_into(a, b, out):
@@ -403,6 +413,7 @@ def _forward(x, w, plan, G):
     tp = plan.forward_taps
     W = np.ascontiguousarray(w).reshape(G, Cog, Cg * nk)
     zero = (0,) * plan.nd
+    cs = plan.nphases * plan.plane
     for n0, n1 in _batch_blocks(N, _sample_bytes(plan, C, Co, it)):
         nb = n1 - n0
         grid = _to_grid(x[n0:n1], plan)
@@ -410,10 +421,13 @@ def _forward(x, w, plan, G):
         # no halo (e.g. 1x1 kernels): the segment layout is y's own layout, write in place
         direct = segs.size == math.prod(plan.out_size)
         comp = y[n0:n1].reshape(nb, Co, -1) if direct else np.empty((nb, Co, segs.size), x.dtype)
-        cs = plan.nphases * plan.plane
-        for c0, nn, m0, L, cols in _column_chunks(grid, C * cs, cs, C, nk, tp, segs):
+
+        def chunk(ch, grid=grid, segs=segs, comp=comp):
+            c0, nn, m0, L, cols = _chunk_cols(grid, C * cs, cs, C, nk, tp, segs, ch)
             out = comp[c0 : c0 + nn].reshape(nn, G, Cog, segs.size)[..., m0 : m0 + L]
             _gemm_into(W, cols.reshape(G, Cg * nk, nn * L), out)
+
+        blas.run_ordered(chunk, segs.chunks, _chunk_work(segs, C * nk, Cog))
         if not direct:
             np.copyto(y[n0:n1], segs.valid_view(comp))
     return y
@@ -443,6 +457,7 @@ def _weight_grad(x, dy, plan, G):
     Cg, Cog, nk, it = C // G, Co // G, plan.ntaps, x.itemsize
     tp = plan.forward_taps
     zero = (0,) * plan.nd
+    cs = plan.nphases * plan.plane
     transposed = None
     dW = None
     for n0, n1 in _batch_blocks(N, _sample_bytes(plan, C, Co, it)):
@@ -454,8 +469,9 @@ def _weight_grad(x, dy, plan, G):
             shape = (G, Cg * nk, Cog) if transposed else (G, Cog, Cg * nk)
             dW = np.zeros(shape, x.dtype)
         dyc = _dy_segments(dy[n0:n1], segs)
-        cs = plan.nphases * plan.plane
-        for c0, nn, m0, L, cols in _column_chunks(grid, C * cs, cs, C, nk, tp, segs):
+
+        def chunk(ch, grid=grid, segs=segs, dyc=dyc, transposed=transposed):
+            c0, nn, m0, L, cols = _chunk_cols(grid, C * cs, cs, C, nk, tp, segs, ch)
             d = dyc[c0 : c0 + nn].reshape(nn, G, Cog, segs.size)[..., m0 : m0 + L]
             if nn == 1:
                 d = d[0]
@@ -463,9 +479,11 @@ def _weight_grad(x, dy, plan, G):
                 d = np.ascontiguousarray(d.transpose(1, 2, 0, 3)).reshape(G, Cog, nn * L)
             a = cols.reshape(G, Cg * nk, nn * L)
             if transposed:
-                dW += blas.matmul(a, d.transpose(0, 2, 1))
-            else:
-                dW += blas.matmul(d, a.transpose(0, 2, 1))
+                return blas.matmul(a, d.transpose(0, 2, 1))
+            return blas.matmul(d, a.transpose(0, 2, 1))
+
+        # summed here in chunk order: the result does not depend on the threads
+        blas.run_ordered(chunk, segs.chunks, _chunk_work(segs, C * nk, Cog), dW.__iadd__)
     assert dW is not None
     if transposed:
         dW = dW.transpose(0, 2, 1)
@@ -486,14 +504,15 @@ def _input_grad(dy, w, plan, G):
     Measured (docs/benchmarks.md, "Conv3d layers of real networks"): col2im is faster while the
     output positions N x P are at most C_out (stride 1; 0.6-1.05x the gather form's time) or
     about 4 C_out (stride 2, whose gather form copies the weight once per phase), slower beyond
-    (1.3-2.3x at 2-512 C_out).
+    (1.3-2.3x at 2-512 C_out), except when C_in is a quarter of C_out or less (a stem's 1 or 3
+    input channels: 0.26-0.89x), where its columns are that much fewer than the gather's.
     """
     N, Co = dy.shape[:2]
     C = w.shape[1] * G
     positions = N * math.prod(plan.out_size)
     if (
         G == 1
-        and 2 * positions <= Co * (plan.nphases + 1)
+        and (Co >= 4 * C or 2 * positions <= Co * (plan.nphases + 1))
         and C * plan.ntaps * positions * dy.itemsize <= _SCATTER_BYTES
     ):
         return _input_grad_scatter(dy, w, plan)
@@ -559,11 +578,15 @@ def _input_grad_gather(dy, w, plan, G):
         for (js, us), kp, wp, tp in phases:
             segs = _Segs(plan, [a for a, _ in js], [n for _, n in js], nb, Co * kp * it)
             comp = np.empty((nb, C, segs.size), dy.dtype)
-            for c0, nn, m0, L, cols in _column_chunks(
-                dyg, Co * plan.plane, plan.plane, Co, kp, tp, segs, front
-            ):
+
+            def chunk(ch, dyg=dyg, segs=segs, comp=comp, kp=kp, wp=wp, tp=tp):
+                c0, nn, m0, L, cols = _chunk_cols(
+                    dyg, Co * plan.plane, plan.plane, Co, kp, tp, segs, ch, front
+                )
                 out = comp[c0 : c0 + nn].reshape(nn, G, Cg, segs.size)[..., m0 : m0 + L]
                 _gemm_into(wp, cols.reshape(G, Cog * kp, nn * L), out)
+
+            blas.run_ordered(chunk, segs.chunks, _chunk_work(segs, Co * kp, Cg))
             np.copyto(dx[(slice(n0, n1), slice(None)) + us], segs.valid_view(comp))
     return dx
 
