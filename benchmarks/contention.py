@@ -4,8 +4,9 @@ PyTorch eager CPU, all in this run.
 
 The neighbour is a subprocess running numpy float32 matmuls in a loop with its BLAS's default
 thread count (another training run or a test worker). Each condition times Lucid with its GEMM
-thread policy (lucid/_backend/blas_threads.py), Lucid with every GEMM split over all threads (the
-policy before issue 10), Lucid with every GEMM on one thread, and PyTorch (all threads and one
+thread policy and chunk pool (lucid/_backend/blas_threads.py), the policy without the pool, every
+GEMM on one thread without the pool, every GEMM split over all threads (the policy before issue
+10), and PyTorch (all threads and one
 thread), in interleaved rounds; figures are mean ms per step (a stall counts, as it does in
 training).
 
@@ -56,6 +57,19 @@ def with_split_threshold(step, threshold):
     return run
 
 
+def without_chunk_pool(step):
+    """``step`` run with blas_threads.CHUNK_POOL off (a convolution's chunks one after another)."""
+
+    def run():
+        blas_threads.CHUNK_POOL = False
+        try:
+            step()
+        finally:
+            blas_threads.CHUNK_POOL = True
+
+    return run
+
+
 def with_torch_threads(torch, step, threads):
     """``step`` run with PyTorch limited to ``threads`` intra-op threads."""
 
@@ -83,8 +97,11 @@ def main():
     lucid_step = train_step.lucid_step("numpy")
     steps = {
         "lucid, thread policy": lucid_step,
-        "lucid, one thread per GEMM": with_split_threshold(lucid_step, float("inf")),
-        "lucid, all threads (before)": with_split_threshold(lucid_step, 0),
+        "lucid, policy, no chunk pool": without_chunk_pool(lucid_step),
+        "lucid, one thread, no pool": without_chunk_pool(
+            with_split_threshold(lucid_step, float("inf"))
+        ),
+        "lucid, all threads (issue 10)": with_split_threshold(lucid_step, 0),
     }
     try:
         import torch

@@ -164,6 +164,8 @@ def matmul(a, b, out=None):
         return np.matmul(a, b, out=out)
 
 
+# run_ordered's pool on or off (benchmarks/contention.py measures both)
+CHUNK_POOL = True
 _worker = threading.local()
 _pool: list = []  # [(pid, workers, executor)]: rebuilt in a forked child, whose threads are gone
 _pool_lock = threading.Lock()
@@ -196,7 +198,13 @@ def run_ordered(fn, items, work_per_item: int, consume=None) -> None:
     items = list(items)
     blas = openblas()
     allowed = blas.get() if blas is not None else 1
-    if blas is None or len(items) < 2 or allowed < 2 or work_per_item >= MIN_WORK_TO_SPLIT:
+    if (
+        not CHUNK_POOL
+        or blas is None
+        or len(items) < 2
+        or allowed < 2
+        or work_per_item >= MIN_WORK_TO_SPLIT
+    ):
         for item in items:
             r = fn(item)
             if consume is not None:
