@@ -154,13 +154,15 @@ def gemm_work(a_shape, a_size, b_shape, b_size) -> int:
 
 def matmul(a, b, out=None):
     """``np.matmul(a, b, out=out)`` with the threads the policy gives a GEMM of its size (every
-    GEMM of Lucid's NumPy kernels goes through here): its multiply-adds, or its operands'
-    elements times MOVE_COST where that is more (a GEMM bound by memory, not arithmetic). In a
-    ``run_ordered`` worker it runs as it is: the pool set one thread for its whole run."""
+    GEMM of Lucid's NumPy kernels goes through here): its multiply-adds, or its operands' or
+    result's elements times MOVE_COST where that is more (a GEMM bound by memory, not
+    arithmetic). In a ``run_ordered`` worker it runs as it is: the pool set one thread for its
+    whole run."""
     if getattr(_worker, "active", False):
         return np.matmul(a, b, out=out)
     work = gemm_work(a.shape, a.size, b.shape, b.size)
-    with gemm_threads(max(work, MOVE_COST * max(a.size, b.size))):
+    out_size = work // max(1, a.shape[-1])  # a weight gradient's product is the large one
+    with gemm_threads(max(work, MOVE_COST * max(a.size, b.size, out_size))):
         return np.matmul(a, b, out=out)
 
 

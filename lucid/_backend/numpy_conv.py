@@ -459,15 +459,20 @@ def _weight_grad(x, dy, plan, G):
     zero = (0,) * plan.nd
     cs = plan.nphases * plan.plane
     transposed = None
-    dW = None
+    acc: list = []  # the first chunk's product, then the sum (no zeroed weight-sized array)
+
+    def add(prod):
+        if acc:
+            acc[0] += prod
+        else:
+            acc.append(prod)
+
     for n0, n1 in _batch_blocks(N, _sample_bytes(plan, C, Co, it)):
         nb = n1 - n0
         grid = _to_grid(x[n0:n1], plan)
         segs = _Segs(plan, zero, plan.out_size, nb, C * nk * it)
-        if dW is None:
+        if transposed is None:
             transposed = N * segs.size // nb >= _WGRAD_TRANSPOSED_COLUMNS
-            shape = (G, Cg * nk, Cog) if transposed else (G, Cog, Cg * nk)
-            dW = np.zeros(shape, x.dtype)
         dyc = _dy_segments(dy[n0:n1], segs)
 
         def chunk(ch, grid=grid, segs=segs, dyc=dyc, transposed=transposed):
@@ -483,8 +488,10 @@ def _weight_grad(x, dy, plan, G):
             return blas.matmul(d, a.transpose(0, 2, 1))
 
         # summed here in chunk order: the result does not depend on the threads
-        blas.run_ordered(chunk, segs.chunks, _chunk_work(segs, C * nk, Cog), dW.__iadd__)
-    assert dW is not None
+        blas.run_ordered(chunk, segs.chunks, _chunk_work(segs, C * nk, Cog), add)
+    if not acc:  # an empty batch
+        return np.zeros((Co, Cg) + plan.kernel, x.dtype)
+    dW = acc[0]
     if transposed:
         dW = dW.transpose(0, 2, 1)
     return np.ascontiguousarray(dW).reshape((Co, Cg) + plan.kernel)
