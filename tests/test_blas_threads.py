@@ -169,3 +169,22 @@ def test_pooled_gemms_skip_the_per_call_thread_setting(fake):
     bt.run_ordered(lambda i: bt.matmul(a, a.T * i), range(4), 10, got.append)
     assert [g[0, 0] for g in got] == [0.0, 4.0, 8.0, 12.0]
     assert fake.history == [1, 4]
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_a_forked_child_gets_a_pool_of_its_own():
+    """After the parent used the chunk pool, a forked child (a DataLoader worker process) runs
+    pooled convolutions with threads of its own and gets the parent's result."""
+    import multiprocessing
+
+    from lucid._backend import numpy_conv as nc
+
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 8, 6, 24, 24), dtype=np.float32)
+    w = rng.standard_normal((16, 8, 3, 3, 3), dtype=np.float32)
+    args = ((1, 1, 1), ((1, 1),) * 3, (1, 1, 1), 1)
+    want = nc.conv_forward(x, w, *args)
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        got = pool.apply_async(nc.conv_forward, (x, w) + args).get(timeout=60)
+    assert np.array_equal(got, want)

@@ -173,6 +173,18 @@ _pool: list = []  # [(pid, workers, executor)]: rebuilt in a forked child, whose
 _pool_lock = threading.Lock()
 
 
+def _after_fork_in_child() -> None:
+    """A forked child (a DataLoader worker) has none of the pool's threads, and the lock may have
+    been held by a parent thread at the fork: start both afresh."""
+    global _pool_lock
+    _pool_lock = threading.Lock()
+    _pool.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _executor(workers: int) -> ThreadPoolExecutor:
     with _pool_lock:
         if _pool and (_pool[0][0] != os.getpid() or _pool[0][1] != workers):
