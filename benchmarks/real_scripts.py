@@ -40,18 +40,19 @@ import argparse
 import os
 import pathlib
 import platform
-import re
 import runpy
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import types
 
 import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests import torch_port  # noqa: E402  (Lucid's model sources run as PyTorch models)
+
 PORTED = ROOT / "examples" / "ported"
 SCRIPTS = sorted(p.name for p in (PORTED / "lucid").glob("*.py"))
 
@@ -139,22 +140,9 @@ def import_runner(module: str):
 
 
 # --- models --------------------------------------------------------------------------------------
-def torch_port(stem: str, torch) -> types.ModuleType:
-    """lucid/models/<stem>.py executed with ``lucid`` renamed ``torch`` (its weight init too)."""
-    common_src = (ROOT / "lucid" / "models" / "_resnet_common.py").read_text()
-    common: dict = {"__name__": "torch_port._resnet_common"}
-    exec(compile(re.sub(r"\blucid\b", "torch", common_src), "_resnet_common.py", "exec"), common)
-    src = (ROOT / "lucid" / "models" / f"{stem}.py").read_text()
-    src = src.replace("from lucid.models._resnet_common import init_resnet_weights\n", "")
-    module = types.ModuleType(f"torch_port.{stem}")
-    module.__dict__["init_resnet_weights"] = common["init_resnet_weights"]
-    exec(compile(re.sub(r"\blucid\b", "torch", src), f"{stem}.py", "exec"), module.__dict__)
-    return module
-
-
 def torch_model(name: str, torch):
     """(the PyTorch model for ``name``, where it came from)."""
-    stem, tv_name, _ = MODELS[name]
+    _, tv_name, _ = MODELS[name]
     if tv_name is not None:
         try:
             from torchvision.models import video
@@ -162,7 +150,7 @@ def torch_model(name: str, torch):
             pass
         else:
             return getattr(video, tv_name)(), "torchvision"
-    return getattr(torch_port(stem, torch), name)(), "Lucid's source renamed"
+    return torch_port.torch_model(name), "Lucid's source renamed"
 
 
 DEVICE = "cpu"  # Lucid's device for the models and the step_vs_mlx net (--device)

@@ -86,12 +86,12 @@ def kernel_calls(ks, x, w, dy, geometry):
 
 def steps(old, rounds, repeat):
     """Forward + backward of a UNet3d and of a BasicUNet-like UNet, old and new kernel sets."""
-    from tests.grad_accuracy import LucidBasicUNet
+    from tests.basic_unet import BasicUNet
 
     B.set_cpu_kernels("mlx")
     nets = [
         ("UNet3d(instance) (8, 16, 32)", models.UNet3d(features=(8, 16, 32), norm="instance")),
-        ("BasicUNet (8, 8, 16, 32, 64, 8)", LucidBasicUNet(features=(8, 8, 16, 32, 64, 8))),
+        ("BasicUNet (8, 8, 16, 32, 64, 8)", BasicUNet(features=(8, 8, 16, 32, 64, 8))),
     ]
     x = np.random.default_rng(0).standard_normal((1, 1, 32, 32, 32)).astype(np.float32)
     x = lucid.tensor(x)

@@ -2,13 +2,14 @@
 
 Shared by ``tests/test_grad_accuracy.py`` and ``benchmarks/grad_accuracy.py``. Each network
 (``NETS``: every lucid.models architecture and a MONAI-BasicUNet-like UNet) is built in Lucid
-and, with the same parameter names, in PyTorch (``_torch_nets``, written from the Lucid
-definitions); ``build_pair`` gives both the same weights. Both frameworks' float32 gradients
-are then compared with PyTorch's float64 gradients of the same weights and input
-(``compare``). PyTorch's runs take the ReLU/LeakyReLU branches of Lucid's float32 run
-(``pin_masks``): a pre-activation within float32 rounding of 0 may land on either side, and the
-gradient behind it then differs by far more than rounding, however accurate the arithmetic.
-``layer_errors`` does the same for one layer alone (``LAYERS``), input gradient included.
+and in PyTorch from the same source (``torch_net``: ``tests/torch_port.py`` runs the Lucid
+file with ``lucid`` renamed ``torch``); ``build_pair`` gives both the same weights. Both
+frameworks' float32 gradients are then compared with PyTorch's float64 gradients of the same
+weights and input (``compare``). PyTorch's runs take the ReLU/LeakyReLU branches of Lucid's
+float32 run (``pin_masks``): a pre-activation within float32 rounding of 0 may land on either
+side, and the gradient behind it then differs by far more than rounding, however accurate the
+arithmetic. ``layer_errors`` does the same for one layer alone (``LAYERS``), input gradient
+included.
 
 The measure is per tensor, ``|g32 - g64| / |g64|`` (2-norms; a tensor of more than 65536
 entries on every k-th one), and a network's figure is the median over its parameters. A
@@ -21,385 +22,28 @@ PyTorch is imported lazily; callers ``pytest.importorskip("torch")`` first.
 from __future__ import annotations
 
 import copy
+import pathlib
 
 import numpy as np
 
 import lucid
-import lucid.nn as lnn
 from lucid import models
-
-# ----------------------------------------------------------------------------- Lucid BasicUNet
-
-
-class _LucidConvBlock(lnn.Module):
-    """conv (bias) -> InstanceNorm(affine) -> LeakyReLU(0.1), named as MONAI's Convolution
-    (``conv``, ``adn.N``, ``adn.A``)."""
-
-    def __init__(self, c_in, c_out):
-        super().__init__()
-        self.conv = lnn.Conv3d(c_in, c_out, 3, padding=1)
-        self.adn = lnn.Sequential()
-        self.adn.add_module("N", lnn.InstanceNorm3d(c_out, affine=True))
-        self.adn.add_module("A", lnn.LeakyReLU(0.1))
-
-    def forward(self, x):
-        """The block's output."""
-        return self.adn(self.conv(x))
-
-
-def _lucid_two_conv(c_in, c_out):
-    """MONAI's TwoConv: two conv blocks named conv_0, conv_1."""
-    seq = lnn.Sequential()
-    seq.add_module("conv_0", _LucidConvBlock(c_in, c_out))
-    seq.add_module("conv_1", _LucidConvBlock(c_out, c_out))
-    return seq
-
-
-class _LucidDown(lnn.Module):
-    """MONAI's Down: 2x max pooling, then a TwoConv."""
-
-    def __init__(self, c_in, c_out):
-        super().__init__()
-        self.max_pooling = lnn.MaxPool3d(2)
-        self.convs = _lucid_two_conv(c_in, c_out)
-
-    def forward(self, x):
-        """Max pool by 2, then two conv blocks."""
-        return self.convs(self.max_pooling(x))
-
-
-class _LucidUpCat(lnn.Module):
-    """MONAI's UpCat with deconv upsampling (sizes divisible by 2: no padding needed)."""
-
-    def __init__(self, c_in, c_cat, c_out, halves=True):
-        super().__init__()
-        up = c_in // 2 if halves else c_in
-        self.upsample = lnn.Sequential()
-        self.upsample.add_module("deconv", lnn.ConvTranspose3d(c_in, up, 2, stride=2))
-        self.convs = _lucid_two_conv(c_cat + up, c_out)
-
-    def forward(self, x, skip):
-        """Upsample x by 2, concatenate after the skip, two conv blocks."""
-        return self.convs(lucid.cat([skip, self.upsample(x)], 1))
-
-
-class LucidBasicUNet(lnn.Module):
-    """MONAI's ``BasicUNet`` (3-D, deconv upsampling, InstanceNorm(affine), LeakyReLU(0.1),
-    biased convs) written in Lucid with MONAI's parameter names, so a state dict carries over.
-    Spatial sizes must be divisible by 16 (no padding of odd upsampled sizes)."""
-
-    def __init__(self, in_channels=1, out_channels=2, features=(32, 32, 64, 128, 256, 32)):
-        super().__init__()
-        f = features
-        self.conv_0 = _lucid_two_conv(in_channels, f[0])
-        self.down_1, self.down_2 = _LucidDown(f[0], f[1]), _LucidDown(f[1], f[2])
-        self.down_3, self.down_4 = _LucidDown(f[2], f[3]), _LucidDown(f[3], f[4])
-        self.upcat_4, self.upcat_3 = _LucidUpCat(f[4], f[3], f[3]), _LucidUpCat(f[3], f[2], f[2])
-        self.upcat_2 = _LucidUpCat(f[2], f[1], f[1])
-        self.upcat_1 = _LucidUpCat(f[1], f[0], f[5], halves=False)
-        self.final_conv = lnn.Conv3d(f[5], out_channels, 1)
-
-    def forward(self, x):
-        """(N, in_channels, D, H, W) -> (N, out_channels, D, H, W) logits."""
-        x0 = self.conv_0(x)
-        x1 = self.down_1(x0)
-        x2 = self.down_2(x1)
-        x3 = self.down_3(x2)
-        x4 = self.down_4(x3)
-        u = self.upcat_4(x4, x3)
-        u = self.upcat_3(u, x2)
-        u = self.upcat_2(u, x1)
-        return self.final_conv(self.upcat_1(u, x0))
-
-
-# ----------------------------------------------------------------------------- PyTorch mirrors
-
-
-def _torch_nets():
-    """PyTorch versions of the Lucid networks, same structure and parameter names (written from
-    the Lucid models' own definitions; torchvision and MONAI are not needed)."""
-    import torch
-    import torch.nn as tnn
-
-    def conv3d_simple(c_in, c_out, mid, stride=1):
-        return tnn.Conv3d(c_in, c_out, 3, stride=stride, padding=1, bias=False)
-
-    def conv_no_temporal(c_in, c_out, mid, stride=1):
-        return tnn.Conv3d(c_in, c_out, (1, 3, 3), (1, stride, stride), (0, 1, 1), bias=False)
-
-    def conv_2plus1d(c_in, c_out, mid, stride=1):
-        return tnn.Sequential(
-            tnn.Conv3d(c_in, mid, (1, 3, 3), (1, stride, stride), (0, 1, 1), bias=False),
-            tnn.BatchNorm3d(mid),
-            tnn.ReLU(),
-            tnn.Conv3d(mid, c_out, (3, 1, 1), (stride, 1, 1), (1, 0, 0), bias=False),
-        )
-
-    down_stride = {conv_no_temporal: lambda s: (1, s, s)}
-
-    class VideoBlock(tnn.Module):
-        def __init__(self, c_in, planes, conv, stride=1, downsample=None):
-            super().__init__()
-            mid = (c_in * planes * 27) // (c_in * 9 + 3 * planes)
-            self.conv1 = tnn.Sequential(
-                conv(c_in, planes, mid, stride), tnn.BatchNorm3d(planes), tnn.ReLU()
-            )
-            self.conv2 = tnn.Sequential(conv(planes, planes, mid), tnn.BatchNorm3d(planes))
-            self.relu = tnn.ReLU()
-            self.downsample = downsample
-
-        def forward(self, x):
-            out = self.conv2(self.conv1(x))
-            return self.relu(out + (x if self.downsample is None else self.downsample(x)))
-
-    class VideoResNet(tnn.Module):
-        def __init__(self, convs, stem, num_classes):
-            super().__init__()
-            self.stem = stem
-            c = 64
-            for i, (conv, planes) in enumerate(zip(convs, (64, 128, 256, 512))):
-                stride = 1 if i == 0 else 2
-                ds = None
-                if stride != 1 or c != planes:
-                    s = down_stride.get(conv, lambda s: (s, s, s))(stride)
-                    ds = tnn.Sequential(
-                        tnn.Conv3d(c, planes, 1, stride=s, bias=False), tnn.BatchNorm3d(planes)
-                    )
-                blocks = [VideoBlock(c, planes, conv, stride, ds), VideoBlock(planes, planes, conv)]
-                setattr(self, f"layer{i + 1}", tnn.Sequential(*blocks))
-                c = planes
-            self.avgpool = tnn.AdaptiveAvgPool3d(1)
-            self.fc = tnn.Linear(512, num_classes)
-
-        def forward(self, x):
-            x = self.layer4(self.layer3(self.layer2(self.layer1(self.stem(x)))))
-            return self.fc(self.avgpool(x).flatten(1))
-
-    def basic_stem():
-        return tnn.Sequential(
-            tnn.Conv3d(3, 64, (3, 7, 7), (1, 2, 2), (1, 3, 3), bias=False),
-            tnn.BatchNorm3d(64),
-            tnn.ReLU(),
-        )
-
-    def r2plus1d_stem():
-        return tnn.Sequential(
-            tnn.Conv3d(3, 45, (1, 7, 7), (1, 2, 2), (0, 3, 3), bias=False),
-            tnn.BatchNorm3d(45),
-            tnn.ReLU(),
-            tnn.Conv3d(45, 64, (3, 1, 1), 1, (1, 0, 0), bias=False),
-            tnn.BatchNorm3d(64),
-            tnn.ReLU(),
-        )
-
-    def conv_bn(c_in, c_out, k, stride=1):
-        return [
-            tnn.Conv3d(c_in, c_out, k, stride=stride, padding=k // 2, bias=False),
-            tnn.BatchNorm3d(c_out),
-        ]
-
-    class Basic(tnn.Module):
-        expansion = 1
-
-        def __init__(self, c_in, planes, stride=1, downsample=None):
-            super().__init__()
-            self.conv1, self.bn1 = conv_bn(c_in, planes, 3, stride)
-            self.conv2, self.bn2 = conv_bn(planes, planes, 3)
-            self.relu, self.downsample = tnn.ReLU(), downsample
-
-        def forward(self, x):
-            out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
-            return self.relu(out + (x if self.downsample is None else self.downsample(x)))
-
-    class Bottleneck(tnn.Module):
-        expansion = 4
-
-        def __init__(self, c_in, planes, stride=1, downsample=None):
-            super().__init__()
-            self.conv1, self.bn1 = conv_bn(c_in, planes, 1)
-            self.conv2, self.bn2 = conv_bn(planes, planes, 3, stride)
-            self.conv3, self.bn3 = conv_bn(planes, planes * 4, 1)
-            self.relu, self.downsample = tnn.ReLU(), downsample
-
-        def forward(self, x):
-            out = self.relu(self.bn1(self.conv1(x)))
-            out = self.bn3(self.conv3(self.relu(self.bn2(self.conv2(out)))))
-            return self.relu(out + (x if self.downsample is None else self.downsample(x)))
-
-    class ResNet3d(tnn.Module):
-        def __init__(self, block, layers, in_channels, num_classes, widths, no_max_pool=False):
-            super().__init__()
-            self.conv1 = tnn.Conv3d(in_channels, widths[0], 7, 2, 3, bias=False)
-            self.bn1, self.relu = tnn.BatchNorm3d(widths[0]), tnn.ReLU()
-            self.maxpool = tnn.Identity() if no_max_pool else tnn.MaxPool3d(3, 2, 1)
-            c = widths[0]
-            for i, (depth, planes) in enumerate(zip(layers, widths)):
-                stride = 1 if i == 0 else 2
-                ds = None
-                if stride != 1 or c != planes * block.expansion:
-                    ds = tnn.Sequential(*conv_bn(c, planes * block.expansion, 1, stride))
-                blocks = [block(c, planes, stride, ds)]
-                c = planes * block.expansion
-                blocks += [block(c, planes) for _ in range(depth - 1)]
-                setattr(self, f"layer{i + 1}", tnn.Sequential(*blocks))
-            self.avgpool = tnn.AdaptiveAvgPool3d(1)
-            self.fc = tnn.Linear(c, num_classes)
-
-        def forward(self, x):
-            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-            x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-            return self.fc(self.avgpool(x).flatten(1))
-
-    def double_conv(c_in, c_out, norm):
-        def nrm(c):
-            return tnn.BatchNorm3d(c) if norm == "batch" else tnn.InstanceNorm3d(c, affine=True)
-
-        return tnn.Sequential(
-            tnn.Conv3d(c_in, c_out, 3, padding=1, bias=False),
-            nrm(c_out),
-            tnn.ReLU(),
-            tnn.Conv3d(c_out, c_out, 3, padding=1, bias=False),
-            nrm(c_out),
-            tnn.ReLU(),
-        )
-
-    class UNet3d(tnn.Module):
-        def __init__(self, in_channels, out_channels, features, norm, upsample):
-            super().__init__()
-            self.encoders, c = tnn.ModuleList(), in_channels
-            for f in features:
-                self.encoders.append(double_conv(c, f, norm))
-                c = f
-            self.pool = tnn.MaxPool3d(2)
-            self.ups, self.decoders = tnn.ModuleList(), tnn.ModuleList()
-            for f in reversed(features[:-1]):
-                if upsample == "transpose":
-                    self.ups.append(tnn.ConvTranspose3d(c, f, 2, stride=2))
-                else:
-                    self.ups.append(
-                        tnn.Sequential(
-                            tnn.Upsample(scale_factor=2, mode="trilinear", align_corners=False),
-                            tnn.Conv3d(c, f, 1),
-                        )
-                    )
-                self.decoders.append(double_conv(2 * f, f, norm))
-                c = f
-            self.head = tnn.Conv3d(features[0], out_channels, 1)
-
-        def forward(self, x):
-            skips = []
-            for i, enc in enumerate(self.encoders):
-                x = enc(x if i == 0 else self.pool(x))
-                skips.append(x)
-            for up, dec, skip in zip(self.ups, self.decoders, reversed(skips[:-1])):
-                x = dec(torch.cat([up(x), skip], 1))
-            return self.head(x)
-
-    class ConvBlock(tnn.Module):
-        def __init__(self, c_in, c_out):
-            super().__init__()
-            self.conv = tnn.Conv3d(c_in, c_out, 3, padding=1)
-            self.adn = tnn.Sequential()
-            self.adn.add_module("N", tnn.InstanceNorm3d(c_out, affine=True))
-            self.adn.add_module("A", tnn.LeakyReLU(0.1))
-
-        def forward(self, x):
-            return self.adn(self.conv(x))
-
-    def two_conv(c_in, c_out):
-        seq = tnn.Sequential()
-        seq.add_module("conv_0", ConvBlock(c_in, c_out))
-        seq.add_module("conv_1", ConvBlock(c_out, c_out))
-        return seq
-
-    class Down(tnn.Module):
-        def __init__(self, c_in, c_out):
-            super().__init__()
-            self.max_pooling, self.convs = tnn.MaxPool3d(2), two_conv(c_in, c_out)
-
-        def forward(self, x):
-            return self.convs(self.max_pooling(x))
-
-    class UpCat(tnn.Module):
-        def __init__(self, c_in, c_cat, c_out, halves=True):
-            super().__init__()
-            up = c_in // 2 if halves else c_in
-            self.upsample = tnn.Sequential()
-            self.upsample.add_module("deconv", tnn.ConvTranspose3d(c_in, up, 2, stride=2))
-            self.convs = two_conv(c_cat + up, c_out)
-
-        def forward(self, x, skip):
-            return self.convs(torch.cat([skip, self.upsample(x)], 1))
-
-    class BasicUNet(tnn.Module):
-        def __init__(self, in_channels, out_channels, features):
-            super().__init__()
-            f = features
-            self.conv_0 = two_conv(in_channels, f[0])
-            self.down_1, self.down_2 = Down(f[0], f[1]), Down(f[1], f[2])
-            self.down_3, self.down_4 = Down(f[2], f[3]), Down(f[3], f[4])
-            self.upcat_4, self.upcat_3 = UpCat(f[4], f[3], f[3]), UpCat(f[3], f[2], f[2])
-            self.upcat_2 = UpCat(f[2], f[1], f[1])
-            self.upcat_1 = UpCat(f[1], f[0], f[5], halves=False)
-            self.final_conv = tnn.Conv3d(f[5], out_channels, 1)
-
-        def forward(self, x):
-            x0 = self.conv_0(x)
-            x1 = self.down_1(x0)
-            x2 = self.down_2(x1)
-            x3 = self.down_3(x2)
-            x4 = self.down_4(x3)
-            u = self.upcat_3(self.upcat_4(x4, x3), x2)
-            return self.final_conv(self.upcat_1(self.upcat_2(u, x1), x0))
-
-    video = {
-        "r3d_18": ([conv3d_simple] * 4, basic_stem),
-        "mc3_18": ([conv3d_simple] + [conv_no_temporal] * 3, basic_stem),
-        "r2plus1d_18": ([conv_2plus1d] * 4, r2plus1d_stem),
-    }
-    resnets = {
-        "resnet3d_10": (Basic, [1, 1, 1, 1]),
-        "resnet3d_18": (Basic, [2, 2, 2, 2]),
-        "resnet3d_34": (Basic, [3, 4, 6, 3]),
-        "resnet3d_50": (Bottleneck, [3, 4, 6, 3]),
-    }
-
-    def build(name, kwargs):
-        if name in video:
-            convs, stem = video[name]
-            return VideoResNet(convs, stem(), kwargs.get("num_classes", 400))
-        if name in resnets:
-            block, layers = resnets[name]
-            return ResNet3d(
-                block,
-                layers,
-                kwargs.get("in_channels", 1),
-                kwargs.get("num_classes", 2),
-                kwargs.get("widths", (64, 128, 256, 512)),
-                kwargs.get("no_max_pool", False),
-            )
-        if name == "UNet3d":
-            return UNet3d(
-                kwargs.get("in_channels", 1),
-                kwargs.get("out_channels", 2),
-                tuple(kwargs.get("features", (16, 32, 64, 128))),
-                kwargs.get("norm", "batch"),
-                kwargs.get("upsample", "transpose"),
-            )
-        if name == "BasicUNet":
-            return BasicUNet(
-                kwargs.get("in_channels", 1), kwargs.get("out_channels", 2), kwargs["features"]
-            )
-        raise KeyError(name)
-
-    return build
+from tests import basic_unet, torch_port
 
 
 def lucid_net(name, kwargs):
     """The Lucid network ``name`` (a ``lucid.models`` factory or class, or "BasicUNet")."""
     if name == "BasicUNet":
-        return LucidBasicUNet(**kwargs)
+        return basic_unet.BasicUNet(**kwargs)
     return getattr(models, name)(**kwargs)
+
+
+def torch_net(name, kwargs):
+    """The PyTorch twin of ``lucid_net(name, kwargs)``: the same source run by PyTorch
+    (``tests/torch_port.py``), so its structure, parameter names and initialisation are Lucid's."""
+    if name == "BasicUNet":
+        return torch_port.torch_port(pathlib.Path(basic_unet.__file__)).BasicUNet(**kwargs)
+    return torch_port.torch_model(name, **kwargs)
 
 
 # Every lucid.models architecture, and the BasicUNet, at a size whose forward + backward in
@@ -453,21 +97,6 @@ def torch_copy(model, torch_model, dtype):
         raise KeyError(f"the PyTorch mirror has parameters Lucid's model lacks: {sorted(missing)}")
     torch_model.load_state_dict({k: state[k] for k in theirs})
     return _no_inplace(torch_model).to(dtype)
-
-
-def _resnet_init(torch_model):
-    """lucid.models' initialisation (models/_resnet_common.py) applied in PyTorch: He-normal
-    (fan_out) convolutions, unit norms, N(0, 0.01) linear layers, zero biases."""
-    import torch.nn as tnn
-
-    for m in torch_model.modules():
-        if isinstance(m, (tnn.Conv3d, tnn.ConvTranspose3d)):
-            tnn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            if m.bias is not None:
-                tnn.init.zeros_(m.bias)
-        elif isinstance(m, tnn.Linear):
-            tnn.init.normal_(m.weight, 0.0, 0.01)
-            tnn.init.zeros_(m.bias)
 
 
 def _is_rectifier(m):
@@ -583,9 +212,7 @@ def build_pair(name, kwargs, seed=0):
     import torch
 
     torch.manual_seed(seed)
-    theirs = _torch_nets()(name, kwargs)
-    if name != "BasicUNet":
-        _resnet_init(theirs)
+    theirs = torch_net(name, kwargs)
     ours = lucid_net(name, kwargs)
     state = ours.state_dict()
     missing = set(theirs.state_dict()) ^ set(state)
