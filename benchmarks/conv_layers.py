@@ -13,13 +13,13 @@ large volume) and the ``benchmarks/step_vs_mlx.py`` network at 16x1x16^3.
 import argparse
 import os
 import platform
-import statistics
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from step_vs_mlx import median_ms  # noqa: E402  (round-robin medians, shared)
 
 from lucid._backend import numpy_conv as nc  # noqa: E402
 
@@ -43,17 +43,6 @@ LAYERS = [
 ]
 
 
-def median_ms(fn, repeat):
-    """Median milliseconds per call after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
@@ -69,7 +58,8 @@ def main():
         torch = None
     rng = np.random.default_rng(0)
     print(
-        f"# {platform.platform()}, {os.cpu_count()} cores; ms per call, median of {args.repeat}; "
+        f"# {platform.platform()}, {os.cpu_count()} cores; ms per call, round-robin median of "
+        f"{args.repeat}; "
         f"PyTorch {torch.__version__ + f' ({torch.get_num_threads()} threads)' if torch else '-'}"
     )
     head = f"{'net':12} {'input':20} {'weight':20} {'s':>3} {'fwd':>7} {'dW':>7} {'dx':>7}"
@@ -88,7 +78,8 @@ def main():
 
 
 def time_layer(layer, rng, repeat, forms, torch):
-    """(table row, Lucid ms, PyTorch ms or None) of one layer."""
+    """(table row, Lucid ms, PyTorch ms or None) of one layer, every variant timed round-robin
+    (``step_vs_mlx.median_ms``) so the machine's drift hits them alike."""
     net, xs, ws, stride, pad = layer
     x = rng.standard_normal(xs, dtype=np.float32)
     w = rng.standard_normal(ws, dtype=np.float32) * 0.05
@@ -96,29 +87,31 @@ def time_layer(layer, rng, repeat, forms, torch):
     geo = (stride, pads, (1, 1, 1), 1)
     y = nc.conv_forward(x, w, *geo)
     dy = rng.standard_normal(y.shape, dtype=np.float32)
-    f = median_ms(lambda: nc.conv_forward(x, w, *geo), repeat)
-    gw = median_ms(lambda: nc.conv_weight_grad(x, dy, ws[2:], *geo), repeat)
-    gx = median_ms(lambda: nc.conv_input_grad(dy, w, xs[2:], *geo), repeat)
-    lucid_ms, torch_ms = f + gw + gx, None
-    row = f"{net:12} {str(xs):20} {str(ws):20} {stride[-1]:>3} {f:7.2f} {gw:7.2f} {gx:7.2f}"
-    row += f" {lucid_ms:7.2f}"
+    steps = {
+        "fwd": lambda: nc.conv_forward(x, w, *geo),
+        "dW": lambda: nc.conv_weight_grad(x, dy, ws[2:], *geo),
+        "dx": lambda: nc.conv_input_grad(dy, w, xs[2:], *geo),
+    }
     if torch is not None:
         tx = torch.tensor(x, requires_grad=True)
         tw = torch.tensor(w, requires_grad=True)
         tdy = torch.tensor(dy)
-
-        def torch_fwd_bwd():
-            torch.nn.functional.conv3d(tx, tw, None, stride, pad).backward(tdy)
-
-        torch_ms = median_ms(torch_fwd_bwd, repeat)
+        steps["torch"] = lambda: torch.nn.functional.conv3d(tx, tw, None, stride, pad).backward(tdy)
+    if forms:
+        plan = nc._plan(xs[2:], ws[2:], stride, pads, (1, 1, 1))
+        steps["col2im"] = lambda: nc._input_grad_scatter(dy, w, plan)
+        steps["gather"] = lambda: nc._input_grad_gather(dy, w, plan, 1)
+    ms = median_ms(steps, repeat, warmup=1)
+    f, gw, gx = ms["fwd"], ms["dW"], ms["dx"]
+    lucid_ms, torch_ms = f + gw + gx, ms.get("torch")
+    row = f"{net:12} {str(xs):20} {str(ws):20} {stride[-1]:>3} {f:7.2f} {gw:7.2f} {gx:7.2f}"
+    row += f" {lucid_ms:7.2f}"
+    if torch_ms is not None:
         row += f" {torch_ms:8.2f} {lucid_ms / torch_ms:5.2f}x"
     else:
         row += f" {'-':>8} {'-':>6}"
     if forms:
-        plan = nc._plan(xs[2:], ws[2:], stride, pads, (1, 1, 1))
-        sc = median_ms(lambda: nc._input_grad_scatter(dy, w, plan), repeat)
-        ga = median_ms(lambda: nc._input_grad_gather(dy, w, plan, 1), repeat)
-        row += f" {sc:9.2f} {ga:9.2f}"
+        row += f" {ms['col2im']:9.2f} {ms['gather']:9.2f}"
     return row, lucid_ms, torch_ms
 
 
